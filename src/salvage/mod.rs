@@ -1,0 +1,1 @@
+//! JSON salvage: keeps every intact record of damaged bytes, verbatim, and nothing else.
