@@ -1,1 +1,10 @@
-fn main() {}
+//! The `selfheal` command: parses the command line, runs the library, prints, and maps the
+//! outcome to the exit codes of CONTRACT.md (all in `cli`).
+
+#![forbid(unsafe_code)]
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

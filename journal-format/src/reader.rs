@@ -1,0 +1,361 @@
+//! The reader rules (SPEC.md, "Reader rules"): one file's bytes to records, a torn tail told
+//! apart from corruption, and the hash chain checked across files.
+
+use crate::frame::{unframe, FrameError, Mac};
+use crate::hex::Digest;
+use crate::path::{validate_rel_path, PathError};
+use crate::record::{Body, Record, MAGIC, VERSION};
+use serde::Deserialize;
+use std::fmt;
+
+/// A record that framed, verified and decoded, with where it sits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The decoded record.
+    pub record: Record,
+    /// Its tag: the `prev` of the next record.
+    pub tag: Digest,
+    /// 1-based line number in its file.
+    pub line: u64,
+    /// Byte offset of the line in its file.
+    pub offset: u64,
+}
+
+/// How a file ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tail {
+    /// Every byte belongs to a good record.
+    Clean,
+    /// The final line is incomplete or fails its tag: an interrupted append.
+    Torn {
+        /// Offset where the torn bytes start (the length of the good prefix).
+        offset: u64,
+        /// How many bytes are torn.
+        len: u64,
+    },
+}
+
+/// Why a file could not be read past a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// 1-based line number of the bad record.
+    pub line: u64,
+    /// Its byte offset.
+    pub offset: u64,
+    /// What is wrong with it.
+    pub kind: ErrorKind,
+}
+
+/// What is wrong with a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Not `<body>\t<tag>`, and more lines follow.
+    BadFraming,
+    /// The tag does not match the body, and more lines follow.
+    ChecksumMismatch,
+    /// A format version this reader does not know: nothing may be appended.
+    UnknownVersion(u64),
+    /// The body is not a valid record of this version.
+    BadRecord(String),
+    /// The record names a path that is not a safe relative path.
+    BadPath(String, PathError),
+    /// The first record of a file is not a header.
+    MissingHeader,
+    /// A header with the wrong magic.
+    BadMagic,
+    /// The file's mac kind is not the one the reader was given.
+    MacMismatch,
+    /// The record belongs to another transaction than its file.
+    WrongTransaction {
+        /// The file's transaction.
+        expected: u64,
+        /// The record's.
+        found: u64,
+    },
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::BadFraming => f.write_str("bad framing"),
+            ErrorKind::ChecksumMismatch => f.write_str("checksum mismatch"),
+            ErrorKind::UnknownVersion(v) => write!(f, "unknown format version {v}"),
+            ErrorKind::BadRecord(why) => write!(f, "bad record: {why}"),
+            ErrorKind::BadPath(p, why) => write!(f, "refused path {p:?}: {why}"),
+            ErrorKind::MissingHeader => f.write_str("first record is not a header"),
+            ErrorKind::BadMagic => f.write_str("header magic is wrong"),
+            ErrorKind::MacMismatch => f.write_str("header declares another tag algorithm"),
+            ErrorKind::WrongTransaction { expected, found } => {
+                write!(f, "record of transaction {found} in the file of {expected}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.kind)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Everything a reader learned from one file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileDecode {
+    /// The good records, in order, up to the first error.
+    pub entries: Vec<Entry>,
+    /// How the file ends (meaningful when `error` is none).
+    pub tail: Tail,
+    /// The first bad record that is not a torn tail.
+    pub error: Option<DecodeError>,
+}
+
+#[derive(Deserialize)]
+struct VersionProbe {
+    v: u64,
+}
+
+/// Decodes one transaction file.
+///
+/// `txn` is the transaction the file is named for, when the caller knows it.
+pub fn decode_file(bytes: &[u8], mac: &Mac, txn: Option<u64>) -> FileDecode {
+    let mut out = FileDecode {
+        entries: Vec::new(),
+        tail: Tail::Clean,
+        error: None,
+    };
+    let mut offset = 0usize;
+    let mut line_no = 0u64;
+    let mut expected_txn = txn;
+    while offset < bytes.len() {
+        line_no += 1;
+        let rest = bytes.get(offset..).unwrap_or_default();
+        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+            out.tail = torn(offset, rest.len());
+            return out;
+        };
+        let line = rest.get(..nl).unwrap_or_default();
+        let is_final = offset + nl + 1 == bytes.len();
+        let at = |kind| DecodeError {
+            line: line_no,
+            offset: offset as u64,
+            kind,
+        };
+        let body = match unframe(line, mac) {
+            Ok((body, tag)) => (body, tag),
+            Err(_) if is_final => {
+                out.tail = torn(offset, rest.len());
+                return out;
+            }
+            Err(e) => {
+                out.error = Some(at(match e {
+                    FrameError::BadFraming => ErrorKind::BadFraming,
+                    FrameError::ChecksumMismatch => ErrorKind::ChecksumMismatch,
+                }));
+                return out;
+            }
+        };
+        match decode_body(body.0, mac, out.entries.is_empty(), &mut expected_txn) {
+            Ok(record) => out.entries.push(Entry {
+                record,
+                tag: body.1,
+                line: line_no,
+                offset: offset as u64,
+            }),
+            Err(kind) => {
+                out.error = Some(at(kind));
+                return out;
+            }
+        }
+        offset += nl + 1;
+    }
+    out
+}
+
+fn torn(offset: usize, len: usize) -> Tail {
+    Tail::Torn {
+        offset: offset as u64,
+        len: len as u64,
+    }
+}
+
+fn decode_body(
+    body: &[u8],
+    mac: &Mac,
+    first: bool,
+    expected_txn: &mut Option<u64>,
+) -> Result<Record, ErrorKind> {
+    let probe: VersionProbe =
+        serde_json::from_slice(body).map_err(|e| ErrorKind::BadRecord(e.to_string()))?;
+    if probe.v != u64::from(VERSION) {
+        return Err(ErrorKind::UnknownVersion(probe.v));
+    }
+    let record: Record =
+        serde_json::from_slice(body).map_err(|e| ErrorKind::BadRecord(e.to_string()))?;
+    for path in record.paths() {
+        validate_rel_path(path).map_err(|why| ErrorKind::BadPath(path.to_string(), why))?;
+    }
+    match (&record.body, first) {
+        (Body::Header(h), true) => {
+            if h.magic != MAGIC {
+                return Err(ErrorKind::BadMagic);
+            }
+            if h.mac != mac.kind() {
+                return Err(ErrorKind::MacMismatch);
+            }
+        }
+        (_, true) => return Err(ErrorKind::MissingHeader),
+        (Body::Header(_), false) => {
+            return Err(ErrorKind::BadRecord("a second header".into()));
+        }
+        _ => {}
+    }
+    match *expected_txn {
+        Some(expected) if expected != record.txn => Err(ErrorKind::WrongTransaction {
+            expected,
+            found: record.txn,
+        }),
+        _ => {
+            *expected_txn = Some(record.txn);
+            Ok(record)
+        }
+    }
+}
+
+/// Why the chain across records broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainError {
+    /// A record's `seq` is not the one after the previous record: a record was lost or moved.
+    Sequence {
+        /// The seq that should come next.
+        expected: u64,
+        /// The seq found.
+        found: u64,
+    },
+    /// A record's `prev` is not the previous record's tag: a record was edited or replaced.
+    BrokenLink {
+        /// The seq of the record whose `prev` is wrong.
+        seq: u64,
+    },
+    /// The journal starts after seq 1 and no checkpoint explains the missing prefix.
+    Unanchored {
+        /// The seq the journal starts at.
+        first_seq: u64,
+    },
+}
+
+impl fmt::Display for ChainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChainError::Sequence { expected, found } => write!(
+                f,
+                "record seq {found} where seq {expected} was expected (a record was lost or moved)"
+            ),
+            ChainError::BrokenLink { seq } => write!(
+                f,
+                "record seq {seq} does not chain to the record before it (edited or replaced)"
+            ),
+            ChainError::Unanchored { first_seq } => write!(
+                f,
+                "journal starts at seq {first_seq} but no checkpoint records the pruned prefix"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ChainError {}
+
+/// The hash chain across every record of a journal, fed in order.
+#[derive(Debug, Clone, Default)]
+pub struct Chain {
+    last: Option<(u64, Digest)>,
+    anchor: Option<(u64, Digest)>,
+    checkpoint: Option<(u64, Digest)>,
+}
+
+impl Chain {
+    /// A chain that has seen nothing.
+    pub fn new() -> Chain {
+        Chain::default()
+    }
+
+    /// Checks that `entry` follows the records fed so far, then takes it in.
+    ///
+    /// # Errors
+    /// [`ChainError`] when `seq` or `prev` do not follow.
+    pub fn push(&mut self, entry: &Entry) -> Result<(), ChainError> {
+        let r = &entry.record;
+        match self.last {
+            None if r.seq == 1 && r.prev == Digest::GENESIS => {}
+            None if r.seq == 1 => return Err(ChainError::BrokenLink { seq: 1 }),
+            None => self.anchor = Some((r.seq - 1, r.prev)),
+            Some((seq, tag)) => {
+                let expected = seq.saturating_add(1);
+                if r.seq != expected {
+                    return Err(ChainError::Sequence {
+                        expected,
+                        found: r.seq,
+                    });
+                }
+                if r.prev != tag {
+                    return Err(ChainError::BrokenLink { seq: r.seq });
+                }
+            }
+        }
+        if let Body::Checkpoint(c) = &r.body {
+            self.checkpoint = Some((c.seq, c.hash));
+        }
+        self.last = Some((r.seq, entry.tag));
+        Ok(())
+    }
+
+    /// Checks that a journal not starting at seq 1 is anchored by its latest checkpoint.
+    ///
+    /// # Errors
+    /// [`ChainError::Unanchored`] when it is not.
+    pub fn finish(&self) -> Result<(), ChainError> {
+        match self.anchor {
+            Some(anchor) if self.checkpoint != Some(anchor) => Err(ChainError::Unanchored {
+                first_seq: anchor.0 + 1,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The last record taken in: its seq and tag (what the next record chains to).
+    pub fn head(&self) -> Option<(u64, Digest)> {
+        self.last
+    }
+
+    /// Continues a chain from a known head (used when only the newest file is read).
+    pub fn resume(seq: u64, tag: Digest) -> Chain {
+        Chain {
+            last: Some((seq, tag)),
+            anchor: None,
+            checkpoint: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct HeaderProbe {
+    data: MacProbe,
+}
+
+#[derive(Deserialize)]
+struct MacProbe {
+    mac: crate::record::MacKind,
+}
+
+/// The tag algorithm the file's first line declares, read without verifying anything, so a
+/// reader can pick the [`Mac`] to verify the file with. `None` if the first line does not
+/// say (the file is then checked with the reader's default and fails as it should).
+pub fn declared_mac(bytes: &[u8]) -> Option<crate::record::MacKind> {
+    let line = bytes.split(|&b| b == b'\n').next()?;
+    let tab = line.iter().rposition(|&b| b == b'\t')?;
+    let body = line.get(..tab)?;
+    serde_json::from_slice::<HeaderProbe>(body)
+        .ok()
+        .map(|h| h.data.mac)
+}

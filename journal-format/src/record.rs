@@ -1,0 +1,368 @@
+//! The record types of the journal and their fields (SPEC.md, "Records").
+//!
+//! Every line of a journal file carries one [`Record`]: the envelope fields shared by all
+//! records (`v`, `seq`, `txn`, `ts`, `prev`) followed by `type` and its `data`. The types
+//! here are the whole vocabulary; a reader of version 1 refuses any other `type`.
+
+use crate::hex::Digest;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Format version written by this crate.
+pub const VERSION: u32 = 1;
+
+/// The `magic` of every header record.
+pub const MAGIC: &str = "selfheal-journal";
+
+/// One journal record: the envelope plus its typed body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Format version of this record.
+    pub v: u32,
+    /// Position in the whole journal, 1 for the first record ever, +1 per record.
+    pub seq: u64,
+    /// The transaction this record belongs to (also the file it lives in).
+    pub txn: u64,
+    /// Wall-clock time the record was written, RFC 3339 UTC; informational, order is `seq`.
+    pub ts: String,
+    /// Hash (or keyed tag) of the previous record; all zeros for `seq` 1.
+    pub prev: Digest,
+    /// The typed body: serialised as `"type"` and `"data"`.
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// The body of a record, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum Body {
+    /// First record of every transaction file.
+    Header(Header),
+    /// The whole plan, before anything is touched.
+    Begin(Begin),
+    /// Marks a transaction that undoes an earlier one.
+    RollbackOf(RollbackOf),
+    /// One operation is about to change a path; its undo information is durable.
+    Intent(Intent),
+    /// One operation was applied.
+    Done(Done),
+    /// The transaction is complete; its changes stand.
+    Commit(Commit),
+    /// The transaction ended without standing: undone by recovery, or closed by an operator.
+    Abort(Abort),
+    /// An operator acknowledged a recorded critical of an earlier transaction.
+    Ack(Ack),
+    /// Older transactions were pruned; this anchors the chain of the ones kept.
+    Checkpoint(Checkpoint),
+}
+
+impl Body {
+    /// The `type` name as written on disk.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Body::Header(_) => "header",
+            Body::Begin(_) => "begin",
+            Body::RollbackOf(_) => "rollback_of",
+            Body::Intent(_) => "intent",
+            Body::Done(_) => "done",
+            Body::Commit(_) => "commit",
+            Body::Abort(_) => "abort",
+            Body::Ack(_) => "ack",
+            Body::Checkpoint(_) => "checkpoint",
+        }
+    }
+}
+
+/// `header` data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// Always [`MAGIC`].
+    pub magic: String,
+    /// The writing program and its version, e.g. `selfheal 0.1.0`.
+    pub tool: String,
+    /// How every line's tag in this file is computed.
+    pub mac: MacKind,
+}
+
+/// How a line's tag is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MacKind {
+    /// SHA-256 of the body bytes.
+    Sha256,
+    /// HMAC-SHA256 of the body bytes under a key kept outside the state root.
+    HmacSha256,
+}
+
+/// `begin` data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Begin {
+    /// The command that runs the transaction: `heal`, `rollback`, `recover`, `ack`, `prune`, `watch`.
+    pub command: String,
+    /// `paper` or `real` where the command has a mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Process id of the writer.
+    pub pid: u32,
+    /// Every operation the transaction will attempt, in order.
+    pub plan: Vec<PlanEntry>,
+}
+
+/// `rollback_of` data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackOf {
+    /// The committed transaction this one undoes.
+    pub txn: u64,
+    /// Whether the operator forced it over files changed since.
+    pub force: bool,
+}
+
+/// One planned operation inside `begin`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanEntry {
+    /// Index of the operation, 0-based and dense.
+    pub op: u32,
+    /// What the operation does to the filesystem.
+    pub kind: OpKind,
+    /// The heal it serves, e.g. `missing_directory`, `stale_lock`.
+    pub heal: String,
+    /// The path it touches, relative to the root (none for a process signal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Why, in words an operator reads.
+    pub reason: String,
+}
+
+/// The filesystem effect of an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    /// Create a directory that did not exist.
+    CreateDir,
+    /// Create a file that did not exist.
+    CreateFile,
+    /// Replace the content of an existing file.
+    ReplaceFile,
+    /// Remove an existing file (its bytes are in the store first).
+    RemoveFile,
+    /// Remove an empty directory (only to undo a `create_dir`).
+    RemoveDir,
+    /// Change the permission bits of a file or directory.
+    SetMode,
+    /// Signal a process: irreversible, never undone.
+    Signal,
+}
+
+impl OpKind {
+    /// Whether recovery and rollback can undo the operation.
+    pub fn is_reversible(self) -> bool {
+        !matches!(self, OpKind::Signal)
+    }
+}
+
+/// What a path is, as far as an operation cares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Node {
+    /// Nothing at the path.
+    Absent,
+    /// A regular file.
+    File {
+        /// SHA-256 of its exact bytes.
+        sha256: Digest,
+        /// Its length in bytes.
+        size: u64,
+        /// Permission bits.
+        mode: Mode,
+    },
+    /// A directory.
+    Dir {
+        /// Permission bits.
+        mode: Mode,
+    },
+}
+
+/// Permission bits (`st_mode & 0o7777`), written as an octal string such as `"0644"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Mode(pub u32);
+
+impl Serialize for Mode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:04o}", self.0 & 0o7777))
+    }
+}
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        let valid = text.len() == 4 && text.bytes().all(|b| (b'0'..=b'7').contains(&b));
+        match u32::from_str_radix(&text, 8) {
+            Ok(bits) if valid => Ok(Mode(bits)),
+            _ => Err(serde::de::Error::custom("expected a 4-digit octal mode")),
+        }
+    }
+}
+
+/// Owner and modification time of a path before the operation, restored by an undo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Owner user id.
+    pub uid: u32,
+    /// Owner group id.
+    pub gid: u32,
+    /// Modification time, seconds since the epoch.
+    pub mtime_sec: i64,
+    /// Modification time, nanoseconds part.
+    pub mtime_nsec: u32,
+}
+
+/// The process an irreversible `signal` operation targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRef {
+    /// Process id at signal time.
+    pub pid: u32,
+    /// Start time in clock ticks since boot (`/proc/<pid>/stat` field 22): pins the process.
+    pub start_ticks: u64,
+    /// Its command line, for the audit.
+    pub cmdline: String,
+}
+
+/// `intent` data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    /// Index into the plan of `begin`.
+    pub op: u32,
+    /// Same as the plan entry's kind.
+    pub kind: OpKind,
+    /// Path relative to the root (none for a signal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// What the path is now; the operation aborts if it no longer is.
+    pub before: Node,
+    /// What the path will be once the operation is applied.
+    pub after: Node,
+    /// The backup object holding the `before` bytes (SHA-256 of the uncompressed bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<Digest>,
+    /// Owner and mtime of the `before` node, restored by an undo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Meta>,
+    /// The process of a `signal` operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessRef>,
+}
+
+/// `done` data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    /// The operation applied.
+    pub op: u32,
+}
+
+/// `commit` data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Commit {
+    /// What the transaction found and did, for audit and metrics (an object).
+    pub summary: serde_json::Value,
+}
+
+/// `abort` data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Abort {
+    /// Why the transaction did not stand, in words.
+    pub reason: String,
+    /// What became of each operation that had an intent.
+    pub ops: Vec<OpOutcome>,
+}
+
+/// The fate of one operation of an aborted transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpOutcome {
+    /// The operation.
+    pub op: u32,
+    /// What the undo found and did.
+    pub outcome: UndoOutcome,
+}
+
+/// What undoing one operation found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UndoOutcome {
+    /// The path matched `after`; the `before` state was restored.
+    Restored,
+    /// The path matched `before`; nothing to do.
+    Unchanged,
+    /// The path matched neither side; an operator accepted it as it is.
+    KeptCurrent,
+    /// The operation cannot be undone (a signal).
+    Irreversible,
+}
+
+/// `ack` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The transaction whose critical is acknowledged.
+    pub txn: u64,
+    /// The critical code acknowledged, e.g. `DATA_INTEGRITY`.
+    pub code: String,
+}
+
+/// `checkpoint` data: the anchor of the first kept record after a prune.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The newest transaction removed.
+    pub through_txn: u64,
+    /// `seq` of the last removed record.
+    pub seq: u64,
+    /// Hash of the last removed record: the `prev` of the first kept record.
+    pub hash: Digest,
+}
+
+impl Record {
+    /// Every path the record names (plan entries and intent paths).
+    pub fn paths(&self) -> Vec<&str> {
+        match &self.body {
+            Body::Begin(b) => b.plan.iter().filter_map(|p| p.path.as_deref()).collect(),
+            Body::Intent(i) => i.path.as_deref().into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_text() {
+        let m: Mode = serde_json::from_str("\"0644\"").unwrap_or(Mode(0));
+        assert_eq!(m, Mode(0o644));
+        assert_eq!(
+            serde_json::to_string(&Mode(0o700)).ok().as_deref(),
+            Some("\"0700\"")
+        );
+        for bad in ["\"644\"", "\"0648\"", "\"00644\"", "420"] {
+            assert!(serde_json::from_str::<Mode>(bad).is_err(), "input: {bad}");
+        }
+    }
+
+    #[test]
+    fn envelope_field_order() {
+        let r = Record {
+            v: VERSION,
+            seq: 1,
+            txn: 1,
+            ts: "2026-01-01T00:00:00.000Z".into(),
+            prev: Digest::GENESIS,
+            body: Body::Done(Done { op: 0 }),
+        };
+        let text = serde_json::to_string(&r).unwrap_or_default();
+        assert!(
+            text.starts_with("{\"v\":1,\"seq\":1,\"txn\":1,\"ts\":"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\"type\":\"done\",\"data\":{\"op\":0}}"),
+            "{text}"
+        );
+    }
+}

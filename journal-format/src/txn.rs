@@ -1,0 +1,167 @@
+//! Transaction grammar and the recovery decision table (SPEC.md, "Transactions", "Recovery").
+//!
+//! A transaction file reads `header begin [rollback_of] (intent | done | ack | checkpoint)*
+//! (commit | abort)?`; `abort` may also follow the header alone. [`view`] checks that grammar
+//! and [`decide`] is the whole recovery rule for one operation.
+
+use crate::record::{Abort, Begin, Body, Commit, Intent, Node, Record, RollbackOf};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// Where a transaction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnState {
+    /// Started (or not even begun) and neither committed nor aborted: recovery must run.
+    Unfinished,
+    /// Committed: its changes stand.
+    Committed,
+    /// Aborted: its changes were undone (or accepted by an operator).
+    Aborted,
+}
+
+/// A transaction's records, checked and indexed.
+#[derive(Debug, Clone)]
+pub struct TxnView<'a> {
+    /// The transaction id.
+    pub txn: u64,
+    /// The `begin` record, if written.
+    pub begin: Option<&'a Begin>,
+    /// The transaction it undoes, if it is a rollback.
+    pub rollback_of: Option<&'a RollbackOf>,
+    /// Intents by operation index.
+    pub intents: BTreeMap<u32, &'a Intent>,
+    /// Operations with a `done` record.
+    pub done: BTreeSet<u32>,
+    /// The commit, if any.
+    pub commit: Option<&'a Commit>,
+    /// The abort, if any.
+    pub abort: Option<&'a Abort>,
+    /// Every record, in order.
+    pub records: &'a [Record],
+}
+
+impl TxnView<'_> {
+    /// Committed, aborted or unfinished.
+    pub fn state(&self) -> TxnState {
+        match (self.commit, self.abort) {
+            (Some(_), _) => TxnState::Committed,
+            (_, Some(_)) => TxnState::Aborted,
+            _ => TxnState::Unfinished,
+        }
+    }
+}
+
+/// A transaction's records break the grammar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrammarError {
+    /// The seq of the offending record.
+    pub seq: u64,
+    /// What is wrong.
+    pub why: String,
+}
+
+impl fmt::Display for GrammarError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "record seq {}: {}", self.seq, self.why)
+    }
+}
+
+impl std::error::Error for GrammarError {}
+
+/// Checks the grammar of one transaction's records and indexes them.
+///
+/// # Errors
+/// [`GrammarError`] naming the first record out of place.
+pub fn view(records: &[Record]) -> Result<TxnView<'_>, GrammarError> {
+    let mut v = TxnView {
+        txn: records.first().map_or(0, |r| r.txn),
+        begin: None,
+        rollback_of: None,
+        intents: BTreeMap::new(),
+        done: BTreeSet::new(),
+        commit: None,
+        abort: None,
+        records,
+    };
+    for (i, r) in records.iter().enumerate() {
+        let fail = |why: &str| GrammarError {
+            seq: r.seq,
+            why: why.to_string(),
+        };
+        if v.commit.is_some() || v.abort.is_some() {
+            return Err(fail("record after the end of the transaction"));
+        }
+        match (&r.body, i) {
+            (Body::Header(_), 0) => {}
+            (_, 0) | (Body::Header(_), _) => return Err(fail("header out of place")),
+            (Body::Begin(b), 1) => v.begin = Some(b),
+            (Body::Abort(a), 1) => v.abort = Some(a),
+            (_, 1) => return Err(fail("expected begin or abort after the header")),
+            (Body::Begin(_), _) => return Err(fail("a second begin")),
+            (Body::RollbackOf(ro), 2) => v.rollback_of = Some(ro),
+            (Body::RollbackOf(_), _) => return Err(fail("rollback_of must follow begin")),
+            (Body::Intent(it), _) => add_intent(&mut v, it).map_err(|w| fail(&w))?,
+            (Body::Done(d), _) if v.intents.contains_key(&d.op) => {
+                if !v.done.insert(d.op) {
+                    return Err(fail("a second done for one operation"));
+                }
+            }
+            (Body::Done(_), _) => return Err(fail("done without an intent")),
+            (Body::Ack(_) | Body::Checkpoint(_), _) => {}
+            (Body::Commit(c), _) => v.commit = Some(c),
+            (Body::Abort(a), _) => {
+                if let Some(op) = a.ops.iter().find(|o| !v.intents.contains_key(&o.op)) {
+                    return Err(fail(&format!("abort names op {} without an intent", op.op)));
+                }
+                v.abort = Some(a);
+            }
+        }
+    }
+    Ok(v)
+}
+
+fn add_intent<'a>(v: &mut TxnView<'a>, it: &'a Intent) -> Result<(), String> {
+    let plan = v.begin.map(|b| b.plan.as_slice()).unwrap_or_default();
+    let entry = plan
+        .get(usize::try_from(it.op).map_err(|e| e.to_string())?)
+        .ok_or_else(|| format!("intent for op {} not in the plan", it.op))?;
+    if entry.kind != it.kind || entry.path != it.path {
+        return Err(format!("intent for op {} differs from the plan", it.op));
+    }
+    if v.intents.insert(it.op, it).is_some() {
+        return Err(format!("a second intent for op {}", it.op));
+    }
+    Ok(())
+}
+
+/// What recovery does with one operation of an unfinished transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The path is in the `after` state: put the `before` state back.
+    Restore,
+    /// The path is in the `before` state (the operation never landed): nothing to do.
+    Nothing,
+    /// The path is in neither state: change nothing, raise JOURNAL_INTEGRITY.
+    Conflict,
+    /// The operation cannot be undone (a signal): nothing to do, recorded as irreversible.
+    Irreversible,
+}
+
+/// The recovery decision table for one operation given what the path is now.
+///
+/// | current      | decision |
+/// |--------------|----------|
+/// | == `before`  | Nothing  |
+/// | == `after`   | Restore  |
+/// | anything else| Conflict |
+pub fn decide(intent: &Intent, current: &Node) -> Decision {
+    if !intent.kind.is_reversible() {
+        Decision::Irreversible
+    } else if *current == intent.before {
+        Decision::Nothing
+    } else if *current == intent.after {
+        Decision::Restore
+    } else {
+        Decision::Conflict
+    }
+}

@@ -1,0 +1,289 @@
+//! Cold-start heals: missing directories, missing managed files (created with their default
+//! document), empty files (0 bytes, whitespace, `{}`, `null`: replaced by the default) and
+//! missing required keys (inserted as text; every other byte is kept). A managed path that
+//! is a symlink, a FIFO or too large is a failed heal, never a target. Damaged JSON is
+//! reported here and salvaged by `checks::corrupt`.
+
+use super::{Ctx, FileView, Planned};
+use crate::config::{File, FileRole};
+use crate::error::Result;
+use crate::findings::{code, Finding, Level};
+use crate::fsx::{Entry, Kind};
+use crate::jsondoc::{self, Extract, Shape, Spec};
+use crate::paths::RelPath;
+use crate::plan::{observe, Action, Observed, Op};
+use journal_format::Node;
+use std::sync::Arc;
+
+/// Plans the creation of every missing configured directory, parents first.
+///
+/// # Errors
+/// I/O errors while looking.
+pub fn plan_dirs(ctx: &Ctx<'_>, p: &mut Planned) -> Result<()> {
+    let mut dirs = ctx.layout.directories.clone();
+    dirs.sort_by_key(|(d, _)| d.components().count());
+    let mut planned: Vec<RelPath> = Vec::new();
+    for (dir, mode) in dirs {
+        match ctx.root.entry(&dir)? {
+            Entry::Present(st) if st.kind == Kind::Dir => {}
+            Entry::Present(st)
+                if st.kind == Kind::Symlink
+                    && ctx.layout.trusted.iter().any(|(l, _)| *l == dir) => {}
+            Entry::Present(st) => {
+                let what = if st.kind == Kind::Symlink {
+                    "is a symlink (not followed)"
+                } else {
+                    "exists but is not a directory"
+                };
+                p.fail("missing_directory", Some(dir.as_str()), what);
+            }
+            Entry::Unreachable => {
+                p.fail(
+                    "missing_directory",
+                    Some(dir.as_str()),
+                    "lies behind a symlink or a non-directory (not followed)",
+                );
+            }
+            Entry::Absent => {
+                let parent_ok = dir.parent().is_none_or(|par| planned.contains(&par) || matches!(ctx.root.entry(&par), Ok(Entry::Present(s)) if s.kind == Kind::Dir));
+                if !parent_ok {
+                    p.fail(
+                        "missing_directory",
+                        Some(dir.as_str()),
+                        "its parent cannot be created",
+                    );
+                    continue;
+                }
+                p.push(Op {
+                    heal: "missing_directory",
+                    message: format!("Created directory: {dir}"),
+                    reason: "directory is missing".into(),
+                    path: Some(dir.clone()),
+                    action: Action::CreateDir { mode },
+                    before: absent(),
+                });
+                planned.push(dir);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn absent() -> Observed {
+    Observed {
+        node: Some(Node::Absent),
+        untouchable: None,
+        stat: None,
+        bytes: None,
+    }
+}
+
+/// The fields the detectors read from each position record.
+pub fn position_extract(identity: &[String]) -> Extract {
+    let mut fields: Vec<String> = [
+        "symbol",
+        "direction",
+        "strategy",
+        "entry_price",
+        "size",
+        "leverage",
+        "margin_collateral",
+        "status",
+        "order_status",
+        "order_size",
+        "filled_size",
+        "order",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for f in identity {
+        if !fields.contains(f) {
+            fields.push(f.clone());
+        }
+    }
+    let sub_fields = fields
+        .iter()
+        .map(|f| match f.as_str() {
+            "order" => ["size", "filled_size", "amount", "status"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    Extract { fields, sub_fields }
+}
+
+/// Classifies a managed file's bytes the way the checks and detectors need them.
+pub fn inspect_file(spec: &File, bytes: &[u8], identity: &[String]) -> Shape {
+    let extract = position_extract(identity);
+    let hashed = vec!["open_positions".to_string()];
+    let positions = spec.role == FileRole::Positions;
+    let s = Spec {
+        record_arrays: &spec.record_arrays,
+        extract: positions.then_some(&extract),
+        hash_records: if positions { &hashed } else { &[] },
+    };
+    jsondoc::inspect(bytes, &s)
+}
+
+/// Plans the heals of every managed file.
+///
+/// # Errors
+/// I/O errors while reading.
+pub fn plan_files(ctx: &Ctx<'_>, p: &mut Planned) -> Result<()> {
+    for spec in &ctx.layout.files {
+        let observed = observe(ctx.root, &spec.path, ctx.layout.max_file_size)?;
+        let mut view = FileView {
+            spec: spec.clone(),
+            observed,
+            shape: None,
+            op: None,
+        };
+        plan_file(ctx, p, &mut view);
+        p.files.push(view);
+    }
+    Ok(())
+}
+
+fn noun(role: FileRole) -> &'static str {
+    match role {
+        FileRole::Positions => "positions file",
+        FileRole::Portfolio => "portfolio file",
+        FileRole::Json => "file",
+    }
+}
+
+fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
+    let spec = view.spec.clone();
+    let path = spec.path.as_str();
+    if let Some(why) = &view.observed.untouchable {
+        p.fail(
+            "managed_file",
+            Some(path),
+            format!("cannot be checked: it {why}"),
+        );
+        return;
+    }
+    let node = view.observed.node.clone();
+    let bytes = view.observed.bytes.clone();
+    match (&node, &bytes) {
+        (Some(Node::Absent), _) => {
+            view.op = Some(p.push(Op {
+                heal: "missing_file",
+                message: format!("Initialized {}: {path}", noun(spec.role)),
+                reason: "file is missing".into(),
+                path: Some(spec.path.clone()),
+                action: new_file(&spec),
+                before: view.observed.clone(),
+            }));
+        }
+        (Some(Node::Dir { .. }), _) => {
+            p.fail("managed_file", Some(path), "is a directory, not a file");
+        }
+        (Some(Node::File { mode, .. }), Some(bytes)) => {
+            let shape = inspect_file(&spec, bytes, &ctx.layout.config.positions.identity);
+            plan_existing(p, view, &spec, bytes, mode.0, &shape);
+            view.shape = Some(shape);
+        }
+        _ => p.fail("managed_file", Some(path), "could not be read"),
+    }
+}
+
+fn new_file(spec: &File) -> Action {
+    Action::WriteFile {
+        bytes: Arc::new(spec.default_bytes.clone()),
+        mode: spec.mode,
+        owner: None,
+        mtime: None,
+    }
+}
+
+fn plan_existing(
+    p: &mut Planned,
+    view: &mut FileView,
+    spec: &File,
+    bytes: &[u8],
+    mode: u32,
+    shape: &Shape,
+) {
+    let path = spec.path.as_str();
+    match shape {
+        Shape::Empty(kind) => {
+            let Action::WriteFile { bytes: new, .. } = new_file(spec) else {
+                return;
+            };
+            view.op = Some(p.push(Op {
+                heal: "empty_file",
+                message: format!("Repaired empty {}: {path} (was {kind})", noun(spec.role)),
+                reason: format!("file is empty ({kind})"),
+                path: Some(spec.path.clone()),
+                action: Action::WriteFile {
+                    bytes: new,
+                    mode,
+                    owner: None,
+                    mtime: None,
+                },
+                before: view.observed.clone(),
+            }));
+        }
+        Shape::Object(doc) => {
+            let missing: Vec<(String, String)> = spec
+                .required
+                .iter()
+                .filter(|(k, _)| !doc.keys.contains(k))
+                .cloned()
+                .collect();
+            if missing.is_empty() {
+                return;
+            }
+            let names: Vec<&str> = missing.iter().map(|(k, _)| k.as_str()).collect();
+            let Some(new) = jsondoc::insert_keys(bytes, &missing) else {
+                p.fail("missing_keys", Some(path), "the keys could not be inserted");
+                return;
+            };
+            view.op = Some(p.push(Op {
+                heal: "missing_keys",
+                message: format!(
+                    "Added missing keys ({}) to {}: {path}",
+                    names.join(", "),
+                    noun(spec.role)
+                ),
+                reason: format!("required keys missing: {}", names.join(", ")),
+                path: Some(spec.path.clone()),
+                action: Action::WriteFile {
+                    bytes: Arc::new(new),
+                    mode,
+                    owner: None,
+                    mtime: None,
+                },
+                before: view.observed.clone(),
+            }));
+        }
+        Shape::Unusable(why) => {
+            p.findings.push(
+                Finding::new(
+                    code::DATA_INTEGRITY,
+                    Level::Critical,
+                    Some(path),
+                    format!("{path} is valid JSON but cannot be used: {why}"),
+                    format!("unusable: {why}"),
+                )
+                .with_details(serde_json::json!({"file": path, "problem": why})),
+            );
+        }
+        Shape::Corrupt(why) => {
+            p.findings.push(
+                Finding::new(
+                    code::DATA_INTEGRITY,
+                    Level::Critical,
+                    Some(path),
+                    format!("{path} is not valid JSON ({why})"),
+                    "corrupt".to_string(),
+                )
+                .with_details(serde_json::json!({"file": path, "problem": why})),
+            );
+        }
+    }
+}

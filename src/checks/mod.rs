@@ -1,0 +1,97 @@
+//! The checks: read-only inspection of the state that yields a plan (operations for what is
+//! safe to repair), failed heals (repairs refused at plan time) and findings. Nothing here
+//! writes; `engine` applies the plan. Each submodule owns one family of heals.
+
+pub mod layout;
+
+use crate::config::{File, Layout};
+use crate::error::Result;
+use crate::findings::{Failed, Finding};
+use crate::fsx::Root;
+use crate::journal::Journal;
+use crate::jsondoc::Shape;
+use crate::mode::ModeChoice;
+use crate::plan::{Observed, Op};
+
+/// When the checks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Before the bot starts (`heal`, `check`): every safe repair is allowed.
+    Startup,
+    /// Beside a running bot (`watch`): no signals, no heartbeat resets, no lock removal.
+    Watch,
+}
+
+/// What every check may look at.
+pub struct Ctx<'a> {
+    /// The root.
+    pub root: &'a Root,
+    /// The layout.
+    pub layout: &'a Layout,
+    /// The mode.
+    pub mode: ModeChoice,
+    /// Now, seconds since the epoch.
+    pub now: i64,
+    /// The journal as loaded.
+    pub journal: &'a Journal,
+    /// Startup or watch.
+    pub phase: Phase,
+    /// `heal --accept-loss`: apply a lossy salvage even in real mode.
+    pub accept_loss: bool,
+}
+
+/// A managed file as the checks saw it.
+#[derive(Debug, Clone)]
+pub struct FileView {
+    /// Its configuration.
+    pub spec: File,
+    /// What was read.
+    pub observed: Observed,
+    /// Its classification, when it could be read.
+    pub shape: Option<Shape>,
+    /// The index of the operation planned for it, if any.
+    pub op: Option<usize>,
+}
+
+/// The plan and everything else the checks found.
+#[derive(Debug, Default)]
+pub struct Planned {
+    /// Operations, in the order they are applied.
+    pub ops: Vec<Op>,
+    /// Repairs refused at plan time.
+    pub failed: Vec<Failed>,
+    /// Findings.
+    pub findings: Vec<Finding>,
+    /// Managed files as read.
+    pub files: Vec<FileView>,
+    /// Repairs that only recovery will do (reported by `check`).
+    pub pending_notes: Vec<String>,
+}
+
+impl Planned {
+    /// Adds an operation and returns its index.
+    pub fn push(&mut self, op: Op) -> usize {
+        self.ops.push(op);
+        self.ops.len() - 1
+    }
+
+    /// Records a refused repair.
+    pub fn fail(&mut self, heal: &str, path: Option<&str>, reason: impl Into<String>) {
+        self.failed.push(Failed {
+            heal: heal.to_string(),
+            path: path.map(str::to_string),
+            reason: reason.into(),
+        });
+    }
+}
+
+/// Runs every check and returns the plan.
+///
+/// # Errors
+/// I/O errors while reading the state.
+pub fn plan(ctx: &Ctx<'_>) -> Result<Planned> {
+    let mut p = Planned::default();
+    layout::plan_dirs(ctx, &mut p)?;
+    layout::plan_files(ctx, &mut p)?;
+    Ok(p)
+}

@@ -1,0 +1,279 @@
+//! Output: one JSON document on stdout with `--json`, else the human lines on stderr in the
+//! reference bot's wording. Text that may come from file content is escaped so no control
+//! character reaches the terminal.
+
+use selfheal::audit::{TxnDetail, TxnSummary, Verification};
+use selfheal::config::Layout;
+use selfheal::error::Error;
+use selfheal::heal::{RecoverReport, RollbackReport};
+use selfheal::journal::Problem;
+use selfheal::report::Report;
+use serde::Serialize;
+use std::io::Write;
+
+/// Where and how to print.
+pub struct Out {
+    /// `--json`.
+    pub json: bool,
+    /// `-q`.
+    pub quiet: bool,
+}
+
+/// Replaces control characters with visible escapes.
+pub fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Out {
+    fn say(&self, line: &str) {
+        if !self.quiet && !self.json {
+            let _ = writeln!(std::io::stderr().lock(), "{}", clean(line));
+        }
+    }
+
+    fn doc<T: Serialize>(&self, value: &T) {
+        if self.json {
+            let mut out = std::io::stdout().lock();
+            let _ = serde_json::to_writer(&mut out, value);
+            let _ = writeln!(out);
+        }
+    }
+
+    /// An error, printed once with its causes.
+    pub fn error(&self, e: &Error) {
+        let mut text = e.to_string();
+        let mut cur = std::error::Error::source(e);
+        while let Some(c) = cur {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cur = c.source();
+        }
+        if self.json {
+            self.doc(&serde_json::json!({"error": text}));
+        }
+        let _ = writeln!(std::io::stderr().lock(), "selfheal: {}", clean(&text));
+    }
+
+    /// The first line of a heal.
+    pub fn heal_start(&self) {
+        self.say("🔧 [SELF-HEAL] Starting self-healing process...");
+    }
+
+    /// A heal's report.
+    pub fn heal(&self, r: &Report) {
+        self.doc(r);
+        if let Some(rec) = &r.recovery {
+            self.say(&format!("   ↩️  Recovery: {}", rec.detail));
+        }
+        for line in &r.healed {
+            self.say(&format!("   ✅ {line}"));
+        }
+        for line in &r.failed {
+            self.say(&format!("   ❌ Failed: {line}"));
+        }
+        for w in &r.warnings {
+            self.say(&format!("   ⚠️  {w}"));
+        }
+        if !r.healed.is_empty() {
+            self.say(&format!("✅ [SELF-HEAL] Healed {} issues", r.healed.len()));
+        }
+        self.criticals(r);
+        self.decision(r);
+    }
+
+    fn criticals(&self, r: &Report) {
+        if !r.critical.is_empty() {
+            self.say(&format!(
+                "🚨 [SELF-HEAL] Found {} dangerous issues (NOT auto-healed)",
+                r.critical.len()
+            ));
+        }
+        for c in &r.critical {
+            self.say(&format!("🚨 [CRITICAL] {c}"));
+        }
+    }
+
+    fn decision(&self, r: &Report) {
+        let verdict = if r.start_allowed {
+            "trading engine may start"
+        } else {
+            "trading engine must NOT start"
+        };
+        let txn = r
+            .transaction
+            .map(|t| format!(" (transaction {t})"))
+            .unwrap_or_default();
+        self.say(&format!(
+            "[SELF-HEAL] health {}/100 ({}), mode {}: {verdict}{txn}",
+            r.health.score,
+            serde_json::to_value(r.health.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            r.mode
+        ));
+    }
+
+    /// A check's report.
+    pub fn check(&self, r: &Report) {
+        self.doc(r);
+        self.say("🔍 [SELF-HEAL] Checking (nothing will be changed)...");
+        for line in &r.healed {
+            self.say(&format!("   🔧 Would heal: {line}"));
+        }
+        for line in &r.failed {
+            self.say(&format!("   ❌ Cannot heal: {line}"));
+        }
+        for w in &r.warnings {
+            self.say(&format!("   ⚠️  {w}"));
+        }
+        if r.healed.is_empty() && r.failed.is_empty() && r.critical.is_empty() {
+            self.say("✅ [SELF-HEAL] Nothing to heal");
+        }
+        self.criticals(r);
+        self.decision(r);
+    }
+
+    /// A rollback's report.
+    pub fn rollback(&self, r: &RollbackReport) {
+        self.doc(r);
+        let verb = if r.dry_run {
+            "Would roll back"
+        } else {
+            "Rolled back"
+        };
+        for a in &r.actions {
+            self.say(&format!("   ↩️  {}", a.message));
+        }
+        for i in &r.irreversible {
+            self.say(&format!("   ⚠️  {i}"));
+        }
+        for d in &r.kept_dirs {
+            self.say(&format!("   ⚠️  kept directory {d}: no longer empty"));
+        }
+        match r.transaction {
+            Some(t) => self.say(&format!(
+                "✅ [SELF-HEAL] {verb} transaction {} as transaction {t}",
+                r.target
+            )),
+            None if r.actions.is_empty() => self.say(&format!(
+                "[SELF-HEAL] transaction {} left nothing to roll back",
+                r.target
+            )),
+            None => self.say(&format!(
+                "[SELF-HEAL] {verb} transaction {} ({} operation(s))",
+                r.target,
+                r.actions.len()
+            )),
+        }
+    }
+
+    /// A recovery's report.
+    pub fn recover(&self, r: &RecoverReport) {
+        self.doc(r);
+        match &r.recovery {
+            Some(rec) if r.conflict => {
+                self.say(&format!("🚨 [CRITICAL] JOURNAL_INTEGRITY: {}", rec.detail))
+            }
+            Some(rec) => self.say(&format!("✅ [SELF-HEAL] {}", rec.detail)),
+            None => self.say("✅ [SELF-HEAL] Nothing to recover"),
+        }
+    }
+
+    /// `journal list`.
+    pub fn journal_list(&self, txns: &[TxnSummary], problem: Option<&Problem>) {
+        self.doc(
+            &serde_json::json!({"transactions": txns, "problem": problem.map(Problem::describe)}),
+        );
+        for t in txns {
+            let rb = t
+                .rolled_back_by
+                .map(|b| format!(" rolled back by {b}"))
+                .unwrap_or_default();
+            let of = t
+                .rollback_of
+                .map(|b| format!(" (rollback of {b})"))
+                .unwrap_or_default();
+            self.say(&format!(
+                "{:>6}  {}  {:<8} {:<5} {:>3} op(s)  {}{of}{rb}",
+                t.id,
+                t.time,
+                t.command,
+                t.mode.as_deref().unwrap_or("-"),
+                t.operations,
+                t.outcome
+            ));
+        }
+        if let Some(p) = problem {
+            self.say(&format!(
+                "🚨 [CRITICAL] JOURNAL_INTEGRITY: {}",
+                p.describe()
+            ));
+        }
+    }
+
+    /// `journal show`.
+    pub fn journal_show(&self, d: &TxnDetail) {
+        self.doc(d);
+        let s = &d.summary;
+        self.say(&format!(
+            "transaction {} ({}, {}), {}",
+            s.id, s.command, s.time, s.outcome
+        ));
+        for o in &d.operations {
+            let state = if o.applied { "applied" } else { "not applied" };
+            self.say(&format!(
+                "  op {} {} {} [{state}]: {}",
+                o.op,
+                o.kind,
+                o.path.as_deref().unwrap_or("-"),
+                o.reason
+            ));
+            for (side, v) in [("before", &o.before), ("after", &o.after)] {
+                if let Some(v) = v {
+                    self.say(&format!("      {side}: {v}"));
+                }
+            }
+        }
+    }
+
+    /// `journal verify`.
+    pub fn journal_verify(&self, v: &Verification) {
+        self.doc(v);
+        if let Some(t) = &v.torn_tail {
+            self.say(&format!("   ⚠️  torn tail (tolerated): {t}"));
+        }
+        match &v.problem {
+            Some(p) => self.say(&format!("🚨 [CRITICAL] JOURNAL_INTEGRITY: {p}")),
+            None => self.say(&format!(
+                "✅ journal verified: {} transaction(s), {} record(s), {} backup object(s)",
+                v.transactions, v.records, v.objects
+            )),
+        }
+    }
+
+    /// `config`.
+    pub fn config(&self, layout: &Layout) {
+        if self.json {
+            self.doc(&layout.config);
+            return;
+        }
+        let source = layout.source.as_ref().map_or_else(
+            || "embedded default".to_string(),
+            |p| p.display().to_string(),
+        );
+        let text = serde_json::to_string_pretty(&layout.config).unwrap_or_default();
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "// effective configuration ({source})\n{text}"
+        );
+    }
+}

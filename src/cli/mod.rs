@@ -1,0 +1,249 @@
+//! Command-line parsing and dispatch. The only place that reads the process environment
+//! (`TRADING_MODE`, `SELFHEAL_ROOT`), prints, and turns outcomes and errors into exit codes.
+
+mod exit;
+mod human;
+
+use clap::{Parser, Subcommand};
+use selfheal::config::parse_duration;
+use selfheal::heal::{self, Options};
+use selfheal::mode::Mode;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Repairs a trading bot's state directory, transactionally, and decides whether the
+/// trading engine may start.
+#[derive(Debug, Parser)]
+#[command(name = "selfheal", version, about)]
+struct Cli {
+    /// The state root (default: the current directory).
+    #[arg(long, global = true, env = "SELFHEAL_ROOT", value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// A configuration file (default: config/selfheal.json under the root, if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print one JSON document on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// More log output (repeatable).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// How long to wait for another selfheal holding the lock (e.g. 30s, 500ms).
+    #[arg(long, global = true, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    lock_timeout: Duration,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    Paper,
+    Real,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::Paper => Mode::Paper,
+            ModeArg::Real => Mode::Real,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Recover, repair what is safe, detect what is dangerous, decide whether to start.
+    Heal {
+        /// paper or real (default: $TRADING_MODE, else paper).
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
+        /// Plan and report; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply a lossy or ambiguous salvage even in real mode.
+        #[arg(long)]
+        accept_loss: bool,
+        /// Create the root if it does not exist.
+        #[arg(long)]
+        init: bool,
+    },
+    /// The same findings and plan as heal; changes nothing at all.
+    Check {
+        /// paper or real (default: $TRADING_MODE, else paper).
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
+    },
+    /// Undo a committed transaction, as a new transaction.
+    Rollback {
+        /// The transaction id.
+        id: u64,
+        /// Roll back even paths changed since (their current content is backed up first).
+        #[arg(long)]
+        force: bool,
+        /// Show what would be done.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Run recovery alone.
+    Recover {
+        /// Close a conflict by accepting the files as they are.
+        #[arg(long)]
+        keep_current: bool,
+    },
+    /// Audit the journal.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+    /// Print the effective configuration.
+    Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum JournalCommand {
+    /// Every transaction.
+    List,
+    /// One transaction's operations.
+    Show {
+        /// The transaction id.
+        id: u64,
+    },
+    /// Verify the chain and every backup object.
+    Verify,
+}
+
+/// Parses, runs, prints, exits.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => exit::USAGE,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_tracing(&cli);
+    if let Err(e) = selfheal::lock::install_signal_handlers() {
+        tracing::warn!("cannot install signal handlers: {e}");
+    }
+    let out = human::Out {
+        json: cli.json,
+        quiet: cli.quiet,
+    };
+    match run(&cli, &out) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(exit::of_error(&e))
+        }
+    }
+}
+
+fn init_tracing(cli: &Cli) {
+    let default = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn options(cli: &Cli) -> Options {
+    Options {
+        root: cli.root.clone().unwrap_or_else(|| PathBuf::from(".")),
+        config: cli.config.clone(),
+        trading_mode_env: std::env::var("TRADING_MODE").ok(),
+        lock_timeout: cli.lock_timeout,
+        ..Options::default()
+    }
+}
+
+fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
+    let mut opts = options(cli);
+    match &cli.command {
+        Command::Heal {
+            mode,
+            dry_run,
+            accept_loss,
+            init,
+        } => {
+            opts.mode = mode.map(Mode::from);
+            opts.dry_run = *dry_run;
+            opts.accept_loss = *accept_loss;
+            opts.init = *init;
+            out.heal_start();
+            let report = heal::heal(&opts)?;
+            out.heal(&report);
+            Ok(exit::of_heal(&report))
+        }
+        Command::Check { mode } => {
+            opts.mode = mode.map(Mode::from);
+            let report = heal::check(&opts)?;
+            out.check(&report);
+            Ok(exit::of_check(&report))
+        }
+        Command::Rollback { id, force, dry_run } => {
+            opts.dry_run = *dry_run;
+            let report = heal::rollback(&opts, *id, *force)?;
+            out.rollback(&report);
+            Ok(0)
+        }
+        Command::Recover { keep_current } => {
+            let report = heal::recover(&opts, *keep_current)?;
+            out.recover(&report);
+            Ok(if report.conflict {
+                exit::MUST_NOT_START
+            } else {
+                0
+            })
+        }
+        Command::Journal { command } => journal(&opts, command, out),
+        Command::Config => {
+            let layout = selfheal::config::Layout::load(&opts.root, opts.config.as_deref())?;
+            out.config(&layout);
+            Ok(0)
+        }
+    }
+}
+
+fn journal(
+    opts: &Options,
+    command: &JournalCommand,
+    out: &human::Out,
+) -> Result<u8, selfheal::error::Error> {
+    let session = heal::Session::open(opts, false)?;
+    let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;
+    match command {
+        JournalCommand::List => {
+            out.journal_list(&selfheal::audit::list(&journal), journal.problem.as_ref());
+            Ok(0)
+        }
+        JournalCommand::Show { id } => {
+            out.journal_show(&selfheal::audit::show(&journal, *id)?);
+            Ok(0)
+        }
+        JournalCommand::Verify => {
+            let v = selfheal::audit::verify(&session.root, &journal)?;
+            out.journal_verify(&v);
+            Ok(if v.problem.is_some() {
+                exit::MUST_NOT_START
+            } else {
+                0
+            })
+        }
+    }
+}

@@ -1,0 +1,724 @@
+//! The state layout: the embedded default of CONTRACT.md and its override from
+//! `config/selfheal.json` (or `--config FILE`). Every item can be overridden; an unknown key,
+//! a wrong type or an impossible value is an [`Error::Config`] naming the file and the key,
+//! never silently ignored. A section given in the file replaces that whole section's default
+//! item by item (missing items keep their default).
+
+use crate::error::{Error, Result};
+use crate::paths::RelPath;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the config file is looked for when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "config/selfheal.json";
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directories that must exist, with the mode they are created with.
+    pub directories: Vec<DirSpec>,
+    /// Managed JSON files.
+    pub files: Vec<ManagedFile>,
+    /// Heartbeat files.
+    pub heartbeats: Heartbeats,
+    /// Lock files.
+    pub locks: Locks,
+    /// Bot instances and orphan processes.
+    pub processes: Processes,
+    /// Position semantics for the detectors.
+    pub positions: Positions,
+    /// Blue/green deployment slots.
+    pub slots: Slots,
+    /// Journal and backup retention.
+    pub retention: Retention,
+    /// Symlinks inside the root that may be crossed, and the directory each must name.
+    pub trusted_symlinks: Vec<TrustedSymlink>,
+    /// Size limit for reading state files.
+    pub limits: Limits,
+    /// The operator alert log.
+    pub alerts: Alerts,
+    /// A file outside the root holding the journal's HMAC key (keyed audit chain).
+    pub journal_key_file: Option<PathBuf>,
+}
+
+/// A directory of the layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirSpec {
+    /// Relative path.
+    pub path: String,
+    /// Mode it is created with, octal text (`"0755"`).
+    #[serde(default = "default_dir_mode")]
+    pub mode: String,
+}
+
+/// What a managed JSON file holds, for salvage and the detectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileRole {
+    /// The positions file (`open_positions`, `closed_positions`).
+    Positions,
+    /// The portfolio file.
+    Portfolio,
+    /// Any other JSON object file.
+    Json,
+}
+
+/// A managed JSON file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedFile {
+    /// Relative path.
+    pub path: String,
+    /// What it holds.
+    pub role: FileRole,
+    /// Keys that must be present, each with the value it is restored with when missing.
+    #[serde(default)]
+    pub required_keys: serde_json::Map<String, Value>,
+    /// The whole document a missing or empty file is initialised with.
+    pub default: Value,
+    /// Top-level keys whose values are arrays of records (salvaged record by record).
+    #[serde(default)]
+    pub record_arrays: Vec<String>,
+    /// Mode a new file is created with.
+    #[serde(default = "default_file_mode")]
+    pub mode: String,
+}
+
+/// Heartbeat files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Heartbeats {
+    /// Directory of JSON heartbeats (`{"component","last_heartbeat_ts","last_heartbeat_dt",...}`).
+    pub json_dir: String,
+    /// Plain heartbeat files holding one integer epoch.
+    pub plain_files: Vec<String>,
+    /// Age after which a heartbeat is stale.
+    pub stale_after: String,
+}
+
+/// Lock files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Locks {
+    /// Directories scanned (not recursively) for lock files.
+    pub dirs: Vec<String>,
+    /// File name suffix of a lock file.
+    pub suffix: String,
+    /// Age after which an unheld lock is stale.
+    pub stale_after: String,
+}
+
+/// Bot instances and orphan processes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Processes {
+    /// Every pattern must occur in the command line for a process to count as a bot.
+    pub patterns: Vec<String>,
+    /// A process younger than this is never treated as an orphan.
+    pub min_age: String,
+    /// Time between SIGTERM and SIGKILL.
+    pub grace: String,
+}
+
+/// Position semantics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Positions {
+    /// Fields that identify a position (two open positions with the same identity conflict).
+    pub identity: Vec<String>,
+    /// Allowed difference between `used_margin` and the sum of `margin_collateral`.
+    pub margin_tolerance: f64,
+}
+
+/// Blue/green deployment slots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Slots {
+    /// Infer slots from the root's siblings (`<name>-current` beside `<name>-A`/`-B`).
+    pub infer: bool,
+    /// The `...-current` link, when given explicitly (absolute path).
+    pub current_link: Option<PathBuf>,
+    /// Known slot directories, when given explicitly (absolute paths).
+    pub known: Vec<PathBuf>,
+}
+
+/// Retention of the journal and backups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Always keep at least this many newest transactions.
+    pub keep: u64,
+    /// Only transactions older than this may be pruned.
+    pub older_than: String,
+    /// `heal` warns when `logs/backups/` grows beyond this size.
+    pub warn_size: String,
+    /// Prune automatically at the end of `heal` and `watch` cycles.
+    pub auto: bool,
+}
+
+/// A trusted symlink.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedSymlink {
+    /// Where the link is, relative to the root.
+    pub link: String,
+    /// The directory it must resolve to (absolute).
+    pub target: PathBuf,
+}
+
+/// Reading limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// A state file larger than this is not read; its heal fails with a clear reason.
+    pub max_file_size: String,
+}
+
+/// The alert log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alerts {
+    /// Relative path of the JSON Lines alert log.
+    pub file: String,
+    /// The same finding is not appended again within this window.
+    pub dedupe_window: String,
+}
+
+fn default_dir_mode() -> String {
+    "0755".into()
+}
+
+fn default_file_mode() -> String {
+    "0644".into()
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        let dir = |p: &str, m: &str| DirSpec {
+            path: p.into(),
+            mode: m.into(),
+        };
+        Config {
+            directories: vec![
+                dir("logs", "0755"),
+                dir("config", "0755"),
+                dir("configs", "0755"),
+                dir("data", "0755"),
+                dir("feature_store", "0755"),
+                dir("state", "0755"),
+                dir("state/heartbeats", "0755"),
+                dir("logs/backups", "0700"),
+            ],
+            files: vec![positions_file(), portfolio_file()],
+            heartbeats: Heartbeats::default(),
+            locks: Locks::default(),
+            processes: Processes::default(),
+            positions: Positions::default(),
+            slots: Slots::default(),
+            retention: Retention::default(),
+            trusted_symlinks: Vec::new(),
+            limits: Limits::default(),
+            alerts: Alerts::default(),
+            journal_key_file: None,
+        }
+    }
+}
+
+fn positions_file() -> ManagedFile {
+    let mut required = serde_json::Map::new();
+    required.insert("open_positions".into(), Value::Array(Vec::new()));
+    required.insert("closed_positions".into(), Value::Array(Vec::new()));
+    ManagedFile {
+        path: "logs/positions_futures.json".into(),
+        role: FileRole::Positions,
+        default: Value::Object(required.clone()),
+        required_keys: required,
+        record_arrays: vec!["open_positions".into(), "closed_positions".into()],
+        mode: default_file_mode(),
+    }
+}
+
+fn portfolio_file() -> ManagedFile {
+    let default = serde_json::json!({
+        "total_margin_allocated": 0.0,
+        "available_margin": 0.0,
+        "used_margin": 0.0,
+        "unrealized_pnl": 0.0,
+        "realized_pnl": 0.0,
+        "total_funding_fees": 0.0,
+        "total_trading_fees": 0.0,
+        "open_positions_count": 0,
+        "total_notional_exposure": 0.0,
+        "effective_leverage": 0.0,
+        "snapshots": []
+    });
+    ManagedFile {
+        path: "logs/portfolio_futures.json".into(),
+        role: FileRole::Portfolio,
+        default,
+        required_keys: serde_json::Map::new(),
+        record_arrays: vec!["snapshots".into()],
+        mode: default_file_mode(),
+    }
+}
+
+impl Default for Heartbeats {
+    fn default() -> Heartbeats {
+        Heartbeats {
+            json_dir: "state/heartbeats".into(),
+            plain_files: vec!["logs/.bot_heartbeat".into()],
+            stale_after: "600s".into(),
+        }
+    }
+}
+
+impl Default for Locks {
+    fn default() -> Locks {
+        Locks {
+            dirs: vec!["logs".into(), "state".into()],
+            suffix: ".lock".into(),
+            stale_after: "300s".into(),
+        }
+    }
+}
+
+impl Default for Processes {
+    fn default() -> Processes {
+        Processes {
+            patterns: vec!["python".into(), "run.py".into()],
+            min_age: "0s".into(),
+            grace: "10s".into(),
+        }
+    }
+}
+
+impl Default for Positions {
+    fn default() -> Positions {
+        Positions {
+            identity: vec!["symbol".into(), "strategy".into(), "direction".into()],
+            margin_tolerance: 0.01,
+        }
+    }
+}
+
+impl Default for Slots {
+    fn default() -> Slots {
+        Slots {
+            infer: true,
+            current_link: None,
+            known: Vec::new(),
+        }
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention {
+            keep: 200,
+            older_than: "30d".into(),
+            warn_size: "1GiB".into(),
+            auto: true,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_file_size: "1GiB".into(),
+        }
+    }
+}
+
+impl Default for Alerts {
+    fn default() -> Alerts {
+        Alerts {
+            file: "logs/operator_alerts.jsonl".into(),
+            dedupe_window: "1h".into(),
+        }
+    }
+}
+
+/// The configuration with every value checked and converted.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The configuration as read (what `selfheal config` prints).
+    pub config: Config,
+    /// Where it came from (`None`: the embedded default).
+    pub source: Option<PathBuf>,
+    /// Directories and their modes.
+    pub directories: Vec<(RelPath, u32)>,
+    /// Managed files.
+    pub files: Vec<File>,
+    /// Heartbeat directory.
+    pub heartbeat_dir: RelPath,
+    /// Plain heartbeat files.
+    pub heartbeat_plain: Vec<RelPath>,
+    /// Heartbeat staleness.
+    pub heartbeat_stale: Duration,
+    /// Lock directories.
+    pub lock_dirs: Vec<RelPath>,
+    /// Lock staleness.
+    pub lock_stale: Duration,
+    /// Process min age.
+    pub process_min_age: Duration,
+    /// SIGTERM to SIGKILL grace.
+    pub process_grace: Duration,
+    /// Retention window.
+    pub retention_older_than: Duration,
+    /// Backup size warning threshold.
+    pub retention_warn_size: u64,
+    /// Maximum file size read.
+    pub max_file_size: u64,
+    /// Alert log path.
+    pub alerts_file: RelPath,
+    /// Alert dedupe window.
+    pub alerts_dedupe: Duration,
+    /// Trusted symlinks, with canonical targets.
+    pub trusted: Vec<(RelPath, PathBuf)>,
+}
+
+/// A managed file, checked.
+#[derive(Debug, Clone)]
+pub struct File {
+    /// Relative path.
+    pub path: RelPath,
+    /// Role.
+    pub role: FileRole,
+    /// Required keys with the exact text they are restored with.
+    pub required: Vec<(String, String)>,
+    /// Default document bytes.
+    pub default_bytes: Vec<u8>,
+    /// Record arrays.
+    pub record_arrays: Vec<String>,
+    /// Creation mode.
+    pub mode: u32,
+}
+
+impl Layout {
+    /// Loads the configuration: `explicit` if given (it must exist), else
+    /// `config/selfheal.json` under `root` if present, else the embedded default.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the file and the key at fault.
+    pub fn load(root: &Path, explicit: Option<&Path>) -> Result<Layout> {
+        let (path, text) = match explicit {
+            Some(p) => (Some(p.to_path_buf()), Some(read_config(p)?)),
+            None => {
+                let p = root.join(DEFAULT_CONFIG_PATH);
+                match std::fs::symlink_metadata(&p) {
+                    Ok(_) => (Some(p.clone()), Some(read_config(&p)?)),
+                    Err(_) => (None, None),
+                }
+            }
+        };
+        let config = match (&path, text) {
+            (Some(p), Some(t)) => parse_config(p, &t)?,
+            _ => Config::default(),
+        };
+        Layout::from_config(config, path)
+    }
+
+    /// Checks and converts a configuration.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key at fault.
+    pub fn from_config(config: Config, source: Option<PathBuf>) -> Result<Layout> {
+        let file = source
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("<embedded default>"));
+        let bad = |key: &str, why: String| Error::Config {
+            file: file.clone(),
+            key: key.to_string(),
+            why,
+        };
+        let rel = |key: &str, p: &str| RelPath::new(p).map_err(|e| bad(key, e.to_string()));
+        let dur = |key: &str, v: &str| parse_duration(v).map_err(|why| bad(key, why));
+        let mut directories = Vec::new();
+        for (i, d) in config.directories.iter().enumerate() {
+            let key = format!("directories[{i}]");
+            let mode = parse_mode(&d.mode).map_err(|w| bad(&format!("{key}.mode"), w))?;
+            directories.push((rel(&format!("{key}.path"), &d.path)?, mode));
+        }
+        let mut files = Vec::new();
+        for (i, f) in config.files.iter().enumerate() {
+            files.push(check_file(f, &format!("files[{i}]"), &bad)?);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for f in &files {
+            if !seen.insert(f.path.clone()) {
+                return Err(bad("files", format!("{} is listed twice", f.path)));
+            }
+        }
+        if config.positions.identity.is_empty() {
+            return Err(bad(
+                "positions.identity",
+                "must name at least one field".into(),
+            ));
+        }
+        let tol = config.positions.margin_tolerance;
+        if !tol.is_finite() || tol < 0.0 {
+            return Err(bad(
+                "positions.margin_tolerance",
+                "must be a finite number >= 0".into(),
+            ));
+        }
+        if config
+            .processes
+            .patterns
+            .iter()
+            .all(|p| p.trim().is_empty())
+        {
+            return Err(bad(
+                "processes.patterns",
+                "must hold at least one non-empty pattern".into(),
+            ));
+        }
+        if config.locks.suffix.is_empty() || config.locks.suffix.contains('/') {
+            return Err(bad(
+                "locks.suffix",
+                "must be a non-empty file name suffix".into(),
+            ));
+        }
+        let mut trusted = Vec::new();
+        for (i, t) in config.trusted_symlinks.iter().enumerate() {
+            let key = format!("trusted_symlinks[{i}]");
+            let link = rel(&format!("{key}.link"), &t.link)?;
+            if !t.target.is_absolute() {
+                return Err(bad(
+                    &format!("{key}.target"),
+                    "must be an absolute path".into(),
+                ));
+            }
+            let target = std::fs::canonicalize(&t.target)
+                .map_err(|e| bad(&format!("{key}.target"), format!("cannot resolve: {e}")))?;
+            trusted.push((link, target));
+        }
+        let heartbeat_stale = dur("heartbeats.stale_after", &config.heartbeats.stale_after)?;
+        let lock_stale = dur("locks.stale_after", &config.locks.stale_after)?;
+        if heartbeat_stale.is_zero() {
+            return Err(bad(
+                "heartbeats.stale_after",
+                "must be greater than zero".into(),
+            ));
+        }
+        if lock_stale.is_zero() {
+            return Err(bad("locks.stale_after", "must be greater than zero".into()));
+        }
+        let layout = Layout {
+            heartbeat_dir: rel("heartbeats.json_dir", &config.heartbeats.json_dir)?,
+            heartbeat_plain: config
+                .heartbeats
+                .plain_files
+                .iter()
+                .enumerate()
+                .map(|(i, p)| rel(&format!("heartbeats.plain_files[{i}]"), p))
+                .collect::<Result<_>>()?,
+            heartbeat_stale,
+            lock_dirs: config
+                .locks
+                .dirs
+                .iter()
+                .enumerate()
+                .map(|(i, p)| rel(&format!("locks.dirs[{i}]"), p))
+                .collect::<Result<_>>()?,
+            lock_stale,
+            process_min_age: dur("processes.min_age", &config.processes.min_age)?,
+            process_grace: dur("processes.grace", &config.processes.grace)?,
+            retention_older_than: dur("retention.older_than", &config.retention.older_than)?,
+            retention_warn_size: parse_size(&config.retention.warn_size)
+                .map_err(|w| bad("retention.warn_size", w))?,
+            max_file_size: parse_size(&config.limits.max_file_size)
+                .map_err(|w| bad("limits.max_file_size", w))?,
+            alerts_file: rel("alerts.file", &config.alerts.file)?,
+            alerts_dedupe: dur("alerts.dedupe_window", &config.alerts.dedupe_window)?,
+            directories,
+            files,
+            trusted,
+            source,
+            config,
+        };
+        Ok(layout)
+    }
+
+    /// The managed file with `role`, if configured.
+    pub fn file(&self, role: FileRole) -> Option<&File> {
+        self.files.iter().find(|f| f.role == role)
+    }
+}
+
+fn check_file(f: &ManagedFile, key: &str, bad: &dyn Fn(&str, String) -> Error) -> Result<File> {
+    let path =
+        RelPath::new(f.path.as_str()).map_err(|e| bad(&format!("{key}.path"), e.to_string()))?;
+    let Value::Object(default) = &f.default else {
+        return Err(bad(
+            &format!("{key}.default"),
+            "must be a JSON object".into(),
+        ));
+    };
+    let mut required = Vec::new();
+    for (k, v) in &f.required_keys {
+        if !default.contains_key(k) {
+            return Err(bad(
+                &format!("{key}.required_keys.{k}"),
+                "a required key must also be in the default document".into(),
+            ));
+        }
+        let text = serde_json::to_string(v)
+            .map_err(|e| bad(&format!("{key}.required_keys.{k}"), e.to_string()))?;
+        required.push((k.clone(), text));
+    }
+    for (i, a) in f.record_arrays.iter().enumerate() {
+        if !matches!(default.get(a), Some(Value::Array(_))) {
+            return Err(bad(
+                &format!("{key}.record_arrays[{i}]"),
+                format!("{a:?} must be an array in the default document"),
+            ));
+        }
+    }
+    if f.role == FileRole::Positions {
+        for k in ["open_positions", "closed_positions"] {
+            if !f.record_arrays.iter().any(|a| a == k) {
+                return Err(bad(
+                    &format!("{key}.record_arrays"),
+                    format!("a positions file needs {k:?}"),
+                ));
+            }
+        }
+    }
+    let mut default_bytes = serde_json::to_vec_pretty(&f.default)
+        .map_err(|e| bad(&format!("{key}.default"), e.to_string()))?;
+    default_bytes.push(b'\n');
+    Ok(File {
+        mode: parse_mode(&f.mode).map_err(|w| bad(&format!("{key}.mode"), w))?,
+        path,
+        role: f.role,
+        required,
+        default_bytes,
+        record_arrays: f.record_arrays.clone(),
+    })
+}
+
+fn read_config(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::Config {
+        file: path.to_path_buf(),
+        key: "<file>".into(),
+        why: format!("cannot read: {e}"),
+    })
+}
+
+fn parse_config(path: &Path, text: &str) -> Result<Config> {
+    serde_json::from_str(text).map_err(|e| {
+        let msg = e.to_string();
+        Error::Config {
+            file: path.to_path_buf(),
+            key: config_error_key(&msg),
+            why: msg,
+        }
+    })
+}
+
+/// serde's message names an unknown field as "unknown field `x`"; pull the name out so the
+/// error leads with the key.
+fn config_error_key(msg: &str) -> String {
+    msg.split('`')
+        .nth(1)
+        .filter(|_| msg.contains("field"))
+        .map_or_else(|| "<document>".to_string(), str::to_string)
+}
+
+/// Parses `"0755"`-style octal modes (3 or 4 digits, at most 0o7777).
+///
+/// # Errors
+/// A message saying what is wrong.
+pub fn parse_mode(text: &str) -> std::result::Result<u32, String> {
+    let ok = (3..=4).contains(&text.len()) && text.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    match u32::from_str_radix(text, 8) {
+        Ok(m) if ok => Ok(m),
+        _ => Err(format!("{text:?} is not an octal mode like \"0644\"")),
+    }
+}
+
+/// Parses durations like `"600s"`, `"10m"`, `"1h"`, `"7d"`, `"250ms"`.
+///
+/// # Errors
+/// A message saying what is wrong.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        format!("{text:?} is not a duration like \"600s\", \"10m\", \"1h\", \"7d\"")
+    })?;
+    let secs = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => {
+            return Err(format!(
+                "{text:?} has an unknown unit (use ms, s, m, h or d)"
+            ))
+        }
+    };
+    n.checked_mul(secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// Parses sizes like `"512MiB"`, `"1GiB"`, `"4096"`.
+///
+/// # Errors
+/// A message saying what is wrong.
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like \"512MiB\""))?;
+    let mult: u64 = match unit {
+        "" | "B" => 1,
+        "KiB" | "K" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "TiB" | "T" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "{text:?} has an unknown unit (use B, KiB, MiB, GiB, TiB)"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_layout_is_valid() {
+        let l = Layout::from_config(Config::default(), None);
+        assert!(l.is_ok(), "{:?}", l.err());
+    }
+
+    #[test]
+    fn units() {
+        assert_eq!(parse_duration("600s"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("10x").is_err());
+        assert!(parse_duration("").is_err());
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert!(parse_size("1PB").is_err());
+        assert_eq!(parse_mode("0755"), Ok(0o755));
+        assert!(parse_mode("0855").is_err());
+        assert!(parse_mode("75").is_err());
+    }
+}

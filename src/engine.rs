@@ -1,0 +1,362 @@
+//! Runs a plan as one journaled transaction, in the write-ahead order of SPEC.md ("Write
+//! order"): begin (the whole plan) -> for each operation: backup object durable -> target
+//! re-checked against the plan -> intent durable -> change applied atomically -> done ->
+//! commit. An I/O error stops the transaction, undoes what it applied (the same undo
+//! recovery uses) and closes it with `abort`; if even that fails, the next run's recovery
+//! finishes the job. Also owns [`restore_node`], the one way any undo puts a path back.
+
+use crate::error::{Error, Result};
+use crate::fsx::{current_owner, Attrs, Replace, Root};
+use crate::journal::{Journal, Writer};
+use crate::paths::RelPath;
+use crate::plan::{observe, Action, Observed, Op};
+use crate::store::Store;
+use journal_format::{
+    self as jf, Abort, Body, Commit, Digest, Done, Intent, Meta, Node, OpOutcome, PlanEntry,
+    RollbackOf, UndoOutcome,
+};
+
+/// What became of one operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpResult {
+    /// Applied and journaled.
+    Applied,
+    /// Not applied: the target no longer matched what the plan saw.
+    Skipped(String),
+}
+
+/// An open transaction.
+pub struct Txn<'r> {
+    root: &'r Root,
+    writer: Writer,
+    intents: Vec<Intent>,
+    cap: u64,
+}
+
+/// How a transaction is described in its `begin` record.
+#[derive(Debug, Clone)]
+pub struct TxnMeta {
+    /// The command (`heal`, `rollback`, ...).
+    pub command: &'static str,
+    /// `paper` / `real`, when the command has a mode.
+    pub mode: Option<String>,
+    /// For a rollback: the transaction undone.
+    pub rollback_of: Option<RollbackOf>,
+}
+
+/// Starts a transaction for `ops`: the header, `begin` and (for a rollback) `rollback_of`
+/// are durable when this returns.
+///
+/// # Errors
+/// I/O errors, or a journal problem that forbids appending.
+pub fn begin<'r>(
+    root: &'r Root,
+    journal: &mut Journal,
+    meta: TxnMeta,
+    ops: &[Op],
+    cap: u64,
+) -> Result<Txn<'r>> {
+    let plan = ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| PlanEntry {
+            op: op_index(i),
+            kind: op.kind(),
+            heal: op.heal.to_string(),
+            path: op.path.as_ref().map(|p| p.as_str().to_string()),
+            reason: op.reason.clone(),
+        })
+        .collect();
+    let mut writer = journal.begin(
+        root,
+        jf::Begin {
+            command: meta.command.to_string(),
+            mode: meta.mode,
+            pid: std::process::id(),
+            plan,
+        },
+    )?;
+    if let Some(ro) = meta.rollback_of {
+        writer.append(Body::RollbackOf(ro), true)?;
+    }
+    Ok(Txn {
+        root,
+        writer,
+        intents: Vec::new(),
+        cap,
+    })
+}
+
+fn op_index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+impl<'r> Txn<'r> {
+    /// The transaction id.
+    pub fn id(&self) -> u64 {
+        self.writer.txn()
+    }
+
+    /// Applies every operation in order. On an I/O error the operations applied so far are
+    /// undone, the transaction is aborted, and the error is returned.
+    ///
+    /// # Errors
+    /// The first I/O error, naming the file and the call.
+    pub fn apply(&mut self, ops: &[Op]) -> Result<Vec<OpResult>> {
+        let mut results = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            match self.apply_one(op_index(i), op) {
+                Ok(r) => results.push(r),
+                Err(e) => {
+                    self.abort_after_error(&e);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    fn apply_one(&mut self, index: u32, op: &Op) -> Result<OpResult> {
+        let store = Store::new(self.root);
+        let object = match op.backup() {
+            Some(bytes) => {
+                let sha = crate::store::sha256(bytes);
+                store.put(bytes, &sha)?;
+                Some(sha)
+            }
+            None => None,
+        };
+        let before = match op.before.node.clone() {
+            Some(n) => n,
+            None => return Ok(OpResult::Skipped("the path cannot be touched".into())),
+        };
+        if let Some(path) = &op.path {
+            let now = observe(self.root, path, self.cap)?;
+            if now.node.as_ref() != Some(&before) {
+                return Ok(OpResult::Skipped(format!(
+                    "{path} changed since it was planned"
+                )));
+            }
+        }
+        let intent = Intent {
+            op: index,
+            kind: op.kind(),
+            path: op.path.as_ref().map(|p| p.as_str().to_string()),
+            before,
+            after: op.after(),
+            object,
+            meta: op.before.meta(),
+            process: match &op.action {
+                Action::Signal { process, .. } => Some(process.clone()),
+                _ => None,
+            },
+        };
+        // ORDER: the intent (naming the durable backup) is durable before the change.
+        self.writer.append(Body::Intent(intent.clone()), true)?;
+        self.intents.push(intent);
+        self.perform(index, op)?;
+        self.writer.append(Body::Done(Done { op: index }), false)?;
+        Ok(OpResult::Applied)
+    }
+
+    fn perform(&self, index: u32, op: &Op) -> Result<()> {
+        let tmp = format!("{}{}.{}", crate::fsx::TMP_PREFIX, self.id(), index);
+        let path = op.path.as_ref();
+        let need = || path.ok_or_else(|| Error::Refused("operation without a path".into()));
+        match &op.action {
+            Action::CreateDir { mode } => self.root.mkdir(need()?, *mode),
+            Action::WriteFile {
+                bytes,
+                mode,
+                owner,
+                mtime,
+            } => {
+                let replace = match op.before.node {
+                    Some(Node::Absent) => Replace::NoClobber,
+                    _ => Replace::Existing,
+                };
+                let owner = owner.or_else(|| kept_owner(&op.before));
+                let attrs = Attrs {
+                    mode: *mode,
+                    owner,
+                    mtime: *mtime,
+                };
+                self.root
+                    .write_atomic(need()?, bytes, &attrs, &tmp, replace)
+            }
+            Action::RemoveFile => self.root.remove_file(need()?),
+            Action::RemoveDir => self.root.rmdir(need()?),
+            Action::SetMode { mode } => self.root.set_mode(need()?, *mode),
+            Action::Signal { process, grace } => crate::procs::terminate(process, *grace),
+        }
+    }
+
+    fn abort_after_error(&mut self, err: &Error) {
+        let outcomes = undo_intents(self.root, self.id(), &self.intents, self.cap);
+        match outcomes {
+            Ok(ops) => {
+                let abort = Abort {
+                    reason: format!("error while applying: {}", error_chain(err)),
+                    ops,
+                };
+                if let Err(e) = self.writer.append(Body::Abort(abort), true) {
+                    tracing::error!("cannot record the abort ({e}); the next run recovers");
+                }
+            }
+            Err(e) => tracing::error!("cannot undo after an error ({e}); the next run recovers"),
+        }
+    }
+
+    /// Commits with `summary` (an object) and hands the records to the in-memory journal.
+    ///
+    /// # Errors
+    /// I/O errors; the transaction is then unfinished and the next run recovers it.
+    pub fn commit(mut self, journal: &mut Journal, summary: serde_json::Value) -> Result<u64> {
+        let id = self.id();
+        self.writer.append(Body::Commit(Commit { summary }), true)?;
+        journal.absorb(self.writer);
+        Ok(id)
+    }
+}
+
+/// The owner a replaced file keeps, when it is not the writer's own.
+fn kept_owner(before: &Observed) -> Option<(u32, u32)> {
+    let st = before.stat?;
+    let own = current_owner();
+    ((st.uid, st.gid) != own).then_some((st.uid, st.gid))
+}
+
+/// The error and its causes on one line.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cur = err.source();
+    while let Some(c) = cur {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cur = c.source();
+    }
+    text
+}
+
+/// Undoes `intents` (newest first) by the recovery decision table. Every decision is made
+/// before anything changes: if any path matches neither side, nothing is changed and the
+/// conflict is returned.
+///
+/// # Errors
+/// [`Error::JournalCorrupt`] for a conflict; I/O errors while restoring.
+pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Result<Vec<OpOutcome>> {
+    let mut planned = Vec::new();
+    for it in intents.iter().rev() {
+        let Some(path) = &it.path else {
+            planned.push((it, None, jf::Decision::Irreversible));
+            continue;
+        };
+        let rel = RelPath::new(path.as_str())?;
+        let now = observe(root, &rel, cap)?;
+        let decision = match &now.node {
+            Some(n) => jf::decide(it, n),
+            None => jf::Decision::Conflict,
+        };
+        if decision == jf::Decision::Conflict {
+            return Err(conflict(root, txn, it, &now));
+        }
+        planned.push((it, Some((rel, now)), decision));
+    }
+    let mut out = Vec::new();
+    for (it, target, decision) in planned {
+        let outcome = match (decision, target) {
+            (jf::Decision::Restore, Some((rel, now))) => {
+                restore_node(
+                    root,
+                    &rel,
+                    &now,
+                    &it.before,
+                    it.meta,
+                    it.object,
+                    &undo_tmp(txn, it.op),
+                )?;
+                UndoOutcome::Restored
+            }
+            (jf::Decision::Irreversible, _) => UndoOutcome::Irreversible,
+            _ => UndoOutcome::Unchanged,
+        };
+        out.push(OpOutcome { op: it.op, outcome });
+    }
+    out.reverse();
+    Ok(out)
+}
+
+fn undo_tmp(txn: u64, op: u32) -> String {
+    format!("{}{}.u{}", crate::fsx::TMP_PREFIX, txn, op)
+}
+
+fn conflict(root: &Root, txn: u64, it: &Intent, now: &Observed) -> Error {
+    let what = match (&now.node, &now.untouchable) {
+        (_, Some(why)) => why.clone(),
+        (Some(Node::File { sha256, .. }), _) => format!("has content {}", short(sha256)),
+        (Some(Node::Dir { .. }), _) => "is a directory".into(),
+        (Some(Node::Absent), _) => "is absent".into(),
+        (None, None) => "is unreadable".into(),
+    };
+    Error::JournalCorrupt {
+        file: root.display(
+            &RelPath::new(crate::journal::JOURNAL_DIR).unwrap_or_else(|_| std::process::abort()),
+        ),
+        why: format!(
+            "transaction {txn} op {}: {} matches neither its state before nor after ({what})",
+            it.op,
+            it.path.as_deref().unwrap_or("?")
+        ),
+    }
+}
+
+fn short(d: &Digest) -> String {
+    d.to_hex().chars().take(12).collect()
+}
+
+/// Puts `rel` into the state `target` (with owner and mtime from `meta` for a file), from
+/// whatever it is now (`now`), taking file bytes from the store object `object` (or the
+/// target's own digest).
+///
+/// # Errors
+/// [`Error::ObjectCorrupt`] if the bytes are not in the store intact; I/O errors.
+pub fn restore_node(
+    root: &Root,
+    rel: &RelPath,
+    now: &Observed,
+    target: &Node,
+    meta: Option<Meta>,
+    object: Option<Digest>,
+    tmp: &str,
+) -> Result<()> {
+    match (&now.node, target) {
+        (Some(Node::Absent), Node::Absent) => Ok(()),
+        (Some(Node::File { .. }), Node::Absent) => root.remove_file(rel),
+        (Some(Node::Dir { .. }), Node::Absent) => root.rmdir(rel),
+        (
+            Some(Node::File { sha256, .. }),
+            Node::File {
+                sha256: want, mode, ..
+            },
+        ) if sha256 == want => root.set_mode(rel, mode.0),
+        (Some(Node::File { .. } | Node::Absent), Node::File { sha256, size, mode }) => {
+            let bytes = Store::new(root).get(&object.unwrap_or(*sha256), *size)?;
+            let replace = match now.node {
+                Some(Node::Absent) => Replace::NoClobber,
+                _ => Replace::Existing,
+            };
+            let own = current_owner();
+            let attrs = Attrs {
+                mode: mode.0,
+                owner: meta.map(|m| (m.uid, m.gid)).filter(|o| *o != own),
+                mtime: meta.map(|m| (m.mtime_sec, m.mtime_nsec)),
+            };
+            root.write_atomic(rel, &bytes, &attrs, tmp, replace)
+        }
+        (Some(Node::Absent), Node::Dir { mode }) => root.mkdir(rel, mode.0),
+        (Some(Node::Dir { .. }), Node::Dir { mode }) => root.set_mode(rel, mode.0),
+        _ => Err(Error::Refused(format!(
+            "cannot turn {rel} from what it is into the recorded state"
+        ))),
+    }
+}

@@ -1,0 +1,124 @@
+//! Findings: what the checks and detectors report that is not itself a repair. A finding
+//! with level CRITICAL blocks real mode; its `code` is one of CONTRACT.md's critical codes.
+//! Findings are data, never errors.
+
+use serde::Serialize;
+use std::fmt;
+
+/// Alert level, as the reference bot writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    /// Informational.
+    Low,
+    /// Worth a look.
+    Medium,
+    /// A warning an operator should act on soon.
+    High,
+    /// Dangerous: never auto-healed, blocks real mode.
+    Critical,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Low => "LOW",
+            Level::Medium => "MEDIUM",
+            Level::High => "HIGH",
+            Level::Critical => "CRITICAL",
+        })
+    }
+}
+
+/// The critical codes of CONTRACT.md, plus warning codes.
+pub mod code {
+    /// Portfolio and positions disagree.
+    pub const STATE_MISMATCH: &str = "STATE_MISMATCH";
+    /// A filled position whose size is not its order's.
+    pub const PARTIAL_FILL: &str = "PARTIAL_FILL";
+    /// Two open positions with the same identity.
+    pub const POSITION_CONFLICT: &str = "POSITION_CONFLICT";
+    /// Invalid or lost position data.
+    pub const DATA_INTEGRITY: &str = "DATA_INTEGRITY";
+    /// Another live bot instance in real mode.
+    pub const DUPLICATE_INSTANCE: &str = "DUPLICATE_INSTANCE";
+    /// The deployment slot is not valid.
+    pub const SLOT_INVALID: &str = "SLOT_INVALID";
+    /// selfheal's own journal or store failed verification, or recovery found a conflict.
+    pub const JOURNAL_INTEGRITY: &str = "JOURNAL_INTEGRITY";
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// The code (`DATA_INTEGRITY`, ...).
+    pub code: String,
+    /// The level.
+    pub level: Level,
+    /// The path concerned, if any.
+    pub path: Option<String>,
+    /// A sentence for the operator.
+    pub message: String,
+    /// Structured details (copied into the alert).
+    pub details: serde_json::Value,
+    /// A stable description of what was seen; with code and path it identifies the finding
+    /// for alert deduplication (so it must not contain times or ages).
+    pub evidence: String,
+}
+
+impl Finding {
+    /// A finding with empty details.
+    pub fn new(
+        code: &str,
+        level: Level,
+        path: Option<&str>,
+        message: impl Into<String>,
+        evidence: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            code: code.to_string(),
+            level,
+            path: path.map(str::to_string),
+            message: message.into(),
+            details: serde_json::Value::Object(serde_json::Map::new()),
+            evidence: evidence.into(),
+        }
+    }
+
+    /// Adds structured details.
+    pub fn with_details(mut self, details: serde_json::Value) -> Finding {
+        self.details = details;
+        self
+    }
+
+    /// Whether it blocks real mode.
+    pub fn is_critical(&self) -> bool {
+        self.level == Level::Critical
+    }
+
+    /// `CODE: message`, as the report's `critical` list shows it.
+    pub fn line(&self) -> String {
+        format!("{}: {}", self.code, self.message)
+    }
+}
+
+/// A repair that was needed but refused at plan time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failed {
+    /// The heal kind.
+    pub heal: String,
+    /// The path, if any.
+    pub path: Option<String>,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl Failed {
+    /// The line shown in the report's `failed` list.
+    pub fn line(&self) -> String {
+        match &self.path {
+            Some(p) => format!("{}: {p}: {}", self.heal, self.reason),
+            None => format!("{}: {}", self.heal, self.reason),
+        }
+    }
+}

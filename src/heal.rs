@@ -1,0 +1,586 @@
+//! The commands as library calls: `heal` (recover -> validate -> plan -> snapshot -> apply ->
+//! commit -> detect -> alert -> decide), `check` (the same findings and plan, writing
+//! nothing at all), `rollback` and `recover`. Each opens the root, loads the layout, and for
+//! a writing command takes the lock and runs recovery before anything else.
+
+use crate::checks::{self, Ctx, Phase, Planned};
+use crate::config::Layout;
+use crate::engine::{self, OpResult, TxnMeta};
+use crate::error::{Error, Result};
+use crate::findings::{code, Failed, Finding, Level};
+use crate::fsx::{Entry, Root, TrustedLink};
+use crate::health::{self, Health};
+use crate::journal::{self, Journal, BACKUPS_DIR, JOURNAL_DIR};
+use crate::lock;
+use crate::mode::{Mode, ModeChoice};
+use crate::paths::RelPath;
+use crate::plan::observe;
+use crate::recovery::{self, intents_of, RecoveryOutcome};
+use crate::report::{Action, RecoveryReport, Report, Stats};
+use crate::rollback;
+use crate::store::OBJECTS_DIR;
+use journal_format::{Mac, RollbackOf};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How a command is run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The state root.
+    pub root: PathBuf,
+    /// An explicit config file.
+    pub config: Option<PathBuf>,
+    /// `--mode`.
+    pub mode: Option<Mode>,
+    /// The value of `TRADING_MODE`, if set (the CLI reads the environment; a library caller
+    /// passes what it wants).
+    pub trading_mode_env: Option<String>,
+    /// Create the root if it is missing.
+    pub init: bool,
+    /// How long to wait for another selfheal.
+    pub lock_timeout: Duration,
+    /// Apply a lossy salvage even in real mode.
+    pub accept_loss: bool,
+    /// Plan and report, change nothing.
+    pub dry_run: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            root: PathBuf::from("."),
+            config: None,
+            mode: None,
+            trading_mode_env: None,
+            init: false,
+            lock_timeout: Duration::from_secs(30),
+            accept_loss: false,
+            dry_run: false,
+        }
+    }
+}
+
+/// An opened root with its layout.
+pub struct Session {
+    /// The root.
+    pub root: Root,
+    /// The layout.
+    pub layout: Layout,
+    /// The journal's tag algorithm.
+    pub mac: Mac,
+}
+
+impl Session {
+    /// Opens the root (creating it with `init`) and loads the layout.
+    ///
+    /// # Errors
+    /// A missing root, an invalid config, an unreadable key file.
+    pub fn open(opts: &Options, init: bool) -> Result<Session> {
+        let mut root = if init {
+            Root::create(&opts.root)?
+        } else {
+            Root::open(&opts.root)?
+        };
+        let layout = Layout::load(&opts.root, opts.config.as_deref())?;
+        root.set_trusted(
+            layout
+                .trusted
+                .iter()
+                .map(|(link, target)| TrustedLink {
+                    link: link.clone(),
+                    target: target.clone(),
+                })
+                .collect(),
+        );
+        let mac = journal::mac_from_key_file(layout.config.journal_key_file.as_deref())?;
+        Ok(Session { root, layout, mac })
+    }
+
+    fn ctx<'a>(
+        &'a self,
+        journal: &'a Journal,
+        mode: ModeChoice,
+        phase: Phase,
+        accept_loss: bool,
+    ) -> Ctx<'a> {
+        Ctx {
+            root: &self.root,
+            layout: &self.layout,
+            mode,
+            now: chrono::Utc::now().timestamp(),
+            journal,
+            phase,
+            accept_loss,
+        }
+    }
+}
+
+/// Creates selfheal's own directories (`logs/`, `logs/backups/` and below) if missing,
+/// before the lock and journal can exist; returns the ones that were created.
+///
+/// # Errors
+/// I/O errors, or one of them existing as something other than a directory.
+pub fn bootstrap(root: &Root) -> Result<Vec<RelPath>> {
+    let mut created = Vec::new();
+    for (dir, mode) in [
+        ("logs", 0o755),
+        (BACKUPS_DIR, 0o700),
+        (JOURNAL_DIR, 0o700),
+        (OBJECTS_DIR, 0o700),
+    ] {
+        let rel = RelPath::new(dir)?;
+        // The journal and object directories are selfheal's internals: not reported.
+        if root.ensure_dir(&rel, mode)? && (dir == "logs" || dir == BACKUPS_DIR) {
+            created.push(rel);
+        }
+    }
+    Ok(created)
+}
+
+fn mode_of(opts: &Options) -> ModeChoice {
+    ModeChoice::resolve(opts.mode, opts.trading_mode_env.as_deref())
+}
+
+/// Runs `heal`.
+///
+/// # Errors
+/// Operational errors (exit 8), lock timeout (32), invalid config (16).
+pub fn heal(opts: &Options) -> Result<Report> {
+    if opts.dry_run {
+        return inspect(opts, true);
+    }
+    let started = Instant::now();
+    let s = Session::open(opts, opts.init)?;
+    let mode = mode_of(opts);
+    let boot = bootstrap(&s.root)?;
+    let _lock = lock::acquire(&s.root, opts.lock_timeout)?;
+    let mut journal = Journal::load(&s.root, s.mac.clone())?;
+    let cap = s.layout.max_file_size;
+    let rec = match recovery::recover(&s.root, &mut journal, cap, false) {
+        Ok(r) => r,
+        Err(Error::JournalCorrupt { file, why }) => {
+            let f = journal_finding(&format!("{}: {why}", file.display()));
+            return Ok(blocked(mode.mode, f, None));
+        }
+        Err(e) => return Err(e),
+    };
+    let torn = rec
+        .torn
+        .as_ref()
+        .and_then(|t| t.saved_to.as_ref())
+        .map(|p| p.to_string());
+    let rec_report = RecoveryReport::of(&rec.outcome, torn);
+    if let RecoveryOutcome::Conflict { why, .. } = &rec.outcome {
+        return Ok(blocked(mode.mode, journal_finding(why), rec_report));
+    }
+    let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
+    let mut planned = checks::plan(&ctx)?;
+    refuse_without_space(&s.root, &mut planned)?;
+    let mut txn = engine::begin(
+        &s.root,
+        &mut journal,
+        TxnMeta {
+            command: "heal",
+            mode: Some(mode.mode.to_string()),
+            rollback_of: None,
+        },
+        &planned.ops,
+        cap,
+    )?;
+    let results = txn.apply(&planned.ops)?;
+    let mut report = assemble(
+        &s,
+        &journal,
+        mode.mode,
+        &planned,
+        Some(&results),
+        &boot,
+        false,
+    );
+    report.recovery = rec_report;
+    let summary = summary(&report, started);
+    let id = txn.commit(&mut journal, summary)?;
+    report.transaction = Some(id);
+    Ok(report)
+}
+
+/// Runs `check` (or `heal --dry-run`): the same findings and plan, nothing written.
+///
+/// # Errors
+/// Operational errors (exit 8), invalid config (16).
+pub fn check(opts: &Options) -> Result<Report> {
+    inspect(opts, false)
+}
+
+fn inspect(opts: &Options, _as_heal: bool) -> Result<Report> {
+    let s = Session::open(opts, false)?;
+    let mode = mode_of(opts);
+    let journal = Journal::load(&s.root, s.mac.clone())?;
+    if let Some(p) = &journal.problem {
+        if let journal::Problem::Version { .. } = p {
+            return Err(p.to_error(&s.root));
+        }
+        return Ok(blocked(mode.mode, journal_finding(&p.describe()), None));
+    }
+    let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
+    let mut planned = checks::plan(&ctx)?;
+    pending_recovery(&s, &journal, &mut planned)?;
+    let boot = missing_bootstrap(&s.root)?;
+    let mut report = assemble(&s, &journal, mode.mode, &planned, None, &boot, true);
+    report.dry_run = true;
+    Ok(report)
+}
+
+/// What `check` reports about an unfinished transaction: a pending rollback, or a conflict.
+fn pending_recovery(s: &Session, journal: &Journal, planned: &mut Planned) -> Result<()> {
+    let Some(t) = journal.unfinished() else {
+        return Ok(());
+    };
+    for it in intents_of(t) {
+        let Some(path) = &it.path else { continue };
+        let now = observe(
+            &s.root,
+            &RelPath::new(path.as_str())?,
+            s.layout.max_file_size,
+        )?;
+        let decision = now
+            .node
+            .as_ref()
+            .map_or(journal_format::Decision::Conflict, |n| {
+                journal_format::decide(&it, n)
+            });
+        if decision == journal_format::Decision::Conflict {
+            planned.findings.push(journal_finding(&format!(
+                "transaction {} op {}: {path} matches neither its state before nor after",
+                t.txn, it.op
+            )));
+        }
+    }
+    planned.pending_notes.push(format!(
+        "recovery: interrupted transaction {} will be rolled back",
+        t.txn
+    ));
+    Ok(())
+}
+
+fn missing_bootstrap(root: &Root) -> Result<Vec<RelPath>> {
+    let mut out = Vec::new();
+    for dir in ["logs", BACKUPS_DIR] {
+        let rel = RelPath::new(dir)?;
+        if matches!(root.entry(&rel)?, Entry::Absent) {
+            out.push(rel);
+        }
+    }
+    Ok(out)
+}
+
+fn journal_finding(why: &str) -> Finding {
+    Finding::new(
+        code::JOURNAL_INTEGRITY,
+        Level::Critical,
+        Some(JOURNAL_DIR),
+        format!("selfheal's journal cannot be trusted: {why}"),
+        why.to_string(),
+    )
+    .with_details(json!({"problem": why}))
+}
+
+/// A report for a run that must change nothing because of `finding`.
+fn blocked(mode: Mode, finding: Finding, recovery: Option<RecoveryReport>) -> Report {
+    let health = health::assess(&health::Inputs {
+        criticals: 1,
+        journal_problem: Some(finding.message.clone()),
+        ..health::Inputs::default()
+    });
+    Report {
+        success: false,
+        healed: Vec::new(),
+        failed: Vec::new(),
+        critical: vec![finding.line()],
+        stats: Stats::default(),
+        transaction: None,
+        mode,
+        start_allowed: health::start_allowed(mode, &health, 1, 0),
+        health,
+        actions: Vec::new(),
+        warnings: Vec::new(),
+        findings: vec![finding],
+        failures: Vec::new(),
+        recovery,
+        dry_run: false,
+        alerts_suppressed: 0,
+    }
+}
+
+/// Turns every planned operation into a failed heal when there is not room for the backups
+/// and the new content (plus 1 MiB of slack for the journal).
+fn refuse_without_space(root: &Root, planned: &mut Planned) -> Result<()> {
+    let need: u64 = planned
+        .ops
+        .iter()
+        .map(|op| {
+            let backup = op.backup().map_or(0, |b| b.len() as u64);
+            let new = match &op.action {
+                crate::plan::Action::WriteFile { bytes, .. } => bytes.len() as u64,
+                _ => 0,
+            };
+            backup + new
+        })
+        .sum::<u64>()
+        + (1 << 20);
+    if planned.ops.is_empty() {
+        return Ok(());
+    }
+    let have = root.available_space(Some(&RelPath::new(BACKUPS_DIR)?))?;
+    if have >= need {
+        return Ok(());
+    }
+    for op in std::mem::take(&mut planned.ops) {
+        planned.failed.push(Failed {
+            heal: op.heal.to_string(),
+            path: op.path.map(|p| p.to_string()),
+            reason: format!(
+                "not enough disk space for the backups: need {need} bytes, {have} free"
+            ),
+        });
+    }
+    for f in &mut planned.files {
+        f.op = None;
+    }
+    Ok(())
+}
+
+fn disk(root: &Root) -> Option<(u64, u64)> {
+    let rel = RelPath::new("logs").ok()?;
+    let free = root.available_space(Some(&rel)).ok()?;
+    Some((free, root.total_space(Some(&rel)).ok()?))
+}
+
+fn assemble(
+    s: &Session,
+    journal: &Journal,
+    mode: Mode,
+    planned: &Planned,
+    results: Option<&[OpResult]>,
+    boot: &[RelPath],
+    dry: bool,
+) -> Report {
+    let mut stats = Stats::default();
+    let mut healed = Vec::new();
+    let mut actions = Vec::new();
+    for dir in boot {
+        if !dry {
+            stats.count("bootstrap_directory");
+        }
+        healed.push(format!("Created directory: {dir}"));
+    }
+    for (i, op) in planned.ops.iter().enumerate() {
+        let r = results.and_then(|r| r.get(i));
+        let a = Action::of(op, r);
+        if r.is_none() || r == Some(&OpResult::Applied) {
+            if r.is_some() {
+                stats.count(op.heal);
+            }
+            healed.push(op.message.clone());
+        }
+        actions.push(a);
+    }
+    let mut failed: Vec<String> = planned.failed.iter().map(Failed::line).collect();
+    failed.extend(planned.pending_notes.iter().cloned());
+    let findings = planned.findings.clone();
+    let criticals = findings.iter().filter(|f| f.is_critical()).count();
+    let failures = planned.failed.len();
+    let health = score(s, journal, criticals, failures);
+    let start_allowed = health::start_allowed(mode, &health, criticals, failures);
+    Report {
+        success: criticals == 0,
+        healed,
+        failed,
+        critical: findings
+            .iter()
+            .filter(|f| f.is_critical())
+            .map(Finding::line)
+            .collect(),
+        warnings: findings
+            .iter()
+            .filter(|f| !f.is_critical())
+            .map(|f| format!("{} {}", f.level, f.line()))
+            .collect(),
+        stats,
+        transaction: None,
+        mode,
+        health,
+        start_allowed,
+        actions,
+        findings,
+        failures: planned.failed.clone(),
+        recovery: None,
+        dry_run: dry,
+        alerts_suppressed: 0,
+    }
+}
+
+fn score(s: &Session, journal: &Journal, criticals: usize, failed: usize) -> Health {
+    let clock_behind = journal
+        .txns
+        .last()
+        .and_then(|t| t.entries.last())
+        .and_then(|e| {
+            let ts = chrono::DateTime::parse_from_rfc3339(&e.record.ts)
+                .ok()?
+                .timestamp();
+            let behind = ts - chrono::Utc::now().timestamp();
+            (behind > 5).then_some(behind)
+        });
+    let not_writable = ["logs"]
+        .iter()
+        .filter(|d| !matches!(RelPath::new(**d).map(|r| s.root.writable(&r)), Ok(Ok(true))))
+        .map(|d| d.to_string())
+        .collect();
+    health::assess(&health::Inputs {
+        criticals,
+        failed,
+        disk: disk(&s.root),
+        not_writable,
+        journal_problem: journal.problem.as_ref().map(journal::Problem::describe),
+        clock_behind,
+        ..health::Inputs::default()
+    })
+}
+
+/// The `commit` summary: what the run found and did, for audit and metrics.
+fn summary(r: &Report, started: Instant) -> serde_json::Value {
+    json!({
+        "healed": r.healed,
+        "failed": r.failed,
+        "critical": r.findings.iter().filter(|f| f.is_critical()).map(|f| json!({"code": f.code, "path": f.path, "evidence": f.evidence})).collect::<Vec<_>>(),
+        "stats": r.stats,
+        "health_score": r.health.score,
+        "status": r.health.status,
+        "start_allowed": r.start_allowed,
+        "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+/// What `rollback` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RollbackReport {
+    /// The transaction undone.
+    pub target: u64,
+    /// The new transaction that recorded the rollback (none for a dry run or no-op).
+    pub transaction: Option<u64>,
+    /// Each operation.
+    pub actions: Vec<Action>,
+    /// Operations that cannot be undone.
+    pub irreversible: Vec<String>,
+    /// Paths changed since the transaction (rolled back anyway: forced).
+    pub changed: Vec<String>,
+    /// Directories left because they are no longer empty.
+    pub kept_dirs: Vec<String>,
+    /// Whether nothing was changed on purpose.
+    pub dry_run: bool,
+}
+
+/// Runs `rollback <txn>`.
+///
+/// # Errors
+/// [`Error::Refused`] and [`Error::ObjectCorrupt`] (exit 4), [`Error::NoSuchTransaction`],
+/// operational errors, lock timeout.
+pub fn rollback(opts: &Options, txn: u64, force: bool) -> Result<RollbackReport> {
+    let s = Session::open(opts, false)?;
+    let cap = s.layout.max_file_size;
+    if opts.dry_run {
+        let journal = Journal::load(&s.root, s.mac.clone())?;
+        let plan = rollback::plan(&s.root, &journal, txn, force, cap)?;
+        return Ok(rollback_report(&plan, None, None));
+    }
+    bootstrap(&s.root)?;
+    let _lock = lock::acquire(&s.root, opts.lock_timeout)?;
+    let mut journal = Journal::load(&s.root, s.mac.clone())?;
+    let rec = recovery::recover(&s.root, &mut journal, cap, false)?;
+    if let RecoveryOutcome::Conflict { why, .. } = rec.outcome {
+        return Err(Error::Refused(format!(
+            "recovery found a conflict first: {why}"
+        )));
+    }
+    let plan = rollback::plan(&s.root, &journal, txn, force, cap)?;
+    if plan.ops.is_empty() {
+        return Ok(rollback_report(&plan, None, None));
+    }
+    let mut t = engine::begin(
+        &s.root,
+        &mut journal,
+        TxnMeta {
+            command: "rollback",
+            mode: None,
+            rollback_of: Some(RollbackOf { txn, force }),
+        },
+        &plan.ops,
+        cap,
+    )?;
+    let results = t.apply(&plan.ops)?;
+    let summary = json!({
+        "rollback_of": txn,
+        "force": force,
+        "changed": plan.changed,
+        "irreversible": plan.irreversible,
+        "restored": plan.ops.iter().map(|o| o.message.clone()).collect::<Vec<_>>(),
+    });
+    let id = t.commit(&mut journal, summary)?;
+    Ok(rollback_report(&plan, Some(&results), Some(id)))
+}
+
+fn rollback_report(
+    plan: &rollback::RollbackPlan,
+    results: Option<&[OpResult]>,
+    id: Option<u64>,
+) -> RollbackReport {
+    RollbackReport {
+        target: plan.target,
+        transaction: id,
+        actions: plan
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| Action::of(op, results.and_then(|r| r.get(i))))
+            .collect(),
+        irreversible: plan.irreversible.clone(),
+        changed: plan.changed.clone(),
+        kept_dirs: plan.kept_dirs.clone(),
+        dry_run: results.is_none(),
+    }
+}
+
+/// What `recover` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecoverReport {
+    /// The outcome, or none when there was nothing to do.
+    pub recovery: Option<RecoveryReport>,
+    /// Whether a conflict is left for the operator.
+    pub conflict: bool,
+    /// Temp files removed.
+    pub swept: usize,
+}
+
+/// Runs `recover [--keep-current]`.
+///
+/// # Errors
+/// Journal problems (exit 4), operational errors, lock timeout.
+pub fn recover(opts: &Options, keep_current: bool) -> Result<RecoverReport> {
+    let s = Session::open(opts, false)?;
+    bootstrap(&s.root)?;
+    let _lock = lock::acquire(&s.root, opts.lock_timeout)?;
+    let mut journal = Journal::load(&s.root, s.mac.clone())?;
+    let rec = recovery::recover(&s.root, &mut journal, s.layout.max_file_size, keep_current)?;
+    let torn = rec
+        .torn
+        .as_ref()
+        .and_then(|t| t.saved_to.as_ref())
+        .map(|p| p.to_string());
+    Ok(RecoverReport {
+        conflict: matches!(rec.outcome, RecoveryOutcome::Conflict { .. }),
+        recovery: RecoveryReport::of(&rec.outcome, torn),
+        swept: rec.swept,
+    })
+}

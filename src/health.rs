@@ -1,0 +1,277 @@
+//! The health score and the start decision. The score starts at 100 and each check below
+//! subtracts its documented weight when it fails; the status is `critical` with any
+//! critical finding or a score under 50, `degraded` under 80 or with a failed heal, else
+//! `healthy`. Paper mode always starts; real mode starts only with score >= 50, status not
+//! critical, no critical finding and no failed heal (CONTRACT.md, "Startup decision").
+//!
+//! | check | weight |
+//! |---|---|
+//! | `critical_findings` | 50 per critical finding (capped at 100) |
+//! | `failed_heals` | 15 per failed heal (capped at 45) |
+//! | `disk_space` | 40 below 1% or 64 MiB free; 15 below 5% or 512 MiB |
+//! | `writable` | 50 when the root or `logs/` is not writable |
+//! | `heartbeats` | 10 per stale heartbeat left stale (capped at 30) |
+//! | `journal_integrity` | 50 when the journal fails verification or recovery conflicts |
+//! | `clock` | 30 when the clock is behind the newest journal record |
+//! | `salvage_losses` | 30 when a lossy salvage is applied or unacknowledged |
+
+use crate::mode::Mode;
+use serde::Serialize;
+
+/// One health check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// Its name (see the module table).
+    pub name: &'static str,
+    /// Whether it passed.
+    pub ok: bool,
+    /// Points subtracted.
+    pub penalty: u32,
+    /// What was seen.
+    pub detail: String,
+}
+
+/// Status words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// All good.
+    Healthy,
+    /// Running, with problems.
+    Degraded,
+    /// Must not trade real money.
+    Critical,
+}
+
+/// The score, status and checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// 0-100.
+    pub score: u32,
+    /// The status.
+    pub status: Status,
+    /// Every check.
+    pub checks: Vec<Check>,
+}
+
+/// What the health checks look at.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// Critical findings.
+    pub criticals: usize,
+    /// Failed heals.
+    pub failed: usize,
+    /// Free bytes and total bytes where the backups live.
+    pub disk: Option<(u64, u64)>,
+    /// Paths that should be writable and are not.
+    pub not_writable: Vec<String>,
+    /// Heartbeats still stale after healing.
+    pub stale_heartbeats: usize,
+    /// A journal problem or recovery conflict, described.
+    pub journal_problem: Option<String>,
+    /// Seconds the clock is behind the newest journal record (if behind).
+    pub clock_behind: Option<i64>,
+    /// A lossy salvage applied or unacknowledged, described.
+    pub salvage_loss: Option<String>,
+}
+
+fn check(name: &'static str, penalty: u32, ok_detail: &str, bad_detail: Option<String>) -> Check {
+    match bad_detail {
+        Some(detail) => Check {
+            name,
+            ok: false,
+            penalty,
+            detail,
+        },
+        None => Check {
+            name,
+            ok: true,
+            penalty: 0,
+            detail: ok_detail.to_string(),
+        },
+    }
+}
+
+fn capped(n: usize, each: u32, cap: u32) -> u32 {
+    u32::try_from(n)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(each)
+        .min(cap)
+}
+
+/// Scores the inputs.
+pub fn assess(i: &Inputs) -> Health {
+    let disk_penalty = match i.disk {
+        Some((free, total)) if free < 64 << 20 || free.saturating_mul(100) < total => 40,
+        Some((free, total)) if free < 512 << 20 || free.saturating_mul(20) < total => 15,
+        _ => 0,
+    };
+    let disk_detail = i
+        .disk
+        .map(|(f, t)| format!("{} MiB free of {} MiB", f >> 20, t >> 20));
+    let checks = vec![
+        check(
+            "critical_findings",
+            capped(i.criticals, 50, 100),
+            "none",
+            (i.criticals > 0).then(|| format!("{} critical finding(s)", i.criticals)),
+        ),
+        check(
+            "failed_heals",
+            capped(i.failed, 15, 45),
+            "none",
+            (i.failed > 0).then(|| format!("{} failed heal(s)", i.failed)),
+        ),
+        check(
+            "disk_space",
+            disk_penalty,
+            disk_detail.as_deref().unwrap_or("unknown"),
+            (disk_penalty > 0).then(|| disk_detail.clone().unwrap_or_default()),
+        ),
+        check(
+            "writable",
+            50,
+            "root and logs/ writable",
+            (!i.not_writable.is_empty())
+                .then(|| format!("not writable: {}", i.not_writable.join(", "))),
+        ),
+        check(
+            "heartbeats",
+            capped(i.stale_heartbeats, 10, 30),
+            "fresh",
+            (i.stale_heartbeats > 0).then(|| format!("{} stale heartbeat(s)", i.stale_heartbeats)),
+        ),
+        check(
+            "journal_integrity",
+            50,
+            "verified",
+            i.journal_problem.clone(),
+        ),
+        check(
+            "clock",
+            30,
+            "not behind the journal",
+            i.clock_behind
+                .map(|s| format!("clock is {s} s behind the newest journal record")),
+        ),
+        check("salvage_losses", 30, "none", i.salvage_loss.clone()),
+    ];
+    let penalty: u32 = checks.iter().map(|c| c.penalty).sum();
+    let score = 100u32.saturating_sub(penalty);
+    let status = if i.criticals > 0 || score < 50 {
+        Status::Critical
+    } else if score < 80 || i.failed > 0 {
+        Status::Degraded
+    } else {
+        Status::Healthy
+    };
+    Health {
+        score,
+        status,
+        checks,
+    }
+}
+
+/// The start decision of CONTRACT.md.
+pub fn start_allowed(mode: Mode, health: &Health, criticals: usize, failed: usize) -> bool {
+    match mode {
+        Mode::Paper => true,
+        Mode::Real => {
+            health.score >= 50 && health.status != Status::Critical && criticals == 0 && failed == 0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_check_moves_the_score_by_its_weight() {
+        let base = assess(&Inputs::default());
+        assert_eq!((base.score, base.status), (100, Status::Healthy));
+        let cases: Vec<(Inputs, u32)> = vec![
+            (
+                Inputs {
+                    criticals: 1,
+                    ..Inputs::default()
+                },
+                50,
+            ),
+            (
+                Inputs {
+                    failed: 2,
+                    ..Inputs::default()
+                },
+                70,
+            ),
+            (
+                Inputs {
+                    disk: Some((10 << 20, 100 << 30)),
+                    ..Inputs::default()
+                },
+                60,
+            ),
+            (
+                Inputs {
+                    disk: Some((300 << 20, 1 << 30)),
+                    ..Inputs::default()
+                },
+                85,
+            ),
+            (
+                Inputs {
+                    not_writable: vec!["logs".into()],
+                    ..Inputs::default()
+                },
+                50,
+            ),
+            (
+                Inputs {
+                    stale_heartbeats: 5,
+                    ..Inputs::default()
+                },
+                70,
+            ),
+            (
+                Inputs {
+                    journal_problem: Some("x".into()),
+                    ..Inputs::default()
+                },
+                50,
+            ),
+            (
+                Inputs {
+                    clock_behind: Some(60),
+                    ..Inputs::default()
+                },
+                70,
+            ),
+            (
+                Inputs {
+                    salvage_loss: Some("x".into()),
+                    ..Inputs::default()
+                },
+                70,
+            ),
+        ];
+        for (inputs, want) in cases {
+            assert_eq!(assess(&inputs).score, want, "inputs: {inputs:?}");
+        }
+    }
+
+    #[test]
+    fn below_fifty_blocks_real_mode() {
+        let h = assess(&Inputs {
+            journal_problem: Some("x".into()),
+            clock_behind: Some(5),
+            ..Inputs::default()
+        });
+        assert!(h.score < 50);
+        assert!(!start_allowed(Mode::Real, &h, 0, 0));
+        assert!(start_allowed(Mode::Paper, &h, 0, 0));
+        let ok = assess(&Inputs::default());
+        assert!(start_allowed(Mode::Real, &ok, 0, 0));
+        assert!(!start_allowed(Mode::Real, &ok, 0, 1));
+    }
+}

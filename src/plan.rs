@@ -1,0 +1,196 @@
+//! Operations: what one step of a transaction will do to one path, planned from what the
+//! path was when it was observed. Planning is pure; `engine` applies a plan. Also the
+//! observation of a path as a journal [`Node`], shared by planning, recovery and rollback.
+
+use crate::error::Result;
+use crate::fsx::{Kind, Read_, Root, Stat};
+use crate::paths::RelPath;
+use crate::store::sha256;
+use journal_format::{Meta, Mode, Node, OpKind, ProcessRef};
+use std::sync::Arc;
+
+/// What a path is now, as far as an operation can tell.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// The node, or `None` when the path is something no operation may touch (a symlink,
+    /// a FIFO, unreachable through a symlink, or over the size cap).
+    pub node: Option<Node>,
+    /// Why `node` is `None`, in words.
+    pub untouchable: Option<String>,
+    /// Metadata, when present.
+    pub stat: Option<Stat>,
+    /// The bytes of a regular file.
+    pub bytes: Option<Arc<Vec<u8>>>,
+}
+
+impl Observed {
+    /// Owner and mtime for the journal.
+    pub fn meta(&self) -> Option<Meta> {
+        self.stat.map(|s| Meta {
+            uid: s.uid,
+            gid: s.gid,
+            mtime_sec: s.mtime_sec,
+            mtime_nsec: s.mtime_nsec,
+        })
+    }
+
+    /// An observation of a file whose bytes were already read (no second read).
+    pub fn from_file(bytes: Arc<Vec<u8>>, stat: Stat) -> Observed {
+        Observed {
+            node: Some(Node::File {
+                sha256: sha256(&bytes),
+                size: bytes.len() as u64,
+                mode: Mode(stat.mode),
+            }),
+            untouchable: None,
+            stat: Some(stat),
+            bytes: Some(bytes),
+        }
+    }
+}
+
+/// Observes `rel` without following symlinks, reading and hashing a regular file.
+///
+/// # Errors
+/// I/O errors other than the path being absent or unreachable.
+pub fn observe(root: &Root, rel: &RelPath, cap: u64) -> Result<Observed> {
+    let none = |why: &str, stat| Observed {
+        node: None,
+        untouchable: Some(why.to_string()),
+        stat,
+        bytes: None,
+    };
+    match root.read(rel, cap)? {
+        Read_::Absent => Ok(Observed {
+            node: Some(Node::Absent),
+            untouchable: None,
+            stat: None,
+            bytes: None,
+        }),
+        Read_::File(bytes, stat) => Ok(Observed::from_file(Arc::new(bytes), stat)),
+        Read_::NotFile(Kind::Dir) => {
+            let stat = match root.entry(rel)? {
+                crate::fsx::Entry::Present(s) => Some(s),
+                _ => None,
+            };
+            Ok(Observed {
+                node: stat.map(|s| Node::Dir { mode: Mode(s.mode) }),
+                untouchable: None,
+                stat,
+                bytes: None,
+            })
+        }
+        Read_::NotFile(Kind::Symlink) => Ok(none("is a symlink (not followed)", None)),
+        Read_::NotFile(_) => Ok(none("is not a regular file or directory", None)),
+        Read_::Unreachable => Ok(none(
+            "lies behind a symlink or a non-directory (not followed)",
+            None,
+        )),
+        Read_::TooLarge(size) => Ok(none(
+            &format!("is {size} bytes, over the size limit {cap}"),
+            None,
+        )),
+    }
+}
+
+/// What an operation does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Create a directory with this mode.
+    CreateDir {
+        /// Permission bits.
+        mode: u32,
+    },
+    /// Create or replace a file with these bytes.
+    WriteFile {
+        /// New content.
+        bytes: Arc<Vec<u8>>,
+        /// Permission bits.
+        mode: u32,
+        /// Owner to set (`None`: the writer's, for new files; the old one is kept on replace).
+        owner: Option<(u32, u32)>,
+        /// Modification time to set (undo only).
+        mtime: Option<(i64, u32)>,
+    },
+    /// Remove a regular file.
+    RemoveFile,
+    /// Remove an empty directory.
+    RemoveDir,
+    /// Set permission bits.
+    SetMode {
+        /// New bits.
+        mode: u32,
+    },
+    /// Terminate a process (irreversible): SIGTERM through a pidfd, SIGKILL after `grace`.
+    Signal {
+        /// The process.
+        process: ProcessRef,
+        /// Time between SIGTERM and SIGKILL.
+        grace: std::time::Duration,
+    },
+}
+
+/// One planned operation.
+#[derive(Debug, Clone)]
+pub struct Op {
+    /// The heal it serves (`missing_directory`, `empty_file`, ...).
+    pub heal: &'static str,
+    /// The path (none for a signal).
+    pub path: Option<RelPath>,
+    /// Why, for the journal and the report.
+    pub reason: String,
+    /// The human line, e.g. `Created directory: logs`.
+    pub message: String,
+    /// What it does.
+    pub action: Action,
+    /// The path as observed when planned.
+    pub before: Observed,
+}
+
+impl Op {
+    /// The journal kind of this operation.
+    pub fn kind(&self) -> OpKind {
+        match (&self.action, &self.before.node) {
+            (Action::CreateDir { .. }, _) => OpKind::CreateDir,
+            (Action::WriteFile { .. }, Some(Node::Absent)) => OpKind::CreateFile,
+            (Action::WriteFile { .. }, _) => OpKind::ReplaceFile,
+            (Action::RemoveFile, _) => OpKind::RemoveFile,
+            (Action::RemoveDir, _) => OpKind::RemoveDir,
+            (Action::SetMode { .. }, _) => OpKind::SetMode,
+            (Action::Signal { .. }, _) => OpKind::Signal,
+        }
+    }
+
+    /// The node the path will be once applied.
+    pub fn after(&self) -> Node {
+        match &self.action {
+            Action::CreateDir { mode } => Node::Dir { mode: Mode(*mode) },
+            Action::WriteFile { bytes, mode, .. } => Node::File {
+                sha256: sha256(bytes),
+                size: bytes.len() as u64,
+                mode: Mode(*mode),
+            },
+            Action::RemoveFile | Action::RemoveDir => Node::Absent,
+            Action::SetMode { mode } => match &self.before.node {
+                Some(Node::File { sha256, size, .. }) => Node::File {
+                    sha256: *sha256,
+                    size: *size,
+                    mode: Mode(*mode),
+                },
+                _ => Node::Dir { mode: Mode(*mode) },
+            },
+            Action::Signal { .. } => Node::Absent,
+        }
+    }
+
+    /// Bytes the store must hold before the operation may run (the file it replaces or
+    /// removes).
+    pub fn backup(&self) -> Option<&Arc<Vec<u8>>> {
+        match (&self.action, &self.before.node) {
+            (Action::WriteFile { .. } | Action::RemoveFile, Some(Node::File { .. })) => {
+                self.before.bytes.as_ref()
+            }
+            _ => None,
+        }
+    }
+}

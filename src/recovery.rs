@@ -1,0 +1,181 @@
+//! Recovery, run first by every command that writes: cuts a torn journal tail (saved
+//! aside), then rolls an unfinished transaction back to its exact pre-state by the decision
+//! table of SPEC.md ("Recovery"), sweeps its temp files, and journals the result with
+//! `abort`. It never rolls forward; a path matching neither side of its operation is a
+//! conflict, and then nothing at all is changed until an operator runs
+//! `recover --keep-current`.
+
+use crate::engine::undo_intents;
+use crate::error::{Error, Result};
+use crate::fsx::{Kind, Root, TMP_PREFIX};
+use crate::journal::{Journal, Torn, TxnFile};
+use crate::paths::RelPath;
+use crate::store::OBJECTS_DIR;
+use journal_format::{Abort, Body, Intent, OpOutcome, UndoOutcome};
+use std::collections::BTreeSet;
+
+/// What recovery found and did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecoveryOutcome {
+    /// Nothing was unfinished.
+    Clean,
+    /// An unfinished transaction was rolled back to its pre-state.
+    RolledBack {
+        /// The transaction.
+        txn: u64,
+        /// What became of each operation.
+        ops: Vec<OpOutcome>,
+    },
+    /// A path matched neither side of its operation: nothing was changed.
+    Conflict {
+        /// The transaction.
+        txn: u64,
+        /// What does not match.
+        why: String,
+    },
+    /// An operator accepted the files as they are and closed the transaction.
+    KeptCurrent {
+        /// The transaction.
+        txn: u64,
+    },
+}
+
+/// The result of a recovery pass.
+#[derive(Debug, Clone)]
+pub struct Recovery {
+    /// The unfinished transaction's fate.
+    pub outcome: RecoveryOutcome,
+    /// A torn journal tail that was cut (and where it was saved).
+    pub torn: Option<Torn>,
+    /// Temp files removed.
+    pub swept: usize,
+}
+
+/// Runs recovery. `keep_current` closes a conflict by accepting the files as they are.
+///
+/// # Errors
+/// A journal problem (corruption, unknown version), or I/O errors.
+pub fn recover(
+    root: &Root,
+    journal: &mut Journal,
+    cap: u64,
+    keep_current: bool,
+) -> Result<Recovery> {
+    if let Some(p) = &journal.problem {
+        return Err(p.to_error(root));
+    }
+    journal.repair_torn_tail(root)?;
+    let torn = journal.torn.clone();
+    let Some(unfinished) = journal.unfinished().cloned() else {
+        return Ok(Recovery {
+            outcome: RecoveryOutcome::Clean,
+            torn,
+            swept: 0,
+        });
+    };
+    let intents = intents_of(&unfinished);
+    let outcome = match undo_intents(root, unfinished.txn, &intents, cap) {
+        Ok(ops) => {
+            close(
+                root,
+                journal,
+                "rolled back after an interrupted run",
+                ops.clone(),
+            )?;
+            RecoveryOutcome::RolledBack {
+                txn: unfinished.txn,
+                ops,
+            }
+        }
+        Err(Error::JournalCorrupt { why, .. }) if keep_current => {
+            let ops = intents
+                .iter()
+                .map(|i| OpOutcome {
+                    op: i.op,
+                    outcome: UndoOutcome::KeptCurrent,
+                })
+                .collect();
+            close(
+                root,
+                journal,
+                &format!("operator kept the current files ({why})"),
+                ops,
+            )?;
+            RecoveryOutcome::KeptCurrent {
+                txn: unfinished.txn,
+            }
+        }
+        Err(Error::JournalCorrupt { why, .. }) => {
+            return Ok(Recovery {
+                outcome: RecoveryOutcome::Conflict {
+                    txn: unfinished.txn,
+                    why,
+                },
+                torn,
+                swept: 0,
+            })
+        }
+        Err(e) => return Err(e),
+    };
+    let swept = sweep(root, &unfinished)?;
+    Ok(Recovery {
+        outcome,
+        torn,
+        swept,
+    })
+}
+
+fn close(root: &Root, journal: &mut Journal, reason: &str, ops: Vec<OpOutcome>) -> Result<()> {
+    let mut w = journal.resume_unfinished(root)?;
+    w.append(
+        Body::Abort(Abort {
+            reason: reason.to_string(),
+            ops,
+        }),
+        true,
+    )?;
+    journal.absorb(w);
+    Ok(())
+}
+
+/// The intents of a transaction, in op order.
+pub fn intents_of(t: &TxnFile) -> Vec<Intent> {
+    t.entries
+        .iter()
+        .filter_map(|e| match &e.record.body {
+            Body::Intent(i) => Some(i.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Removes the temp files an interrupted transaction may have left: beside each path it
+/// planned to touch, and in the backup store.
+fn sweep(root: &Root, t: &TxnFile) -> Result<usize> {
+    let mut dirs: BTreeSet<Option<RelPath>> = BTreeSet::new();
+    for e in &t.entries {
+        if let Body::Begin(b) = &e.record.body {
+            for p in b.plan.iter().filter_map(|p| p.path.as_deref()) {
+                dirs.insert(RelPath::new(p)?.parent());
+            }
+        }
+    }
+    let objects = RelPath::new(OBJECTS_DIR)?;
+    for fan in root.list(Some(&objects))? {
+        if fan.kind == Kind::Dir {
+            dirs.insert(Some(objects.join(&fan.name)?));
+        }
+    }
+    let ours = format!("{TMP_PREFIX}{}.", t.txn);
+    let mut swept = 0;
+    for dir in dirs {
+        for e in root.list(dir.as_ref())? {
+            let obj_tmp = e.name.starts_with(&format!("{TMP_PREFIX}obj."));
+            if e.kind == Kind::File && (e.name.starts_with(&ours) || obj_tmp) {
+                root.remove_temp(dir.as_ref(), &e.name)?;
+                swept += 1;
+            }
+        }
+    }
+    Ok(swept)
+}

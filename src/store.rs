@@ -1,0 +1,146 @@
+//! The backup store: content-addressed, zstd-compressed copies of original bytes under
+//! `logs/backups/objects/<2 hex>/<62 hex>.zst`, named by the SHA-256 of the *uncompressed*
+//! bytes (SPEC.md, "Files"). A put is durable before it returns (temp, fsync, rename,
+//! fsync directory) and deduplicated; every get verifies the digest before returning bytes.
+
+use crate::error::{Error, IoOp, Result};
+use crate::fsx::{Attrs, Read_, Replace, Root};
+use crate::paths::RelPath;
+use journal_format::Digest;
+use sha2::{Digest as _, Sha256};
+use std::io::Read;
+
+/// Where the store lives, relative to the root.
+pub const OBJECTS_DIR: &str = "logs/backups/objects";
+
+/// zstd level for backup objects.
+pub const ZSTD_LEVEL: i32 = 3;
+
+/// SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> Digest {
+    Digest(Sha256::digest(bytes).into())
+}
+
+/// What a put did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// A new object was written (compressed size).
+    Written(u64),
+    /// A valid object with that digest was already there.
+    Existing,
+}
+
+/// The backup store of one root.
+pub struct Store<'r> {
+    root: &'r Root,
+}
+
+impl<'r> Store<'r> {
+    /// The store under `root`.
+    pub fn new(root: &'r Root) -> Store<'r> {
+        Store { root }
+    }
+
+    /// The relative path of object `sha`.
+    pub fn object_path(sha: &Digest) -> RelPath {
+        let hex = sha.to_hex();
+        let (fan, rest) = hex.split_at(2);
+        // 64 hex digits always form a valid path.
+        RelPath::new(format!("{OBJECTS_DIR}/{fan}/{rest}.zst"))
+            .unwrap_or_else(|_| unreachable_path())
+    }
+
+    /// Stores `bytes` (whose SHA-256 is `sha`) durably, unless a valid copy exists.
+    ///
+    /// # Errors
+    /// I/O errors naming the object.
+    pub fn put(&self, bytes: &[u8], sha: &Digest) -> Result<Put> {
+        let path = Self::object_path(sha);
+        let replace = match self.load(sha, bytes.len() as u64) {
+            Ok(_) => return Ok(Put::Existing),
+            Err(Error::ObjectCorrupt { why, .. }) if why == "missing" => Replace::NoClobber,
+            Err(Error::ObjectCorrupt { .. }) => Replace::Existing,
+            Err(e) => return Err(e),
+        };
+        if let Some(fan) = path.parent() {
+            self.root.ensure_dir(&fan, 0o700)?;
+        }
+        let compressed =
+            compress(bytes).map_err(|e| Error::io(IoOp::Compress, path.as_path(), e))?;
+        let attrs = Attrs {
+            mode: 0o600,
+            owner: None,
+            mtime: None,
+        };
+        let tmp = format!("{}obj.{}", crate::fsx::TMP_PREFIX, path.file_name());
+        self.root
+            .write_atomic(&path, &compressed, &attrs, &tmp, replace)?;
+        Ok(Put::Written(compressed.len() as u64))
+    }
+
+    /// The bytes of object `sha`, verified; `size` is the length the journal recorded.
+    ///
+    /// # Errors
+    /// [`Error::ObjectCorrupt`] when missing, undecodable, of the wrong size or digest.
+    pub fn get(&self, sha: &Digest, size: u64) -> Result<Vec<u8>> {
+        self.load(sha, size)
+    }
+
+    fn load(&self, sha: &Digest, size: u64) -> Result<Vec<u8>> {
+        let path = Self::object_path(sha);
+        let corrupt = |why: &str| Error::ObjectCorrupt {
+            sha256: sha.to_hex(),
+            why: why.to_string(),
+        };
+        let compressed = match self.root.read(&path, u64::MAX)? {
+            Read_::File(bytes, _) => bytes,
+            Read_::Absent => return Err(corrupt("missing")),
+            _ => return Err(corrupt("not a regular file")),
+        };
+        let bytes = decompress(&compressed, size).map_err(|_| corrupt("not a valid zstd frame"))?;
+        if bytes.len() as u64 != size || sha256(&bytes) != *sha {
+            return Err(corrupt("corrupt (checksum mismatch)"));
+        }
+        Ok(bytes)
+    }
+
+    /// Every object digest in the store (for verification and pruning).
+    ///
+    /// # Errors
+    /// I/O errors listing the store.
+    pub fn list(&self) -> Result<Vec<Digest>> {
+        let dir = RelPath::new(OBJECTS_DIR)?;
+        let mut out = Vec::new();
+        for fan in self.root.list(Some(&dir))? {
+            let Ok(fan_rel) = dir.join(&fan.name) else {
+                continue;
+            };
+            for obj in self.root.list(Some(&fan_rel))? {
+                let hex = format!("{}{}", fan.name, obj.name.trim_end_matches(".zst"));
+                if let Some(d) = Digest::from_hex(&hex) {
+                    out.push(d);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn unreachable_path() -> RelPath {
+    // Only reachable if the constant above stopped being a valid relative path.
+    RelPath::new("logs/backups/objects/invalid").unwrap_or_else(|_| std::process::abort())
+}
+
+fn compress(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
+    enc.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+    enc.compress(bytes)
+}
+
+fn decompress(bytes: &[u8], size: u64) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    zstd::stream::Decoder::new(bytes)?
+        .take(size.saturating_add(1))
+        .read_to_end(&mut out)?;
+    Ok(out)
+}
