@@ -164,7 +164,7 @@ impl<'r> Txn<'r> {
         let path = op.path.as_ref();
         let need = || path.ok_or_else(|| Error::Refused("operation without a path".into()));
         match &op.action {
-            Action::CreateDir { mode } => self.root.mkdir(need()?, *mode),
+            Action::CreateDir { mode } => self.root.mkdir(need()?, *mode, &tmp),
             Action::WriteFile {
                 bytes,
                 mode,
@@ -253,10 +253,23 @@ pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Resu
         };
         let rel = RelPath::new(path.as_str())?;
         let now = observe(root, &rel, cap)?;
-        let decision = match &now.node {
+        let mut decision = match &now.node {
             Some(n) => jf::decide(it, n),
             None => jf::Decision::Conflict,
         };
+        if decision == jf::Decision::Restore
+            && it.before == Node::Absent
+            && matches!(now.node, Some(Node::Dir { .. }))
+        {
+            let removed: Vec<&str> = planned
+                .iter()
+                .filter(|(p, _, d)| *d == jf::Decision::Restore && p.before == Node::Absent)
+                .filter_map(|(p, _, _)| p.path.as_deref())
+                .collect();
+            if !dir_emptied(root, &rel, &removed)? {
+                decision = jf::Decision::Conflict;
+            }
+        }
         if decision == jf::Decision::Conflict {
             return Err(conflict(root, txn, it, &now));
         }
@@ -284,6 +297,17 @@ pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Resu
     }
     out.reverse();
     Ok(out)
+}
+
+/// Whether directory `rel` holds nothing but paths the undo removes before it.
+fn dir_emptied(root: &Root, rel: &RelPath, removed: &[&str]) -> Result<bool> {
+    for e in root.list(Some(rel))? {
+        let child = rel.join(&e.name)?;
+        if !removed.contains(&child.as_str()) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn undo_tmp(txn: u64, op: u32) -> String {
@@ -353,7 +377,7 @@ pub fn restore_node(
             };
             root.write_atomic(rel, &bytes, &attrs, tmp, replace)
         }
-        (Some(Node::Absent), Node::Dir { mode }) => root.mkdir(rel, mode.0),
+        (Some(Node::Absent), Node::Dir { mode }) => root.mkdir(rel, mode.0, tmp),
         (Some(Node::Dir { .. }), Node::Dir { mode }) => root.set_mode(rel, mode.0),
         _ => Err(Error::Refused(format!(
             "cannot turn {rel} from what it is into the recorded state"

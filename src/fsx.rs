@@ -487,11 +487,12 @@ impl Root {
         rustix::fs::fsync(&dir).ctx(IoOp::FsyncDir, parent_display(rel))
     }
 
-    /// Removes the temp file `name` in directory `dir_rel` if it is there.
+    /// Removes the temp file or (empty) temp directory `name` in directory `dir_rel` if it
+    /// is there.
     ///
     /// # Errors
     /// The failing call and the path.
-    pub fn remove_temp(&self, dir_rel: Option<&RelPath>, name: &str) -> Result<()> {
+    pub fn remove_temp(&self, dir_rel: Option<&RelPath>, name: &str, is_dir: bool) -> Result<()> {
         if !name.starts_with(TMP_PREFIX) {
             return Err(Error::Refused(format!(
                 "{name:?} is not a selfheal temp file"
@@ -502,7 +503,12 @@ impl Root {
             .open_dir_raw(dir_rel)
             .ctx(IoOp::Open, display_rel(dir_rel))?;
         fault::hit(Point::Remove, &disp).ctx(IoOp::Remove, &disp)?;
-        match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
+        let flags = if is_dir {
+            AtFlags::REMOVEDIR
+        } else {
+            AtFlags::empty()
+        };
+        match rustix::fs::unlinkat(&dir, name, flags) {
             Ok(()) | Err(Errno::NOENT) => {}
             Err(e) => return Err(Error::io(IoOp::Remove, disp, e.into())),
         }
@@ -510,20 +516,59 @@ impl Root {
         rustix::fs::fsync(&dir).ctx(IoOp::FsyncDir, display_rel(dir_rel))
     }
 
-    /// Creates directory `rel` with exactly `mode` (umask does not apply), then fsyncs its
-    /// parent. An existing directory is an error (`EEXIST`), so a plan never claims one it
-    /// did not create.
+    /// Creates directory `rel` with exactly `mode`, atomically: a temp directory `tmp_name`
+    /// beside it gets the mode, then is renamed into place (`RENAME_NOREPLACE`), then the
+    /// parent is fsynced. The name never appears with another mode, and an existing path is
+    /// an error (`EEXIST`), so a plan never claims a directory it did not create.
     ///
     /// # Errors
     /// The failing call and the path.
-    pub fn mkdir(&self, rel: &RelPath, mode: u32) -> Result<()> {
+    pub fn mkdir(&self, rel: &RelPath, mode: u32, tmp_name: &str) -> Result<()> {
+        let parent = self.parent_fd(rel)?;
+        let disp = rel.as_path();
+        let tmp = tmp_display(rel, tmp_name);
+        fault::hit(Point::Mkdir, &tmp).ctx(IoOp::Mkdir, &tmp)?;
+        match rustix::fs::mkdirat(&parent, tmp_name, Mode::from_raw_mode(0o700)) {
+            Err(Errno::EXIST) => {
+                rustix::fs::unlinkat(&parent, tmp_name, AtFlags::REMOVEDIR)
+                    .ctx(IoOp::Remove, &tmp)?;
+                rustix::fs::mkdirat(&parent, tmp_name, Mode::from_raw_mode(0o700))
+                    .ctx(IoOp::Mkdir, &tmp)?;
+            }
+            other => other.ctx(IoOp::Mkdir, &tmp)?,
+        }
+        let result = (|| {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+            let fd = rustix::fs::openat(&parent, tmp_name, flags, Mode::empty())
+                .ctx(IoOp::Open, &tmp)?;
+            fault::hit(Point::Chmod, &tmp).ctx(IoOp::Chmod, &tmp)?;
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).ctx(IoOp::Chmod, &tmp)?;
+            fault::hit(Point::Rename, disp).ctx(IoOp::Rename, disp)?;
+            rustix::fs::renameat_with(
+                &parent,
+                tmp_name,
+                &parent,
+                rel.file_name(),
+                RenameFlags::NOREPLACE,
+            )
+            .ctx(IoOp::Rename, disp)
+        })();
+        if result.is_err() {
+            let _ = rustix::fs::unlinkat(&parent, tmp_name, AtFlags::REMOVEDIR);
+            return result;
+        }
+        fault::hit(Point::FsyncDir, disp).ctx(IoOp::FsyncDir, disp)?;
+        rustix::fs::fsync(&parent).ctx(IoOp::FsyncDir, parent_display(rel))
+    }
+
+    /// Creates selfheal's own directory `rel` (not journaled) with `mode`.
+    fn mkdir_plain(&self, rel: &RelPath, mode: u32) -> Result<()> {
         let parent = self.parent_fd(rel)?;
         let disp = rel.as_path();
         fault::hit(Point::Mkdir, disp).ctx(IoOp::Mkdir, disp)?;
-        rustix::fs::mkdirat(&parent, rel.file_name(), Mode::from_raw_mode(0o700))
+        rustix::fs::mkdirat(&parent, rel.file_name(), Mode::from_raw_mode(mode))
             .ctx(IoOp::Mkdir, disp)?;
         let fd = self.open_dir_raw(Some(rel)).ctx(IoOp::Open, disp)?;
-        fault::hit(Point::Chmod, disp).ctx(IoOp::Chmod, disp)?;
         rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).ctx(IoOp::Chmod, disp)?;
         fault::hit(Point::FsyncDir, disp).ctx(IoOp::FsyncDir, disp)?;
         rustix::fs::fsync(&parent).ctx(IoOp::FsyncDir, parent_display(rel))
@@ -545,7 +590,7 @@ impl Root {
                     std::io::Error::from_raw_os_error(20),
                 ))
             }
-            Entry::Absent => match self.mkdir(rel, mode) {
+            Entry::Absent => match self.mkdir_plain(rel, mode) {
                 Ok(()) => Ok(true),
                 Err(Error::Io { source, .. }) if source.raw_os_error() == Some(17) => Ok(false),
                 Err(e) => Err(e),

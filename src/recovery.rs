@@ -74,6 +74,8 @@ pub fn recover(
         });
     };
     let intents = intents_of(&unfinished);
+    // ORDER: temps first, so a directory the transaction created is empty again.
+    let swept = sweep(root, &unfinished)?;
     let outcome = match undo_intents(root, unfinished.txn, &intents, cap) {
         Ok(ops) => {
             close(
@@ -112,12 +114,11 @@ pub fn recover(
                     why,
                 },
                 torn,
-                swept: 0,
+                swept,
             })
         }
         Err(e) => return Err(e),
     };
-    let swept = sweep(root, &unfinished)?;
     Ok(Recovery {
         outcome,
         torn,
@@ -171,8 +172,9 @@ fn sweep(root: &Root, t: &TxnFile) -> Result<usize> {
     for dir in dirs {
         for e in root.list(dir.as_ref())? {
             let obj_tmp = e.name.starts_with(&format!("{TMP_PREFIX}obj."));
-            if e.kind == Kind::File && (e.name.starts_with(&ours) || obj_tmp) {
-                root.remove_temp(dir.as_ref(), &e.name)?;
+            let kind_ok = e.kind == Kind::File || e.kind == Kind::Dir;
+            if kind_ok && (e.name.starts_with(&ours) || obj_tmp) {
+                root.remove_temp(dir.as_ref(), &e.name, e.kind == Kind::Dir)?;
                 swept += 1;
             }
         }

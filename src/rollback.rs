@@ -128,7 +128,7 @@ fn plan_one(
     if node == it.before {
         return Ok(());
     }
-    if it.kind == OpKind::CreateDir && !dir_is_empty(root, &rel)? {
+    if it.kind == OpKind::CreateDir && !dir_emptied(root, &rel, &plan.ops)? {
         if !force {
             plan.changed
                 .push(format!("{rel} (directory no longer empty)"));
@@ -152,8 +152,19 @@ fn plan_one(
     Ok(())
 }
 
-fn dir_is_empty(root: &Root, rel: &RelPath) -> Result<bool> {
-    Ok(root.list(Some(rel))?.is_empty())
+/// Whether directory `rel` holds nothing but paths this rollback removes before it.
+fn dir_emptied(root: &Root, rel: &RelPath, earlier: &[Op]) -> Result<bool> {
+    for e in root.list(Some(rel))? {
+        let child = rel.join(&e.name)?;
+        let removed = earlier.iter().any(|op| {
+            op.path.as_ref() == Some(&child)
+                && matches!(op.action, Action::RemoveFile | Action::RemoveDir)
+        });
+        if !removed {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The action that turns `now` back into the intent's `before` state, with the backup

@@ -1,1 +1,16 @@
+//! The integration tests: one binary, one module per theme. Each drives the real
+//! `selfheal` binary (or, where a test must inject faults, its fault-injection build) on
+//! temporary state roots and compares files byte for byte.
 
+// Shared fixtures, the binary, exact directory snapshots.
+mod util;
+// Cold start, idempotence, check writes nothing, exit codes, the JSON report.
+mod engine_cli;
+// Rollback: bit-exact, rolling back the rollback, refusals.
+mod engine_rollback;
+// Crash at every mutation, fsync and journal append of a heal and of a rollback.
+mod engine_crash;
+// Symlinks and tampered journal paths never lead outside the root.
+mod engine_containment;
+// Concurrent heals on one root.
+mod engine_concurrency;

@@ -1,0 +1,259 @@
+//! The crash matrix: a heal of nine operations (new directories, a new file, replaced
+//! files) and the rollback of it (removed files, removed directories, restored files) are
+//! each killed at every mutation, fsync and journal append — every fault point, enumerated
+//! from a trace, not sampled. After the crash, recovery alone must leave the state wholly
+//! before or wholly after (bytes, modes, file mtimes), `journal verify` must pass, no temp
+//! file may remain, and the next run must reach the post-state. Recovery itself is then
+//! crashed at each of its own points and must still land wholly before.
+
+#![cfg(feature = "fault-injection")]
+
+use crate::engine_rollback::{damaged, heal_with};
+use crate::util::{
+    code, copy_tree, diff, snapshot, stderr, without_mtimes, Fixture, Node, Snapshot,
+};
+use std::path::Path;
+use std::process::Output;
+
+/// The fault points a command passes, from `SELFHEAL_FAULT_TRACE`.
+fn trace(f: &Fixture, args: &[&str]) -> Vec<String> {
+    let out = f
+        .cmd(args)
+        .env("SELFHEAL_FAULT_TRACE", "1")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success() || code(&out) == 0,
+        "trace run failed: {}",
+        stderr(&out)
+    );
+    stderr(&out)
+        .lines()
+        .filter(|l| l.starts_with("fault-point "))
+        .map(str::to_string)
+        .collect()
+}
+
+fn crash_at(f: &Fixture, args: &[&str], k: usize) -> Output {
+    f.cmd(args)
+        .env("SELFHEAL_FAULT", format!("{k}:crash"))
+        .output()
+        .expect("run")
+}
+
+fn copy_of(template: &Fixture) -> Fixture {
+    let f = Fixture::new();
+    copy_tree(&template.root(), &f.root());
+    f
+}
+
+fn temps_left(root: &Path) -> Vec<String> {
+    let mut left = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.is_symlink() {
+                stack.push(p.clone());
+            }
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(".selfheal-tmp.")
+            {
+                left.push(p.display().to_string());
+            }
+        }
+    }
+    left
+}
+
+/// Which side a recovered state is on; panics on a mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Before,
+    After,
+}
+
+fn side(now: &Snapshot, pre: &Snapshot, post: &Snapshot, post_exact: bool) -> Result<Side, String> {
+    if now == pre {
+        return Ok(Side::Before);
+    }
+    let after = if post_exact {
+        now == post
+    } else {
+        without_mtimes(now) == without_mtimes(post) && untouched_kept(now, pre, post)
+    };
+    if after {
+        return Ok(Side::After);
+    }
+    Err(format!(
+        "neither before nor after.\nvs before:\n{}\nvs after:\n{}",
+        diff(pre, now),
+        diff(post, now)
+    ))
+}
+
+/// Files the heal did not touch keep their exact mtime on the after side too.
+fn untouched_kept(now: &Snapshot, pre: &Snapshot, post: &Snapshot) -> bool {
+    pre.iter().all(|(k, v)| match (v, post.get(k)) {
+        (Node::File { .. }, Some(p))
+            if without_mtimes(&[(k.clone(), v.clone())].into())
+                == without_mtimes(&[(k.clone(), p.clone())].into()) =>
+        {
+            now.get(k) == Some(v)
+        }
+        _ => true,
+    })
+}
+
+struct Tally {
+    points: usize,
+    before: usize,
+    after: usize,
+}
+
+fn run_matrix(
+    template: &Fixture,
+    args: &[&str],
+    pre: &Snapshot,
+    post: &Snapshot,
+    post_exact: bool,
+    finish: &dyn Fn(&Fixture),
+) -> Tally {
+    let points = trace(&copy_of(template), args);
+    assert!(points.len() > 20, "too few fault points traced: {points:?}");
+    let mut t = Tally {
+        points: points.len(),
+        before: 0,
+        after: 0,
+    };
+    for (i, point) in points.iter().enumerate() {
+        let k = i + 1;
+        let f = copy_of(template);
+        let out = crash_at(&f, args, k);
+        assert_eq!(
+            code(&out),
+            -6,
+            "point {k} ({point}) did not crash: {}",
+            stderr(&out)
+        );
+        let rec = f.run(&["recover"]);
+        assert_eq!(code(&rec), 0, "recover after {point}: {}", stderr(&rec));
+        match side(&f.snapshot(), pre, post, post_exact) {
+            Ok(Side::Before) => t.before += 1,
+            Ok(Side::After) => t.after += 1,
+            Err(e) => panic!("crash at {point}: {e}"),
+        }
+        let temps = temps_left(&f.root());
+        assert!(
+            temps.is_empty(),
+            "crash at {point}: temp files left: {temps:?}"
+        );
+        let v = f.run(&["journal", "verify"]);
+        assert_eq!(
+            code(&v),
+            0,
+            "crash at {point}: journal verify: {}",
+            stderr(&v)
+        );
+        finish(&f);
+        assert!(
+            without_mtimes(&f.snapshot()) == without_mtimes(post),
+            "crash at {point}: the next run did not reach the post-state:\n{}",
+            diff(post, &f.snapshot())
+        );
+    }
+    t
+}
+
+#[test]
+fn crash_at_every_point_of_a_heal_recovers_wholly_before_or_after() {
+    let template = Fixture::with_root();
+    let config = damaged(&template);
+    let pre = template.snapshot();
+    let reference = copy_of(&template);
+    heal_with(&reference, &config);
+    let post = reference.snapshot();
+    let cfg = config.to_str().expect("utf8").to_string();
+    let args = ["--config", cfg.as_str(), "heal"];
+    let finish = |f: &Fixture| {
+        let (rc, v) = f.json(&["--config", cfg.as_str(), "heal"]);
+        assert_eq!(rc, 0, "{v}");
+    };
+    let t = run_matrix(&template, &args, &pre, &post, false, &finish);
+    assert!(t.before > 0 && t.after > 0);
+    println!(
+        "crash matrix (heal): {} crash points covered: {} recovered to before, {} to after",
+        t.points, t.before, t.after
+    );
+}
+
+#[test]
+fn crash_at_every_point_of_a_rollback_recovers_wholly_before_or_after() {
+    let template = Fixture::with_root();
+    let config = damaged(&template);
+    let pre = template.snapshot();
+    let id = heal_with(&template, &config)["transaction"]
+        .as_u64()
+        .expect("txn")
+        .to_string();
+    let healed = template.snapshot();
+    let cfg = config.to_str().expect("utf8").to_string();
+    let args = ["--config", cfg.as_str(), "rollback", id.as_str()];
+    let finish = |f: &Fixture| {
+        if f.snapshot() != pre {
+            let out = f.run(&["--config", cfg.as_str(), "rollback", id.as_str()]);
+            assert_eq!(code(&out), 0, "{}", stderr(&out));
+        }
+    };
+    // Before the rollback is the healed state; after it, the exact pre-heal state.
+    let t = run_matrix(&template, &args, &healed, &pre, true, &finish);
+    assert!(t.before > 0 && t.after > 0);
+    println!(
+        "crash matrix (rollback): {} crash points covered: {} recovered to before, {} to after",
+        t.points, t.before, t.after
+    );
+}
+
+#[test]
+fn crash_during_recovery_still_recovers_wholly_before() {
+    let template = Fixture::with_root();
+    let config = damaged(&template);
+    let pre = template.snapshot();
+    let cfg = config.to_str().expect("utf8").to_string();
+    let heal = ["--config", cfg.as_str(), "heal"];
+    // The last point before the commit record: every operation applied, none committed.
+    let points = trace(&copy_of(&template), &heal);
+    let commit = points
+        .iter()
+        .rposition(|p| p.contains("Append"))
+        .expect("commit append");
+    let crashed = copy_of(&template);
+    assert_eq!(code(&crash_at(&crashed, &heal, commit)), -6);
+    let rec_points = trace(&copy_of(&crashed), &["recover"]);
+    assert!(rec_points.len() > 10, "{rec_points:?}");
+    for (j, point) in rec_points.iter().enumerate() {
+        let f = copy_of(&crashed);
+        assert_eq!(code(&crash_at(&f, &["recover"], j + 1)), -6, "{point}");
+        let out = f.run(&["recover"]);
+        assert_eq!(
+            code(&out),
+            0,
+            "second recovery after {point}: {}",
+            stderr(&out)
+        );
+        let now = f.snapshot();
+        assert!(
+            now == pre,
+            "recovery crashed at {point} then rerun:\n{}",
+            diff(&pre, &now)
+        );
+        assert!(temps_left(&f.root()).is_empty());
+        assert_eq!(code(&f.run(&["journal", "verify"])), 0, "{point}");
+    }
+    println!(
+        "crash matrix (recovery): {} crash points covered",
+        rec_points.len()
+    );
+    let _ = snapshot(&template.root());
+}

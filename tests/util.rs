@@ -1,0 +1,257 @@
+//! Shared test support: a state root in a temp dir, the real `selfheal` binary, and exact
+//! snapshots of a directory tree (bytes, modes, file mtimes) to compare states.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_selfheal"))
+}
+
+/// A temp dir holding a state root at `<tmp>/root` (so siblings can be made).
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        Fixture {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// A fixture whose root exists and is empty.
+    pub fn with_root() -> Fixture {
+        let f = Fixture::new();
+        std::fs::create_dir(f.root()).expect("mkdir root");
+        f
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, bytes: impl AsRef<[u8]>) {
+        let p = self.path(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir -p");
+        }
+        std::fs::write(&p, bytes).expect("write");
+    }
+
+    pub fn read(&self, rel: &str) -> Vec<u8> {
+        std::fs::read(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    pub fn mkdir(&self, rel: &str) {
+        std::fs::create_dir_all(self.path(rel)).expect("mkdir");
+    }
+
+    pub fn chmod(&self, rel: &str, mode: u32) {
+        std::fs::set_permissions(self.path(rel), std::fs::Permissions::from_mode(mode))
+            .expect("chmod");
+    }
+
+    /// Sets a file's mtime to `secs_ago` seconds in the past.
+    pub fn age(&self, rel: &str, secs_ago: u64) {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(self.path(rel))
+            .expect("open for age");
+        f.set_modified(SystemTime::now() - Duration::from_secs(secs_ago))
+            .expect("set mtime");
+    }
+
+    /// `selfheal --root <root> args...`
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.arg("--root").arg(self.root()).args(args);
+        c.env_remove("TRADING_MODE")
+            .env_remove("SELFHEAL_ROOT")
+            .env_remove("SELFHEAL_FAULT");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run selfheal")
+    }
+
+    /// Runs with `--json` and parses stdout.
+    pub fn json(&self, args: &[&str]) -> (i32, serde_json::Value) {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), v)
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        snapshot(&self.root())
+    }
+}
+
+/// Exit code, or -signal.
+pub fn code(out: &Output) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    out.status
+        .code()
+        .unwrap_or_else(|| -out.status.signal().unwrap_or(0))
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// One path in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    Dir {
+        mode: u32,
+    },
+    File {
+        mode: u32,
+        mtime_ns: i128,
+        bytes: Vec<u8>,
+    },
+    Symlink {
+        target: PathBuf,
+    },
+    Other,
+}
+
+pub type Snapshot = BTreeMap<String, Node>;
+
+/// Every path under `root` except selfheal's own `logs/backups/`, without following
+/// symlinks. Directory mtimes are left out: creating anything inside a directory changes
+/// its mtime, and no tool can keep that.
+pub fn snapshot(root: &Path) -> Snapshot {
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Snapshot) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let rel = p
+            .strip_prefix(root)
+            .expect("under root")
+            .to_string_lossy()
+            .into_owned();
+        if rel == "logs/backups" {
+            continue;
+        }
+        let md = std::fs::symlink_metadata(&p).expect("lstat");
+        let mode = md.mode() & 0o7777;
+        let node = if md.file_type().is_symlink() {
+            Node::Symlink {
+                target: std::fs::read_link(&p).expect("readlink"),
+            }
+        } else if md.is_dir() {
+            walk(root, &p, out);
+            Node::Dir { mode }
+        } else if md.is_file() {
+            let mtime_ns = i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec());
+            Node::File {
+                mode,
+                mtime_ns,
+                bytes: std::fs::read(&p).expect("read"),
+            }
+        } else {
+            Node::Other
+        };
+        out.insert(rel, node);
+    }
+}
+
+/// The snapshot without file mtimes (for states whose files were freshly written).
+pub fn without_mtimes(s: &Snapshot) -> Snapshot {
+    s.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Node::File { mode, bytes, .. } => Node::File {
+                    mode: *mode,
+                    mtime_ns: 0,
+                    bytes: bytes.clone(),
+                },
+                other => other.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+/// Describes how two snapshots differ (for assertion messages).
+pub fn diff(a: &Snapshot, b: &Snapshot) -> String {
+    let mut lines = Vec::new();
+    for (k, v) in a {
+        match b.get(k) {
+            None => lines.push(format!("- {k}")),
+            Some(w) if w != v => lines.push(format!("~ {k}: {} vs {}", brief(v), brief(w))),
+            _ => {}
+        }
+    }
+    for k in b.keys().filter(|k| !a.contains_key(*k)) {
+        lines.push(format!("+ {k}"));
+    }
+    lines.join("\n")
+}
+
+fn brief(n: &Node) -> String {
+    match n {
+        Node::Dir { mode } => format!("dir {mode:o}"),
+        Node::File {
+            mode,
+            mtime_ns,
+            bytes,
+        } => format!("file {mode:o} mtime {mtime_ns} {} bytes", bytes.len()),
+        Node::Symlink { target } => format!("symlink -> {}", target.display()),
+        Node::Other => "other".into(),
+    }
+}
+
+/// Copies a directory tree exactly (content, modes, file mtimes, symlinks).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    let md = std::fs::symlink_metadata(from).expect("lstat");
+    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let src = e.path();
+        let dst = to.join(e.file_name());
+        let m = std::fs::symlink_metadata(&src).expect("lstat");
+        if m.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src).expect("readlink"), &dst)
+                .expect("symlink");
+        } else if m.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).expect("copy");
+            let f = std::fs::File::options()
+                .write(true)
+                .open(&dst)
+                .expect("open");
+            f.set_modified(m.modified().expect("mtime"))
+                .expect("set mtime");
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(m.mode() & 0o7777))
+                .expect("chmod");
+        }
+    }
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(md.mode() & 0o7777))
+        .expect("chmod dir");
+}
