@@ -2,6 +2,8 @@
 //! `selfheal` binary (or, where a test must inject faults, its fault-injection build) on
 //! temporary state roots and compares files byte for byte.
 
+#![allow(clippy::disallowed_methods)]
+
 // Shared fixtures, the binary, exact directory snapshots.
 mod util;
 // Cold start, idempotence, check writes nothing, exit codes, the JSON report.
