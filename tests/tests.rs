@@ -16,3 +16,5 @@ mod engine_crash;
 mod engine_containment;
 // Concurrent heals on one root.
 mod engine_concurrency;
+// Conflicts, torn journal tails, unknown journal versions, journal audit.
+mod engine_recovery;
