@@ -37,10 +37,14 @@ impl TxnFile {
         self.entries.iter().map(|e| e.record.clone()).collect()
     }
 
-    /// Committed, aborted or unfinished (grammar already checked at load).
+    /// Committed, aborted or unfinished (grammar already checked at load): the last
+    /// record decides.
     pub fn state(&self) -> TxnState {
-        let records = self.records();
-        jf::view(&records).map_or(TxnState::Unfinished, |v| v.state())
+        match self.entries.last().map(|e| &e.record.body) {
+            Some(Body::Commit(_)) => TxnState::Committed,
+            Some(Body::Abort(_)) => TxnState::Aborted,
+            _ => TxnState::Unfinished,
+        }
     }
 
     /// The `begin` record's command, if begun.
