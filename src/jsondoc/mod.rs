@@ -1,0 +1,310 @@
+//! Classifies the bytes of a managed JSON file in one streaming pass (no value tree), pulling
+//! out only the fields the detectors need, and adds missing required keys by inserting text
+//! so every other byte of the file stays as it was. Damaged bytes are classified here and
+//! handed to `salvage`; usable-but-wrong documents (numbers out of range, nesting deeper
+//! than 128, duplicate keys, a record array that is not an array) are findings, never
+//! rewritten. The scanner lives in `scan`: a strict RFC 8259 validator, faster than a
+//! serde tree because it skips what it does not need.
+
+mod scan;
+
+use std::fmt;
+
+/// What the bytes of a managed file are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// 0 bytes, whitespace only, `{}` or `null`.
+    Empty(EmptyKind),
+    /// A usable JSON object.
+    Object(Document),
+    /// Valid JSON that cannot be used as this file.
+    Unusable(String),
+    /// Not valid JSON: a salvage case.
+    Corrupt(String),
+}
+
+/// Which kind of empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyKind {
+    /// 0 bytes.
+    ZeroBytes,
+    /// Only whitespace.
+    Whitespace,
+    /// `{}`.
+    EmptyObject,
+    /// `null`.
+    Null,
+}
+
+impl fmt::Display for EmptyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EmptyKind::ZeroBytes => "0 bytes",
+            EmptyKind::Whitespace => "whitespace only",
+            EmptyKind::EmptyObject => "an empty object",
+            EmptyKind::Null => "null",
+        })
+    }
+}
+
+/// A scalar pulled out of a document, or the kind of a non-scalar.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    /// The key is absent.
+    Missing,
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A number (as f64).
+    Num(f64),
+    /// A string.
+    Str(String),
+    /// An array (not extracted).
+    Array,
+    /// An object, with the extracted sub-fields (see [`Extract`]).
+    Object(Vec<Val>),
+}
+
+impl Val {
+    /// The string, if it is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Val::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number, if it is one.
+    pub fn as_num(&self) -> Option<f64> {
+        match self {
+            Val::Num(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The JSON type name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Val::Missing => "missing",
+            Val::Null => "null",
+            Val::Bool(_) => "boolean",
+            Val::Num(_) => "number",
+            Val::Str(_) => "string",
+            Val::Array => "array",
+            Val::Object(_) => "object",
+        }
+    }
+}
+
+/// Which fields to pull out of each record of the record arrays (and, for an object-valued
+/// field, which of its sub-fields).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extract {
+    /// Field names.
+    pub fields: Vec<String>,
+    /// For field `i`, the sub-fields pulled out when it is an object.
+    pub sub_fields: Vec<Vec<String>>,
+}
+
+/// One record of a record array.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The extracted fields, in [`Extract::fields`] order (`Val::Missing` when absent); empty
+    /// when the element is not an object.
+    pub values: Vec<Val>,
+    /// Whether the element is an object.
+    pub is_object: bool,
+    /// Hash of the record's exact bytes (only for arrays asked with `hash_records`).
+    pub raw_hash: Option<u64>,
+}
+
+/// A usable document: its top-level keys and what was pulled out.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Document {
+    /// Top-level keys, in order.
+    pub keys: Vec<String>,
+    /// Top-level scalar values by key (arrays and objects appear as their kind).
+    pub top: Vec<(String, Val)>,
+    /// Record arrays that were present: key and records.
+    pub arrays: Vec<(String, Vec<Record>)>,
+}
+
+impl Document {
+    /// The top-level value of `key`.
+    pub fn top(&self, key: &str) -> &Val {
+        self.top
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(&Val::Missing, |(_, v)| v)
+    }
+
+    /// The records of array `key`, if present.
+    pub fn records(&self, key: &str) -> Option<&[Record]> {
+        self.arrays
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, r)| r.as_slice())
+    }
+}
+
+/// What to look for while inspecting.
+#[derive(Debug, Clone, Default)]
+pub struct Spec<'a> {
+    /// Keys whose values must be arrays of records.
+    pub record_arrays: &'a [String],
+    /// Fields pulled out of each record.
+    pub extract: Option<&'a Extract>,
+    /// Record arrays whose records also get a hash of their exact bytes.
+    pub hash_records: &'a [String],
+}
+
+/// Classifies `bytes` in one pass and pulls out what `spec` asks for.
+pub fn inspect(bytes: &[u8], spec: &Spec<'_>) -> Shape {
+    let trimmed = trim_ws(bytes);
+    if bytes.is_empty() {
+        return Shape::Empty(EmptyKind::ZeroBytes);
+    }
+    if trimmed.is_empty() {
+        return Shape::Empty(EmptyKind::Whitespace);
+    }
+    if trimmed == b"null" {
+        return Shape::Empty(EmptyKind::Null);
+    }
+    match scan::document(bytes, spec) {
+        Ok(scan::Top::Object(doc)) if doc.keys.is_empty() => Shape::Empty(EmptyKind::EmptyObject),
+        Ok(scan::Top::Object(doc)) => Shape::Object(doc),
+        Ok(scan::Top::NotObject(what)) => {
+            Shape::Unusable(format!("the document is {what}, not an object"))
+        }
+        Ok(scan::Top::BadArray(key)) => Shape::Unusable(format!("{key:?} is not an array")),
+        Err(e) if e.unusable => Shape::Unusable(e.to_string()),
+        Err(e) => Shape::Corrupt(e.to_string()),
+    }
+}
+
+/// Bytes without leading and trailing JSON whitespace.
+pub fn trim_ws(bytes: &[u8]) -> &[u8] {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let start = bytes.iter().position(|b| !ws(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !ws(b)).map_or(start, |e| e + 1);
+    bytes.get(start..end).unwrap_or_default()
+}
+
+/// FNV-1a: a small, fast, deterministic hash for keys and record identity.
+pub fn fnv(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Inserts `"key": value` members (value given as JSON text) at the end of a valid,
+/// non-empty top-level object, copying the indentation of its first member. Every
+/// existing byte is kept. Returns `None` if the bytes are not such an object.
+pub fn insert_keys(bytes: &[u8], members: &[(String, String)]) -> Option<Vec<u8>> {
+    let close = bytes.iter().rposition(|b| !b.is_ascii_whitespace())?;
+    if bytes.get(close) != Some(&b'}') {
+        return None;
+    }
+    let before_close = bytes.get(..close)?;
+    let last_value_end = before_close
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())?
+        + 1;
+    let open = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
+    if bytes.get(open) != Some(&b'{') || last_value_end == open + 1 {
+        return None;
+    }
+    let first_key = bytes.get(open + 1..)?.iter().position(|&b| b == b'"')? + open + 1;
+    let indent = bytes.get(open + 1..first_key)?;
+    let pretty = indent.contains(&b'\n');
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    out.extend_from_slice(bytes.get(..last_value_end)?);
+    for (key, value) in members {
+        out.push(b',');
+        out.extend_from_slice(indent);
+        let key_text = serde_json::to_string(key).ok()?;
+        out.extend_from_slice(key_text.as_bytes());
+        out.extend_from_slice(if pretty { b": " } else { b":" });
+        out.extend_from_slice(value.as_bytes());
+    }
+    out.extend_from_slice(bytes.get(last_value_end..)?);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrays() -> Vec<String> {
+        vec!["open_positions".into(), "closed_positions".into()]
+    }
+
+    #[test]
+    fn classification_table() {
+        let cases: &[(&str, &str)] = &[
+            ("", "empty"),
+            ("  \n", "empty"),
+            ("{}", "empty"),
+            (" { } ", "empty"),
+            ("null", "empty"),
+            ("{\"open_positions\":[]}", "object"),
+            ("{\"open_positions\":5}", "unusable"),
+            ("[1,2]", "unusable"),
+            ("{\"a\":1e400}", "unusable"),
+            ("{\"a\":1,\"a\":2}", "unusable"),
+            ("{\"open_positions\":[{\"s\":1,\"s\":2}]}", "unusable"),
+            ("{\"open_positions\":[{\"s\":{\"x\":1e999}}]}", "unusable"),
+            ("{\"a\":1", "corrupt"),
+            ("{\"a\":1,}", "corrupt"),
+            ("\u{feff}{\"a\":1}", "corrupt"),
+            ("{\"a\":1}{\"a\":1}", "corrupt"),
+        ];
+        for (input, want) in cases {
+            let arrays = arrays();
+            let spec = Spec {
+                record_arrays: &arrays,
+                ..Spec::default()
+            };
+            let got = match inspect(input.as_bytes(), &spec) {
+                Shape::Empty(_) => "empty",
+                Shape::Object(_) => "object",
+                Shape::Unusable(_) => "unusable",
+                Shape::Corrupt(_) => "corrupt",
+            };
+            assert_eq!(got, *want, "input: {input:?}");
+        }
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        let arrays = arrays();
+        let spec = Spec {
+            record_arrays: &arrays,
+            ..Spec::default()
+        };
+        assert!(matches!(
+            inspect(deep.as_bytes(), &spec),
+            Shape::Unusable(_)
+        ));
+    }
+
+    #[test]
+    fn insert_keeps_every_byte() {
+        let members = vec![("open_positions".to_string(), "[]".to_string())];
+        let compact = b"{\"closed_positions\":[{\"p\":100.10}]}";
+        let out = insert_keys(compact, &members).unwrap_or_default();
+        assert_eq!(
+            out,
+            b"{\"closed_positions\":[{\"p\":100.10}],\"open_positions\":[]}".to_vec()
+        );
+        let pretty = b"{\n  \"closed_positions\": []\n}\n";
+        let out = insert_keys(pretty, &members).unwrap_or_default();
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "{\n  \"closed_positions\": [],\n  \"open_positions\": []\n}\n"
+        );
+        assert_eq!(insert_keys(b"{}", &members), None);
+        assert_eq!(insert_keys(b"[1]", &members), None);
+    }
+}

@@ -1,0 +1,830 @@
+//! A strict JSON scanner (RFC 8259) for the managed files: validates every byte (grammar,
+//! escapes, UTF-8, no control characters in strings), refuses what cannot be used (nesting
+//! deeper than [`MAX_DEPTH`], a number that overflows f64, a duplicate key in any object,
+//! compared as written), and pulls out only the top-level values and the record fields the
+//! caller asks for. It never builds a value tree and never allocates per skipped value, so
+//! it runs close to the speed of merely skipping the bytes. Recursion is bounded by
+//! [`MAX_DEPTH`].
+
+use super::{fnv, Document, Extract, Record, Spec, Val};
+use std::fmt;
+
+/// Deepest nesting accepted (serde_json's limit).
+pub const MAX_DEPTH: usize = 128;
+
+/// What the top level is.
+pub(super) enum Top {
+    /// An object (its record arrays were arrays).
+    Object(Document),
+    /// Something else, named (`an array`, `a number`, ...).
+    NotObject(&'static str),
+    /// A record array key whose value is not an array.
+    BadArray(String),
+}
+
+/// Why the scan stopped.
+#[derive(Debug)]
+pub(super) struct ScanError {
+    line: usize,
+    column: usize,
+    what: String,
+    /// Valid JSON that cannot be used (depth, range, duplicate key), as opposed to broken.
+    pub unusable: bool,
+}
+
+impl fmt::Display for ScanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} at line {} column {}",
+            self.what, self.line, self.column
+        )
+    }
+}
+
+struct Fail {
+    at: usize,
+    what: String,
+    unusable: bool,
+}
+
+type R<T> = Result<T, Fail>;
+
+fn broken<T>(at: usize, what: impl Into<String>) -> R<T> {
+    Err(Fail {
+        at,
+        what: what.into(),
+        unusable: false,
+    })
+}
+
+fn unusable<T>(at: usize, what: impl Into<String>) -> R<T> {
+    Err(Fail {
+        at,
+        what: what.into(),
+        unusable: true,
+    })
+}
+
+/// Byte classes for the string fast path: 0 = plain ASCII, 1 = needs a look.
+static SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i < 0x20 || i == b'"' as usize || i == b'\\' as usize || i >= 0x80;
+        i += 1;
+    }
+    t
+};
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// A fast hash of a key's raw bytes, a word at a time (keys are short).
+#[inline]
+fn key_hash(raw: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = raw.len() as u64;
+    let mut chunks = raw.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let mut w = [0u8; 8];
+    let rest = chunks.remainder();
+    if let Some(dst) = w.get_mut(..rest.len()) {
+        dst.copy_from_slice(rest);
+    }
+    (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K)
+}
+
+/// Whether any byte of `w` is a quote, a backslash, below 0x20 or at least 0x80.
+#[inline]
+fn has_special(w: u64) -> bool {
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let quote = zero(w ^ (ONES * u64::from(b'"')));
+    let backslash = zero(w ^ (ONES * u64::from(b'\\')));
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+    (quote | backslash | control | (w & HIGHS)) != 0
+}
+
+/// A key as scanned: the string, where it starts, and the hash of its raw bytes.
+#[derive(Clone, Copy)]
+struct Key {
+    s: Str,
+    at: usize,
+    hash: u64,
+}
+
+/// A string as scanned: its content range and whether it had escapes.
+#[derive(Clone, Copy)]
+struct Str {
+    start: usize,
+    end: usize,
+    escaped: bool,
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+    /// One key set per nesting level, reused across objects.
+    keys: Vec<KeySet>,
+}
+
+/// The keys of one object: an open-addressing table of key hashes (0 = empty slot) plus
+/// the keys' positions, to compare the text when two hashes are equal.
+#[derive(Default)]
+struct KeySet {
+    table: Vec<u64>,
+    keys: Vec<(u64, usize, usize)>,
+}
+
+impl KeySet {
+    fn clear(&mut self) {
+        for &(h, _, _) in &self.keys {
+            let mask = self.table.len().wrapping_sub(1);
+            let mut slot = usize::try_from(h).unwrap_or(0) & mask;
+            while let Some(v) = self.table.get_mut(slot) {
+                if *v == 0 {
+                    break;
+                }
+                *v = 0;
+                slot = (slot + 1) & mask;
+            }
+        }
+        self.keys.clear();
+    }
+
+    /// Adds a key; false if the same key (same bytes) is already there.
+    fn insert(&mut self, b: &[u8], h: u64, start: usize, end: usize) -> bool {
+        let h = h | 1;
+        if (self.keys.len() + 1) * 2 > self.table.len() {
+            self.grow();
+        }
+        let mask = self.table.len() - 1;
+        let mut slot = usize::try_from(h).unwrap_or(0) & mask;
+        while let Some(&v) = self.table.get(slot) {
+            if v == 0 {
+                break;
+            }
+            if v == h
+                && self
+                    .keys
+                    .iter()
+                    .any(|&(kh, s, e)| kh == h && b.get(s..e) == b.get(start..end))
+            {
+                return false;
+            }
+            slot = (slot + 1) & mask;
+        }
+        if let Some(v) = self.table.get_mut(slot) {
+            *v = h;
+        }
+        self.keys.push((h, start, end));
+        true
+    }
+
+    fn grow(&mut self) {
+        let size = (self.table.len() * 2).max(64);
+        self.table = vec![0; size];
+        let mask = size - 1;
+        for &(h, _, _) in &self.keys {
+            let mut slot = usize::try_from(h).unwrap_or(0) & mask;
+            while self.table.get(slot).is_some_and(|&v| v != 0) {
+                slot = (slot + 1) & mask;
+            }
+            if let Some(v) = self.table.get_mut(slot) {
+                *v = h;
+            }
+        }
+    }
+}
+
+/// Scans a whole document.
+pub(super) fn document(bytes: &[u8], spec: &Spec<'_>) -> Result<Top, ScanError> {
+    let mut s = Scanner {
+        b: bytes,
+        i: 0,
+        keys: Vec::new(),
+    };
+    s.top(spec).map_err(|f| {
+        let before = bytes.get(..f.at.min(bytes.len())).unwrap_or_default();
+        let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
+        let column = f.at
+            - before
+                .iter()
+                .rposition(|&c| c == b'\n')
+                .map_or(0, |p| p + 1)
+            + 1;
+        ScanError {
+            line,
+            column,
+            what: f.what,
+            unusable: f.unusable,
+        }
+    })
+}
+
+impl<'a> Scanner<'a> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        let b = self.b;
+        let mut i = self.i;
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+            i += 1;
+        }
+        self.i = i;
+    }
+
+    /// Skips plain string content (no quote, backslash, control character or non-ASCII
+    /// byte), eight bytes at a time, then byte by byte.
+    #[inline]
+    fn skip_plain(&mut self) {
+        let b = self.b;
+        let mut i = self.i;
+        while let Some(chunk) = b.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            if has_special(u64::from_le_bytes(w)) {
+                break;
+            }
+            i += 8;
+        }
+        while let Some(&c) = b.get(i) {
+            if SPECIAL[usize::from(c)] {
+                break;
+            }
+            i += 1;
+        }
+        self.i = i;
+    }
+
+    fn eat(&mut self, c: u8, what: &str) -> R<()> {
+        self.ws();
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            self.unexpected(what)
+        }
+    }
+
+    fn unexpected<T>(&self, expected: &str) -> R<T> {
+        match self.peek() {
+            None => broken(self.i, format!("EOF while parsing {expected}")),
+            Some(c) => broken(
+                self.i,
+                format!("expected {expected}, found {:?}", char::from(c)),
+            ),
+        }
+    }
+
+    fn top(&mut self, spec: &Spec<'_>) -> R<Top> {
+        self.ws();
+        let top = match self.peek() {
+            Some(b'{') => self.top_object(spec)?,
+            Some(b'[') => self.skip(0).map(|()| Top::NotObject("an array"))?,
+            Some(b'"') => self.skip(0).map(|()| Top::NotObject("a string"))?,
+            Some(b't' | b'f') => self.skip(0).map(|()| Top::NotObject("a boolean"))?,
+            Some(b'n') => self.skip(0).map(|()| Top::NotObject("null"))?,
+            Some(b'-' | b'0'..=b'9') => self.skip(0).map(|()| Top::NotObject("a number"))?,
+            _ => return self.unexpected("a value"),
+        };
+        self.ws();
+        if self.i < self.b.len() {
+            return broken(self.i, "trailing characters");
+        }
+        Ok(top)
+    }
+
+    fn top_object(&mut self, spec: &Spec<'_>) -> R<Top> {
+        let mut doc = Document::default();
+        let mut bad_array = None;
+        self.object(0, |s, key| {
+            let key_text = s.key_text(key.s, key.at)?;
+            if spec.record_arrays.contains(&key_text) {
+                let hash = spec.hash_records.contains(&key_text);
+                s.ws();
+                if s.peek() == Some(b'[') {
+                    let records = s.record_array(spec.extract, hash)?;
+                    doc.arrays.push((key_text.clone(), records));
+                } else {
+                    s.skip(1)?;
+                    bad_array.get_or_insert_with(|| key_text.clone());
+                }
+                doc.top.push((key_text.clone(), Val::Array));
+            } else {
+                let v = s.value(&[], 1)?;
+                doc.top.push((key_text.clone(), v));
+            }
+            doc.keys.push(key_text);
+            Ok(())
+        })?;
+        Ok(match bad_array {
+            Some(k) => Top::BadArray(k),
+            None => Top::Object(doc),
+        })
+    }
+
+    /// Scans an object at `depth` (the cursor on `{`), checking keys for duplicates and
+    /// calling `member` with each key, the cursor after its `:`.
+    fn object(&mut self, depth: usize, mut member: impl FnMut(&mut Self, Key) -> R<()>) -> R<()> {
+        if depth >= MAX_DEPTH {
+            return unusable(self.i, "recursion limit exceeded");
+        }
+        self.i += 1;
+        if self.keys.len() <= depth {
+            self.keys.resize_with(depth + 1, KeySet::default);
+        }
+        if let Some(k) = self.keys.get_mut(depth) {
+            k.clear();
+        }
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return self.unexpected("a key");
+            }
+            let at = self.i;
+            let key = self.string()?;
+            let hash = self.check_duplicate(depth, key, at)?;
+            self.eat(b':', "`:`")?;
+            member(self, Key { s: key, at, hash })?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return self.unexpected("`,` or `}`"),
+            }
+        }
+    }
+
+    fn check_duplicate(&mut self, depth: usize, key: Str, at: usize) -> R<u64> {
+        let raw = self.b.get(key.start..key.end).unwrap_or_default();
+        let h = key_hash(raw);
+        let b = self.b;
+        let Some(seen) = self.keys.get_mut(depth) else {
+            return Ok(h);
+        };
+        if !seen.insert(b, h, key.start, key.end) {
+            return unusable(
+                at,
+                format!("duplicate key {:?}", String::from_utf8_lossy(raw)),
+            );
+        }
+        Ok(h)
+    }
+
+    /// Scans an array at `depth` (the cursor on `[`), calling `element` for each element with
+    /// the cursor on it.
+    fn array(&mut self, depth: usize, mut element: impl FnMut(&mut Self) -> R<()>) -> R<()> {
+        if depth >= MAX_DEPTH {
+            return unusable(self.i, "recursion limit exceeded");
+        }
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            element(self)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return self.unexpected("`,` or `]`"),
+            }
+        }
+    }
+
+    fn record_array(&mut self, extract: Option<&Extract>, hash: bool) -> R<Vec<Record>> {
+        let mut out = Vec::new();
+        let hashes: Vec<u64> = extract
+            .map(|e| e.fields.iter().map(|f| key_hash(f.as_bytes())).collect())
+            .unwrap_or_default();
+        self.array(1, |s| {
+            let start = s.i;
+            let mut rec = if s.peek() == Some(b'{') {
+                s.record(extract, &hashes)?
+            } else {
+                s.skip(2)?;
+                Record {
+                    values: Vec::new(),
+                    is_object: false,
+                    raw_hash: None,
+                }
+            };
+            if hash {
+                rec.raw_hash = Some(fnv(s.b.get(start..s.i).unwrap_or_default()));
+            }
+            out.push(rec);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn record(&mut self, extract: Option<&Extract>, hashes: &[u64]) -> R<Record> {
+        let fields = extract.map(|e| e.fields.as_slice()).unwrap_or_default();
+        let bloom = hashes.iter().fold(0u64, |m, h| m | (1u64 << (h & 63)));
+        let mut values = vec![Val::Missing; fields.len()];
+        self.object(2, |s, key| {
+            let raw = s.b.get(key.s.start..key.s.end).unwrap_or_default();
+            let slot = if key.s.escaped {
+                let text = s.key_text(key.s, key.at)?;
+                fields.iter().position(|f| *f == text)
+            } else if bloom & (1u64 << (key.hash & 63)) == 0 {
+                None
+            } else {
+                hashes
+                    .iter()
+                    .zip(fields)
+                    .position(|(&h, f)| h == key.hash && f.as_bytes() == raw)
+            };
+            match slot {
+                Some(i) => {
+                    let sub = extract
+                        .and_then(|e| e.sub_fields.get(i))
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
+                    let v = s.value(sub, 3)?;
+                    if let Some(v_slot) = values.get_mut(i) {
+                        *v_slot = v;
+                    }
+                    Ok(())
+                }
+                None => {
+                    s.ws();
+                    s.skip(3)
+                }
+            }
+        })?;
+        Ok(Record {
+            values,
+            is_object: true,
+            raw_hash: None,
+        })
+    }
+
+    /// A value as a [`Val`] (the cursor before it): scalars are decoded, arrays skipped,
+    /// objects skipped except for the `sub` fields.
+    fn value(&mut self, sub: &[String], depth: usize) -> R<Val> {
+        self.ws();
+        match self.peek() {
+            Some(b'"') => {
+                let at = self.i;
+                let s = self.string()?;
+                Ok(Val::Str(self.decode(s, at)?))
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let (start, end) = self.number()?;
+                let text =
+                    std::str::from_utf8(self.b.get(start..end).unwrap_or_default()).unwrap_or("");
+                match text.parse::<f64>() {
+                    Ok(n) if n.is_finite() => Ok(Val::Num(n)),
+                    _ => unusable(start, "number out of range"),
+                }
+            }
+            Some(b'[') => self.skip(depth).map(|()| Val::Array),
+            Some(b'{') => {
+                let mut values = vec![Val::Missing; sub.len()];
+                self.object(depth, |s, key| {
+                    let text = s.key_text(key.s, key.at)?;
+                    match sub.iter().position(|f| *f == text) {
+                        Some(i) => {
+                            let v = s.value(&[], depth + 1)?;
+                            if let Some(slot) = values.get_mut(i) {
+                                *slot = v;
+                            }
+                            Ok(())
+                        }
+                        None => {
+                            s.ws();
+                            s.skip(depth + 1)
+                        }
+                    }
+                })?;
+                Ok(Val::Object(values))
+            }
+            Some(b't') => self.literal(b"true").map(|()| Val::Bool(true)),
+            Some(b'f') => self.literal(b"false").map(|()| Val::Bool(false)),
+            Some(b'n') => self.literal(b"null").map(|()| Val::Null),
+            _ => self.unexpected("a value"),
+        }
+    }
+
+    /// Skips one value (the cursor on it), validating it.
+    fn skip(&mut self, depth: usize) -> R<()> {
+        match self.peek() {
+            Some(b'"') => self.string().map(|_| ()),
+            Some(b'{') => self.object(depth, |s, _| {
+                s.ws();
+                s.skip(depth + 1)
+            }),
+            Some(b'[') => self.array(depth, |s| s.skip(depth + 1)),
+            Some(b'-' | b'0'..=b'9') => {
+                let (start, end) = self.number()?;
+                self.check_range(start, end)
+            }
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            _ => self.unexpected("a value"),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> R<()> {
+        let end = self.i + word.len();
+        if self.b.get(self.i..end) == Some(word) {
+            self.i = end;
+            Ok(())
+        } else {
+            broken(
+                self.i,
+                format!("expected `{}`", String::from_utf8_lossy(word)),
+            )
+        }
+    }
+
+    /// Scans a number (strict grammar); returns its byte range.
+    #[inline]
+    fn number(&mut self) -> R<(usize, usize)> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return broken(self.i, "invalid number"),
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return broken(self.i, "invalid number");
+            }
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return broken(self.i, "invalid number");
+            }
+            self.digits();
+        }
+        Ok((start, self.i))
+    }
+
+    #[inline]
+    fn digits(&mut self) {
+        let b = self.b;
+        let mut i = self.i;
+        while let Some(b'0'..=b'9') = b.get(i) {
+            i += 1;
+        }
+        self.i = i;
+    }
+
+    /// Refuses a number that overflows f64. Only numbers with an exponent or more than 300
+    /// digits can, so only those are parsed.
+    fn check_range(&self, start: usize, end: usize) -> R<()> {
+        let text = self.b.get(start..end).unwrap_or_default();
+        if end - start < 300 && !text.iter().any(|&c| c == b'e' || c == b'E') {
+            return Ok(());
+        }
+        match std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+        {
+            Some(n) if n.is_finite() => Ok(()),
+            _ => unusable(start, "number out of range"),
+        }
+    }
+
+    /// Scans a string (the cursor on its `"`), validating escapes, control characters and
+    /// UTF-8; the cursor ends after the closing quote.
+    #[inline]
+    fn string(&mut self) -> R<Str> {
+        self.i += 1;
+        let start = self.i;
+        let mut escaped = false;
+        let mut non_ascii = false;
+        loop {
+            self.skip_plain();
+            match self.peek() {
+                None => return broken(self.i, "EOF while parsing a string"),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    self.escape()?;
+                }
+                Some(c) if c < 0x20 => {
+                    return broken(
+                        self.i,
+                        "control character (\\u0000-\\u001F) found while parsing a string",
+                    );
+                }
+                Some(_) => {
+                    non_ascii = true;
+                    self.i += 1;
+                }
+            }
+        }
+        let end = self.i;
+        self.i += 1;
+        if non_ascii && std::str::from_utf8(self.b.get(start..end).unwrap_or_default()).is_err() {
+            return broken(start, "invalid unicode code point");
+        }
+        Ok(Str {
+            start,
+            end,
+            escaped,
+        })
+    }
+
+    fn escape(&mut self) -> R<()> {
+        self.i += 1;
+        match self.peek() {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                self.i += 1;
+                Ok(())
+            }
+            Some(b'u') => {
+                let hex = self.b.get(self.i + 1..self.i + 5).unwrap_or_default();
+                if hex.len() == 4 && hex.iter().all(u8::is_ascii_hexdigit) {
+                    self.i += 5;
+                    Ok(())
+                } else {
+                    broken(self.i, "invalid escape")
+                }
+            }
+            _ => broken(self.i, "invalid escape"),
+        }
+    }
+
+    fn key_text(&self, key: Str, at: usize) -> R<String> {
+        self.decode(key, at)
+    }
+
+    /// The text of a scanned string, escapes decoded (a lone surrogate becomes U+FFFD).
+    fn decode(&self, s: Str, at: usize) -> R<String> {
+        let raw = self.b.get(s.start..s.end).unwrap_or_default();
+        let text = match std::str::from_utf8(raw) {
+            Ok(t) => t,
+            Err(_) => return broken(at, "invalid unicode code point"),
+        };
+        if !s.escaped {
+            return Ok(text.to_string());
+        }
+        Ok(unescape(text))
+    }
+}
+
+/// Decodes JSON escapes in already-validated string content.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('u') => {
+                let hi = hex4(&mut chars);
+                let c = if (0xD800..0xDC00).contains(&hi) {
+                    let mut look = chars.clone();
+                    if look.next() == Some('\\') && look.next() == Some('u') {
+                        let lo = hex4(&mut look);
+                        if (0xDC00..0xE000).contains(&lo) {
+                            chars = look;
+                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                        } else {
+                            None
+                        }
+                    } else {
+                        None
+                    }
+                } else {
+                    char::from_u32(hi)
+                };
+                out.push(c.unwrap_or('\u{FFFD}'));
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+fn hex4(chars: &mut std::str::Chars<'_>) -> u32 {
+    (0..4).fold(0, |acc, _| {
+        acc * 16 + chars.next().and_then(|c| c.to_digit(16)).unwrap_or(0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> bool {
+        document(text.as_bytes(), &Spec::default()).is_ok()
+    }
+
+    /// The scanner accepts and refuses exactly what serde_json does, on a table of edge cases.
+    #[test]
+    fn agrees_with_serde_json() {
+        let cases = [
+            "{}",
+            "{\"a\":1}",
+            "{\"a\":-0.5e+10}",
+            "{\"a\":01}",
+            "{\"a\":1.}",
+            "{\"a\":.5}",
+            "{\"a\":-}",
+            "{\"a\":\"\\u00e9\\n\"}",
+            "{\"a\":\"\\x\"}",
+            "{\"a\":\"\\u12\"}",
+            "{\"a\":\"tab\there\"}",
+            "{\"a\":[1,2,]}",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{\"a\":tru}",
+            "{\"a\":true}",
+            "{\"a\":null} x",
+            "{\"a\":1}\n",
+            " {\"a\":[{},[]]} ",
+            "{\"a\":\"é\"}",
+            "[1,2]",
+            "\"s\"",
+            "3",
+            "{\"a\":1e5}",
+        ];
+        for c in cases {
+            let serde = serde_json::from_str::<serde_json::Value>(c).is_ok();
+            assert_eq!(ok(c), serde, "input: {c:?}");
+        }
+        assert!(document(b"{\"a\":\"\xff\"}", &Spec::default()).is_err());
+    }
+
+    #[test]
+    fn unusable_documents() {
+        for c in [
+            "{\"a\":1e400}",
+            "{\"a\":{\"b\":1,\"b\":2}}",
+            "{\"a\":[-1e999]}",
+        ] {
+            let e = document(c.as_bytes(), &Spec::default()).err();
+            assert!(e.is_some_and(|e| e.unusable), "input: {c}");
+        }
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(document(deep.as_bytes(), &Spec::default())
+            .err()
+            .is_some_and(|e| e.unusable));
+        let fine = format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(document(fine.as_bytes(), &Spec::default()).is_ok());
+    }
+
+    #[test]
+    fn word_classes() {
+        for b in 0u8..=255 {
+            let mut w = [b'a'; 8];
+            w[3] = b;
+            let special = b < 0x20 || b == b'"' || b == b'\\' || b >= 0x80;
+            assert_eq!(has_special(u64::from_le_bytes(w)), special, "byte {b}");
+        }
+    }
+
+    #[test]
+    fn unescapes() {
+        assert_eq!(
+            unescape("a\\nb\\u00e9\\ud83d\\ude00\\ud800x"),
+            "a\nbé😀\u{FFFD}x"
+        );
+    }
+}
