@@ -128,7 +128,7 @@ fn plan_one(
     if node == it.before {
         return Ok(());
     }
-    if it.kind == OpKind::CreateDir && !dir_is_empty(root, &rel)? {
+    if it.kind == OpKind::CreateDir && !dir_is_empty(root, &rel, &plan.ops)? {
         if !force {
             plan.changed
                 .push(format!("{rel} (directory no longer empty)"));
@@ -152,8 +152,20 @@ fn plan_one(
     Ok(())
 }
 
-fn dir_is_empty(root: &Root, rel: &RelPath) -> Result<bool> {
-    Ok(root.list(Some(rel))?.is_empty())
+/// Whether directory `rel` will be empty when its removal runs: entries that operations
+/// planned before it (newer changes, undone first) remove do not count, so a created
+/// `state/` whose created `state/heartbeats/` is removed first is still empty.
+fn dir_is_empty(root: &Root, rel: &RelPath, planned: &[Op]) -> Result<bool> {
+    let removed = |name: &str| {
+        planned.iter().any(|op| {
+            matches!(op.action, Action::RemoveDir | Action::RemoveFile)
+                && op
+                    .path
+                    .as_ref()
+                    .is_some_and(|p| p.parent().as_ref() == Some(rel) && p.file_name() == name)
+        })
+    };
+    Ok(root.list(Some(rel))?.iter().all(|e| removed(&e.name)))
 }
 
 /// The action that turns `now` back into the intent's `before` state, with the backup
