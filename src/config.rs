@@ -453,6 +453,12 @@ fn parse_config(path: &Path, text: &str) -> Result<Config> {
         key,
         why,
     };
+    if !text.trim_start().starts_with('{') {
+        return Err(bad(
+            "<document>".into(),
+            "the configuration must be one JSON object".into(),
+        ));
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let config: Config = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let why = e.inner().to_string();
