@@ -198,3 +198,49 @@ fn rollback_refuses_while_a_bot_runs_unless_forced() {
         Some(&b"x"[..])
     );
 }
+
+/// Recovery rewrites state files too: in real mode with a bot running it waits.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn real_mode_defers_recovery_while_a_bot_runs() {
+    let setup = |r: &std::path::Path| {
+        put(r, "logs/positions_futures.json", b"{}");
+    };
+    // Find the fault point of the positions file's rename on an identical root.
+    let probe = fast_root();
+    setup(probe.path());
+    let traced = selfheal_env(probe.path(), &["heal"], &[("SELFHEAL_FAULT_TRACE", "1")]);
+    let point = traced
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("fault-point "))
+        .find(|l| l.contains(" Rename logs/positions_futures.json"))
+        .and_then(|l| l.split(' ').next().map(str::to_string))
+        .expect("a rename point");
+    let root = fast_root();
+    let aux = tempdir();
+    let r = root.path();
+    setup(r);
+    let crash = format!("{point}:crash");
+    let crashed = selfheal_env(r, &["heal"], &[("SELFHEAL_FAULT", crash.as_str())]);
+    assert_ne!(crashed.code, 0, "the run was cut short");
+    let before = snapshot(r);
+    let mut b = bot(
+        &aux.path().join("run.py"),
+        r,
+        &aux.path().join("ready"),
+        false,
+    );
+    let run = selfheal(r, &["heal", "--mode", "real"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run
+        .list("critical")
+        .iter()
+        .any(|c| c.starts_with("DUPLICATE_INSTANCE")));
+    assert_eq!(snapshot(r), before, "recovery waits while the bot runs");
+    assert!(b.running());
+    drop(b);
+    let later = selfheal(r, &["heal", "--mode", "real"]);
+    assert_eq!(later.code, 0, "{}", later.stderr);
+    assert_eq!(later.json["recovery"]["outcome"], "rolled_back");
+}
