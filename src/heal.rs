@@ -2,6 +2,10 @@
 //! commit -> detect -> alert -> decide), `check` (the same findings and plan, writing
 //! nothing at all), `rollback` and `recover`. Each opens the root, loads the layout, and for
 //! a writing command takes the lock and runs recovery before anything else.
+//!
+//! A live second bot instance in real mode (DUPLICATE_INSTANCE) means no state file is
+//! written: recovery of an interrupted transaction waits, and every planned operation
+//! becomes a failed heal. `rollback` refuses while a bot instance runs, unless forced.
 
 use crate::checks::{self, Ctx, Phase, Planned};
 use crate::config::Layout;
