@@ -11,6 +11,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod validate;
+
 /// Where the config file is looked for when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "config/selfheal.json";
 
@@ -428,179 +430,13 @@ impl Layout {
     /// # Errors
     /// [`Error::Config`] naming the key at fault.
     pub fn from_config(config: Config, source: Option<PathBuf>) -> Result<Layout> {
-        let file = source
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("<embedded default>"));
-        let bad = |key: &str, why: String| Error::Config {
-            file: file.clone(),
-            key: key.to_string(),
-            why,
-        };
-        let rel = |key: &str, p: &str| RelPath::new(p).map_err(|e| bad(key, e.to_string()));
-        let dur = |key: &str, v: &str| parse_duration(v).map_err(|why| bad(key, why));
-        let mut directories = Vec::new();
-        for (i, d) in config.directories.iter().enumerate() {
-            let key = format!("directories[{i}]");
-            let mode = parse_mode(&d.mode).map_err(|w| bad(&format!("{key}.mode"), w))?;
-            directories.push((rel(&format!("{key}.path"), &d.path)?, mode));
-        }
-        let mut files = Vec::new();
-        for (i, f) in config.files.iter().enumerate() {
-            files.push(check_file(f, &format!("files[{i}]"), &bad)?);
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for f in &files {
-            if !seen.insert(f.path.clone()) {
-                return Err(bad("files", format!("{} is listed twice", f.path)));
-            }
-        }
-        if config.positions.identity.is_empty() {
-            return Err(bad(
-                "positions.identity",
-                "must name at least one field".into(),
-            ));
-        }
-        let tol = config.positions.margin_tolerance;
-        if !tol.is_finite() || tol < 0.0 {
-            return Err(bad(
-                "positions.margin_tolerance",
-                "must be a finite number >= 0".into(),
-            ));
-        }
-        if config
-            .processes
-            .patterns
-            .iter()
-            .all(|p| p.trim().is_empty())
-        {
-            return Err(bad(
-                "processes.patterns",
-                "must hold at least one non-empty pattern".into(),
-            ));
-        }
-        if config.locks.suffix.is_empty() || config.locks.suffix.contains('/') {
-            return Err(bad(
-                "locks.suffix",
-                "must be a non-empty file name suffix".into(),
-            ));
-        }
-        let mut trusted = Vec::new();
-        for (i, t) in config.trusted_symlinks.iter().enumerate() {
-            let key = format!("trusted_symlinks[{i}]");
-            let link = rel(&format!("{key}.link"), &t.link)?;
-            if !t.target.is_absolute() {
-                return Err(bad(
-                    &format!("{key}.target"),
-                    "must be an absolute path".into(),
-                ));
-            }
-            let target = std::fs::canonicalize(&t.target)
-                .map_err(|e| bad(&format!("{key}.target"), format!("cannot resolve: {e}")))?;
-            trusted.push((link, target));
-        }
-        let heartbeat_stale = dur("heartbeats.stale_after", &config.heartbeats.stale_after)?;
-        let lock_stale = dur("locks.stale_after", &config.locks.stale_after)?;
-        if heartbeat_stale.is_zero() {
-            return Err(bad(
-                "heartbeats.stale_after",
-                "must be greater than zero".into(),
-            ));
-        }
-        if lock_stale.is_zero() {
-            return Err(bad("locks.stale_after", "must be greater than zero".into()));
-        }
-        let layout = Layout {
-            heartbeat_dir: rel("heartbeats.json_dir", &config.heartbeats.json_dir)?,
-            heartbeat_plain: config
-                .heartbeats
-                .plain_files
-                .iter()
-                .enumerate()
-                .map(|(i, p)| rel(&format!("heartbeats.plain_files[{i}]"), p))
-                .collect::<Result<_>>()?,
-            heartbeat_stale,
-            lock_dirs: config
-                .locks
-                .dirs
-                .iter()
-                .enumerate()
-                .map(|(i, p)| rel(&format!("locks.dirs[{i}]"), p))
-                .collect::<Result<_>>()?,
-            lock_stale,
-            process_min_age: dur("processes.min_age", &config.processes.min_age)?,
-            process_grace: dur("processes.grace", &config.processes.grace)?,
-            retention_older_than: dur("retention.older_than", &config.retention.older_than)?,
-            retention_warn_size: parse_size(&config.retention.warn_size)
-                .map_err(|w| bad("retention.warn_size", w))?,
-            max_file_size: parse_size(&config.limits.max_file_size)
-                .map_err(|w| bad("limits.max_file_size", w))?,
-            alerts_file: rel("alerts.file", &config.alerts.file)?,
-            alerts_dedupe: dur("alerts.dedupe_window", &config.alerts.dedupe_window)?,
-            directories,
-            files,
-            trusted,
-            source,
-            config,
-        };
-        Ok(layout)
+        validate::layout(config, source)
     }
 
     /// The managed file with `role`, if configured.
     pub fn file(&self, role: FileRole) -> Option<&File> {
         self.files.iter().find(|f| f.role == role)
     }
-}
-
-fn check_file(f: &ManagedFile, key: &str, bad: &dyn Fn(&str, String) -> Error) -> Result<File> {
-    let path =
-        RelPath::new(f.path.as_str()).map_err(|e| bad(&format!("{key}.path"), e.to_string()))?;
-    let Value::Object(default) = &f.default else {
-        return Err(bad(
-            &format!("{key}.default"),
-            "must be a JSON object".into(),
-        ));
-    };
-    let mut required = Vec::new();
-    for (k, v) in &f.required_keys {
-        if !default.contains_key(k) {
-            return Err(bad(
-                &format!("{key}.required_keys.{k}"),
-                "a required key must also be in the default document".into(),
-            ));
-        }
-        let text = serde_json::to_string(v)
-            .map_err(|e| bad(&format!("{key}.required_keys.{k}"), e.to_string()))?;
-        required.push((k.clone(), text));
-    }
-    for (i, a) in f.record_arrays.iter().enumerate() {
-        if !matches!(default.get(a), Some(Value::Array(_))) {
-            return Err(bad(
-                &format!("{key}.record_arrays[{i}]"),
-                format!("{a:?} must be an array in the default document"),
-            ));
-        }
-    }
-    if f.role == FileRole::Positions {
-        for k in ["open_positions", "closed_positions"] {
-            if !f.record_arrays.iter().any(|a| a == k) {
-                return Err(bad(
-                    &format!("{key}.record_arrays"),
-                    format!("a positions file needs {k:?}"),
-                ));
-            }
-        }
-    }
-    let mut default_bytes = serde_json::to_vec_pretty(&f.default)
-        .map_err(|e| bad(&format!("{key}.default"), e.to_string()))?;
-    default_bytes.push(b'\n');
-    Ok(File {
-        mode: parse_mode(&f.mode).map_err(|w| bad(&format!("{key}.mode"), w))?,
-        path,
-        role: f.role,
-        required,
-        default_bytes,
-        record_arrays: f.record_arrays.clone(),
-    })
 }
 
 fn read_config(path: &Path) -> Result<String> {
@@ -612,23 +448,40 @@ fn read_config(path: &Path) -> Result<String> {
 }
 
 fn parse_config(path: &Path, text: &str) -> Result<Config> {
-    serde_json::from_str(text).map_err(|e| {
-        let msg = e.to_string();
-        Error::Config {
-            file: path.to_path_buf(),
-            key: config_error_key(&msg),
-            why: msg,
-        }
-    })
+    let bad = |key: String, why: String| Error::Config {
+        file: path.to_path_buf(),
+        key,
+        why,
+    };
+    if !text.trim_start().starts_with('{') {
+        return Err(bad(
+            "<document>".into(),
+            "the configuration must be one JSON object".into(),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let config: Config = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let why = e.inner().to_string();
+        bad(error_key(&e.path().to_string(), &why), why)
+    })?;
+    de.end()
+        .map_err(|e| bad("<document>".into(), e.to_string()))?;
+    Ok(config)
 }
 
-/// serde's message names an unknown field as "unknown field `x`"; pull the name out so the
-/// error leads with the key.
-fn config_error_key(msg: &str) -> String {
-    msg.split('`')
-        .nth(1)
-        .filter(|_| msg.contains("field"))
-        .map_or_else(|| "<document>".to_string(), str::to_string)
+/// The dotted key an error is about: the path where it happened, plus the field that
+/// serde names as unknown or missing ("unknown field `x`"), so the message leads with it.
+fn error_key(path: &str, why: &str) -> String {
+    let field = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|p| why.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next());
+    match (path, field) {
+        (".", Some(f)) => f.to_string(),
+        (".", None) => "<document>".to_string(),
+        (p, Some(f)) if !p.ends_with(f) => format!("{p}.{f}"),
+        (p, _) => p.to_string(),
+    }
 }
 
 /// Parses `"0755"`-style octal modes (3 or 4 digits, at most 0o7777).

@@ -6,7 +6,7 @@
 //! finishes the job. Also owns [`restore_node`], the one way any undo puts a path back.
 
 use crate::error::{Error, Result};
-use crate::fsx::{current_owner, Attrs, Replace, Root};
+use crate::fsx::{current_owner, Attrs, HeldLock, Replace, Root, TryLock};
 use crate::journal::{Journal, Writer};
 use crate::paths::RelPath;
 use crate::plan::{observe, Action, Observed, Op};
@@ -117,27 +117,15 @@ impl<'r> Txn<'r> {
     }
 
     fn apply_one(&mut self, index: u32, op: &Op) -> Result<OpResult> {
-        let store = Store::new(self.root);
-        let object = match op.backup() {
-            Some(bytes) => {
-                let sha = crate::store::sha256(bytes);
-                store.put(bytes, &sha)?;
-                Some(sha)
-            }
-            None => None,
-        };
+        let object = self.backup(op)?;
         let before = match op.before.node.clone() {
             Some(n) => n,
             None => return Ok(OpResult::Skipped("the path cannot be touched".into())),
         };
-        if let Some(path) = &op.path {
-            let now = observe(self.root, path, self.cap)?;
-            if now.node.as_ref() != Some(&before) {
-                return Ok(OpResult::Skipped(format!(
-                    "{path} changed since it was planned"
-                )));
-            }
-        }
+        let guard = match self.precheck(op, &before)? {
+            Ok(guard) => guard,
+            Err(why) => return Ok(OpResult::Skipped(why)),
+        };
         let intent = Intent {
             op: index,
             kind: op.kind(),
@@ -154,12 +142,50 @@ impl<'r> Txn<'r> {
         // ORDER: the intent (naming the durable backup) is durable before the change.
         self.writer.append(Body::Intent(intent.clone()), true)?;
         self.intents.push(intent);
-        self.perform(index, op)?;
+        self.perform(index, op, guard)?;
         self.writer.append(Body::Done(Done { op: index }), false)?;
         Ok(OpResult::Applied)
     }
 
-    fn perform(&self, index: u32, op: &Op) -> Result<()> {
+    /// Puts the bytes `op` replaces or removes into the store (durably) and names them.
+    fn backup(&self, op: &Op) -> Result<Option<Digest>> {
+        let Some(bytes) = op.backup() else {
+            return Ok(None);
+        };
+        let sha = crate::store::sha256(bytes);
+        Store::new(self.root).put(bytes, &sha)?;
+        Ok(Some(sha))
+    }
+
+    /// Re-checks the target against the plan just before the intent: `Err(why)` skips the
+    /// operation. For a lock removal the flock is taken first and stays held (the guard)
+    /// until the unlink; for a signal the pid must still name the planned process.
+    fn precheck(&self, op: &Op, before: &Node) -> Result<Result<Option<HeldLock>, String>> {
+        let guard = match (&op.action, &op.path) {
+            (Action::RemoveLock, Some(path)) => match self.root.try_lock_file(path)? {
+                TryLock::Taken(g) if g.same_inode()? => Some(g),
+                TryLock::Taken(_) => return Ok(Err(format!("{path} was replaced since"))),
+                TryLock::Held => return Ok(Err(format!("{path} is now held by a process"))),
+                TryLock::NotLockable => return Ok(Err(format!("{path} changed since"))),
+            },
+            (Action::Signal { process, .. }, _) => {
+                if crate::procs::start_ticks(process.pid) != Some(process.start_ticks) {
+                    return Ok(Err(format!("process {} has exited", process.pid)));
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(path) = &op.path {
+            let now = observe(self.root, path, self.cap)?;
+            if now.node.as_ref() != Some(before) {
+                return Ok(Err(format!("{path} changed since it was planned")));
+            }
+        }
+        Ok(Ok(guard))
+    }
+
+    fn perform(&self, index: u32, op: &Op, guard: Option<HeldLock>) -> Result<()> {
         let tmp = format!("{}{}.{}", crate::fsx::TMP_PREFIX, self.id(), index);
         let path = op.path.as_ref();
         let need = || path.ok_or_else(|| Error::Refused("operation without a path".into()));
@@ -185,6 +211,13 @@ impl<'r> Txn<'r> {
                     .write_atomic(need()?, bytes, &attrs, &tmp, replace)
             }
             Action::RemoveFile => self.root.remove_file(need()?),
+            Action::RemoveLock => match guard {
+                Some(g) => g.remove(),
+                None => Err(Error::Refused(format!(
+                    "{} is not locked by selfheal",
+                    need()?
+                ))),
+            },
             Action::RemoveDir => self.root.rmdir(need()?),
             Action::SetMode { mode } => self.root.set_mode(need()?, *mode),
             Action::Signal { process, grace } => crate::procs::terminate(process, *grace),

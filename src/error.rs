@@ -107,7 +107,7 @@ pub enum Error {
     #[error("interrupted")]
     Interrupted,
     /// The configuration is invalid.
-    #[error("invalid configuration in `{}`: {key}: {why}", file.display())]
+    #[error("{key}: {why} (configuration file `{}`)", file.display())]
     Config {
         /// The file read.
         file: PathBuf,

@@ -46,6 +46,12 @@ pub mod code {
     pub const SLOT_INVALID: &str = "SLOT_INVALID";
     /// selfheal's own journal or store failed verification, or recovery found a conflict.
     pub const JOURNAL_INTEGRITY: &str = "JOURNAL_INTEGRITY";
+    /// Warning: a stale lock file that was kept (held, naming a live process, or a bot runs).
+    pub const STALE_LOCK: &str = "STALE_LOCK";
+    /// Warning: a heartbeat was stale or unreadable (reset at startup, reported always).
+    pub const STALE_HEARTBEAT: &str = "STALE_HEARTBEAT";
+    /// Warning: a bot instance runs in the root and was not terminated.
+    pub const BOT_INSTANCE: &str = "BOT_INSTANCE";
 }
 
 /// One finding.

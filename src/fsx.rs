@@ -16,6 +16,10 @@ use rustix::fs::{
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+mod lockfile;
+
+pub use lockfile::{HeldLock, TryLock};
+
 /// Prefix of every temporary file selfheal creates beside a target.
 pub const TMP_PREFIX: &str = ".selfheal-tmp.";
 
@@ -191,6 +195,21 @@ impl Root {
     /// The root as given.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The root's canonical absolute path (symlinks resolved), to compare with paths the
+    /// kernel reports, such as a process's working directory.
+    ///
+    /// # Errors
+    /// An I/O error naming the root.
+    pub fn canonical_path(&self) -> Result<PathBuf> {
+        use rustix::fd::AsRawFd;
+        // The directory actually held open, even if a link on the way was flipped since.
+        let link = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        match std::fs::read_link(link) {
+            Ok(p) if p.is_absolute() => Ok(p),
+            _ => std::fs::canonicalize(&self.path).ctx(IoOp::Stat, &self.path),
+        }
     }
 
     /// An absolute-ish display path for a relative path.

@@ -2,6 +2,10 @@
 //! commit -> detect -> alert -> decide), `check` (the same findings and plan, writing
 //! nothing at all), `rollback` and `recover`. Each opens the root, loads the layout, and for
 //! a writing command takes the lock and runs recovery before anything else.
+//!
+//! A live second bot instance in real mode (DUPLICATE_INSTANCE) means no state file is
+//! written: recovery of an interrupted transaction waits, and every planned operation
+//! becomes a failed heal. `rollback` refuses while a bot instance runs, unless forced.
 
 use crate::checks::{self, Ctx, Phase, Planned};
 use crate::config::Layout;
@@ -157,6 +161,9 @@ pub fn heal(opts: &Options) -> Result<Report> {
     let _lock = lock::acquire(&s.root, opts.lock_timeout)?;
     let mut journal = Journal::load(&s.root, s.mac.clone())?;
     let cap = s.layout.max_file_size;
+    if let Some(f) = defer_recovery(&s, &journal, mode)? {
+        return Ok(blocked(mode.mode, f, None));
+    }
     let rec = match recovery::recover(&s.root, &mut journal, cap, false) {
         Ok(r) => r,
         Err(Error::JournalCorrupt { file, why }) => {
@@ -176,6 +183,7 @@ pub fn heal(opts: &Options) -> Result<Report> {
     }
     let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
     let mut planned = checks::plan(&ctx)?;
+    hold_while_duplicate(&mut planned);
     refuse_without_space(&s.root, &mut planned)?;
     let mut txn = engine::begin(
         &s.root,
@@ -225,6 +233,7 @@ fn inspect(opts: &Options, _as_heal: bool) -> Result<Report> {
     }
     let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
     let mut planned = checks::plan(&ctx)?;
+    hold_while_duplicate(&mut planned);
     pending_recovery(&s, &journal, &mut planned)?;
     let boot = missing_bootstrap(&s.root)?;
     let mut report = assemble(&s, &journal, mode.mode, &planned, None, &boot, true);
@@ -290,7 +299,7 @@ fn journal_finding(why: &str) -> Finding {
 fn blocked(mode: Mode, finding: Finding, recovery: Option<RecoveryReport>) -> Report {
     let health = health::assess(&health::Inputs {
         criticals: 1,
-        journal_problem: Some(finding.message.clone()),
+        journal_problem: (finding.code == code::JOURNAL_INTEGRITY).then(|| finding.message.clone()),
         ..health::Inputs::default()
     });
     Report {
@@ -336,19 +345,88 @@ fn refuse_without_space(root: &Root, planned: &mut Planned) -> Result<()> {
     if have >= need {
         return Ok(());
     }
+    drop_ops(
+        planned,
+        &format!("not enough disk space for the backups: need {need} bytes, {have} free"),
+    );
+    Ok(())
+}
+
+/// Turns every planned operation into a failed heal with `reason`.
+fn drop_ops(planned: &mut Planned, reason: &str) {
     for op in std::mem::take(&mut planned.ops) {
         planned.failed.push(Failed {
             heal: op.heal.to_string(),
             path: op.path.map(|p| p.to_string()),
-            reason: format!(
-                "not enough disk space for the backups: need {need} bytes, {have} free"
-            ),
+            reason: reason.to_string(),
         });
+        if op.heal == "stale_heartbeat" {
+            planned.stale_heartbeats += 1;
+        }
     }
     for f in &mut planned.files {
         f.op = None;
     }
-    Ok(())
+}
+
+/// In real mode a live second bot instance (DUPLICATE_INSTANCE) means no state file is
+/// written at all: every planned operation becomes a failed heal.
+fn hold_while_duplicate(planned: &mut Planned) {
+    if planned
+        .findings
+        .iter()
+        .any(|f| f.code == code::DUPLICATE_INSTANCE)
+    {
+        drop_ops(
+            planned,
+            "not applied: another bot instance is running in this root (DUPLICATE_INSTANCE)",
+        );
+    }
+}
+
+/// Recovery writes state files too: in real mode, with a transaction to recover and a bot
+/// instance running, nothing is done and the duplicate is reported instead.
+fn defer_recovery(s: &Session, journal: &Journal, mode: ModeChoice) -> Result<Option<Finding>> {
+    if mode.mode != Mode::Real || journal.unfinished().is_none() {
+        return Ok(None);
+    }
+    let bots = checks::processes::scan(&s.root, &s.layout)?;
+    if bots.is_empty() {
+        return Ok(None);
+    }
+    let list: Vec<String> = bots
+        .iter()
+        .map(|b| format!("{} ({})", b.pid, b.command()))
+        .collect();
+    Ok(Some(
+        Finding::new(
+            code::DUPLICATE_INSTANCE,
+            Level::Critical,
+            None,
+            format!(
+                "another bot instance is running in this root: {}; recovery of the interrupted transaction waits until it stops",
+                list.join(", ")
+            ),
+            "recovery deferred",
+        )
+        .with_details(json!({"pids": bots.iter().map(|b| b.pid).collect::<Vec<_>>()})),
+    ))
+}
+
+/// `rollback` refuses while a bot instance runs in the root, unless forced.
+fn refuse_while_bot_runs(s: &Session, force: bool) -> Result<()> {
+    if force {
+        return Ok(());
+    }
+    let bots = checks::processes::scan(&s.root, &s.layout)?;
+    match bots.first() {
+        None => Ok(()),
+        Some(b) => Err(Error::Refused(format!(
+            "a bot instance is running in this root (pid {}: {}); stop it first, or use --force",
+            b.pid,
+            b.command()
+        ))),
+    }
 }
 
 fn disk(root: &Root) -> Option<(u64, u64)> {
@@ -391,7 +469,7 @@ fn assemble(
     let findings = planned.findings.clone();
     let criticals = findings.iter().filter(|f| f.is_critical()).count();
     let failures = planned.failed.len();
-    let health = score(s, journal, criticals, failures);
+    let health = score(s, journal, criticals, failures, planned.stale_heartbeats);
     let start_allowed = health::start_allowed(mode, &health, criticals, failures);
     Report {
         success: criticals == 0,
@@ -421,7 +499,13 @@ fn assemble(
     }
 }
 
-fn score(s: &Session, journal: &Journal, criticals: usize, failed: usize) -> Health {
+fn score(
+    s: &Session,
+    journal: &Journal,
+    criticals: usize,
+    failed: usize,
+    stale_heartbeats: usize,
+) -> Health {
     let clock_behind = journal
         .txns
         .last()
@@ -445,6 +529,7 @@ fn score(s: &Session, journal: &Journal, criticals: usize, failed: usize) -> Hea
         not_writable,
         journal_problem: journal.problem.as_ref().map(journal::Problem::describe),
         clock_behind,
+        stale_heartbeats,
         ..health::Inputs::default()
     })
 }
@@ -489,6 +574,7 @@ pub struct RollbackReport {
 /// operational errors, lock timeout.
 pub fn rollback(opts: &Options, txn: u64, force: bool) -> Result<RollbackReport> {
     let s = Session::open(opts, false)?;
+    refuse_while_bot_runs(&s, force)?;
     let cap = s.layout.max_file_size;
     if opts.dry_run {
         let journal = Journal::load(&s.root, s.mac.clone())?;

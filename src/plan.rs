@@ -114,6 +114,9 @@ pub enum Action {
     },
     /// Remove a regular file.
     RemoveFile,
+    /// Remove a stale lock file while holding its flock, after checking the path still names
+    /// the locked inode (`fsx::HeldLock::remove`). Journaled as `remove_file`.
+    RemoveLock,
     /// Remove an empty directory.
     RemoveDir,
     /// Set permission bits.
@@ -154,7 +157,7 @@ impl Op {
             (Action::CreateDir { .. }, _) => OpKind::CreateDir,
             (Action::WriteFile { .. }, Some(Node::Absent)) => OpKind::CreateFile,
             (Action::WriteFile { .. }, _) => OpKind::ReplaceFile,
-            (Action::RemoveFile, _) => OpKind::RemoveFile,
+            (Action::RemoveFile | Action::RemoveLock, _) => OpKind::RemoveFile,
             (Action::RemoveDir, _) => OpKind::RemoveDir,
             (Action::SetMode { .. }, _) => OpKind::SetMode,
             (Action::Signal { .. }, _) => OpKind::Signal,
@@ -170,7 +173,7 @@ impl Op {
                 size: bytes.len() as u64,
                 mode: Mode(*mode),
             },
-            Action::RemoveFile | Action::RemoveDir => Node::Absent,
+            Action::RemoveFile | Action::RemoveLock | Action::RemoveDir => Node::Absent,
             Action::SetMode { mode } => match &self.before.node {
                 Some(Node::File { sha256, size, .. }) => Node::File {
                     sha256: *sha256,
@@ -187,9 +190,10 @@ impl Op {
     /// removes).
     pub fn backup(&self) -> Option<&Arc<Vec<u8>>> {
         match (&self.action, &self.before.node) {
-            (Action::WriteFile { .. } | Action::RemoveFile, Some(Node::File { .. })) => {
-                self.before.bytes.as_ref()
-            }
+            (
+                Action::WriteFile { .. } | Action::RemoveFile | Action::RemoveLock,
+                Some(Node::File { .. }),
+            ) => self.before.bytes.as_ref(),
             _ => None,
         }
     }

@@ -8,15 +8,101 @@ use journal_format::ProcessRef;
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::OwnedFd;
 use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// One process as read from `/proc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcInfo {
+    /// Its pid.
+    pub pid: u32,
+    /// Its parent's pid (0 for the first process).
+    pub ppid: u32,
+    /// Its effective uid, when readable.
+    pub uid: Option<u32>,
+    /// Start time in clock ticks since boot: with the pid, it names the process.
+    pub start_ticks: u64,
+    /// Its arguments (lossy UTF-8); empty for a kernel thread or a zombie.
+    pub cmdline: Vec<String>,
+    /// Its working directory, when readable (`None` for another user's process).
+    pub cwd: Option<PathBuf>,
+}
+
+impl ProcInfo {
+    /// The arguments joined with spaces, for matching and for messages.
+    pub fn command(&self) -> String {
+        self.cmdline.join(" ")
+    }
+}
+
+/// Every process that can be read now, in pid order. Processes that exit while being read
+/// are left out.
+pub fn list() -> Vec<ProcInfo> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out: Vec<ProcInfo> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(info)
+        .collect();
+    out.sort_by_key(|p| p.pid);
+    out
+}
+
+/// Reads one process, or `None` if it is gone or unreadable.
+pub fn info(pid: u32) -> Option<ProcInfo> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (ppid, start_ticks) = parse_stat(&stat)?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    Some(ProcInfo {
+        pid,
+        ppid,
+        uid: std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .as_deref()
+            .and_then(effective_uid),
+        start_ticks,
+        cmdline: cmdline
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+        cwd: std::fs::read_link(format!("/proc/{pid}/cwd")).ok(),
+    })
+}
+
+/// `(ppid, start_ticks)` from the text of `/proc/<pid>/stat`.
+fn parse_stat(stat: &str) -> Option<(u32, u64)> {
+    // The command name (field 2) is in parentheses and may contain spaces or ')'.
+    let after = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    Some((fields.get(1)?.parse().ok()?, fields.get(19)?.parse().ok()?))
+}
+
+/// The effective uid from the text of `/proc/<pid>/status`.
+fn effective_uid(status: &str) -> Option<u32> {
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// How long ago a process that started at `start_ticks` started, or `None` if unknown.
+pub fn age(start_ticks: u64) -> Option<Duration> {
+    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+    let secs: f64 = uptime.split_whitespace().next()?.parse().ok()?;
+    let per_sec = rustix::param::clock_ticks_per_second();
+    if per_sec == 0 || !secs.is_finite() {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let started = start_ticks as f64 / per_sec as f64;
+    Some(Duration::from_secs_f64((secs - started).max(0.0)))
+}
 
 /// The start time of `pid` in clock ticks since boot (`/proc/<pid>/stat` field 22), or
 /// `None` if the process is gone or the file cannot be parsed.
 pub fn start_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may contain spaces or ')'.
-    let after = stat.get(stat.rfind(')')? + 1..)?;
-    after.split_whitespace().nth(19)?.parse().ok()
+    parse_stat(&stat).map(|(_, t)| t)
 }
 
 /// Terminates `process`: SIGTERM through a pidfd, then SIGKILL if it has not exited after
@@ -88,4 +174,26 @@ pub fn alive(pid: u32) -> bool {
             rustix::process::test_kill_process(p).is_ok()
                 || std::path::Path::new(&format!("/proc/{pid}")).exists()
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_and_status_parsing() {
+        let stat = "42 (a) b) c) S 7 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10";
+        assert_eq!(parse_stat(stat), Some((7, 98765)));
+        assert_eq!(parse_stat("42 (x"), None);
+        let status = "Name:\tpython3\nUid:\t1000\t1001\t1000\t1000\nGid:\t5\n";
+        assert_eq!(effective_uid(status), Some(1001));
+        assert_eq!(effective_uid("Name: x\n"), None);
+    }
+
+    #[test]
+    fn this_process_is_listed() {
+        let me = info(std::process::id());
+        assert!(me.as_ref().is_some_and(|p| !p.cmdline.is_empty()));
+        assert_eq!(me.map(|p| p.start_ticks), start_ticks(std::process::id()));
+    }
 }

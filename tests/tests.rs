@@ -18,3 +18,15 @@ mod engine_containment;
 mod engine_concurrency;
 // Conflicts, torn journal tails, unknown journal versions, journal audit.
 mod engine_recovery;
+// The configuration: overrides honoured end to end, bad configurations refused.
+mod config_override;
+// Stale heartbeats in both formats.
+mod runtime_heartbeats;
+// Stale lock files.
+mod runtime_locks;
+// Group/world-writable state.
+mod runtime_permissions;
+// Bot instances and orphan processes, with real child processes.
+mod runtime_procs;
+// Shared helpers of the runtime tests.
+mod runtime_support;

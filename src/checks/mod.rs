@@ -2,15 +2,20 @@
 //! safe to repair), failed heals (repairs refused at plan time) and findings. Nothing here
 //! writes; `engine` applies the plan. Each submodule owns one family of heals.
 
+pub mod heartbeats;
 pub mod layout;
+pub mod locks;
+pub mod permissions;
+pub mod processes;
 
 use crate::config::{File, Layout};
 use crate::error::Result;
 use crate::findings::{Failed, Finding};
-use crate::fsx::Root;
+use crate::fsx::{Entry, Kind, Root};
 use crate::journal::Journal;
 use crate::jsondoc::Shape;
 use crate::mode::ModeChoice;
+use crate::paths::RelPath;
 use crate::plan::{Observed, Op};
 
 /// When the checks run.
@@ -66,6 +71,23 @@ pub struct Planned {
     pub files: Vec<FileView>,
     /// Repairs that only recovery will do (reported by `check`).
     pub pending_notes: Vec<String>,
+    /// Bot instances running in the root, as the process check saw them.
+    pub bots: Bots,
+    /// Heartbeats found stale and left stale by this run (for the health score).
+    pub stale_heartbeats: usize,
+}
+
+/// Whether a bot instance runs in the root, which decides what the runtime heals may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Bots {
+    /// None: stale locks may be removed and heartbeats reset (at startup).
+    #[default]
+    None,
+    /// Some, and every one is planned to be terminated: heartbeats may be reset, but locks
+    /// are only reported (a dying bot may still have a lock file open).
+    Terminating,
+    /// Some that keep running: locks and heartbeats are only reported.
+    Running,
 }
 
 impl Planned {
@@ -93,5 +115,16 @@ pub fn plan(ctx: &Ctx<'_>) -> Result<Planned> {
     let mut p = Planned::default();
     layout::plan_dirs(ctx, &mut p)?;
     layout::plan_files(ctx, &mut p)?;
+    processes::plan(ctx, &mut p)?;
+    locks::plan(ctx, &mut p)?;
+    heartbeats::plan(ctx, &mut p)?;
+    // Last: it chains onto the operations planned above for the same paths.
+    permissions::plan(ctx, &mut p)?;
     Ok(p)
+}
+
+/// Whether `dir` is a directory that can be listed without crossing an untrusted symlink
+/// (a missing or unreachable one is reported by `layout`).
+pub(crate) fn listable_dir(root: &Root, dir: &RelPath) -> Result<bool> {
+    Ok(matches!(root.entry(dir)?, Entry::Present(st) if st.kind == Kind::Dir))
 }

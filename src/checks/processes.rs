@@ -1,0 +1,296 @@
+//! Bot instances and orphan processes. A process is a bot instance of this root when it
+//! runs as our user, its command line contains every configured pattern, and its working
+//! directory lies inside the root (canonical paths). Never one: selfheal itself, any of its
+//! ancestors, and any descendant of an ancestor that is itself a bot (the `python run.py`
+//! that started selfheal as a subprocess, and its workers).
+//!
+//! At startup, only an *explicit* paper mode (`--mode paper` or `TRADING_MODE=paper`) plans
+//! a termination (SIGTERM through a pidfd, SIGKILL after the grace period; journaled as
+//! irreversible), and only of a process older than `processes.min_age`. In real mode a live
+//! instance is the critical `DUPLICATE_INSTANCE` (and `heal` then writes no state file);
+//! otherwise it is reported. `watch` never signals: there the bot is expected, and only a
+//! second instance is a duplicate (real mode). Reading `/proc` happens in `procs`; the
+//! choice is the pure [`select`].
+
+use super::{Bots, Ctx, Phase, Planned};
+use crate::config::Layout;
+use crate::error::Result;
+use crate::findings::{code, Finding, Level};
+use crate::fsx::Root;
+use crate::mode::Mode;
+use crate::plan::{Action, Observed, Op};
+use crate::procs::{self, ProcInfo};
+use journal_format::{Node, ProcessRef};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Longest command line kept in a journal record or a message.
+const MAX_CMDLINE: usize = 500;
+
+/// Who is looking, for [`select`].
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer<'a> {
+    /// selfheal's own pid.
+    pub pid: u32,
+    /// selfheal's effective uid.
+    pub uid: u32,
+    /// The canonical root.
+    pub root: &'a Path,
+    /// The bot patterns.
+    pub patterns: &'a [String],
+}
+
+/// The bot instances running in the root now, parents before their children.
+///
+/// # Errors
+/// The root's canonical path cannot be found.
+pub fn scan(root: &Root, layout: &Layout) -> Result<Vec<ProcInfo>> {
+    let canon = root.canonical_path()?;
+    let viewer = Viewer {
+        pid: std::process::id(),
+        uid: rustix::process::geteuid().as_raw(),
+        root: &canon,
+        patterns: &layout.config.processes.patterns,
+    };
+    Ok(select(&procs::list(), &viewer))
+}
+
+/// Whether `p`'s command line contains every pattern.
+pub fn is_bot(p: &ProcInfo, patterns: &[String]) -> bool {
+    let cmd = p.command();
+    !p.cmdline.is_empty() && patterns.iter().all(|pat| cmd.contains(pat.as_str()))
+}
+
+/// The bot instances of the root in `table`, seen by `viewer`, parents first.
+pub fn select(table: &[ProcInfo], viewer: &Viewer<'_>) -> Vec<ProcInfo> {
+    let by_pid: BTreeMap<u32, &ProcInfo> = table.iter().map(|p| (p.pid, p)).collect();
+    let ancestors = chain(&by_pid, viewer.pid);
+    let bot_ancestors: BTreeSet<u32> = ancestors
+        .iter()
+        .copied()
+        .filter(|a| *a != viewer.pid)
+        .filter(|a| by_pid.get(a).is_some_and(|p| is_bot(p, viewer.patterns)))
+        .collect();
+    let mut found: Vec<(usize, &ProcInfo)> = table
+        .iter()
+        .filter(|p| !ancestors.contains(&p.pid))
+        .filter(|p| p.uid == Some(viewer.uid) && is_bot(p, viewer.patterns))
+        .filter(|p| p.cwd.as_deref().is_some_and(|c| c.starts_with(viewer.root)))
+        .map(|p| (chain(&by_pid, p.pid), p))
+        .filter(|(up, _)| !up.iter().any(|a| bot_ancestors.contains(a)))
+        .map(|(up, p)| (up.len(), p))
+        .collect();
+    found.sort_by_key(|(depth, p)| (*depth, p.pid));
+    found.into_iter().map(|(_, p)| p.clone()).collect()
+}
+
+/// `pid` and its ancestors, nearest first, as far as `table` knows them.
+fn chain(by_pid: &BTreeMap<u32, &ProcInfo>, pid: u32) -> Vec<u32> {
+    let mut out = vec![pid];
+    let mut cur = pid;
+    while let Some(p) = by_pid.get(&cur) {
+        if p.ppid == 0 || out.contains(&p.ppid) || out.len() > 4096 {
+            break;
+        }
+        out.push(p.ppid);
+        cur = p.ppid;
+    }
+    out
+}
+
+/// The instances in `found` that are not children of another one (one per bot).
+fn tops(found: &[ProcInfo]) -> Vec<&ProcInfo> {
+    let pids: BTreeSet<u32> = found.iter().map(|p| p.pid).collect();
+    found.iter().filter(|p| !pids.contains(&p.ppid)).collect()
+}
+
+/// Plans what to do about bot instances and records whether one runs (`Planned::bots`).
+///
+/// # Errors
+/// The root's canonical path cannot be found.
+pub fn plan(ctx: &Ctx<'_>, p: &mut Planned) -> Result<()> {
+    let found = scan(ctx.root, ctx.layout)?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    match ctx.phase {
+        Phase::Watch => watch(ctx, p, &found),
+        Phase::Startup => startup(ctx, p, &found),
+    }
+    Ok(())
+}
+
+fn startup(ctx: &Ctx<'_>, p: &mut Planned, found: &[ProcInfo]) {
+    p.bots = Bots::Running;
+    if ctx.mode.mode == Mode::Real {
+        p.findings.push(duplicate(found));
+        return;
+    }
+    if !ctx.mode.may_signal() {
+        let why = "paper mode is not explicit (use --mode paper or TRADING_MODE=paper)";
+        p.findings.extend(found.iter().map(|b| kept(b, why)));
+        return;
+    }
+    let min_age = ctx.layout.process_min_age;
+    let (old, young): (Vec<&ProcInfo>, Vec<&ProcInfo>) = found
+        .iter()
+        .partition(|b| procs::age(b.start_ticks).is_some_and(|a| a >= min_age));
+    let why = format!(
+        "it is younger than processes.min_age ({} s)",
+        min_age.as_secs()
+    );
+    p.findings.extend(young.iter().map(|b| kept(b, &why)));
+    for b in &old {
+        p.push(terminate(ctx.layout, b));
+    }
+    if young.is_empty() {
+        p.bots = Bots::Terminating;
+    }
+}
+
+fn watch(ctx: &Ctx<'_>, p: &mut Planned, found: &[ProcInfo]) {
+    p.bots = Bots::Running;
+    if ctx.mode.mode == Mode::Real && tops(found).len() > 1 {
+        p.findings.push(duplicate(found));
+    }
+}
+
+fn short_cmd(b: &ProcInfo) -> String {
+    let mut cmd = b.command();
+    if cmd.len() > MAX_CMDLINE {
+        let mut cut = MAX_CMDLINE;
+        while !cmd.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        cmd.truncate(cut);
+        cmd.push_str("...");
+    }
+    cmd
+}
+
+fn describe(b: &ProcInfo) -> String {
+    format!("{} ({})", b.pid, short_cmd(b))
+}
+
+fn duplicate(found: &[ProcInfo]) -> Finding {
+    let list: Vec<String> = found.iter().map(describe).collect();
+    let cmds: BTreeSet<String> = found.iter().map(short_cmd).collect();
+    Finding::new(
+        code::DUPLICATE_INSTANCE,
+        Level::Critical,
+        None,
+        format!(
+            "another bot instance is running in this root: {}; no state file is written while it runs",
+            list.join(", ")
+        ),
+        cmds.into_iter().collect::<Vec<_>>().join(" | "),
+    )
+    .with_details(serde_json::json!({
+        "processes": found.iter().map(|b| serde_json::json!({
+            "pid": b.pid,
+            "cmdline": short_cmd(b),
+            "cwd": b.cwd.as_ref().map(|c| c.display().to_string()),
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+fn kept(b: &ProcInfo, why: &str) -> Finding {
+    Finding::new(
+        code::BOT_INSTANCE,
+        Level::High,
+        None,
+        format!(
+            "bot process {} runs in this root; not terminated: {why}",
+            describe(b)
+        ),
+        short_cmd(b),
+    )
+    .with_details(serde_json::json!({"pid": b.pid, "cmdline": short_cmd(b)}))
+}
+
+fn terminate(layout: &Layout, b: &ProcInfo) -> Op {
+    let age = procs::age(b.start_ticks).map_or(0, |a| a.as_secs());
+    let cwd = b
+        .cwd
+        .as_ref()
+        .map_or_else(String::new, |c| c.display().to_string());
+    Op {
+        heal: "orphan_process",
+        path: None,
+        reason: format!("bot process in the root (cwd {cwd}), running for {age} s"),
+        message: format!("Terminated orphan process {}", describe(b)),
+        action: Action::Signal {
+            process: ProcessRef {
+                pid: b.pid,
+                start_ticks: b.start_ticks,
+                cmdline: short_cmd(b),
+            },
+            grace: layout.process_grace,
+        },
+        before: Observed {
+            node: Some(Node::Absent),
+            untouchable: None,
+            stat: None,
+            bytes: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn proc(pid: u32, ppid: u32, cmd: &str, cwd: &str) -> ProcInfo {
+        ProcInfo {
+            pid,
+            ppid,
+            uid: Some(1000),
+            start_ticks: u64::from(pid),
+            cmdline: cmd.split(' ').map(str::to_string).collect(),
+            cwd: Some(PathBuf::from(cwd)),
+        }
+    }
+
+    fn pids(table: &[ProcInfo], me: u32) -> Vec<u32> {
+        let patterns = vec!["python".to_string(), "run.py".to_string()];
+        let viewer = Viewer {
+            pid: me,
+            uid: 1000,
+            root: Path::new("/srv/bot"),
+            patterns: &patterns,
+        };
+        select(table, &viewer).iter().map(|p| p.pid).collect()
+    }
+
+    #[test]
+    fn selection_table() {
+        let mut other_user = proc(40, 1, "python3 run.py", "/srv/bot");
+        other_user.uid = Some(0);
+        let table = vec![
+            proc(1, 0, "init", "/"),
+            proc(10, 1, "python3 run.py", "/srv/bot"),
+            proc(11, 10, "python3 run.py --worker", "/srv/bot/data"),
+            proc(20, 1, "python3 run.py", "/srv/other"),
+            proc(21, 1, "python3 run.py", "/srv/bot-B"),
+            proc(30, 1, "python3 dashboard.py", "/srv/bot"),
+            other_user,
+            // selfheal started by a bot: the bot, its workers and selfheal are excluded.
+            proc(50, 1, "python run.py", "/srv/bot"),
+            proc(51, 50, "python run.py --worker", "/srv/bot"),
+            proc(52, 50, "selfheal heal", "/srv/bot"),
+        ];
+        assert_eq!(pids(&table, 52), vec![10, 11]);
+        // Seen from a selfheal started by the operator, both bots are instances.
+        assert_eq!(pids(&table, 999), vec![10, 50, 11, 51]);
+    }
+
+    #[test]
+    fn tops_group_workers_with_their_bot() {
+        let found = vec![
+            proc(10, 1, "python3 run.py", "/srv/bot"),
+            proc(11, 10, "python3 run.py", "/srv/bot"),
+        ];
+        assert_eq!(tops(&found).len(), 1);
+    }
+}

@@ -1,0 +1,136 @@
+//! Lock files of the bot: testing whether one is held, and removing a stale one while
+//! selfheal itself holds its flock. This is part of `fsx` (it unlinks under the root) and
+//! keeps its rules: the file is opened relative to its directory, never through a symlink.
+//!
+//! # Why removing a stale lock this way is safe for the bot's flock users
+//!
+//! The bot's locks are `flock(2)` locks on a file beside the file they guard; whether the
+//! lock file exists says nothing about whether it is held. A removal is planned only for a
+//! lock that is old, not held, names no live PID, and only at startup when no bot instance
+//! runs in the root. [`HeldLock::remove`] then:
+//!
+//! 1. opens the path (`O_NOFOLLOW`) and takes `flock(LOCK_EX | LOCK_NB)`: a process that
+//!    holds the lock makes this fail, so a held lock is never removed;
+//! 2. checks that the path still names the inode it locked (`fstat` of the descriptor against
+//!    `lstat` of the path): a lock file replaced since it was opened is left alone;
+//! 3. unlinks the path and fsyncs the directory while still holding the flock, then
+//!    releases it.
+//!
+//! A process that opens the path after the unlink creates a new inode and locks that one;
+//! nobody can be holding the old inode (step 1). The one interleaving that could give two
+//! holders on two inodes is a process that opened the old inode before the unlink and
+//! locks it after: that is a running bot, which is why removal happens only at startup
+//! with no bot instance running (and, under systemd, `ExecStartPre=` runs before the bot).
+//! Bot code that re-checks the path's inode after taking its flock is safe in every case.
+//! Steps 2 and 3 are not one atomic call (Linux has no "unlink if inode"), so the inode is
+//! checked once before the journal intent and once more right before the unlink.
+
+use super::{parent_display, Root};
+use crate::error::{Error, IoContext, IoOp, Result};
+use crate::fault::{self, Point};
+use crate::paths::RelPath;
+use rustix::fd::OwnedFd;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+/// What trying a lock file's flock without waiting found.
+#[derive(Debug)]
+pub enum TryLock {
+    /// Taken: selfheal holds the flock until the guard is dropped.
+    Taken(HeldLock),
+    /// Another open file holds a flock on it.
+    Held,
+    /// Nothing is there, or it is not a regular file reachable without a symlink.
+    NotLockable,
+}
+
+/// A lock file whose flock selfheal holds; released when dropped.
+#[derive(Debug)]
+pub struct HeldLock {
+    file: std::fs::File,
+    dir: OwnedFd,
+    rel: RelPath,
+}
+
+impl Root {
+    /// Opens the regular file `rel` (never through a symlink) and tries to take its flock
+    /// exclusively without waiting.
+    ///
+    /// # Errors
+    /// I/O errors other than the path being absent, a symlink or not a regular file.
+    pub fn try_lock_file(&self, rel: &RelPath) -> Result<TryLock> {
+        let dir = match self.open_dir_raw(rel.parent().as_ref()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT | Errno::LOOP | Errno::NOTDIR | Errno::XDEV) => {
+                return Ok(TryLock::NotLockable)
+            }
+            Err(e) => return Err(Error::io(IoOp::Open, rel.as_path(), e.into())),
+        };
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&dir, rel.file_name(), flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT | Errno::LOOP | Errno::NXIO | Errno::NODEV) => {
+                return Ok(TryLock::NotLockable)
+            }
+            Err(e) => return Err(Error::io(IoOp::Open, rel.as_path(), e.into())),
+        };
+        let st = rustix::fs::fstat(&fd).ctx(IoOp::Stat, rel.as_path())?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Ok(TryLock::NotLockable);
+        }
+        let file = std::fs::File::from(fd);
+        match file.try_lock() {
+            Ok(()) => Ok(TryLock::Taken(HeldLock {
+                file,
+                dir,
+                rel: rel.clone(),
+            })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(TryLock::Held),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(IoOp::Lock, rel.as_path(), e)),
+        }
+    }
+}
+
+impl HeldLock {
+    /// The path locked.
+    pub fn path(&self) -> &RelPath {
+        &self.rel
+    }
+
+    /// Whether the path still names the inode whose flock is held.
+    ///
+    /// # Errors
+    /// I/O errors from `fstat` / `lstat` other than the path being gone.
+    pub fn same_inode(&self) -> Result<bool> {
+        let disp = self.rel.as_path();
+        let mine = rustix::fs::fstat(&self.file).ctx(IoOp::Stat, disp)?;
+        match rustix::fs::statat(&self.dir, self.rel.file_name(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(now) => Ok(now.st_dev == mine.st_dev && now.st_ino == mine.st_ino),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(Error::io(IoOp::Stat, disp, e.into())),
+        }
+    }
+
+    /// Unlinks the lock file while holding its flock, after checking once more that the
+    /// path names the locked inode, then fsyncs the directory and releases the flock.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] when the path no longer names the locked inode; the failing call
+    /// and the path otherwise.
+    pub fn remove(self) -> Result<()> {
+        let disp = self.rel.as_path();
+        if !self.same_inode()? {
+            return Err(Error::Refused(format!(
+                "{} no longer names the lock file that was locked",
+                self.rel
+            )));
+        }
+        fault::hit(Point::Remove, disp).ctx(IoOp::Remove, disp)?;
+        rustix::fs::unlinkat(&self.dir, self.rel.file_name(), AtFlags::empty())
+            .ctx(IoOp::Remove, disp)?;
+        fault::hit(Point::FsyncDir, disp).ctx(IoOp::FsyncDir, disp)?;
+        rustix::fs::fsync(&self.dir).ctx(IoOp::FsyncDir, parent_display(&self.rel))
+        // ORDER: the flock is released only here, when `self.file` drops, after the unlink
+        // is durable.
+    }
+}

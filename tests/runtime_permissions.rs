@@ -1,0 +1,59 @@
+//! Group- or world-writable state is tightened as journaled operations that rollback undoes;
+//! selfheal's own backups are held to owner-only.
+
+use crate::runtime_support::{chmod, get, mode, put, selfheal, tempdir};
+
+#[test]
+fn insecure_modes_are_tightened_and_rollback_restores_them() {
+    let root = tempdir();
+    let r = root.path();
+    let first = selfheal(r, &["heal", "--init"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let cases = [
+        ("logs/positions_futures.json", 0o666, 0o644),
+        ("logs/portfolio_futures.json", 0o620, 0o600),
+        ("state", 0o777, 0o755),
+        ("state/heartbeats", 0o775, 0o755),
+        ("logs/backups", 0o755, 0o700),
+        ("logs/backups/journal", 0o750, 0o700),
+    ];
+    for (rel, insecure, _) in cases {
+        chmod(&r.join(rel), insecure);
+    }
+    let run = selfheal(r, &["heal"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.healed("Tightened permissions: logs/positions_futures.json 0666 -> 0644"));
+    for (rel, _, secure) in cases {
+        assert_eq!(mode(&r.join(rel)), secure, "{rel}");
+    }
+    let journal_files = std::fs::read_dir(r.join("logs/backups/journal")).expect("journal");
+    for f in journal_files {
+        assert_eq!(mode(&f.expect("entry").path()) & 0o077, 0);
+    }
+    let rb = selfheal(r, &["rollback", &run.txn()]);
+    assert_eq!(rb.code, 0, "{}", rb.stderr);
+    for (rel, insecure, _) in cases {
+        assert_eq!(mode(&r.join(rel)), insecure, "{rel} restored");
+    }
+}
+
+#[test]
+fn a_rewritten_insecure_file_is_tightened_in_the_same_operation() {
+    let root = tempdir();
+    let r = root.path();
+    let f = put(r, "logs/positions_futures.json", b"{}");
+    chmod(&f, 0o666);
+    let run = selfheal(r, &["heal"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.healed(
+        "Repaired empty positions file: logs/positions_futures.json (was an empty object) (permissions 0666 -> 0644)"
+    ), "{:?}", run.list("healed"));
+    assert_eq!(mode(&f), 0o644);
+    let rb = selfheal(r, &["rollback", &run.txn()]);
+    assert_eq!(rb.code, 0, "{}", rb.stderr);
+    assert_eq!(
+        get(r, "logs/positions_futures.json").as_deref(),
+        Some(&b"{}"[..])
+    );
+    assert_eq!(mode(&f), 0o666);
+}

@@ -1,0 +1,246 @@
+//! Bot instances and orphans, with real processes: terminated only in explicit paper mode
+//! (SIGTERM, then SIGKILL when ignored), only when their cwd is in the root; reported
+//! otherwise; in real mode a DUPLICATE_INSTANCE that stops every write.
+
+use crate::runtime_support::{
+    age, bot, get, now, put, selfheal, selfheal_env, snapshot, tempdir, Guard,
+};
+use std::process::Command;
+
+/// A root whose config makes terminations fast (1 s grace, no minimum age).
+fn fast_root() -> tempfile::TempDir {
+    let root = tempdir();
+    put(
+        root.path(),
+        "config/selfheal.json",
+        br#"{"processes": {"grace": "1s", "min_age": "0s"}}"#,
+    );
+    root
+}
+
+const SIGTERM: i32 = 15;
+const SIGKILL: i32 = 9;
+
+#[test]
+fn explicit_paper_mode_terminates_an_orphan_in_the_root() {
+    let root = fast_root();
+    let aux = tempdir();
+    let mut b = bot(
+        &aux.path().join("run.py"),
+        root.path(),
+        &aux.path().join("ready"),
+        false,
+    );
+    let run = selfheal(root.path(), &["heal", "--mode", "paper"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stat("orphans_killed"), 1);
+    let line = format!("Terminated orphan process {} (", b.pid());
+    assert!(
+        run.list("healed")
+            .iter()
+            .any(|l| l.starts_with(&line) && l.contains("run.py")),
+        "{:?}",
+        run.list("healed")
+    );
+    assert_eq!(b.ended_by(), Some(SIGTERM));
+    let shown = selfheal(root.path(), &["journal", "show", &run.txn()]);
+    assert!(shown.json.to_string().contains("signal"), "{}", shown.json);
+}
+
+#[test]
+fn trading_mode_paper_is_explicit_too() {
+    let root = fast_root();
+    let aux = tempdir();
+    let mut b = bot(
+        &aux.path().join("run.py"),
+        root.path(),
+        &aux.path().join("ready"),
+        false,
+    );
+    let run = selfheal_env(root.path(), &["heal"], &[("TRADING_MODE", "paper")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stat("orphans_killed"), 1);
+    assert_eq!(b.ended_by(), Some(SIGTERM));
+}
+
+#[test]
+fn an_orphan_ignoring_sigterm_is_killed() {
+    let root = fast_root();
+    let aux = tempdir();
+    let mut b = bot(
+        &aux.path().join("run.py"),
+        root.path(),
+        &aux.path().join("ready"),
+        true,
+    );
+    let run = selfheal(root.path(), &["heal", "--mode", "paper"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stat("orphans_killed"), 1);
+    assert_eq!(b.ended_by(), Some(SIGKILL));
+}
+
+#[test]
+fn processes_outside_the_root_or_unrelated_survive() {
+    let root = fast_root();
+    let elsewhere = tempdir();
+    let aux = tempdir();
+    let r = root.path();
+    let mut outside = bot(
+        &aux.path().join("run.py"),
+        elsewhere.path(),
+        &aux.path().join("r1"),
+        false,
+    );
+    let ready = aux.path().join("r2");
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c")
+        .arg("import sys, time\nopen(sys.argv[1], 'w').write('x')\ntime.sleep(600)\n")
+        .arg(&ready)
+        .current_dir(r);
+    let mut unrelated = Guard::spawn(cmd, &ready);
+    let run = selfheal(r, &["heal", "--mode", "paper"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stat("orphans_killed"), 0);
+    assert!(run.findings("BOT_INSTANCE").is_empty());
+    assert!(outside.running() && unrelated.running());
+}
+
+#[test]
+fn without_an_explicit_mode_nothing_is_signalled() {
+    let root = fast_root();
+    let aux = tempdir();
+    let mut b = bot(
+        &aux.path().join("run.py"),
+        root.path(),
+        &aux.path().join("ready"),
+        false,
+    );
+    let run = selfheal(root.path(), &["heal"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stat("orphans_killed"), 0);
+    let f = run.findings("BOT_INSTANCE");
+    assert_eq!(f.len(), 1, "{}", run.json["findings"]);
+    assert!(f[0]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains(&b.pid().to_string())));
+    assert!(b.running());
+}
+
+#[test]
+fn real_mode_with_a_live_instance_signals_and_writes_nothing() {
+    let root = fast_root();
+    let aux = tempdir();
+    let r = root.path();
+    // Work a heal would do: a missing state tree, a stale lock, a stale heartbeat.
+    let lock = put(r, "logs/positions_futures.json.lock", b"");
+    age(&lock, 3600);
+    put(
+        r,
+        "logs/.bot_heartbeat",
+        format!("{}\n", now() - 9000).as_bytes(),
+    );
+    std::fs::create_dir_all(r.join("logs/backups")).expect("mkdir");
+    let before = snapshot(r);
+    let mut b = bot(
+        &aux.path().join("run.py"),
+        r,
+        &aux.path().join("ready"),
+        false,
+    );
+    for env in [vec![], vec![("TRADING_MODE", "live")]] {
+        let args: &[&str] = if env.is_empty() {
+            &["heal", "--mode", "real"]
+        } else {
+            &["heal"]
+        };
+        let run = selfheal_env(r, args, &env);
+        assert_eq!(run.code, 4, "{}", run.stderr);
+        assert_eq!(run.json["mode"], "real");
+        assert!(run
+            .list("critical")
+            .iter()
+            .any(|c| c.starts_with("DUPLICATE_INSTANCE")));
+        assert_eq!(run.json["start_allowed"], false);
+        assert!(run.json["actions"].as_array().is_some_and(Vec::is_empty));
+        assert!(b.running(), "real mode signals nothing");
+        assert_eq!(snapshot(r), before, "no state file is written");
+    }
+    assert!(get(r, "logs/positions_futures.json").is_none());
+}
+
+#[test]
+fn rollback_refuses_while_a_bot_runs_unless_forced() {
+    let root = fast_root();
+    let aux = tempdir();
+    let r = root.path();
+    let lock = put(r, "logs/positions_futures.json.lock", b"x");
+    age(&lock, 3600);
+    let run = selfheal(r, &["heal"]);
+    assert_eq!(run.stat("locks_cleared"), 1, "{}", run.stderr);
+    let _b = bot(
+        &aux.path().join("run.py"),
+        r,
+        &aux.path().join("ready"),
+        false,
+    );
+    let refused = selfheal(r, &["rollback", &run.txn()]);
+    assert_eq!(refused.code, 4, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("bot instance is running"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!lock.exists());
+    let forced = selfheal(r, &["rollback", &run.txn(), "--force"]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert_eq!(
+        get(r, "logs/positions_futures.json.lock").as_deref(),
+        Some(&b"x"[..])
+    );
+}
+
+/// Recovery rewrites state files too: in real mode with a bot running it waits.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn real_mode_defers_recovery_while_a_bot_runs() {
+    let setup = |r: &std::path::Path| {
+        put(r, "logs/positions_futures.json", b"{}");
+    };
+    // Find the fault point of the positions file's rename on an identical root.
+    let probe = fast_root();
+    setup(probe.path());
+    let traced = selfheal_env(probe.path(), &["heal"], &[("SELFHEAL_FAULT_TRACE", "1")]);
+    let point = traced
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("fault-point "))
+        .find(|l| l.contains(" Rename logs/positions_futures.json"))
+        .and_then(|l| l.split(' ').next().map(str::to_string))
+        .expect("a rename point");
+    let root = fast_root();
+    let aux = tempdir();
+    let r = root.path();
+    setup(r);
+    let crash = format!("{point}:crash");
+    let crashed = selfheal_env(r, &["heal"], &[("SELFHEAL_FAULT", crash.as_str())]);
+    assert_ne!(crashed.code, 0, "the run was cut short");
+    let before = snapshot(r);
+    let mut b = bot(
+        &aux.path().join("run.py"),
+        r,
+        &aux.path().join("ready"),
+        false,
+    );
+    let run = selfheal(r, &["heal", "--mode", "real"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run
+        .list("critical")
+        .iter()
+        .any(|c| c.starts_with("DUPLICATE_INSTANCE")));
+    assert_eq!(snapshot(r), before, "recovery waits while the bot runs");
+    assert!(b.running());
+    drop(b);
+    let later = selfheal(r, &["heal", "--mode", "real"]);
+    assert_eq!(later.code, 0, "{}", later.stderr);
+    assert_eq!(later.json["recovery"]["outcome"], "rolled_back");
+}
