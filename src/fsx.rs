@@ -631,8 +631,9 @@ impl Root {
         })
     }
 
-    /// Opens (creating with `mode` if needed) a file for appending without fsync, for the
-    /// alert log, whose lines are appended with one `write` each.
+    /// Opens (creating with exactly `mode`, whatever the umask, if needed) a file for
+    /// appending without fsync, for the alert log, whose lines are appended with one `write`
+    /// each. An existing file keeps its mode.
     ///
     /// # Errors
     /// The failing call and the path.
@@ -640,10 +641,25 @@ impl Root {
         let dir = self.parent_fd(rel)?;
         let disp = rel.as_path();
         fault::hit(Point::Create, disp).ctx(IoOp::Create, disp)?;
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&dir, rel.file_name(), flags, Mode::from_raw_mode(mode))
-            .ctx(IoOp::Open, disp)?;
+        let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let name = rel.file_name();
+        let fd = match rustix::fs::openat(&dir, name, flags, Mode::empty()) {
+            Err(Errno::NOENT) => {
+                let create = flags | OFlags::CREATE | OFlags::EXCL;
+                match rustix::fs::openat(&dir, name, create, Mode::from_raw_mode(mode)) {
+                    Ok(fd) => {
+                        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))
+                            .ctx(IoOp::Chmod, disp)?;
+                        Ok(fd)
+                    }
+                    // Created by another writer in between: append to theirs.
+                    Err(Errno::EXIST) => rustix::fs::openat(&dir, name, flags, Mode::empty()),
+                    Err(e) => Err(e),
+                }
+            }
+            other => other,
+        }
+        .ctx(IoOp::Open, disp)?;
         Ok(AppendFile {
             file: std::fs::File::from(fd),
             path: rel.clone(),
