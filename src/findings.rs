@@ -46,6 +46,10 @@ pub mod code {
     pub const SLOT_INVALID: &str = "SLOT_INVALID";
     /// selfheal's own journal or store failed verification, or recovery found a conflict.
     pub const JOURNAL_INTEGRITY: &str = "JOURNAL_INTEGRITY";
+    /// Warning: the inactive deployment slot holds newer positions than the active one.
+    pub const SLOT_DIVERGENCE: &str = "SLOT_DIVERGENCE";
+    /// Warning: a heartbeat is stale (counted by the health score).
+    pub const STALE_HEARTBEAT: &str = "STALE_HEARTBEAT";
 }
 
 /// One finding.

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod checks;
 pub mod config;
+pub mod detect;
 pub mod engine;
 pub mod error;
 mod fault;
@@ -24,3 +25,4 @@ pub mod report;
 pub mod rollback;
 pub mod salvage;
 pub mod store;
+pub mod text;
