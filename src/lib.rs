@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod audit;
 pub mod checks;
 pub mod config;
