@@ -4,17 +4,20 @@
 //! `healthy`. Paper mode always starts; real mode starts only with score >= 50, status not
 //! critical, no critical finding and no failed heal (CONTRACT.md, "Startup decision").
 //!
-//! | check | weight |
-//! |---|---|
-//! | `critical_findings` | 50 per critical finding (capped at 100) |
-//! | `failed_heals` | 15 per failed heal (capped at 45) |
-//! | `disk_space` | 40 below 1% or 64 MiB free; 15 below 5% or 512 MiB |
-//! | `writable` | 50 when the root or `logs/` is not writable |
-//! | `heartbeats` | 10 per stale heartbeat left stale (capped at 30) |
-//! | `journal_integrity` | 50 when the journal fails verification or recovery conflicts |
-//! | `clock` | 30 when the clock is behind the newest journal record |
-//! | `salvage_losses` | 30 when a lossy salvage is applied or unacknowledged |
+//! | check | weight | fails when |
+//! |---|---|---|
+//! | `critical_findings` | 50 each, capped at 100 | a finding is CRITICAL (after the levels by mode) |
+//! | `failed_heals` | 15 each, capped at 45 | a repair was needed but refused at plan time |
+//! | `disk_space` | 40, or 15 | under 1% or 64 MiB free (40); under 5% or 512 MiB (15), where `logs/` lives |
+//! | `writable` | 50 | `logs/` is not writable by this process |
+//! | `heartbeats` | 10 each, capped at 30 | a `STALE_HEARTBEAT` finding |
+//! | `journal_integrity` | 50 | the journal fails verification, or recovery found a conflict |
+//! | `clock` | 30 | the clock is more than 5 s behind the newest journal record |
+//! | `salvage_losses` | 30 | a finding carries `details.salvage` (a lossy or ambiguous salvage applied, or not acknowledged) |
+//!
+//! The JSON report lists every check with its `penalty` and `detail`, passed or not.
 
+use crate::findings::{code, Finding};
 use crate::mode::Mode;
 use serde::Serialize;
 
@@ -75,6 +78,22 @@ pub struct Inputs {
     pub salvage_loss: Option<String>,
 }
 
+impl Inputs {
+    /// Takes the inputs that come from findings: critical findings, `STALE_HEARTBEAT`
+    /// findings, and the first finding carrying `details.salvage`.
+    pub fn count_findings(&mut self, findings: &[Finding]) {
+        self.criticals = findings.iter().filter(|f| f.is_critical()).count();
+        self.stale_heartbeats = findings
+            .iter()
+            .filter(|f| f.code == code::STALE_HEARTBEAT)
+            .count();
+        self.salvage_loss = findings
+            .iter()
+            .find(|f| f.details.get("salvage").is_some())
+            .map(Finding::line);
+    }
+}
+
 fn check(name: &'static str, penalty: u32, ok_detail: &str, bad_detail: Option<String>) -> Check {
     match bad_detail {
         Some(detail) => Check {
@@ -131,7 +150,7 @@ pub fn assess(i: &Inputs) -> Health {
         check(
             "writable",
             50,
-            "root and logs/ writable",
+            "logs/ writable",
             (!i.not_writable.is_empty())
                 .then(|| format!("not writable: {}", i.not_writable.join(", "))),
         ),
