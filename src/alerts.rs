@@ -12,7 +12,9 @@
 //! the log (messages and details are cleaned); the same finding (code, level, path,
 //! evidence) is not appended again within `alerts.dedupe_window` but counted as suppressed.
 //! Recent alerts are found by reading only the log's last [`TAIL_BYTES`]; torn or foreign
-//! lines there are skipped. This module decides nothing about starting.
+//! lines there are skipped, and a log whose last line is torn (no final newline) gets a
+//! newline before the first new line, in the same write. This module decides nothing about
+//! starting.
 
 use crate::config::Layout;
 use crate::error::Result;
@@ -62,6 +64,8 @@ fn key_of(f: &Finding) -> Key {
 pub struct Batch {
     to_append: Vec<Finding>,
     mode: Option<Mode>,
+    /// The log does not end with a newline (a torn line).
+    torn: bool,
     /// How many were not appended because the same finding was appended within the window.
     pub suppressed: u64,
 }
@@ -70,9 +74,10 @@ impl Batch {
     /// Decides which of `findings` to append, by the recent lines of the log.
     pub fn prepare(root: &Root, layout: &Layout, findings: &[Finding], mode: Mode) -> Batch {
         let now = chrono::Utc::now();
-        let mut seen = recent(root, layout, epoch(&now));
+        let (mut seen, torn) = recent(root, layout, epoch(&now));
         let mut batch = Batch {
             mode: Some(mode),
+            torn,
             ..Batch::default()
         };
         for f in findings {
@@ -94,8 +99,11 @@ impl Batch {
             return Ok(0);
         }
         let mut log = root.open_log(&layout.alerts_file, LOG_MODE)?;
-        for f in &self.to_append {
-            let line = render(f, self.mode, transaction, &chrono::Utc::now());
+        for (i, f) in self.to_append.iter().enumerate() {
+            let mut line = render(f, self.mode, transaction, &chrono::Utc::now());
+            if i == 0 && self.torn {
+                line.insert(0, b'\n');
+            }
             // ORDER: one write per line, so concurrent writers never interleave within a line.
             log.append(&line)?;
         }
@@ -165,18 +173,19 @@ struct SeenDetails {
     evidence: Option<String>,
 }
 
-/// The keys of alerts appended within the window before `now` (epoch seconds).
-fn recent(root: &Root, layout: &Layout, now: f64) -> HashSet<Key> {
-    let window = layout.alerts_dedupe;
-    if window.is_zero() {
-        return HashSet::new();
-    }
+/// The keys of alerts appended within the window before `now` (epoch seconds), and whether
+/// the log ends in a torn line.
+fn recent(root: &Root, layout: &Layout, now: f64) -> (HashSet<Key>, bool) {
     match root.read_tail(&layout.alerts_file, TAIL_BYTES) {
-        Ok(Some((bytes, start))) => keys_within(&bytes, start > 0, now, window),
-        Ok(None) => HashSet::new(),
+        Ok(Some((bytes, start))) => {
+            let torn = bytes.last().is_some_and(|&b| b != b'\n');
+            let window = layout.alerts_dedupe;
+            (keys_within(&bytes, start > 0, now, window), torn)
+        }
+        Ok(None) => (HashSet::new(), false),
         Err(e) => {
             tracing::warn!("cannot read recent alerts ({e}); none is suppressed");
-            HashSet::new()
+            (HashSet::new(), false)
         }
     }
 }
@@ -184,6 +193,9 @@ fn recent(root: &Root, layout: &Layout, now: f64) -> HashSet<Key> {
 /// Parses log lines (dropping the first when the bytes start mid-line) and keeps the keys of
 /// those written within `window` of `now`; anything unparsable is skipped.
 fn keys_within(bytes: &[u8], mid_line: bool, now: f64, window: Duration) -> HashSet<Key> {
+    if window.is_zero() {
+        return HashSet::new();
+    }
     let mut lines = bytes.split(|&b| b == b'\n');
     if mid_line {
         lines.next();
