@@ -280,6 +280,36 @@ mod tests {
     }
 
     #[test]
+    fn findings_feed_their_checks() {
+        use crate::findings::Level;
+        let f =
+            |c: &str, level, details| Finding::new(c, level, None, "m", "e").with_details(details);
+        let findings = vec![
+            f(code::STALE_HEARTBEAT, Level::High, serde_json::json!({})),
+            f(code::STALE_HEARTBEAT, Level::High, serde_json::json!({})),
+            f(
+                code::POSITION_CONFLICT,
+                Level::Critical,
+                serde_json::json!({}),
+            ),
+            f(
+                code::DATA_INTEGRITY,
+                Level::High,
+                serde_json::json!({"salvage": {"lost": 2}}),
+            ),
+        ];
+        let mut inputs = Inputs::default();
+        inputs.count_findings(&findings);
+        let h = assess(&inputs);
+        let penalty = |n: &str| h.checks.iter().find(|c| c.name == n).map(|c| c.penalty);
+        assert_eq!(penalty("critical_findings"), Some(50));
+        assert_eq!(penalty("heartbeats"), Some(20));
+        assert_eq!(penalty("salvage_losses"), Some(30));
+        assert_eq!(h.score, 0);
+        assert_eq!(h.status, Status::Critical);
+    }
+
+    #[test]
     fn below_fifty_blocks_real_mode() {
         let h = assess(&Inputs {
             journal_problem: Some("x".into()),
