@@ -198,9 +198,9 @@ fn invalid(layout: &SlotLayout, message: String, evidence: String) -> Finding {
         evidence,
     )
     .with_details(json!({
-        "root": layout.root,
-        "link": layout.link,
-        "known": layout.known,
+        "root": shown(&layout.root),
+        "link": layout.link.as_deref().map(shown),
+        "known": layout.known.iter().map(|k| shown(k)).collect::<Vec<_>>(),
         "source": layout.source,
     }))
 }
@@ -255,5 +255,10 @@ fn diverged(pos: &PostFile<'_>, active: &Path, inactive: &Path) -> Finding {
         )),
         format!("inactive {} newer than active {}", inactive.display(), active.display()),
     )
-    .with_details(json!({"file": path, "active": active, "inactive": inactive}))
+    .with_details(json!({"file": path, "active": shown(active), "inactive": shown(inactive)}))
+}
+
+/// A path as text for details: `json!` cannot take a path that is not UTF-8.
+fn shown(p: &Path) -> String {
+    crate::text::clean(&p.display().to_string())
 }
