@@ -1,7 +1,7 @@
 //! selfheal: a transactional, journaled repair engine for a trading bot's state directory,
 //! and the gate that decides whether the trading engine may start.
 //!
-//! A bot runs [`heal`] (or `selfheal heal --json`) before it starts. The run is
+//! A bot runs [`heal()`] (or `selfheal heal --json`) before it starts. The run is
 //! recover -> validate -> plan -> snapshot -> apply -> commit -> detect -> alert -> decide:
 //! an unfinished earlier run is rolled back first; what is safe to repair is planned,
 //! backed up, applied atomically and journaled as one transaction; the detectors then read
@@ -9,7 +9,7 @@
 //! POSITION_CONFLICT, DATA_INTEGRITY, SLOT_INVALID, ...) without touching it; each finding
 //! is appended to the operator alert log; and the [`Report`] says whether the engine may
 //! start (`start_allowed`), with a health score whose checks and weights are documented in
-//! [`health`]. [`check`] reports the same findings and plan and writes nothing at all.
+//! [`health`]. [`check()`] reports the same findings and plan and writes nothing at all.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -82,7 +82,7 @@ pub fn detect(file: &PostFile<'_>, journal: &Journal) -> Option<Finding> {
                 Level::High,
                 Some(path),
                 format!(
-                    "{path} was gone although the journal shows it existed (transaction {txn}); it was re-created empty: check the positions against the exchange"
+                    "{path} was gone although the journal shows it existed (transaction {txn}); it is re-created empty (paper mode or --accept-loss): check the positions against the exchange"
                 ),
                 "gone, re-created",
             )
