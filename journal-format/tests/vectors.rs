@@ -87,7 +87,7 @@ fn bodies() -> Vec<Body> {
         Body::Done(Done { op: 0 }),
         Body::Done(Done { op: 1 }),
         Body::Commit(Commit {
-            summary: json!({"healed": 2, "critical": []}),
+            summary: json!({"critical": [], "healed": 2}),
         }),
     ]
 }
