@@ -52,6 +52,8 @@ pub mod code {
     pub const STALE_HEARTBEAT: &str = "STALE_HEARTBEAT";
     /// Warning: a bot instance runs in the root and was not terminated.
     pub const BOT_INSTANCE: &str = "BOT_INSTANCE";
+    /// Warning: the inactive deployment slot holds newer positions than the active one.
+    pub const SLOT_DIVERGENCE: &str = "SLOT_DIVERGENCE";
 }
 
 /// One finding.

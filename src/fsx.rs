@@ -13,7 +13,7 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{
     AtFlags, FileType, Mode, OFlags, RenameFlags, ResolveFlags, Timespec, Timestamps,
 };
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 mod lockfile;
@@ -346,6 +346,38 @@ impl Root {
             return Ok(Read_::TooLarge(bytes.len() as u64));
         }
         Ok(Read_::File(bytes, stat))
+    }
+
+    /// Reads at most the last `max` bytes of the regular file `rel` (the recent lines of a
+    /// log), with the offset they start at. `None` when there is no regular file there.
+    ///
+    /// # Errors
+    /// I/O errors while opening or reading.
+    pub fn read_tail(&self, rel: &RelPath, max: u64) -> Result<Option<(Vec<u8>, u64)>> {
+        let parent = match self.open_dir_raw(rel.parent().as_ref()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT | Errno::LOOP | Errno::NOTDIR | Errno::XDEV) => return Ok(None),
+            Err(e) => return Err(Error::io(IoOp::Open, rel.as_path(), e.into())),
+        };
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&parent, rel.file_name(), flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT | Errno::LOOP | Errno::NXIO | Errno::NODEV) => return Ok(None),
+            Err(e) => return Err(Error::io(IoOp::Open, rel.as_path(), e.into())),
+        };
+        let stat = Stat::from_raw(&rustix::fs::fstat(&fd).ctx(IoOp::Stat, rel.as_path())?);
+        if stat.kind != Kind::File {
+            return Ok(None);
+        }
+        let start = stat.size.saturating_sub(max);
+        let mut file = std::fs::File::from(fd);
+        file.seek(std::io::SeekFrom::Start(start))
+            .ctx(IoOp::Read, rel.as_path())?;
+        let mut bytes = Vec::with_capacity(usize::try_from(stat.size - start).unwrap_or(0));
+        file.take(max)
+            .read_to_end(&mut bytes)
+            .ctx(IoOp::Read, rel.as_path())?;
+        Ok(Some((bytes, start)))
     }
 
     /// The names in directory `rel` with their kinds, sorted by name. Names that are not
@@ -695,8 +727,9 @@ impl Root {
         })
     }
 
-    /// Opens (creating with `mode` if needed) a file for appending without fsync, for the
-    /// alert log, whose lines are appended with one `write` each.
+    /// Opens (creating with exactly `mode`, whatever the umask, if needed) a file for
+    /// appending without fsync, for the alert log, whose lines are appended with one `write`
+    /// each. An existing file keeps its mode.
     ///
     /// # Errors
     /// The failing call and the path.
@@ -704,10 +737,25 @@ impl Root {
         let dir = self.parent_fd(rel)?;
         let disp = rel.as_path();
         fault::hit(Point::Create, disp).ctx(IoOp::Create, disp)?;
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&dir, rel.file_name(), flags, Mode::from_raw_mode(mode))
-            .ctx(IoOp::Open, disp)?;
+        let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let name = rel.file_name();
+        let fd = match rustix::fs::openat(&dir, name, flags, Mode::empty()) {
+            Err(Errno::NOENT) => {
+                let create = flags | OFlags::CREATE | OFlags::EXCL;
+                match rustix::fs::openat(&dir, name, create, Mode::from_raw_mode(mode)) {
+                    Ok(fd) => {
+                        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))
+                            .ctx(IoOp::Chmod, disp)?;
+                        Ok(fd)
+                    }
+                    // Created by another writer in between: append to theirs.
+                    Err(Errno::EXIST) => rustix::fs::openat(&dir, name, flags, Mode::empty()),
+                    Err(e) => Err(e),
+                }
+            }
+            other => other,
+        }
+        .ctx(IoOp::Open, disp)?;
         Ok(AppendFile {
             file: std::fs::File::from(fd),
             path: rel.clone(),

@@ -7,8 +7,10 @@
 //! written: recovery of an interrupted transaction waits, and every planned operation
 //! becomes a failed heal. `rollback` refuses while a bot instance runs, unless forced.
 
+use crate::alerts::Batch;
 use crate::checks::{self, Ctx, Phase, Planned};
 use crate::config::Layout;
+use crate::detect::{self, Detection, PostState};
 use crate::engine::{self, OpResult, TxnMeta};
 use crate::error::{Error, Result};
 use crate::findings::{code, Failed, Finding, Level};
@@ -168,7 +170,7 @@ pub fn heal(opts: &Options) -> Result<Report> {
         Ok(r) => r,
         Err(Error::JournalCorrupt { file, why }) => {
             let f = journal_finding(&format!("{}: {why}", file.display()));
-            return Ok(blocked(mode.mode, f, None));
+            return Ok(alerted(&s, blocked(mode.mode, f, None)));
         }
         Err(e) => return Err(e),
     };
@@ -179,7 +181,8 @@ pub fn heal(opts: &Options) -> Result<Report> {
         .map(|p| p.to_string());
     let rec_report = RecoveryReport::of(&rec.outcome, torn);
     if let RecoveryOutcome::Conflict { why, .. } = &rec.outcome {
-        return Ok(blocked(mode.mode, journal_finding(why), rec_report));
+        let report = blocked(mode.mode, journal_finding(why), rec_report);
+        return Ok(alerted(&s, report));
     }
     let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
     let mut planned = checks::plan(&ctx)?;
@@ -197,6 +200,10 @@ pub fn heal(opts: &Options) -> Result<Report> {
         cap,
     )?;
     let results = txn.apply(&planned.ops)?;
+    // ORDER: detection sees the applied state and runs before the commit, so the commit
+    // summary records the criticals; alerts follow the commit to name its id.
+    let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
+    let detection = detect_after(&ctx, &mut planned, Some(&results));
     let mut report = assemble(
         &s,
         &journal,
@@ -207,10 +214,45 @@ pub fn heal(opts: &Options) -> Result<Report> {
         false,
     );
     report.recovery = rec_report;
-    let summary = summary(&report, started);
+    let batch = Batch::prepare(&s.root, &s.layout, &report.findings, mode.mode);
+    report.alerts_suppressed = batch.suppressed;
+    let summary = summary(&report, &detection, started);
     let id = txn.commit(&mut journal, summary)?;
     report.transaction = Some(id);
+    send_alerts(&s, &batch, Some(id), &mut report);
     Ok(report)
+}
+
+/// Runs the detectors on the state after the plan (`results`: what was applied; `None`:
+/// the plan as `check` predicts it) and adds their findings to `planned`.
+fn detect_after(ctx: &Ctx<'_>, planned: &mut Planned, results: Option<&[OpResult]>) -> Detection {
+    let mut detection = {
+        let post = PostState::build(planned, results, &ctx.layout.config.positions.identity);
+        detect::run(ctx, &post)
+    };
+    planned.findings.append(&mut detection.findings);
+    detect::for_mode(&mut planned.findings, ctx.mode.mode);
+    detection
+}
+
+/// Appends the alerts of a heal; a failure to write them is reported, never fatal (the heal
+/// itself is committed by then).
+fn send_alerts(s: &Session, batch: &Batch, txn: Option<u64>, report: &mut Report) {
+    if let Err(e) = batch.append(&s.root, &s.layout, txn) {
+        let why = engine::error_chain(&e);
+        tracing::error!("cannot append operator alerts: {why}");
+        report
+            .warnings
+            .push(format!("HIGH ALERTS: cannot append operator alerts: {why}"));
+    }
+}
+
+/// A blocked heal's report, with its alerts appended (no transaction).
+fn alerted(s: &Session, mut report: Report) -> Report {
+    let batch = Batch::prepare(&s.root, &s.layout, &report.findings, report.mode);
+    report.alerts_suppressed = batch.suppressed;
+    send_alerts(s, &batch, None, &mut report);
+    report
 }
 
 /// Runs `check` (or `heal --dry-run`): the same findings and plan, nothing written.
@@ -235,6 +277,7 @@ fn inspect(opts: &Options, _as_heal: bool) -> Result<Report> {
     let mut planned = checks::plan(&ctx)?;
     hold_while_duplicate(&mut planned);
     pending_recovery(&s, &journal, &mut planned)?;
+    detect_after(&ctx, &mut planned, None);
     let boot = missing_bootstrap(&s.root)?;
     let mut report = assemble(&s, &journal, mode.mode, &planned, None, &boot, true);
     report.dry_run = true;
@@ -469,7 +512,7 @@ fn assemble(
     let findings = planned.findings.clone();
     let criticals = findings.iter().filter(|f| f.is_critical()).count();
     let failures = planned.failed.len();
-    let health = score(s, journal, criticals, failures, planned.stale_heartbeats);
+    let health = score(s, journal, &findings, failures, planned.stale_heartbeats);
     let start_allowed = health::start_allowed(mode, &health, criticals, failures);
     Report {
         success: criticals == 0,
@@ -502,7 +545,7 @@ fn assemble(
 fn score(
     s: &Session,
     journal: &Journal,
-    criticals: usize,
+    findings: &[Finding],
     failed: usize,
     stale_heartbeats: usize,
 ) -> Health {
@@ -522,8 +565,7 @@ fn score(
         .filter(|d| !matches!(RelPath::new(**d).map(|r| s.root.writable(&r)), Ok(Ok(true))))
         .map(|d| d.to_string())
         .collect();
-    health::assess(&health::Inputs {
-        criticals,
+    let mut inputs = health::Inputs {
         failed,
         disk: disk(&s.root),
         not_writable,
@@ -531,11 +573,14 @@ fn score(
         clock_behind,
         stale_heartbeats,
         ..health::Inputs::default()
-    })
+    };
+    inputs.count_findings(findings);
+    health::assess(&inputs)
 }
 
-/// The `commit` summary: what the run found and did, for audit and metrics.
-fn summary(r: &Report, started: Instant) -> serde_json::Value {
+/// The `commit` summary: what the run found and did, for audit and metrics, and the
+/// positions files known to exist (read back by `detect::gone`).
+fn summary(r: &Report, d: &Detection, started: Instant) -> serde_json::Value {
     json!({
         "healed": r.healed,
         "failed": r.failed,
@@ -544,6 +589,8 @@ fn summary(r: &Report, started: Instant) -> serde_json::Value {
         "health_score": r.health.score,
         "status": r.health.status,
         "start_allowed": r.start_allowed,
+        "alerts_suppressed": r.alerts_suppressed,
+        detect::gone::KNOWN_FILES: d.known_files,
         "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }

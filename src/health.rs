@@ -4,17 +4,20 @@
 //! `healthy`. Paper mode always starts; real mode starts only with score >= 50, status not
 //! critical, no critical finding and no failed heal (CONTRACT.md, "Startup decision").
 //!
-//! | check | weight |
-//! |---|---|
-//! | `critical_findings` | 50 per critical finding (capped at 100) |
-//! | `failed_heals` | 15 per failed heal (capped at 45) |
-//! | `disk_space` | 40 below 1% or 64 MiB free; 15 below 5% or 512 MiB |
-//! | `writable` | 50 when the root or `logs/` is not writable |
-//! | `heartbeats` | 10 per stale heartbeat left stale (capped at 30) |
-//! | `journal_integrity` | 50 when the journal fails verification or recovery conflicts |
-//! | `clock` | 30 when the clock is behind the newest journal record |
-//! | `salvage_losses` | 30 when a lossy salvage is applied or unacknowledged |
+//! | check | weight | fails when |
+//! |---|---|---|
+//! | `critical_findings` | 50 each, capped at 100 | a finding is CRITICAL (after the levels by mode) |
+//! | `failed_heals` | 15 each, capped at 45 | a repair was needed but refused at plan time |
+//! | `disk_space` | 40, or 15 | under 1% or 64 MiB free (40); under 5% or 512 MiB (15), where `logs/` lives |
+//! | `writable` | 50 | `logs/` is not writable by this process |
+//! | `heartbeats` | 10 each, capped at 30 | a `STALE_HEARTBEAT` finding |
+//! | `journal_integrity` | 50 | the journal fails verification, or recovery found a conflict |
+//! | `clock` | 30 | the clock is more than 5 s behind the newest journal record |
+//! | `salvage_losses` | 30 | a finding carries `details.salvage` (a lossy or ambiguous salvage applied, or not acknowledged) |
+//!
+//! The JSON report lists every check with its `penalty` and `detail`, passed or not.
 
+use crate::findings::Finding;
 use crate::mode::Mode;
 use serde::Serialize;
 
@@ -75,6 +78,19 @@ pub struct Inputs {
     pub salvage_loss: Option<String>,
 }
 
+impl Inputs {
+    /// Takes the inputs that come from findings: critical findings and the first finding
+    /// carrying `details.salvage`. (Stale heartbeats are those left stale after healing,
+    /// counted by the heartbeat check itself.)
+    pub fn count_findings(&mut self, findings: &[Finding]) {
+        self.criticals = findings.iter().filter(|f| f.is_critical()).count();
+        self.salvage_loss = findings
+            .iter()
+            .find(|f| f.details.get("salvage").is_some())
+            .map(Finding::line);
+    }
+}
+
 fn check(name: &'static str, penalty: u32, ok_detail: &str, bad_detail: Option<String>) -> Check {
     match bad_detail {
         Some(detail) => Check {
@@ -131,7 +147,7 @@ pub fn assess(i: &Inputs) -> Health {
         check(
             "writable",
             50,
-            "root and logs/ writable",
+            "logs/ writable",
             (!i.not_writable.is_empty())
                 .then(|| format!("not writable: {}", i.not_writable.join(", "))),
         ),
@@ -258,6 +274,40 @@ mod tests {
         for (inputs, want) in cases {
             assert_eq!(assess(&inputs).score, want, "inputs: {inputs:?}");
         }
+    }
+
+    #[test]
+    fn findings_feed_their_checks() {
+        use crate::findings::{code, Level};
+        let f =
+            |c: &str, level, details| Finding::new(c, level, None, "m", "e").with_details(details);
+        let findings = vec![
+            f(code::STALE_HEARTBEAT, Level::High, serde_json::json!({})),
+            f(code::STALE_HEARTBEAT, Level::High, serde_json::json!({})),
+            f(
+                code::POSITION_CONFLICT,
+                Level::Critical,
+                serde_json::json!({}),
+            ),
+            f(
+                code::DATA_INTEGRITY,
+                Level::High,
+                serde_json::json!({"salvage": {"lost": 2}}),
+            ),
+        ];
+        let mut inputs = Inputs::default();
+        inputs.count_findings(&findings);
+        let h = assess(&inputs);
+        let penalty = |n: &str| h.checks.iter().find(|c| c.name == n).map(|c| c.penalty);
+        assert_eq!(penalty("critical_findings"), Some(50));
+        assert_eq!(
+            penalty("heartbeats"),
+            Some(0),
+            "heartbeat findings are reports; the check counts those left stale"
+        );
+        assert_eq!(penalty("salvage_losses"), Some(30));
+        assert_eq!(h.score, 20);
+        assert_eq!(h.status, Status::Critical);
     }
 
     #[test]

@@ -1,10 +1,82 @@
-//! selfheal: a transactional, journaled repair engine for a trading bot's state directory.
+//! selfheal: a transactional, journaled repair engine for a trading bot's state directory,
+//! and the gate that decides whether the trading engine may start.
+//!
+//! A bot runs [`heal()`] (or `selfheal heal --json`) before it starts. The run is
+//! recover -> validate -> plan -> snapshot -> apply -> commit -> detect -> alert -> decide:
+//! an unfinished earlier run is rolled back first; what is safe to repair is planned,
+//! backed up, applied atomically and journaled as one transaction; the detectors then read
+//! the healed state and report what is dangerous (STATE_MISMATCH, PARTIAL_FILL,
+//! POSITION_CONFLICT, DATA_INTEGRITY, SLOT_INVALID, ...) without touching it; each finding
+//! is appended to the operator alert log; and the [`Report`] says whether the engine may
+//! start (`start_allowed`), with a health score whose checks and weights are documented in
+//! [`health`]. [`check()`] reports the same findings and plan and writes nothing at all.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let opts = selfheal::Options {
+//!     root: dir.path().join("bot"),
+//!     init: true, // create the root, like `selfheal heal --init`
+//!     mode: Some(selfheal::Mode::Real),
+//!     ..selfheal::Options::default()
+//! };
+//! let report = selfheal::heal(&opts)?;
+//! if !report.start_allowed {
+//!     for line in &report.critical {
+//!         eprintln!("[CRITICAL] {line}");
+//!     }
+//!     return Err("the trading engine must not start".into());
+//! }
+//! assert_eq!(report.health.score, 100);
+//!
+//! // Read-only: what a bot may check before or without healing.
+//! let state = selfheal::validate_startup_state(&opts)?;
+//! assert!(state.valid);
+//! let slot = selfheal::validate_systemd_slot(&opts)?;
+//! assert!(slot.valid && slot.slot.is_none()); // not a blue/green deployment slot
+//!
+//! // A second heal right after the first applies nothing.
+//! let again = selfheal::heal(&opts)?;
+//! assert!(again.actions.is_empty() && again.start_allowed);
+//! # Ok(()) }
+//! ```
+//!
+//! # Guarantees
+//!
+//! - **Nothing lost**: before a file is changed or removed its exact bytes, mode, owner and
+//!   mtime are in the backup store and named in the journal; any heal can be undone exactly
+//!   (`selfheal rollback <id>`).
+//! - **Atomic**: every file is replaced by write temp -> fsync -> rename -> fsync directory;
+//!   after a crash, the next run's recovery leaves every file fully before or fully after.
+//! - **Contained**: writes happen only inside the root (and symlink targets the config
+//!   trusts); other symlinks are not followed.
+//! - **Dangerous state is never repaired**: the detectors only read. In real mode a positions
+//!   file is never replaced by an empty one, not even when it is gone.
+//! - **One at a time**: an exclusive lock serialises writers; a waiter gives up after a
+//!   bounded time.
+//! - **Audit**: the journal is append-only and hash-chained (optionally keyed).
+//! - **Bad input never crashes it**: any bytes in any file give a finding, never a panic.
+//! - **Idempotent**: a second heal right after the first applies no operation.
+//! - **Alerts do not flood**: the same finding is appended to the alert log at most once per
+//!   `alerts.dedupe_window` (default 1 h); repeats are counted.
+//!
+//! # Non-goals
+//!
+//! - It does not talk to the exchange: it cannot know whether a position is really open.
+//!   STATE_MISMATCH and PARTIAL_FILL say the files disagree with themselves; reconciling them
+//!   with the venue is the operator's (or the bot's) job.
+//! - It does not repair dangerous issues, guess between conflicting records, or merge
+//!   versions of a file.
+//! - It is not a supervisor: it decides whether to start, it does not keep the bot running.
+//! - Linux only (it relies on `openat2`, `flock` and pidfds).
 
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod audit;
 pub mod checks;
 pub mod config;
+pub mod detect;
 pub mod engine;
 pub mod error;
 mod fault;
@@ -24,3 +96,14 @@ pub mod report;
 pub mod rollback;
 pub mod salvage;
 pub mod store;
+pub mod text;
+pub mod validate;
+
+pub use error::{Error, Result};
+pub use findings::{Finding, Level};
+pub use heal::{check, heal, Options};
+pub use mode::Mode;
+pub use report::Report;
+pub use validate::{
+    validate_startup_state, validate_systemd_slot, SlotValidation, StartupValidation,
+};

@@ -235,8 +235,9 @@ pub fn bot(script: &Path, cwd: &Path, ready: &Path, ignore_term: bool) -> Guard 
     Guard::spawn(cmd, ready)
 }
 
-/// Every path under `root` (outside `logs/backups`) with its bytes (files), mode and mtime:
-/// a snapshot to prove that nothing was written.
+/// Every path under `root` (outside `logs/backups` and the operator alert log, which
+/// selfheal appends to by design) with its bytes and mode, and for files their mtime: a
+/// snapshot to prove that no state file was written.
 pub fn snapshot(root: &Path) -> Vec<(String, Option<Vec<u8>>, u32, u128)> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
@@ -252,15 +253,16 @@ pub fn snapshot(root: &Path) -> Vec<(String, Option<Vec<u8>>, u32, u128)> {
                 .expect("under root")
                 .to_string_lossy()
                 .into_owned();
-            if rel == "logs/backups" {
+            if rel == "logs/backups" || rel == "logs/operator_alerts.jsonl" {
                 continue;
             }
             let meta = std::fs::symlink_metadata(&p).expect("stat");
             let bytes = meta.is_file().then(|| std::fs::read(&p).expect("read"));
+            let mtime = if meta.is_dir() { 0 } else { mtime_ns(&p) };
             if meta.is_dir() {
                 stack.push(p.clone());
             }
-            out.push((rel, bytes, mode(&p), mtime_ns(&p)));
+            out.push((rel, bytes, mode(&p), mtime));
         }
     }
     out.sort();

@@ -135,8 +135,8 @@ pub enum Node {
 
 pub type Snapshot = BTreeMap<String, Node>;
 
-/// Every path under `root` except selfheal's own `logs/backups/`, without following
-/// symlinks. Directory mtimes are left out: creating anything inside a directory changes
+/// Every path under `root` except selfheal's own `logs/backups/` and the operator alert
+/// log (appended to by design), without following symlinks. Directory mtimes are left out: creating anything inside a directory changes
 /// its mtime, and no tool can keep that.
 pub fn snapshot(root: &Path) -> Snapshot {
     let mut out = BTreeMap::new();
@@ -155,7 +155,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Snapshot) {
             .expect("under root")
             .to_string_lossy()
             .into_owned();
-        if rel == "logs/backups" {
+        if rel == "logs/backups" || rel == "logs/operator_alerts.jsonl" {
             continue;
         }
         let md = std::fs::symlink_metadata(&p).expect("lstat");

@@ -169,6 +169,9 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
     let node = view.observed.node.clone();
     let bytes = view.observed.bytes.clone();
     match (&node, &bytes) {
+        // A positions file the journal knew is not re-created empty in real mode: the
+        // detectors report it (`detect::gone`).
+        (Some(Node::Absent), _) if crate::detect::gone::must_not_recreate(ctx, &spec) => {}
         (Some(Node::Absent), _) => {
             view.op = Some(p.push(Op {
                 heal: "missing_file",

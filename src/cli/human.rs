@@ -86,6 +86,12 @@ impl Out {
             self.say(&format!("✅ [SELF-HEAL] Healed {} issues", r.healed.len()));
         }
         self.criticals(r);
+        if r.alerts_suppressed > 0 {
+            self.say(&format!(
+                "   ℹ️  {} alert(s) already in the alert log within the dedupe window: counted, not written again",
+                r.alerts_suppressed
+            ));
+        }
         self.decision(r);
     }
 
