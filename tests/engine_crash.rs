@@ -1,5 +1,6 @@
-//! The crash matrix: a heal of nine operations (new directories, a new file, replaced
-//! files) and the rollback of it (removed files, removed directories, restored files) are
+//! The crash matrix: a heal of ten operations (new directories, a new file, replaced files,
+//! a removed stale lock) and the rollback of it (removed files and directories, restored
+//! and recreated files) are
 //! each killed at every mutation, fsync and journal append — every fault point, enumerated
 //! from a trace, not sampled. After the crash, recovery alone must leave the state wholly
 //! before or wholly after (bytes, modes, file mtimes), `journal verify` must pass, no temp

@@ -5,7 +5,8 @@ use crate::util::{code, diff, stderr, Fixture, Snapshot};
 use journal_format::{self as jf, Mac};
 
 /// A damaged root: an empty positions file (0640, old), a portfolio missing a required key
-/// (via config), missing directories, an untouched file. Returns the config path.
+/// (via config), a stale unheld lock file, missing directories, an untouched file. Returns
+/// the config path.
 pub fn damaged(f: &Fixture) -> std::path::PathBuf {
     f.mkdir("logs");
     f.write("logs/positions_futures.json", "");
@@ -16,6 +17,8 @@ pub fn damaged(f: &Fixture) -> std::path::PathBuf {
         "{\n  \"realized_pnl\": -3.519194,\n  \"snapshots\": [{\"amount\": 100.10}]\n}\n",
     );
     f.age("logs/portfolio_futures.json", 3_600);
+    f.write("logs/positions_futures.json.lock", "");
+    f.age("logs/positions_futures.json.lock", 3_600);
     f.write("logs/notes.txt", "not managed\n");
     f.age("logs/notes.txt", 7_200);
     let config = f.dir.path().join("selfheal.json");
@@ -72,7 +75,7 @@ fn rollback_restores_every_byte_mode_mtime_and_existence_and_can_be_rolled_back(
     let pre = f.snapshot();
     let healed = heal_with(&f, &config);
     assert!(
-        healed["actions"].as_array().is_some_and(|a| a.len() >= 9),
+        healed["actions"].as_array().is_some_and(|a| a.len() >= 10),
         "{healed}"
     );
     let id = healed["transaction"].as_u64().expect("txn");
