@@ -297,7 +297,8 @@ fn every_vector_decodes_to_its_manifest_outcome() {
             .file_name()
             .to_string_lossy()
             .into_owned();
-        if name == "MANIFEST.json" {
+        // Directories hold multi-file journals: `tests/journal_vectors.rs`.
+        if name == "MANIFEST.json" || dir().join(&name).is_dir() {
             continue;
         }
         let expected = manifest
