@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::fsx::Root;
-use crate::journal::{Journal, TxnFile};
+use crate::journal::{Journal, Problem, TxnFile};
 use crate::rollback::rolled_back_by;
 use crate::store::Store;
 use journal_format::{Body, Node, TxnState};
@@ -166,10 +166,21 @@ fn json_text<T: Serialize>(v: &T) -> String {
     }
 }
 
+/// The record `journal verify` found at fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadRecord {
+    /// The journal file, relative to the root.
+    pub file: String,
+    /// Its 1-based line, when one record is at fault.
+    pub line: Option<u64>,
+    /// Its `seq`, when known.
+    pub seq: Option<u64>,
+}
+
 /// The result of `journal verify`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verification {
-    /// Transactions read.
+    /// Transactions read (pruned leftovers included).
     pub transactions: usize,
     /// Records read.
     pub records: usize,
@@ -177,11 +188,18 @@ pub struct Verification {
     pub objects: usize,
     /// The first problem, naming the file and record; `None` when everything verifies.
     pub problem: Option<String>,
+    /// Where the first problem is.
+    pub bad_record: Option<BadRecord>,
     /// A torn tail (tolerated, reported).
     pub torn_tail: Option<String>,
+    /// Transactions up to this id were pruned (the newest committed checkpoint).
+    pub pruned_through: Option<u64>,
+    /// Files of pruned transactions still present (an interrupted prune; the next prune
+    /// removes them). Outside the chain; their objects are not checked.
+    pub leftovers: Vec<u64>,
 }
 
-/// Verifies the chain and every backup object a transaction names.
+/// Verifies the chain and every backup object a remaining transaction names.
 ///
 /// # Errors
 /// I/O errors while reading the store.
@@ -190,21 +208,26 @@ pub fn verify(root: &Root, journal: &Journal) -> Result<Verification> {
         transactions: journal.txns.len(),
         records: journal.txns.iter().map(|t| t.entries.len()).sum(),
         objects: 0,
-        problem: journal
-            .problem
-            .as_ref()
-            .map(crate::journal::Problem::describe),
+        problem: journal.problem.as_ref().map(Problem::describe),
+        bad_record: journal.problem.as_ref().map(bad_record),
         torn_tail: journal
             .torn
             .as_ref()
             .map(|t| format!("{}: {} torn byte(s) at offset {}", t.file, t.len, t.offset)),
+        pruned_through: journal.anchor.map(|c| c.through_txn),
+        leftovers: journal
+            .txns
+            .iter()
+            .filter(|t| journal.is_leftover(t.txn))
+            .map(|t| t.txn)
+            .collect(),
     };
     if v.problem.is_some() {
         return Ok(v);
     }
     let store = Store::new(root);
     let mut seen = std::collections::BTreeSet::new();
-    for t in &journal.txns {
+    for t in journal.kept() {
         for e in &t.entries {
             let Body::Intent(i) = &e.record.body else {
                 continue;
@@ -222,6 +245,11 @@ pub fn verify(root: &Root, journal: &Journal) -> Result<Verification> {
                         "{} line {} (seq {}): backup object {sha256} is {why}",
                         t.path, e.line, e.record.seq
                     ));
+                    v.bad_record = Some(BadRecord {
+                        file: t.path.to_string(),
+                        line: Some(e.line),
+                        seq: Some(e.record.seq),
+                    });
                     return Ok(v);
                 }
                 Err(e) => return Err(e),
@@ -229,4 +257,21 @@ pub fn verify(root: &Root, journal: &Journal) -> Result<Verification> {
         }
     }
     Ok(v)
+}
+
+fn bad_record(p: &Problem) -> BadRecord {
+    match p {
+        Problem::Corrupt {
+            file, line, seq, ..
+        } => BadRecord {
+            file: file.to_string(),
+            line: *line,
+            seq: *seq,
+        },
+        Problem::Version { file, .. } => BadRecord {
+            file: file.to_string(),
+            line: None,
+            seq: None,
+        },
+    }
 }

@@ -18,3 +18,5 @@ mod engine_containment;
 mod engine_concurrency;
 // Conflicts, torn journal tails, unknown journal versions, journal audit.
 mod engine_recovery;
+// journal verify names the first bad record: flipped byte, deleted, reordered, lost file.
+mod audit_verify;

@@ -251,6 +251,15 @@ impl Out {
         if let Some(t) = &v.torn_tail {
             self.say(&format!("   ⚠️  torn tail (tolerated): {t}"));
         }
+        if let Some(t) = v.pruned_through {
+            self.say(&format!("   transactions up to {t} were pruned"));
+        }
+        if !v.leftovers.is_empty() {
+            self.say(&format!(
+                "   ⚠️  {} file(s) of pruned transactions still present (an interrupted prune; the next prune removes them)",
+                v.leftovers.len()
+            ));
+        }
         match &v.problem {
             Some(p) => self.say(&format!("🚨 [CRITICAL] JOURNAL_INTEGRITY: {p}")),
             None => self.say(&format!(
