@@ -40,9 +40,10 @@ fn outcome(t: &TxnFile) -> &'static str {
     }
 }
 
-/// Summarises every transaction, oldest first.
+/// Summarises every transaction that stands, oldest first (pruned leftovers excluded; a
+/// rollback whose target was pruned still names it in `rollback_of`).
 pub fn list(journal: &Journal) -> Vec<TxnSummary> {
-    journal.txns.iter().map(|t| summarize(journal, t)).collect()
+    journal.kept().map(|t| summarize(journal, t)).collect()
 }
 
 fn summarize(journal: &Journal, t: &TxnFile) -> TxnSummary {

@@ -46,6 +46,10 @@ pub mod code {
     pub const SLOT_INVALID: &str = "SLOT_INVALID";
     /// selfheal's own journal or store failed verification, or recovery found a conflict.
     pub const JOURNAL_INTEGRITY: &str = "JOURNAL_INTEGRITY";
+    /// Warning: `logs/backups/` is larger than `retention.warn_size`.
+    pub const BACKUPS_SIZE: &str = "BACKUPS_SIZE";
+    /// Warning: automatic retention after a heal failed (the heal stands).
+    pub const RETENTION: &str = "RETENTION";
 }
 
 /// One finding.

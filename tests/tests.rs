@@ -20,3 +20,5 @@ mod engine_concurrency;
 mod engine_recovery;
 // journal verify names the first bad record: flipped byte, deleted, reordered, lost file.
 mod audit_verify;
+// Retention: kept transactions roll back bit-exact, policy, auto-retention, size warning, crashes.
+mod audit_prune;

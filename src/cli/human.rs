@@ -7,6 +7,7 @@ use selfheal::config::Layout;
 use selfheal::error::Error;
 use selfheal::heal::{RecoverReport, RollbackReport};
 use selfheal::journal::Problem;
+use selfheal::prune::PruneReport;
 use selfheal::report::Report;
 use serde::Serialize;
 use std::io::Write;
@@ -189,10 +190,21 @@ impl Out {
     }
 
     /// `journal list`.
-    pub fn journal_list(&self, txns: &[TxnSummary], problem: Option<&Problem>) {
-        self.doc(
-            &serde_json::json!({"transactions": txns, "problem": problem.map(Problem::describe)}),
-        );
+    pub fn journal_list(
+        &self,
+        txns: &[TxnSummary],
+        pruned_through: Option<u64>,
+        problem: Option<&Problem>,
+    ) {
+        self.doc(&serde_json::json!({
+            "transactions": txns,
+            "pruned_through": pruned_through,
+            "problem": problem.map(Problem::describe),
+        }));
+        if let Some(p) = pruned_through {
+            self.say(&format!("(transactions up to {p} were pruned)"));
+        }
+        let pruned = |id: u64| pruned_through.is_some_and(|p| id <= p);
         for t in txns {
             let rb = t
                 .rolled_back_by
@@ -200,7 +212,10 @@ impl Out {
                 .unwrap_or_default();
             let of = t
                 .rollback_of
-                .map(|b| format!(" (rollback of {b})"))
+                .map(|b| match pruned(b) {
+                    true => format!(" (rollback of {b}, pruned)"),
+                    false => format!(" (rollback of {b})"),
+                })
                 .unwrap_or_default();
             self.say(&format!(
                 "{:>6}  {}  {:<8} {:<5} {:>3} op(s)  {}{of}{rb}",
@@ -265,6 +280,33 @@ impl Out {
             None => self.say(&format!(
                 "✅ journal verified: {} transaction(s), {} record(s), {} backup object(s)",
                 v.transactions, v.records, v.objects
+            )),
+        }
+    }
+
+    /// `prune`.
+    pub fn prune(&self, r: &PruneReport) {
+        self.doc(r);
+        if let Some(t) = r.pinned {
+            self.say(&format!(
+                "   ⚠️  transaction {t} and newer are kept: it applied a lossy salvage that is not acknowledged (selfheal ack {t})"
+            ));
+        }
+        let removed = format!(
+            "{} journal file(s), {} backup object(s), {} bytes freed; {} transaction(s) remain",
+            r.files_removed, r.objects_removed, r.bytes_freed, r.remaining
+        );
+        match (&r.pruned, r.transaction) {
+            (Some(p), Some(t)) => self.say(&format!(
+                "✅ [SELF-HEAL] Pruned transactions {}-{} ({}) as transaction {t}: {removed}",
+                p.from_txn, p.through_txn, p.transactions
+            )),
+            _ if r.files_removed + r.objects_removed > 0 => {
+                self.say(&format!("✅ [SELF-HEAL] Removed {removed}"))
+            }
+            _ => self.say(&format!(
+                "✅ [SELF-HEAL] Nothing to prune; {} transaction(s) remain",
+                r.remaining
             )),
         }
     }
