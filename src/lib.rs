@@ -26,3 +26,4 @@ pub mod rollback;
 pub mod salvage;
 pub mod stats;
 pub mod store;
+pub mod textfile;

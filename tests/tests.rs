@@ -22,3 +22,5 @@ mod engine_recovery;
 mod audit_verify;
 // Retention: kept transactions roll back bit-exact, policy, auto-retention, size warning, crashes.
 mod audit_prune;
+// stats against a scripted history, across a prune; the Prometheus textfile parses.
+mod audit_stats;

@@ -9,8 +9,22 @@ use selfheal::heal::{RecoverReport, RollbackReport};
 use selfheal::journal::Problem;
 use selfheal::prune::PruneReport;
 use selfheal::report::Report;
+use selfheal::stats::Stats;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
+
+/// `kind 3, other 1`, or `none`.
+fn counts(map: &BTreeMap<String, u64>) -> String {
+    if map.is_empty() {
+        return "none".into();
+    }
+    map.iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Where and how to print.
 pub struct Out {
@@ -308,6 +322,51 @@ impl Out {
                 "✅ [SELF-HEAL] Nothing to prune; {} transaction(s) remain",
                 r.remaining
             )),
+        }
+    }
+
+    /// `stats`.
+    pub fn stats(&self, s: &Stats, prometheus: Option<&Path>) {
+        self.doc(s);
+        let t = &s.totals;
+        let ratio = s
+            .success_ratio
+            .map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0));
+        self.say(&format!(
+            "runs {} ({} succeeded, {} aborted), success ratio {ratio}",
+            t.runs, t.successes, t.aborted_runs
+        ));
+        self.say(&format!("heals: {}", counts(&t.heals)));
+        self.say(&format!("failures: {}", t.failures));
+        self.say(&format!("criticals: {}", counts(&t.criticals)));
+        self.say(&format!("rollbacks: {}", t.rollbacks));
+        match &t.last_run {
+            Some(r) => self.say(&format!(
+                "last run: transaction {} ({}) at {}, {}{}",
+                r.txn,
+                r.command,
+                r.time,
+                r.outcome,
+                r.duration_ms
+                    .map(|d| format!(" in {d} ms"))
+                    .unwrap_or_default()
+            )),
+            None => self.say("last run: none"),
+        }
+        self.say(&format!(
+            "salvage losses: {} record(s), {} byte(s)",
+            t.salvage_records_lost, t.salvage_bytes_lost
+        ));
+        if let Some(p) = s.pruned_through {
+            self.say(&format!(
+                "(includes the totals of transactions up to {p}, pruned)"
+            ));
+        }
+        if let Some(path) = prometheus {
+            self.say(&format!("metrics written to {}", path.display()));
+        }
+        if let Some(p) = &s.journal_problem {
+            self.say(&format!("🚨 [CRITICAL] JOURNAL_INTEGRITY: {p}"));
         }
     }
 

@@ -103,6 +103,12 @@ enum Command {
         #[arg(long, value_name = "DUR", value_parser = parse_duration)]
         older_than: Option<Duration>,
     },
+    /// Healing metrics from the journal.
+    Stats {
+        /// Also write them to FILE in the Prometheus textfile-collector format (atomically).
+        #[arg(long, value_name = "FILE")]
+        prometheus: Option<PathBuf>,
+    },
     /// Audit the journal.
     Journal {
         #[command(subcommand)]
@@ -155,11 +161,11 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The exit code of a failed command: `prune` has no "refused" code
+/// The exit code of a failed command: `prune` and `stats` have no "refused" code
 /// (CONTRACT.md), so what is 4 elsewhere is an operational error for them.
 fn error_code(command: &Command, e: &selfheal::error::Error) -> u8 {
     match (command, exit::of_error(e)) {
-        (Command::Prune { .. }, exit::MUST_NOT_START) => exit::OPERATIONAL,
+        (Command::Prune { .. } | Command::Stats { .. }, exit::MUST_NOT_START) => exit::OPERATIONAL,
         (_, code) => code,
     }
 }
@@ -234,6 +240,7 @@ fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
             out.prune(&report);
             Ok(0)
         }
+        Command::Stats { prometheus } => stats(&opts, prometheus.as_deref(), out),
         Command::Journal { command } => journal(&opts, command, out),
         Command::Config => {
             let layout = selfheal::config::Layout::load(&opts.root, opts.config.as_deref())?;
@@ -241,6 +248,26 @@ fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
             Ok(0)
         }
     }
+}
+
+fn stats(
+    opts: &Options,
+    prometheus: Option<&std::path::Path>,
+    out: &human::Out,
+) -> Result<u8, selfheal::error::Error> {
+    let session = heal::Session::open(opts, false)?;
+    let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;
+    let stats = selfheal::stats::compute(&journal);
+    if let Some(path) = prometheus {
+        let text = selfheal::stats::prometheus(&stats);
+        selfheal::textfile::write_atomic(path, text.as_bytes())?;
+    }
+    out.stats(&stats, prometheus);
+    Ok(if stats.journal_problem.is_some() {
+        exit::OPERATIONAL
+    } else {
+        exit::OK
+    })
 }
 
 fn journal(
