@@ -13,6 +13,7 @@ pub mod fsx;
 pub mod heal;
 pub mod health;
 pub mod journal;
+pub mod jsondiff;
 pub mod jsondoc;
 pub mod lock;
 pub mod mode;

@@ -24,3 +24,5 @@ mod audit_verify;
 mod audit_prune;
 // stats against a scripted history, across a prune; the Prometheus textfile parses.
 mod audit_stats;
+// journal show: checksums, sizes, and JSON diffs by record identity.
+mod audit_show;

@@ -2,11 +2,12 @@
 //! reference bot's wording. Text that may come from file content is escaped so no control
 //! character reaches the terminal.
 
-use selfheal::audit::{TxnDetail, TxnSummary, Verification};
+use selfheal::audit::{ContentDiff, TxnDetail, TxnSummary, Verification};
 use selfheal::config::Layout;
 use selfheal::error::Error;
 use selfheal::heal::{RecoverReport, RollbackReport};
 use selfheal::journal::Problem;
+use selfheal::jsondiff::{ArrayDiff, DocDiff, RecordChange, RecordRef};
 use selfheal::prune::PruneReport;
 use selfheal::report::Report;
 use selfheal::stats::Stats;
@@ -14,6 +15,56 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+
+/// Records listed per array in human output (`--json` has them all).
+const SHOWN_RECORDS: usize = 20;
+
+/// A JSON value on one short line: compact, cut at 160 characters.
+fn brief(raw: &str) -> String {
+    let compact = serde_json::from_str::<serde_json::Value>(raw)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| raw.split_whitespace().collect::<Vec<_>>().join(" "));
+    match compact.char_indices().nth(160) {
+        Some((i, _)) => format!("{}...", compact.get(..i).unwrap_or_default()),
+        None => compact,
+    }
+}
+
+/// `size 1 -> 3, direction "long" -> "LONG"` for a record whose identity stayed.
+fn field_changes(c: &RecordChange) -> String {
+    let parse = |raw: &serde_json::value::RawValue| {
+        serde_json::from_str::<serde_json::Value>(raw.get()).unwrap_or_default()
+    };
+    let (before, after) = (parse(&c.before), parse(&c.after));
+    let value = |v: &serde_json::Value, k: &str| {
+        v.get(k)
+            .map_or_else(|| "(absent)".to_string(), |x| brief(&x.to_string()))
+    };
+    c.fields
+        .iter()
+        .map(|k| format!("{k} {} -> {}", value(&before, k), value(&after, k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A journal node (`{type, sha256, size, mode}`) in words.
+fn node_text(v: &serde_json::Value) -> String {
+    let field = |k: &str| {
+        v.get(k)
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+    };
+    match (field("type").as_deref(), field("mode")) {
+        (Some("file"), mode) => format!(
+            "file, {} bytes, sha256 {}, mode {}",
+            field("size").unwrap_or_default(),
+            field("sha256").unwrap_or_default(),
+            mode.unwrap_or_default()
+        ),
+        (Some("dir"), mode) => format!("directory, mode {}", mode.unwrap_or_default()),
+        (Some("absent"), _) => "absent".into(),
+        _ => v.to_string(),
+    }
+}
 
 /// `kind 3, other 1`, or `none`.
 fn counts(map: &BTreeMap<String, u64>) -> String {
@@ -253,24 +304,110 @@ impl Out {
     pub fn journal_show(&self, d: &TxnDetail) {
         self.doc(d);
         let s = &d.summary;
+        let of = s
+            .rollback_of
+            .map(|t| format!(", rollback of {t}"))
+            .unwrap_or_default();
+        let by = s
+            .rolled_back_by
+            .map(|t| format!(", rolled back by {t}"))
+            .unwrap_or_default();
         self.say(&format!(
-            "transaction {} ({}, {}), {}",
+            "transaction {} ({}, {}), {}{of}{by}",
             s.id, s.command, s.time, s.outcome
         ));
         for o in &d.operations {
             let state = if o.applied { "applied" } else { "not applied" };
             self.say(&format!(
-                "  op {} {} {} [{state}]: {}",
+                "  op {} {} {} [{state}] ({}): {}",
                 o.op,
                 o.kind,
                 o.path.as_deref().unwrap_or("-"),
+                o.heal,
                 o.reason
             ));
-            for (side, v) in [("before", &o.before), ("after", &o.after)] {
+            for (side, v) in [("before", &o.before), ("after ", &o.after)] {
                 if let Some(v) = v {
-                    self.say(&format!("      {side}: {v}"));
+                    self.say(&format!("      {side}: {}", node_text(v)));
                 }
             }
+            match &o.diff {
+                Some(ContentDiff::Diff(diff)) => self.doc_diff(diff),
+                Some(ContentDiff::Unavailable { why }) => {
+                    self.say(&format!("      diff unavailable: {why}"))
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn doc_diff(&self, d: &DocDiff) {
+        for (side, note) in [("before", &d.before_note), ("after", &d.after_note)] {
+            if let Some(n) = note {
+                self.say(&format!("      diff: {side} is {n}"));
+            }
+        }
+        if d.is_empty() {
+            self.say("      diff: no change in content (formatting only)");
+        }
+        for k in &d.keys_added {
+            self.say(&format!("      + {}: {}", k.key, brief(k.value.get())));
+        }
+        for k in &d.keys_removed {
+            self.say(&format!("      - {}: {}", k.key, brief(k.value.get())));
+        }
+        for k in &d.keys_changed {
+            self.say(&format!(
+                "      ~ {}: {} -> {}",
+                k.key,
+                brief(k.before.get()),
+                brief(k.after.get())
+            ));
+        }
+        for a in &d.arrays {
+            self.array_diff(a);
+        }
+    }
+
+    fn array_diff(&self, a: &ArrayDiff) {
+        self.say(&format!(
+            "      {} (by {}): {} added, {} removed, {} changed, {} unchanged",
+            a.key,
+            a.matched_by,
+            a.added.len(),
+            a.removed.len(),
+            a.changed.len(),
+            a.unchanged
+        ));
+        let label = |r: &RecordRef| {
+            r.identity
+                .as_ref()
+                .map(|i| format!("{i}: "))
+                .unwrap_or_default()
+        };
+        let lines = a
+            .added
+            .iter()
+            .map(|r| format!("+ {}{}", label(r), brief(r.record.get())))
+            .chain(
+                a.removed
+                    .iter()
+                    .map(|r| format!("- {}{}", label(r), brief(r.record.get()))),
+            )
+            .chain(
+                a.changed
+                    .iter()
+                    .map(|c| format!("~ {}: {}", c.identity, field_changes(c))),
+            );
+        let all: Vec<String> = lines.collect();
+        for line in all.iter().take(SHOWN_RECORDS) {
+            self.say(&format!("        {line}"));
+        }
+        if all.len() > SHOWN_RECORDS {
+            self.say(&format!(
+                "        ... and {} more (--json shows all)",
+                all.len() - SHOWN_RECORDS
+            ));
         }
     }
 

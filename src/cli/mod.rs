@@ -287,7 +287,8 @@ fn journal(
             Ok(0)
         }
         JournalCommand::Show { id } => {
-            out.journal_show(&selfheal::audit::show(&journal, *id)?);
+            let detail = selfheal::audit::show(&session.root, &session.layout, &journal, *id)?;
+            out.journal_show(&detail);
             Ok(0)
         }
         JournalCommand::Verify => {
