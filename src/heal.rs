@@ -213,13 +213,23 @@ fn retention(s: &Session, journal: &mut Journal, report: &mut Report) {
     let mut found = Vec::new();
     if s.layout.config.retention.auto {
         let policy = prune::Policy::of(&s.layout);
-        if let Err(e) = prune::run(
+        let pruned = prune::run(
             &s.root,
             journal,
             &policy,
             chrono::Utc::now(),
             prune::Trigger::AfterHeal,
-        ) {
+        );
+        if let Ok(r) = &pruned {
+            if let (Some(range), Some(t)) = (&r.pruned, r.transaction) {
+                tracing::info!(
+                    "retention pruned transactions {}-{} as transaction {t}",
+                    range.from_txn,
+                    range.through_txn
+                );
+            }
+        }
+        if let Err(e) = pruned {
             let why = engine::error_chain(&e);
             tracing::warn!("automatic retention failed: {why}");
             found.push(Finding::new(

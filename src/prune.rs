@@ -107,7 +107,9 @@ pub fn run(
     let batch = usize::try_from(policy.keep / 10)
         .unwrap_or(usize::MAX)
         .max(1);
-    if trigger == Trigger::AfterHeal && sel.txns.len() < batch {
+    let small = trigger == Trigger::AfterHeal && sel.txns.len() < batch;
+    // Pruning nothing but bookkeeping would only replace one prune with another.
+    if small || sel.txns.iter().all(|t| is_bookkeeping(t)) {
         sel.txns.clear();
     }
     let thorough = trigger == Trigger::Command;
@@ -193,7 +195,7 @@ fn keep_boundary(kept: &[&TxnFile], keep: u64) -> usize {
     }
     let mut seen = 0u64;
     for (i, t) in kept.iter().enumerate().rev() {
-        if !matches!(t.command(), None | Some("prune")) {
+        if !is_bookkeeping(t) {
             seen += 1;
             if seen == keep {
                 return i;
@@ -201,6 +203,11 @@ fn keep_boundary(kept: &[&TxnFile], keep: u64) -> usize {
         }
     }
     0
+}
+
+/// A prune, or a transaction closed by recovery before its `begin` was durable.
+fn is_bookkeeping(t: &TxnFile) -> bool {
+    matches!(t.command(), None | Some("prune"))
 }
 
 fn began_at(t: &TxnFile) -> Option<chrono::DateTime<chrono::Utc>> {

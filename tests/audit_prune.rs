@@ -253,6 +253,38 @@ fn the_policy_prunes_exactly_the_old_prefix_beyond_keep() {
     let again = prune(&f, &["--keep", "2", "--older-than", "0s"]);
     assert!(again["transaction"].is_null(), "idempotent: {again}");
     assert_eq!(journal_files(&f), files);
+    let all = prune(&f, &["--keep", "0", "--older-than", "0s"]);
+    assert_eq!(all["remaining"], 1, "only the new prune remains: {all}");
+    let files = journal_files(&f);
+    let again = prune(&f, &["--keep", "0", "--older-than", "0s"]);
+    assert!(
+        again["transaction"].is_null(),
+        "a prune alone is not pruned: {again}"
+    );
+    assert_eq!(journal_files(&f), files);
+    verify_ok(&f);
+}
+
+#[test]
+fn an_unacknowledged_lossy_salvage_is_never_pruned() {
+    let f = root_with(CONFIG);
+    for _ in 0..4 {
+        heal(&f);
+    }
+    rewrite_all(&f, |txn, r| {
+        if let (2, jf::Body::Commit(c)) = (txn, &mut r.body) {
+            c.summary["salvage"] =
+                serde_json::json!([{"path": "state/a.json", "records_lost": 1, "bytes_lost": 9}]);
+        }
+    });
+    let r = prune(&f, &["--keep", "0", "--older-than", "0s"]);
+    assert_eq!(r["pinned"], 2, "{r}");
+    assert_eq!(
+        r["pruned"]["through_txn"], 1,
+        "stops before the pinned one: {r}"
+    );
+    assert!(journal_files(&f).contains(&jf::file_name(2)));
+    verify_ok(&f);
 }
 
 #[test]
