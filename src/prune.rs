@@ -103,6 +103,62 @@ pub fn run(
     if let Some(p) = &journal.problem {
         return Err(p.to_error(root));
     }
+    let plan = plan(journal, policy, now, trigger);
+    let leftovers = journal.txns.iter().any(|t| journal.is_leftover(t.txn));
+    let mut report = PruneReport {
+        pinned: plan.pinned,
+        ..PruneReport::default()
+    };
+    if plan.pruned.is_empty() && !leftovers && trigger == Trigger::AfterHeal {
+        report.remaining = journal.kept().count();
+        return Ok(report);
+    }
+    let files = files_to_remove(journal, &plan.pruned);
+    let objects = objects_to_remove(root, journal, &plan.pruned)?;
+    let bytes = sizes(root, &files, &objects)?;
+    if let (Some(c), Some(range)) = (plan.checkpoint, range(&plan.pruned)) {
+        let summary = json!({
+            "pruned": range,
+            "files_removed": files.len(),
+            "objects_removed": objects.len(),
+            "bytes_freed": bytes,
+            "policy": {"keep": policy.keep, "older_than_s": policy.older_than.as_secs()},
+            "carried": plan.carried,
+        });
+        // ORDER: the checkpoint is committed and durable before any file is removed.
+        report.transaction = Some(commit_prune(root, journal, c, summary)?);
+        report.pruned = Some(range);
+    }
+    remove_files(root, &files)?;
+    remove_objects(root, &objects)?;
+    if let Some(anchor) = journal.anchor {
+        journal.forget_pruned(anchor);
+    }
+    report.files_removed = files.len();
+    report.objects_removed = objects.len();
+    report.bytes_freed = bytes;
+    report.remaining = journal.kept().count();
+    Ok(report)
+}
+
+/// What a prune will remove from the journal, decided before anything is written.
+struct Plan {
+    /// The transactions selected, oldest first.
+    pruned: Vec<u64>,
+    /// The anchor the remaining chain will hang from.
+    checkpoint: Option<Checkpoint>,
+    /// The totals of the selected transactions, carried by the prune.
+    carried: Totals,
+    /// The pinned transaction that stopped the selection.
+    pinned: Option<u64>,
+}
+
+fn plan(
+    journal: &Journal,
+    policy: &Policy,
+    now: chrono::DateTime<chrono::Utc>,
+    trigger: Trigger,
+) -> Plan {
     let mut sel = select(journal, policy, now);
     let batch = usize::try_from(policy.keep / 10)
         .unwrap_or(usize::MAX)
@@ -112,46 +168,12 @@ pub fn run(
     if small || sel.txns.iter().all(|t| is_bookkeeping(t)) {
         sel.txns.clear();
     }
-    let thorough = trigger == Trigger::Command;
-    let pruned: Vec<u64> = sel.txns.iter().map(|t| t.txn).collect();
-    let checkpoint = sel.txns.last().and_then(|t| checkpoint_of(t));
-    let carried = Totals::of(sel.txns.iter().copied());
-    let pinned = sel.pinned;
-    let leftovers = journal.txns.iter().any(|t| journal.is_leftover(t.txn));
-    let mut report = PruneReport {
-        pinned,
-        ..PruneReport::default()
-    };
-    if pruned.is_empty() && !leftovers && !thorough {
-        report.remaining = journal.kept().count();
-        return Ok(report);
+    Plan {
+        pruned: sel.txns.iter().map(|t| t.txn).collect(),
+        checkpoint: sel.txns.last().and_then(|t| checkpoint_of(t)),
+        carried: Totals::of(sel.txns.iter().copied()),
+        pinned: sel.pinned,
     }
-    let doomed_files = files_to_remove(journal, &pruned);
-    let doomed_objects = objects_to_remove(root, journal, &pruned)?;
-    let bytes = sizes(root, &doomed_files, &doomed_objects)?;
-    if let (Some(c), Some(range)) = (checkpoint, range(&pruned)) {
-        let summary = json!({
-            "pruned": range,
-            "files_removed": doomed_files.len(),
-            "objects_removed": doomed_objects.len(),
-            "bytes_freed": bytes,
-            "policy": {"keep": policy.keep, "older_than_s": policy.older_than.as_secs()},
-            "carried": carried,
-        });
-        // ORDER: the checkpoint is committed and durable before any file is removed.
-        report.transaction = Some(commit_prune(root, journal, c, summary)?);
-        report.pruned = Some(range);
-    }
-    remove_files(root, &doomed_files)?;
-    report.files_removed = doomed_files.len();
-    remove_objects(root, &doomed_objects)?;
-    report.objects_removed = doomed_objects.len();
-    report.bytes_freed = bytes;
-    if let Some(anchor) = journal.anchor {
-        journal.forget_pruned(anchor);
-    }
-    report.remaining = journal.kept().count();
-    Ok(report)
 }
 
 /// The prefix of remaining transactions the policy lets go.
