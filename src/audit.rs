@@ -1,15 +1,20 @@
-//! Audit of the journal: the transaction list, one transaction's operations, and full
-//! verification (the chain, every transaction's grammar, and every backup object a kept
-//! transaction names). Read-only: nothing here writes.
+//! Audit of the journal: the transaction list, one transaction's operations (with a
+//! record-level diff of every JSON file it changed, `jsondiff`), and full verification (the
+//! chain, every transaction's grammar, and every backup object a kept transaction names).
+//! Read-only: nothing here writes.
 
+use crate::config::{FileRole, Layout};
 use crate::error::{Error, Result};
-use crate::fsx::Root;
-use crate::journal::{Journal, TxnFile};
+use crate::fsx::{Read_, Root};
+use crate::journal::{Journal, Problem, TxnFile};
+use crate::jsondiff::{self, DocDiff, Keying};
+use crate::paths::RelPath;
 use crate::rollback::rolled_back_by;
 use crate::store::Store;
-use journal_format::{Body, Node, TxnState};
+use journal_format::{Body, Digest, Intent, Node, TxnState};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// One line of `journal list`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,9 +45,10 @@ fn outcome(t: &TxnFile) -> &'static str {
     }
 }
 
-/// Summarises every transaction, oldest first.
+/// Summarises every transaction that stands, oldest first (pruned leftovers excluded; a
+/// rollback whose target was pruned still names it in `rollback_of`).
 pub fn list(journal: &Journal) -> Vec<TxnSummary> {
-    journal.txns.iter().map(|t| summarize(journal, t)).collect()
+    journal.kept().map(|t| summarize(journal, t)).collect()
 }
 
 fn summarize(journal: &Journal, t: &TxnFile) -> TxnSummary {
@@ -75,7 +81,7 @@ fn summarize(journal: &Journal, t: &TxnFile) -> TxnSummary {
 }
 
 /// One operation in `journal show`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct OpView {
     /// Index.
     pub op: u32,
@@ -95,10 +101,26 @@ pub struct OpView {
     pub object: Option<String>,
     /// Whether it was applied (`done`).
     pub applied: bool,
+    /// For a JSON file whose content changed: what changed, record by record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<ContentDiff>,
+}
+
+/// What changed in a JSON file's content.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ContentDiff {
+    /// Both sides were found: the diff.
+    Diff(DocDiff),
+    /// A side's bytes are gone (pruned, or changed since and never backed up).
+    Unavailable {
+        /// Which side, and why.
+        why: String,
+    },
 }
 
 /// `journal show`: one transaction.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TxnDetail {
     /// The summary line.
     pub summary: TxnSummary,
@@ -108,11 +130,11 @@ pub struct TxnDetail {
     pub result: Option<Value>,
 }
 
-/// Describes transaction `id`.
+/// Describes transaction `id`, with a record-level diff of every JSON file it changed.
 ///
 /// # Errors
-/// [`Error::NoSuchTransaction`].
-pub fn show(journal: &Journal, id: u64) -> Result<TxnDetail> {
+/// [`Error::NoSuchTransaction`]; I/O errors reading the store or a file.
+pub fn show(root: &Root, layout: &Layout, journal: &Journal, id: u64) -> Result<TxnDetail> {
     let t = journal.find(id).ok_or(Error::NoSuchTransaction(id))?;
     let mut ops: Vec<OpView> = Vec::new();
     let mut result = None;
@@ -132,6 +154,7 @@ pub fn show(journal: &Journal, id: u64) -> Result<TxnDetail> {
                         after: None,
                         object: None,
                         applied: false,
+                        diff: None,
                     })
                     .collect();
             }
@@ -140,6 +163,7 @@ pub fn show(journal: &Journal, id: u64) -> Result<TxnDetail> {
                     o.before = serde_json::to_value(&i.before).ok();
                     o.after = serde_json::to_value(&i.after).ok();
                     o.object = i.object.map(|d| d.to_hex());
+                    o.diff = op_diff(root, layout, i)?;
                 }
             }
             Body::Done(d) => {
@@ -159,6 +183,90 @@ pub fn show(journal: &Journal, id: u64) -> Result<TxnDetail> {
     })
 }
 
+/// The diff of one operation's file content, for a JSON file whose content changed.
+fn op_diff(root: &Root, layout: &Layout, i: &Intent) -> Result<Option<ContentDiff>> {
+    let Some(path) = i.path.as_deref() else {
+        return Ok(None);
+    };
+    let is_file = |n: &Node| matches!(n, Node::File { .. });
+    let json = path.ends_with(".json") || layout.files.iter().any(|f| f.path.as_str() == path);
+    if !json || !(is_file(&i.before) || is_file(&i.after)) || digest(&i.before) == digest(&i.after)
+    {
+        return Ok(None);
+    }
+    let rel = RelPath::new(path)?;
+    let before = match side(root, None, &i.before, i.object, layout.max_file_size)? {
+        Ok(b) => b,
+        Err(why) => return Ok(Some(unavailable("before", &why))),
+    };
+    let after = match side(root, Some(&rel), &i.after, None, layout.max_file_size)? {
+        Ok(a) => a,
+        Err(why) => return Ok(Some(unavailable("after", &why))),
+    };
+    let keying = keying(layout, path);
+    let d = jsondiff::diff(before.as_deref(), after.as_deref(), &keying);
+    Ok(Some(ContentDiff::Diff(d)))
+}
+
+fn unavailable(side: &str, why: &str) -> ContentDiff {
+    ContentDiff::Unavailable {
+        why: format!("{side} content no longer available: {why}"),
+    }
+}
+
+fn digest(n: &Node) -> Option<Digest> {
+    match n {
+        Node::File { sha256, .. } => Some(*sha256),
+        _ => None,
+    }
+}
+
+/// The bytes of one side: none for an absent path; for a file, the current file when it
+/// still has that digest (`current`), else the backup object (`object`, or the digest
+/// itself: the store is content-addressed). `Err(why)` when neither holds it.
+fn side(
+    root: &Root,
+    current: Option<&RelPath>,
+    node: &Node,
+    object: Option<Digest>,
+    cap: u64,
+) -> Result<std::result::Result<Option<Vec<u8>>, String>> {
+    let Node::File { sha256, size, .. } = node else {
+        return Ok(Ok(None));
+    };
+    if let Some(rel) = current {
+        if let Read_::File(bytes, _) = root.read(rel, cap)? {
+            if crate::store::sha256(&bytes) == *sha256 {
+                return Ok(Ok(Some(bytes)));
+            }
+        }
+    }
+    match Store::new(root).get(&object.unwrap_or(*sha256), *size) {
+        Ok(bytes) => Ok(Ok(Some(bytes))),
+        Err(Error::ObjectCorrupt { sha256, why }) => {
+            Ok(Err(format!("backup object {sha256} is {why}")))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// How the arrays of `path` are matched: the positions file's record arrays by the
+/// configured identity, everything else by value.
+fn keying(layout: &Layout, path: &str) -> BTreeMap<String, Keying> {
+    let Some(f) = layout
+        .files
+        .iter()
+        .find(|f| f.path.as_str() == path && f.role == FileRole::Positions)
+    else {
+        return BTreeMap::new();
+    };
+    let identity = Keying::Identity(layout.config.positions.identity.clone());
+    f.record_arrays
+        .iter()
+        .map(|a| (a.clone(), identity.clone()))
+        .collect()
+}
+
 fn json_text<T: Serialize>(v: &T) -> String {
     match serde_json::to_value(v) {
         Ok(Value::String(s)) => s,
@@ -166,10 +274,21 @@ fn json_text<T: Serialize>(v: &T) -> String {
     }
 }
 
+/// The record `journal verify` found at fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadRecord {
+    /// The journal file, relative to the root.
+    pub file: String,
+    /// Its 1-based line, when one record is at fault.
+    pub line: Option<u64>,
+    /// Its `seq`, when known.
+    pub seq: Option<u64>,
+}
+
 /// The result of `journal verify`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verification {
-    /// Transactions read.
+    /// Transactions read (pruned leftovers included).
     pub transactions: usize,
     /// Records read.
     pub records: usize,
@@ -177,11 +296,18 @@ pub struct Verification {
     pub objects: usize,
     /// The first problem, naming the file and record; `None` when everything verifies.
     pub problem: Option<String>,
+    /// Where the first problem is.
+    pub bad_record: Option<BadRecord>,
     /// A torn tail (tolerated, reported).
     pub torn_tail: Option<String>,
+    /// Transactions up to this id were pruned (the newest committed checkpoint).
+    pub pruned_through: Option<u64>,
+    /// Files of pruned transactions still present (an interrupted prune; the next prune
+    /// removes them). Outside the chain; their objects are not checked.
+    pub leftovers: Vec<u64>,
 }
 
-/// Verifies the chain and every backup object a transaction names.
+/// Verifies the chain and every backup object a remaining transaction names.
 ///
 /// # Errors
 /// I/O errors while reading the store.
@@ -190,21 +316,26 @@ pub fn verify(root: &Root, journal: &Journal) -> Result<Verification> {
         transactions: journal.txns.len(),
         records: journal.txns.iter().map(|t| t.entries.len()).sum(),
         objects: 0,
-        problem: journal
-            .problem
-            .as_ref()
-            .map(crate::journal::Problem::describe),
+        problem: journal.problem.as_ref().map(Problem::describe),
+        bad_record: journal.problem.as_ref().map(bad_record),
         torn_tail: journal
             .torn
             .as_ref()
             .map(|t| format!("{}: {} torn byte(s) at offset {}", t.file, t.len, t.offset)),
+        pruned_through: journal.anchor.map(|c| c.through_txn),
+        leftovers: journal
+            .txns
+            .iter()
+            .filter(|t| journal.is_leftover(t.txn))
+            .map(|t| t.txn)
+            .collect(),
     };
     if v.problem.is_some() {
         return Ok(v);
     }
     let store = Store::new(root);
     let mut seen = std::collections::BTreeSet::new();
-    for t in &journal.txns {
+    for t in journal.kept() {
         for e in &t.entries {
             let Body::Intent(i) = &e.record.body else {
                 continue;
@@ -222,6 +353,11 @@ pub fn verify(root: &Root, journal: &Journal) -> Result<Verification> {
                         "{} line {} (seq {}): backup object {sha256} is {why}",
                         t.path, e.line, e.record.seq
                     ));
+                    v.bad_record = Some(BadRecord {
+                        file: t.path.to_string(),
+                        line: Some(e.line),
+                        seq: Some(e.record.seq),
+                    });
                     return Ok(v);
                 }
                 Err(e) => return Err(e),
@@ -229,4 +365,21 @@ pub fn verify(root: &Root, journal: &Journal) -> Result<Verification> {
         }
     }
     Ok(v)
+}
+
+fn bad_record(p: &Problem) -> BadRecord {
+    match p {
+        Problem::Corrupt {
+            file, line, seq, ..
+        } => BadRecord {
+            file: file.to_string(),
+            line: *line,
+            seq: *seq,
+        },
+        Problem::Version { file, .. } => BadRecord {
+            file: file.to_string(),
+            line: None,
+            seq: None,
+        },
+    }
 }

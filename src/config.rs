@@ -152,7 +152,8 @@ pub struct Slots {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Retention {
-    /// Always keep at least this many newest transactions.
+    /// Always keep at least this many newest transactions (prune transactions do not
+    /// count; SPEC.md section 10).
     pub keep: u64,
     /// Only transactions older than this may be pruned.
     pub older_than: String,

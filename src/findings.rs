@@ -54,6 +54,10 @@ pub mod code {
     pub const BOT_INSTANCE: &str = "BOT_INSTANCE";
     /// Warning: the inactive deployment slot holds newer positions than the active one.
     pub const SLOT_DIVERGENCE: &str = "SLOT_DIVERGENCE";
+    /// Warning: `logs/backups/` is larger than `retention.warn_size`.
+    pub const BACKUPS_SIZE: &str = "BACKUPS_SIZE";
+    /// Warning: automatic retention after a heal failed (the heal stands).
+    pub const RETENTION: &str = "RETENTION";
 }
 
 /// One finding.

@@ -538,6 +538,28 @@ impl Root {
         rustix::fs::fsync(&dir).ctx(IoOp::FsyncDir, parent_display(rel))
     }
 
+    /// Unlinks the regular file `rel` *without* fsyncing its directory, for removing many
+    /// files of one directory followed by one [`Root::sync_dir`] (pruning). Returns whether
+    /// there was a file to remove.
+    ///
+    /// # Errors
+    /// The failing call and the path; a directory or symlink at `rel` is refused.
+    pub fn unlink(&self, rel: &RelPath) -> Result<bool> {
+        match self.entry(rel)? {
+            Entry::Absent => return Ok(false),
+            Entry::Present(st) if st.kind == Kind::File => {}
+            _ => return Err(Error::Refused(format!("{rel} is not a regular file"))),
+        }
+        let dir = self.parent_fd(rel)?;
+        let disp = rel.as_path();
+        fault::hit(Point::Remove, disp).ctx(IoOp::Remove, disp)?;
+        match rustix::fs::unlinkat(&dir, rel.file_name(), AtFlags::empty()) {
+            Ok(()) => Ok(true),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(Error::io(IoOp::Remove, disp, e.into())),
+        }
+    }
+
     /// Removes the temp file or (empty) temp directory `name` in directory `dir_rel` if it
     /// is there.
     ///

@@ -1,7 +1,7 @@
 //! The commands as library calls: `heal` (recover -> validate -> plan -> snapshot -> apply ->
-//! commit -> detect -> alert -> decide), `check` (the same findings and plan, writing
-//! nothing at all), `rollback` and `recover`. Each opens the root, loads the layout, and for
-//! a writing command takes the lock and runs recovery before anything else.
+//! commit -> retention -> detect -> alert -> decide), `check` (the same findings and plan,
+//! writing nothing at all), `rollback`, `recover` and `prune`. Each opens the root, loads the
+//! layout, and for a writing command takes the lock and runs recovery before anything else.
 //!
 //! A live second bot instance in real mode (DUPLICATE_INSTANCE) means no state file is
 //! written: recovery of an interrupted transaction waits, and every planned operation
@@ -21,6 +21,7 @@ use crate::lock;
 use crate::mode::{Mode, ModeChoice};
 use crate::paths::RelPath;
 use crate::plan::observe;
+use crate::prune;
 use crate::recovery::{self, intents_of, RecoveryOutcome};
 use crate::report::{Action, RecoveryReport, Report, Stats};
 use crate::rollback;
@@ -220,6 +221,7 @@ pub fn heal(opts: &Options) -> Result<Report> {
     let id = txn.commit(&mut journal, summary)?;
     report.transaction = Some(id);
     send_alerts(&s, &batch, Some(id), &mut report);
+    retention(&s, &mut journal, &mut report);
     Ok(report)
 }
 
@@ -253,6 +255,63 @@ fn alerted(s: &Session, mut report: Report) -> Report {
     report.alerts_suppressed = batch.suppressed;
     send_alerts(s, &batch, None, &mut report);
     report
+}
+
+/// After a committed heal: automatic retention (`retention.auto`), then the size warning
+/// for `logs/backups/`. Neither can undo the heal: a failure is a warning.
+fn retention(s: &Session, journal: &mut Journal, report: &mut Report) {
+    let mut found = Vec::new();
+    if s.layout.config.retention.auto {
+        let policy = prune::Policy::of(&s.layout);
+        let pruned = prune::run(
+            &s.root,
+            journal,
+            &policy,
+            chrono::Utc::now(),
+            prune::Trigger::AfterHeal,
+        );
+        if let Ok(r) = &pruned {
+            if let (Some(range), Some(t)) = (&r.pruned, r.transaction) {
+                tracing::info!(
+                    "retention pruned transactions {}-{} as transaction {t}",
+                    range.from_txn,
+                    range.through_txn
+                );
+            }
+        }
+        if let Err(e) = pruned {
+            let why = engine::error_chain(&e);
+            tracing::warn!("automatic retention failed: {why}");
+            found.push(Finding::new(
+                code::RETENTION,
+                Level::Medium,
+                Some(BACKUPS_DIR),
+                format!("automatic retention failed: {why}"),
+                "automatic retention failed",
+            ));
+        }
+    }
+    match prune::backups_size(&s.root) {
+        Ok(size) if size > s.layout.retention_warn_size => found.push(
+            Finding::new(
+                code::BACKUPS_SIZE,
+                Level::High,
+                Some(BACKUPS_DIR),
+                format!(
+                    "{BACKUPS_DIR} holds {size} bytes, over retention.warn_size ({} bytes): run `selfheal prune` or lower retention.keep / retention.older_than",
+                    s.layout.retention_warn_size
+                ),
+                "backups over the configured size",
+            )
+            .with_details(json!({"bytes": size, "warn_size": s.layout.retention_warn_size})),
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot measure {BACKUPS_DIR}: {}", engine::error_chain(&e)),
+    }
+    for f in found {
+        report.warnings.push(format!("{} {}", f.level, f.line()));
+        report.findings.push(f);
+    }
 }
 
 /// Runs `check` (or `heal --dry-run`): the same findings and plan, nothing written.
@@ -593,6 +652,41 @@ fn summary(r: &Report, d: &Detection, started: Instant) -> serde_json::Value {
         detect::gone::KNOWN_FILES: d.known_files,
         "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
+}
+
+/// Runs `prune [--keep N] [--older-than DUR]`: retention of the journal and the backup
+/// store, under the lock and after recovery; `None` takes the configured value.
+///
+/// # Errors
+/// A journal problem or a recovery conflict ([`Error::Refused`]), operational errors, lock
+/// timeout, invalid config.
+pub fn prune(
+    opts: &Options,
+    keep: Option<u64>,
+    older_than: Option<Duration>,
+) -> Result<prune::PruneReport> {
+    let s = Session::open(opts, false)?;
+    bootstrap(&s.root)?;
+    let _lock = lock::acquire(&s.root, opts.lock_timeout)?;
+    let mut journal = Journal::load(&s.root, s.mac.clone())?;
+    let rec = recovery::recover(&s.root, &mut journal, s.layout.max_file_size, false)?;
+    if let RecoveryOutcome::Conflict { why, .. } = rec.outcome {
+        return Err(Error::Refused(format!(
+            "recovery found a conflict first: {why}"
+        )));
+    }
+    let configured = prune::Policy::of(&s.layout);
+    let policy = prune::Policy {
+        keep: keep.unwrap_or(configured.keep),
+        older_than: older_than.unwrap_or(configured.older_than),
+    };
+    prune::run(
+        &s.root,
+        &mut journal,
+        &policy,
+        chrono::Utc::now(),
+        prune::Trigger::Command,
+    )
 }
 
 /// What `rollback` did.

@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::fsx::{AppendFile, Kind, Read_, Root};
 use crate::paths::RelPath;
 use journal_format::{
-    self as jf, Body, Chain, Digest, Entry, Header, Mac, MacKind, Record, Tail, TxnState,
+    self as jf, Body, Chain, Checkpoint, Digest, Entry, FileDecode, Header, Mac, MacKind, Record,
+    Tail, TxnState,
 };
 
 /// The directory of selfheal's own state (backups, journal, torn tails).
@@ -63,7 +64,11 @@ pub enum Problem {
     Corrupt {
         /// The file.
         file: RelPath,
-        /// What failed, naming the record.
+        /// The 1-based line of the first bad record, when one record is at fault.
+        line: Option<u64>,
+        /// Its `seq`, when known (for a line failing its tag, the seq it claims).
+        seq: Option<u64>,
+        /// What failed.
         why: String,
     },
     /// A format version this binary does not know: nothing may be appended.
@@ -79,9 +84,9 @@ impl Problem {
     /// The error a writing command returns for this problem.
     pub fn to_error(&self, root: &Root) -> Error {
         match self {
-            Problem::Corrupt { file, why } => Error::JournalCorrupt {
+            Problem::Corrupt { file, .. } => Error::JournalCorrupt {
                 file: root.display(file),
-                why: why.clone(),
+                why: self.what(),
             },
             Problem::Version { file, version } => Error::JournalVersion {
                 file: root.display(file),
@@ -91,14 +96,28 @@ impl Problem {
         }
     }
 
-    /// One line for reports.
-    pub fn describe(&self) -> String {
+    /// What failed, naming the record (without the file).
+    fn what(&self) -> String {
         match self {
-            Problem::Corrupt { file, why } => format!("{file}: {why}"),
-            Problem::Version { file, version } => format!(
-                "{file}: format version {version} is unknown to this selfheal (knows {})",
+            Problem::Corrupt { line, seq, why, .. } => match (line, seq) {
+                (Some(l), Some(s)) => format!("line {l} (seq {s}): {why}"),
+                (Some(l), None) => format!("line {l}: {why}"),
+                (None, Some(s)) => format!("seq {s}: {why}"),
+                (None, None) => why.clone(),
+            },
+            Problem::Version { version, .. } => format!(
+                "format version {version} is unknown to this selfheal (knows {})",
                 jf::VERSION
             ),
+        }
+    }
+
+    /// One line for reports: the file, then the record and what failed.
+    pub fn describe(&self) -> String {
+        match self {
+            Problem::Corrupt { file, .. } | Problem::Version { file, .. } => {
+                format!("{file}: {}", self.what())
+            }
         }
     }
 }
@@ -127,6 +146,9 @@ pub struct Journal {
     pub torn: Option<Torn>,
     /// Files whose names are not transaction files (reported, never touched).
     pub strays: Vec<String>,
+    /// The newest committed checkpoint: transactions up to its `through_txn` were pruned,
+    /// and any of their files still present are leftovers outside the chain.
+    pub anchor: Option<Checkpoint>,
     chain: Chain,
     mac: Mac,
 }
@@ -158,110 +180,139 @@ fn journal_dir() -> RelPath {
     RelPath::new(JOURNAL_DIR).unwrap_or_else(|_| std::process::abort())
 }
 
+/// One file as read in the first pass.
+struct Decoded {
+    txn: u64,
+    path: RelPath,
+    file: FileDecode,
+}
+
 impl Journal {
     /// Reads and checks every transaction file. Damage is recorded in `problem`, not
     /// returned as an error, so read-only commands can still show what is there.
     ///
+    /// Two passes (SPEC.md, "Reader rules"): every file is decoded first, so the newest
+    /// committed checkpoint is known before the chain is walked from it.
+    ///
     /// # Errors
     /// I/O errors reading the journal directory or a file.
     pub fn load(root: &Root, mac: Mac) -> Result<Journal> {
-        let dir = journal_dir();
         let mut j = Journal {
             txns: Vec::new(),
             problem: None,
             torn: None,
             strays: Vec::new(),
+            anchor: None,
             chain: Chain::new(),
             mac,
         };
-        let mut ids = Vec::new();
-        for e in root.list(Some(&dir))? {
-            match jf::parse_file_name(&e.name) {
-                Some(t) if e.kind == Kind::File => ids.push(t),
-                _ if e.name.starts_with(crate::fsx::TMP_PREFIX) => {}
-                _ => j.strays.push(e.name),
-            }
-        }
-        ids.sort_unstable();
-        let count = ids.len();
-        let mut keyed_seen = false;
-        for (i, txn) in ids.into_iter().enumerate() {
-            let path = dir.join(&jf::file_name(txn))?;
-            let bytes = match root.read(&path, u64::MAX)? {
-                Read_::File(b, _) => b,
-                _ => continue,
-            };
-            let last = i + 1 == count;
-            if !j.take_file(txn, path, &bytes, last, &mut keyed_seen) {
+        let decoded = j.decode_all(root)?;
+        j.anchor = jf::prune_anchor(decoded.iter().map(|d| d.file.entries.as_slice()));
+        j.chain = j.anchor.as_ref().map_or_else(Chain::new, Chain::anchored);
+        let count = decoded.len();
+        for (i, d) in decoded.into_iter().enumerate() {
+            if !j.take_file(d, i + 1 == count) {
                 break;
-            }
-        }
-        if j.problem.is_none() {
-            if let Err(e) = j.chain.finish() {
-                j.problem = Some(Problem::Corrupt {
-                    file: dir,
-                    why: e.to_string(),
-                });
             }
         }
         Ok(j)
     }
 
-    /// Decodes one file into the journal; returns false once a problem stops the walk.
-    fn take_file(
-        &mut self,
-        txn: u64,
-        path: RelPath,
-        bytes: &[u8],
-        last: bool,
-        keyed: &mut bool,
-    ) -> bool {
-        let mac = match (jf::declared_mac(bytes), &self.mac) {
-            (Some(MacKind::Sha256), Mac::HmacSha256(_)) if *keyed => {
-                return self.fail(
-                    path,
-                    "an unkeyed file follows keyed ones (downgrade)".into(),
-                );
+    /// First pass: decodes every transaction file in id order, up to the first one that
+    /// cannot be decoded (recorded as the problem).
+    fn decode_all(&mut self, root: &Root) -> Result<Vec<Decoded>> {
+        let dir = journal_dir();
+        let mut ids = Vec::new();
+        for e in root.list(Some(&dir))? {
+            match jf::parse_file_name(&e.name) {
+                Some(t) if e.kind == Kind::File => ids.push(t),
+                _ if e.name.starts_with(crate::fsx::TMP_PREFIX) => {}
+                _ => self.strays.push(e.name),
             }
-            (Some(MacKind::Sha256), _) => Mac::Sha256,
+        }
+        ids.sort_unstable();
+        let mut keyed = false;
+        let mut out = Vec::new();
+        for txn in ids {
+            let path = dir.join(&jf::file_name(txn))?;
+            let bytes = match root.read(&path, u64::MAX)? {
+                Read_::File(b, _) => b,
+                _ => continue,
+            };
+            let Some(mac) = self.file_mac(&path, &bytes, &mut keyed) else {
+                break;
+            };
+            let file = jf::decode_file(&bytes, &mac, Some(txn));
+            if let Some(err) = &file.error {
+                self.problem = Some(match err.kind {
+                    jf::ErrorKind::UnknownVersion(version) => Problem::Version {
+                        file: path,
+                        version,
+                    },
+                    _ => Problem::Corrupt {
+                        file: path,
+                        line: Some(err.line),
+                        seq: err.seq,
+                        why: err.kind.to_string(),
+                    },
+                });
+                break;
+            }
+            out.push(Decoded { txn, path, file });
+        }
+        Ok(out)
+    }
+
+    /// The tag algorithm of one file, or `None` (with the problem recorded) when the file's
+    /// declaration is not acceptable.
+    fn file_mac(&mut self, path: &RelPath, bytes: &[u8], keyed: &mut bool) -> Option<Mac> {
+        let why = match (jf::declared_mac(bytes), &self.mac) {
+            (Some(MacKind::Sha256), Mac::HmacSha256(_)) if *keyed => {
+                "an unkeyed file follows keyed ones (downgrade)"
+            }
+            (Some(MacKind::Sha256), _) => return Some(Mac::Sha256),
             (Some(MacKind::HmacSha256), Mac::Sha256) => {
-                return self.fail(
-                    path,
-                    "the journal is keyed but no journal_key_file is configured".into(),
-                );
+                "the journal is keyed but no journal_key_file is configured"
             }
             (Some(MacKind::HmacSha256), m) => {
                 *keyed = true;
-                m.clone()
+                return Some(m.clone());
             }
-            (None, m) => m.clone(),
+            (None, m) => return Some(m.clone()),
         };
-        let decoded = jf::decode_file(bytes, &mac, Some(txn));
-        if let Some(err) = decoded.error {
-            if let jf::ErrorKind::UnknownVersion(v) = err.kind {
-                self.problem = Some(Problem::Version {
-                    file: path,
-                    version: v,
-                });
-                return false;
-            }
-            return self.fail(path, err.to_string());
-        }
-        for entry in &decoded.entries {
-            if let Err(e) = self.chain.push(entry) {
-                return self.fail(path, format!("line {}: {e}", entry.line));
-            }
-        }
-        let records: Vec<Record> = decoded.entries.iter().map(|e| e.record.clone()).collect();
+        self.fail(path.clone(), Some(1), None, why.into());
+        None
+    }
+
+    /// Second pass over one decoded file: grammar, the chain (unless it is a pruned
+    /// leftover), tail and unfinished rules. Returns false once a problem stops the walk.
+    fn take_file(&mut self, d: Decoded, last: bool) -> bool {
+        let Decoded { txn, path, file } = d;
+        let records: Vec<Record> = file.entries.iter().map(|e| e.record.clone()).collect();
         if let Err(e) = jf::view(&records) {
-            return self.fail(path, e.to_string());
+            let line = file
+                .entries
+                .iter()
+                .find(|x| x.record.seq == e.seq)
+                .map(|x| x.line);
+            return self.fail(path, line, Some(e.seq), e.why);
         }
-        if let Tail::Torn { offset, len } = decoded.tail {
+        if !self.is_leftover(txn) {
+            for entry in &file.entries {
+                if let Err(e) = self.chain.push(entry) {
+                    return self.fail(
+                        path,
+                        Some(entry.line),
+                        Some(entry.record.seq),
+                        e.to_string(),
+                    );
+                }
+            }
+        }
+        if let Tail::Torn { offset, len } = file.tail {
             if !last {
-                return self.fail(
-                    path,
-                    format!("torn record at byte {offset} in a file that is not the newest"),
-                );
+                let why = format!("torn record at byte {offset} in a file that is not the newest");
+                return self.fail(path, None, None, why);
             }
             self.torn = Some(Torn {
                 file: path.clone(),
@@ -270,24 +321,52 @@ impl Journal {
                 saved_to: None,
             });
         }
-        let file = TxnFile {
+        let t = TxnFile {
             txn,
             path,
-            entries: decoded.entries,
-            tail: decoded.tail,
+            entries: file.entries,
+            tail: file.tail,
         };
-        if !last && file.state() == TxnState::Unfinished {
-            let p = file.path.clone();
-            self.txns.push(file);
-            return self.fail(p, "an unfinished transaction is followed by another".into());
+        let unfinished = !last && t.state() == TxnState::Unfinished;
+        let p = t.path.clone();
+        self.txns.push(t);
+        if unfinished {
+            return self.fail(
+                p,
+                None,
+                None,
+                "an unfinished transaction is followed by another".into(),
+            );
         }
-        self.txns.push(file);
         true
     }
 
-    fn fail(&mut self, file: RelPath, why: String) -> bool {
-        self.problem = Some(Problem::Corrupt { file, why });
+    fn fail(&mut self, file: RelPath, line: Option<u64>, seq: Option<u64>, why: String) -> bool {
+        self.problem = Some(Problem::Corrupt {
+            file,
+            line,
+            seq,
+            why,
+        });
         false
+    }
+
+    /// Whether transaction `txn` was pruned by a committed checkpoint (its file, if still
+    /// present, is a leftover of an interrupted prune, outside the chain).
+    pub fn is_leftover(&self, txn: u64) -> bool {
+        self.anchor.is_some_and(|c| txn <= c.through_txn)
+    }
+
+    /// The transactions that stand: every transaction read except pruned leftovers.
+    pub fn kept(&self) -> impl Iterator<Item = &TxnFile> {
+        self.txns.iter().filter(|t| !self.is_leftover(t.txn))
+    }
+
+    /// Forgets transactions up to `checkpoint.through_txn` after a prune removed their
+    /// files, and takes the checkpoint as the anchor.
+    pub fn forget_pruned(&mut self, checkpoint: Checkpoint) {
+        self.txns.retain(|t| t.txn > checkpoint.through_txn);
+        self.anchor = Some(checkpoint);
     }
 
     /// The seq and tag the next record chains to.

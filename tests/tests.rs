@@ -44,3 +44,11 @@ mod detect_false_positives;
 mod detect_examples;
 // The library API: heal/check and the read-only startup validators.
 mod detect_library;
+// journal verify names the first bad record: flipped byte, deleted, reordered, lost file.
+mod audit_verify;
+// Retention: kept transactions roll back bit-exact, policy, auto-retention, size warning, crashes.
+mod audit_prune;
+// stats against a scripted history, across a prune; the Prometheus textfile parses.
+mod audit_stats;
+// journal show: checksums, sizes, and JSON diffs by record identity.
+mod audit_show;

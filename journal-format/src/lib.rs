@@ -19,7 +19,8 @@ pub use frame::{encode, unframe, FrameError, Line, Mac};
 pub use hex::Digest;
 pub use path::{validate_rel_path, PathError};
 pub use reader::{
-    declared_mac, decode_file, Chain, ChainError, DecodeError, Entry, ErrorKind, FileDecode, Tail,
+    declared_mac, decode_file, prune_anchor, Chain, ChainError, DecodeError, Entry, ErrorKind,
+    FileDecode, Tail,
 };
 pub use record::{
     Abort, Ack, Begin, Body, Checkpoint, Commit, Done, Header, Intent, MacKind, Meta, Mode, Node,

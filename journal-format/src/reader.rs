@@ -1,10 +1,11 @@
 //! The reader rules (SPEC.md, "Reader rules"): one file's bytes to records, a torn tail told
-//! apart from corruption, and the hash chain checked across files.
+//! apart from corruption, and the hash chain checked across files, anchored at genesis or,
+//! after a prune, at the newest committed checkpoint.
 
 use crate::frame::{unframe, FrameError, Mac};
 use crate::hex::Digest;
 use crate::path::{validate_rel_path, PathError};
-use crate::record::{Body, Record, MAGIC, VERSION};
+use crate::record::{Body, Checkpoint, Record, MAGIC, VERSION};
 use serde::Deserialize;
 use std::fmt;
 
@@ -42,6 +43,9 @@ pub struct DecodeError {
     pub line: u64,
     /// Its byte offset.
     pub offset: u64,
+    /// The `seq` the bad line claims, when it can still be read from the unverified bytes
+    /// (a hint for the operator; nothing is trusted from it).
+    pub seq: Option<u64>,
     /// What is wrong with it.
     pub kind: ErrorKind,
 }
@@ -94,7 +98,10 @@ impl fmt::Display for ErrorKind {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.kind)
+        match self.seq {
+            Some(seq) => write!(f, "line {} (seq {seq}): {}", self.line, self.kind),
+            None => write!(f, "line {}: {}", self.line, self.kind),
+        }
     }
 }
 
@@ -114,6 +121,21 @@ pub struct FileDecode {
 #[derive(Deserialize)]
 struct VersionProbe {
     v: u64,
+}
+
+#[derive(Deserialize)]
+struct SeqProbe {
+    seq: u64,
+}
+
+/// The `seq` a line claims, read without trusting it: the body before the last tab (or the
+/// whole line when there is none) parsed just far enough to find `seq`.
+fn claimed_seq(line: &[u8]) -> Option<u64> {
+    let body = match line.iter().rposition(|&b| b == b'\t') {
+        Some(tab) => line.get(..tab)?,
+        None => line,
+    };
+    serde_json::from_slice::<SeqProbe>(body).ok().map(|p| p.seq)
 }
 
 /// Decodes one transaction file.
@@ -140,6 +162,7 @@ pub fn decode_file(bytes: &[u8], mac: &Mac, txn: Option<u64>) -> FileDecode {
         let at = |kind| DecodeError {
             line: line_no,
             offset: offset as u64,
+            seq: claimed_seq(line),
             kind,
         };
         let body = match unframe(line, mac) {
@@ -238,9 +261,10 @@ pub enum ChainError {
         /// The seq of the record whose `prev` is wrong.
         seq: u64,
     },
-    /// The journal starts after seq 1 and no checkpoint explains the missing prefix.
+    /// The first record of the chain neither starts the journal (seq 1, genesis `prev`) nor
+    /// continues from the newest committed checkpoint: records before it were lost.
     Unanchored {
-        /// The seq the journal starts at.
+        /// The seq the chain starts at.
         first_seq: u64,
     },
 }
@@ -258,7 +282,8 @@ impl fmt::Display for ChainError {
             ),
             ChainError::Unanchored { first_seq } => write!(
                 f,
-                "journal starts at seq {first_seq} but no checkpoint records the pruned prefix"
+                "the journal starts at seq {first_seq}, which neither starts the journal nor \
+                 continues from the newest committed checkpoint (records before it were lost)"
             ),
         }
     }
@@ -266,18 +291,27 @@ impl fmt::Display for ChainError {
 
 impl std::error::Error for ChainError {}
 
-/// The hash chain across every record of a journal, fed in order.
+/// The hash chain across every record of a journal, fed in order (SPEC.md, "Reader rules",
+/// rule 5).
 #[derive(Debug, Clone, Default)]
 pub struct Chain {
     last: Option<(u64, Digest)>,
     anchor: Option<(u64, Digest)>,
-    checkpoint: Option<(u64, Digest)>,
 }
 
 impl Chain {
-    /// A chain that has seen nothing.
+    /// A chain that starts the journal: its first record must have seq 1 and a genesis `prev`.
     pub fn new() -> Chain {
         Chain::default()
+    }
+
+    /// A chain that continues from a checkpoint: its first record must have the seq after
+    /// `checkpoint.seq` and `checkpoint.hash` as its `prev`.
+    pub fn anchored(checkpoint: &Checkpoint) -> Chain {
+        Chain {
+            last: None,
+            anchor: Some((checkpoint.seq, checkpoint.hash)),
+        }
     }
 
     /// Checks that `entry` follows the records fed so far, then takes it in.
@@ -286,11 +320,12 @@ impl Chain {
     /// [`ChainError`] when `seq` or `prev` do not follow.
     pub fn push(&mut self, entry: &Entry) -> Result<(), ChainError> {
         let r = &entry.record;
-        match self.last {
-            None if r.seq == 1 && r.prev == Digest::GENESIS => {}
-            None if r.seq == 1 => return Err(ChainError::BrokenLink { seq: 1 }),
-            None => self.anchor = Some((r.seq - 1, r.prev)),
-            Some((seq, tag)) => {
+        match (self.last, self.anchor) {
+            (None, None) if r.seq == 1 && r.prev == Digest::GENESIS => {}
+            (None, None) if r.seq == 1 => return Err(ChainError::BrokenLink { seq: 1 }),
+            (None, Some((seq, hash))) if r.seq == seq.saturating_add(1) && r.prev == hash => {}
+            (None, _) => return Err(ChainError::Unanchored { first_seq: r.seq }),
+            (Some((seq, tag)), _) => {
                 let expected = seq.saturating_add(1);
                 if r.seq != expected {
                     return Err(ChainError::Sequence {
@@ -303,29 +338,13 @@ impl Chain {
                 }
             }
         }
-        if let Body::Checkpoint(c) = &r.body {
-            self.checkpoint = Some((c.seq, c.hash));
-        }
         self.last = Some((r.seq, entry.tag));
         Ok(())
     }
 
-    /// Checks that a journal not starting at seq 1 is anchored by its latest checkpoint.
-    ///
-    /// # Errors
-    /// [`ChainError::Unanchored`] when it is not.
-    pub fn finish(&self) -> Result<(), ChainError> {
-        match self.anchor {
-            Some(anchor) if self.checkpoint != Some(anchor) => Err(ChainError::Unanchored {
-                first_seq: anchor.0 + 1,
-            }),
-            _ => Ok(()),
-        }
-    }
-
     /// The last record taken in: its seq and tag (what the next record chains to).
     pub fn head(&self) -> Option<(u64, Digest)> {
-        self.last
+        self.last.or(self.anchor)
     }
 
     /// Continues a chain from a known head (used when only the newest file is read).
@@ -333,9 +352,34 @@ impl Chain {
         Chain {
             last: Some((seq, tag)),
             anchor: None,
-            checkpoint: None,
         }
     }
+}
+
+/// The anchor of a journal's chain: the checkpoint with the highest `through_txn` among
+/// the *committed prune* transactions of `files` (one slice of entries per transaction
+/// file, in any order). Files of transactions up to its `through_txn` are pruned leftovers,
+/// outside the chain (SPEC.md, "Reader rules", rule 5). `None`: the chain starts at genesis.
+pub fn prune_anchor<'a>(files: impl IntoIterator<Item = &'a [Entry]>) -> Option<Checkpoint> {
+    files
+        .into_iter()
+        .filter(|entries| is_committed_prune(entries))
+        .flat_map(|entries| entries.iter())
+        .filter_map(|e| match &e.record.body {
+            Body::Checkpoint(c) => Some(*c),
+            _ => None,
+        })
+        .max_by_key(|c| c.through_txn)
+}
+
+fn is_committed_prune(entries: &[Entry]) -> bool {
+    let prune = entries
+        .iter()
+        .any(|e| matches!(&e.record.body, Body::Begin(b) if b.command == "prune"));
+    prune
+        && entries
+            .iter()
+            .any(|e| matches!(e.record.body, Body::Commit(_)))
 }
 
 #[derive(Deserialize)]

@@ -4,7 +4,7 @@
 //! (commit | abort)?`; `abort` may also follow the header alone. [`view`] checks that grammar
 //! and [`decide`] is the whole recovery rule for one operation.
 
-use crate::record::{Abort, Begin, Body, Commit, Intent, Node, Record, RollbackOf};
+use crate::record::{Abort, Begin, Body, Checkpoint, Commit, Intent, Node, Record, RollbackOf};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -107,7 +107,8 @@ pub fn view(records: &[Record]) -> Result<TxnView<'_>, GrammarError> {
                 }
             }
             (Body::Done(_), _) => return Err(fail("done without an intent")),
-            (Body::Ack(_) | Body::Checkpoint(_), _) => {}
+            (Body::Ack(_), _) => {}
+            (Body::Checkpoint(c), _) => check_checkpoint(&v, r, c).map_err(fail)?,
             (Body::Commit(c), _) => v.commit = Some(c),
             (Body::Abort(a), _) => {
                 if let Some(op) = a.ops.iter().find(|o| !v.intents.contains_key(&o.op)) {
@@ -118,6 +119,17 @@ pub fn view(records: &[Record]) -> Result<TxnView<'_>, GrammarError> {
         }
     }
     Ok(v)
+}
+
+/// A checkpoint belongs to a prune and names only what lies before it.
+fn check_checkpoint(v: &TxnView<'_>, r: &Record, c: &Checkpoint) -> Result<(), &'static str> {
+    if v.begin.map(|b| b.command.as_str()) != Some("prune") {
+        return Err("a checkpoint outside a prune transaction");
+    }
+    if c.through_txn >= r.txn || c.seq >= r.seq {
+        return Err("a checkpoint names a transaction or record not older than itself");
+    }
+    Ok(())
 }
 
 fn add_intent<'a>(v: &mut TxnView<'a>, it: &'a Intent) -> Result<(), String> {

@@ -88,6 +88,8 @@ fn bodies() -> Vec<Body> {
         }),
         Body::Done(Done { op: 0 }),
         Body::Done(Done { op: 1 }),
+        // Keys in sorted order: the bytes must not depend on whether serde_json's
+        // `preserve_order` feature is unified in by another workspace member.
         Body::Commit(Commit {
             summary: json!({"critical": [], "healed": 2}),
         }),
@@ -295,7 +297,8 @@ fn every_vector_decodes_to_its_manifest_outcome() {
             .file_name()
             .to_string_lossy()
             .into_owned();
-        if name == "MANIFEST.json" {
+        // Directories hold multi-file journals: `tests/journal_vectors.rs`.
+        if name == "MANIFEST.json" || dir().join(&name).is_dir() {
             continue;
         }
         let expected = manifest

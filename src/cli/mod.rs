@@ -94,6 +94,21 @@ enum Command {
         #[arg(long)]
         keep_current: bool,
     },
+    /// Retention: drop old transactions and the backups no kept transaction needs.
+    Prune {
+        /// Always keep this many newest transactions (default: retention.keep).
+        #[arg(long, value_name = "N")]
+        keep: Option<u64>,
+        /// Only prune transactions older than this, e.g. 30d (default: retention.older_than).
+        #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+        older_than: Option<Duration>,
+    },
+    /// Healing metrics from the journal.
+    Stats {
+        /// Also write them to FILE in the Prometheus textfile-collector format (atomically).
+        #[arg(long, value_name = "FILE")]
+        prometheus: Option<PathBuf>,
+    },
     /// Audit the journal.
     Journal {
         #[command(subcommand)]
@@ -141,8 +156,17 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             out.error(&e);
-            ExitCode::from(exit::of_error(&e))
+            ExitCode::from(error_code(&cli.command, &e))
         }
+    }
+}
+
+/// The exit code of a failed command: `prune` and `stats` have no "refused" code
+/// (CONTRACT.md), so what is 4 elsewhere is an operational error for them.
+fn error_code(command: &Command, e: &selfheal::error::Error) -> u8 {
+    match (command, exit::of_error(e)) {
+        (Command::Prune { .. } | Command::Stats { .. }, exit::MUST_NOT_START) => exit::OPERATIONAL,
+        (_, code) => code,
     }
 }
 
@@ -211,6 +235,12 @@ fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
                 0
             })
         }
+        Command::Prune { keep, older_than } => {
+            let report = heal::prune(&opts, *keep, *older_than)?;
+            out.prune(&report);
+            Ok(0)
+        }
+        Command::Stats { prometheus } => stats(&opts, prometheus.as_deref(), out),
         Command::Journal { command } => journal(&opts, command, out),
         Command::Config => {
             let layout = selfheal::config::Layout::load(&opts.root, opts.config.as_deref())?;
@@ -218,6 +248,26 @@ fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
             Ok(0)
         }
     }
+}
+
+fn stats(
+    opts: &Options,
+    prometheus: Option<&std::path::Path>,
+    out: &human::Out,
+) -> Result<u8, selfheal::error::Error> {
+    let session = heal::Session::open(opts, false)?;
+    let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;
+    let stats = selfheal::stats::compute(&journal);
+    if let Some(path) = prometheus {
+        let text = selfheal::stats::prometheus(&stats);
+        selfheal::textfile::write_atomic(path, text.as_bytes())?;
+    }
+    out.stats(&stats, prometheus);
+    Ok(if stats.journal_problem.is_some() {
+        exit::OPERATIONAL
+    } else {
+        exit::OK
+    })
 }
 
 fn journal(
@@ -229,11 +279,16 @@ fn journal(
     let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;
     match command {
         JournalCommand::List => {
-            out.journal_list(&selfheal::audit::list(&journal), journal.problem.as_ref());
+            out.journal_list(
+                &selfheal::audit::list(&journal),
+                journal.anchor.map(|c| c.through_txn),
+                journal.problem.as_ref(),
+            );
             Ok(0)
         }
         JournalCommand::Show { id } => {
-            out.journal_show(&selfheal::audit::show(&journal, *id)?);
+            let detail = selfheal::audit::show(&session.root, &session.layout, &journal, *id)?;
+            out.journal_show(&detail);
             Ok(0)
         }
         JournalCommand::Verify => {
