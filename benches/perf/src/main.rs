@@ -1,0 +1,101 @@
+//! `selfheal-perf`: selfheal's benchmark suite. `run [--smoke]` generates its own data
+//! (seeded), measures every scenario of the performance budget against a floor measured in
+//! the same run, and prints a table (also written to `<dir>/results.md`). The other
+//! subcommands are the floors and helpers it runs as separate processes.
+
+#![allow(clippy::disallowed_methods)] // the benchmark builds its own fixtures; it is not selfheal
+
+mod floor;
+mod gen;
+mod measure;
+mod runner;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("floor") => floor_cmd(&args[1..]),
+        Some("rss") => rss(&args[1..]),
+        _ => {
+            Err("usage: selfheal-perf run [--smoke] [--dir DIR] | floor ... | rss -- CMD...".into())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("selfheal-perf: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn floor_cmd(args: &[String]) -> Result<(), String> {
+    match args.first().map(String::as_str) {
+        Some("validate") => floor::validate(&args[1..]),
+        Some("backup") if args.len() == 3 => floor::backup(&args[1], &args[2]),
+        Some("restore") if args.len() == 4 => floor::restore(&args[1], &args[2], &args[3]),
+        _ => Err("floor validate FILE... | backup FILE DIR | restore OBJECT SHA256 OUT".into()),
+    }
+}
+
+fn rss(args: &[String]) -> Result<(), String> {
+    let cmd = args
+        .iter()
+        .skip_while(|a| *a != "--")
+        .skip(1)
+        .cloned()
+        .collect::<Vec<_>>();
+    let (code, bytes) = measure::rss_of_child(&cmd)?;
+    println!("{code} {bytes}");
+    Ok(())
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let bin_dir = me.parent().ok_or("no exe dir")?.to_path_buf();
+    let selfheal = bin_dir.join("selfheal");
+    if !selfheal.is_file() {
+        return Err(format!(
+            "{} not found: build it first (cargo build --release --bins)",
+            selfheal.display()
+        ));
+    }
+    let dir = match args.iter().position(|a| a == "--dir") {
+        Some(i) => PathBuf::from(args.get(i + 1).ok_or("--dir needs a value")?),
+        None => bin_dir
+            .join("..")
+            .join(if smoke { "perf-smoke" } else { "perf" }),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let plan = if smoke {
+        runner::Plan::smoke()
+    } else {
+        runner::Plan::full()
+    };
+    let mut ctx = runner::Ctx {
+        me,
+        selfheal,
+        dir: dir.clone(),
+        plan,
+        rows: Vec::new(),
+        notes: Vec::new(),
+    };
+    let started = std::time::Instant::now();
+    let healthy = ctx.healthy_scenarios()?;
+    ctx.salvage_scenarios(&healthy)?;
+    ctx.syscall_scenarios(&healthy)?;
+    ctx.scaling_scenarios()?;
+    ctx.startup_scenario()?;
+    ctx.notes.push(format!(
+        "suite wall time: {:.0} s",
+        started.elapsed().as_secs_f64()
+    ));
+    let table = ctx.table();
+    println!("{table}");
+    std::fs::write(dir.join("results.md"), &table).map_err(|e| e.to_string())?;
+    Ok(())
+}
