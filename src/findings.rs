@@ -58,6 +58,15 @@ pub mod code {
     pub const BACKUPS_SIZE: &str = "BACKUPS_SIZE";
     /// Warning: automatic retention after a heal failed (the heal stands).
     pub const RETENTION: &str = "RETENTION";
+    /// Prediction: a heartbeat is past 80% of its stale threshold.
+    pub const HEARTBEAT_AGING: &str = "HEARTBEAT_AGING";
+    /// Prediction: at the recent rate, free disk space runs out within a day.
+    pub const DISK_FORECAST: &str = "DISK_FORECAST";
+    /// Prediction: the same path was healed again and again (the cause is upstream).
+    pub const HEALING_ESCALATION: &str = "HEALING_ESCALATION";
+    /// Prediction: at the recent rate, `logs/backups/` crosses `retention.warn_size` within
+    /// a day.
+    pub const BACKUPS_GROWTH: &str = "BACKUPS_GROWTH";
 }
 
 /// One finding.

@@ -20,7 +20,8 @@ use crate::journal::{self, Journal, BACKUPS_DIR, JOURNAL_DIR};
 use crate::lock;
 use crate::mode::{Mode, ModeChoice};
 use crate::paths::RelPath;
-use crate::plan::observe;
+use crate::plan::{observe, Op};
+use crate::predict::{self, History, Measured};
 use crate::prune;
 use crate::recovery::{self, intents_of, RecoveryOutcome};
 use crate::report::{Action, RecoveryReport, Report, Stats};
@@ -205,6 +206,20 @@ pub fn heal(opts: &Options) -> Result<Report> {
     // summary records the criticals; alerts follow the commit to name its id.
     let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
     let detection = detect_after(&ctx, &mut planned, Some(&results));
+    let measured = measure(&s.root);
+    let current = Applied {
+        txn: txn.id(),
+        ops: &planned.ops,
+        results: &results,
+    };
+    let predicted = predictions(
+        &ctx,
+        &planned,
+        measured,
+        Some(&current),
+        &History::default(),
+    );
+    planned.findings.extend(predicted);
     let mut report = assemble(
         &s,
         &journal,
@@ -217,12 +232,73 @@ pub fn heal(opts: &Options) -> Result<Report> {
     report.recovery = rec_report;
     let batch = Batch::prepare(&s.root, &s.layout, &report.findings, mode.mode);
     report.alerts_suppressed = batch.suppressed;
-    let summary = summary(&report, &detection, started);
+    let summary = summary(&report, &detection, started, measured);
     let id = txn.commit(&mut journal, summary)?;
     report.transaction = Some(id);
     send_alerts(&s, &batch, Some(id), &mut report);
-    retention(&s, &mut journal, &mut report);
+    retention(&s, &mut journal, &mut report, measured.backups_bytes);
     Ok(report)
+}
+
+/// The operations a transaction applied, for the predictions.
+pub(crate) struct Applied<'a> {
+    /// The transaction.
+    pub txn: u64,
+    /// Its plan.
+    pub ops: &'a [Op],
+    /// What became of each operation.
+    pub results: &'a [OpResult],
+}
+
+/// What the predictions measure now: free bytes where the backups live and their size
+/// (each `None` when it cannot be measured, e.g. before the first heal).
+pub(crate) fn measure(root: &Root) -> Measured {
+    let backups = RelPath::new(BACKUPS_DIR).ok();
+    let present = backups
+        .as_ref()
+        .is_some_and(|b| matches!(root.entry(b), Ok(Entry::Present(_))));
+    if !present {
+        return Measured::default();
+    }
+    Measured {
+        disk_free: root.available_space(backups.as_ref()).ok(),
+        backups_bytes: prune::backups_size(root).ok(),
+    }
+}
+
+/// The predictive warnings (`predict`) for the state `ctx` and `planned` describe, the
+/// journal's history plus `extra`, and the paths `current` just healed.
+pub(crate) fn predictions(
+    ctx: &Ctx<'_>,
+    planned: &Planned,
+    measured: Measured,
+    current: Option<&Applied<'_>>,
+    extra: &History,
+) -> Vec<Finding> {
+    let mut history = History::from_journal(ctx.journal);
+    history.merge(extra);
+    if let Some(c) = current {
+        let applied = c
+            .ops
+            .iter()
+            .zip(c.results)
+            .filter(|(_, r)| **r == OpResult::Applied);
+        history.heals.extend(applied.filter_map(|(op, _)| {
+            Some(predict::Healed {
+                txn: c.txn,
+                at: ctx.now,
+                path: op.path.as_ref()?.to_string(),
+            })
+        }));
+    }
+    predict::run(&predict::Inputs {
+        now: ctx.now,
+        history: &history,
+        measured,
+        heartbeats: &planned.heartbeat_ages,
+        stale_after_s: i64::try_from(ctx.layout.heartbeat_stale.as_secs()).unwrap_or(i64::MAX),
+        warn_size: ctx.layout.retention_warn_size,
+    })
 }
 
 /// Runs the detectors on the state after the plan (`results`: what was applied; `None`:
@@ -258,40 +334,25 @@ fn alerted(s: &Session, mut report: Report) -> Report {
 }
 
 /// After a committed heal: automatic retention (`retention.auto`), then the size warning
-/// for `logs/backups/`. Neither can undo the heal: a failure is a warning.
-fn retention(s: &Session, journal: &mut Journal, report: &mut Report) {
+/// for `logs/backups/` (`measured`: its size taken before the commit, used unless retention
+/// removed something). Neither can undo the heal: a failure is a warning.
+pub(crate) fn retention(
+    s: &Session,
+    journal: &mut Journal,
+    report: &mut Report,
+    measured: Option<u64>,
+) {
     let mut found = Vec::new();
+    let mut size = measured;
     if s.layout.config.retention.auto {
-        let policy = prune::Policy::of(&s.layout);
-        let pruned = prune::run(
-            &s.root,
-            journal,
-            &policy,
-            chrono::Utc::now(),
-            prune::Trigger::AfterHeal,
-        );
-        if let Ok(r) = &pruned {
-            if let (Some(range), Some(t)) = (&r.pruned, r.transaction) {
-                tracing::info!(
-                    "retention pruned transactions {}-{} as transaction {t}",
-                    range.from_txn,
-                    range.through_txn
-                );
-            }
-        }
-        if let Err(e) = pruned {
-            let why = engine::error_chain(&e);
-            tracing::warn!("automatic retention failed: {why}");
-            found.push(Finding::new(
-                code::RETENTION,
-                Level::Medium,
-                Some(BACKUPS_DIR),
-                format!("automatic retention failed: {why}"),
-                "automatic retention failed",
-            ));
+        match auto_prune(s, journal) {
+            Ok(true) => size = None,
+            Ok(false) => {}
+            Err(f) => found.push(f),
         }
     }
-    match prune::backups_size(&s.root) {
+    let size = size.map_or_else(|| prune::backups_size(&s.root), Ok);
+    match size {
         Ok(size) if size > s.layout.retention_warn_size => found.push(
             Finding::new(
                 code::BACKUPS_SIZE,
@@ -311,6 +372,35 @@ fn retention(s: &Session, journal: &mut Journal, report: &mut Report) {
     for f in found {
         report.warnings.push(format!("{} {}", f.level, f.line()));
         report.findings.push(f);
+    }
+}
+
+/// Automatic retention: whether it removed anything, or the finding for its failure.
+fn auto_prune(s: &Session, journal: &mut Journal) -> std::result::Result<bool, Finding> {
+    let policy = prune::Policy::of(&s.layout);
+    let trigger = prune::Trigger::AfterHeal;
+    match prune::run(&s.root, journal, &policy, chrono::Utc::now(), trigger) {
+        Ok(r) => {
+            if let (Some(range), Some(t)) = (&r.pruned, r.transaction) {
+                tracing::info!(
+                    "retention pruned transactions {}-{} as transaction {t}",
+                    range.from_txn,
+                    range.through_txn
+                );
+            }
+            Ok(r.files_removed > 0 || r.objects_removed > 0 || r.transaction.is_some())
+        }
+        Err(e) => {
+            let why = engine::error_chain(&e);
+            tracing::warn!("automatic retention failed: {why}");
+            Err(Finding::new(
+                code::RETENTION,
+                Level::Medium,
+                Some(BACKUPS_DIR),
+                format!("automatic retention failed: {why}"),
+                "automatic retention failed",
+            ))
+        }
     }
 }
 
@@ -337,6 +427,8 @@ fn inspect(opts: &Options, _as_heal: bool) -> Result<Report> {
     hold_while_duplicate(&mut planned);
     pending_recovery(&s, &journal, &mut planned)?;
     detect_after(&ctx, &mut planned, None);
+    let predicted = predictions(&ctx, &planned, measure(&s.root), None, &History::default());
+    planned.findings.extend(predicted);
     let boot = missing_bootstrap(&s.root)?;
     let mut report = assemble(&s, &journal, mode.mode, &planned, None, &boot, true);
     report.dry_run = true;
@@ -637,10 +729,16 @@ fn score(
     health::assess(&inputs)
 }
 
-/// The `commit` summary: what the run found and did, for audit and metrics, and the
-/// positions files known to exist (read back by `detect::gone`).
-fn summary(r: &Report, d: &Detection, started: Instant) -> serde_json::Value {
-    json!({
+/// The `commit` summary: what the run found and did, for audit and metrics, the
+/// positions files known to exist (read back by `detect::gone`) and the samples the
+/// predictions read back (`disk_free`, `backups_bytes`).
+pub(crate) fn summary(
+    r: &Report,
+    d: &Detection,
+    started: Instant,
+    measured: Measured,
+) -> serde_json::Value {
+    let mut v = json!({
         "healed": r.healed,
         "failed": r.failed,
         "critical": r.findings.iter().filter(|f| f.is_critical()).map(|f| json!({"code": f.code, "path": f.path, "evidence": f.evidence})).collect::<Vec<_>>(),
@@ -651,7 +749,11 @@ fn summary(r: &Report, d: &Detection, started: Instant) -> serde_json::Value {
         "alerts_suppressed": r.alerts_suppressed,
         detect::gone::KNOWN_FILES: d.known_files,
         "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    })
+    });
+    if let Some(obj) = v.as_object_mut() {
+        obj.extend(measured.summary_members());
+    }
+    v
 }
 
 /// Runs `prune [--keep N] [--older-than DUR]`: retention of the journal and the backup

@@ -91,6 +91,7 @@ pub mod lock;
 pub mod mode;
 pub mod paths;
 pub mod plan;
+pub mod predict;
 pub mod procs;
 pub mod prune;
 pub mod recovery;

@@ -52,3 +52,5 @@ mod audit_prune;
 mod audit_stats;
 // journal show: checksums, sizes, and JSON diffs by record identity.
 mod audit_show;
+// Predictive warnings: each one triggered by a fixture, and silent on another.
+mod predict_warnings;

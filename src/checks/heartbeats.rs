@@ -32,6 +32,17 @@ enum Format {
     Plain,
 }
 
+/// A heartbeat as read, with its age, whether stale or not (the predictions read these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatAge {
+    /// The file.
+    pub path: RelPath,
+    /// The component it stands for.
+    pub component: String,
+    /// Seconds since its last beat (negative when it lies in the future).
+    pub age_s: i64,
+}
+
 /// What a heartbeat file says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Reading {
@@ -81,6 +92,13 @@ fn plan_one(ctx: &Ctx<'_>, p: &mut Planned, rel: &RelPath, format: Format) -> Re
         component: &component,
         stale,
     };
+    if let Reading::At(ts) = reading {
+        p.heartbeat_ages.push(HeartbeatAge {
+            path: rel.clone(),
+            component: component.clone(),
+            age_s: ctx.now.saturating_sub(ts),
+        });
+    }
     match reading {
         Reading::At(ts) if ctx.now.saturating_sub(ts) <= stale => {}
         Reading::At(ts) => beat.stale(ctx, p, before, ctx.now.saturating_sub(ts), format),

@@ -75,6 +75,8 @@ pub struct Planned {
     pub bots: Bots,
     /// Heartbeats found stale and left stale by this run (for the health score).
     pub stale_heartbeats: usize,
+    /// Every readable heartbeat with its age (for the predictions).
+    pub heartbeat_ages: Vec<heartbeats::HeartbeatAge>,
 }
 
 /// Whether a bot instance runs in the root, which decides what the runtime heals may do.
