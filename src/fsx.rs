@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 mod lockfile;
 
-pub use lockfile::{HeldLock, TryLock};
+pub use lockfile::{HeldLock, TryLock, LOCK_MODE};
 
 /// Prefix of every temporary file selfheal creates beside a target.
 pub const TMP_PREFIX: &str = ".selfheal-tmp.";

@@ -3,11 +3,18 @@
 //! file to go stale or to be mistaken for a bot lock. A waiter polls for a bounded time and
 //! gives up with [`Error::LockTimeout`]; SIGTERM/SIGINT end the wait with
 //! [`Error::Interrupted`].
+//!
+//! Also the SIGTERM/SIGINT flag itself and [`pause`], the interruptible wait of `watch`: the
+//! signal handlers set the flag and write a byte to a socket pair that [`pause`] polls, so a
+//! signal ends the wait at once without any polling loop.
 
 use crate::error::{Error, IoOp, Result};
 use crate::fsx::Root;
 use crate::journal::BACKUPS_DIR;
 use crate::paths::RelPath;
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use std::io::Read;
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -23,14 +30,67 @@ fn flag() -> &'static Arc<AtomicBool> {
     FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
 }
 
-/// Registers SIGTERM and SIGINT to set the interrupt flag (the CLI calls this once).
+/// The read end of the socket pair the signal handlers write to, once installed.
+fn waker() -> &'static OnceLock<UnixStream> {
+    static WAKER: OnceLock<UnixStream> = OnceLock::new();
+    &WAKER
+}
+
+/// Registers SIGTERM and SIGINT to set the interrupt flag and wake [`pause`] (the CLI calls
+/// this once).
 ///
 /// # Errors
 /// If the handlers cannot be installed.
 pub fn install_signal_handlers() -> std::io::Result<()> {
-    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(flag()))?;
-    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(flag()))?;
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    // ORDER: the flag is registered before the wake-up, so a woken waiter sees it set.
+    signal_hook::flag::register(SIGTERM, Arc::clone(flag()))?;
+    signal_hook::flag::register(SIGINT, Arc::clone(flag()))?;
+    if waker().get().is_some() {
+        return Ok(());
+    }
+    let (read, write) = UnixStream::pair()?;
+    read.set_nonblocking(true)?;
+    signal_hook::low_level::pipe::register(SIGTERM, write.try_clone()?)?;
+    signal_hook::low_level::pipe::register(SIGINT, write)?;
+    let _ = waker().set(read);
     Ok(())
+}
+
+/// Waits up to `d`, returning early when SIGTERM or SIGINT arrives; returns whether one has
+/// arrived (now or before). Without installed handlers it simply sleeps, in slices short
+/// enough to notice the flag.
+pub fn pause(d: Duration) -> bool {
+    let deadline = Instant::now() + d;
+    while !interrupted() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match waker().get() {
+            Some(read) => wait_readable(read, left),
+            None => std::thread::sleep(left.min(Duration::from_millis(100))),
+        }
+    }
+    interrupted()
+}
+
+/// Polls `read` for up to `left`, then drains what the handlers wrote.
+fn wait_readable(read: &UnixStream, left: Duration) {
+    let ts = Timespec {
+        tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(left.subsec_nanos()),
+    };
+    let mut fds = [PollFd::new(read, PollFlags::IN)];
+    match poll(&mut fds, Some(&ts)) {
+        Ok(0) | Err(rustix::io::Errno::INTR) => {}
+        Ok(_) => {
+            let mut buf = [0u8; 64];
+            let mut r = read;
+            while matches!(r.read(&mut buf), Ok(n) if n > 0) {}
+        }
+        Err(_) => std::thread::sleep(left.min(Duration::from_millis(100))),
+    }
 }
 
 /// Whether SIGTERM or SIGINT arrived.

@@ -1,5 +1,6 @@
-//! Lock files of the bot: testing whether one is held, and removing a stale one while
-//! selfheal itself holds its flock. This is part of `fsx` (it unlinks under the root) and
+//! Lock files of the bot: testing whether one is held, taking one (creating it when absent,
+//! as the bot's own protocol does) so a repair happens while the bot waits, and removing a
+//! stale one while selfheal itself holds its flock. This is part of `fsx` (it unlinks under the root) and
 //! keeps its rules: the file is opened relative to its directory, never through a symlink.
 //!
 //! # Why removing a stale lock this way is safe for the bot's flock users
@@ -33,6 +34,9 @@ use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
+/// The mode of a lock file `watch` creates for the bot's locking protocol.
+pub const LOCK_MODE: u32 = 0o644;
+
 /// What trying a lock file's flock without waiting found.
 #[derive(Debug)]
 pub enum TryLock {
@@ -59,6 +63,22 @@ impl Root {
     /// # Errors
     /// I/O errors other than the path being absent, a symlink or not a regular file.
     pub fn try_lock_file(&self, rel: &RelPath) -> Result<TryLock> {
+        self.try_lock_at(rel, false)
+    }
+
+    /// Like [`Root::try_lock_file`], but first creates `rel` empty with mode 0644 when it is
+    /// absent (its directory must exist). This is how `watch` joins a bot's locking protocol
+    /// for a file it is about to repair: creating the lock file is what the bot itself does
+    /// before its first lock, not a repair, so it is not journaled.
+    ///
+    /// # Errors
+    /// I/O errors other than the path (or its directory) being absent, a symlink or not a
+    /// regular file.
+    pub fn try_lock_or_create(&self, rel: &RelPath) -> Result<TryLock> {
+        self.try_lock_at(rel, true)
+    }
+
+    fn try_lock_at(&self, rel: &RelPath, create: bool) -> Result<TryLock> {
         let dir = match self.open_dir_raw(rel.parent().as_ref()) {
             Ok(fd) => fd,
             Err(Errno::NOENT | Errno::LOOP | Errno::NOTDIR | Errno::XDEV) => {
@@ -66,13 +86,8 @@ impl Root {
             }
             Err(e) => return Err(Error::io(IoOp::Open, rel.as_path(), e.into())),
         };
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = match rustix::fs::openat(&dir, rel.file_name(), flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT | Errno::LOOP | Errno::NXIO | Errno::NODEV) => {
-                return Ok(TryLock::NotLockable)
-            }
-            Err(e) => return Err(Error::io(IoOp::Open, rel.as_path(), e.into())),
+        let Some(fd) = open_lock(&dir, rel, create)? else {
+            return Ok(TryLock::NotLockable);
         };
         let st = rustix::fs::fstat(&fd).ctx(IoOp::Stat, rel.as_path())?;
         if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
@@ -88,6 +103,36 @@ impl Root {
             Err(std::fs::TryLockError::WouldBlock) => Ok(TryLock::Held),
             Err(std::fs::TryLockError::Error(e)) => Err(Error::io(IoOp::Lock, rel.as_path(), e)),
         }
+    }
+}
+
+/// Opens the lock file `rel` in `dir` without following a symlink; with `create`, an absent
+/// one is created (exclusively, so a bot creating it at the same moment is simply opened
+/// again). `None`: nothing lockable is there.
+fn open_lock(dir: &OwnedFd, rel: &RelPath, create: bool) -> Result<Option<OwnedFd>> {
+    let disp = rel.as_path();
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    match rustix::fs::openat(dir, rel.file_name(), flags, Mode::empty()) {
+        Ok(fd) => return Ok(Some(fd)),
+        Err(Errno::NOENT) if create => {}
+        Err(Errno::NOENT | Errno::LOOP | Errno::NXIO | Errno::NODEV) => return Ok(None),
+        Err(e) => return Err(Error::io(IoOp::Open, disp, e.into())),
+    }
+    fault::hit(Point::Create, disp).ctx(IoOp::Create, disp)?;
+    let mode = Mode::from_raw_mode(LOCK_MODE);
+    match rustix::fs::openat(
+        dir,
+        rel.file_name(),
+        flags | OFlags::CREATE | OFlags::EXCL,
+        mode,
+    ) {
+        Ok(fd) => {
+            rustix::fs::fchmod(&fd, mode).ctx(IoOp::Chmod, disp)?;
+            Ok(Some(fd))
+        }
+        Err(Errno::EXIST) => open_lock(dir, rel, false),
+        Err(Errno::LOOP) => Ok(None),
+        Err(e) => Err(Error::io(IoOp::Create, disp, e.into())),
     }
 }
 
