@@ -105,7 +105,7 @@ impl Session {
         Ok(Session { root, layout, mac })
     }
 
-    fn ctx<'a>(
+    pub(crate) fn ctx<'a>(
         &'a self,
         journal: &'a Journal,
         mode: ModeChoice,
@@ -146,7 +146,7 @@ pub fn bootstrap(root: &Root) -> Result<Vec<RelPath>> {
     Ok(created)
 }
 
-fn mode_of(opts: &Options) -> ModeChoice {
+pub(crate) fn mode_of(opts: &Options) -> ModeChoice {
     ModeChoice::resolve(opts.mode, opts.trading_mode_env.as_deref())
 }
 
@@ -303,7 +303,11 @@ pub(crate) fn predictions(
 
 /// Runs the detectors on the state after the plan (`results`: what was applied; `None`:
 /// the plan as `check` predicts it) and adds their findings to `planned`.
-fn detect_after(ctx: &Ctx<'_>, planned: &mut Planned, results: Option<&[OpResult]>) -> Detection {
+pub(crate) fn detect_after(
+    ctx: &Ctx<'_>,
+    planned: &mut Planned,
+    results: Option<&[OpResult]>,
+) -> Detection {
     let mut detection = {
         let post = PostState::build(planned, results, &ctx.layout.config.positions.identity);
         detect::run(ctx, &post)
@@ -315,7 +319,7 @@ fn detect_after(ctx: &Ctx<'_>, planned: &mut Planned, results: Option<&[OpResult
 
 /// Appends the alerts of a heal; a failure to write them is reported, never fatal (the heal
 /// itself is committed by then).
-fn send_alerts(s: &Session, batch: &Batch, txn: Option<u64>, report: &mut Report) {
+pub(crate) fn send_alerts(s: &Session, batch: &Batch, txn: Option<u64>, report: &mut Report) {
     if let Err(e) = batch.append(&s.root, &s.layout, txn) {
         let why = engine::error_chain(&e);
         tracing::error!("cannot append operator alerts: {why}");
@@ -326,7 +330,7 @@ fn send_alerts(s: &Session, batch: &Batch, txn: Option<u64>, report: &mut Report
 }
 
 /// A blocked heal's report, with its alerts appended (no transaction).
-fn alerted(s: &Session, mut report: Report) -> Report {
+pub(crate) fn alerted(s: &Session, mut report: Report) -> Report {
     let batch = Batch::prepare(&s.root, &s.layout, &report.findings, report.mode);
     report.alerts_suppressed = batch.suppressed;
     send_alerts(s, &batch, None, &mut report);
@@ -346,9 +350,9 @@ pub(crate) fn retention(
     let mut size = measured;
     if s.layout.config.retention.auto {
         match auto_prune(s, journal) {
-            Ok(true) => size = None,
-            Ok(false) => {}
-            Err(f) => found.push(f),
+            AutoPrune::Removed => size = None,
+            AutoPrune::Nothing => {}
+            AutoPrune::Failed(f) => found.push(f),
         }
     }
     let size = size.map_or_else(|| prune::backups_size(&s.root), Ok);
@@ -375,8 +379,18 @@ pub(crate) fn retention(
     }
 }
 
-/// Automatic retention: whether it removed anything, or the finding for its failure.
-fn auto_prune(s: &Session, journal: &mut Journal) -> std::result::Result<bool, Finding> {
+/// What automatic retention did.
+enum AutoPrune {
+    /// It removed files or objects (the backups' size changed).
+    Removed,
+    /// Nothing to do.
+    Nothing,
+    /// It failed: the finding that says so.
+    Failed(Finding),
+}
+
+/// Automatic retention after a heal.
+fn auto_prune(s: &Session, journal: &mut Journal) -> AutoPrune {
     let policy = prune::Policy::of(&s.layout);
     let trigger = prune::Trigger::AfterHeal;
     match prune::run(&s.root, journal, &policy, chrono::Utc::now(), trigger) {
@@ -388,12 +402,16 @@ fn auto_prune(s: &Session, journal: &mut Journal) -> std::result::Result<bool, F
                     range.through_txn
                 );
             }
-            Ok(r.files_removed > 0 || r.objects_removed > 0 || r.transaction.is_some())
+            if r.files_removed > 0 || r.objects_removed > 0 || r.transaction.is_some() {
+                AutoPrune::Removed
+            } else {
+                AutoPrune::Nothing
+            }
         }
         Err(e) => {
             let why = engine::error_chain(&e);
             tracing::warn!("automatic retention failed: {why}");
-            Err(Finding::new(
+            AutoPrune::Failed(Finding::new(
                 code::RETENTION,
                 Level::Medium,
                 Some(BACKUPS_DIR),
@@ -478,7 +496,7 @@ fn missing_bootstrap(root: &Root) -> Result<Vec<RelPath>> {
     Ok(out)
 }
 
-fn journal_finding(why: &str) -> Finding {
+pub(crate) fn journal_finding(why: &str) -> Finding {
     Finding::new(
         code::JOURNAL_INTEGRITY,
         Level::Critical,
@@ -490,7 +508,7 @@ fn journal_finding(why: &str) -> Finding {
 }
 
 /// A report for a run that must change nothing because of `finding`.
-fn blocked(mode: Mode, finding: Finding, recovery: Option<RecoveryReport>) -> Report {
+pub(crate) fn blocked(mode: Mode, finding: Finding, recovery: Option<RecoveryReport>) -> Report {
     let health = health::assess(&health::Inputs {
         criticals: 1,
         journal_problem: (finding.code == code::JOURNAL_INTEGRITY).then(|| finding.message.clone()),
@@ -518,7 +536,7 @@ fn blocked(mode: Mode, finding: Finding, recovery: Option<RecoveryReport>) -> Re
 
 /// Turns every planned operation into a failed heal when there is not room for the backups
 /// and the new content (plus 1 MiB of slack for the journal).
-fn refuse_without_space(root: &Root, planned: &mut Planned) -> Result<()> {
+pub(crate) fn refuse_without_space(root: &Root, planned: &mut Planned) -> Result<()> {
     let need: u64 = planned
         .ops
         .iter()
@@ -547,7 +565,7 @@ fn refuse_without_space(root: &Root, planned: &mut Planned) -> Result<()> {
 }
 
 /// Turns every planned operation into a failed heal with `reason`.
-fn drop_ops(planned: &mut Planned, reason: &str) {
+pub(crate) fn drop_ops(planned: &mut Planned, reason: &str) {
     for op in std::mem::take(&mut planned.ops) {
         planned.failed.push(Failed {
             heal: op.heal.to_string(),
@@ -565,7 +583,7 @@ fn drop_ops(planned: &mut Planned, reason: &str) {
 
 /// In real mode a live second bot instance (DUPLICATE_INSTANCE) means no state file is
 /// written at all: every planned operation becomes a failed heal.
-fn hold_while_duplicate(planned: &mut Planned) {
+pub(crate) fn hold_while_duplicate(planned: &mut Planned) {
     if planned
         .findings
         .iter()
@@ -629,7 +647,7 @@ fn disk(root: &Root) -> Option<(u64, u64)> {
     Some((free, root.total_space(Some(&rel)).ok()?))
 }
 
-fn assemble(
+pub(crate) fn assemble(
     s: &Session,
     journal: &Journal,
     mode: Mode,

@@ -103,6 +103,7 @@ pub mod store;
 pub mod text;
 pub mod textfile;
 pub mod validate;
+pub mod watch;
 
 pub use error::{Error, Result};
 pub use findings::{Finding, Level};
@@ -112,3 +113,4 @@ pub use report::Report;
 pub use validate::{
     validate_startup_state, validate_systemd_slot, SlotValidation, StartupValidation,
 };
+pub use watch::{watch, CycleReport, WatchOptions};

@@ -54,3 +54,9 @@ mod audit_stats;
 mod audit_show;
 // Predictive warnings: each one triggered by a fixture, and silent on another.
 mod predict_warnings;
+// Shared helpers of the watch tests.
+mod watch_support;
+// watch beside a writing bot: heals under the bot's locks, reports, never signals, stops on SIGTERM.
+mod watch_beside_bot;
+// watch alone: writes nothing when idle, retention, sd_notify, signals, busy lock, duplicates.
+mod watch_cli;

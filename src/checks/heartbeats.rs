@@ -125,7 +125,7 @@ impl Beat<'_> {
             p.stale_heartbeats += 1;
             p.findings.push(finding(
                 rel,
-                format!("{seen}; not reset while the bot runs"),
+                format!("{seen}; not reset {}", kept_because(ctx)),
                 "stale",
                 age,
             ));
@@ -150,7 +150,7 @@ impl Beat<'_> {
             p.stale_heartbeats += 1;
             p.findings.push(finding(
                 rel,
-                format!("{seen}; not rewritten while the bot runs"),
+                format!("{seen}; not rewritten {}", kept_because(ctx)),
                 "unreadable",
                 0,
             ));
@@ -170,6 +170,14 @@ impl Beat<'_> {
             action: reset(ctx, &before, comp, f),
             before,
         });
+    }
+}
+
+/// Why a heartbeat is left as it is: `watch` only reports; at startup a bot keeps running.
+fn kept_because(ctx: &Ctx<'_>) -> &'static str {
+    match ctx.phase {
+        Phase::Watch => "(watch only reports)",
+        Phase::Startup => "while the bot runs",
     }
 }
 

@@ -55,6 +55,16 @@ pub fn scan(root: &Root, layout: &Layout) -> Result<Vec<ProcInfo>> {
     Ok(select(&procs::list(), &viewer))
 }
 
+/// For `watch`, where one bot instance is expected: the DUPLICATE_INSTANCE finding when more
+/// than one runs in the root (workers of one bot count as that bot).
+///
+/// # Errors
+/// The root's canonical path cannot be found.
+pub fn second_instance(root: &Root, layout: &Layout) -> Result<Option<Finding>> {
+    let found = scan(root, layout)?;
+    Ok((tops(&found).len() > 1).then(|| duplicate(&found)))
+}
+
 /// Whether `p`'s command line contains every pattern.
 pub fn is_bot(p: &ProcInfo, patterns: &[String]) -> bool {
     let cmd = p.command();

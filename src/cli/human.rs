@@ -11,6 +11,7 @@ use selfheal::jsondiff::{ArrayDiff, DocDiff, RecordChange, RecordRef};
 use selfheal::prune::PruneReport;
 use selfheal::report::Report;
 use selfheal::stats::Stats;
+use selfheal::watch::{CycleReport, Stop, WatchSummary};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -466,6 +467,25 @@ impl Out {
                 r.remaining
             )),
         }
+    }
+
+    /// One `watch` cycle: a JSON line on stdout with `--json`, else its status line.
+    pub fn watch_cycle(&self, c: &CycleReport) {
+        self.doc(c);
+        self.say(&c.status_line());
+    }
+
+    /// The end of `watch`.
+    pub fn watch_end(&self, s: &WatchSummary) {
+        let why = match s.stop {
+            Stop::Signal => "on a signal",
+            Stop::Cycles => "as asked",
+            Stop::Caller => "",
+        };
+        self.say(&format!(
+            "[watch] stopped {why} after {} cycle(s)",
+            s.cycles
+        ));
     }
 
     /// `stats`.

@@ -103,6 +103,19 @@ enum Command {
         #[arg(long, value_name = "DUR", value_parser = parse_duration)]
         older_than: Option<Duration>,
     },
+    /// Periodic checks beside a running bot: repairs only under the bot's own file locks,
+    /// reports stale heartbeats and long-held locks, never signals a process.
+    Watch {
+        /// The pause between cycles, e.g. 30s, 200ms, 5m.
+        #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+        interval: Duration,
+        /// paper or real (default: $TRADING_MODE, else paper).
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
+        /// Stop after N cycles (default: until SIGTERM or SIGINT).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        cycles: Option<u64>,
+    },
     /// Healing metrics from the journal.
     Stats {
         /// Also write them to FILE in the Prometheus textfile-collector format (atomically).
@@ -161,11 +174,13 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The exit code of a failed command: `prune` and `stats` have no "refused" code
-/// (CONTRACT.md), so what is 4 elsewhere is an operational error for them.
+/// The exit code of a failed command: `prune`, `stats` and `watch` have no "refused" code
+/// (CONTRACT.md), so what is 4 elsewhere is an operational error for them; `watch` has no
+/// lock code either (a busy lock skips a cycle).
 fn error_code(command: &Command, e: &selfheal::error::Error) -> u8 {
     match (command, exit::of_error(e)) {
         (Command::Prune { .. } | Command::Stats { .. }, exit::MUST_NOT_START) => exit::OPERATIONAL,
+        (Command::Watch { .. }, exit::MUST_NOT_START | exit::LOCK) => exit::OPERATIONAL,
         (_, code) => code,
     }
 }
@@ -240,6 +255,24 @@ fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
             out.prune(&report);
             Ok(0)
         }
+        Command::Watch {
+            interval,
+            mode,
+            cycles,
+        } => {
+            opts.mode = mode.map(Mode::from);
+            let w = selfheal::watch::WatchOptions {
+                interval: *interval,
+                cycles: *cycles,
+                notify: notify_target(),
+            };
+            let summary = selfheal::watch::watch(&opts, &w, |c| {
+                out.watch_cycle(c);
+                std::ops::ControlFlow::Continue(())
+            })?;
+            out.watch_end(&summary);
+            Ok(exit::OK)
+        }
         Command::Stats { prometheus } => stats(&opts, prometheus.as_deref(), out),
         Command::Journal { command } => journal(&opts, command, out),
         Command::Config => {
@@ -248,6 +281,17 @@ fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
             Ok(0)
         }
     }
+}
+
+/// systemd's notification target, from `NOTIFY_SOCKET`, `WATCHDOG_USEC`, `WATCHDOG_PID`.
+fn notify_target() -> Option<selfheal::watch::NotifyTarget> {
+    let var = |k| std::env::var(k).ok();
+    selfheal::watch::NotifyTarget::from_env_values(
+        var("NOTIFY_SOCKET").as_deref(),
+        var("WATCHDOG_USEC").as_deref(),
+        var("WATCHDOG_PID").as_deref(),
+        std::process::id(),
+    )
 }
 
 fn stats(

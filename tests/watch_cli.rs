@@ -1,0 +1,445 @@
+//! `watch` on its own: a cycle with nothing to do writes nothing at all; findings alone are
+//! alerted once and recorded nowhere else; retention keeps the journal bounded and a file
+//! damaged every cycle escalates; sd_notify messages reach a real datagram socket (path and
+//! abstract), with watchdog pings while sleeping; SIGTERM and SIGINT end the pause at once;
+//! a busy lock skips a cycle; in real mode a second bot instance is a DUPLICATE_INSTANCE
+//! that stops every write and nobody is signalled; exit codes.
+
+use crate::audit_prune::{root_with, CONFIG};
+use crate::runtime_support::{bot, now, put, selfheal, tempdir, Guard};
+use crate::watch_support::{alerts, findings_of, journal_files, Watch};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A path's bytes (files), mode and mtime (files).
+type Seen = (Option<Vec<u8>>, u32, i64, i64);
+
+/// Every path under `root`, selfheal's own files and the alert log included, so "nothing
+/// written" can be checked exactly.
+fn everything(root: &Path) -> BTreeMap<PathBuf, Seen> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("list").flatten() {
+            let p = e.path();
+            let m = std::fs::symlink_metadata(&p).expect("stat");
+            if m.is_dir() {
+                stack.push(p.clone());
+                out.insert(p, (None, m.mode(), 0, 0));
+            } else {
+                let bytes = std::fs::read(&p).ok();
+                out.insert(p, (bytes, m.mode(), m.mtime(), m.mtime_nsec()));
+            }
+        }
+    }
+    out
+}
+
+/// `selfheal --root ROOT --json watch ARGS` run to its end; its cycle lines and exit code.
+fn watch_run(root: &Path, args: &[&str]) -> (i32, Vec<Value>) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"))
+        .arg("--root")
+        .arg(root)
+        .arg("--json")
+        .arg("watch")
+        .args(args)
+        .env_remove("TRADING_MODE")
+        .env_remove("NOTIFY_SOCKET")
+        .output()
+        .expect("run watch");
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let rc = out.status.code();
+    assert!(
+        rc.is_some(),
+        "killed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (rc.unwrap_or(-1), lines)
+}
+
+fn healed_root() -> tempfile::TempDir {
+    let dir = tempdir();
+    let run = selfheal(dir.path(), &["heal", "--mode", "paper"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    dir
+}
+
+#[test]
+fn a_cycle_with_nothing_to_do_writes_nothing_at_all() {
+    let dir = healed_root();
+    let before = everything(dir.path());
+    let (rc, cycles) = watch_run(dir.path(), &["--cycles", "3", "--interval", "0s"]);
+    assert_eq!(rc, 0);
+    assert_eq!(cycles.len(), 3);
+    for c in &cycles {
+        assert_eq!(c["outcome"], "checked", "{c}");
+        assert!(c["transaction"].is_null());
+    }
+    assert_eq!(
+        cycles[2]["next_in_ms"],
+        Value::Null,
+        "the last cycle has no next"
+    );
+    assert_eq!(
+        everything(dir.path()),
+        before,
+        "no journal record, no lock file, nothing"
+    );
+}
+
+#[test]
+fn findings_alone_are_alerted_once_and_recorded_nowhere_else() {
+    let dir = healed_root();
+    let r = dir.path();
+    let hb = format!("{}\n", now() - 5000);
+    put(r, "logs/.bot_heartbeat", hb.as_bytes());
+    let journal = journal_files(r);
+    let (rc, cycles) = watch_run(r, &["--cycles", "3", "--interval", "0s"]);
+    assert_eq!(rc, 0);
+    for c in &cycles {
+        assert_eq!(c["outcome"], "checked", "{c}");
+        assert_eq!(findings_of(c, "STALE_HEARTBEAT").len(), 1, "{c}");
+    }
+    assert_eq!(
+        cycles[2]["alerts_suppressed"], 1,
+        "later cycles count the repeat"
+    );
+    assert_eq!(alerts(r, "STALE_HEARTBEAT").len(), 1, "appended once");
+    assert_eq!(journal_files(r), journal, "no journal record");
+    assert_eq!(
+        std::fs::read(r.join("logs/.bot_heartbeat")).ok(),
+        Some(hb.into_bytes())
+    );
+}
+
+/// A config whose retention keeps 3 transactions, pruning as it goes.
+fn retention_config() -> String {
+    CONFIG.replace(
+        r#""keep": 200, "older_than": "30d", "warn_size": "1GiB", "auto": false"#,
+        r#""keep": 3, "older_than": "0s", "warn_size": "1GiB", "auto": true"#,
+    )
+}
+
+#[test]
+fn retention_bounds_the_journal_and_a_file_damaged_every_cycle_escalates() {
+    let f = root_with(&retention_config());
+    let opts = selfheal::Options {
+        root: f.root(),
+        mode: Some(selfheal::Mode::Paper),
+        ..selfheal::Options::default()
+    };
+    let w = selfheal::WatchOptions {
+        interval: Duration::ZERO,
+        cycles: Some(12),
+        notify: None,
+    };
+    let mut seen = Vec::new();
+    let summary = selfheal::watch(&opts, &w, |c| {
+        seen.push(serde_json::to_value(c).expect("json"));
+        f.write("state/a.json", "");
+        ControlFlow::Continue(())
+    })
+    .expect("watch");
+    assert_eq!(summary.cycles, 12);
+    assert_eq!(seen[0]["outcome"], "committed", "cycle 1 creates the files");
+    for c in &seen[1..] {
+        assert_eq!(c["outcome"], "committed", "{c}");
+        let applied: Vec<&Value> = c["actions"]
+            .as_array()
+            .map(|a| a.iter().filter(|x| x["result"] == "applied").collect())
+            .unwrap_or_default();
+        assert_eq!(applied.len(), 1, "{c}");
+        assert_eq!(applied[0]["path"], "state/a.json");
+    }
+    let escalated: Vec<u64> = seen
+        .iter()
+        .filter(|c| !findings_of(c, "HEALING_ESCALATION").is_empty())
+        .filter_map(|c| c["cycle"].as_u64())
+        .collect();
+    assert_eq!(
+        escalated.first(),
+        Some(&3),
+        "the third heal of state/a.json escalates"
+    );
+    assert_eq!(
+        alerts(&f.root(), "HEALING_ESCALATION").len(),
+        1,
+        "alerted once"
+    );
+    let (rc, list) = f.json(&["journal", "list"]);
+    assert_eq!(rc, 0, "{list}");
+    let kept = list["transactions"].as_array().map_or(0, Vec::len);
+    assert!(
+        kept <= 6,
+        "12 watch transactions, retention keeps 3 (+ prunes): {list}"
+    );
+    let (_, stats) = f.json(&["stats"]);
+    assert_eq!(stats["runs"], 12, "pruned watch runs still count: {stats}");
+    crate::audit_prune::verify_ok(&f);
+}
+
+/// Every datagram `sock` receives until `STOPPING=1`.
+fn datagrams(sock: &UnixDatagram) -> Vec<String> {
+    sock.set_read_timeout(Some(crate::watch_support::PATIENCE))
+        .expect("timeout");
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = sock
+            .recv(&mut buf)
+            .expect("a notification within the patience");
+        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let stop = msg == "STOPPING=1";
+        out.push(msg);
+        if stop {
+            return out;
+        }
+    }
+}
+
+/// Runs watch with `NOTIFY_SOCKET=socket` while reading what `sock` receives, until
+/// `STOPPING=1`; returns the exit code and the messages.
+fn notify_run(
+    root: &Path,
+    sock: &UnixDatagram,
+    socket: &str,
+    args: &[&str],
+    watchdog_usec: Option<&str>,
+) -> (i32, Vec<String>) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"));
+    cmd.arg("--root")
+        .arg(root)
+        .arg("-q")
+        .arg("watch")
+        .args(args);
+    cmd.env("NOTIFY_SOCKET", socket).env_remove("WATCHDOG_PID");
+    match watchdog_usec {
+        Some(u) => cmd.env("WATCHDOG_USEC", u),
+        None => cmd.env_remove("WATCHDOG_USEC"),
+    };
+    let mut child = Guard {
+        child: cmd.spawn().expect("spawn watch"),
+    };
+    let msgs = datagrams(sock);
+    let status = child.child.wait().expect("wait");
+    (status.code().unwrap_or(-1), msgs)
+}
+
+fn check_sequence(msgs: &[String], cycles: usize) {
+    let statuses: Vec<&String> = msgs.iter().filter(|m| m.starts_with("STATUS=")).collect();
+    assert_eq!(statuses.len(), cycles, "{msgs:?}");
+    for (i, m) in statuses.iter().enumerate() {
+        assert!(
+            m.starts_with(&format!("STATUS=[watch] cycle {}: ", i + 1)),
+            "{m}"
+        );
+        assert!(m.lines().any(|l| l == "WATCHDOG=1"), "{m}");
+        assert_eq!(
+            m.lines().any(|l| l == "READY=1"),
+            i == 0,
+            "READY once, first: {m}"
+        );
+    }
+    assert_eq!(msgs.last().map(String::as_str), Some("STOPPING=1"));
+}
+
+#[test]
+fn sd_notify_reaches_a_path_socket_and_an_abstract_one() {
+    let dir = healed_root();
+    let aux = tempdir();
+    let path = aux.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&path).expect("bind");
+    let args = ["--cycles", "2", "--interval", "0s"];
+    let (rc, msgs) = notify_run(dir.path(), &sock, path.to_str().expect("utf8"), &args, None);
+    assert_eq!(rc, 0);
+    check_sequence(&msgs, 2);
+
+    use std::os::linux::net::SocketAddrExt;
+    let name = format!("selfheal-test-{}-{}", std::process::id(), now());
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).expect("addr");
+    let abstract_sock = UnixDatagram::bind_addr(&addr).expect("bind abstract");
+    let (rc, msgs) = notify_run(dir.path(), &abstract_sock, &format!("@{name}"), &args, None);
+    assert_eq!(rc, 0);
+    check_sequence(&msgs, 2);
+}
+
+#[test]
+fn the_watchdog_is_pinged_while_sleeping() {
+    let dir = healed_root();
+    let aux = tempdir();
+    let path = aux.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&path).expect("bind");
+    // A 100 ms watchdog wants a ping every 50 ms; the 600 ms pause must carry several.
+    let args = ["--cycles", "2", "--interval", "600ms"];
+    let socket = path.to_str().expect("utf8");
+    let (rc, msgs) = notify_run(dir.path(), &sock, socket, &args, Some("100000"));
+    assert_eq!(rc, 0);
+    check_sequence(&msgs, 2);
+    let first = msgs
+        .iter()
+        .position(|m| m.starts_with("STATUS=[watch] cycle 1"));
+    let second = msgs
+        .iter()
+        .position(|m| m.starts_with("STATUS=[watch] cycle 2"));
+    let between = msgs[first.expect("cycle 1") + 1..second.expect("cycle 2")]
+        .iter()
+        .filter(|m| *m == "WATCHDOG=1")
+        .count();
+    assert!(between >= 3, "{between} pings in a 600 ms pause: {msgs:?}");
+}
+
+fn signal_ends_the_pause(signal: rustix::process::Signal) {
+    let dir = healed_root();
+    let aux = tempdir();
+    let mut w = Watch::spawn(
+        dir.path(),
+        &["--interval", "1h"],
+        &[],
+        &aux.path().join("stderr"),
+    );
+    w.wait_cycle(1);
+    w.signal(signal);
+    let status = w.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", w.stderr());
+    assert_eq!(w.last(), 1, "no cycle after the signal");
+}
+
+#[test]
+fn sigterm_during_the_pause_ends_watch_at_once() {
+    signal_ends_the_pause(rustix::process::Signal::TERM);
+}
+
+#[test]
+fn sigint_during_the_pause_ends_watch_at_once() {
+    signal_ends_the_pause(rustix::process::Signal::INT);
+}
+
+#[test]
+fn a_busy_lock_skips_the_cycle_without_failing() {
+    let dir = healed_root();
+    let lock = std::fs::File::open(dir.path().join("logs/backups")).expect("open backups dir");
+    lock.lock().expect("take selfheal's lock");
+    let (rc, cycles) = watch_run(
+        dir.path(),
+        &[
+            "--cycles",
+            "2",
+            "--interval",
+            "0s",
+            "--lock-timeout",
+            "200ms",
+        ],
+    );
+    assert_eq!(rc, 0);
+    assert_eq!(cycles.len(), 2);
+    for c in &cycles {
+        assert_eq!(c["outcome"], "lock_busy", "{c}");
+        assert!(c["lock_waited_ms"].as_u64() >= Some(200), "{c}");
+    }
+    lock.unlock().expect("unlock");
+    let (rc, cycles) = watch_run(dir.path(), &["--cycles", "1", "--interval", "0s"]);
+    assert_eq!((rc, cycles[0]["outcome"].as_str()), (0, Some("checked")));
+}
+
+fn two_bots(root: &Path, aux: &Path) -> (Guard, Guard) {
+    let script = aux.join("run.py");
+    (
+        bot(&script, root, &aux.join("r1"), false),
+        bot(&script, root, &aux.join("r2"), false),
+    )
+}
+
+#[test]
+fn real_mode_reports_a_second_instance_writes_nothing_and_signals_nobody() {
+    let dir = healed_root();
+    let r = dir.path();
+    let aux = tempdir();
+    let (mut a, mut b) = two_bots(r, aux.path());
+    std::fs::write(r.join("logs/portfolio_futures.json"), b"").expect("empty portfolio");
+    let journal = journal_files(r);
+    let (rc, cycles) = watch_run(r, &["--mode", "real", "--cycles", "2", "--interval", "0s"]);
+    assert_eq!(rc, 0);
+    for c in &cycles {
+        let dup = findings_of(c, "DUPLICATE_INSTANCE");
+        assert_eq!(dup.len(), 1, "{c}");
+        assert_eq!(dup[0]["level"], "CRITICAL");
+        assert!(c["transaction"].is_null(), "{c}");
+        assert!(
+            c["failed"].to_string().contains("another bot instance"),
+            "{c}"
+        );
+    }
+    assert_eq!(journal_files(r), journal);
+    assert_eq!(
+        std::fs::read(r.join("logs/portfolio_futures.json")).ok(),
+        Some(Vec::new())
+    );
+    assert_eq!(alerts(r, "DUPLICATE_INSTANCE").len(), 1);
+    assert!(a.running() && b.running(), "nobody is signalled");
+
+    // One instance is what watch expects: no duplicate, and the repair happens.
+    drop(b);
+    let (rc, cycles) = watch_run(r, &["--mode", "real", "--cycles", "1", "--interval", "0s"]);
+    assert_eq!(rc, 0);
+    assert!(
+        findings_of(&cycles[0], "DUPLICATE_INSTANCE").is_empty(),
+        "{}",
+        cycles[0]
+    );
+    assert_eq!(cycles[0]["outcome"], "committed", "{}", cycles[0]);
+    assert!(a.running());
+}
+
+#[test]
+fn exit_codes() {
+    let dir = healed_root();
+    let r = dir.path();
+    let code = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"))
+            .arg("--root")
+            .arg(r)
+            .args(args)
+            .output()
+            .expect("run")
+            .status
+            .code()
+    };
+    assert_eq!(code(&["watch", "--cycles", "0"]), Some(16));
+    assert_eq!(code(&["watch", "--interval", "soon"]), Some(16));
+    assert_eq!(
+        code(&["watch", "--cycles", "1", "--interval", "0s"]),
+        Some(0)
+    );
+    put(r, "config/selfheal.json", b"{\"nonsense\": 1}");
+    assert_eq!(code(&["watch", "--cycles", "1"]), Some(16));
+    std::fs::remove_file(r.join("config/selfheal.json")).expect("rm config");
+    let missing = r.join("no-such-root");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"))
+        .arg("--root")
+        .arg(&missing)
+        .args(["watch", "--cycles", "1"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(8),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad_socket = std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"))
+        .arg("--root")
+        .arg(r)
+        .args(["watch", "--cycles", "1"])
+        .env("NOTIFY_SOCKET", "relative/socket")
+        .output()
+        .expect("run");
+    assert_eq!(bad_socket.status.code(), Some(16));
+}
