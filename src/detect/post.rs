@@ -100,7 +100,7 @@ fn post_file<'a>(
             Action::WriteFile { bytes, .. } => Some(bytes),
             _ => None,
         });
-    let was_absent = matches!(view.observed.node, Some(Node::Absent));
+    let was_absent = view.observed.is_absent();
     let mtime_before = view.observed.stat.map(|s| (s.mtime_sec, s.mtime_nsec));
     if let Some(bytes) = new_bytes {
         return PostFile {
@@ -112,7 +112,7 @@ fn post_file<'a>(
             mtime_before,
         };
     }
-    let presence = match (&view.observed.node, &view.observed.untouchable) {
+    let presence = match (view.observed.node(), &view.observed.untouchable) {
         (_, Some(why)) => Presence::Unreadable(why.clone()),
         (Some(Node::Absent), _) => Presence::Absent,
         (Some(Node::File { .. }), _) => Presence::Present,
