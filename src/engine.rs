@@ -118,7 +118,7 @@ impl<'r> Txn<'r> {
 
     fn apply_one(&mut self, index: u32, op: &Op) -> Result<OpResult> {
         let object = self.backup(op)?;
-        let before = match op.before.node.clone() {
+        let before = match op.before.node().cloned() {
             Some(n) => n,
             None => return Ok(OpResult::Skipped("the path cannot be touched".into())),
         };
@@ -178,7 +178,7 @@ impl<'r> Txn<'r> {
         };
         if let Some(path) = &op.path {
             let now = observe(self.root, path, self.cap)?;
-            if now.node.as_ref() != Some(before) {
+            if now.node() != Some(before) {
                 return Ok(Err(format!("{path} changed since it was planned")));
             }
         }
@@ -197,7 +197,7 @@ impl<'r> Txn<'r> {
                 owner,
                 mtime,
             } => {
-                let replace = match op.before.node {
+                let replace = match op.before.node() {
                     Some(Node::Absent) => Replace::NoClobber,
                     _ => Replace::Existing,
                 };
@@ -286,13 +286,13 @@ pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Resu
         };
         let rel = RelPath::new(path.as_str())?;
         let now = observe(root, &rel, cap)?;
-        let mut decision = match &now.node {
+        let mut decision = match now.node() {
             Some(n) => jf::decide(it, n),
             None => jf::Decision::Conflict,
         };
         if decision == jf::Decision::Restore
             && it.before == Node::Absent
-            && matches!(now.node, Some(Node::Dir { .. }))
+            && matches!(now.node(), Some(Node::Dir { .. }))
         {
             let removed: Vec<&str> = planned
                 .iter()
@@ -348,7 +348,7 @@ fn undo_tmp(txn: u64, op: u32) -> String {
 }
 
 fn conflict(root: &Root, txn: u64, it: &Intent, now: &Observed) -> Error {
-    let what = match (&now.node, &now.untouchable) {
+    let what = match (now.node(), &now.untouchable) {
         (_, Some(why)) => why.clone(),
         (Some(Node::File { sha256, .. }), _) => format!("has content {}", short(sha256)),
         (Some(Node::Dir { .. }), _) => "is a directory".into(),
@@ -386,7 +386,7 @@ pub fn restore_node(
     object: Option<Digest>,
     tmp: &str,
 ) -> Result<()> {
-    match (&now.node, target) {
+    match (now.node(), target) {
         (Some(Node::Absent), Node::Absent) => Ok(()),
         (Some(Node::File { .. }), Node::Absent) => root.remove_file(rel),
         (Some(Node::Dir { .. }), Node::Absent) => root.rmdir(rel),
@@ -398,7 +398,7 @@ pub fn restore_node(
         ) if sha256 == want => root.set_mode(rel, mode.0),
         (Some(Node::File { .. } | Node::Absent), Node::File { sha256, size, mode }) => {
             let bytes = Store::new(root).get(&object.unwrap_or(*sha256), *size)?;
-            let replace = match now.node {
+            let replace = match now.node() {
                 Some(Node::Absent) => Replace::NoClobber,
                 _ => Replace::Existing,
             };

@@ -231,8 +231,6 @@ impl Root {
         let Some(rel) = rel else {
             return self.dup_root();
         };
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
         if let Some(t) = self.trusted.iter().find(|t| rel.starts_with(&t.link)) {
             let base = self.cross_trusted(t)?;
             let rest = rel.as_str().get(t.link.as_str().len()..).unwrap_or("");
@@ -240,9 +238,9 @@ impl Root {
             if rest.is_empty() {
                 return Ok(base);
             }
-            return rustix::fs::openat2(&base, rest, flags, Mode::empty(), resolve);
+            return open_dir_beneath(&base, rest);
         }
-        rustix::fs::openat2(&self.fd, rel.as_str(), flags, Mode::empty(), resolve)
+        open_dir_beneath(&self.fd, rel.as_str())
     }
 
     /// Opens a trusted link's target after checking it still names the configured directory.
@@ -250,13 +248,7 @@ impl Root {
         let parent = self.open_dir_raw(t.link.parent().as_ref())?;
         let st = rustix::fs::statat(&parent, t.link.file_name(), AtFlags::SYMLINK_NOFOLLOW)?;
         if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
-            return rustix::fs::openat2(
-                &parent,
-                t.link.file_name(),
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-                Mode::empty(),
-                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
-            );
+            return open_dir_beneath(&parent, t.link.file_name());
         }
         let resolved = std::fs::canonicalize(self.path.join(t.link.as_path()))
             .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
@@ -810,6 +802,35 @@ impl Root {
         fault::hit(Point::Fsync, disp).ctx(IoOp::Fsync, disp)?;
         rustix::fs::fsync(&fd).ctx(IoOp::Fsync, disp)
     }
+}
+
+/// Whether `openat2` is unavailable (kernels before 5.6, some sandboxes and tools):
+/// resolution then walks the path one component at a time with `O_NOFOLLOW`.
+static NO_OPENAT2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Opens the directory `rel` (relative, already validated: no `..`, no absolute path)
+/// beneath `base` without following any symlink: `openat2(RESOLVE_BENEATH |
+/// RESOLVE_NO_SYMLINKS)`, or, where that call does not exist, a walk that opens each
+/// component with `O_NOFOLLOW | O_DIRECTORY` (a symlink component fails with `ELOOP` or
+/// `ENOTDIR` either way).
+fn open_dir_beneath(base: &OwnedFd, rel: &str) -> rustix::io::Result<OwnedFd> {
+    use std::sync::atomic::Ordering;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    if !NO_OPENAT2.load(Ordering::Relaxed) {
+        let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
+        match rustix::fs::openat2(base, rel, flags, Mode::empty(), resolve) {
+            Err(Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+            other => return other,
+        }
+    }
+    let mut cur = rustix::fs::openat(base, ".", flags, Mode::empty())?;
+    for component in rel.split('/') {
+        if component.is_empty() || component == "." || component == ".." {
+            return Err(Errno::XDEV);
+        }
+        cur = rustix::fs::openat(&cur, component, flags, Mode::empty())?;
+    }
+    Ok(cur)
 }
 
 /// A directory entry from [`Root::list`].

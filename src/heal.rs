@@ -465,12 +465,9 @@ fn pending_recovery(s: &Session, journal: &Journal, planned: &mut Planned) -> Re
             &RelPath::new(path.as_str())?,
             s.layout.max_file_size,
         )?;
-        let decision = now
-            .node
-            .as_ref()
-            .map_or(journal_format::Decision::Conflict, |n| {
-                journal_format::decide(&it, n)
-            });
+        let decision = now.node().map_or(journal_format::Decision::Conflict, |n| {
+            journal_format::decide(&it, n)
+        });
         if decision == journal_format::Decision::Conflict {
             planned.findings.push(journal_finding(&format!(
                 "transaction {} op {}: {path} matches neither its state before nor after",

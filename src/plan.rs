@@ -7,15 +7,15 @@ use crate::fsx::{Kind, Read_, Root, Stat};
 use crate::paths::RelPath;
 use crate::store::sha256;
 use journal_format::{Meta, Mode, Node, OpKind, ProcessRef};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-/// What a path is now, as far as an operation can tell.
+/// What a path is now, as far as an operation can tell. The [`Node`] of a regular file
+/// (with the SHA-256 of its bytes) is computed on first use, so a file that no operation
+/// touches is never hashed.
 #[derive(Debug, Clone)]
 pub struct Observed {
-    /// The node, or `None` when the path is something no operation may touch (a symlink,
-    /// a FIFO, unreachable through a symlink, or over the size cap).
-    pub node: Option<Node>,
-    /// Why `node` is `None`, in words.
+    node: OnceLock<Option<Node>>,
+    /// Why the path cannot be touched (then `node()` is `None`), in words.
     pub untouchable: Option<String>,
     /// Metadata, when present.
     pub stat: Option<Stat>,
@@ -24,6 +24,62 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// Nothing at the path.
+    pub fn absent() -> Observed {
+        Observed::with_node(Node::Absent, None)
+    }
+
+    /// A known node (no bytes).
+    pub fn with_node(node: Node, stat: Option<Stat>) -> Observed {
+        Observed {
+            node: OnceLock::from(Some(node)),
+            untouchable: None,
+            stat,
+            bytes: None,
+        }
+    }
+
+    /// Something no operation may touch, and why.
+    pub fn untouchable(why: impl Into<String>, stat: Option<Stat>) -> Observed {
+        Observed {
+            node: OnceLock::from(None),
+            untouchable: Some(why.into()),
+            stat,
+            bytes: None,
+        }
+    }
+
+    /// An observation of a file whose bytes were already read (no second read); its node
+    /// is hashed when first asked for.
+    pub fn from_file(bytes: Arc<Vec<u8>>, stat: Stat) -> Observed {
+        Observed {
+            node: OnceLock::new(),
+            untouchable: None,
+            stat: Some(stat),
+            bytes: Some(bytes),
+        }
+    }
+
+    /// The node, or `None` when the path is something no operation may touch (a symlink,
+    /// a FIFO, unreachable through a symlink, or over the size cap).
+    pub fn node(&self) -> Option<&Node> {
+        self.node
+            .get_or_init(|| {
+                let (bytes, stat) = (self.bytes.as_ref()?, self.stat?);
+                Some(Node::File {
+                    sha256: sha256(bytes),
+                    size: bytes.len() as u64,
+                    mode: Mode(stat.mode),
+                })
+            })
+            .as_ref()
+    }
+
+    /// Whether nothing is at the path (cheap: never hashes).
+    pub fn is_absent(&self) -> bool {
+        self.untouchable.is_none() && self.stat.is_none() && self.bytes.is_none()
+    }
+
     /// Owner and mtime for the journal.
     pub fn meta(&self) -> Option<Meta> {
         self.stat.map(|s| Meta {
@@ -33,20 +89,6 @@ impl Observed {
             mtime_nsec: s.mtime_nsec,
         })
     }
-
-    /// An observation of a file whose bytes were already read (no second read).
-    pub fn from_file(bytes: Arc<Vec<u8>>, stat: Stat) -> Observed {
-        Observed {
-            node: Some(Node::File {
-                sha256: sha256(&bytes),
-                size: bytes.len() as u64,
-                mode: Mode(stat.mode),
-            }),
-            untouchable: None,
-            stat: Some(stat),
-            bytes: Some(bytes),
-        }
-    }
 }
 
 /// Observes `rel` without following symlinks, reading and hashing a regular file.
@@ -54,40 +96,29 @@ impl Observed {
 /// # Errors
 /// I/O errors other than the path being absent or unreachable.
 pub fn observe(root: &Root, rel: &RelPath, cap: u64) -> Result<Observed> {
-    let none = |why: &str, stat| Observed {
-        node: None,
-        untouchable: Some(why.to_string()),
-        stat,
-        bytes: None,
-    };
     match root.read(rel, cap)? {
-        Read_::Absent => Ok(Observed {
-            node: Some(Node::Absent),
-            untouchable: None,
-            stat: None,
-            bytes: None,
-        }),
+        Read_::Absent => Ok(Observed::absent()),
         Read_::File(bytes, stat) => Ok(Observed::from_file(Arc::new(bytes), stat)),
-        Read_::NotFile(Kind::Dir) => {
-            let stat = match root.entry(rel)? {
-                crate::fsx::Entry::Present(s) => Some(s),
-                _ => None,
-            };
-            Ok(Observed {
-                node: stat.map(|s| Node::Dir { mode: Mode(s.mode) }),
-                untouchable: None,
-                stat,
-                bytes: None,
-            })
+        Read_::NotFile(Kind::Dir) => match root.entry(rel)? {
+            crate::fsx::Entry::Present(s) => Ok(Observed::with_node(
+                Node::Dir { mode: Mode(s.mode) },
+                Some(s),
+            )),
+            _ => Ok(Observed::untouchable("changed while it was read", None)),
+        },
+        Read_::NotFile(Kind::Symlink) => {
+            Ok(Observed::untouchable("is a symlink (not followed)", None))
         }
-        Read_::NotFile(Kind::Symlink) => Ok(none("is a symlink (not followed)", None)),
-        Read_::NotFile(_) => Ok(none("is not a regular file or directory", None)),
-        Read_::Unreachable => Ok(none(
+        Read_::NotFile(_) => Ok(Observed::untouchable(
+            "is not a regular file or directory",
+            None,
+        )),
+        Read_::Unreachable => Ok(Observed::untouchable(
             "lies behind a symlink or a non-directory (not followed)",
             None,
         )),
-        Read_::TooLarge(size) => Ok(none(
-            &format!("is {size} bytes, over the size limit {cap}"),
+        Read_::TooLarge(size) => Ok(Observed::untouchable(
+            format!("is {size} bytes, over the size limit {cap}"),
             None,
         )),
     }
@@ -153,7 +184,7 @@ pub struct Op {
 impl Op {
     /// The journal kind of this operation.
     pub fn kind(&self) -> OpKind {
-        match (&self.action, &self.before.node) {
+        match (&self.action, self.before.node()) {
             (Action::CreateDir { .. }, _) => OpKind::CreateDir,
             (Action::WriteFile { .. }, Some(Node::Absent)) => OpKind::CreateFile,
             (Action::WriteFile { .. }, _) => OpKind::ReplaceFile,
@@ -174,7 +205,7 @@ impl Op {
                 mode: Mode(*mode),
             },
             Action::RemoveFile | Action::RemoveLock | Action::RemoveDir => Node::Absent,
-            Action::SetMode { mode } => match &self.before.node {
+            Action::SetMode { mode } => match self.before.node() {
                 Some(Node::File { sha256, size, .. }) => Node::File {
                     sha256: *sha256,
                     size: *size,
@@ -189,7 +220,7 @@ impl Op {
     /// Bytes the store must hold before the operation may run (the file it replaces or
     /// removes).
     pub fn backup(&self) -> Option<&Arc<Vec<u8>>> {
-        match (&self.action, &self.before.node) {
+        match (&self.action, self.before.node()) {
             (
                 Action::WriteFile { .. } | Action::RemoveFile | Action::RemoveLock,
                 Some(Node::File { .. }),

@@ -90,7 +90,7 @@ impl Action {
             result,
             skipped_because,
             reason: op.reason.clone(),
-            before_sha256: op.before.node.as_ref().and_then(sha),
+            before_sha256: op.before.node().and_then(sha),
             after_sha256: sha(&op.after()),
         }
     }

@@ -118,7 +118,7 @@ fn plan_one(
     };
     let rel = RelPath::new(path.as_str())?;
     let now = observe(root, &rel, cap)?;
-    let Some(node) = now.node.clone() else {
+    let Some(node) = now.node().cloned() else {
         let why = now.untouchable.clone().unwrap_or_default();
         return Err(Error::Refused(format!("{rel} {why}")));
     };

@@ -82,7 +82,7 @@ fn file_check(s: &Session, spec: &File) -> Result<(FileCheck, Option<String>)> {
         open_positions: None,
         closed_positions: None,
     };
-    let (mode, bytes) = match (&observed.node, &observed.bytes) {
+    let (mode, bytes) = match (observed.node(), &observed.bytes) {
         (Some(Node::Absent), _) => {
             check.state = "missing";
             return Ok((check, None));

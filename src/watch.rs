@@ -531,12 +531,7 @@ mod tests {
             reason: String::new(),
             message: String::new(),
             action,
-            before: Observed {
-                node: Some(Node::Absent),
-                untouchable: None,
-                stat: None,
-                bytes: None,
-            },
+            before: Observed::absent(),
         }
     }
 

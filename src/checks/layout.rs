@@ -12,7 +12,6 @@ use crate::fsx::{Entry, Kind};
 use crate::jsondoc::{self, Extract, Shape, Spec};
 use crate::paths::RelPath;
 use crate::plan::{observe, Action, Observed, Op};
-use journal_format::Node;
 use std::sync::Arc;
 
 /// Plans the creation of every missing configured directory, parents first.
@@ -70,12 +69,7 @@ pub fn plan_dirs(ctx: &Ctx<'_>, p: &mut Planned) -> Result<()> {
 }
 
 fn absent() -> Observed {
-    Observed {
-        node: Some(Node::Absent),
-        untouchable: None,
-        stat: None,
-        bytes: None,
-    }
+    Observed::absent()
 }
 
 /// The fields the detectors read from each position record.
@@ -166,13 +160,13 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
         );
         return;
     }
-    let node = view.observed.node.clone();
     let bytes = view.observed.bytes.clone();
-    match (&node, &bytes) {
+    let kind = view.observed.stat.map(|s| s.kind);
+    match (view.observed.is_absent(), kind, &bytes) {
         // A positions file the journal knew is not re-created empty in real mode: the
         // detectors report it (`detect::gone`).
-        (Some(Node::Absent), _) if crate::detect::gone::must_not_recreate(ctx, &spec) => {}
-        (Some(Node::Absent), _) => {
+        (true, _, _) if crate::detect::gone::must_not_recreate(ctx, &spec) => {}
+        (true, _, _) => {
             view.op = Some(p.push(Op {
                 heal: "missing_file",
                 message: format!("Initialized {}: {path}", noun(spec.role)),
@@ -182,12 +176,13 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
                 before: view.observed.clone(),
             }));
         }
-        (Some(Node::Dir { .. }), _) => {
+        (_, Some(Kind::Dir), _) => {
             p.fail("managed_file", Some(path), "is a directory, not a file");
         }
-        (Some(Node::File { mode, .. }), Some(bytes)) => {
+        (_, Some(Kind::File), Some(bytes)) => {
+            let mode = view.observed.stat.map_or(spec.mode, |s| s.mode);
             let shape = inspect_file(&spec, bytes, &ctx.layout.config.positions.identity);
-            plan_existing(p, view, &spec, bytes, mode.0, &shape);
+            plan_existing(p, view, &spec, bytes, mode, &shape);
             view.shape = Some(shape);
         }
         _ => p.fail("managed_file", Some(path), "could not be read"),

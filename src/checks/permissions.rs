@@ -108,7 +108,7 @@ fn plan_one(ctx: &Ctx<'_>, p: &mut Planned, rel: &RelPath, strip: u32) -> Result
         return Ok(());
     }
     let before = observe(ctx.root, rel, ctx.layout.max_file_size)?;
-    let mode = match &before.node {
+    let mode = match before.node() {
         Some(Node::File { mode, .. } | Node::Dir { mode }) => mode.0,
         _ => return Ok(()),
     };

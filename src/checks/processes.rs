@@ -20,7 +20,7 @@ use crate::fsx::Root;
 use crate::mode::Mode;
 use crate::plan::{Action, Observed, Op};
 use crate::procs::{self, ProcInfo};
-use journal_format::{Node, ProcessRef};
+use journal_format::ProcessRef;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -237,12 +237,7 @@ fn terminate(layout: &Layout, b: &ProcInfo) -> Op {
             },
             grace: layout.process_grace,
         },
-        before: Observed {
-            node: Some(Node::Absent),
-            untouchable: None,
-            stat: None,
-            bytes: None,
-        },
+        before: Observed::absent(),
     }
 }
 

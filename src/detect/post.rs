@@ -7,9 +7,9 @@ use crate::checks::layout::inspect_file;
 use crate::checks::{FileView, Planned};
 use crate::config::{File, FileRole};
 use crate::engine::OpResult;
+use crate::fsx::Kind;
 use crate::jsondoc::{Document, Shape};
 use crate::plan::Action;
-use journal_format::Node;
 use std::borrow::Cow;
 
 /// Whether a managed file is there after the heal.
@@ -100,7 +100,7 @@ fn post_file<'a>(
             Action::WriteFile { bytes, .. } => Some(bytes),
             _ => None,
         });
-    let was_absent = matches!(view.observed.node, Some(Node::Absent));
+    let was_absent = view.observed.is_absent();
     let mtime_before = view.observed.stat.map(|s| (s.mtime_sec, s.mtime_nsec));
     if let Some(bytes) = new_bytes {
         return PostFile {
@@ -112,12 +112,13 @@ fn post_file<'a>(
             mtime_before,
         };
     }
-    let presence = match (&view.observed.node, &view.observed.untouchable) {
-        (_, Some(why)) => Presence::Unreadable(why.clone()),
-        (Some(Node::Absent), _) => Presence::Absent,
-        (Some(Node::File { .. }), _) => Presence::Present,
-        (Some(Node::Dir { .. }), _) => Presence::Unreadable("is a directory".into()),
-        (None, None) => Presence::Unreadable("could not be read".into()),
+    let kind = view.observed.stat.map(|s| s.kind);
+    let presence = match (&view.observed.untouchable, kind) {
+        (Some(why), _) => Presence::Unreadable(why.clone()),
+        (None, _) if view.observed.is_absent() => Presence::Absent,
+        (None, Some(Kind::File)) if view.observed.bytes.is_some() => Presence::Present,
+        (None, Some(Kind::Dir)) => Presence::Unreadable("is a directory".into()),
+        (None, _) => Presence::Unreadable("could not be read".into()),
     };
     PostFile {
         spec: &view.spec,

@@ -109,12 +109,14 @@ fn has_special(w: u64) -> bool {
     (quote | backslash | control | (w & HIGHS)) != 0
 }
 
-/// A key as scanned: the string, where it starts, and the hash of its raw bytes.
+/// A key as scanned: the string, where it starts, its index in the object, and whether
+/// the object's keys up to it equal the previous object's at the same depth.
 #[derive(Clone, Copy)]
 struct Key {
     s: Str,
     at: usize,
-    hash: u64,
+    index: usize,
+    same: bool,
 }
 
 /// A string as scanned: its content range and whether it had escapes.
@@ -130,74 +132,61 @@ struct Scanner<'a> {
     i: usize,
     /// One key set per nesting level, reused across objects.
     keys: Vec<KeySet>,
+    /// For the record schema last seen: the extracted field each key index is, if any.
+    slots: Vec<Option<usize>>,
 }
 
-/// The keys of one object: an open-addressing table of key hashes (0 = empty slot) plus
-/// the keys' positions, to compare the text when two hashes are equal.
+/// The keys of the object being scanned at one depth, and those of the last object at that
+/// depth that had no duplicate. State files repeat one schema record after record, so an
+/// object whose keys equal the previous one's, in order, is known duplicate-free after one
+/// comparison per key; any other object is checked by sorting hashes of its keys.
 #[derive(Default)]
 struct KeySet {
-    table: Vec<u64>,
-    keys: Vec<(u64, usize, usize)>,
+    keys: Vec<(usize, usize)>,
+    prev: Vec<(usize, usize)>,
+    same: bool,
 }
 
 impl KeySet {
-    fn clear(&mut self) {
-        for &(h, _, _) in &self.keys {
-            let mask = self.table.len().wrapping_sub(1);
-            let mut slot = usize::try_from(h).unwrap_or(0) & mask;
-            while let Some(v) = self.table.get_mut(slot) {
-                if *v == 0 {
-                    break;
-                }
-                *v = 0;
-                slot = (slot + 1) & mask;
-            }
-        }
+    fn start(&mut self) {
         self.keys.clear();
+        self.same = true;
     }
 
-    /// Adds a key; false if the same key (same bytes) is already there.
-    fn insert(&mut self, b: &[u8], h: u64, start: usize, end: usize) -> bool {
-        let h = h | 1;
-        if (self.keys.len() + 1) * 2 > self.table.len() {
-            self.grow();
+    /// Adds a key; returns whether every key so far equals the previous object's.
+    fn push(&mut self, b: &[u8], start: usize, end: usize) -> bool {
+        if self.same {
+            let i = self.keys.len();
+            self.same = self
+                .prev
+                .get(i)
+                .is_some_and(|&(s, e)| b.get(s..e) == b.get(start..end));
         }
-        let mask = self.table.len() - 1;
-        let mut slot = usize::try_from(h).unwrap_or(0) & mask;
-        while let Some(&v) = self.table.get(slot) {
-            if v == 0 {
-                break;
-            }
-            if v == h
-                && self
-                    .keys
-                    .iter()
-                    .any(|&(kh, s, e)| kh == h && b.get(s..e) == b.get(start..end))
-            {
-                return false;
-            }
-            slot = (slot + 1) & mask;
-        }
-        if let Some(v) = self.table.get_mut(slot) {
-            *v = h;
-        }
-        self.keys.push((h, start, end));
-        true
+        self.keys.push((start, end));
+        self.same
     }
 
-    fn grow(&mut self) {
-        let size = (self.table.len() * 2).max(64);
-        self.table = vec![0; size];
-        let mask = size - 1;
-        for &(h, _, _) in &self.keys {
-            let mut slot = usize::try_from(h).unwrap_or(0) & mask;
-            while self.table.get(slot).is_some_and(|&v| v != 0) {
-                slot = (slot + 1) & mask;
-            }
-            if let Some(v) = self.table.get_mut(slot) {
-                *v = h;
-            }
+    /// At the end of the object: the start of a key that occurs twice, if any.
+    fn finish(&mut self, b: &[u8]) -> Option<usize> {
+        if self.same && self.keys.len() == self.prev.len() {
+            return None;
         }
+        let mut hashed: Vec<(u64, usize, usize)> = self
+            .keys
+            .iter()
+            .map(|&(s, e)| (key_hash(b.get(s..e).unwrap_or_default()), s, e))
+            .collect();
+        hashed.sort_unstable_by_key(|k| k.0);
+        let dup = hashed.windows(2).find_map(|w| match w {
+            [(h1, s1, e1), (h2, s2, e2)] if h1 == h2 && b.get(*s1..*e1) == b.get(*s2..*e2) => {
+                Some(*s2)
+            }
+            _ => None,
+        });
+        if dup.is_none() {
+            std::mem::swap(&mut self.keys, &mut self.prev);
+        }
+        dup
     }
 }
 
@@ -207,6 +196,7 @@ pub(super) fn document(bytes: &[u8], spec: &Spec<'_>) -> Result<Top, ScanError> 
         b: bytes,
         i: 0,
         keys: Vec::new(),
+        slots: Vec::new(),
     };
     s.top(spec).map_err(|f| {
         let before = bytes.get(..f.at.min(bytes.len())).unwrap_or_default();
@@ -343,13 +333,14 @@ impl<'a> Scanner<'a> {
             self.keys.resize_with(depth + 1, KeySet::default);
         }
         if let Some(k) = self.keys.get_mut(depth) {
-            k.clear();
+            k.start();
         }
         self.ws();
         if self.peek() == Some(b'}') {
             self.i += 1;
             return Ok(());
         }
+        let mut index = 0;
         loop {
             self.ws();
             if self.peek() != Some(b'"') {
@@ -357,35 +348,60 @@ impl<'a> Scanner<'a> {
             }
             let at = self.i;
             let key = self.string()?;
-            let hash = self.check_duplicate(depth, key, at)?;
+            let same = self.note_key(depth, key);
             self.eat(b':', "`:`")?;
-            member(self, Key { s: key, at, hash })?;
+            member(
+                self,
+                Key {
+                    s: key,
+                    at,
+                    index,
+                    same,
+                },
+            )?;
+            index += 1;
             self.ws();
             match self.peek() {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
-                    return Ok(());
+                    return self.check_duplicates(depth);
                 }
                 _ => return self.unexpected("`,` or `}`"),
             }
         }
     }
 
-    fn check_duplicate(&mut self, depth: usize, key: Str, at: usize) -> R<u64> {
-        let raw = self.b.get(key.start..key.end).unwrap_or_default();
-        let h = key_hash(raw);
+    /// Records a key of the object at `depth`; returns whether the object's keys so far
+    /// equal those of the previous object at that depth.
+    fn note_key(&mut self, depth: usize, key: Str) -> bool {
+        let b = self.b;
+        self.keys
+            .get_mut(depth)
+            .is_some_and(|seen| seen.push(b, key.start, key.end))
+    }
+
+    /// Refuses the object at `depth` (just closed) if a key occurs twice in it.
+    fn check_duplicates(&mut self, depth: usize) -> R<()> {
         let b = self.b;
         let Some(seen) = self.keys.get_mut(depth) else {
-            return Ok(h);
+            return Ok(());
         };
-        if !seen.insert(b, h, key.start, key.end) {
-            return unusable(
-                at,
-                format!("duplicate key {:?}", String::from_utf8_lossy(raw)),
-            );
+        match seen.finish(b) {
+            None => Ok(()),
+            Some(start) => {
+                let end = seen
+                    .keys
+                    .iter()
+                    .find(|k| k.0 == start)
+                    .map_or(start, |k| k.1);
+                let raw = b.get(start..end).unwrap_or_default();
+                unusable(
+                    start,
+                    format!("duplicate key {:?}", String::from_utf8_lossy(raw)),
+                )
+            }
         }
-        Ok(h)
     }
 
     /// Scans an array at `depth` (the cursor on `[`), calling `element` for each element with
@@ -417,13 +433,11 @@ impl<'a> Scanner<'a> {
 
     fn record_array(&mut self, extract: Option<&Extract>, hash: bool) -> R<Vec<Record>> {
         let mut out = Vec::new();
-        let hashes: Vec<u64> = extract
-            .map(|e| e.fields.iter().map(|f| key_hash(f.as_bytes())).collect())
-            .unwrap_or_default();
+        self.slots.clear();
         self.array(1, |s| {
             let start = s.i;
             let mut rec = if s.peek() == Some(b'{') {
-                s.record(extract, &hashes)?
+                s.record(extract)?
             } else {
                 s.skip(2)?;
                 Record {
@@ -441,23 +455,11 @@ impl<'a> Scanner<'a> {
         Ok(out)
     }
 
-    fn record(&mut self, extract: Option<&Extract>, hashes: &[u64]) -> R<Record> {
+    fn record(&mut self, extract: Option<&Extract>) -> R<Record> {
         let fields = extract.map(|e| e.fields.as_slice()).unwrap_or_default();
-        let bloom = hashes.iter().fold(0u64, |m, h| m | (1u64 << (h & 63)));
         let mut values = vec![Val::Missing; fields.len()];
         self.object(2, |s, key| {
-            let raw = s.b.get(key.s.start..key.s.end).unwrap_or_default();
-            let slot = if key.s.escaped {
-                let text = s.key_text(key.s, key.at)?;
-                fields.iter().position(|f| *f == text)
-            } else if bloom & (1u64 << (key.hash & 63)) == 0 {
-                None
-            } else {
-                hashes
-                    .iter()
-                    .zip(fields)
-                    .position(|(&h, f)| h == key.hash && f.as_bytes() == raw)
-            };
+            let slot = s.field_slot(fields, key)?;
             match slot {
                 Some(i) => {
                     let sub = extract
@@ -481,6 +483,30 @@ impl<'a> Scanner<'a> {
             is_object: true,
             raw_hash: None,
         })
+    }
+
+    /// Which extracted field a record key is, reusing the previous record's answer when
+    /// the keys so far are the same.
+    fn field_slot(&mut self, fields: &[String], key: Key) -> R<Option<usize>> {
+        if key.same {
+            if let Some(&slot) = self.slots.get(key.index) {
+                return Ok(slot);
+            }
+        }
+        let slot = if key.s.escaped {
+            let text = self.key_text(key.s, key.at)?;
+            fields.iter().position(|f| *f == text)
+        } else {
+            let raw = self.b.get(key.s.start..key.s.end).unwrap_or_default();
+            fields.iter().position(|f| f.as_bytes() == raw)
+        };
+        if self.slots.len() <= key.index {
+            self.slots.resize(key.index + 1, None);
+        }
+        if let Some(s) = self.slots.get_mut(key.index) {
+            *s = slot;
+        }
+        Ok(slot)
     }
 
     /// A value as a [`Val`] (the cursor before it): scalars are decoded, arrays skipped,

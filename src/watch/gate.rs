@@ -63,7 +63,7 @@ pub fn needs_lock(op: &Op) -> bool {
         return false;
     };
     let own = RelPath::new(BACKUPS_DIR).is_ok_and(|b| path.starts_with(&b));
-    let file_before = matches!(op.before.node, Some(Node::File { .. }));
+    let file_before = matches!(op.before.node(), Some(Node::File { .. }));
     let file_after = matches!(op.after(), Node::File { .. });
     !own && (file_before || file_after)
 }
@@ -177,12 +177,10 @@ mod tests {
             reason: String::new(),
             message: String::new(),
             action,
-            before: Observed {
-                node: before,
-                untouchable: None,
-                stat: None,
-                bytes: None,
-            },
+            before: before.map_or_else(
+                || Observed::untouchable("test", None),
+                |n| Observed::with_node(n, None),
+            ),
         }
     }
 

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("floor") => floor_cmd(&args[1..]),
         Some("rss") => rss(&args[1..]),
+        Some("gen") => gen_cmd(&args[1..]),
         _ => {
             Err("usage: selfheal-perf run [--smoke] [--dir DIR] | floor ... | rss -- CMD...".into())
         }
@@ -39,6 +40,16 @@ fn floor_cmd(args: &[String]) -> Result<(), String> {
         Some("restore") if args.len() == 4 => floor::restore(&args[1], &args[2], &args[3]),
         _ => Err("floor validate FILE... | backup FILE DIR | restore OBJECT SHA256 OUT".into()),
     }
+}
+
+/// `gen DIR OPEN CLOSED`: a healthy root, for profiling by hand.
+fn gen_cmd(args: &[String]) -> Result<(), String> {
+    let [dir, open, closed] = args else {
+        return Err("gen DIR OPEN CLOSED".into());
+    };
+    let n = |s: &String| s.parse::<usize>().map_err(|e| e.to_string());
+    gen::healthy_root(std::path::Path::new(dir), 42, n(open)?, n(closed)?)
+        .map_err(|e| e.to_string())
 }
 
 fn rss(args: &[String]) -> Result<(), String> {
