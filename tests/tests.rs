@@ -60,3 +60,5 @@ mod watch_support;
 mod watch_beside_bot;
 // watch alone: writes nothing when idle, retention, sd_notify, signals, busy lock, duplicates.
 mod watch_cli;
+// watch and interrupted transactions: recovery under the bot's lock; an I/O error exits 8.
+mod watch_recovery;
