@@ -1,1 +1,73 @@
-//! JSON salvage: keeps every intact record of damaged bytes, verbatim, and nothing else.
+//! JSON salvage: keeps every record that survives intact in damaged bytes, verbatim, and
+//! nothing else. Pure: takes bytes, never a path; never panics; linear time; memory about
+//! the size of the input; no recursion.
+//!
+//! # What it keeps
+//!
+//! The input is read as a top-level object whose [`Shape::record_arrays`] are arrays of
+//! records. A record (an array element) is kept only when its closing byte is in the input,
+//! its exact bytes are valid JSON on their own (UTF-8, RFC 8259 grammar), and the scan
+//! followed the skeleton without damage from the array's header `"KEY": [` to the record,
+//! so that its array is known. It is copied from the input byte for byte: `100.10` stays
+//! `100.10`, key order and unknown fields stay. Intact top-level values are copied the same
+//! way; missing required keys are restored from their defaults and appended. A valid
+//! document of the shape is returned unchanged ([`Outcome::Intact`]); the output of a
+//! salvage is always such a document, so salvaging it again changes nothing.
+//!
+//! # What it refuses to guess
+//!
+//! After damage (garbage, a cut, a splice) the scanner cannot know which array the next
+//! bytes belong to: a garbage block may have eaten `], "closed_positions": [`. Records
+//! found there are *unplaced*: counted as lost and listed by byte range in the report,
+//! never put into an array. Context comes back only at an *anchor*, a record-array header
+//! preceded by `{` or `,`. A record cut by the end of the input is lost, never completed.
+//!
+//! # Versions
+//!
+//! Two writers leave more than one version of the document in one file. A new version is
+//! recognised at (1) a second top-level `{` after a complete document, or a document header
+//! `{"KEY": [` after damage; (2) a top-level key repeated within one object; (3) a damaged
+//! region holding a record identical to one already kept, or (4) a damaged region where
+//! the text after a 4 KiB boundary repeats, in full, the text between some earlier point
+//! (at most 8 KiB back, at least 16 bytes) and the boundary: two writers interleaving
+//! blocks rewind the text at a boundary whenever their versions differ in length before
+//! it. Each such region counts as one more version (a fragment). The output then merges the versions: per array, the records of
+//! each version in order, a record identical across versions once (as often as the
+//! version holding it most often), and the outcome is [`Outcome::Ambiguous`].
+//!
+//! Limits, honestly: interleaved blocks whose splices fall where both versions hold the
+//! same bytes, or that only drop text, leave no evidence and read as one damaged version
+//! (`Lossy`, not `Ambiguous`). A splice inside a string of two records can yield a record
+//! that parses though no writer wrote it; any splice inside one record is undetectable
+//! without a checksum, like a flipped digit. A record that itself contains a key named like
+//! a record array followed by `[` is taken for a document header when the input is
+//! damaged (when the whole input is valid JSON it is just content). A document whose first
+//! key is not a record array and that starts right after damage loses the keys before its
+//! first record array. Numbers out of range, lone surrogates and nesting deeper than
+//! `serde_json::Value` accepts are valid JSON and are kept; judging them is for the checks.
+//!
+//! # Cost
+//!
+//! One forward pass with `memchr` over the skeleton and strings, plus one validation pass
+//! (`serde_json` into `IgnoredAny`) over each kept value's bytes. Damaged regions are
+//! scanned once more. Bracket depth is a counter, never a recursion or a stack per level,
+//! except in damaged regions where a stack of open brackets is kept (bounded by the input).
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod anchor;
+mod api;
+mod emit;
+mod lex;
+mod lost;
+mod report;
+mod scan;
+
+#[doc(hidden)]
+pub mod fuzzing;
+
+pub use api::{record_spans, salvage, KeptRecord, Salvaged, Shape};
+pub use report::{
+    ArrayReport, ByteRange, Damage, DamagedRange, FormRepairs, Outcome, SalvageReport,
+    VersionEvidence, VersionReport,
+};

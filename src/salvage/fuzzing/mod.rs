@@ -1,0 +1,1 @@
+//! Fuzz and property checks (placeholder).

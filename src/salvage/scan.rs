@@ -1,0 +1,608 @@
+//! The tolerant scanner: one forward pass that reads the document skeleton (top-level
+//! objects, their keys, record arrays and the extents of their elements) and hands every
+//! element to the JSON validator on exactly its bytes.
+//!
+//! It keeps a record only when the record's context is *known*: the scan has followed the
+//! skeleton without damage from the record array's header to the record. Any damage
+//! (a byte that breaks the skeleton, an element that is cut or invalid) switches to the
+//! damaged-region scanner in `lost.rs` until the next anchor (`anchor.rs`); records found
+//! there are reported as unplaced, never placed. New versions of the document start at a
+//! second document start, at a top-level key repeated within one version, and at a damaged
+//! region that repeats records already kept. Work is linear: every skeleton byte is read
+//! once by this pass and at most once more by `lost.rs`, element bytes once more by the
+//! validator; nothing recurses.
+
+use std::collections::HashSet;
+
+use super::anchor::{AnchorKind, Anchors};
+use super::lex::{at, is_valid_json, is_ws, key_name, skip_ws, string_end, value_extent};
+use super::lex::{Extent, Span};
+use super::lost::unplaced_records;
+
+/// Why a new version of the document was recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VersionReason {
+    First,
+    SecondDocument,
+    RepeatedKey,
+    RepeatedRecords,
+    RepeatedText,
+}
+
+/// Block size of the writers whose interleaving `repeats_across_block` looks for.
+const BLOCK: usize = 4096;
+/// Bytes first compared after a block boundary, how far back they are looked for, and
+/// how many earlier occurrences are tried.
+const PROBE: usize = 16;
+const LOOKBACK: usize = 2 * BLOCK;
+const MAX_REWIND_TRIES: usize = 8;
+
+/// One version of the document found in the bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct Version {
+    pub start: usize,
+    pub complete: bool,
+    pub reason: VersionReason,
+    pub keys: HashSet<String>,
+}
+
+/// The records of one record array in one version, in input order.
+#[derive(Debug, Clone)]
+pub(crate) struct RecordList {
+    pub array: usize,
+    pub records: Vec<Span>,
+    pub lost: u64,
+}
+
+/// A top-level value kept from the input.
+#[derive(Debug, Clone)]
+pub(crate) enum EntryValue {
+    Raw(Span),
+    Records(RecordList),
+}
+
+/// One intact top-level key and what was kept of its value.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub name: String,
+    pub key: Span,
+    pub value_start: usize,
+    pub value: EntryValue,
+}
+
+/// How a damaged byte range looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DamageKind {
+    Invalid,
+    Truncated,
+    Padding,
+}
+
+/// Bytes that were not kept, and whether they follow a complete document.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Damage {
+    pub span: Span,
+    pub kind: DamageKind,
+    pub trailing: bool,
+}
+
+/// Everything the scan learned about the input.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ScanOut {
+    pub bom: bool,
+    pub versions: Vec<Version>,
+    pub entries: Vec<Entry>,
+    pub damage: Vec<Damage>,
+    pub unplaced: Vec<Span>,
+    pub repeated: u64,
+    pub trailing_commas: u64,
+    pub keys_lost: Vec<String>,
+    pub truncated: bool,
+}
+
+enum Step {
+    Between,
+    Object { after_comma: bool },
+    Lost { damage: usize, from: usize },
+    Done,
+}
+
+/// A damaged point: where the damage starts and where the search for context resumes.
+struct Broken {
+    damage: usize,
+    from: usize,
+}
+
+/// Scans `buf` for documents whose record arrays are `record_keys`.
+pub(crate) fn scan(buf: &[u8], record_keys: &[String]) -> ScanOut {
+    let mut s = Scanner {
+        buf,
+        keys: record_keys,
+        anchors: Anchors::new(buf, record_keys),
+        whole_valid: None,
+        body: 0,
+        pos: 0,
+        out: ScanOut::default(),
+        index: HashSet::new(),
+        indexed: (0, 0),
+    };
+    s.run();
+    s.out
+}
+
+struct Scanner<'a> {
+    buf: &'a [u8],
+    keys: &'a [String],
+    anchors: Anchors<'a>,
+    whole_valid: Option<bool>,
+    body: usize,
+    pos: usize,
+    out: ScanOut,
+    /// Kept records seen so far, built only once a damaged region holds records.
+    index: HashSet<&'a [u8]>,
+    indexed: (usize, usize),
+}
+
+impl<'a> Scanner<'a> {
+    fn run(&mut self) {
+        if self.buf.starts_with(b"\xEF\xBB\xBF") {
+            self.out.bom = true;
+            self.body = 3;
+        }
+        self.pos = self.body;
+        let mut step = Step::Between;
+        loop {
+            step = match step {
+                Step::Between => self.between(),
+                Step::Object { after_comma } => self.object(after_comma),
+                Step::Lost { damage, from } => self.lost(damage, from),
+                Step::Done => break,
+            };
+        }
+        self.out.truncated = self.out.versions.last().is_some_and(|v| !v.complete);
+    }
+
+    // ---- between documents -------------------------------------------------------
+
+    fn between(&mut self) -> Step {
+        let p = skip_ws(self.buf, self.pos);
+        match at(self.buf, p) {
+            None => Step::Done,
+            Some(b'{') => {
+                self.begin_document(p);
+                self.pos = p + 1;
+                Step::Object { after_comma: false }
+            }
+            Some(0) => self.padding(p),
+            Some(b'n') if self.is_lone_null(p) => {
+                self.pos = self.buf.len();
+                Step::Done
+            }
+            Some(_) => Step::Lost { damage: p, from: p },
+        }
+    }
+
+    /// `null` as the whole file means "no state yet", like an empty file.
+    fn is_lone_null(&self, p: usize) -> bool {
+        let rest = self.buf.get(p..).unwrap_or_default();
+        self.out.versions.is_empty()
+            && rest.starts_with(b"null")
+            && rest.get(4..).unwrap_or_default().iter().all(|&b| is_ws(b))
+    }
+
+    fn padding(&mut self, p: usize) -> Step {
+        let rest = self.buf.get(p..).unwrap_or_default();
+        let len = rest.iter().position(|&b| b != 0 && !is_ws(b));
+        let end = len.map_or(self.buf.len(), |n| p + n);
+        self.push_damage(Span::new(p, end));
+        self.pos = end;
+        Step::Between
+    }
+
+    fn begin_document(&mut self, brace: usize) {
+        let has_content = self
+            .out
+            .versions
+            .last()
+            .is_some_and(|v| v.complete || !v.keys.is_empty());
+        match self.out.versions.last_mut() {
+            Some(v) if !has_content => v.start = brace,
+            _ => {
+                let reason = if self.out.versions.is_empty() {
+                    VersionReason::First
+                } else {
+                    VersionReason::SecondDocument
+                };
+                self.new_version(brace, reason);
+            }
+        }
+    }
+
+    fn new_version(&mut self, start: usize, reason: VersionReason) {
+        self.out.versions.push(Version {
+            start,
+            complete: false,
+            reason,
+            keys: HashSet::new(),
+        });
+    }
+
+    fn version_index(&mut self) -> usize {
+        if self.out.versions.is_empty() {
+            self.new_version(self.pos, VersionReason::First);
+        }
+        self.out.versions.len() - 1
+    }
+
+    /// Records `name` in the current version; a repeated key starts a new version.
+    fn note_key(&mut self, key_start: usize, name: &str) {
+        let v = self.version_index();
+        let repeated = self
+            .out
+            .versions
+            .get(v)
+            .is_some_and(|v| v.keys.contains(name));
+        if repeated {
+            self.new_version(key_start, VersionReason::RepeatedKey);
+        }
+        let v = self.version_index();
+        if let Some(version) = self.out.versions.get_mut(v) {
+            version.keys.insert(name.to_owned());
+        }
+    }
+
+    fn complete_document(&mut self, close: usize) -> Step {
+        if let Some(v) = self.out.versions.last_mut() {
+            v.complete = true;
+        }
+        self.pos = close + 1;
+        Step::Between
+    }
+
+    // ---- inside a top-level object ---------------------------------------------------
+
+    fn object(&mut self, mut after_comma: bool) -> Step {
+        loop {
+            let p = skip_ws(self.buf, self.pos);
+            match at(self.buf, p) {
+                Some(b'}') => {
+                    self.out.trailing_commas += u64::from(after_comma);
+                    return self.complete_document(p);
+                }
+                Some(b'"') => {}
+                _ => return Step::Lost { damage: p, from: p },
+            }
+            if let Err(b) = self.member(p) {
+                return Step::Lost {
+                    damage: b.damage,
+                    from: b.from,
+                };
+            }
+            let s = skip_ws(self.buf, self.pos);
+            match at(self.buf, s) {
+                Some(b',') => {
+                    self.pos = s + 1;
+                    after_comma = true;
+                }
+                Some(b'}') => return self.complete_document(s),
+                _ => return Step::Lost { damage: s, from: s },
+            }
+        }
+    }
+
+    /// One `"key": value` member starting at the key's quote `p`.
+    fn member(&mut self, p: usize) -> Result<(), Broken> {
+        let broken = Broken {
+            damage: p,
+            from: p + 1,
+        };
+        let Some(key_end) = string_end(self.buf, p, self.buf.len()) else {
+            return Err(broken);
+        };
+        let key = Span::new(p, key_end);
+        let Some(name) = key_name(key.of(self.buf)) else {
+            return Err(broken);
+        };
+        let colon = skip_ws(self.buf, key_end);
+        if at(self.buf, colon) != Some(b':') {
+            return Err(broken);
+        }
+        let v = skip_ws(self.buf, colon + 1);
+        self.note_key(p, &name);
+        let entry = Entry {
+            name,
+            key,
+            value_start: v,
+            value: EntryValue::Raw(Span::new(v, v)),
+        };
+        match self.record_array(&entry.name) {
+            Some(array) if at(self.buf, v) == Some(b'[') => self.array(entry, array),
+            _ => self.raw_value(entry),
+        }
+    }
+
+    fn record_array(&self, name: &str) -> Option<usize> {
+        self.keys.iter().position(|k| k == name)
+    }
+
+    fn raw_value(&mut self, mut entry: Entry) -> Result<(), Broken> {
+        let v = entry.value_start;
+        let end = match self.extent(v) {
+            Extent::Complete(end) if is_valid_json(Span::new(v, end).of(self.buf)) => end,
+            _ => {
+                self.out.keys_lost.push(entry.name);
+                return Err(Broken {
+                    damage: entry.key.start,
+                    from: v + 1,
+                });
+            }
+        };
+        self.pos = end;
+        if self.record_array(&entry.name).is_some() {
+            // a record array whose value is not an array: the key is lost, not the skeleton
+            self.out.keys_lost.push(entry.name);
+        } else {
+            entry.value = EntryValue::Raw(Span::new(v, end));
+            self.out.entries.push(entry);
+        }
+        Ok(())
+    }
+
+    // ---- inside a record array ---------------------------------------------------------
+
+    fn array(&mut self, mut entry: Entry, array: usize) -> Result<(), Broken> {
+        entry.value = EntryValue::Records(RecordList {
+            array,
+            records: Vec::new(),
+            lost: 0,
+        });
+        self.out.entries.push(entry);
+        let mut i = self.pos_after_bracket();
+        let mut after_comma = false;
+        loop {
+            let p = skip_ws(self.buf, i);
+            if at(self.buf, p) == Some(b']') {
+                self.out.trailing_commas += u64::from(after_comma);
+                self.pos = p + 1;
+                return Ok(());
+            }
+            i = self.element(p)?;
+            let s = skip_ws(self.buf, i);
+            match at(self.buf, s) {
+                Some(b',') => {
+                    i = s + 1;
+                    after_comma = true;
+                }
+                Some(b']') => {
+                    self.pos = s + 1;
+                    return Ok(());
+                }
+                _ => return Err(Broken { damage: s, from: s }),
+            }
+        }
+    }
+
+    fn pos_after_bracket(&self) -> usize {
+        self.out
+            .entries
+            .last()
+            .map_or(self.pos, |e| e.value_start + 1)
+    }
+
+    /// One element at `p`: kept if it closes and is valid, else counted lost.
+    fn element(&mut self, p: usize) -> Result<usize, Broken> {
+        if let Extent::Complete(end) = self.extent(p) {
+            let span = Span::new(p, end);
+            if is_valid_json(span.of(self.buf)) {
+                self.push_record(span);
+                return Ok(end);
+            }
+        }
+        if at(self.buf, p).is_some_and(starts_value) {
+            self.count_lost_record();
+        }
+        Err(Broken {
+            damage: p,
+            from: p + 1,
+        })
+    }
+
+    fn push_record(&mut self, span: Span) {
+        if let Some(Entry {
+            value: EntryValue::Records(list),
+            ..
+        }) = self.out.entries.last_mut()
+        {
+            list.records.push(span);
+        }
+    }
+
+    fn count_lost_record(&mut self) {
+        if let Some(Entry {
+            value: EntryValue::Records(list),
+            ..
+        }) = self.out.entries.last_mut()
+        {
+            list.lost += 1;
+        }
+    }
+
+    /// The extent of the value at `start`, not crossing the next anchor unless the whole
+    /// input is valid JSON (then an anchor-like text inside a value is just content).
+    fn extent(&mut self, start: usize) -> Extent {
+        let len = self.buf.len();
+        let limit = match self.whole_valid {
+            Some(true) => len,
+            _ => self.anchors.next(start).map_or(len, |a| a.quote),
+        };
+        let extent = value_extent(self.buf, start, limit);
+        if extent == Extent::Cut && limit < len && self.whole_input_valid() {
+            return value_extent(self.buf, start, len);
+        }
+        extent
+    }
+
+    fn whole_input_valid(&mut self) -> bool {
+        let buf = self.buf;
+        let body = self.body;
+        *self
+            .whole_valid
+            .get_or_insert_with(|| is_valid_json(buf.get(body..).unwrap_or_default()))
+    }
+
+    // ---- damaged regions -----------------------------------------------------------
+
+    fn lost(&mut self, damage: usize, from: usize) -> Step {
+        let len = self.buf.len();
+        let trailing = self.after_complete_document();
+        let anchor = self.anchors.next(from);
+        let until = anchor.map_or(len, |a| a.start()).max(from).min(len);
+        let found = unplaced_records(self.buf, from, until);
+        self.file_unplaced(damage, found);
+        if self.repeats_across_block(damage, until) {
+            self.new_version(damage, VersionReason::RepeatedText);
+        }
+        let span = Span::new(damage.min(until), until);
+        self.push_damage_with(span, trailing);
+        let Some(anchor) = anchor else {
+            self.pos = len;
+            return Step::Done;
+        };
+        match anchor.kind {
+            AnchorKind::Doc { brace } => {
+                self.begin_document(brace);
+                self.pos = brace + 1;
+                Step::Object { after_comma: false }
+            }
+            AnchorKind::Mid { .. } => {
+                self.pos = anchor.quote;
+                Step::Object { after_comma: true }
+            }
+        }
+    }
+
+    fn after_complete_document(&self) -> bool {
+        self.out.versions.last().is_some_and(|v| v.complete)
+    }
+
+    /// Unplaced records identical to a kept one are evidence of a second version.
+    fn file_unplaced(&mut self, damage: usize, found: Vec<Span>) {
+        if found.is_empty() {
+            return;
+        }
+        self.index_kept();
+        let mut repeated = false;
+        for span in found {
+            if self.index.contains(span.of(self.buf)) {
+                repeated = true;
+                self.out.repeated += 1;
+            } else {
+                self.out.unplaced.push(span);
+            }
+        }
+        if repeated {
+            self.new_version(damage, VersionReason::RepeatedRecords);
+        }
+    }
+
+    /// Two writers interleaving 4 KiB blocks rewind the text at a block boundary: the
+    /// bytes after a boundary in or just before the damaged region occur shortly before it.
+    fn repeats_across_block(&self, damage: usize, until: usize) -> bool {
+        let mut boundary = damage - damage % BLOCK;
+        while boundary < until {
+            if boundary > 0 && self.rewinds_at(boundary) {
+                return true;
+            }
+            boundary += BLOCK;
+        }
+        false
+    }
+
+    /// True if, for some `q` shortly before `boundary`, the text `q..boundary` occurs
+    /// again right after `boundary`: the second writer's block restarts at `q`.
+    fn rewinds_at(&self, boundary: usize) -> bool {
+        let Some(probe) = self.buf.get(boundary..boundary + PROBE) else {
+            return false;
+        };
+        let mut window = self
+            .buf
+            .get(boundary.saturating_sub(LOOKBACK)..boundary)
+            .unwrap_or_default();
+        let base = boundary - window.len();
+        for _ in 0..MAX_REWIND_TRIES {
+            let Some(q) = memchr::memmem::rfind(window, probe) else {
+                return false;
+            };
+            let earlier = self.buf.get(base + q..boundary).unwrap_or_default();
+            let later = self.buf.get(boundary..boundary + earlier.len());
+            if earlier.len() >= PROBE && later == Some(earlier) && is_varied(earlier) {
+                return true;
+            }
+            window = window.get(..q).unwrap_or_default();
+        }
+        false
+    }
+
+    fn index_kept(&mut self) {
+        let buf = self.buf;
+        let (mut e, mut r) = self.indexed;
+        while let Some(entry) = self.out.entries.get(e) {
+            if let EntryValue::Records(list) = &entry.value {
+                for span in list.records.get(r..).unwrap_or_default() {
+                    self.index.insert(span.of(buf));
+                }
+                r = list.records.len();
+            }
+            if e + 1 == self.out.entries.len() {
+                break;
+            }
+            e += 1;
+            r = 0;
+        }
+        self.indexed = (e, r);
+    }
+
+    fn push_damage(&mut self, span: Span) {
+        let trailing = self.after_complete_document();
+        self.push_damage_with(span, trailing);
+    }
+
+    fn push_damage_with(&mut self, span: Span, trailing: bool) {
+        if span.len() == 0 {
+            return;
+        }
+        let bytes = span.of(self.buf);
+        let kind = if bytes.iter().all(|&b| b == 0 || is_ws(b)) {
+            DamageKind::Padding
+        } else if span.end == self.buf.len() && !trailing {
+            DamageKind::Truncated
+        } else {
+            DamageKind::Invalid
+        };
+        self.out.damage.push(Damage {
+            span,
+            kind,
+            trailing,
+        });
+    }
+}
+
+/// Text with at least 10 distinct bytes: a rewind must not be a run like `[[[[` or spaces.
+fn is_varied(text: &[u8]) -> bool {
+    let mut seen = [false; 256];
+    let mut distinct = 0;
+    for &b in text {
+        if let Some(slot) = seen.get_mut(usize::from(b)) {
+            distinct += usize::from(!*slot);
+            *slot = true;
+        }
+    }
+    distinct >= 10
+}
+
+fn starts_value(b: u8) -> bool {
+    matches!(
+        b,
+        b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+    )
+}
