@@ -45,6 +45,22 @@ pub(crate) fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+/// Bytes that are never JSON text outside a string: controls other than whitespace
+/// (NUL padding among them), DEL, and bytes of multi-byte UTF-8 sequences.
+pub(crate) fn is_garbage(b: u8) -> bool {
+    (b < 0x20 && !is_ws(b)) || b >= 0x7F
+}
+
+/// True if the value ending at `end` is followed by `,`, `closer`, the end of the input or
+/// garbage. Any other JSON text there (a letter, a quote, a bracket) means the value's
+/// closing byte may belong to a different text spliced in, so the value is not trusted.
+pub(crate) fn ends_cleanly(buf: &[u8], end: usize, closer: u8) -> bool {
+    match at(buf, skip_ws(buf, end)) {
+        None => true,
+        Some(b) => b == b',' || b == closer || is_garbage(b),
+    }
+}
+
 /// The byte at `pos`, if any.
 pub(crate) fn at(buf: &[u8], pos: usize) -> Option<u8> {
     buf.get(pos).copied()
@@ -191,6 +207,23 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(is_valid_json(input), *want, "input: {input:?}");
+        }
+    }
+
+    #[test]
+    fn clean_ends() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"}, ", true),
+            (b"} \n]", true),
+            (b"}", true),
+            (b"}\0\0", true),
+            (b"}\xff", true),
+            (b"}{", false),
+            (b"} x", false),
+            (b"}\"", false),
+        ];
+        for (input, want) in cases {
+            assert_eq!(ends_cleanly(input, 1, b']'), *want, "input: {input:?}");
         }
     }
 

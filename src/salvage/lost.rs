@@ -4,13 +4,14 @@
 //! *unplaced* instead of silently forgetting them.
 //!
 //! A candidate record is an object whose `{` follows `,` or `[`, whose `}` is followed
-//! by `,` or `]`, that is not inside another open candidate, and that is valid JSON on its
-//! own. The scanner starts without knowing whether it is inside a string; when it meets a
-//! byte that cannot appear outside a string it assumes it was inside one and resumes after
-//! the next quote, which restores the quote parity within one token. One pass, a stack
-//! bounded by the region's bracket count, and every byte validated at most once.
+//! by `,`, `]`, garbage or the end, that is not inside another open candidate, and that is valid JSON on its
+//! own. The scanner starts outside any string; when it meets garbage, or text that cannot
+//! be outside a string (so the quote parity is lost), it skips to the next `{` that looks
+//! like a record start whatever the parity: after `,`, `[` or garbage and before `"` or
+//! `}`. One pass, a stack bounded by the region's bracket count, and every byte validated
+//! at most once.
 
-use super::lex::{at, is_valid_json, is_ws, skip_ws, string_end, Span};
+use super::lex::{at, ends_cleanly, is_garbage, is_valid_json, is_ws, skip_ws, string_end, Span};
 
 #[derive(Debug, Clone, Copy)]
 struct Frame {
@@ -29,6 +30,14 @@ pub(crate) fn unplaced_records(buf: &[u8], from: usize, until: usize) -> Vec<Spa
         prev: 0,
         found: Vec::new(),
     };
+    // garbage just before the region may have replaced a record's separator
+    if from
+        .checked_sub(1)
+        .and_then(|p| at(buf, p))
+        .is_some_and(is_garbage)
+    {
+        scan.prev = b',';
+    }
     scan.run(from);
     scan.found
 }
@@ -68,8 +77,7 @@ impl LostScan<'_> {
                 | b's'
                 | b'n' => self.mark(b'0', i),
                 _ if is_ws(b) => i + 1,
-                _ if is_garbage(b) => self.skip_garbage(i),
-                _ => self.resync_parity(i),
+                _ => self.skip_to_boundary(i),
             };
         }
     }
@@ -79,32 +87,44 @@ impl LostScan<'_> {
         i + 1
     }
 
+    /// Skips a string; a string holding bytes no JSON string can hold (controls, invalid
+    /// UTF-8) is garbage from its first such byte on, and so may hide a record after it.
     fn string(&mut self, i: usize) -> usize {
-        self.prev = b'"';
-        string_end(self.buf, i, self.until).unwrap_or(self.until)
-    }
-
-    /// Bytes that are never JSON text outside a string (controls, non-ASCII): skip the
-    /// run; what follows may be a record whose separator the garbage replaced.
-    fn skip_garbage(&mut self, i: usize) -> usize {
-        self.drop_stack();
-        let rest = self.buf.get(i..self.until).unwrap_or_default();
-        let run = rest.iter().take_while(|&&b| is_garbage(b)).count();
-        self.prev = b',';
-        i + run.max(1)
-    }
-
-    /// Text that cannot be outside a string: assume we were inside one.
-    fn resync_parity(&mut self, i: usize) -> usize {
-        self.drop_stack();
-        let rest = self.buf.get(i..self.until).unwrap_or_default();
-        match memchr::memchr(b'"', rest) {
-            Some(off) => {
-                self.prev = b'"';
-                i + off + 1
-            }
-            None => self.until,
+        let close = string_end(self.buf, i, self.until);
+        let content_end = close.map_or(self.until, |e| e - 1);
+        let content = self.buf.get(i + 1..content_end).unwrap_or_default();
+        if let Some(bad) = first_invalid(content) {
+            return self.skip_to_boundary(i + 1 + bad);
         }
+        self.prev = b'"';
+        close.unwrap_or(self.until)
+    }
+
+    /// After garbage or text that cannot be outside a string, quote parity is unknown:
+    /// skip to the next place that looks like a record start whatever the parity, a `{`
+    /// after `,`, `[` or garbage and before `"` or `}` (inside a string the quote would
+    /// have to be escaped, so this text is rare there).
+    fn skip_to_boundary(&mut self, i: usize) -> usize {
+        self.drop_stack();
+        let mut k = i;
+        while let Some(off) = memchr::memchr(b'{', self.buf.get(k..self.until).unwrap_or_default())
+        {
+            let brace = k + off;
+            if self.opens_record(brace) {
+                self.prev = b',';
+                return brace;
+            }
+            k = brace + 1;
+        }
+        self.until
+    }
+
+    fn opens_record(&self, brace: usize) -> bool {
+        let head = self.buf.get(..brace).unwrap_or_default();
+        let before = head.iter().rev().find(|&&b| !is_ws(b)).copied();
+        let after = at(self.buf, skip_ws(self.buf, brace + 1));
+        let after_separator = matches!(before, Some(b',' | b'[')) || before.is_some_and(is_garbage);
+        after_separator && matches!(after, Some(b'"' | b'}'))
     }
 
     fn open(&mut self, b: u8, i: usize) -> usize {
@@ -139,8 +159,7 @@ impl LostScan<'_> {
     }
 
     fn finish_candidate(&mut self, start: usize, end: usize) {
-        let next = skip_ws(self.buf, end);
-        if !matches!(at(self.buf, next), Some(b',' | b']')) {
+        if !ends_cleanly(self.buf, end, b']') {
             return;
         }
         let span = Span::new(start, end);
@@ -155,8 +174,14 @@ impl LostScan<'_> {
     }
 }
 
-fn is_garbage(b: u8) -> bool {
-    (b < 0x20 && !is_ws(b)) || b >= 0x7F
+/// The first byte of `s` that cannot be inside a JSON string.
+fn first_invalid(s: &[u8]) -> Option<usize> {
+    let control = s.iter().position(|&b| b < 0x20);
+    let utf8 = std::str::from_utf8(s).err().map(|e| e.valid_up_to());
+    match (control, utf8) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 #[cfg(test)]
@@ -190,6 +215,11 @@ mod tests {
                 "\u{1}\u{1}{\"a\": 1}, {\"b\": 2}]",
                 &[r#"{"a": 1}"#, r#"{"b": 2}"#],
             ),
+            // garbage that starts inside a string and ends before a record
+            ("\"x\u{1}\u{1}: true}, {\"a\": 1}]", &[r#"{"a": 1}"#]),
+            // a record followed by the end or by garbage is found
+            (", {\"a\": 1}", &[r#"{"a": 1}"#]),
+            (", {\"a\": 1}\u{0}", &[r#"{"a": 1}"#]),
             // a record cut at the end is not found
             (r#", {"a": 1}, {"b": 2"#, &[r#"{"a": 1}"#]),
             // invalid record text is not found

@@ -6,7 +6,9 @@
 //!
 //! The input is read as a top-level object whose [`Shape::record_arrays`] are arrays of
 //! records. A record (an array element) is kept only when its closing byte is in the input,
-//! its exact bytes are valid JSON on their own (UTF-8, RFC 8259 grammar), and the scan
+//! its exact bytes are valid JSON on their own (UTF-8, RFC 8259 grammar), it is followed
+//! by `,`, `]`, garbage or the end of the input (never by other JSON text, which would mean
+//! its closing byte came from a second text spliced in), and the scan
 //! followed the skeleton without damage from the array's header `"KEY": [` to the record,
 //! so that its array is known. It is copied from the input byte for byte: `100.10` stays
 //! `100.10`, key order and unknown fields stay. Intact top-level values are copied the same

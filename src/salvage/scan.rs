@@ -15,7 +15,8 @@
 use std::collections::HashSet;
 
 use super::anchor::{AnchorKind, Anchors};
-use super::lex::{at, is_valid_json, is_ws, key_name, skip_ws, string_end, value_extent};
+use super::lex::value_extent;
+use super::lex::{at, ends_cleanly, is_valid_json, is_ws, key_name, skip_ws, string_end};
 use super::lex::{Extent, Span};
 use super::lost::unplaced_records;
 
@@ -328,7 +329,7 @@ impl<'a> Scanner<'a> {
     fn raw_value(&mut self, mut entry: Entry) -> Result<(), Broken> {
         let v = entry.value_start;
         let end = match self.extent(v) {
-            Extent::Complete(end) if is_valid_json(Span::new(v, end).of(self.buf)) => end,
+            Extent::Complete(end) if self.is_intact(Span::new(v, end), b'}') => end,
             _ => {
                 self.out.keys_lost.push(entry.name);
                 return Err(Broken {
@@ -393,7 +394,7 @@ impl<'a> Scanner<'a> {
     fn element(&mut self, p: usize) -> Result<usize, Broken> {
         if let Extent::Complete(end) = self.extent(p) {
             let span = Span::new(p, end);
-            if is_valid_json(span.of(self.buf)) {
+            if self.is_intact(span, b']') {
                 self.push_record(span);
                 return Ok(end);
             }
@@ -405,6 +406,11 @@ impl<'a> Scanner<'a> {
             damage: p,
             from: p + 1,
         })
+    }
+
+    /// A value is intact if it ends cleanly (see `ends_cleanly`) and is valid on its own.
+    fn is_intact(&self, span: Span, closer: u8) -> bool {
+        ends_cleanly(self.buf, span.end, closer) && is_valid_json(span.of(self.buf))
     }
 
     fn push_record(&mut self, span: Span) {
