@@ -97,8 +97,14 @@ pub struct Salvaged {
 pub fn salvage(input: &[u8], shape: &Shape) -> Salvaged {
     let scanned = scan(input, &shape.record_arrays);
     let required = shape.sanitized_required();
-    let emitted = emit(input, &scanned, &shape.record_arrays, &required);
-    let intact = is_intact(&scanned) && emitted.keys_restored.is_empty();
+    let scan_intact = is_intact(&scanned);
+    let (emitted, intact) = emit(
+        input,
+        &scanned,
+        &shape.record_arrays,
+        &required,
+        scan_intact,
+    );
     let report = build(
         input.len(),
         &scanned,
@@ -114,13 +120,8 @@ pub fn salvage(input: &[u8], shape: &Shape) -> Salvaged {
             span: s.start..s.end,
         })
         .collect();
-    let document = if intact {
-        input.to_vec()
-    } else {
-        emitted.document
-    };
     Salvaged {
-        document,
+        document: emitted.document,
         report,
         records,
     }

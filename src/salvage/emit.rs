@@ -107,21 +107,40 @@ pub(crate) struct Emitted {
 }
 
 /// Builds the output document. `required` holds (key, default) pairs already sanitised.
+/// When the scan found the input intact and no key needs restoring, the document is the
+/// input itself (`intact` is true on return).
 pub(crate) fn emit(
     buf: &[u8],
     scan: &ScanOut,
     record_keys: &[String],
     required: &[(String, String)],
-) -> Emitted {
+    scan_intact: bool,
+) -> (Emitted, bool) {
     let mut emitted = Emitted::default();
     let mut slots = collect_slots(buf, scan, &mut emitted);
     restore_required(&mut slots, &mut emitted, record_keys, required);
-    let style = scan
-        .entries
-        .first()
-        .map_or_else(Style::python_indent_2, |e| Style::from_entry(buf, e));
-    emitted.document = render(buf, &slots, &style, &mut emitted.records);
-    emitted
+    emitted.records = kept_records(&slots);
+    let intact = scan_intact && emitted.keys_restored.is_empty();
+    if intact {
+        emitted.document = buf.to_vec();
+    } else {
+        let style = scan
+            .entries
+            .first()
+            .map_or_else(Style::python_indent_2, |e| Style::from_entry(buf, e));
+        emitted.document = render(buf, &slots, &style);
+    }
+    (emitted, intact)
+}
+
+fn kept_records(slots: &[(String, Slot)]) -> Vec<(usize, Span)> {
+    let mut out = Vec::new();
+    for (_, slot) in slots {
+        if let Slot::Records { array, records, .. } = slot {
+            out.extend(records.iter().map(|&s| (*array, s)));
+        }
+    }
+    out
 }
 
 fn collect_slots(buf: &[u8], scan: &ScanOut, emitted: &mut Emitted) -> Vec<(String, Slot)> {
@@ -254,12 +273,7 @@ pub(crate) fn sanitize_array_default(raw: &str) -> String {
     }
 }
 
-fn render(
-    buf: &[u8],
-    slots: &[(String, Slot)],
-    style: &Style,
-    kept: &mut Vec<(usize, Span)>,
-) -> Vec<u8> {
+fn render(buf: &[u8], slots: &[(String, Slot)], style: &Style) -> Vec<u8> {
     let mut out = Vec::with_capacity(buf.len() + 64);
     out.push(b'{');
     for (n, (_, slot)) in slots.iter().enumerate() {
@@ -270,15 +284,10 @@ fn render(
                 out.extend_from_slice(&style.colon);
                 out.extend_from_slice(value.of(buf));
             }
-            Slot::Records {
-                key,
-                array,
-                records,
-            } => {
+            Slot::Records { key, records, .. } => {
                 out.extend_from_slice(key.of(buf));
                 out.extend_from_slice(&style.colon);
                 render_records(buf, &mut out, records, style);
-                kept.extend(records.iter().map(|&s| (*array, s)));
             }
             Slot::Restored { name, value } => {
                 out.extend_from_slice(serde_json::to_string(name).unwrap_or_default().as_bytes());
@@ -338,7 +347,8 @@ mod tests {
 
     #[test]
     fn empty_scan_renders_an_object() {
-        let e = emit(b"", &ScanOut::default(), &[], &[]);
+        let (e, intact) = emit(b"", &ScanOut::default(), &[], &[], false);
         assert_eq!(e.document, b"{}");
+        assert!(!intact);
     }
 }

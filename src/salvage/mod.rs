@@ -33,15 +33,19 @@
 //! the text after a 4 KiB boundary repeats, in full, the text between some earlier point
 //! (at most 8 KiB back, at least 16 bytes) and the boundary: two writers interleaving
 //! blocks rewind the text at a boundary whenever their versions differ in length before
-//! it. Each such region counts as one more version (a fragment). The output then merges the versions: per array, the records of
+//! it. Each such region counts as one more version (a fragment). When the text rewinds at
+//! any 4 KiB boundary of an input that is not valid JSON, the blocks are taken to be
+//! interleaved: a record straddling a boundary may be two writers' texts spliced into
+//! something that parses (`"timtime_exit"`), so no value straddling a boundary is kept. The output then merges the versions: per array, the records of
 //! each version in order, a record identical across versions once (as often as the
 //! version holding it most often), and the outcome is [`Outcome::Ambiguous`].
 //!
-//! Limits, honestly: interleaved blocks whose splices fall where both versions hold the
-//! same bytes, or that only drop text, leave no evidence and read as one damaged version
-//! (`Lossy`, not `Ambiguous`). A splice inside a string of two records can yield a record
-//! that parses though no writer wrote it; any splice inside one record is undetectable
-//! without a checksum, like a flipped digit. A record that itself contains a key named like
+//! Limits, honestly: interleaved blocks whose versions never differ in length before a
+//! boundary leave no rewind and read as one damaged version (`Lossy`, not `Ambiguous`);
+//! there, as with a splice at any other block size, a splice inside a string or number of
+//! a record can yield a record that parses though no writer wrote it. A splice inside one
+//! record is undetectable without a checksum, like a flipped digit. Interleaved files keep
+//! few records: only those inside one block and after their array's header. A record that itself contains a key named like
 //! a record array followed by `[` is taken for a document header when the input is
 //! damaged (when the whole input is valid JSON it is just content). A document whose first
 //! key is not a record array and that starts right after damage loses the keys before its

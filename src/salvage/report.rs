@@ -127,6 +127,9 @@ pub struct SalvageReport {
     pub unplaced: Vec<ByteRange>,
     pub repairs: FormRepairs,
     pub truncated: bool,
+    /// Text repeats across a 4 KiB boundary (two writers' blocks interleaved): records that
+    /// straddle a boundary were not trusted.
+    pub interleaved: bool,
 }
 
 impl SalvageReport {
@@ -206,13 +209,14 @@ pub(crate) fn build(
             trailing_commas_removed: scan.trailing_commas,
         },
         truncated: scan.truncated,
+        interleaved: scan.interleaved,
     };
     report.outcome = outcome(&report, intact);
     report
 }
 
 fn outcome(r: &SalvageReport, intact: bool) -> Outcome {
-    if r.versions.len() > 1 {
+    if r.versions.len() > 1 || r.interleaved {
         return Outcome::Ambiguous;
     }
     let inside_damage = r.damaged.iter().any(|d| !d.after_document);
@@ -290,4 +294,59 @@ fn damaged_ranges(scan: &ScanOut) -> Vec<DamagedRange> {
             after_document: d.trailing,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::salvage::{salvage, Shape};
+
+    #[test]
+    fn outcome_ladder() {
+        let cases: &[(&[u8], Outcome)] = &[
+            (
+                br#"{"open_positions": [], "closed_positions": []}"#,
+                Outcome::Intact,
+            ),
+            (
+                br#"{"open_positions": [{"a": 1},], "closed_positions": []}"#,
+                Outcome::Repaired { lossless: true },
+            ),
+            (
+                br#"{"open_positions": []}"#,
+                Outcome::Repaired { lossless: true },
+            ),
+            (
+                b"{\"open_positions\": [], \"closed_positions\": []}\0\0",
+                Outcome::Repaired { lossless: false },
+            ),
+            (
+                br#"{"open_positions": [], "closed_positions": []"#,
+                Outcome::Lossy,
+            ),
+            (
+                br#"{"open_positions": [], "closed_positions": []}{}"#,
+                Outcome::Ambiguous,
+            ),
+        ];
+        for (input, want) in cases {
+            let got = salvage(input, &Shape::positions()).report.outcome;
+            assert_eq!(got, *want, "input: {}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn serialises_for_json_output() {
+        let r = salvage(
+            br#"{"open_positions": [{"a": 1}, {"b""#,
+            &Shape::positions(),
+        )
+        .report;
+        let json = serde_json::to_value(&r).unwrap_or_default();
+        let at = |p: &str| json.pointer(p).cloned().unwrap_or_default();
+        assert_eq!(at("/outcome/kind"), "lossy");
+        assert_eq!(at("/records_lost"), 1);
+        assert_eq!(at("/arrays/0/key"), "open_positions");
+        assert_eq!(at("/damaged/0/kind"), "truncated");
+    }
 }

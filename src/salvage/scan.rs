@@ -15,8 +15,9 @@
 use std::collections::HashSet;
 
 use super::anchor::{AnchorKind, Anchors};
+use super::lex::string_end;
 use super::lex::value_extent;
-use super::lex::{at, ends_cleanly, is_valid_json, is_ws, key_name, skip_ws, string_end};
+use super::lex::{at, ends_cleanly, is_valid_json, is_ws, key_name, skip_ws};
 use super::lex::{Extent, Span};
 use super::lost::unplaced_records;
 
@@ -99,6 +100,7 @@ pub(crate) struct ScanOut {
     pub trailing_commas: u64,
     pub keys_lost: Vec<String>,
     pub truncated: bool,
+    pub interleaved: bool,
 }
 
 enum Step {
@@ -121,6 +123,7 @@ pub(crate) fn scan(buf: &[u8], record_keys: &[String]) -> ScanOut {
         keys: record_keys,
         anchors: Anchors::new(buf, record_keys),
         whole_valid: None,
+        splice_guard: false,
         body: 0,
         pos: 0,
         out: ScanOut::default(),
@@ -136,6 +139,9 @@ struct Scanner<'a> {
     keys: &'a [String],
     anchors: Anchors<'a>,
     whole_valid: Option<bool>,
+    /// Text rewinds at a 4 KiB boundary and the input is not valid JSON: two writers'
+    /// blocks are interleaved, so a value straddling a boundary may be two texts spliced.
+    splice_guard: bool,
     body: usize,
     pos: usize,
     out: ScanOut,
@@ -151,6 +157,8 @@ impl<'a> Scanner<'a> {
             self.body = 3;
         }
         self.pos = self.body;
+        self.splice_guard = self.any_block_rewinds() && !self.whole_input_valid();
+        self.out.interleaved = self.splice_guard;
         let mut step = Step::Between;
         loop {
             step = match step {
@@ -408,9 +416,13 @@ impl<'a> Scanner<'a> {
         })
     }
 
-    /// A value is intact if it ends cleanly (see `ends_cleanly`) and is valid on its own.
+    /// A value is intact if it ends cleanly (see `ends_cleanly`), is valid on its own, and
+    /// does not straddle a block boundary of interleaved writers.
     fn is_intact(&self, span: Span, closer: u8) -> bool {
-        ends_cleanly(self.buf, span.end, closer) && is_valid_json(span.of(self.buf))
+        let straddles = span.start / BLOCK != span.end.saturating_sub(1) / BLOCK;
+        !(self.splice_guard && straddles)
+            && ends_cleanly(self.buf, span.end, closer)
+            && is_valid_json(span.of(self.buf))
     }
 
     fn push_record(&mut self, span: Span) {
@@ -511,6 +523,11 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// True if the text rewinds at any 4 KiB boundary of the input.
+    fn any_block_rewinds(&self) -> bool {
+        (1..=self.buf.len() / BLOCK).any(|k| self.rewinds_at(k * BLOCK))
+    }
+
     /// Two writers interleaving 4 KiB blocks rewind the text at a block boundary: the
     /// bytes after a boundary in or just before the damaged region occur shortly before it.
     fn repeats_across_block(&self, damage: usize, until: usize) -> bool {
@@ -577,19 +594,31 @@ impl<'a> Scanner<'a> {
         if span.len() == 0 {
             return;
         }
-        let bytes = span.of(self.buf);
-        let kind = if bytes.iter().all(|&b| b == 0 || is_ws(b)) {
-            DamageKind::Padding
-        } else if span.end == self.buf.len() && !trailing {
-            DamageKind::Truncated
-        } else {
-            DamageKind::Invalid
-        };
+        let kind = classify(span.of(self.buf), span.end == self.buf.len() && !trailing);
         self.out.damage.push(Damage {
             span,
             kind,
             trailing,
         });
+    }
+}
+
+/// Padding: only NUL and whitespace. Truncated: the input ends in the range, inside a
+/// document, and the range holds only text (maybe followed by padding). Else invalid.
+fn classify(bytes: &[u8], ends_input_inside_document: bool) -> DamageKind {
+    let is_pad = |b: &u8| *b == 0 || is_ws(*b);
+    if bytes.iter().all(is_pad) {
+        return DamageKind::Padding;
+    }
+    let text_len = bytes.iter().rposition(|b| !is_pad(b)).map_or(0, |i| i + 1);
+    let text = bytes.get(..text_len).unwrap_or_default();
+    let controls = text.iter().any(|&b| b < 0x20 && !is_ws(b));
+    // a multi-byte character cut by the end is still text
+    let bad_utf8 = std::str::from_utf8(text).is_err_and(|e| e.error_len().is_some());
+    if ends_input_inside_document && !controls && !bad_utf8 {
+        DamageKind::Truncated
+    } else {
+        DamageKind::Invalid
     }
 }
 
@@ -611,4 +640,93 @@ fn starts_value(b: u8) -> bool {
         b,
         b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Vec<String> {
+        vec!["open_positions".into(), "closed_positions".into()]
+    }
+
+    fn reasons(input: &str) -> Vec<VersionReason> {
+        scan(input.as_bytes(), &keys())
+            .versions
+            .iter()
+            .map(|v| v.reason)
+            .collect()
+    }
+
+    #[test]
+    fn version_evidence() {
+        use VersionReason::*;
+        let cases: &[(&str, &[VersionReason])] = &[
+            (r#"{"open_positions": []}"#, &[First]),
+            (
+                r#"{"open_positions": []}{"open_positions": []}"#,
+                &[First, SecondDocument],
+            ),
+            (
+                "{\"open_positions\": []}\n{\"a\": 1}",
+                &[First, SecondDocument],
+            ),
+            (
+                r#"{"open_positions": [{"a": 1}, {"b{"open_positions": []}"#,
+                &[First, SecondDocument],
+            ),
+            (
+                r#"{"open_positions": [], "open_positions": []}"#,
+                &[First, RepeatedKey],
+            ),
+            (
+                r#"{"open_positions": [{"a": 1}], "x": "y" garbage, "open_positions": [] }"#,
+                &[First, RepeatedKey],
+            ),
+            // garbage before the first document is not a version
+            ("\u{1}\u{1}{\"open_positions\": []}", &[First]),
+        ];
+        for (input, want) in cases {
+            assert_eq!(reasons(input), *want, "input: {input}");
+        }
+    }
+
+    #[test]
+    fn damage_kinds() {
+        let cases: &[(&[u8], &[DamageKind])] = &[
+            (
+                b"{\"open_positions\": [{\"a\": 1}, {\"b\"",
+                &[DamageKind::Truncated],
+            ),
+            (b"{\"open_positions\": []}\0\0\0", &[DamageKind::Padding]),
+            (b"{\"open_positions\": []} junk", &[DamageKind::Invalid]),
+            (
+                b"{\"open_positions\": [{\"a\": \xff}, {\"b\": 2}]}",
+                &[DamageKind::Invalid],
+            ),
+        ];
+        for (input, want) in cases {
+            let kinds: Vec<DamageKind> =
+                scan(input, &keys()).damage.iter().map(|d| d.kind).collect();
+            assert_eq!(kinds, *want, "input: {input:?}");
+        }
+    }
+
+    #[test]
+    fn unplaced_after_damage_are_not_kept() {
+        let input = b"{\"open_positions\": [{\"a\": 1}, \xff\xff, {\"b\": 2}], \"closed_positions\": [{\"c\": 3}]}";
+        let out = scan(input, &keys());
+        let kept: Vec<&[u8]> = out
+            .entries
+            .iter()
+            .filter_map(|e| match &e.value {
+                EntryValue::Records(l) => Some(l.records.iter().map(|s| s.of(input))),
+                EntryValue::Raw(_) => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(kept, vec![&b"{\"a\": 1}"[..], b"{\"c\": 3}"]);
+        let unplaced: Vec<&[u8]> = out.unplaced.iter().map(|s| s.of(input)).collect();
+        assert_eq!(unplaced, vec![&b"{\"b\": 2}"[..]]);
+    }
 }
