@@ -136,6 +136,7 @@ fn is_intact(s: &ScanOut) -> bool {
     s.versions.len() == 1
         && s.versions.iter().all(|v| v.complete)
         && s.damage.is_empty()
+        && s.lost_regions == 0
         && !s.bom
         && s.trailing_commas == 0
         && s.keys_lost.is_empty()

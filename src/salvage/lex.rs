@@ -52,11 +52,18 @@ pub(crate) fn is_garbage(b: u8) -> bool {
 }
 
 /// True if the value ending at `end` is followed by `,`, `closer`, the end of the input or
-/// garbage. Any other JSON text there (a letter, a quote, a bracket) means the value's
-/// closing byte may belong to a different text spliced in, so the value is not trusted.
+/// garbage, or (after a closed container or string) by `{`, where a second document
+/// starts. Any other JSON text there (a letter, a quote, a digit) means the value's last
+/// byte may belong to a different text spliced in, so the value is not trusted; a number
+/// or literal followed by `{` may have been cut short by the second document.
 pub(crate) fn ends_cleanly(buf: &[u8], end: usize, closer: u8) -> bool {
+    let closed = matches!(
+        end.checked_sub(1).and_then(|i| at(buf, i)),
+        Some(b'}' | b']' | b'"')
+    );
     match at(buf, skip_ws(buf, end)) {
         None => true,
+        Some(b'{') => closed,
         Some(b) => b == b',' || b == closer || is_garbage(b),
     }
 }
@@ -218,7 +225,8 @@ mod tests {
             (b"}", true),
             (b"}\0\0", true),
             (b"}\xff", true),
-            (b"}{", false),
+            (b"}{", true),
+            (b"1{", false),
             (b"} x", false),
             (b"}\"", false),
         ];

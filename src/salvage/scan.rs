@@ -101,6 +101,8 @@ pub(crate) struct ScanOut {
     pub keys_lost: Vec<String>,
     pub truncated: bool,
     pub interleaved: bool,
+    /// How many times the scan lost its context (zero for an intact input).
+    pub lost_regions: u64,
 }
 
 enum Step {
@@ -472,6 +474,12 @@ impl<'a> Scanner<'a> {
 
     fn lost(&mut self, damage: usize, from: usize) -> Step {
         let len = self.buf.len();
+        self.out.lost_regions += 1;
+        // a document start with nothing intact after it is lost along with the damage
+        let damage = match self.out.versions.last() {
+            Some(v) if !v.complete && v.keys.is_empty() => damage.min(v.start),
+            _ => damage,
+        };
         let trailing = self.after_complete_document();
         let anchor = self.anchors.next(from);
         let until = anchor.map_or(len, |a| a.start()).max(from).min(len);

@@ -218,8 +218,12 @@ fn corrupt(spec: &Spec, v1: &Doc) -> Corrupted {
         Corruption::None => single(v1.bytes.clone(), Vec::new(), Expect::Lossless),
         Corruption::Truncate { at } => {
             let n = wrap(*at, len + 1);
-            let expect = if n == len || n == 0 {
+            let bom = if spec.layout.bom { 3 } else { 0 };
+            let expect = if n == len {
                 Expect::Lossless
+            } else if n == 0 || n == bom {
+                // nothing but a BOM is an empty file
+                Expect::LosslessOther
             } else {
                 Expect::NotLossless
             };
@@ -293,7 +297,8 @@ fn corrupt(spec: &Spec, v1: &Doc) -> Corrupted {
                 .filter(|(_, s)| s.end <= n)
                 .collect();
             survivors.extend(texts_of(&v2, offset));
-            let expect = if n == 0 {
+            let bom = if spec.layout.bom { 3 } else { 0 };
+            let expect = if n == 0 || n == bom {
                 Expect::LosslessOther
             } else if n == len {
                 Expect::Ambiguous
