@@ -18,11 +18,18 @@
 //!
 //! # What it refuses to guess
 //!
-//! After damage (garbage, a cut, a splice) the scanner cannot know which array the next
-//! bytes belong to: a garbage block may have eaten `], "closed_positions": [`. Records
-//! found there are *unplaced*: counted as lost and listed by byte range in the report,
-//! never put into an array. Context comes back only at an *anchor*, a record-array header
-//! preceded by `{` or `,`. A record cut by the end of the input is lost, never completed.
+//! After damage (garbage, a cut, a splice) the scanner does not know which array the next
+//! bytes belong to: a garbage block may have eaten `], "closed_positions": [`. Context
+//! comes back at an *anchor*, a record-array header preceded by `{` or `,`. The records
+//! between the damage and the anchor are put back into the array the damage hit only when
+//! the bytes prove it (`resume.rs`): they form an unbroken chain `{..}, {..}]`, what
+//! follows is the rest of the top-level object ending at the next record-array header
+//! (or at the document's `}` followed by nothing but padding, with the records starting
+//! with the same key as the records kept before and the members after them not being
+//! record keys), every other record array of the shape was already seen (so none can be
+//! hidden in the damage), and nothing hints at a second version. Otherwise they are
+//! *unplaced*: counted as lost and listed by byte range, never put into an array. A
+//! record cut by the end of the input is lost, never completed.
 //!
 //! # Versions
 //!
@@ -49,7 +56,9 @@
 //! a record array followed by `[` is taken for a document header when the input is
 //! damaged (when the whole input is valid JSON it is just content). A document whose first
 //! key is not a record array and that starts right after damage loses the keys before its
-//! first record array. Numbers out of range, lone surrogates and nesting deeper than
+//! first record array. Garbage long enough to hide the end of one document and the
+//! start of another whose arrays come in a different order, or a top-level array that is
+//! not in the shape, can defeat the proof above. Numbers out of range, lone surrogates and nesting deeper than
 //! `serde_json::Value` accepts are valid JSON and are kept; judging them is for the checks.
 //!
 //! # Cost
@@ -67,6 +76,7 @@ mod emit;
 mod lex;
 mod lost;
 mod report;
+mod resume;
 mod scan;
 
 #[doc(hidden)]

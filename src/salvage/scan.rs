@@ -14,12 +14,13 @@
 
 use std::collections::HashSet;
 
-use super::anchor::{AnchorKind, Anchors};
+use super::anchor::{Anchor, AnchorKind, Anchors};
 use super::lex::string_end;
 use super::lex::value_extent;
 use super::lex::{at, ends_cleanly, is_valid_json, is_ws, key_name, skip_ws};
 use super::lex::{Extent, Span};
 use super::lost::unplaced_records;
+use super::resume::{resume, Tail, TailEnd};
 
 /// Why a new version of the document was recognised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,8 +108,14 @@ pub(crate) struct ScanOut {
 
 enum Step {
     Between,
-    Object { after_comma: bool },
-    Lost { damage: usize, from: usize },
+    Object {
+        after_comma: bool,
+    },
+    Lost {
+        damage: usize,
+        from: usize,
+        array: Option<usize>,
+    },
     Done,
 }
 
@@ -116,6 +123,8 @@ enum Step {
 struct Broken {
     damage: usize,
     from: usize,
+    /// The record array the damage hit, if it hit one.
+    array: Option<usize>,
 }
 
 /// Scans `buf` for documents whose record arrays are `record_keys`.
@@ -166,7 +175,11 @@ impl<'a> Scanner<'a> {
             step = match step {
                 Step::Between => self.between(),
                 Step::Object { after_comma } => self.object(after_comma),
-                Step::Lost { damage, from } => self.lost(damage, from),
+                Step::Lost {
+                    damage,
+                    from,
+                    array,
+                } => self.lost(damage, from, array),
                 Step::Done => break,
             };
         }
@@ -189,7 +202,11 @@ impl<'a> Scanner<'a> {
                 self.pos = self.buf.len();
                 Step::Done
             }
-            Some(_) => Step::Lost { damage: p, from: p },
+            Some(_) => Step::Lost {
+                damage: p,
+                from: p,
+                array: None,
+            },
         }
     }
 
@@ -281,12 +298,19 @@ impl<'a> Scanner<'a> {
                     return self.complete_document(p);
                 }
                 Some(b'"') => {}
-                _ => return Step::Lost { damage: p, from: p },
+                _ => {
+                    return Step::Lost {
+                        damage: p,
+                        from: p,
+                        array: None,
+                    }
+                }
             }
             if let Err(b) = self.member(p) {
                 return Step::Lost {
                     damage: b.damage,
                     from: b.from,
+                    array: b.array,
                 };
             }
             let s = skip_ws(self.buf, self.pos);
@@ -296,7 +320,13 @@ impl<'a> Scanner<'a> {
                     after_comma = true;
                 }
                 Some(b'}') => return self.complete_document(s),
-                _ => return Step::Lost { damage: s, from: s },
+                _ => {
+                    return Step::Lost {
+                        damage: s,
+                        from: s,
+                        array: None,
+                    }
+                }
             }
         }
     }
@@ -306,6 +336,7 @@ impl<'a> Scanner<'a> {
         let broken = Broken {
             damage: p,
             from: p + 1,
+            array: None,
         };
         let Some(key_end) = string_end(self.buf, p, self.buf.len()) else {
             return Err(broken);
@@ -345,6 +376,7 @@ impl<'a> Scanner<'a> {
                 return Err(Broken {
                     damage: entry.key.start,
                     from: v + 1,
+                    array: None,
                 });
             }
         };
@@ -377,7 +409,10 @@ impl<'a> Scanner<'a> {
                 self.pos = p + 1;
                 return Ok(());
             }
-            i = self.element(p)?;
+            i = self.element(p).map_err(|b| Broken {
+                array: Some(array),
+                ..b
+            })?;
             let s = skip_ws(self.buf, i);
             match at(self.buf, s) {
                 Some(b',') => {
@@ -388,7 +423,13 @@ impl<'a> Scanner<'a> {
                     self.pos = s + 1;
                     return Ok(());
                 }
-                _ => return Err(Broken { damage: s, from: s }),
+                _ => {
+                    return Err(Broken {
+                        damage: s,
+                        from: s,
+                        array: Some(array),
+                    })
+                }
             }
         }
     }
@@ -415,6 +456,7 @@ impl<'a> Scanner<'a> {
         Err(Broken {
             damage: p,
             from: p + 1,
+            array: None,
         })
     }
 
@@ -472,7 +514,7 @@ impl<'a> Scanner<'a> {
 
     // ---- damaged regions -----------------------------------------------------------
 
-    fn lost(&mut self, damage: usize, from: usize) -> Step {
+    fn lost(&mut self, damage: usize, from: usize, array: Option<usize>) -> Step {
         let len = self.buf.len();
         self.out.lost_regions += 1;
         // a document start with nothing intact after it is lost along with the damage
@@ -484,6 +526,11 @@ impl<'a> Scanner<'a> {
         let anchor = self.anchors.next(from);
         let until = anchor.map_or(len, |a| a.start()).max(from).min(len);
         let found = unplaced_records(self.buf, from, until);
+        if let Some(a) = array {
+            if let Some(step) = self.try_resume(damage, a, &found, anchor, until, trailing) {
+                return step;
+            }
+        }
         self.file_unplaced(damage, found);
         if self.repeats_across_block(damage, until) {
             self.new_version(damage, VersionReason::RepeatedText);
@@ -505,6 +552,126 @@ impl<'a> Scanner<'a> {
                 Step::Object { after_comma: true }
             }
         }
+    }
+
+    /// Places the records after damage back into `array` when `resume.rs` proves their
+    /// position and nothing suggests another version or a hidden record-array header.
+    fn try_resume(
+        &mut self,
+        damage: usize,
+        array: usize,
+        found: &[Span],
+        anchor: Option<Anchor>,
+        until: usize,
+        trailing: bool,
+    ) -> Option<Step> {
+        if self.splice_guard || self.repeats_across_block(damage, until) {
+            return None;
+        }
+        let tail = resume(self.buf, found, anchor)?;
+        self.index_kept();
+        if found.iter().any(|s| self.index.contains(s.of(self.buf))) {
+            return None;
+        }
+        let anchor_key = match (tail.end, anchor) {
+            (TailEnd::Anchor, Some(a)) => Some(a.key),
+            _ => None,
+        };
+        if !self.accounts_for_all_arrays(array, anchor_key, &tail) {
+            return None;
+        }
+        if let TailEnd::Closed(brace) = tail.end {
+            let chain = found.get(tail.first..).unwrap_or_default();
+            if !self.ends_document(brace) || !self.like_kept_records(chain, &tail) {
+                return None;
+            }
+        }
+        let chain = found.get(tail.first..).unwrap_or_default();
+        let chain_start = chain.first().map_or(until, |s| s.start);
+        self.out
+            .unplaced
+            .extend(found.get(..tail.first).unwrap_or_default());
+        self.push_damage_with(Span::new(damage.min(chain_start), chain_start), trailing);
+        for &span in chain {
+            self.push_record(span);
+        }
+        for m in tail.members {
+            self.note_key(m.key.start, &m.name);
+            self.out.entries.push(Entry {
+                name: m.name,
+                key: m.key,
+                value_start: m.value.start,
+                value: EntryValue::Raw(m.value),
+            });
+        }
+        Some(match (tail.end, anchor) {
+            (TailEnd::Closed(brace), _) => self.complete_document(brace),
+            (TailEnd::Anchor, Some(a)) => {
+                self.pos = a.quote;
+                Step::Object { after_comma: true }
+            }
+            (TailEnd::Anchor, None) => Step::Done,
+        })
+    }
+
+    /// True if no record array of the shape can be hidden in the damage: each one other
+    /// than `array` was seen in this version or is the header right after the tail, which
+    /// itself is new to this version; tail members are new non-array keys.
+    fn accounts_for_all_arrays(
+        &self,
+        array: usize,
+        anchor_key: Option<usize>,
+        tail: &Tail,
+    ) -> bool {
+        let Some(version) = self.out.versions.last() else {
+            return false;
+        };
+        let seen = |i: usize| self.keys.get(i).is_some_and(|k| version.keys.contains(k));
+        if anchor_key.is_some_and(seen) {
+            return false;
+        }
+        let all = (0..self.keys.len()).all(|i| i == array || Some(i) == anchor_key || seen(i));
+        let members_new = tail
+            .members
+            .iter()
+            .all(|m| !version.keys.contains(&m.name) && self.record_array(&m.name).is_none());
+        all && members_new
+    }
+
+    /// After the `}` that closes the document: only padding, the end, or a new document.
+    fn ends_document(&self, brace: usize) -> bool {
+        let rest = self.buf.get(brace + 1..).unwrap_or_default();
+        match rest.iter().find(|&&b| b != 0 && !is_ws(b)) {
+            None | Some(b'{') => true,
+            Some(_) => false,
+        }
+    }
+
+    /// A `}` proves less than a record-array header: a chain of objects nested in a cut
+    /// record, followed by that record's last members and `}`, looks the same. So the
+    /// chain's records must start with the same key as the first kept record of this
+    /// version, and the members after the chain must not be keys of that record.
+    fn like_kept_records(&self, chain: &[Span], tail: &Tail) -> bool {
+        let Some(reference) = self.first_kept_record() else {
+            return false;
+        };
+        let first_key = first_key(reference);
+        let chain_ok = chain
+            .iter()
+            .all(|s| first_key.is_some() && first_key == first_key_of(s.of(self.buf)));
+        let keys = record_keys(reference);
+        chain_ok && tail.members.iter().all(|m| !keys.contains(&m.name))
+    }
+
+    fn first_kept_record(&self) -> Option<&'a [u8]> {
+        let version = self.out.versions.len().checked_sub(1)?;
+        let start = self.out.versions.get(version)?.start;
+        self.out.entries.iter().rev().find_map(|e| match &e.value {
+            EntryValue::Records(l) if e.key.start >= start => {
+                l.records.first().map(|s| s.of(self.buf))
+            }
+            _ => None,
+        })
     }
 
     fn after_complete_document(&self) -> bool {
@@ -609,6 +776,27 @@ impl<'a> Scanner<'a> {
             trailing,
         });
     }
+}
+
+/// The first key of an object's text, raw (quotes included).
+fn first_key(record: &[u8]) -> Option<&[u8]> {
+    first_key_of(record)
+}
+
+fn first_key_of(record: &[u8]) -> Option<&[u8]> {
+    if at(record, 0)? != b'{' {
+        return None;
+    }
+    let q = skip_ws(record, 1);
+    let end = string_end(record, q, record.len())?;
+    record.get(q..end)
+}
+
+/// The top-level keys of an object's text (empty if it does not parse).
+fn record_keys(record: &[u8]) -> HashSet<String> {
+    serde_json::from_slice::<std::collections::HashMap<String, serde::de::IgnoredAny>>(record)
+        .map(|m| m.into_keys().collect())
+        .unwrap_or_default()
 }
 
 /// Padding: only NUL and whitespace. Truncated: the input ends in the range, inside a
@@ -720,11 +908,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn unplaced_after_damage_are_not_kept() {
-        let input = b"{\"open_positions\": [{\"a\": 1}, \xff\xff, {\"b\": 2}], \"closed_positions\": [{\"c\": 3}]}";
+    fn kept_and_unplaced(input: &[u8]) -> (Vec<&[u8]>, Vec<&[u8]>) {
         let out = scan(input, &keys());
-        let kept: Vec<&[u8]> = out
+        let kept = out
             .entries
             .iter()
             .filter_map(|e| match &e.value {
@@ -733,8 +919,58 @@ mod tests {
             })
             .flatten()
             .collect();
-        assert_eq!(kept, vec![&b"{\"a\": 1}"[..], b"{\"c\": 3}"]);
-        let unplaced: Vec<&[u8]> = out.unplaced.iter().map(|s| s.of(input)).collect();
-        assert_eq!(unplaced, vec![&b"{\"b\": 2}"[..]]);
+        let unplaced = out.unplaced.iter().map(|s| s.of(input)).collect();
+        (kept, unplaced)
+    }
+
+    #[test]
+    fn records_after_damage_are_placed_only_when_proven() {
+        let a: &[u8] = b"{\"a\": 1}";
+        let b: &[u8] = b"{\"b\": 2}";
+        let c: &[u8] = b"{\"c\": 3}";
+        let d: &[u8] = b"{\"a\": 4}";
+        type Case<'c> = (&'c [u8], Vec<&'c [u8]>, Vec<&'c [u8]>);
+        let cases: Vec<Case> = vec![
+            // the next header follows: b is proven to be in open_positions
+            (
+                b"{\"open_positions\": [{\"a\": 1}, \xff\xff, {\"b\": 2}], \"closed_positions\": [{\"c\": 3}]}",
+                vec![a, b, c],
+                vec![],
+            ),
+            // the closed header may be in the garbage: b's array is unknown
+            (
+                b"{\"open_positions\": [{\"a\": 1}, \xff\xff, {\"b\": 2}]}",
+                vec![a],
+                vec![b],
+            ),
+            // the end of the last array and of the document follow, and d looks like the
+            // records kept before: d is proven
+            (
+                b"{\"open_positions\": [], \"closed_positions\": [{\"a\": 1}, \xff, {\"a\": 4}], \"t\": 1}",
+                vec![a, d],
+                vec![],
+            ),
+            // the same, but c does not look like the records kept: it may be nested
+            (
+                b"{\"open_positions\": [], \"closed_positions\": [{\"a\": 1}, \xff, {\"c\": 3}], \"t\": 1}",
+                vec![a],
+                vec![c],
+            ),
+            // a record repeated from before the damage: maybe another version, not placed
+            (
+                b"{\"open_positions\": [], \"closed_positions\": [{\"a\": 1}, \xff, {\"a\": 1}]}",
+                vec![a],
+                vec![],
+            ),
+        ];
+        for (input, kept, unplaced) in cases {
+            let got = kept_and_unplaced(input);
+            assert_eq!(
+                got,
+                (kept, unplaced),
+                "input: {}",
+                String::from_utf8_lossy(input)
+            );
+        }
     }
 }
