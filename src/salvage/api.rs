@@ -87,6 +87,7 @@ pub struct KeptRecord {
 pub struct Salvaged {
     /// A valid JSON document of the shape (equal to the input when it was intact).
     pub document: Vec<u8>,
+    /// What was kept, lost, restored and dropped.
     pub report: SalvageReport,
     /// Every record of `document`, in output order.
     pub records: Vec<KeptRecord>,

@@ -22,7 +22,10 @@ pub enum Outcome {
     /// form was fixed (a BOM, trailing commas, restored missing keys). Not lossless: in
     /// addition, bytes that follow a complete document and hold no record (NUL padding,
     /// junk) were dropped.
-    Repaired { lossless: bool },
+    Repaired {
+        /// Nothing but form changed.
+        lossless: bool,
+    },
     /// Something that may have been content is gone: a record or key was lost, the
     /// document was truncated, or bytes inside it were damaged.
     Lossy,
@@ -34,6 +37,7 @@ pub enum Outcome {
 /// What happened to one record array.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArrayReport {
+    /// The record array's top-level key.
     pub key: String,
     /// Records in the output.
     pub kept: u64,
@@ -44,7 +48,9 @@ pub struct ArrayReport {
 /// A byte range of the input, `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ByteRange {
+    /// First byte.
     pub start: u64,
+    /// One past the last byte.
     pub end: u64,
 }
 
@@ -63,8 +69,11 @@ pub enum Damage {
 /// One damaged range of the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DamagedRange {
+    /// First byte.
     pub start: u64,
+    /// One past the last byte.
     pub end: u64,
+    /// What the bytes look like.
     pub kind: Damage,
     /// True if the range follows a complete document (nothing inside a document was hit).
     pub after_document: bool,
@@ -93,23 +102,31 @@ pub struct VersionReport {
     pub start: u64,
     /// True if its closing `}` is in the input.
     pub complete: bool,
+    /// Why it counts as a version.
     pub evidence: VersionEvidence,
 }
 
 /// Form repairs that lose nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct FormRepairs {
+    /// A UTF-8 byte order mark before the document was dropped.
     pub bom_removed: bool,
+    /// Commas before `]` or `}` that were dropped.
     pub trailing_commas_removed: u64,
 }
 
 /// The full account of one salvage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SalvageReport {
+    /// How the output relates to the input.
     pub outcome: Outcome,
+    /// Length of the input.
     pub input_bytes: u64,
+    /// Length of the output document.
     pub output_bytes: u64,
+    /// One entry per record array of the shape, in shape order.
     pub arrays: Vec<ArrayReport>,
+    /// Records in the output.
     pub records_kept: u64,
     /// Records seen but not kept, including `records_unplaced`.
     pub records_lost: u64,
@@ -119,13 +136,21 @@ pub struct SalvageReport {
     pub records_merged: u64,
     /// Bytes of the input in damaged ranges.
     pub bytes_lost: u64,
+    /// Top-level keys copied from the input, in output order.
     pub keys_kept: Vec<String>,
+    /// Top-level keys whose value was damaged (or of the wrong type) and not kept.
     pub keys_lost: Vec<String>,
+    /// Required keys that were missing and written with their default.
     pub keys_restored: Vec<String>,
+    /// The versions of the document found, in input order.
     pub versions: Vec<VersionReport>,
+    /// Damaged byte ranges, in input order.
     pub damaged: Vec<DamagedRange>,
+    /// Byte ranges of the unplaced records.
     pub unplaced: Vec<ByteRange>,
+    /// Repairs of form that lose nothing.
     pub repairs: FormRepairs,
+    /// The input ends inside a document.
     pub truncated: bool,
     /// Text repeats across a 4 KiB boundary (two writers' blocks interleaved): records that
     /// straddle a boundary were not trusted.
