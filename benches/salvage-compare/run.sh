@@ -8,7 +8,8 @@
 #
 # SALVAGE_CMD gets the damaged file as its last argument and must print the salvaged
 # document on stdout; if it prints `seconds=S` on stderr that in-process time is used,
-# otherwise the wall time of the whole process.
+# otherwise the wall time of the whole process. A peer still running after PEER_TIMEOUT
+# seconds (default 600) is stopped and reported as timed out.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,6 +17,7 @@ root=$(cd "$here/../.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 scratch=${SCRATCH:-$CARGO_TARGET_DIR/salvage-compare}
 mb=${MB:-50}
+peer_timeout=${PEER_TIMEOUT:-600}
 seed=${SEED:-42}
 json_repair_version=0.64.4
 jsonrepair_version=3.15.0
@@ -42,15 +44,21 @@ mkdir -p "$out"
 
 # run NAME FILE OUTFILE: prints the seconds the tool took
 run() {
-  local name=$1 file=$2 dst=$3 log=$out/$name.log start end
+  local name=$1 file=$2 dst=$3 log=$out/$name.log start end s
   start=$(date +%s.%N)
+  local rc=0
   case $name in
-    selfheal) $salvage_cmd "$file" >"$dst" 2>"$log" || true ;;
-    json_repair) "$scratch/venv/bin/python" "$here/peers/json_repair_run.py" "$file" "$dst" 2>"$log" || true ;;
-    jsonrepair) node "$here/peers/jsonrepair_run.mjs" "$file" "$dst" 2>"$log" || true ;;
+    selfheal) $salvage_cmd "$file" >"$dst" 2>"$log" || rc=$? ;;
+    json_repair) timeout "$peer_timeout" "$scratch/venv/bin/python" "$here/peers/json_repair_run.py" "$file" "$dst" 2>"$log" || rc=$? ;;
+    jsonrepair) timeout "$peer_timeout" node "$here/peers/jsonrepair_run.mjs" "$file" "$dst" 2>"$log" || rc=$? ;;
   esac
+  if [ "$rc" = 124 ]; then
+    echo "error: timed out after $peer_timeout s" >>"$log"
+    : >"$dst"
+  elif [ "$rc" != 0 ] && [ "$name" != selfheal ]; then
+    echo "error: exit status $rc" >>"$log"
+  fi
   end=$(date +%s.%N)
-  local s
   s=$(sed -n 's/^seconds=//p' "$log" | tail -1)
   if [ -z "$s" ]; then s=$(echo "$end - $start" | bc -l); fi
   echo "$s"
@@ -92,6 +100,7 @@ for kind in truncated nul_tail garbage_block second_document interleaved_4k trai
     if [ -n "$err" ]; then note="$err"; fi
     if [ "$name" = selfheal ]; then note=$(grep -m1 '^salvaged' "$out/$name.log" || true); fi
     rate=$(mbps "$bytes" "$s")
+    if grep -q '^error: timed out' "$out/$name.log"; then rate="< $(mbps "$bytes" "$peer_timeout")"; fi
     if [ "$name" = selfheal ] && [ "$kind" = truncated ]; then salvage_mbps=$rate; fi
     echo "| $name | $rec / $tot | $inv | $rate | $note |"
   done
