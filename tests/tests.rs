@@ -52,3 +52,7 @@ mod audit_prune;
 mod audit_stats;
 // journal show: checksums, sizes, and JSON diffs by record identity.
 mod audit_show;
+// Replays fuzz/seeds/** through the checks the fuzz targets run.
+mod fuzz_replay;
+// Property tests of the JSON salvage under generated corruptions.
+mod salvage_props;
