@@ -62,3 +62,7 @@ mod watch_beside_bot;
 mod watch_cli;
 // watch and interrupted transactions: recovery under the bot's lock; an I/O error exits 8.
 mod watch_recovery;
+// Replays fuzz/seeds/** through the checks the fuzz targets run.
+mod fuzz_replay;
+// Property tests of the JSON salvage under generated corruptions.
+mod salvage_props;

@@ -1,1 +1,89 @@
-//! JSON salvage: keeps every intact record of damaged bytes, verbatim, and nothing else.
+//! JSON salvage: keeps every record that survives intact in damaged bytes, verbatim, and
+//! nothing else. Pure: takes bytes, never a path; never panics; linear time; memory about
+//! the size of the input; no recursion.
+//!
+//! # What it keeps
+//!
+//! The input is read as a top-level object whose [`Shape::record_arrays`] are arrays of
+//! records. A record (an array element) is kept only when its closing byte is in the input,
+//! its exact bytes are valid JSON on their own (UTF-8, RFC 8259 grammar), it is followed
+//! by `,`, `]`, garbage or the end of the input (never by other JSON text, which would mean
+//! its closing byte came from a second text spliced in), and the scan
+//! followed the skeleton without damage from the array's header `"KEY": [` to the record,
+//! so that its array is known. It is copied from the input byte for byte: `100.10` stays
+//! `100.10`, key order and unknown fields stay. Intact top-level values are copied the same
+//! way; missing required keys are restored from their defaults and appended. A valid
+//! document of the shape is returned unchanged ([`Outcome::Intact`]); the output of a
+//! salvage is always such a document, so salvaging it again changes nothing.
+//!
+//! # What it refuses to guess
+//!
+//! After damage (garbage, a cut, a splice) the scanner does not know which array the next
+//! bytes belong to: a garbage block may have eaten `], "closed_positions": [`. Context
+//! comes back at an *anchor*, a record-array header preceded by `{` or `,`. The records
+//! between the damage and the anchor are put back into the array the damage hit only when
+//! the bytes prove it (`resume.rs`): they form an unbroken chain `{..}, {..}]`, what
+//! follows is the rest of the top-level object ending at the next record-array header
+//! (or at the document's `}` followed by nothing but padding, with the records starting
+//! with the same key as the records kept before and the members after them not being
+//! record keys), every other record array of the shape was already seen (so none can be
+//! hidden in the damage), and nothing hints at a second version. Otherwise they are
+//! *unplaced*: counted as lost and listed by byte range, never put into an array. A
+//! record cut by the end of the input is lost, never completed.
+//!
+//! # Versions
+//!
+//! Two writers leave more than one version of the document in one file. A new version is
+//! recognised at (1) a second top-level `{` after a complete document, or a document header
+//! `{"KEY": [` after damage; (2) a top-level key repeated within one object; (3) a damaged
+//! region holding a record identical to one already kept, or (4) a damaged region where
+//! the text after a 4 KiB boundary repeats, in full, the text between some earlier point
+//! (at most 8 KiB back, at least 16 bytes) and the boundary: two writers interleaving
+//! blocks rewind the text at a boundary whenever their versions differ in length before
+//! it. Each such region counts as one more version (a fragment). When the text rewinds at
+//! any 4 KiB boundary of an input that is not valid JSON, the blocks are taken to be
+//! interleaved: a record straddling a boundary may be two writers' texts spliced into
+//! something that parses (`"timtime_exit"`), so no value straddling a boundary is kept. The output then merges the versions: per array, the records of
+//! each version in order, a record identical across versions once (as often as the
+//! version holding it most often), and the outcome is [`Outcome::Ambiguous`].
+//!
+//! Limits, honestly: interleaved blocks whose versions never differ in length before a
+//! boundary leave no rewind and read as one damaged version (`Lossy`, not `Ambiguous`);
+//! there, as with a splice at any other block size, a splice inside a string or number of
+//! a record can yield a record that parses though no writer wrote it. A splice inside one
+//! record is undetectable without a checksum, like a flipped digit. Interleaved files keep
+//! few records: only those inside one block and after their array's header. A record that itself contains a key named like
+//! a record array followed by `[` is taken for a document header when the input is
+//! damaged (when the whole input is valid JSON it is just content). A document whose first
+//! key is not a record array and that starts right after damage loses the keys before its
+//! first record array. Garbage long enough to hide the end of one document and the
+//! start of another whose arrays come in a different order, or a top-level array that is
+//! not in the shape, can defeat the proof above. Numbers out of range, lone surrogates and nesting deeper than
+//! `serde_json::Value` accepts are valid JSON and are kept; judging them is for the checks.
+//!
+//! # Cost
+//!
+//! One forward pass with `memchr` over the skeleton and strings, plus one validation pass
+//! (`serde_json` into `IgnoredAny`) over each kept value's bytes. Damaged regions are
+//! scanned once more. Bracket depth is a counter, never a recursion or a stack per level,
+//! except in damaged regions where a stack of open brackets is kept (bounded by the input).
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod anchor;
+mod api;
+mod emit;
+mod lex;
+mod lost;
+mod report;
+mod resume;
+mod scan;
+
+#[doc(hidden)]
+pub mod fuzzing;
+
+pub use api::{record_spans, salvage, KeptRecord, Salvaged, Shape};
+pub use report::{
+    ArrayReport, ByteRange, Damage, DamagedRange, FormRepairs, Outcome, SalvageReport,
+    VersionEvidence, VersionReport,
+};
