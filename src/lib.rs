@@ -10,6 +10,9 @@
 //! is appended to the operator alert log; and the [`Report`] says whether the engine may
 //! start (`start_allowed`), with a health score whose checks and weights are documented in
 //! [`health`]. [`check()`] reports the same findings and plan and writes nothing at all.
+//! [`watch()`] repeats the checks beside a running bot, repairing a state file only while it
+//! holds the bot's own lock for it, and never signalling, resetting a heartbeat or removing
+//! a lock. All three also give predictive warnings ([`predict`]).
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
