@@ -56,3 +56,5 @@ mod audit_show;
 mod fuzz_replay;
 // Property tests of the JSON salvage under generated corruptions.
 mod salvage_props;
+// The corrupted-JSON heal: real-mode refusal, --accept-loss, ack, the salvage command.
+mod salvage_heal;

@@ -2,6 +2,7 @@
 //! safe to repair), failed heals (repairs refused at plan time) and findings. Nothing here
 //! writes; `engine` applies the plan. Each submodule owns one family of heals.
 
+pub mod corrupt;
 pub mod heartbeats;
 pub mod layout;
 pub mod locks;
@@ -75,6 +76,8 @@ pub struct Planned {
     pub bots: Bots,
     /// Heartbeats found stale and left stale by this run (for the health score).
     pub stale_heartbeats: usize,
+    /// Salvages of corrupted files this plan applies.
+    pub salvages: Vec<corrupt::Note>,
 }
 
 /// Whether a bot instance runs in the root, which decides what the runtime heals may do.
