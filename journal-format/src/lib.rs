@@ -8,6 +8,8 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+pub mod fuzzing;
 mod frame;
 mod hex;
 mod path;
