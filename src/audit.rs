@@ -112,6 +112,8 @@ pub struct OpView {
 pub enum ContentDiff {
     /// Both sides were found: the diff.
     Diff(DocDiff),
+    /// The before side was damaged JSON that a salvage rewrote: what was kept and lost.
+    Salvage(SalvageView),
     /// A side's bytes are gone (pruned, or changed since and never backed up).
     Unavailable {
         /// Which side, and why.
@@ -203,9 +205,81 @@ fn op_diff(root: &Root, layout: &Layout, i: &Intent) -> Result<Option<ContentDif
         Ok(a) => a,
         Err(why) => return Ok(Some(unavailable("after", &why))),
     };
+    if let (Some(b), Some(spec)) = (
+        before.as_deref(),
+        layout.files.iter().find(|f| f.path.as_str() == path),
+    ) {
+        if serde_json::from_slice::<serde::de::IgnoredAny>(b).is_err() {
+            return Ok(Some(ContentDiff::Salvage(salvage_view(
+                b,
+                spec,
+                &layout.config.positions.identity,
+            ))));
+        }
+    }
     let keying = keying(layout, path);
     let d = jsondiff::diff(before.as_deref(), after.as_deref(), &keying);
     Ok(Some(ContentDiff::Diff(d)))
+}
+
+/// What a salvage of damaged bytes keeps and loses, for `journal show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SalvageView {
+    /// The salvage's account.
+    pub report: crate::salvage::SalvageReport,
+    /// Every record kept: its array, and its identity (positions) or its text.
+    pub kept: Vec<(String, String)>,
+    /// Every damaged byte range, with the start of its text (escaped).
+    pub lost: Vec<(crate::salvage::DamagedRange, String)>,
+}
+
+fn salvage_view(before: &[u8], spec: &crate::config::File, identity: &[String]) -> SalvageView {
+    let s = crate::salvage::salvage(before, &crate::checks::corrupt::shape_of(spec));
+    let kept = s
+        .records
+        .iter()
+        .map(|k| {
+            let array = spec.record_arrays.get(k.array).cloned().unwrap_or_default();
+            let text = before.get(k.span.clone()).unwrap_or_default();
+            (array, record_label(text, identity))
+        })
+        .collect();
+    let lost = s
+        .report
+        .damaged
+        .iter()
+        .map(|d| {
+            let start = usize::try_from(d.start).unwrap_or(0);
+            let end = usize::try_from(d.end).unwrap_or(start).min(start + 160);
+            let text = String::from_utf8_lossy(before.get(start..end).unwrap_or_default());
+            (*d, crate::text::clean(&text))
+        })
+        .collect();
+    SalvageView {
+        report: s.report,
+        kept,
+        lost,
+    }
+}
+
+/// `symbol / strategy / direction` of a record when it has them, else its start.
+fn record_label(text: &[u8], identity: &[String]) -> String {
+    let parsed: Option<serde_json::Map<String, Value>> = serde_json::from_slice(text).ok();
+    let fields: Option<Vec<String>> = parsed.as_ref().and_then(|o| {
+        identity
+            .iter()
+            .map(|f| {
+                o.get(f)
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            })
+            .collect()
+    });
+    match fields {
+        Some(f) => f.join(" / "),
+        None => crate::text::clean(&String::from_utf8_lossy(
+            text.get(..text.len().min(80)).unwrap_or_default(),
+        )),
+    }
 }
 
 fn unavailable(side: &str, why: &str) -> ContentDiff {

@@ -240,6 +240,14 @@ impl<'r> Txn<'r> {
         }
     }
 
+    /// Appends a record that is neither an intent nor a done (an `ack`), durably.
+    ///
+    /// # Errors
+    /// I/O errors naming the journal file.
+    pub fn note(&mut self, body: journal_format::Body) -> Result<()> {
+        self.writer.append(body, true)
+    }
+
     /// Commits with `summary` (an object) and hands the records to the in-memory journal.
     ///
     /// # Errors

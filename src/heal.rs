@@ -232,7 +232,8 @@ pub fn heal(opts: &Options) -> Result<Report> {
     report.recovery = rec_report;
     let batch = Batch::prepare(&s.root, &s.layout, &report.findings, mode.mode);
     report.alerts_suppressed = batch.suppressed;
-    let summary = summary(&report, &detection, started, measured);
+    let salvaged = applied_salvages(&planned, &results);
+    let summary = summary(&report, &detection, &salvaged, started, measured);
     let id = txn.commit(&mut journal, summary)?;
     report.transaction = Some(id);
     send_alerts(&s, &batch, Some(id), &mut report);
@@ -745,15 +746,17 @@ fn score(
 }
 
 /// The `commit` summary: what the run found and did, for audit and metrics, the
-/// positions files known to exist (read back by `detect::gone`) and the samples the
-/// predictions read back (`disk_free`, `backups_bytes`).
+/// positions files known to exist (read back by `detect::gone`), the salvages applied and
+/// the samples the predictions read back (`disk_free`, `backups_bytes`).
 pub(crate) fn summary(
     r: &Report,
     d: &Detection,
+    salvaged: &[serde_json::Value],
     started: Instant,
     measured: Measured,
 ) -> serde_json::Value {
     let mut v = json!({
+        "salvage": salvaged,
         "healed": r.healed,
         "failed": r.failed,
         "critical": r.findings.iter().filter(|f| f.is_critical()).map(|f| json!({"code": f.code, "path": f.path, "evidence": f.evidence})).collect::<Vec<_>>(),
@@ -769,6 +772,16 @@ pub(crate) fn summary(
         obj.extend(measured.summary_members());
     }
     v
+}
+
+/// The commit summary entries of the salvages that were applied.
+pub(crate) fn applied_salvages(planned: &Planned, results: &[OpResult]) -> Vec<serde_json::Value> {
+    planned
+        .salvages
+        .iter()
+        .filter(|n| results.get(n.op) == Some(&OpResult::Applied))
+        .map(checks::corrupt::Note::summary)
+        .collect()
 }
 
 /// Runs `prune [--keep N] [--older-than DUR]`: retention of the journal and the backup
@@ -927,4 +940,164 @@ pub fn recover(opts: &Options, keep_current: bool) -> Result<RecoverReport> {
         recovery: RecoveryReport::of(&rec.outcome, torn),
         swept: rec.swept,
     })
+}
+
+/// What `ack` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AckReport {
+    /// The transaction acknowledged.
+    pub acknowledged: u64,
+    /// The transaction that recorded the acknowledgement.
+    pub transaction: u64,
+}
+
+/// Runs `ack <txn>`: records, as its own transaction, that an operator acknowledged the
+/// lossy salvage transaction `txn` applied, so real mode may start again.
+///
+/// # Errors
+/// [`Error::NoSuchTransaction`] or [`Error::Usage`] (nothing to acknowledge), journal
+/// problems, operational errors, lock timeout.
+pub fn ack(opts: &Options, txn: u64) -> Result<AckReport> {
+    let s = Session::open(opts, false)?;
+    bootstrap(&s.root)?;
+    let _lock = lock::acquire(&s.root, opts.lock_timeout)?;
+    let mut journal = Journal::load(&s.root, s.mac.clone())?;
+    let rec = recovery::recover(&s.root, &mut journal, s.layout.max_file_size, false)?;
+    if let RecoveryOutcome::Conflict { why, .. } = rec.outcome {
+        return Err(Error::Refused(format!(
+            "recovery found a conflict first: {why}"
+        )));
+    }
+    if journal.find(txn).is_none() {
+        return Err(Error::NoSuchTransaction(txn));
+    }
+    if !crate::acks::pending(&journal).iter().any(|p| p.txn == txn) {
+        return Err(Error::Usage(format!(
+            "transaction {txn} has no unacknowledged critical (nothing to acknowledge)"
+        )));
+    }
+    let meta = TxnMeta {
+        command: "ack",
+        mode: None,
+        rollback_of: None,
+    };
+    let mut t = engine::begin(&s.root, &mut journal, meta, &[], s.layout.max_file_size)?;
+    t.note(journal_format::Body::Ack(journal_format::Ack {
+        txn,
+        code: code::DATA_INTEGRITY.to_string(),
+    }))?;
+    let id = t.commit(
+        &mut journal,
+        json!({"acknowledged": txn, "code": code::DATA_INTEGRITY}),
+    )?;
+    Ok(AckReport {
+        acknowledged: txn,
+        transaction: id,
+    })
+}
+
+/// What `salvage` produced.
+pub struct SalvageOutput {
+    /// The file read (`-` for standard input).
+    pub source: String,
+    /// The salvage.
+    pub salvaged: crate::salvage::Salvaged,
+}
+
+/// Runs `salvage [FILE|-]`, read-only: the managed positions file of the root when no file
+/// is given; the shape of the managed file a given path names, else the positions shape.
+///
+/// # Errors
+/// I/O errors reading the input, an input over `limits.max_file_size`, invalid config.
+pub fn salvage_file(opts: &Options, file: Option<&std::path::Path>) -> Result<SalvageOutput> {
+    let layout = match Root::open(&opts.root) {
+        Ok(_) => Layout::load(&opts.root, opts.config.as_deref())?,
+        Err(_) => Layout::from_config(crate::config::Config::default(), None)?,
+    };
+    let positions = layout.file(crate::config::FileRole::Positions).cloned();
+    let (source, bytes, spec) = match file {
+        Some(p) if p.as_os_str() == "-" => {
+            ("-".to_string(), read_stdin(layout.max_file_size)?, None)
+        }
+        Some(p) => {
+            let spec = managed_spec(&opts.root, &layout, p);
+            (
+                p.display().to_string(),
+                read_capped(p, layout.max_file_size)?,
+                spec,
+            )
+        }
+        None => {
+            let spec = positions
+                .clone()
+                .ok_or_else(|| Error::Usage("no positions file is configured".into()))?;
+            let path = opts.root.join(spec.path.as_path());
+            (
+                path.display().to_string(),
+                read_capped(&path, layout.max_file_size)?,
+                Some(spec),
+            )
+        }
+    };
+    let shape = match spec.or(positions) {
+        Some(spec) => checks::corrupt::shape_of(&spec),
+        None => crate::salvage::Shape::positions(),
+    };
+    Ok(SalvageOutput {
+        source,
+        salvaged: crate::salvage::salvage(&bytes, &shape),
+    })
+}
+
+/// The managed file `path` names, if it is one (compared after resolving both).
+fn managed_spec(
+    root: &std::path::Path,
+    layout: &Layout,
+    path: &std::path::Path,
+) -> Option<crate::config::File> {
+    let want = std::fs::canonicalize(path).ok()?;
+    layout
+        .files
+        .iter()
+        .find(|f| {
+            std::fs::canonicalize(root.join(f.path.as_path()))
+                .ok()
+                .as_ref()
+                == Some(&want)
+        })
+        .cloned()
+}
+
+fn read_capped(path: &std::path::Path, cap: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| Error::io(crate::error::IoOp::Open, path, e))?;
+    let mut bytes = Vec::new();
+    f.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(crate::error::IoOp::Read, path, e))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large(path, cap));
+    }
+    Ok(bytes)
+}
+
+fn read_stdin(cap: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(crate::error::IoOp::Read, "-", e))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large(std::path::Path::new("-"), cap));
+    }
+    Ok(bytes)
+}
+
+fn too_large(path: &std::path::Path, cap: u64) -> Error {
+    let why = std::io::Error::new(
+        std::io::ErrorKind::FileTooLarge,
+        format!("larger than limits.max_file_size ({cap} bytes)"),
+    );
+    Error::io(crate::error::IoOp::Read, path, why)
 }

@@ -75,6 +75,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acks;
 pub mod alerts;
 pub mod audit;
 pub mod checks;

@@ -242,16 +242,7 @@ fn began_at(t: &TxnFile) -> Option<chrono::DateTime<chrono::Utc>> {
 /// Whether `t` records a lossy salvage that no `ack` names: its critical must outlive
 /// retention until an operator acknowledges it.
 fn is_pinned(journal: &Journal, t: &TxnFile) -> bool {
-    let lossy = t.entries.iter().any(|e| match &e.record.body {
-        Body::Commit(c) => stats::salvage_losses(&c.summary).0 > 0,
-        _ => false,
-    });
-    lossy
-        && !journal.kept().any(|k| {
-            k.entries
-                .iter()
-                .any(|e| matches!(&e.record.body, Body::Ack(a) if a.txn == t.txn))
-        })
+    crate::acks::needs_ack(t) && !crate::acks::acknowledged(journal, t.txn)
 }
 
 fn checkpoint_of(t: &TxnFile) -> Option<Checkpoint> {

@@ -434,7 +434,8 @@ impl Watcher {
         report.recovery = run.rec;
         let batch = Batch::prepare(&s.root, &s.layout, &report.findings, self.mode.mode);
         report.alerts_suppressed = batch.suppressed;
-        let mut summary = heal::summary(&report, &detection, run.started, m);
+        let salvaged = heal::applied_salvages(&planned, &results);
+        let mut summary = heal::summary(&report, &detection, &salvaged, run.started, m);
         if let Some(obj) = summary.as_object_mut() {
             obj.insert("cycle".into(), run.cycle.into());
             obj.insert(

@@ -41,3 +41,8 @@ fn salvage_seeds() {
 fn salvage_structured_seeds() {
     replay("salvage_structured", check_structured);
 }
+
+#[test]
+fn journal_decode_seeds() {
+    replay("journal_decode", journal_format::fuzzing::check_decode);
+}

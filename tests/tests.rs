@@ -66,3 +66,5 @@ mod watch_recovery;
 mod fuzz_replay;
 // Property tests of the JSON salvage under generated corruptions.
 mod salvage_props;
+// The corrupted-JSON heal: real-mode refusal, --accept-loss, ack, the salvage command.
+mod salvage_heal;

@@ -9,6 +9,8 @@
 #![warn(missing_docs)]
 
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hex;
 mod path;
 mod reader;

@@ -182,7 +182,7 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
         (_, Some(Kind::File), Some(bytes)) => {
             let mode = view.observed.stat.map_or(spec.mode, |s| s.mode);
             let shape = inspect_file(&spec, bytes, &ctx.layout.config.positions.identity);
-            plan_existing(p, view, &spec, bytes, mode, &shape);
+            plan_existing(ctx, p, view, &spec, bytes, mode, &shape);
             view.shape = Some(shape);
         }
         _ => p.fail("managed_file", Some(path), "could not be read"),
@@ -199,6 +199,7 @@ fn new_file(spec: &File) -> Action {
 }
 
 fn plan_existing(
+    ctx: &Ctx<'_>,
     p: &mut Planned,
     view: &mut FileView,
     spec: &File,
@@ -271,17 +272,6 @@ fn plan_existing(
                 .with_details(serde_json::json!({"file": path, "problem": why})),
             );
         }
-        Shape::Corrupt(why) => {
-            p.findings.push(
-                Finding::new(
-                    code::DATA_INTEGRITY,
-                    Level::Critical,
-                    Some(path),
-                    format!("{path} is not valid JSON ({why})"),
-                    "corrupt".to_string(),
-                )
-                .with_details(serde_json::json!({"file": path, "problem": why})),
-            );
-        }
+        Shape::Corrupt(why) => super::corrupt::plan(ctx, p, view, bytes, mode, why),
     }
 }

@@ -2,6 +2,7 @@
 //! safe to repair), failed heals (repairs refused at plan time) and findings. Nothing here
 //! writes; `engine` applies the plan. Each submodule owns one family of heals.
 
+pub mod corrupt;
 pub mod heartbeats;
 pub mod layout;
 pub mod locks;
@@ -77,6 +78,8 @@ pub struct Planned {
     pub stale_heartbeats: usize,
     /// Every readable heartbeat with its age (for the predictions).
     pub heartbeat_ages: Vec<heartbeats::HeartbeatAge>,
+    /// Salvages of corrupted files this plan applies.
+    pub salvages: Vec<corrupt::Note>,
 }
 
 /// Whether a bot instance runs in the root, which decides what the runtime heals may do.

@@ -48,3 +48,12 @@ pub fn of_error(e: &Error) -> u8 {
         _ => OPERATIONAL,
     }
 }
+
+/// `salvage`: 1 when something was lost or the input held several versions, else 0.
+pub fn of_salvage(r: &selfheal::salvage::SalvageReport) -> u8 {
+    use selfheal::salvage::Outcome;
+    match r.outcome {
+        Outcome::Lossy | Outcome::Ambiguous => PENDING,
+        Outcome::Intact | Outcome::Repaired { .. } => OK,
+    }
+}

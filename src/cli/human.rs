@@ -340,11 +340,25 @@ impl Out {
             }
             match &o.diff {
                 Some(ContentDiff::Diff(diff)) => self.doc_diff(diff),
+                Some(ContentDiff::Salvage(v)) => self.salvage_view(v),
                 Some(ContentDiff::Unavailable { why }) => {
                     self.say(&format!("      diff unavailable: {why}"))
                 }
                 None => {}
             }
+        }
+    }
+
+    fn salvage_view(&self, v: &selfheal::audit::SalvageView) {
+        self.say(&format!("      salvage: {}", v.report.summary()));
+        for (array, label) in &v.kept {
+            self.say(&format!("      kept   {array}: {label}"));
+        }
+        for (d, text) in &v.lost {
+            self.say(&format!(
+                "      lost   bytes {}..{} ({:?}): {text}",
+                d.start, d.end, d.kind
+            ));
         }
     }
 
@@ -530,6 +544,44 @@ impl Out {
         }
         if let Some(p) = &s.journal_problem {
             self.say(&format!("🚨 [CRITICAL] JOURNAL_INTEGRITY: {p}"));
+        }
+    }
+
+    /// `ack`.
+    pub fn ack(&self, r: &selfheal::heal::AckReport) {
+        self.doc(r);
+        self.say(&format!(
+            "✅ [SELF-HEAL] Acknowledged the critical of transaction {} (as transaction {})",
+            r.acknowledged, r.transaction
+        ));
+    }
+
+    /// `salvage`: the document on stdout (the report with `--json`), the account on stderr.
+    pub fn salvage(&self, s: &selfheal::heal::SalvageOutput) {
+        let r = &s.salvaged.report;
+        if self.json {
+            self.doc(&serde_json::json!({"source": s.source, "report": r}));
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&s.salvaged.document);
+        let _ = out.flush();
+        if !self.quiet {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{}: {}",
+                clean(&s.source),
+                r.summary()
+            );
+            for d in &r.damaged {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "   damaged bytes {}..{} ({:?})",
+                    d.start,
+                    d.end,
+                    d.kind
+                );
+            }
         }
     }
 

@@ -116,6 +116,17 @@ enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         cycles: Option<u64>,
     },
+    /// Acknowledge a recorded critical (a lossy salvage applied in paper mode) so real mode
+    /// may start again.
+    Ack {
+        /// The transaction whose critical is acknowledged.
+        id: u64,
+    },
+    /// Read-only: the salvaged document on stdout, what was kept and lost on stderr.
+    Salvage {
+        /// The damaged file (`-`: standard input; default: the root's positions file).
+        file: Option<PathBuf>,
+    },
     /// Healing metrics from the journal.
     Stats {
         /// Also write them to FILE in the Prometheus textfile-collector format (atomically).
@@ -274,6 +285,16 @@ fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
             Ok(exit::OK)
         }
         Command::Stats { prometheus } => stats(&opts, prometheus.as_deref(), out),
+        Command::Ack { id } => {
+            let report = heal::ack(&opts, *id)?;
+            out.ack(&report);
+            Ok(exit::OK)
+        }
+        Command::Salvage { file } => {
+            let s = heal::salvage_file(&opts, file.as_deref())?;
+            out.salvage(&s);
+            Ok(exit::of_salvage(&s.salvaged.report))
+        }
         Command::Journal { command } => journal(&opts, command, out),
         Command::Config => {
             let layout = selfheal::config::Layout::load(&opts.root, opts.config.as_deref())?;

@@ -11,6 +11,7 @@ pub mod gone;
 mod portfolio;
 mod positions;
 mod post;
+pub mod salvaged;
 pub mod slots;
 
 pub use post::{PostFile, PostState, Presence};
@@ -48,6 +49,7 @@ pub fn run(ctx: &Ctx<'_>, post: &PostState<'_>) -> Detection {
         cfg.positions.margin_tolerance,
     ));
     findings.extend(slots::detect(ctx.root.path(), &cfg.slots, positions));
+    findings.extend(salvaged::detect(ctx.journal, ctx.mode.mode));
     for_mode(&mut findings, ctx.mode.mode);
     Detection {
         known_files: gone::known_files(&post.files, ctx.journal),

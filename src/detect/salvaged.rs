@@ -1,0 +1,33 @@
+//! Lossy salvages applied in paper mode and not yet acknowledged (`acks`): a CRITICAL
+//! DATA_INTEGRITY for real mode, a HIGH warning in paper mode, until `selfheal ack <id>`.
+
+use crate::acks;
+use crate::findings::{code, Finding, Level};
+use crate::journal::Journal;
+use crate::mode::Mode;
+use serde_json::json;
+
+/// One finding per transaction whose salvage loss awaits acknowledgement.
+pub fn detect(journal: &Journal, mode: Mode) -> Vec<Finding> {
+    acks::pending(journal)
+        .into_iter()
+        .map(|p| {
+            let level = if mode == Mode::Real { Level::Critical } else { Level::High };
+            let what = if p.ambiguous { ", ambiguous" } else { "" };
+            Finding::new(
+                code::DATA_INTEGRITY,
+                level,
+                p.paths.first().map(String::as_str),
+                format!(
+                    "transaction {} applied a lossy salvage of {} in paper mode (lost {} records{what}); real mode is blocked until `selfheal ack {}`",
+                    p.txn,
+                    p.paths.join(", "),
+                    p.records_lost,
+                    p.txn
+                ),
+                format!("unacknowledged salvage in transaction {}", p.txn),
+            )
+            .with_details(json!({"transaction": p.txn, "salvage": {"records_lost": p.records_lost, "ambiguous": p.ambiguous, "paths": p.paths}}))
+        })
+        .collect()
+}
