@@ -212,6 +212,30 @@ fn identity(p: &Path) -> (Vec<u8>, u64, i64, i64) {
     )
 }
 
+/// Damages `rel` with `damage` and checks that a cycle at most two after the last one read
+/// applies the heal `heal` to it.
+fn heals_within_two_cycles(
+    w: &mut Watch,
+    root: &Path,
+    rel: &str,
+    heal: &str,
+    damage: impl FnOnce(&Path),
+) {
+    let k = w.last();
+    damage(&root.join(rel));
+    let healed = w.find_by(k + 2, |c| {
+        actions_on(c, rel, "applied")
+            .iter()
+            .any(|a| a["heal"] == heal)
+    });
+    assert!(
+        healed.is_some(),
+        "{rel} not healed ({heal}) by cycle {}: {:?}",
+        k + 2,
+        w.cycles.last()
+    );
+}
+
 #[test]
 fn watch_beside_a_writing_bot_heals_reports_and_stops_cleanly() {
     let dir = tempdir();
@@ -246,19 +270,18 @@ fn watch_beside_a_writing_bot_heals_reports_and_stops_cleanly() {
     assert_eq!(std::fs::read(root.join(JSON_HB)).expect("hb"), fresh_json);
     assert_eq!(std::fs::read(root.join(PLAIN_HB)).expect("hb"), fresh_plain);
 
-    // A truncated portfolio (nobody holds its lock): healed within two cycles.
-    let k = w.last();
-    std::fs::File::create(root.join(PORTFOLIO)).expect("truncate portfolio");
-    let healed = w.find_by(k + 2, |c| !actions_on(c, PORTFOLIO, "applied").is_empty());
-    assert!(
-        healed.is_some(),
-        "portfolio not healed by cycle {}: {:?}",
-        k + 2,
-        w.cycles.last()
-    );
+    // The portfolio (nobody holds its lock) truncated to nothing, then cut in the middle of
+    // its document: each healed within two cycles (the cut one by salvage, paper mode).
+    heals_within_two_cycles(&mut w, &root, PORTFOLIO, "empty_file", |p| {
+        std::fs::File::create(p).expect("truncate portfolio");
+    });
+    heals_within_two_cycles(&mut w, &root, PORTFOLIO, "corrupted_json", |p| {
+        let bytes = std::fs::read(p).expect("read portfolio");
+        std::fs::write(p, &bytes[..bytes.len() / 2]).expect("cut portfolio");
+    });
     let portfolio: Value =
         serde_json::from_slice(&std::fs::read(root.join(PORTFOLIO)).expect("read")).expect("json");
-    assert_eq!(portfolio["open_positions_count"], 0);
+    assert!(portfolio.is_object(), "{portfolio}");
 
     // Stale heartbeats: reported (finding and alert) within two cycles, never reset.
     let k = w.last();
@@ -295,7 +318,8 @@ fn watch_beside_a_writing_bot_heals_reports_and_stops_cleanly() {
         .expect("open lock");
     lock.lock().expect("flock");
     let held_from = now_ns();
-    std::fs::write(root.join(POSITIONS), b"{}").expect("corrupt positions");
+    let whole = std::fs::read(root.join(POSITIONS)).expect("read positions");
+    std::fs::write(root.join(POSITIONS), &whole[..whole.len() / 2]).expect("cut positions");
     let corrupt = identity(&root.join(POSITIONS));
     let k = w.last();
     w.wait_cycle(k + 3);
@@ -311,6 +335,11 @@ fn watch_beside_a_writing_bot_heals_reports_and_stops_cleanly() {
         .filter(|c| c["cycle"].as_u64() >= Some(k + 2))
     {
         assert!(skipped_locked(c, POSITIONS), "not reported as locked: {c}");
+        let announced = findings_of(c, "DATA_INTEGRITY");
+        assert!(
+            announced.iter().all(|f| f["path"] != POSITIONS),
+            "a salvage announced but not applied: {c}"
+        );
     }
     assert_eq!(
         identity(&root.join(POSITIONS)),
@@ -330,7 +359,13 @@ fn watch_beside_a_writing_bot_heals_reports_and_stops_cleanly() {
     );
     let positions: Value =
         serde_json::from_slice(&std::fs::read(root.join(POSITIONS)).expect("read")).expect("json");
-    assert_eq!(positions["open_positions"], Value::Array(Vec::new()));
+    assert!(positions.is_object(), "{positions}");
+    let salvaged = w.cycles.iter().any(|c| {
+        actions_on(c, POSITIONS, "applied")
+            .iter()
+            .any(|a| a["heal"] == "corrupted_json")
+    });
+    assert!(salvaged, "the cut positions file was salvaged");
     writer.resume();
     let k = w.last();
     w.wait_cycle(k + 3);

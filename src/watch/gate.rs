@@ -13,6 +13,7 @@
 use crate::checks::Planned;
 use crate::config::Layout;
 use crate::error::Result;
+use crate::findings::{code, Level};
 use crate::fsx::{Entry, HeldLock, Root, TryLock};
 use crate::journal::BACKUPS_DIR;
 use crate::paths::RelPath;
@@ -144,8 +145,9 @@ pub fn take_paths(
     Ok(Ok(Held { _locks: held }))
 }
 
-/// Keeps the operations whose `keep` entry is true, renumbering the managed files'
-/// operation indices (a dropped operation leaves its file as observed).
+/// Keeps the operations whose `keep` entry is true, renumbering the operation indices the
+/// plan holds elsewhere (managed files, salvage notes); a dropped operation leaves its
+/// file as observed, and its salvage note (and the warning announcing it) go with it.
 pub fn retain_ops(planned: &mut Planned, keep: &[bool]) {
     let mut renumber = Vec::with_capacity(keep.len());
     let mut next = 0usize;
@@ -159,9 +161,28 @@ pub fn retain_ops(planned: &mut Planned, keep: &[bool]) {
         .zip(keep)
         .filter_map(|(op, k)| k.then_some(op))
         .collect();
+    let new_index = |i: usize| renumber.get(i).copied().flatten();
     for f in &mut planned.files {
-        f.op = f.op.and_then(|i| renumber.get(i).copied().flatten());
+        f.op = f.op.and_then(new_index);
     }
+    let mut dropped = Vec::new();
+    planned.salvages.retain_mut(|n| match new_index(n.op) {
+        Some(i) => {
+            n.op = i;
+            true
+        }
+        None => {
+            dropped.push(n.path.clone());
+            false
+        }
+    });
+    // The warning that a lossy salvage is applied goes with the salvage it announces.
+    planned.findings.retain(|f| {
+        let announces = f.code == code::DATA_INTEGRITY
+            && f.level == Level::High
+            && f.details.get("salvage").is_some();
+        !(announces && f.path.as_ref().is_some_and(|p| dropped.contains(p)))
+    });
 }
 
 #[cfg(test)]
