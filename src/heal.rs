@@ -207,19 +207,8 @@ pub fn heal(opts: &Options) -> Result<Report> {
     let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
     let detection = detect_after(&ctx, &mut planned, Some(&results));
     let measured = measure(&s.root);
-    let current = Applied {
-        txn: txn.id(),
-        ops: &planned.ops,
-        results: &results,
-    };
-    let predicted = predictions(
-        &ctx,
-        &planned,
-        measured,
-        Some(&current),
-        &History::default(),
-    );
-    planned.findings.extend(predicted);
+    let history = History::default();
+    predict_applied(&ctx, &mut planned, measured, (txn.id(), &results), &history);
     let mut report = assemble(
         &s,
         &journal,
@@ -265,6 +254,24 @@ pub(crate) fn measure(root: &Root) -> Measured {
         disk_free: root.available_space(backups.as_ref()).ok(),
         backups_bytes: prune::backups_size(root).ok(),
     }
+}
+
+/// Adds to `planned` the predictive warnings of a run whose transaction `applied.0` gave
+/// `applied.1`.
+pub(crate) fn predict_applied(
+    ctx: &Ctx<'_>,
+    planned: &mut Planned,
+    measured: Measured,
+    applied: (u64, &[OpResult]),
+    extra: &History,
+) {
+    let current = Applied {
+        txn: applied.0,
+        ops: &planned.ops,
+        results: applied.1,
+    };
+    let predicted = predictions(ctx, planned, measured, Some(&current), extra);
+    planned.findings.extend(predicted);
 }
 
 /// The predictive warnings (`predict`) for the state `ctx` and `planned` describe, the

@@ -27,7 +27,7 @@ use crate::alerts::Batch;
 use crate::checks::{self, Phase, Planned};
 use crate::engine::{self, TxnMeta};
 use crate::error::{Error, Result};
-use crate::heal::{self, Applied, Options, Session};
+use crate::heal::{self, Options, Session};
 use crate::journal::{self, Journal, BACKUPS_DIR};
 use crate::lock;
 use crate::mode::{Mode, ModeChoice};
@@ -132,11 +132,7 @@ pub fn watch(
         c.next_in_ms = (!last).then(|| millis(w.interval));
         log_cycle(&c);
         if let Some(n) = &notifier {
-            let mut extra = vec!["WATCHDOG=1"];
-            if done == 1 {
-                extra.insert(0, "READY=1");
-            }
-            n.status(&c.status_line(), &extra);
+            notify_cycle(n, &c);
         }
         if on_cycle(&c).is_break() {
             break Stop::Caller;
@@ -149,6 +145,15 @@ pub fn watch(
         n.send("STOPPING=1");
     }
     Ok(WatchSummary { cycles: done, stop })
+}
+
+/// `STATUS=<status line>` and `WATCHDOG=1` after a cycle, with `READY=1` after the first.
+fn notify_cycle(n: &Notifier, c: &CycleReport) {
+    let mut extra = vec!["WATCHDOG=1"];
+    if c.cycle == 1 {
+        extra.insert(0, "READY=1");
+    }
+    n.status(&c.status_line(), &extra);
 }
 
 fn millis(d: Duration) -> u64 {
@@ -415,13 +420,7 @@ impl Watcher {
         let results = txn.apply(&planned.ops)?;
         let ctx = s.ctx(journal, self.mode, Phase::Watch, self.accept_loss);
         let detection = heal::detect_after(&ctx, &mut planned, Some(&results));
-        let current = Applied {
-            txn: txn.id(),
-            ops: &planned.ops,
-            results: &results,
-        };
-        let predicted = heal::predictions(&ctx, &planned, m, Some(&current), &self.memory);
-        planned.findings.extend(predicted);
+        heal::predict_applied(&ctx, &mut planned, m, (txn.id(), &results), &self.memory);
         let mut report = heal::assemble(
             s,
             journal,
@@ -435,19 +434,22 @@ impl Watcher {
         let batch = Batch::prepare(&s.root, &s.layout, &report.findings, self.mode.mode);
         report.alerts_suppressed = batch.suppressed;
         let salvaged = heal::applied_salvages(&planned, &results);
-        let mut summary = heal::summary(&report, &detection, &salvaged, run.started, m);
-        if let Some(obj) = summary.as_object_mut() {
-            obj.insert("cycle".into(), run.cycle.into());
-            obj.insert(
-                "skipped".into(),
-                serde_json::to_value(skipped).unwrap_or_default(),
-            );
-        }
-        let id = txn.commit(journal, summary)?;
+        let summary = heal::summary(&report, &detection, &salvaged, run.started, m);
+        let id = txn.commit(journal, with_cycle(summary, run.cycle, skipped))?;
         report.transaction = Some(id);
         heal::send_alerts(s, &batch, Some(id), &mut report);
         Ok(report)
     }
+}
+
+/// A heal commit summary plus the cycle number and what the cycle skipped.
+fn with_cycle(mut summary: serde_json::Value, cycle: u64, skipped: &[Skip]) -> serde_json::Value {
+    if let Some(obj) = summary.as_object_mut() {
+        obj.insert("cycle".into(), cycle.into());
+        let skipped = serde_json::to_value(skipped).unwrap_or_default();
+        obj.insert("skipped".into(), skipped);
+    }
+    summary
 }
 
 /// What a cycle did before it planned.
