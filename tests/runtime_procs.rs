@@ -166,6 +166,20 @@ fn real_mode_with_a_live_instance_signals_and_writes_nothing() {
         assert_eq!(snapshot(r), before, "no state file is written");
     }
     assert!(get(r, "logs/positions_futures.json").is_none());
+    let log = std::fs::read_to_string(r.join("logs/operator_alerts.jsonl")).expect("alert log");
+    let alerts: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("alert line is JSON"))
+        .collect();
+    let dup = crate::detect_support::alerts_of(&alerts, "DUPLICATE_INSTANCE");
+    assert_eq!(dup.len(), 1, "appended once, then deduplicated: {alerts:?}");
+    crate::detect_support::assert_alert_shape(dup[0]);
+    assert_eq!(dup[0]["level"], "CRITICAL");
+    assert!(
+        dup[0]["transaction"].is_u64(),
+        "the run's transaction: {}",
+        dup[0]
+    );
 }
 
 #[test]
