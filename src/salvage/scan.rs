@@ -38,7 +38,7 @@ const BLOCK: usize = 4096;
 /// how many earlier occurrences are tried.
 const PROBE: usize = 16;
 const LOOKBACK: usize = 2 * BLOCK;
-const MAX_REWIND_TRIES: usize = 8;
+const MAX_REWIND_TRIES: usize = 16;
 
 /// One version of the document found in the bytes.
 #[derive(Debug, Clone)]
@@ -157,7 +157,7 @@ struct Scanner<'a> {
     pos: usize,
     out: ScanOut,
     /// Kept records seen so far, built only once a damaged region holds records.
-    index: HashSet<&'a [u8]>,
+    index: HashSet<Sampled<'a>>,
     indexed: (usize, usize),
 }
 
@@ -570,7 +570,10 @@ impl<'a> Scanner<'a> {
         }
         let tail = resume(self.buf, found, anchor)?;
         self.index_kept();
-        if found.iter().any(|s| self.index.contains(s.of(self.buf))) {
+        if found
+            .iter()
+            .any(|s| self.index.contains(&Sampled(s.of(self.buf))))
+        {
             return None;
         }
         let anchor_key = match (tail.end, anchor) {
@@ -686,7 +689,7 @@ impl<'a> Scanner<'a> {
         self.index_kept();
         let mut repeated = false;
         for span in found {
-            if self.index.contains(span.of(self.buf)) {
+            if self.index.contains(&Sampled(span.of(self.buf))) {
                 repeated = true;
                 self.out.repeated += 1;
             } else {
@@ -722,23 +725,18 @@ impl<'a> Scanner<'a> {
         let Some(probe) = self.buf.get(boundary..boundary + PROBE) else {
             return false;
         };
-        let mut window = self
-            .buf
-            .get(boundary.saturating_sub(LOOKBACK)..boundary)
-            .unwrap_or_default();
-        let base = boundary - window.len();
-        for _ in 0..MAX_REWIND_TRIES {
-            let Some(q) = memchr::memmem::rfind(window, probe) else {
-                return false;
-            };
-            let earlier = self.buf.get(base + q..boundary).unwrap_or_default();
-            let later = self.buf.get(boundary..boundary + earlier.len());
-            if earlier.len() >= PROBE && later == Some(earlier) && is_varied(earlier) {
-                return true;
-            }
-            window = window.get(..q).unwrap_or_default();
+        if probe.iter().any(|&b| b < 0x20 && !is_ws(b)) {
+            return false;
         }
-        false
+        let lo = boundary.saturating_sub(LOOKBACK);
+        let window = self.buf.get(lo..boundary).unwrap_or_default();
+        memchr::memmem::find_iter(window, probe)
+            .take(MAX_REWIND_TRIES)
+            .any(|off| {
+                let earlier = self.buf.get(lo + off..boundary).unwrap_or_default();
+                let later = self.buf.get(boundary..boundary + earlier.len());
+                earlier.len() >= PROBE && later == Some(earlier) && is_varied(earlier)
+            })
     }
 
     fn index_kept(&mut self) {
@@ -747,7 +745,7 @@ impl<'a> Scanner<'a> {
         while let Some(entry) = self.out.entries.get(e) {
             if let EntryValue::Records(list) = &entry.value {
                 for span in list.records.get(r..).unwrap_or_default() {
-                    self.index.insert(span.of(buf));
+                    self.index.insert(Sampled(span.of(buf)));
                 }
                 r = list.records.len();
             }
@@ -775,6 +773,22 @@ impl<'a> Scanner<'a> {
             kind,
             trailing,
         });
+    }
+}
+
+/// A record's bytes, hashed by their length and a few samples (records are long and
+/// hashing all of their bytes would cost as much as the scan), compared in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sampled<'a>(&'a [u8]);
+
+impl std::hash::Hash for Sampled<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let b = self.0;
+        let n = b.len();
+        n.hash(state);
+        for at in [0, n / 2, n.saturating_sub(32)] {
+            b.get(at..(at + 32).min(n)).unwrap_or_default().hash(state);
+        }
     }
 }
 
