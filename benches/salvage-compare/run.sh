@@ -96,8 +96,10 @@ for kind in truncated nul_tail garbage_block second_document interleaved_4k trai
     tot=$(echo "$score" | sed 's/.*"intact":\([0-9]*\).*/\1/')
     inv=$(echo "$score" | sed 's/.*"invented":\([0-9]*\).*/\1/')
     parsed=$(echo "$score" | sed 's/.*"parsed":\([a-z]*\).*/\1/')
+    docs=$(echo "$score" | sed 's/.*"documents":\([0-9]*\).*/\1/')
     note=""
     if [ "$parsed" != true ]; then note="no valid JSON output"; fi
+    if [ "$docs" -gt 1 ]; then note="a JSON array of $docs values, not a positions file"; fi
     err=$(grep -m1 '^error:' "$out/$name.log" | cut -c1-60 || true)
     if [ -n "$err" ]; then note="$err"; fi
     if [ "$name" = selfheal ]; then note=$(grep -m1 '^salvaged' "$out/$name.log" || true); fi
