@@ -5,6 +5,7 @@
 #   benches/salvage-compare/run.sh            # 50 MB files, seed 42
 #   MB=5 SEED=7 benches/salvage-compare/run.sh
 #   SALVAGE_CMD="selfheal salvage" benches/salvage-compare/run.sh   # the real CLI, once it exists
+#   TOOLS=selfheal benches/salvage-compare/run.sh   # only some tools (default: all three)
 #
 # SALVAGE_CMD gets the damaged file as its last argument and must print the salvaged
 # document on stdout; if it prints `seconds=S` on stderr that in-process time is used,
@@ -18,6 +19,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 scratch=${SCRATCH:-$CARGO_TARGET_DIR/salvage-compare}
 mb=${MB:-50}
 peer_timeout=${PEER_TIMEOUT:-600}
+tools=${TOOLS:-selfheal json_repair jsonrepair}
 seed=${SEED:-42}
 json_repair_version=0.64.4
 jsonrepair_version=3.15.0
@@ -86,7 +88,7 @@ for kind in truncated nul_tail garbage_block second_document interleaved_4k trai
   echo
   echo "| tool | intact records recovered | invented or altered | MB/s | note |"
   echo "|---|---|---|---|---|"
-  for name in selfheal json_repair jsonrepair; do
+  for name in $tools; do
     dst=$out/$kind.$name.json
     s=$(run "$name" "$file" "$dst")
     score=$("$tool" score "$data" "$kind" "$dst")
@@ -94,8 +96,10 @@ for kind in truncated nul_tail garbage_block second_document interleaved_4k trai
     tot=$(echo "$score" | sed 's/.*"intact":\([0-9]*\).*/\1/')
     inv=$(echo "$score" | sed 's/.*"invented":\([0-9]*\).*/\1/')
     parsed=$(echo "$score" | sed 's/.*"parsed":\([a-z]*\).*/\1/')
+    docs=$(echo "$score" | sed 's/.*"documents":\([0-9]*\).*/\1/')
     note=""
     if [ "$parsed" != true ]; then note="no valid JSON output"; fi
+    if [ "$docs" -gt 1 ]; then note="a JSON array of $docs values, not a positions file"; fi
     err=$(grep -m1 '^error:' "$out/$name.log" | cut -c1-60 || true)
     if [ -n "$err" ]; then note="$err"; fi
     if [ "$name" = selfheal ]; then note=$(grep -m1 '^salvaged' "$out/$name.log" || true); fi

@@ -73,6 +73,7 @@
 mod anchor;
 mod api;
 mod emit;
+mod evidence;
 mod lex;
 mod lost;
 mod report;

@@ -15,6 +15,8 @@
 use std::collections::HashSet;
 
 use super::anchor::{Anchor, AnchorKind, Anchors};
+use super::evidence::{any_block_rewinds, classify, first_key, first_key_of, record_keys};
+use super::evidence::{repeats_across_block, Sampled, BLOCK};
 use super::lex::string_end;
 use super::lex::value_extent;
 use super::lex::{at, ends_cleanly, is_valid_json, is_ws, key_name, skip_ws};
@@ -31,14 +33,6 @@ pub(crate) enum VersionReason {
     RepeatedRecords,
     RepeatedText,
 }
-
-/// Block size of the writers whose interleaving `repeats_across_block` looks for.
-const BLOCK: usize = 4096;
-/// Bytes first compared after a block boundary, how far back they are looked for, and
-/// how many earlier occurrences are tried.
-const PROBE: usize = 16;
-const LOOKBACK: usize = 2 * BLOCK;
-const MAX_REWIND_TRIES: usize = 8;
 
 /// One version of the document found in the bytes.
 #[derive(Debug, Clone)]
@@ -157,7 +151,7 @@ struct Scanner<'a> {
     pos: usize,
     out: ScanOut,
     /// Kept records seen so far, built only once a damaged region holds records.
-    index: HashSet<&'a [u8]>,
+    index: HashSet<Sampled<'a>>,
     indexed: (usize, usize),
 }
 
@@ -168,7 +162,7 @@ impl<'a> Scanner<'a> {
             self.body = 3;
         }
         self.pos = self.body;
-        self.splice_guard = self.any_block_rewinds() && !self.whole_input_valid();
+        self.splice_guard = any_block_rewinds(self.buf) && !self.whole_input_valid();
         self.out.interleaved = self.splice_guard;
         let mut step = Step::Between;
         loop {
@@ -532,7 +526,7 @@ impl<'a> Scanner<'a> {
             }
         }
         self.file_unplaced(damage, found);
-        if self.repeats_across_block(damage, until) {
+        if repeats_across_block(self.buf, damage, until) {
             self.new_version(damage, VersionReason::RepeatedText);
         }
         let span = Span::new(damage.min(until), until);
@@ -565,12 +559,15 @@ impl<'a> Scanner<'a> {
         until: usize,
         trailing: bool,
     ) -> Option<Step> {
-        if self.splice_guard || self.repeats_across_block(damage, until) {
+        if self.splice_guard || repeats_across_block(self.buf, damage, until) {
             return None;
         }
         let tail = resume(self.buf, found, anchor)?;
         self.index_kept();
-        if found.iter().any(|s| self.index.contains(s.of(self.buf))) {
+        if found
+            .iter()
+            .any(|s| self.index.contains(&Sampled(s.of(self.buf))))
+        {
             return None;
         }
         let anchor_key = match (tail.end, anchor) {
@@ -686,7 +683,7 @@ impl<'a> Scanner<'a> {
         self.index_kept();
         let mut repeated = false;
         for span in found {
-            if self.index.contains(span.of(self.buf)) {
+            if self.index.contains(&Sampled(span.of(self.buf))) {
                 repeated = true;
                 self.out.repeated += 1;
             } else {
@@ -698,56 +695,13 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// True if the text rewinds at any 4 KiB boundary of the input.
-    fn any_block_rewinds(&self) -> bool {
-        (1..=self.buf.len() / BLOCK).any(|k| self.rewinds_at(k * BLOCK))
-    }
-
-    /// Two writers interleaving 4 KiB blocks rewind the text at a block boundary: the
-    /// bytes after a boundary in or just before the damaged region occur shortly before it.
-    fn repeats_across_block(&self, damage: usize, until: usize) -> bool {
-        let mut boundary = damage - damage % BLOCK;
-        while boundary < until {
-            if boundary > 0 && self.rewinds_at(boundary) {
-                return true;
-            }
-            boundary += BLOCK;
-        }
-        false
-    }
-
-    /// True if, for some `q` shortly before `boundary`, the text `q..boundary` occurs
-    /// again right after `boundary`: the second writer's block restarts at `q`.
-    fn rewinds_at(&self, boundary: usize) -> bool {
-        let Some(probe) = self.buf.get(boundary..boundary + PROBE) else {
-            return false;
-        };
-        let mut window = self
-            .buf
-            .get(boundary.saturating_sub(LOOKBACK)..boundary)
-            .unwrap_or_default();
-        let base = boundary - window.len();
-        for _ in 0..MAX_REWIND_TRIES {
-            let Some(q) = memchr::memmem::rfind(window, probe) else {
-                return false;
-            };
-            let earlier = self.buf.get(base + q..boundary).unwrap_or_default();
-            let later = self.buf.get(boundary..boundary + earlier.len());
-            if earlier.len() >= PROBE && later == Some(earlier) && is_varied(earlier) {
-                return true;
-            }
-            window = window.get(..q).unwrap_or_default();
-        }
-        false
-    }
-
     fn index_kept(&mut self) {
         let buf = self.buf;
         let (mut e, mut r) = self.indexed;
         while let Some(entry) = self.out.entries.get(e) {
             if let EntryValue::Records(list) = &entry.value {
                 for span in list.records.get(r..).unwrap_or_default() {
-                    self.index.insert(span.of(buf));
+                    self.index.insert(Sampled(span.of(buf)));
                 }
                 r = list.records.len();
             }
@@ -776,59 +730,6 @@ impl<'a> Scanner<'a> {
             trailing,
         });
     }
-}
-
-/// The first key of an object's text, raw (quotes included).
-fn first_key(record: &[u8]) -> Option<&[u8]> {
-    first_key_of(record)
-}
-
-fn first_key_of(record: &[u8]) -> Option<&[u8]> {
-    if at(record, 0)? != b'{' {
-        return None;
-    }
-    let q = skip_ws(record, 1);
-    let end = string_end(record, q, record.len())?;
-    record.get(q..end)
-}
-
-/// The top-level keys of an object's text (empty if it does not parse).
-fn record_keys(record: &[u8]) -> HashSet<String> {
-    serde_json::from_slice::<std::collections::HashMap<String, serde::de::IgnoredAny>>(record)
-        .map(|m| m.into_keys().collect())
-        .unwrap_or_default()
-}
-
-/// Padding: only NUL and whitespace. Truncated: the input ends in the range, inside a
-/// document, and the range holds only text (maybe followed by padding). Else invalid.
-fn classify(bytes: &[u8], ends_input_inside_document: bool) -> DamageKind {
-    let is_pad = |b: &u8| *b == 0 || is_ws(*b);
-    if bytes.iter().all(is_pad) {
-        return DamageKind::Padding;
-    }
-    let text_len = bytes.iter().rposition(|b| !is_pad(b)).map_or(0, |i| i + 1);
-    let text = bytes.get(..text_len).unwrap_or_default();
-    let controls = text.iter().any(|&b| b < 0x20 && !is_ws(b));
-    // a multi-byte character cut by the end is still text
-    let bad_utf8 = std::str::from_utf8(text).is_err_and(|e| e.error_len().is_some());
-    if ends_input_inside_document && !controls && !bad_utf8 {
-        DamageKind::Truncated
-    } else {
-        DamageKind::Invalid
-    }
-}
-
-/// Text with at least 10 distinct bytes: a rewind must not be a run like `[[[[` or spaces.
-fn is_varied(text: &[u8]) -> bool {
-    let mut seen = [false; 256];
-    let mut distinct = 0;
-    for &b in text {
-        if let Some(slot) = seen.get_mut(usize::from(b)) {
-            distinct += usize::from(!*slot);
-            *slot = true;
-        }
-    }
-    distinct >= 10
 }
 
 fn starts_value(b: u8) -> bool {

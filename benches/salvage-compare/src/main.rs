@@ -165,12 +165,18 @@ fn score(args: &[String]) -> Result<(), String> {
         .filter_map(|(a, id, t)| value_of(t).map(|v| ((*a, format!("ord-{id:08}")), v)))
         .collect();
     let out = read(output).unwrap_or_default();
-    let (found, invented, parsed) = match serde_json::from_slice::<Value>(&out) {
-        Ok(doc) => {
-            let (f, i) = judge(&doc, &universe, &intact);
-            (f, i, true)
+    // A tool may answer two documents with a JSON array of both: score every document in
+    // it (lenient: the caller would still have to pick one).
+    let (found, invented, parsed, documents) = match serde_json::from_slice::<Value>(&out) {
+        Ok(Value::Array(docs)) => {
+            let (f, i) = judge(&docs, &universe, &intact);
+            (f, i, true, docs.len())
         }
-        Err(_) => (0, 0, false),
+        Ok(doc) => {
+            let (f, i) = judge(std::slice::from_ref(&doc), &universe, &intact);
+            (f, i, true, 1)
+        }
+        Err(_) => (0, 0, false, 0),
     };
     let mut unique = HashSet::new();
     let intact_n = intact
@@ -179,19 +185,23 @@ fn score(args: &[String]) -> Result<(), String> {
         .count();
     println!(
         "{}",
-        serde_json::json!({"kind": kind, "parsed": parsed, "recovered": found, "intact": intact_n, "invented": invented})
+        serde_json::json!({"kind": kind, "parsed": parsed, "recovered": found, "intact": intact_n, "invented": invented, "documents": documents})
     );
     Ok(())
 }
 
 fn judge(
-    doc: &Value,
+    docs: &[Value],
     universe: &HashMap<Key, Vec<Value>>,
     intact: &[(Key, Value)],
 ) -> (usize, usize) {
     let mut invented = 0;
     let mut seen: HashSet<(Key, String)> = HashSet::new();
-    for (a, name) in ["open_positions", "closed_positions"].iter().enumerate() {
+    let arrays = ["open_positions", "closed_positions"];
+    let pairs = docs
+        .iter()
+        .flat_map(|d| arrays.iter().enumerate().map(move |(a, name)| (d, a, name)));
+    for (doc, a, name) in pairs {
         let Some(list) = doc.get(name).and_then(Value::as_array) else {
             continue;
         };

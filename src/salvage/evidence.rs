@@ -1,0 +1,124 @@
+//! Evidence read from the bytes themselves: whether two writers interleaved blocks
+//! (text that rewinds at a 4 KiB boundary), what a damaged range looks like, and cheap
+//! fingerprints of records. Pure functions over byte slices; nothing here allocates in
+//! proportion to the input except the record fingerprints the caller keeps.
+
+use std::collections::HashSet;
+
+use super::lex::{at, is_ws, skip_ws, string_end};
+use super::scan::DamageKind;
+
+/// Block size of the writers whose interleaving `repeats_across_block` looks for.
+pub(crate) const BLOCK: usize = 4096;
+/// Bytes first compared after a block boundary, how far back they are looked for, and
+/// how many earlier occurrences are tried.
+const PROBE: usize = 16;
+const LOOKBACK: usize = 2 * BLOCK;
+const MAX_REWIND_TRIES: usize = 16;
+
+/// True if the text rewinds at any 4 KiB boundary of the input.
+pub(crate) fn any_block_rewinds(buf: &[u8]) -> bool {
+    (1..=buf.len() / BLOCK).any(|k| rewinds_at(buf, k * BLOCK))
+}
+
+/// Two writers interleaving 4 KiB blocks rewind the text at a block boundary: the
+/// bytes after a boundary in or just before the damaged region occur shortly before it.
+pub(crate) fn repeats_across_block(buf: &[u8], damage: usize, until: usize) -> bool {
+    let mut boundary = damage - damage % BLOCK;
+    while boundary < until {
+        if boundary > 0 && rewinds_at(buf, boundary) {
+            return true;
+        }
+        boundary += BLOCK;
+    }
+    false
+}
+
+/// True if, for some `q` shortly before `boundary`, the text `q..boundary` occurs
+/// again right after `boundary`: the second writer's block restarts at `q`.
+fn rewinds_at(buf: &[u8], boundary: usize) -> bool {
+    let Some(probe) = buf.get(boundary..boundary + PROBE) else {
+        return false;
+    };
+    if probe.iter().any(|&b| b < 0x20 && !is_ws(b)) {
+        return false;
+    }
+    let lo = boundary.saturating_sub(LOOKBACK);
+    let window = buf.get(lo..boundary).unwrap_or_default();
+    memchr::memmem::find_iter(window, probe)
+        .take(MAX_REWIND_TRIES)
+        .any(|off| {
+            let earlier = buf.get(lo + off..boundary).unwrap_or_default();
+            let later = buf.get(boundary..boundary + earlier.len());
+            earlier.len() >= PROBE && later == Some(earlier) && is_varied(earlier)
+        })
+}
+
+/// A record's bytes, hashed by their length and a few samples (records are long and
+/// hashing all of their bytes would cost as much as the scan), compared in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sampled<'a>(pub &'a [u8]);
+
+impl std::hash::Hash for Sampled<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let b = self.0;
+        let n = b.len();
+        n.hash(state);
+        for at in [0, n / 2, n.saturating_sub(32)] {
+            b.get(at..(at + 32).min(n)).unwrap_or_default().hash(state);
+        }
+    }
+}
+
+/// The first key of an object's text, raw (quotes included).
+pub(crate) fn first_key(record: &[u8]) -> Option<&[u8]> {
+    first_key_of(record)
+}
+
+pub(crate) fn first_key_of(record: &[u8]) -> Option<&[u8]> {
+    if at(record, 0)? != b'{' {
+        return None;
+    }
+    let q = skip_ws(record, 1);
+    let end = string_end(record, q, record.len())?;
+    record.get(q..end)
+}
+
+/// The top-level keys of an object's text (empty if it does not parse).
+pub(crate) fn record_keys(record: &[u8]) -> HashSet<String> {
+    serde_json::from_slice::<std::collections::HashMap<String, serde::de::IgnoredAny>>(record)
+        .map(|m| m.into_keys().collect())
+        .unwrap_or_default()
+}
+
+/// Padding: only NUL and whitespace. Truncated: the input ends in the range, inside a
+/// document, and the range holds only text (maybe followed by padding). Else invalid.
+pub(crate) fn classify(bytes: &[u8], ends_input_inside_document: bool) -> DamageKind {
+    let is_pad = |b: &u8| *b == 0 || is_ws(*b);
+    if bytes.iter().all(is_pad) {
+        return DamageKind::Padding;
+    }
+    let text_len = bytes.iter().rposition(|b| !is_pad(b)).map_or(0, |i| i + 1);
+    let text = bytes.get(..text_len).unwrap_or_default();
+    let controls = text.iter().any(|&b| b < 0x20 && !is_ws(b));
+    // a multi-byte character cut by the end is still text
+    let bad_utf8 = std::str::from_utf8(text).is_err_and(|e| e.error_len().is_some());
+    if ends_input_inside_document && !controls && !bad_utf8 {
+        DamageKind::Truncated
+    } else {
+        DamageKind::Invalid
+    }
+}
+
+/// Text with at least 10 distinct bytes: a rewind must not be a run like `[[[[` or spaces.
+fn is_varied(text: &[u8]) -> bool {
+    let mut seen = [false; 256];
+    let mut distinct = 0;
+    for &b in text {
+        if let Some(slot) = seen.get_mut(usize::from(b)) {
+            distinct += usize::from(!*slot);
+            *slot = true;
+        }
+    }
+    distinct >= 10
+}
