@@ -19,15 +19,24 @@ pub fn check_decode(data: &[u8]) -> Result<(), String> {
         let end = full.entries.last().map_or(0, |e| {
             let start = usize::try_from(e.offset).unwrap_or(usize::MAX);
             let rest = data.get(start..).unwrap_or_default();
-            start + rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |p| p + 1)
+            start
+                + rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |p| p + 1)
         });
         let prefix = data.get(..end).ok_or("prefix beyond the input")?;
         let again = decode_file(prefix, &mac, None);
         if again.entries != full.entries {
-            return Err(format!("the good prefix ({end} bytes) decodes to other records"));
+            return Err(format!(
+                "the good prefix ({end} bytes) decodes to other records"
+            ));
         }
         if again.error.is_some() || again.tail != Tail::Clean {
-            return Err(format!("the good prefix ({end} bytes) is not clean: {:?} {:?}", again.error, again.tail));
+            return Err(format!(
+                "the good prefix ({end} bytes) is not clean: {:?} {:?}",
+                again.error, again.tail
+            ));
         }
     }
     Ok(())

@@ -8,9 +8,9 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![warn(missing_docs)]
 
+mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
-mod frame;
 mod hex;
 mod path;
 mod reader;
