@@ -152,7 +152,11 @@ impl<'r> Txn<'r> {
         let Some(bytes) = op.backup() else {
             return Ok(None);
         };
-        let sha = crate::store::sha256(bytes);
+        // The plan's node already names these bytes: no second pass over them.
+        let sha = match op.before.node() {
+            Some(Node::File { sha256, .. }) => *sha256,
+            _ => crate::store::sha256(bytes),
+        };
         Store::new(self.root).put(bytes, &sha)?;
         Ok(Some(sha))
     }

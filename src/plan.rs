@@ -5,7 +5,7 @@
 use crate::error::Result;
 use crate::fsx::{Kind, Read_, Root, Stat};
 use crate::paths::RelPath;
-use crate::store::sha256;
+use crate::store::{sha256, sha256_shared};
 use journal_format::{Meta, Mode, Node, OpKind, ProcessRef};
 use std::sync::{Arc, OnceLock};
 
@@ -200,7 +200,7 @@ impl Op {
         match &self.action {
             Action::CreateDir { mode } => Node::Dir { mode: Mode(*mode) },
             Action::WriteFile { bytes, mode, .. } => Node::File {
-                sha256: sha256(bytes),
+                sha256: sha256_shared(bytes),
                 size: bytes.len() as u64,
                 mode: Mode(*mode),
             },
