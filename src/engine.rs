@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::fsx::{current_owner, Attrs, HeldLock, Replace, Root, TryLock};
 use crate::journal::{Journal, Writer};
 use crate::paths::RelPath;
-use crate::plan::{observe, Action, Observed, Op};
+use crate::plan::{observe, observe_node, Action, Observed, Op};
 use crate::store::Store;
 use journal_format::{
     self as jf, Abort, Body, Commit, Digest, Done, Intent, Meta, Node, OpOutcome, PlanEntry,
@@ -152,7 +152,11 @@ impl<'r> Txn<'r> {
         let Some(bytes) = op.backup() else {
             return Ok(None);
         };
-        let sha = crate::store::sha256(bytes);
+        // The plan's node already names these bytes: no second pass over them.
+        let sha = match op.before.node() {
+            Some(Node::File { sha256, .. }) => *sha256,
+            _ => crate::store::sha256(bytes),
+        };
         Store::new(self.root).put(bytes, &sha)?;
         Ok(Some(sha))
     }
@@ -177,8 +181,8 @@ impl<'r> Txn<'r> {
             _ => None,
         };
         if let Some(path) = &op.path {
-            let now = observe(self.root, path, self.cap)?;
-            if now.node() != Some(before) {
+            let now = observe_node(self.root, path, self.cap)?;
+            if now.as_ref() != Some(before) {
                 return Ok(Err(format!("{path} changed since it was planned")));
             }
         }

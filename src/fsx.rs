@@ -304,33 +304,11 @@ impl Root {
     /// # Errors
     /// I/O errors while opening or reading.
     pub fn read(&self, rel: &RelPath, cap: u64) -> Result<Read_> {
-        let parent = match self.open_dir_raw(rel.parent().as_ref()) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT) => return Ok(Read_::Absent),
-            Err(e) if is_errno(&e, &[Errno::LOOP, Errno::NOTDIR, Errno::XDEV]) => {
-                return Ok(Read_::Unreachable)
-            }
-            Err(e) => return Err(Error::io(IoOp::Open, rel.as_path(), e.into())),
+        let (file, stat) = match self.open_regular(rel, cap)? {
+            Ok(open) => open,
+            Err(other) => return Ok(other),
         };
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = match rustix::fs::openat(&parent, rel.file_name(), flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT) => return Ok(Read_::Absent),
-            Err(Errno::LOOP) => return Ok(Read_::NotFile(Kind::Symlink)),
-            Err(e) if is_errno(&e, &[Errno::NXIO, Errno::NODEV]) => {
-                return Ok(Read_::NotFile(Kind::Special))
-            }
-            Err(e) => return Err(Error::io(IoOp::Open, rel.as_path(), e.into())),
-        };
-        let stat = Stat::from_raw(&rustix::fs::fstat(&fd).ctx(IoOp::Stat, rel.as_path())?);
-        if stat.kind != Kind::File {
-            return Ok(Read_::NotFile(stat.kind));
-        }
-        if stat.size > cap {
-            return Ok(Read_::TooLarge(stat.size));
-        }
         let mut bytes = Vec::with_capacity(usize::try_from(stat.size).unwrap_or(0));
-        let file = std::fs::File::from(fd);
         file.take(cap.saturating_add(1))
             .read_to_end(&mut bytes)
             .ctx(IoOp::Read, rel.as_path())?;
@@ -338,6 +316,76 @@ impl Root {
             return Ok(Read_::TooLarge(bytes.len() as u64));
         }
         Ok(Read_::File(bytes, stat))
+    }
+
+    /// Like [`Root::read`], but hands a regular file's bytes to `sink` in chunks of at most
+    /// 1 MiB instead of keeping them (`Read_::File` then holds no bytes): a large file is
+    /// checked (hashed) without a buffer of its size. On `TooLarge` the sink may have seen
+    /// a prefix.
+    ///
+    /// # Errors
+    /// I/O errors while opening or reading.
+    pub fn read_chunks(
+        &self,
+        rel: &RelPath,
+        cap: u64,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<Read_> {
+        let (mut file, stat) = match self.open_regular(rel, cap)? {
+            Ok(open) => open,
+            Err(other) => return Ok(other),
+        };
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total: u64 = 0;
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(IoOp::Read, rel.as_path(), e)),
+            };
+            total += n as u64;
+            if total > cap {
+                return Ok(Read_::TooLarge(total));
+            }
+            sink(buf.get(..n).unwrap_or_default());
+        }
+        Ok(Read_::File(Vec::new(), stat))
+    }
+
+    /// Opens `rel` for reading when it is a regular file of at most `cap` bytes (by its
+    /// metadata); otherwise what it is.
+    fn open_regular(
+        &self,
+        rel: &RelPath,
+        cap: u64,
+    ) -> Result<std::result::Result<(std::fs::File, Stat), Read_>> {
+        let parent = match self.open_dir_raw(rel.parent().as_ref()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(Err(Read_::Absent)),
+            Err(e) if is_errno(&e, &[Errno::LOOP, Errno::NOTDIR, Errno::XDEV]) => {
+                return Ok(Err(Read_::Unreachable))
+            }
+            Err(e) => return Err(Error::io(IoOp::Open, rel.as_path(), e.into())),
+        };
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&parent, rel.file_name(), flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(Err(Read_::Absent)),
+            Err(Errno::LOOP) => return Ok(Err(Read_::NotFile(Kind::Symlink))),
+            Err(e) if is_errno(&e, &[Errno::NXIO, Errno::NODEV]) => {
+                return Ok(Err(Read_::NotFile(Kind::Special)))
+            }
+            Err(e) => return Err(Error::io(IoOp::Open, rel.as_path(), e.into())),
+        };
+        let stat = Stat::from_raw(&rustix::fs::fstat(&fd).ctx(IoOp::Stat, rel.as_path())?);
+        if stat.kind != Kind::File {
+            return Ok(Err(Read_::NotFile(stat.kind)));
+        }
+        if stat.size > cap {
+            return Ok(Err(Read_::TooLarge(stat.size)));
+        }
+        Ok(Ok((std::fs::File::from(fd), stat)))
     }
 
     /// Reads at most the last `max` bytes of the regular file `rel` (the recent lines of a

@@ -5,7 +5,7 @@
 use crate::error::Result;
 use crate::fsx::{Kind, Read_, Root, Stat};
 use crate::paths::RelPath;
-use crate::store::sha256;
+use crate::store::{sha256, sha256_shared};
 use journal_format::{Meta, Mode, Node, OpKind, ProcessRef};
 use std::sync::{Arc, OnceLock};
 
@@ -124,6 +124,30 @@ pub fn observe(root: &Root, rel: &RelPath, cap: u64) -> Result<Observed> {
     }
 }
 
+/// The node of `rel` as [`Observed::node`] would give it, without keeping a regular file's
+/// bytes: they are hashed as they are read (the engine's re-check of a target just before
+/// its intent, which must prove the plan's digest, not hold a second copy of the file).
+///
+/// # Errors
+/// I/O errors other than the path being absent or unreachable.
+pub fn observe_node(root: &Root, rel: &RelPath, cap: u64) -> Result<Option<Node>> {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    let mut size: u64 = 0;
+    let read = root.read_chunks(rel, cap, &mut |chunk| {
+        hasher.update(chunk);
+        size += chunk.len() as u64;
+    })?;
+    match read {
+        Read_::File(_, stat) => Ok(Some(Node::File {
+            sha256: journal_format::Digest(hasher.finalize().into()),
+            size,
+            mode: Mode(stat.mode),
+        })),
+        _ => Ok(observe(root, rel, cap)?.node().cloned()),
+    }
+}
+
 /// What an operation does.
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -200,7 +224,7 @@ impl Op {
         match &self.action {
             Action::CreateDir { mode } => Node::Dir { mode: Mode(*mode) },
             Action::WriteFile { bytes, mode, .. } => Node::File {
-                sha256: sha256(bytes),
+                sha256: sha256_shared(bytes),
                 size: bytes.len() as u64,
                 mode: Mode(*mode),
             },

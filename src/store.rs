@@ -2,6 +2,10 @@
 //! `logs/backups/objects/<2 hex>/<62 hex>.zst`, named by the SHA-256 of the *uncompressed*
 //! bytes (SPEC.md, "Files"). A put is durable before it returns (temp, fsync, rename,
 //! fsync directory) and deduplicated; every get verifies the digest before returning bytes.
+//!
+//! Objects of at least [`LARGE_OBJECT`] bytes are compressed at zstd level 1 instead of 3:
+//! on state JSON it is about 2.5 times faster for objects about 17% larger, and a heal or
+//! rollback of a large file is dominated by compression otherwise ([`zstd_level`]).
 
 use crate::error::{Error, IoOp, Result};
 use crate::fsx::{Attrs, Read_, Replace, Root};
@@ -9,16 +13,72 @@ use crate::paths::RelPath;
 use journal_format::Digest;
 use sha2::{Digest as _, Sha256};
 use std::io::Read;
+use std::sync::{Arc, Mutex, Weak};
 
 /// Where the store lives, relative to the root.
 pub const OBJECTS_DIR: &str = "logs/backups/objects";
 
-/// zstd level for backup objects.
+/// zstd level for backup objects below [`LARGE_OBJECT`].
 pub const ZSTD_LEVEL: i32 = 3;
+
+/// zstd level for backup objects of at least [`LARGE_OBJECT`] bytes.
+pub const ZSTD_LEVEL_LARGE: i32 = 1;
+
+/// Objects from this size on are compressed at [`ZSTD_LEVEL_LARGE`].
+pub const LARGE_OBJECT: usize = 1 << 20;
+
+/// The zstd level of an object of `len` uncompressed bytes.
+pub fn zstd_level(len: usize) -> i32 {
+    if len >= LARGE_OBJECT {
+        ZSTD_LEVEL_LARGE
+    } else {
+        ZSTD_LEVEL
+    }
+}
 
 /// SHA-256 of `bytes`.
 pub fn sha256(bytes: &[u8]) -> Digest {
     Digest(Sha256::digest(bytes).into())
+}
+
+/// Shared bytes hashed at least this large are remembered by [`sha256_shared`].
+const MEMO_MIN: usize = 1 << 16;
+/// How many digests [`sha256_shared`] remembers.
+const MEMO_SLOTS: usize = 8;
+
+/// Digests of shared buffers still alive, by identity (a `Weak` keeps the address from
+/// being reused, and an `Arc` with a `Weak` outstanding cannot be mutated in place).
+static MEMO: Mutex<Vec<(Weak<Vec<u8>>, Digest)>> = Mutex::new(Vec::new());
+
+/// SHA-256 of shared bytes, computed once per buffer: an operation's new bytes are hashed
+/// for its intent, its report line and its plan, and a large file costs a full pass each
+/// time otherwise.
+pub fn sha256_shared(bytes: &Arc<Vec<u8>>) -> Digest {
+    if bytes.len() < MEMO_MIN {
+        return sha256(bytes);
+    }
+    let known = |memo: &Vec<(Weak<Vec<u8>>, Digest)>| {
+        memo.iter()
+            .find(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(bytes)))
+            .map(|(_, d)| *d)
+    };
+    let mut memo = MEMO
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(d) = known(&memo) {
+        return d;
+    }
+    drop(memo);
+    let d = sha256(bytes);
+    memo = MEMO
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    memo.retain(|(w, _)| w.strong_count() > 0);
+    if memo.len() >= MEMO_SLOTS {
+        memo.remove(0);
+    }
+    memo.push((Arc::downgrade(bytes), d));
+    d
 }
 
 /// What a put did.
@@ -132,7 +192,7 @@ fn unreachable_path() -> RelPath {
 }
 
 fn compress(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut enc = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
+    let mut enc = zstd::bulk::Compressor::new(zstd_level(bytes.len()))?;
     enc.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
     enc.compress(bytes)
 }

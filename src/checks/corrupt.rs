@@ -11,7 +11,7 @@ use crate::config::{File, FileRole};
 use crate::findings::{code, Finding, Level};
 use crate::mode::Mode;
 use crate::plan::{Action, Op};
-use crate::salvage::{salvage, Outcome, SalvageReport, Shape};
+use crate::salvage::{salvage, Outcome, SalvageReport, Salvaged, Shape};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -71,8 +71,10 @@ pub fn plan(
 ) {
     let spec = view.spec.clone();
     let path = spec.path.as_str();
-    let s = salvage(bytes, &shape_of(&spec));
-    let r = &s.report;
+    let Salvaged {
+        document, report, ..
+    } = salvage(bytes, &shape_of(&spec));
+    let r = &report;
     let lossy = matches!(r.outcome, Outcome::Lossy | Outcome::Ambiguous);
     let details = json!({"file": path, "problem": why, "salvage": r});
     if matches!(r.outcome, Outcome::Intact) {
@@ -99,7 +101,7 @@ pub fn plan(
         reason: format!("not valid JSON ({why}); {}", r.summary()),
         path: Some(spec.path.clone()),
         action: Action::WriteFile {
-            bytes: Arc::new(s.document.clone()),
+            bytes: Arc::new(document),
             mode,
             owner: None,
             mtime: None,
@@ -130,7 +132,7 @@ pub fn plan(
     p.salvages.push(Note {
         op,
         path: path.to_string(),
-        report: s.report,
+        report,
         accepted: ctx.accept_loss,
     });
 }

@@ -106,18 +106,25 @@ pub fn position_extract(identity: &[String]) -> Extract {
             _ => Vec::new(),
         })
         .collect();
-    Extract { fields, sub_fields }
+    Extract {
+        fields,
+        sub_fields,
+        // symbol, direction, strategy, entry_price, size, leverage: what
+        // `detect::fields::defects` checks in every record, open or closed.
+        common: 6,
+    }
 }
 
 /// Classifies a managed file's bytes the way the checks and detectors need them.
 pub fn inspect_file(spec: &File, bytes: &[u8], identity: &[String]) -> Shape {
     let extract = position_extract(identity);
-    let hashed = vec!["open_positions".to_string()];
+    let open = vec!["open_positions".to_string()];
     let positions = spec.role == FileRole::Positions;
     let s = Spec {
         record_arrays: &spec.record_arrays,
         extract: positions.then_some(&extract),
-        hash_records: if positions { &hashed } else { &[] },
+        hash_records: if positions { &open } else { &[] },
+        full_records: &open,
     };
     jsondoc::inspect(bytes, &s)
 }

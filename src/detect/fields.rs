@@ -264,6 +264,7 @@ mod tests {
             record_arrays: &arrays,
             extract: Some(&ex),
             hash_records: &arrays,
+            full_records: &arrays,
         };
         let Shape::Object(doc) = inspect(json.as_bytes(), &spec) else {
             panic!("not an object: {json}");

@@ -126,6 +126,7 @@ mod tests {
             record_arrays: &arrays,
             extract: Some(&ex),
             hash_records: &[],
+            full_records: &arrays,
         };
         match inspect(text.as_bytes(), &spec) {
             Shape::Object(d) => d,

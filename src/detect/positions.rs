@@ -302,6 +302,7 @@ mod tests {
             record_arrays: &arrays,
             extract: Some(&ex),
             hash_records: &hashed,
+            full_records: &hashed,
         };
         let Shape::Object(doc) = inspect(text.as_bytes(), &spec) else {
             panic!("not an object");

@@ -9,6 +9,7 @@
 mod scan;
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What the bytes of a managed file are.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,12 +59,13 @@ pub enum Val {
     Bool(bool),
     /// A number (as f64).
     Num(f64),
-    /// A string.
-    Str(String),
+    /// A string (shared: a state file repeats the same few symbols and strategies record
+    /// after record, and the scanner hands out one copy of each).
+    Str(Arc<str>),
     /// An array (not extracted).
     Array,
     /// An object, with the extracted sub-fields (see [`Extract`]).
-    Object(Vec<Val>),
+    Object(Box<[Val]>),
 }
 
 impl Val {
@@ -105,13 +107,18 @@ pub struct Extract {
     pub fields: Vec<String>,
     /// For field `i`, the sub-fields pulled out when it is an object.
     pub sub_fields: Vec<Vec<String>>,
+    /// How many leading fields the records of arrays not in [`Spec::full_records`] get
+    /// (the rest read as [`Val::Missing`]): closed positions only need the fields every
+    /// record must have, and most of a state file is closed positions.
+    pub common: usize,
 }
 
 /// One record of a record array.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
-    /// The extracted fields, in [`Extract::fields`] order (`Val::Missing` when absent); empty
-    /// when the element is not an object.
+    /// The extracted fields, in [`Extract::fields`] order (`Val::Missing` when absent;
+    /// shorter than the field list for an array not in [`Spec::full_records`]); empty when
+    /// the element is not an object.
     pub values: Vec<Val>,
     /// Whether the element is an object.
     pub is_object: bool,
@@ -157,6 +164,9 @@ pub struct Spec<'a> {
     pub extract: Option<&'a Extract>,
     /// Record arrays whose records also get a hash of their exact bytes.
     pub hash_records: &'a [String],
+    /// Record arrays whose records get every field of the extract (the others get
+    /// [`Extract::common`] fields).
+    pub full_records: &'a [String],
 }
 
 /// Classifies `bytes` in one pass and pulls out what `spec` asks for.

@@ -5,9 +5,18 @@
 //! caller asks for. It never builds a value tree and never allocates per skipped value, so
 //! it runs close to the speed of merely skipping the bytes. Recursion is bounded by
 //! [`MAX_DEPTH`].
+//!
+//! A state file repeats one record schema many thousand times, and the scanner is built
+//! for that: a key that repeats, byte for byte, the previous object's key at the same
+//! index is taken in one comparison (the earlier scan validated those bytes); extracted
+//! strings come from a small cache of shared copies (`Arc<str>`), so the same symbol or
+//! strategy is allocated once; extracted numbers with at most 19 digits and no exponent
+//! are converted exactly without the general parser (Clinger's fast path); digits are
+//! skipped eight at a time.
 
 use super::{fnv, Document, Extract, Record, Spec, Val};
 use std::fmt;
+use std::sync::Arc;
 
 /// Deepest nesting accepted (serde_json's limit).
 pub const MAX_DEPTH: usize = 128;
@@ -80,6 +89,86 @@ static SPECIAL: [bool; 256] = {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
+/// Slots of the extracted-string cache (direct-mapped by key hash).
+const CACHE_SLOTS: usize = 256;
+
+/// Exact powers of ten as f64 (10^22 is the largest exactly representable one).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Eight bytes at `i`, little-endian, when there are eight.
+#[inline]
+fn word(b: &[u8], i: usize) -> Option<u64> {
+    let chunk: [u8; 8] = b.get(i..i + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// The high bit of each byte of `w` that is not an ASCII digit.
+#[inline]
+fn non_digits(w: u64) -> u64 {
+    let t = w ^ (ONES * u64::from(b'0'));
+    // Per byte: 0..=9 stays below 0x80 after adding 0x76, anything else reaches it or
+    // already had its high bit; no byte carries into the next.
+    ((t & !HIGHS).wrapping_add(ONES * 0x76) | t) & HIGHS
+}
+
+/// Whether two byte strings are equal, a word at a time (keys are short; this avoids a
+/// call to `memcmp`).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while let (Some(x), Some(y)) = (word(a, i), word(b, i)) {
+        if x != y {
+            return false;
+        }
+        i += 8;
+    }
+    // At most seven bytes left: a loop, not a call.
+    a.iter().skip(i).zip(b.iter().skip(i)).all(|(x, y)| x == y)
+}
+
+/// The exact value of a plain decimal (`-?digits(.digits)?`, at most 19 digits, the
+/// integer of its digits below 2^53 and at most 22 of them after the point), or `None`
+/// for anything else (then the general parser decides). Exact because the integer and the
+/// power of ten are both exact in f64 and IEEE division rounds correctly.
+#[inline]
+fn fast_f64(text: &[u8]) -> Option<f64> {
+    let (neg, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let mut m: u64 = 0;
+    let mut count = 0usize;
+    let mut frac: Option<usize> = None;
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                m = m * 10 + u64::from(c - b'0');
+                count += 1;
+                if count > 19 {
+                    return None;
+                }
+                if let Some(f) = frac.as_mut() {
+                    *f += 1;
+                }
+            }
+            b'.' => frac = Some(0),
+            _ => return None,
+        }
+    }
+    if m >= 1 << 53 {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)] // m < 2^53: exact
+    let v = m as f64 / POW10.get(frac.unwrap_or(0)).copied()?;
+    Some(if neg { -v } else { v })
+}
+
 /// A fast hash of a key's raw bytes, a word at a time (keys are short).
 #[inline]
 fn key_hash(raw: &[u8]) -> u64 {
@@ -134,6 +223,8 @@ struct Scanner<'a> {
     keys: Vec<KeySet>,
     /// For the record schema last seen: the extracted field each key index is, if any.
     slots: Vec<Option<usize>>,
+    /// Shared copies of extracted strings without escapes, by hash of their bytes.
+    cache: Vec<Option<Arc<str>>>,
 }
 
 /// The keys of the object being scanned at one depth, and those of the last object at that
@@ -142,8 +233,8 @@ struct Scanner<'a> {
 /// comparison per key; any other object is checked by sorting hashes of its keys.
 #[derive(Default)]
 struct KeySet {
-    keys: Vec<(usize, usize)>,
-    prev: Vec<(usize, usize)>,
+    keys: Vec<Str>,
+    prev: Vec<Str>,
     same: bool,
 }
 
@@ -154,16 +245,28 @@ impl KeySet {
     }
 
     /// Adds a key; returns whether every key so far equals the previous object's.
-    fn push(&mut self, b: &[u8], start: usize, end: usize) -> bool {
+    fn push(&mut self, b: &[u8], key: Str) -> bool {
         if self.same {
             let i = self.keys.len();
-            self.same = self
-                .prev
-                .get(i)
-                .is_some_and(|&(s, e)| b.get(s..e) == b.get(start..end));
+            self.same = self.prev.get(i).is_some_and(|p| {
+                same_bytes(
+                    b.get(p.start..p.end).unwrap_or_default(),
+                    b.get(key.start..key.end).unwrap_or_default(),
+                )
+            });
         }
-        self.keys.push((start, end));
+        self.keys.push(key);
         self.same
+    }
+
+    /// The previous object's key at the index of the next key, while the keys so far are
+    /// the same.
+    #[inline]
+    fn expected(&self) -> Option<Str> {
+        if !self.same {
+            return None;
+        }
+        self.prev.get(self.keys.len()).copied()
     }
 
     /// At the end of the object: the start of a key that occurs twice, if any.
@@ -174,7 +277,13 @@ impl KeySet {
         let mut hashed: Vec<(u64, usize, usize)> = self
             .keys
             .iter()
-            .map(|&(s, e)| (key_hash(b.get(s..e).unwrap_or_default()), s, e))
+            .map(|k| {
+                (
+                    key_hash(b.get(k.start..k.end).unwrap_or_default()),
+                    k.start,
+                    k.end,
+                )
+            })
             .collect();
         hashed.sort_unstable_by_key(|k| k.0);
         let dup = hashed.windows(2).find_map(|w| match w {
@@ -197,6 +306,7 @@ pub(super) fn document(bytes: &[u8], spec: &Spec<'_>) -> Result<Top, ScanError> 
         i: 0,
         keys: Vec::new(),
         slots: Vec::new(),
+        cache: vec![None; CACHE_SLOTS],
     };
     s.top(spec).map_err(|f| {
         let before = bytes.get(..f.at.min(bytes.len())).unwrap_or_default();
@@ -302,7 +412,8 @@ impl<'a> Scanner<'a> {
                 let hash = spec.hash_records.contains(&key_text);
                 s.ws();
                 if s.peek() == Some(b'[') {
-                    let records = s.record_array(spec.extract, hash)?;
+                    let full = spec.full_records.contains(&key_text);
+                    let records = s.record_array(spec.extract, hash, full)?;
                     doc.arrays.push((key_text.clone(), records));
                 } else {
                     s.skip(1)?;
@@ -347,8 +458,13 @@ impl<'a> Scanner<'a> {
                 return self.unexpected("a key");
             }
             let at = self.i;
-            let key = self.string()?;
-            let same = self.note_key(depth, key);
+            let (key, same) = match self.repeated_key(depth) {
+                Some(key) => (key, true),
+                None => {
+                    let key = self.string()?;
+                    (key, self.note_key(depth, key))
+                }
+            };
             self.eat(b':', "`:`")?;
             member(
                 self,
@@ -378,7 +494,33 @@ impl<'a> Scanner<'a> {
         let b = self.b;
         self.keys
             .get_mut(depth)
-            .is_some_and(|seen| seen.push(b, key.start, key.end))
+            .is_some_and(|seen| seen.push(b, key))
+    }
+
+    /// The key at the cursor (on its `"`) when it is, byte for byte and with its closing
+    /// quote, the previous object's key at this index while the keys so far were the same:
+    /// those bytes were validated when first scanned, so it is taken (and noted) without
+    /// another scan. `None`: scan it.
+    #[inline]
+    fn repeated_key(&mut self, depth: usize) -> Option<Str> {
+        let b = self.b;
+        let set = self.keys.get_mut(depth)?;
+        let prev = set.expected()?;
+        let start = self.i + 1;
+        let end = start + (prev.end - prev.start);
+        if b.get(end) != Some(&b'"')
+            || !same_bytes(b.get(start..end)?, b.get(prev.start..prev.end)?)
+        {
+            return None;
+        }
+        let key = Str {
+            start,
+            end,
+            escaped: prev.escaped,
+        };
+        set.keys.push(key);
+        self.i = end + 1;
+        Some(key)
     }
 
     /// Refuses the object at `depth` (just closed) if a key occurs twice in it.
@@ -393,8 +535,8 @@ impl<'a> Scanner<'a> {
                 let end = seen
                     .keys
                     .iter()
-                    .find(|k| k.0 == start)
-                    .map_or(start, |k| k.1);
+                    .find(|k| k.start == start)
+                    .map_or(start, |k| k.end);
                 let raw = b.get(start..end).unwrap_or_default();
                 unusable(
                     start,
@@ -431,13 +573,23 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn record_array(&mut self, extract: Option<&Extract>, hash: bool) -> R<Vec<Record>> {
+    fn record_array(
+        &mut self,
+        extract: Option<&Extract>,
+        hash: bool,
+        full: bool,
+    ) -> R<Vec<Record>> {
         let mut out = Vec::new();
         self.slots.clear();
+        let fields = extract.map(|e| e.fields.as_slice()).unwrap_or_default();
+        let fields = match extract {
+            Some(e) if !full => fields.get(..e.common).unwrap_or(fields),
+            _ => fields,
+        };
         self.array(1, |s| {
             let start = s.i;
             let mut rec = if s.peek() == Some(b'{') {
-                s.record(extract)?
+                s.record(extract, fields)?
             } else {
                 s.skip(2)?;
                 Record {
@@ -455,8 +607,8 @@ impl<'a> Scanner<'a> {
         Ok(out)
     }
 
-    fn record(&mut self, extract: Option<&Extract>) -> R<Record> {
-        let fields = extract.map(|e| e.fields.as_slice()).unwrap_or_default();
+    /// One record (the cursor on `{`), with `fields` (a prefix of the extract's) pulled out.
+    fn record(&mut self, extract: Option<&Extract>, fields: &[String]) -> R<Record> {
         let mut values = vec![Val::Missing; fields.len()];
         self.object(2, |s, key| {
             let slot = s.field_slot(fields, key)?;
@@ -517,14 +669,17 @@ impl<'a> Scanner<'a> {
             Some(b'"') => {
                 let at = self.i;
                 let s = self.string()?;
-                Ok(Val::Str(self.decode(s, at)?))
+                self.shared(s, at).map(Val::Str)
             }
             Some(b'-' | b'0'..=b'9') => {
-                let (start, end) = self.number()?;
-                let text =
-                    std::str::from_utf8(self.b.get(start..end).unwrap_or_default()).unwrap_or("");
-                match text.parse::<f64>() {
-                    Ok(n) if n.is_finite() => Ok(Val::Num(n)),
+                let (start, end, _) = self.number()?;
+                let raw = self.b.get(start..end).unwrap_or_default();
+                let n = fast_f64(raw).or_else(|| {
+                    let text = std::str::from_utf8(raw).ok()?;
+                    text.parse::<f64>().ok()
+                });
+                match n {
+                    Some(n) if n.is_finite() => Ok(Val::Num(n)),
                     _ => unusable(start, "number out of range"),
                 }
             }
@@ -547,7 +702,7 @@ impl<'a> Scanner<'a> {
                         }
                     }
                 })?;
-                Ok(Val::Object(values))
+                Ok(Val::Object(values.into_boxed_slice()))
             }
             Some(b't') => self.literal(b"true").map(|()| Val::Bool(true)),
             Some(b'f') => self.literal(b"false").map(|()| Val::Bool(false)),
@@ -566,8 +721,8 @@ impl<'a> Scanner<'a> {
             }),
             Some(b'[') => self.array(depth, |s| s.skip(depth + 1)),
             Some(b'-' | b'0'..=b'9') => {
-                let (start, end) = self.number()?;
-                self.check_range(start, end)
+                let (start, end, exp) = self.number()?;
+                self.check_range(start, end, exp)
             }
             Some(b't') => self.literal(b"true"),
             Some(b'f') => self.literal(b"false"),
@@ -589,9 +744,10 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Scans a number (strict grammar); returns its byte range.
+    /// Scans a number (strict grammar); returns its byte range and whether it has an
+    /// exponent.
     #[inline]
-    fn number(&mut self) -> R<(usize, usize)> {
+    fn number(&mut self) -> R<(usize, usize, bool)> {
         let start = self.i;
         if self.peek() == Some(b'-') {
             self.i += 1;
@@ -608,7 +764,8 @@ impl<'a> Scanner<'a> {
             }
             self.digits();
         }
-        if let Some(b'e' | b'E') = self.peek() {
+        let exp = matches!(self.peek(), Some(b'e' | b'E'));
+        if exp {
             self.i += 1;
             if let Some(b'+' | b'-') = self.peek() {
                 self.i += 1;
@@ -618,13 +775,22 @@ impl<'a> Scanner<'a> {
             }
             self.digits();
         }
-        Ok((start, self.i))
+        Ok((start, self.i, exp))
     }
 
+    /// Skips ASCII digits, eight at a time while there are eight bytes.
     #[inline]
     fn digits(&mut self) {
         let b = self.b;
         let mut i = self.i;
+        while let Some(w) = word(b, i) {
+            let stop = non_digits(w);
+            if stop != 0 {
+                self.i = i + (stop.trailing_zeros() / 8) as usize;
+                return;
+            }
+            i += 8;
+        }
         while let Some(b'0'..=b'9') = b.get(i) {
             i += 1;
         }
@@ -633,9 +799,9 @@ impl<'a> Scanner<'a> {
 
     /// Refuses a number that overflows f64. Only numbers with an exponent or more than 300
     /// digits can, so only those are parsed.
-    fn check_range(&self, start: usize, end: usize) -> R<()> {
+    fn check_range(&self, start: usize, end: usize, exp: bool) -> R<()> {
         let text = self.b.get(start..end).unwrap_or_default();
-        if end - start < 300 && !text.iter().any(|&c| c == b'e' || c == b'E') {
+        if end - start < 300 && !exp {
             return Ok(());
         }
         match std::str::from_utf8(text)
@@ -710,6 +876,30 @@ impl<'a> Scanner<'a> {
 
     fn key_text(&self, key: Str, at: usize) -> R<String> {
         self.decode(key, at)
+    }
+
+    /// A scanned string as a shared copy: one allocation per distinct text while it stays
+    /// in the cache (escaped strings are decoded and not cached).
+    #[inline]
+    fn shared(&mut self, s: Str, at: usize) -> R<Arc<str>> {
+        if s.escaped {
+            return self.decode(s, at).map(Arc::from);
+        }
+        let raw = self.b.get(s.start..s.end).unwrap_or_default();
+        let slot = (key_hash(raw) as usize) % CACHE_SLOTS;
+        if let Some(Some(hit)) = self.cache.get(slot) {
+            if same_bytes(hit.as_bytes(), raw) {
+                return Ok(Arc::clone(hit));
+            }
+        }
+        let Ok(text) = std::str::from_utf8(raw) else {
+            return broken(at, "invalid unicode code point");
+        };
+        let copy: Arc<str> = Arc::from(text);
+        if let Some(entry) = self.cache.get_mut(slot) {
+            *entry = Some(Arc::clone(&copy));
+        }
+        Ok(copy)
     }
 
     /// The text of a scanned string, escapes decoded (a lone surrogate becomes U+FFFD).
@@ -844,6 +1034,91 @@ mod tests {
             let special = b < 0x20 || b == b'"' || b == b'\\' || b >= 0x80;
             assert_eq!(has_special(u64::from_le_bytes(w)), special, "byte {b}");
         }
+    }
+
+    #[test]
+    fn digit_words() {
+        for b in 0u8..=255 {
+            let mut w = [b'7'; 8];
+            w[5] = b;
+            let stop = non_digits(u64::from_le_bytes(w));
+            let want = if b.is_ascii_digit() { 0 } else { 0x80 << 40 };
+            assert_eq!(stop, want, "byte {b}");
+        }
+        let mut s = Scanner {
+            b: b"1234567890123.5",
+            i: 0,
+            keys: Vec::new(),
+            slots: Vec::new(),
+            cache: Vec::new(),
+        };
+        s.digits();
+        assert_eq!(s.i, 13);
+    }
+
+    /// The fast path gives exactly what the general parser gives, or steps aside.
+    #[test]
+    fn fast_numbers_are_exact() {
+        let cases = [
+            "0",
+            "-0",
+            "1",
+            "0.1",
+            "0.3",
+            "-123.456",
+            "1764600000.999",
+            "9007199254740991",
+            "9007199254740993",
+            "0.0000000000000000000001",
+            "0.00000000000000000000001",
+            "12345678901234567890",
+            "1.7976931348623157",
+            "1e5",
+            "60000.123456",
+        ];
+        for c in cases {
+            let want: f64 = c.parse().unwrap_or(f64::NAN);
+            match fast_f64(c.as_bytes()) {
+                Some(got) => assert_eq!(got.to_bits(), want.to_bits(), "{c}"),
+                None => assert!(
+                    c.contains('e') || c.len() >= 16,
+                    "{c} should take the fast path"
+                ),
+            }
+        }
+        let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
+        for _ in 0..20_000 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let text = format!("{}.{:0w$}", rng % 100_000, rng % 1_000_000, w = 6);
+            let want: f64 = text.parse().unwrap_or(f64::NAN);
+            assert_eq!(
+                fast_f64(text.as_bytes()).map(f64::to_bits),
+                Some(want.to_bits())
+            );
+        }
+    }
+
+    /// A record repeating the previous one's keys is still checked for duplicates, and a
+    /// schema change after repeats is scanned normally.
+    #[test]
+    fn repeated_schema_still_validated() {
+        let arrays = vec!["r".to_string()];
+        let spec = Spec {
+            record_arrays: &arrays,
+            ..Spec::default()
+        };
+        let ok = b"{\"r\":[{\"a\":1,\"b\":2},{\"a\":1,\"b\":2},{\"a\":1,\"c\":2,\"d\":3}]}";
+        assert!(document(ok, &spec).is_ok());
+        let dup = b"{\"r\":[{\"a\":1,\"b\":2},{\"a\":1,\"a\":2}]}";
+        assert!(document(dup, &spec).err().is_some_and(|e| e.unusable));
+        let dup2 = b"{\"r\":[{\"a\":1,\"b\":2},{\"a\":1,\"b\":2,\"b\":3}]}";
+        assert!(document(dup2, &spec).err().is_some_and(|e| e.unusable));
+        let cut = b"{\"r\":[{\"ab\":1},{\"ab";
+        assert!(document(cut, &spec).is_err());
+        let bad = b"{\"r\":[{\"ab\":1},{\"ab\\\":1}]}";
+        assert!(document(bad, &spec).is_err());
     }
 
     #[test]

@@ -3,16 +3,17 @@
 //!
 //! - `validate FILE...`: read each file and validate it with serde_json into
 //!   `serde::de::IgnoredAny` (no tree);
-//! - `backup FILE DIR`: read, SHA-256, zstd at selfheal's level, write and fsync;
+//! - `backup FILE OUT`: read FILE, SHA-256 it, compress it with zstd exactly as selfheal's
+//!   store does (its level rule `store::zstd_level`, content checksum on), then write the
+//!   same uncompressed bytes to OUT, as the repaired file is written, and fsync. The
+//!   compressed object is not written: a heal writes it too, so leaving it out keeps the
+//!   floor strict (it is about a sixth of the bytes);
 //! - `restore OBJECT SHA256 OUT`: read the zstd object, decompress, check SHA-256, write and
 //!   fsync.
 
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
-
-/// selfheal's backup zstd level (`store::ZSTD_LEVEL`).
-pub const ZSTD_LEVEL: i32 = 3;
 
 pub fn validate(files: &[String]) -> Result<(), String> {
     for f in files {
@@ -22,11 +23,16 @@ pub fn validate(files: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-pub fn backup(file: &str, dir: &str) -> Result<(), String> {
+pub fn backup(file: &str, out: &str) -> Result<(), String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
-    let sha = hex(&Sha256::digest(&bytes));
-    let compressed = zstd::bulk::compress(&bytes, ZSTD_LEVEL).map_err(|e| e.to_string())?;
-    write_sync(&Path::new(dir).join(format!("{sha}.zst")), &compressed)
+    let sha = Sha256::digest(&bytes);
+    let level = selfheal::store::zstd_level(bytes.len());
+    let mut enc = zstd::bulk::Compressor::new(level).map_err(|e| e.to_string())?;
+    enc.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))
+        .map_err(|e| e.to_string())?;
+    let compressed = enc.compress(&bytes).map_err(|e| e.to_string())?;
+    std::hint::black_box((&sha, compressed.len()));
+    write_sync(Path::new(out), &bytes)
 }
 
 pub fn restore(object: &str, sha: &str, out: &str) -> Result<(), String> {

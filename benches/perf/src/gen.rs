@@ -41,20 +41,36 @@ const SYMBOLS: &[&str] = &[
     "AVAX-USDT",
 ];
 
-/// One position record, in the reference bot's `json.dump` style (`", "` and `": "`).
-/// `margin` is returned so the portfolio can be made consistent.
+/// Strategies of closed positions: a bot runs a handful, so closed records repeat them.
+const STRATEGIES: &[&str] = &[
+    "momentum_v2",
+    "mean_reversion",
+    "breakout",
+    "funding_arb",
+    "grid_scalper",
+];
+
+/// One position record, in the reference bot's `json.dump` style (`", "` and `": "`), about
+/// 500 bytes. An open position's identity (symbol, strategy, direction) is unique: its
+/// strategy names its slot; a closed one uses one of a few [`STRATEGIES`]. `margin` is
+/// returned so the portfolio can be made consistent.
 pub fn position(rng: &mut Rng, i: usize, closed: bool) -> (String, f64) {
     let symbol = rng.pick(SYMBOLS);
     let direction = rng.pick(&["LONG", "SHORT"]);
+    let strategy = if closed {
+        rng.pick(STRATEGIES).to_string()
+    } else {
+        format!("slot_{i}")
+    };
     let entry = rng.num(0.5, 60_000.0, 6);
     let leverage = rng.pick(&["2", "5", "10"]);
     let size = rng.num(20.0, 5_000.0, 4);
     let margin_f: f64 = size.parse::<f64>().unwrap_or(0.0) / leverage.parse::<f64>().unwrap_or(1.0);
     let margin = format!("{margin_f:.6}");
-    let mut r = String::with_capacity(520);
+    let mut r = String::with_capacity(560);
     let _ = write!(
         r,
-        "{{\"symbol\": \"{symbol}\", \"direction\": \"{direction}\", \"strategy\": \"strat-{i}\", \"entry_price\": {entry}, \"size\": {size}, \"leverage\": {leverage}, \"margin_collateral\": {margin}, \"liquidation_price\": null, \"peak_price\": {}, \"scaled\": 0, \"opened_at\": \"2025-12-01T10:{:02}:00-07:00\", \"execution_timestamp\": 1764600000.{:03}, \"venue\": \"futures\", \"order_id\": \"ord-{i}\", \"ofi_score\": {}, \"regime\": \"trend\", \"volatility_snapshot\": {{\"atr\": {}}}",
+        "{{\"symbol\": \"{symbol}\", \"direction\": \"{direction}\", \"strategy\": \"{strategy}\", \"entry_price\": {entry}, \"size\": {size}, \"leverage\": {leverage}, \"margin_collateral\": {margin}, \"peak_price\": {}, \"opened_at\": \"2025-12-01T10:{:02}:00-07:00\", \"execution_timestamp\": 1764600000.{:03}, \"order_id\": \"ord-{i}\", \"ofi_score\": {}, \"volatility_snapshot\": {{\"atr\": {}}}",
         rng.num(0.5, 60_000.0, 2),
         i % 60,
         i % 1000,
@@ -64,9 +80,10 @@ pub fn position(rng: &mut Rng, i: usize, closed: bool) -> (String, f64) {
     if closed {
         let _ = write!(
             r,
-            ", \"exit_price\": {}, \"closed_at\": \"2025-12-02T11:00:00-07:00\", \"close_reason\": \"take_profit\", \"pnl\": {}, \"net_pnl\": {}, \"trading_fees\": {}",
+            ", \"exit_price\": {}, \"closed_at\": \"2025-12-02T11:{:02}:00-07:00\", \"close_reason\": \"{}\", \"pnl\": {}, \"fees\": {}",
             rng.num(0.5, 60_000.0, 6),
-            rng.num(-500.0, 500.0, 6),
+            i % 60,
+            rng.pick(&["take_profit", "stop_loss", "trailing_stop", "signal_exit"]),
             rng.num(-500.0, 500.0, 6),
             rng.num(0.0, 5.0, 6),
         );

@@ -18,11 +18,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("floor") => floor_cmd(&args[1..]),
-        Some("rss") => rss(&args[1..]),
         Some("gen") => gen_cmd(&args[1..]),
-        _ => {
-            Err("usage: selfheal-perf run [--smoke] [--dir DIR] | floor ... | rss -- CMD...".into())
-        }
+        _ => Err(
+            "usage: selfheal-perf run [--smoke] [--dir DIR] | floor ... | gen DIR OPEN CLOSED"
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -38,7 +38,7 @@ fn floor_cmd(args: &[String]) -> Result<(), String> {
         Some("validate") => floor::validate(&args[1..]),
         Some("backup") if args.len() == 3 => floor::backup(&args[1], &args[2]),
         Some("restore") if args.len() == 4 => floor::restore(&args[1], &args[2], &args[3]),
-        _ => Err("floor validate FILE... | backup FILE DIR | restore OBJECT SHA256 OUT".into()),
+        _ => Err("floor validate FILE... | backup FILE OUT | restore OBJECT SHA256 OUT".into()),
     }
 }
 
@@ -50,18 +50,6 @@ fn gen_cmd(args: &[String]) -> Result<(), String> {
     let n = |s: &String| s.parse::<usize>().map_err(|e| e.to_string());
     gen::healthy_root(std::path::Path::new(dir), 42, n(open)?, n(closed)?)
         .map_err(|e| e.to_string())
-}
-
-fn rss(args: &[String]) -> Result<(), String> {
-    let cmd = args
-        .iter()
-        .skip_while(|a| *a != "--")
-        .skip(1)
-        .cloned()
-        .collect::<Vec<_>>();
-    let (code, bytes) = measure::rss_of_child(&cmd)?;
-    println!("{code} {bytes}");
-    Ok(())
 }
 
 fn run(args: &[String]) -> Result<(), String> {
@@ -96,17 +84,46 @@ fn run(args: &[String]) -> Result<(), String> {
         notes: Vec::new(),
     };
     let started = std::time::Instant::now();
+    ctx.notes.push(machine());
     let healthy = ctx.healthy_scenarios()?;
     ctx.salvage_scenarios(&healthy)?;
     ctx.syscall_scenarios(&healthy)?;
     ctx.scaling_scenarios()?;
     ctx.startup_scenario()?;
     ctx.notes.push(format!(
-        "suite wall time: {:.0} s",
-        started.elapsed().as_secs_f64()
+        "suite wall time: {:.0} s; load average at the end: {}",
+        started.elapsed().as_secs_f64(),
+        read_trim("/proc/loadavg")
     ));
     let table = ctx.table();
     println!("{table}");
     std::fs::write(dir.join("results.md"), &table).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+fn read_trim(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// The machine line of the results: cores, CPU model, kernel, date, load at the start.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let model = read_trim("/proc/cpuinfo")
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or_else(|| "?".into(), |m| m.trim().to_string());
+    let date = std::process::Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "machine: {cores} cores, {model}, Linux {}; {date}; load average at the start: {}",
+        read_trim("/proc/sys/kernel/osrelease"),
+        read_trim("/proc/loadavg")
+    )
 }

@@ -1,101 +1,105 @@
-//! Measuring whole processes: wall time (median of several runs), peak RSS of one child
-//! (`getrusage(RUSAGE_CHILDREN)` in a wrapper process that has exactly that child), and
-//! syscall counts under `strace -f -c`.
+//! Measuring whole processes: wall time, CPU time and peak RSS of each run (`wait4` gives
+//! the child's own resource usage; medians of several runs), peak RSS through a wrapper
+//! process too (`getrusage(RUSAGE_CHILDREN)`), and syscall counts under `strace -f -c`.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Runs `cmd` once, returning its wall time; fails on a non-accepted exit code.
-pub fn time_once(cmd: &mut Command, accept: &[i32]) -> Result<Duration, String> {
-    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-    let start = Instant::now();
-    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-    let took = start.elapsed();
-    let code = out.status.code().unwrap_or(-1);
-    if !accept.contains(&code) {
-        return Err(format!(
-            "{cmd:?} exited {code}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(took)
+/// One whole-process run: wall time, CPU time (user + system, from `wait4`) and peak RSS.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sample {
+    pub wall: Duration,
+    pub cpu: Duration,
+    pub rss: u64,
 }
 
-/// The median of `runs` timings; `prepare` runs before each (not timed) and builds the
-/// command.
+/// Runs `cmd` once (stdout discarded); fails on a non-accepted exit code.
+pub fn time_once(cmd: &mut Command, accept: &[i32]) -> Result<Sample, String> {
+    let err = tempfile_path("stderr");
+    let err_file = std::fs::File::create(&err).map_err(|e| e.to_string())?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err_file);
+    let start = Instant::now();
+    let child = cmd.spawn().map_err(|e| format!("{cmd:?}: {e}"))?;
+    let pid = libc::pid_t::try_from(child.id()).map_err(|e| e.to_string())?;
+    let mut status = 0;
+    // SAFETY: wait4 on our own child, writing into a zeroed rusage we own. The `Child` is
+    // never waited on afterwards, so it does not race for the status.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        if libc::wait4(pid, &mut status, 0, &mut u) != pid {
+            return Err(format!("{cmd:?}: wait4 failed"));
+        }
+        u
+    };
+    let wall = start.elapsed();
+    drop(child);
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    let _ = std::fs::remove_file(&err);
+    if !accept.contains(&code) {
+        return Err(format!("{cmd:?} exited {code}: {stderr}"));
+    }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    Ok(Sample {
+        wall,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        rss: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
+    })
+}
+
+fn tempfile_path(what: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("selfheal-perf-{what}-{}", std::process::id()))
+}
+
+/// The medians of `runs` runs (wall and CPU time each on its own) and the largest peak
+/// RSS; `prepare` runs before
+/// each (not timed) and builds the command.
 pub fn median(
     runs: usize,
     mut prepare: impl FnMut(usize) -> Result<Command, String>,
     accept: &[i32],
-) -> Result<Duration, String> {
+) -> Result<Sample, String> {
     let mut all = Vec::with_capacity(runs);
     for i in 0..runs {
         let mut cmd = prepare(i)?;
         all.push(time_once(&mut cmd, accept)?);
     }
-    all.sort();
-    all.get(all.len() / 2)
-        .copied()
-        .ok_or_else(|| "no runs".to_string())
-}
-
-/// Runs `args` as a child of this process and returns its exit code and peak RSS in bytes.
-/// Call it from a fresh process (the `rss` subcommand) so the child is its only one.
-pub fn rss_of_child(args: &[String]) -> Result<(i32, u64), String> {
-    let (prog, rest) = args.split_first().ok_or("no command")?;
-    let status = Command::new(prog)
-        .args(rest)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| format!("{prog}: {e}"))?;
-    // SAFETY: getrusage writes into the zeroed struct we own; RUSAGE_CHILDREN covers the
-    // children this process has waited for, which is exactly the one above.
-    let usage = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) != 0 {
-            return Err("getrusage failed".into());
-        }
-        u
-    };
-    let kib = u64::try_from(usage.ru_maxrss).unwrap_or(0);
-    Ok((status.code().unwrap_or(-1), kib * 1024))
-}
-
-/// Peak RSS of `args` measured through this binary's `rss` subcommand.
-pub fn peak_rss(me: &Path, args: &[String], accept: &[i32]) -> Result<u64, String> {
-    let out = Command::new(me)
-        .arg("rss")
-        .arg("--")
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut it = text.split_whitespace();
-    let code: i32 = it
-        .next()
-        .and_then(|c| c.parse().ok())
-        .ok_or("no exit code")?;
-    let rss: u64 = it.next().and_then(|c| c.parse().ok()).ok_or("no rss")?;
-    if !accept.contains(&code) {
-        return Err(format!("{args:?} exited {code}"));
+    if all.is_empty() {
+        return Err("no runs".to_string());
     }
-    Ok(rss)
+    let mid = all.len() / 2;
+    let mut pick = |key: fn(&Sample) -> u128| {
+        all.sort_by_key(key);
+        all.get(mid).copied().unwrap_or_default()
+    };
+    Ok(Sample {
+        wall: pick(|s| s.wall.as_nanos()).wall,
+        cpu: pick(|s| s.cpu.as_nanos()).cpu,
+        rss: all.iter().map(|s| s.rss).max().unwrap_or(0),
+    })
 }
 
-/// Counts of syscalls by name under `strace -f -c`, or `None` when strace is unavailable.
-pub fn syscall_counts(args: &[String], syscalls: &str) -> Option<Vec<(String, u64)>> {
-    let log = std::env::temp_dir().join(format!("selfheal-perf-strace-{}", std::process::id()));
-    let status = Command::new("strace")
+/// Counts of syscalls by name under `strace -f -c`, and the command's stdout, or `None`
+/// when strace is unavailable.
+pub fn syscall_counts(args: &[String], syscalls: &str) -> Option<(Vec<(String, u64)>, String)> {
+    let log = tempfile_path("strace");
+    let out = Command::new("strace")
         .args(["-f", "-c", "-e", &format!("trace={syscalls}"), "-o"])
         .arg(&log)
         .args(args)
-        .stdout(Stdio::null())
+        .stdin(Stdio::null())
         .stderr(Stdio::null())
-        .status()
+        .output()
         .ok()?;
-    let _ = status;
     let text = std::fs::read_to_string(&log).ok()?;
     let _ = std::fs::remove_file(&log);
     let mut counts = Vec::new();
@@ -112,5 +116,5 @@ pub fn syscall_counts(args: &[String], syscalls: &str) -> Option<Vec<(String, u6
             }
         }
     }
-    Some(counts)
+    Some((counts, String::from_utf8_lossy(&out.stdout).into_owned()))
 }

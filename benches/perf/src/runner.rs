@@ -3,7 +3,8 @@
 //! scenario once on tiny inputs so CI keeps the suite working; it asserts nothing about time.
 
 use crate::gen;
-use crate::measure::{median, peak_rss, syscall_counts, time_once};
+use crate::measure::{median, syscall_counts, time_once, Sample};
+use sha2::Digest as _;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,12 +44,14 @@ impl Plan {
     }
 }
 
-/// One line of the results table.
+/// One line of the results table. `ratio` (wall time, the figure the target applies to)
+/// and `cpu_ratio` (user + system time, steadier on a busy machine) are to the floor.
 pub struct Row {
     pub name: String,
     pub figure: String,
     pub floor: String,
     pub ratio: Option<f64>,
+    pub cpu_ratio: Option<f64>,
     pub target: String,
     pub met: Option<bool>,
 }
@@ -106,13 +109,15 @@ impl Ctx {
         c
     }
 
-    fn row(&mut self, name: &str, figure: Duration, floor: Duration, target: f64) {
-        let ratio = figure.as_secs_f64() / floor.as_secs_f64().max(1e-9);
+    fn row(&mut self, name: &str, figure: Sample, floor: Sample, target: f64) {
+        let r = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+        let ratio = r(figure.wall, floor.wall);
         self.rows.push(Row {
             name: name.into(),
-            figure: format!("{:.1} ms", ms(figure)),
-            floor: format!("{:.1} ms", ms(floor)),
+            figure: format!("{:.0} ms (CPU {:.0} ms)", ms(figure.wall), ms(figure.cpu)),
+            floor: format!("{:.0} ms (CPU {:.0} ms)", ms(floor.wall), ms(floor.cpu)),
             ratio: Some(ratio),
+            cpu_ratio: Some(r(figure.cpu, floor.cpu)),
             target: format!("<= {target:.1}x"),
             met: Some(ratio <= target),
         });
@@ -124,6 +129,7 @@ impl Ctx {
             figure,
             floor: "-".into(),
             ratio: None,
+            cpu_ratio: None,
             target: target.into(),
             met,
         });
@@ -187,17 +193,11 @@ impl Ctx {
         self.row("check, healthy root", check, floor, 2.0);
         let mb = size as f64 / 1e6;
         self.notes.push(format!(
-            "floor (read + serde_json IgnoredAny): {:.0} MB/s",
-            mb / floor.as_secs_f64()
+            "floor 1-2 (read + serde_json IgnoredAny): {:.0} MB/s wall, {:.0} MB/s CPU",
+            mb / floor.wall.as_secs_f64(),
+            mb / floor.cpu.as_secs_f64().max(1e-9)
         ));
-        let args = [
-            self.selfheal.display().to_string(),
-            "--root".into(),
-            root.display().to_string(),
-            "heal".into(),
-        ];
-        let rss = peak_rss(&self.me, &args, &[0])?;
-        self.rss_row("peak RSS, heal of healthy root", rss, size);
+        self.rss_row("peak RSS, heal of healthy root", heal.rss, size);
         Ok(root)
     }
 
@@ -208,18 +208,20 @@ impl Ctx {
             figure: format!("{:.1} MB", rss as f64 / 1e6),
             floor: format!("{:.1} MB file", largest as f64 / 1e6),
             ratio: Some(ratio),
+            cpu_ratio: None,
             target: "<= 3.0x".into(),
             met: Some(ratio <= 3.0),
         });
     }
 
-    /// A copy of the healthy root whose positions file is cut in the middle of a record.
+    /// A copy of the healthy root whose positions file is cut in the middle of a record, at
+    /// 90% of its bytes (a write that died near its end: the file stays ~90 MB).
     fn truncated(&self, healthy: &Path) -> Result<PathBuf, String> {
         let root = self.dir.join("truncated");
         copy_tree(healthy, &root)?;
         let pos = Self::positions(&root);
         let bytes = std::fs::read(&pos).map_err(|e| e.to_string())?;
-        let cut = bytes.len() * 6 / 10;
+        let cut = bytes.len() * 9 / 10;
         let cut = cut + bytes[cut..].iter().position(|&b| b == b':').unwrap_or(0) + 3;
         std::fs::write(&pos, &bytes[..cut]).map_err(|e| e.to_string())?;
         Ok(root)
@@ -255,14 +257,14 @@ impl Ctx {
         let txn = first["transaction"].as_u64().ok_or("no transaction")?;
         let healed_template = self.dir.join("salvaged");
         copy_tree(&work, &healed_template)?;
-        let objdir = self.dir.join("floor-objects");
-        let _ = std::fs::remove_dir_all(&objdir);
-        std::fs::create_dir_all(&objdir).map_err(|e| e.to_string())?;
-        let pos_s = pos.display().to_string();
-        let obj_s = objdir.display().to_string();
+        let out = self.dir.join("floor-written");
+        let (pos_s, out_s) = (pos.display().to_string(), out.display().to_string());
         let floor = median(
             self.plan.runs,
-            |_| Ok(self.floor(&["backup", &pos_s, &obj_s])),
+            |_| {
+                let _ = std::fs::remove_file(&out);
+                Ok(self.floor(&["backup", &pos_s, &out_s]))
+            },
             &[0],
         )?;
         let heal = median(
@@ -274,43 +276,46 @@ impl Ctx {
             &[0],
         )?;
         self.row("heal, salvage of truncated file", heal, floor, 2.0);
-        copy_tree(&template, &work)?;
-        let args = [
-            self.selfheal.display().to_string(),
-            "--root".into(),
-            work.display().to_string(),
-            "heal".into(),
-            "--mode".into(),
-            "paper".into(),
-        ];
-        let rss = peak_rss(&self.me, &args, &[0])?;
-        self.rss_row("peak RSS, salvage heal", rss, size);
-        self.rollback_scenario(&healed_template, &objdir, &pos, txn)
+        let salvaged = std::fs::metadata(Self::positions(&healed_template))
+            .map_err(|e| e.to_string())?
+            .len();
+        self.rss_row("peak RSS, salvage heal", heal.rss, size.max(salvaged));
+        self.notes.push(format!(
+            "salvage: the {:.1} MB truncated file becomes {:.1} MB; zstd level {} (selfheal's rule for its size, used by the floor too)",
+            size as f64 / 1e6,
+            salvaged as f64 / 1e6,
+            selfheal::store::zstd_level(usize::try_from(size).unwrap_or(usize::MAX))
+        ));
+        self.rollback_scenario(&healed_template, &pos, txn)
+    }
+
+    /// The backup object selfheal wrote for the truncated bytes (the one a rollback reads).
+    fn object_of(root: &Path, original: &Path) -> Result<(PathBuf, String), String> {
+        let bytes = std::fs::read(original).map_err(|e| e.to_string())?;
+        let sha = crate::floor::hex(&sha2::Sha256::digest(&bytes));
+        let (fan, rest) = sha.split_at(2);
+        let object = root.join(format!("logs/backups/objects/{fan}/{rest}.zst"));
+        if !object.is_file() {
+            return Err(format!("no backup object {}", object.display()));
+        }
+        Ok((object, sha))
     }
 
     fn rollback_scenario(
         &mut self,
         healed: &Path,
-        objdir: &Path,
         original: &Path,
         txn: u64,
     ) -> Result<(), String> {
-        let object = std::fs::read_dir(objdir)
-            .map_err(|e| e.to_string())?
-            .flatten()
-            .next()
-            .ok_or("no floor object")?
-            .path();
-        let sha = object
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .ok_or("object name")?
-            .to_string();
+        let (object, sha) = Self::object_of(healed, original)?;
         let out = self.dir.join("floor-restored");
         let (obj_s, out_s) = (object.display().to_string(), out.display().to_string());
         let floor = median(
             self.plan.runs,
-            |_| Ok(self.floor(&["restore", &obj_s, &sha, &out_s])),
+            |_| {
+                let _ = std::fs::remove_file(&out);
+                Ok(self.floor(&["restore", &obj_s, &sha, &out_s]))
+            },
             &[0],
         )?;
         let work = self.dir.join("rollback-run");
@@ -331,45 +336,76 @@ impl Ctx {
         Ok(())
     }
 
+    /// fsync and rename counts of whole heals under `strace -f -c`, each checked against
+    /// SPEC.md section 8's formula for the transaction the heal reported.
     pub fn syscall_scenarios(&mut self, healthy: &Path) -> Result<(), String> {
         let calls = "fsync,fdatasync,rename,renameat,renameat2";
         let bin = self.selfheal.display().to_string();
-        let heal = |root: &Path| {
-            vec![
-                bin.clone(),
-                "--root".into(),
-                root.display().to_string(),
-                "heal".into(),
-            ]
+        let heal = |root: &Path, extra: &[&str]| {
+            let mut v = vec![bin.clone(), "--root".into(), root.display().to_string()];
+            v.extend(["--json".to_string(), "heal".into()]);
+            v.extend(extra.iter().map(|s| s.to_string()));
+            v
         };
-        let Some(idle) = syscall_counts(&heal(healthy), calls) else {
+        let fans = fans(healthy);
+        let Some((idle, report)) = syscall_counts(&heal(healthy, &[]), calls) else {
             self.notes
                 .push("strace not available: syscall counts skipped".into());
             return Ok(());
         };
-        self.info(
-            "fsync/rename, heal with nothing to do",
-            fmt_counts(&idle),
-            "journal only",
-            None,
-        );
-        let cold = self.dir.join("cold");
-        let _ = std::fs::remove_dir_all(&cold);
-        std::fs::create_dir_all(cold.join("logs")).map_err(|e| e.to_string())?;
-        std::fs::write(cold.join("logs/positions_futures.json"), b"").map_err(|e| e.to_string())?;
-        let counts = syscall_counts(&heal(&cold), calls).unwrap_or_default();
-        self.info(
-            "fsync/rename, cold-start heal (9 ops)",
-            fmt_counts(&counts),
-            "see SPEC §8",
-            None,
+        self.counts_row("heal with nothing to do", &idle, &report, &fans);
+        let salvage = self.dir.join("strace-salvage");
+        copy_tree(&self.dir.join("truncated"), &salvage)?;
+        let fans = self::fans(&salvage);
+        if let Some((c, r)) = syscall_counts(&heal(&salvage, &["--mode", "paper"]), calls) {
+            self.counts_row("salvage heal (1 file replaced)", &c, &r, &fans);
+        }
+        let stale = self.dir.join("strace-stale");
+        let _ = std::fs::remove_dir_all(&stale);
+        gen::healthy_root(&stale, 7, 1, 10).map_err(|e| e.to_string())?;
+        time_once(&mut self.selfheal(&stale, &["heal"]), &[0])?;
+        gen::heartbeats_and_locks(&stale, 10, unix_now(), 3_600).map_err(|e| e.to_string())?;
+        let fans = self::fans(&stale);
+        if let Some((c, r)) = syscall_counts(&heal(&stale, &[]), calls) {
+            self.counts_row("10 stale heartbeats + 10 stale locks", &c, &r, &fans);
+        }
+        self.notes.push(
+            "fsync/rename formula (SPEC.md section 8), per transaction: fsync = 2 + I + 2F + 2B + N + D + R + M + 1, renames = F + B + D, with I intents (applied operations), F files written, B new backup objects, N new fan-out directories of the store (`objects/<2 hex>`, at most 256 ever), D directories created, R files removed, M mode changes; a file the heal leaves alone costs none".into(),
         );
         Ok(())
     }
 
+    fn counts_row(&mut self, name: &str, counts: &[(String, u64)], report: &str, fans: &[String]) {
+        let got = |names: &[&str]| -> u64 {
+            counts
+                .iter()
+                .filter(|(n, _)| names.contains(&n.as_str()))
+                .map(|(_, k)| k)
+                .sum()
+        };
+        let fsync = got(&["fsync", "fdatasync"]);
+        let renames = got(&["rename", "renameat", "renameat2"]);
+        let (want, terms) = match serde_json::from_str::<serde_json::Value>(report) {
+            Ok(v) => formula(&v, fans),
+            Err(_) => ((0, 0), "no report".into()),
+        };
+        self.info(
+            &format!("fsync/rename: {name}"),
+            format!(
+                "fsync {fsync}, rename {renames} (formula: {} / {}; {terms})",
+                want.0, want.1
+            ),
+            "= formula",
+            Some((fsync, renames) == want),
+        );
+    }
+
+    /// Fresh heartbeats and locks (checked, nothing to do) at growing counts: the cost per
+    /// file is the slope between the smallest and largest count, and the growth is linear
+    /// when the slopes of the two steps agree.
     pub fn scaling_scenarios(&mut self) -> Result<(), String> {
         let now = unix_now();
-        let mut per_file = Vec::new();
+        let mut points = Vec::new();
         for &n in &self.plan.scale.clone() {
             let root = self.dir.join(format!("scale-{n}"));
             let _ = std::fs::remove_dir_all(&root);
@@ -381,18 +417,15 @@ impl Ctx {
                 |_| Ok(self.selfheal(&root, &["heal"])),
                 &[0],
             )?;
-            per_file.push((n, t));
+            points.push((n, t));
             self.info(
                 &format!("heal, {n} fresh heartbeats + {n} locks"),
-                format!(
-                    "{:.1} ms ({:.1} µs/file)",
-                    ms(t),
-                    ms(t) * 1000.0 / (2 * n) as f64
-                ),
+                format!("{:.1} ms (CPU {:.1} ms)", ms(t.wall), ms(t.cpu)),
                 "linear",
                 None,
             );
         }
+        self.linearity(&points);
         for &n in &self.plan.stale_scale.clone() {
             let root = self.dir.join(format!("stale-{n}"));
             let _ = std::fs::remove_dir_all(&root);
@@ -414,19 +447,47 @@ impl Ctx {
                     "heal, {n} stale heartbeats + {n} stale locks ({} ops)",
                     2 * n
                 ),
-                format!("{:.1} ms ({:.2} ms/op)", ms(t), ms(t) / (2 * n) as f64),
-                "linear",
+                format!(
+                    "{:.1} ms ({:.2} ms/op, CPU {:.2} ms/op)",
+                    ms(t.wall),
+                    ms(t.wall) / (2 * n) as f64,
+                    ms(t.cpu) / (2 * n) as f64
+                ),
+                "report",
                 None,
             );
         }
-        if let (Some(first), Some(last)) = (per_file.first(), per_file.last()) {
-            let growth = ms(last.1) / ms(first.1).max(1e-9);
-            let size = last.0 as f64 / first.0 as f64;
-            self.notes.push(format!(
-                "fresh-file scan: {size:.0}x more files cost {growth:.1}x more time"
-            ));
-        }
         Ok(())
+    }
+
+    /// The cost per file (slope) and whether the two steps' slopes agree within 2x
+    /// (CPU time: wall time on a busy machine is too noisy for a per-file figure).
+    fn linearity(&mut self, points: &[(usize, Sample)]) {
+        let slope = |a: &(usize, Sample), b: &(usize, Sample)| {
+            let files = 2.0 * (b.0 as f64 - a.0 as f64);
+            (ms(b.1.cpu) - ms(a.1.cpu)) * 1000.0 / files.max(1.0)
+        };
+        let (Some(first), Some(last)) = (points.first(), points.last()) else {
+            return;
+        };
+        let overall = slope(first, last);
+        let steps: Vec<f64> = points.windows(2).map(|w| slope(&w[0], &w[1])).collect();
+        let linear = steps
+            .iter()
+            .all(|s| *s <= 2.0 * overall.max(1.0) && *s >= overall / 2.0 - 1.0);
+        self.info(
+            "cost per heartbeat or lock file",
+            format!(
+                "{overall:.1} µs CPU per file (steps: {})",
+                steps
+                    .iter()
+                    .map(|s| format!("{s:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "linear",
+            Some(linear),
+        );
     }
 
     pub fn startup_scenario(&mut self) -> Result<(), String> {
@@ -440,7 +501,7 @@ impl Ctx {
         )?;
         self.info(
             "process start to exit, healthy default root",
-            format!("{:.1} ms", ms(t)),
+            format!("{:.1} ms (CPU {:.1} ms)", ms(t.wall), ms(t.cpu)),
             "report",
             None,
         );
@@ -449,11 +510,17 @@ impl Ctx {
 
     pub fn table(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "| scenario | selfheal | floor | ratio | target | met |");
-        let _ = writeln!(s, "|---|---|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "| scenario | selfheal | floor | ratio (wall) | ratio (CPU) | target | met |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|");
         for r in &self.rows {
             let ratio = r
                 .ratio
+                .map_or_else(|| "-".to_string(), |x| format!("{x:.2}x"));
+            let cpu = r
+                .cpu_ratio
                 .map_or_else(|| "-".to_string(), |x| format!("{x:.2}x"));
             let met = match r.met {
                 Some(true) => "yes",
@@ -462,7 +529,7 @@ impl Ctx {
             };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {ratio} | {} | {met} |",
+                "| {} | {} | {} | {ratio} | {cpu} | {} | {met} |",
                 r.name, r.figure, r.floor, r.target
             );
         }
@@ -473,14 +540,56 @@ impl Ctx {
     }
 }
 
-fn fmt_counts(c: &[(String, u64)]) -> String {
-    if c.is_empty() {
-        return "none".into();
-    }
-    c.iter()
-        .map(|(n, k)| format!("{n} {k}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The fan-out directories of a root's backup store (before a run).
+fn fans(root: &Path) -> Vec<String> {
+    std::fs::read_dir(root.join("logs/backups/objects"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The fsync and rename counts SPEC.md section 8 gives for the transaction of a heal report,
+/// and its terms.
+fn formula(report: &serde_json::Value, fans: &[String]) -> ((u64, u64), String) {
+    let applied: Vec<&serde_json::Value> = report["actions"]
+        .as_array()
+        .map(|a| a.iter().filter(|x| x["result"] == "applied").collect())
+        .unwrap_or_default();
+    let count = |kinds: &[&str]| -> u64 {
+        applied
+            .iter()
+            .filter(|a| kinds.iter().any(|k| a["kind"] == *k))
+            .count() as u64
+    };
+    let i = applied.len() as u64;
+    let f = count(&["create_file", "replace_file"]);
+    let d = count(&["create_dir"]);
+    let r = count(&["remove_file", "remove_dir"]);
+    let m = count(&["set_mode"]);
+    // New backup objects: one per distinct content replaced or removed (the store is
+    // content-addressed; these roots had none of them before).
+    let objects = applied
+        .iter()
+        .filter(|a| a["kind"] == "replace_file" || a["kind"] == "remove_file")
+        .filter_map(|a| a["before_sha256"].as_str())
+        .collect::<std::collections::BTreeSet<_>>();
+    let b = objects.len() as u64;
+    let n = objects
+        .iter()
+        .filter_map(|sha| sha.get(..2))
+        .filter(|fan| !fans.iter().any(|f| f == fan))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as u64;
+    let committed = u64::from(report["transaction"].is_u64());
+    let fsync = committed * (2 + i + 2 * f + 2 * b + n + d + r + m + 1);
+    let renames = f + b + d;
+    (
+        (fsync, renames),
+        format!("I={i} F={f} B={b} N={n} D={d} R={r} M={m}"),
+    )
 }
 
 fn unix_now() -> i64 {
