@@ -227,6 +227,10 @@ impl<'r> Txn<'r> {
     fn abort_after_error(&mut self, err: &Error) {
         let outcomes = undo_intents(self.root, self.id(), &self.intents, self.cap);
         match outcomes {
+            Ok(_) if self.writer.is_poisoned() => tracing::error!(
+                "the journal cannot be appended to after that error; the next run's recovery closes transaction {}",
+                self.id()
+            ),
             Ok(ops) => {
                 let abort = Abort {
                     reason: format!("error while applying: {}", error_chain(err)),

@@ -444,6 +444,7 @@ impl Journal {
             head: self.head(),
             mac: self.mac.clone(),
             entries: Vec::new(),
+            poisoned: false,
         };
         w.append_many(vec![self.header(), Body::Begin(begin)], true)?;
         root.sync_dir(&journal_dir())?;
@@ -464,6 +465,7 @@ impl Journal {
             head: self.head(),
             mac: self.mac.clone(),
             entries: Vec::new(),
+            poisoned: false,
         };
         if t.entries.is_empty() {
             // Interrupted before its header was durable: give the file one first.
@@ -498,7 +500,12 @@ impl Journal {
     }
 }
 
-/// Appends the records of one transaction.
+/// Appends the records of one transaction. After a failed write or fsync it is poisoned:
+/// the file may then hold bytes of records it does not know were written (a record whose
+/// fsync failed is still in the page cache, a failed write may have left part of a line),
+/// so appending more could chain a record after a lost or torn one. Nothing more is
+/// appended; the next run's recovery reads what the file really holds and closes the
+/// transaction.
 #[derive(Debug)]
 pub struct Writer {
     file: AppendFile,
@@ -506,6 +513,7 @@ pub struct Writer {
     head: (u64, Digest),
     mac: Mac,
     entries: Vec<Entry>,
+    poisoned: bool,
 }
 
 impl Writer {
@@ -522,11 +530,19 @@ impl Writer {
         self.append_many(vec![body], sync)
     }
 
+    /// Whether an earlier write or fsync failed (nothing more is appended).
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
     /// Appends records with one write and at most one fsync.
     ///
     /// # Errors
-    /// I/O errors naming the journal file.
+    /// I/O errors naming the journal file; [`Error::Poisoned`] after an earlier one.
     pub fn append_many(&mut self, bodies: Vec<Body>, sync: bool) -> Result<()> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
         let mut bytes = Vec::new();
         let mut new = Vec::new();
         let (mut seq, mut prev) = self.head;
@@ -553,10 +569,14 @@ impl Writer {
                 offset: 0,
             });
         }
-        if sync {
-            self.file.append_sync(&bytes)?;
+        let written = if sync {
+            self.file.append_sync(&bytes)
         } else {
-            self.file.append(&bytes)?;
+            self.file.append(&bytes)
+        };
+        if let Err(e) = written {
+            self.poisoned = true;
+            return Err(e);
         }
         self.head = (seq, prev);
         self.entries.extend(new);

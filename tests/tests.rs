@@ -52,3 +52,7 @@ mod audit_prune;
 mod audit_stats;
 // journal show: checksums, sizes, and JSON diffs by record identity.
 mod audit_show;
+// Shared support of the reliability suite: arenas with a sentinel tree, counted runs, the summary.
+mod reliability_support;
+// I/O errors (ENOSPC, EIO, EACCES, EROFS) at every fault point of a heal and a rollback.
+mod reliability_faults;
