@@ -610,6 +610,10 @@ impl Root {
                 .ctx(IoOp::Open, &tmp)?;
             fault::hit(Point::Chmod, &tmp).ctx(IoOp::Chmod, &tmp)?;
             sys::fchmod(fd.as_fd(), mode).ctx(IoOp::Chmod, &tmp)?;
+            // ORDER: the mode is durable before the name appears (POSIX promises an
+            // inode's attributes only after an fsync of that inode).
+            fault::hit(Point::Fsync, &tmp).ctx(IoOp::Fsync, &tmp)?;
+            sys::fsync(fd.as_fd(), &tmp).ctx(IoOp::Fsync, &tmp)?;
             fault::hit(Point::Rename, disp).ctx(IoOp::Rename, disp)?;
             sys::rename(
                 &parent,
@@ -637,6 +641,8 @@ impl Root {
         let fd = self.open_dir_raw(Some(rel)).ctx(IoOp::Open, disp)?;
         fault::hit(Point::Chmod, disp).ctx(IoOp::Chmod, disp)?;
         sys::fchmod(fd.as_fd(), mode).ctx(IoOp::Chmod, disp)?;
+        // ORDER: the mode (which the umask may have narrowed at mkdir) is durable first.
+        fsync_dir(&fd, disp)?;
         fsync_dir(&parent, &parent_path)
     }
 

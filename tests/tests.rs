@@ -56,3 +56,5 @@ mod audit_show;
 mod reliability_support;
 // I/O errors (ENOSPC, EIO, EACCES, EROFS) at every fault point of a heal and a rollback.
 mod reliability_faults;
+// Power loss: unsynced writes dropped at every fault point of a heal, a rollback, a recovery.
+mod reliability_powercut;
