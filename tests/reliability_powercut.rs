@@ -5,13 +5,18 @@
 //! not followed by an fsync of that directory are undone, data written to a file and not
 //! followed by an fsync of that file is cut off, attributes set and not fsynced are put
 //! back — newest first. Recovery must then still land wholly before or wholly after, the
-//! journal must verify, and the next run must be clean.
+//! journal must verify, and the next run must be clean. Together with the kill -9 matrix
+//! (`engine_crash`), which keeps every unsynced effect, this covers both extremes of what
+//! a crash can leave; the subsets in between (some unsynced effects kept, others lost) are
+//! not enumerated.
 
 #![cfg(feature = "fault-injection")]
 
 use crate::engine_rollback::damaged;
-use crate::reliability_support::{exact_tree, side, trace, Arena, Side};
-use crate::util::{code, stderr, Snapshot};
+use crate::reliability_support::{
+    exact_tree, lost_bytes, side, summary, temps_left, trace, Arena, Side,
+};
+use crate::util::{code, diff, stderr, without_mtimes, Snapshot};
 use serde_json::Value;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -204,6 +209,40 @@ struct Matrix<'a> {
     originals: Snapshot,
 }
 
+#[derive(Default)]
+struct Tally {
+    points: usize,
+    dropped: usize,
+    before: usize,
+    after: usize,
+}
+
+/// Cuts the command at each of its points, and once more after it finished.
+fn run_matrix(m: &Matrix<'_>) -> Tally {
+    let points = trace(&Arena::copy_of(m.template), m.args);
+    assert!(points.len() > 20, "too few fault points: {points:?}");
+    let mut cuts: Vec<(Option<usize>, String)> = points
+        .iter()
+        .map(|p| (Some(p.n), format!("{} {} {}", p.n, p.kind, p.path)))
+        .collect();
+    cuts.push((None, "the end of the run".into()));
+    let mut t = Tally::default();
+    for (at, what) in &cuts {
+        let (dropped, s) = one_cut(m, *at, what);
+        t.points += 1;
+        t.dropped += dropped;
+        match s {
+            Side::Before => t.before += 1,
+            Side::After => t.after += 1,
+        }
+    }
+    summary::add(|s| {
+        s.crash_points += t.points as u64;
+        s.dropped_effects += t.dropped as u64;
+    });
+    t
+}
+
 /// Runs the command on a copy, cut at `at`, and drops what the cut lost; returns the copy
 /// and how many effects were dropped.
 fn cut_copy(m: &Matrix<'_>, at: Option<usize>, what: &str) -> (Arena, usize) {
@@ -221,11 +260,144 @@ fn cut_copy(m: &Matrix<'_>, at: Option<usize>, what: &str) -> (Arena, usize) {
     (a, dropped)
 }
 
+fn one_cut(m: &Matrix<'_>, at: Option<usize>, what: &str) -> (usize, Side) {
+    let (a, dropped) = cut_copy(m, at, what);
+    let rec = a.run(&["recover"]);
+    assert_eq!(code(&rec), 0, "cut at {what}: recover: {}", stderr(&rec));
+    let got = side(&a.snapshot(), &m.pre, &m.post, m.post_exact)
+        .unwrap_or_else(|e| panic!("cut at {what}, {dropped} effects dropped: {e}"));
+    let temps = temps_left(&a.root());
+    assert!(
+        temps.is_empty(),
+        "cut at {what}: temp files left: {temps:?}"
+    );
+    let v = a.run(&["journal", "verify"]);
+    assert_eq!(code(&v), 0, "cut at {what}: journal verify: {}", stderr(&v));
+    (m.finish)(&a);
+    let now = a.snapshot();
+    assert!(
+        without_mtimes(&now) == without_mtimes(&m.target),
+        "cut at {what}: the next run did not reach the post-state:\n{}",
+        diff(&m.target, &now)
+    );
+    assert_eq!(lost_bytes(&m.originals, &a.root()), 0, "cut at {what}");
+    (dropped, got)
+}
+
 fn damaged_arena() -> (Arena, String) {
     let mut a = Arena::new();
     let config = damaged(&a.fx);
     a.seal();
     (a, config.to_str().expect("utf8").to_string())
+}
+
+#[test]
+fn power_cut_at_every_point_of_a_heal_recovers_wholly_before_or_after() {
+    let (template, cfg) = damaged_arena();
+    let heal = ["--config", cfg.as_str(), "heal"];
+    let reference = Arena::copy_of(&template);
+    assert_eq!(reference.json(&heal).0, 0);
+    let finish = |a: &Arena| {
+        let (rc, v) = a.json(&heal);
+        assert_eq!(rc, 0, "the next heal: {v}");
+    };
+    let pre = template.snapshot();
+    let post = reference.snapshot();
+    let m = Matrix {
+        template: &template,
+        args: &heal,
+        pre: pre.clone(),
+        post: post.clone(),
+        post_exact: false,
+        finish: &finish,
+        target: post,
+        originals: pre,
+    };
+    let t = run_matrix(&m);
+    assert!(t.before > 0 && t.after > 0, "both sides reached");
+    println!(
+        "power cut (heal): {} points, {} unsynced effects dropped, {} before, {} after",
+        t.points, t.dropped, t.before, t.after
+    );
+    summary::done("power cut: heal");
+}
+
+#[test]
+fn power_cut_at_every_point_of_a_rollback_recovers_wholly_before_or_after() {
+    let (template, cfg) = damaged_arena();
+    let pre_heal = template.snapshot();
+    let (rc, v) = template.json(&["--config", cfg.as_str(), "heal"]);
+    assert_eq!(rc, 0, "{v}");
+    let id = v["transaction"].as_u64().expect("txn").to_string();
+    let rollback = ["--config", cfg.as_str(), "rollback", id.as_str()];
+    let finish = |a: &Arena| {
+        if a.snapshot() != pre_heal {
+            let out = a.run(&rollback);
+            assert_eq!(code(&out), 0, "the next rollback: {}", stderr(&out));
+        }
+    };
+    let healed = template.snapshot();
+    let m = Matrix {
+        template: &template,
+        args: &rollback,
+        pre: healed.clone(),
+        post: pre_heal.clone(),
+        post_exact: true,
+        finish: &finish,
+        target: pre_heal.clone(),
+        originals: healed,
+    };
+    let t = run_matrix(&m);
+    assert!(t.before > 0 && t.after > 0, "both sides reached");
+    println!(
+        "power cut (rollback): {} points, {} unsynced effects dropped, {} before, {} after",
+        t.points, t.dropped, t.before, t.after
+    );
+    summary::done("power cut: rollback");
+}
+
+#[test]
+fn power_cut_during_recovery_still_recovers_wholly_before() {
+    let (template, cfg) = damaged_arena();
+    let heal = ["--config", cfg.as_str(), "heal"];
+    let pre = template.snapshot();
+    // Interrupted with every operation applied and none committed: the commit append.
+    let points = trace(&Arena::copy_of(&template), &heal);
+    let commit = points
+        .iter()
+        .rev()
+        .find(|p| p.kind == "Append")
+        .expect("the commit append");
+    let crashed = Arena::copy_of(&template);
+    let out = crashed.output(
+        crashed
+            .cmd(&heal)
+            .env("SELFHEAL_FAULT", format!("{}:crash", commit.n)),
+    );
+    assert_eq!(code(&out), -6, "{}", stderr(&out));
+    let reference = Arena::copy_of(&template);
+    assert_eq!(reference.json(&heal).0, 0);
+    let finish = |a: &Arena| {
+        let (rc, v) = a.json(&heal);
+        assert_eq!(rc, 0, "the next heal: {v}");
+    };
+    let m = Matrix {
+        template: &crashed,
+        args: &["recover"],
+        pre: pre.clone(),
+        post: pre.clone(),
+        post_exact: true,
+        finish: &finish,
+        target: reference.snapshot(),
+        originals: pre,
+    };
+    let t = run_matrix(&m);
+    assert_eq!(t.after, 0, "recovery never rolls forward");
+    println!(
+        "power cut (recovery): {} points, {} unsynced effects dropped",
+        t.points, t.dropped
+    );
+    summary::done("power cut: recovery");
 }
 
 #[test]

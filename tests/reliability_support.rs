@@ -435,7 +435,13 @@ pub mod summary {
     use std::sync::Mutex;
 
     /// Every part of the suite; the summary is complete when all have reported.
-    pub const PARTS: &[&str] = &["faults: heal", "faults: rollback"];
+    pub const PARTS: &[&str] = &[
+        "faults: heal",
+        "faults: rollback",
+        "power cut: heal",
+        "power cut: rollback",
+        "power cut: recovery",
+    ];
 
     #[derive(Debug, Default, Clone)]
     pub struct Totals {
