@@ -339,7 +339,10 @@ pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Resu
 /// Whether directory `rel` holds nothing but paths the undo removes before it.
 fn dir_emptied(root: &Root, rel: &RelPath, removed: &[&str]) -> Result<bool> {
     for e in root.list(Some(rel))? {
-        let child = rel.join(&e.name)?;
+        // A child whose name the journal cannot hold was not created by the transaction.
+        let Ok(child) = rel.join(&e.name) else {
+            return Ok(false);
+        };
         if !removed.contains(&child.as_str()) {
             return Ok(false);
         }

@@ -58,6 +58,10 @@ pub mod code {
     pub const BACKUPS_SIZE: &str = "BACKUPS_SIZE";
     /// Warning: automatic retention after a heal failed (the heal stands).
     pub const RETENTION: &str = "RETENTION";
+    /// Warning: an entry of a scanned directory (lock files, heartbeats) that selfheal
+    /// cannot check and leaves alone: its name cannot be written in the journal (not
+    /// UTF-8, control characters), or it is not a regular file.
+    pub const UNCHECKED_PATH: &str = "UNCHECKED_PATH";
 }
 
 /// One finding.

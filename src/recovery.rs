@@ -163,8 +163,11 @@ fn sweep(root: &Root, t: &TxnFile) -> Result<usize> {
     }
     let objects = RelPath::new(OBJECTS_DIR)?;
     for fan in root.list(Some(&objects))? {
-        if fan.kind == Kind::Dir {
-            dirs.insert(Some(objects.join(&fan.name)?));
+        match objects.join(&fan.name) {
+            Ok(dir) if fan.kind == Kind::Dir => {
+                dirs.insert(Some(dir));
+            }
+            _ => {} // not a fan-out directory selfheal made
         }
     }
     let ours = format!("{TMP_PREFIX}{}.", t.txn);

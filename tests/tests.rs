@@ -58,3 +58,5 @@ mod reliability_support;
 mod reliability_faults;
 // Power loss: unsynced writes dropped at every fault point of a heal, a rollback, a recovery.
 mod reliability_powercut;
+// The bad-input catalogue: one test per input, nothing lost, nothing written outside.
+mod reliability_inputs;
