@@ -745,15 +745,30 @@ impl Root {
 
     /// Opens (creating with exactly `mode`, whatever the umask, if needed) a file for
     /// appending without fsync, for the alert log, whose lines are appended with one `write`
-    /// each. An existing file keeps its mode.
+    /// each. An existing file keeps its mode. Anything but a regular file is refused, and
+    /// the open never waits (a FIFO there must not hang the run).
     ///
     /// # Errors
     /// The failing call and the path.
     pub fn open_log(&self, rel: &RelPath, mode: u32) -> Result<AppendFile> {
         let dir = self.parent_fd(rel)?;
         let disp = rel.as_path();
+        let not_file = |what: &str| {
+            let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, what.to_string());
+            Error::io(IoOp::Open, disp, e)
+        };
+        match self.entry(rel)? {
+            Entry::Present(st) if st.kind == Kind::Symlink => {
+                return Err(not_file("it is a symlink (not followed)"))
+            }
+            Entry::Present(st) if st.kind != Kind::File => {
+                return Err(not_file("it is not a regular file"))
+            }
+            _ => {}
+        }
         fault::hit(Point::Create, disp).ctx(IoOp::Create, disp)?;
-        let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let flags =
+            OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let name = rel.file_name();
         let fd = match rustix::fs::openat(&dir, name, flags, Mode::empty()) {
             Err(Errno::NOENT) => {
@@ -771,6 +786,10 @@ impl Root {
             other => other,
         }
         .ctx(IoOp::Open, disp)?;
+        let st = rustix::fs::fstat(&fd).ctx(IoOp::Stat, disp)?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(not_file("it is not a regular file"));
+        }
         Ok(AppendFile {
             file: std::fs::File::from(fd),
             path: rel.clone(),

@@ -161,10 +161,12 @@ pub fn mac_from_key_file(key_file: Option<&std::path::Path>) -> Result<Mac> {
     let Some(path) = key_file else {
         return Ok(Mac::Sha256);
     };
-    let key = std::fs::read(path).map_err(|e| Error::Config {
-        file: path.to_path_buf(),
-        key: "journal_key_file".into(),
-        why: format!("cannot read the key: {e}"),
+    let key = crate::config::read_regular(path, crate::config::MAX_CONFIG_SIZE).map_err(|e| {
+        Error::Config {
+            file: path.to_path_buf(),
+            key: "journal_key_file".into(),
+            why: format!("cannot read the key: {e}"),
+        }
     })?;
     if key.is_empty() {
         return Err(Error::Config {

@@ -44,7 +44,10 @@ pub fn no_raw_control(bytes: &[u8], what: &str) {
         .chars()
         .filter(|c| c.is_control() && *c != '\n')
         .collect();
-    assert!(bad.is_empty(), "raw control characters {bad:?} in {what}:\n{text}");
+    assert!(
+        bad.is_empty(),
+        "raw control characters {bad:?} in {what}:\n{text}"
+    );
 }
 
 /// Heals in paper then real mode: paper exits 0, real 0 or 4; the report names `needle`;
@@ -107,6 +110,172 @@ fn control_characters_in_names() {
         );
     }
     assert!(said(&paper).contains("logs/a\\u{1b}[31mb.lock"), "{paper}");
-    assert!(said(&paper).contains("state/heartbeats/x\\ny.json"), "{paper}");
+    assert!(
+        said(&paper).contains("state/heartbeats/x\\ny.json"),
+        "{paper}"
+    );
     inputs(3);
+}
+
+/// What a managed path is replaced with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Odd {
+    Dir,
+    Fifo,
+    LinkInside,
+    LinkOutside,
+    Dangling,
+    Loop,
+}
+
+/// The state files and directories selfheal checks (default layout), and its own.
+const STATE_FILES: &[&str] = &[
+    "logs/positions_futures.json",
+    "logs/portfolio_futures.json",
+    "logs/.bot_heartbeat",
+    "state/heartbeats/bot.json",
+    "logs/positions_futures.json.lock",
+    "logs/operator_alerts.jsonl",
+];
+const STATE_DIRS: &[&str] = &[
+    "config",
+    "configs",
+    "data",
+    "feature_store",
+    "state",
+    "state/heartbeats",
+];
+const OWN_DIRS: &[&str] = &[
+    "logs",
+    "logs/backups",
+    "logs/backups/journal",
+    "logs/backups/objects",
+];
+const CONFIG_FILE: &str = "config/selfheal.json";
+
+/// Puts `odd` at `rel` (parents created) in `a`; file-like paths get targets that are
+/// files, directory paths targets that are directories.
+fn plant(a: &Arena, rel: &str, odd: Odd, is_dir: bool) {
+    let p = a.root().join(rel);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir -p");
+    let name = p.file_name().expect("name").to_owned();
+    let inside = if is_dir { "elsewhere" } else { "target.json" };
+    if is_dir {
+        a.fx.mkdir(inside);
+    } else {
+        a.fx.write(inside, "{}");
+    }
+    let outside = a.sentinel_dir().join(rel);
+    let outside = if outside.exists() {
+        outside
+    } else if is_dir {
+        a.sentinel_dir().join("data")
+    } else {
+        a.sentinel_dir().join("notes.txt")
+    };
+    let link = |target: &std::path::Path| std::os::unix::fs::symlink(target, &p).expect("symlink");
+    match odd {
+        Odd::Dir => std::fs::create_dir(&p).expect("mkdir"),
+        Odd::Fifo => rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &p,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .expect("mkfifo"),
+        Odd::LinkInside => link(&a.root().join(inside)),
+        Odd::LinkOutside => link(&outside),
+        Odd::Dangling => link(std::path::Path::new("nowhere")),
+        Odd::Loop => link(std::path::Path::new(&name)),
+    }
+}
+
+/// A positions file with an invalid open position: a critical, so alerts are written.
+const CRITICAL_POSITIONS: &str = r#"{"open_positions": [{"symbol": "BTCUSDT", "direction": "LONG", "strategy": "s", "entry_price": -1, "size": 1, "leverage": 1}], "closed_positions": []}"#;
+
+/// One odd managed path: heal in both modes, never touching it, and say so.
+fn odd_path(rel: &str, odd: Odd) {
+    let is_dir = STATE_DIRS.contains(&rel) || OWN_DIRS.contains(&rel);
+    let a = Arena::new();
+    if rel == "logs/operator_alerts.jsonl" {
+        a.fx.write("logs/positions_futures.json", CRITICAL_POSITIONS);
+    }
+    plant(&a, rel, odd, is_dir);
+    let pre = a.snapshot();
+    let what = format!("{rel} as {odd:?}");
+    if OWN_DIRS.contains(&rel) {
+        for mode in ["paper", "real"] {
+            let (rc, _, err) = heal(&a, mode, &[]);
+            assert_eq!(rc, 8, "{what}: selfheal's own directory: {err}");
+            assert!(err.contains(&format!("`{rel}`")), "{what}: {err}");
+        }
+    } else if rel == CONFIG_FILE {
+        odd_config(&a, &what, odd);
+    } else {
+        heal_reports(&a, &pre, rel);
+    }
+    let now = a.snapshot();
+    assert_eq!(now.get(rel), pre.get(rel), "{what}: left exactly as it was");
+    assert_eq!(lost_bytes(&pre, &a.root()), 0, "{what}");
+    inputs(1);
+}
+
+/// The configuration inside the root: read through a symlink like any configuration the
+/// operator names (reading is not writing), refused with exit 16 when it cannot be read
+/// or is not a configuration (the outside link leads to a text file).
+fn odd_config(a: &Arena, what: &str, odd: Odd) {
+    let readable = odd == Odd::LinkInside;
+    for mode in ["paper", "real"] {
+        let (rc, v, err) = heal(a, mode, &[]);
+        if readable {
+            assert!(rc == 0 || rc == 4, "{what}: {v}\n{err}");
+        } else {
+            assert_eq!(rc, 16, "{what}: {err}");
+            assert!(err.contains(CONFIG_FILE), "{what}: {err}");
+        }
+    }
+}
+
+fn every_managed_path_as(odd: Odd) {
+    let dirs_too = odd != Odd::Dir;
+    let mut paths: Vec<&str> = STATE_FILES.to_vec();
+    paths.push(CONFIG_FILE);
+    if dirs_too {
+        paths.extend_from_slice(STATE_DIRS);
+        paths.extend_from_slice(OWN_DIRS);
+    }
+    for rel in paths {
+        odd_path(rel, odd);
+    }
+}
+
+#[test]
+fn managed_paths_as_directories() {
+    every_managed_path_as(Odd::Dir);
+}
+
+#[test]
+fn managed_paths_as_fifos() {
+    every_managed_path_as(Odd::Fifo);
+}
+
+#[test]
+fn managed_paths_as_symlinks_inside_the_root() {
+    every_managed_path_as(Odd::LinkInside);
+}
+
+#[test]
+fn managed_paths_as_symlinks_outside_the_root() {
+    every_managed_path_as(Odd::LinkOutside);
+}
+
+#[test]
+fn managed_paths_as_dangling_symlinks() {
+    every_managed_path_as(Odd::Dangling);
+}
+
+#[test]
+fn managed_paths_as_symlink_loops() {
+    every_managed_path_as(Odd::Loop);
 }

@@ -124,9 +124,10 @@ impl Arena {
         self.output(&mut self.cmd(args))
     }
 
-    /// Runs a prepared command, counting the run and failing on a panic.
+    /// Runs a prepared command, counting the run and failing on a panic or on a run
+    /// that has not finished after [`RUN_LIMIT`] (a hang, killed).
     pub fn output(&self, cmd: &mut Command) -> Output {
-        let out = cmd.output().expect("run selfheal");
+        let out = output_within(cmd, RUN_LIMIT);
         observe_run(&out);
         out
     }
@@ -249,6 +250,61 @@ pub fn exact_tree(dir: &Path) -> Snapshot {
         }
     }
     out
+}
+
+/// How long one run may take before it counts as hung: far beyond any run of this suite
+/// (a fraction of a second each), so only a real hang reaches it.
+pub const RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs `cmd` to completion, collecting its output; kills it and fails the test if it is
+/// still running after `limit`.
+pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn selfheal");
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within {limit:?} (killed)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    Output {
+        status,
+        stdout: out.join().expect("stdout"),
+        stderr: err.join().expect("stderr"),
+    }
 }
 
 /// Counts a finished run; a panic (exit 101 or a panic message) fails the test.
