@@ -310,6 +310,15 @@ pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Resu
         if decision == jf::Decision::Conflict {
             return Err(conflict(root, txn, it, &now));
         }
+        if decision == jf::Decision::Restore
+            && it.before != Node::Absent
+            && !parent_ready(root, &rel, &planned)?
+        {
+            // Only a journal that lost records its changes kept gets here: the change
+            // that removed the parent has no intent left to undo it.
+            let why = "cannot be put back: its parent directory is missing";
+            return Err(conflict_because(root, txn, it, why));
+        }
         planned.push((it, Some((rel, now)), decision));
     }
     let mut out = Vec::new();
@@ -334,6 +343,27 @@ pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Resu
     }
     out.reverse();
     Ok(out)
+}
+
+/// Whether the parent of `rel` is a directory now, or is one the undo puts back before it
+/// (`planned` holds the decisions for the newer operations, undone first).
+fn parent_ready(
+    root: &Root,
+    rel: &RelPath,
+    planned: &[(&Intent, Option<(RelPath, Observed)>, jf::Decision)],
+) -> Result<bool> {
+    let Some(parent) = rel.parent() else {
+        return Ok(true);
+    };
+    if matches!(root.entry(&parent)?, crate::fsx::Entry::Present(st) if st.kind == crate::fsx::Kind::Dir)
+    {
+        return Ok(true);
+    }
+    Ok(planned.iter().any(|(p, _, d)| {
+        *d == jf::Decision::Restore
+            && p.path.as_deref() == Some(parent.as_str())
+            && matches!(p.before, Node::Dir { .. })
+    }))
 }
 
 /// Whether directory `rel` holds nothing but paths the undo removes before it.
@@ -362,12 +392,17 @@ fn conflict(root: &Root, txn: u64, it: &Intent, now: &Observed) -> Error {
         (Some(Node::Absent), _) => "is absent".into(),
         (None, None) => "is unreadable".into(),
     };
+    let why = format!("matches neither its state before nor after ({what})");
+    conflict_because(root, txn, it, &why)
+}
+
+fn conflict_because(root: &Root, txn: u64, it: &Intent, what: &str) -> Error {
     Error::JournalCorrupt {
         file: root.display(
             &RelPath::new(crate::journal::JOURNAL_DIR).unwrap_or_else(|_| std::process::abort()),
         ),
         why: format!(
-            "transaction {txn} op {}: {} matches neither its state before nor after ({what})",
+            "transaction {txn} op {}: {} {what}",
             it.op,
             it.path.as_deref().unwrap_or("?")
         ),
