@@ -227,16 +227,23 @@ impl Journal {
         let mut ids = Vec::new();
         for e in root.list(Some(&dir))? {
             match jf::parse_file_name(&e.name) {
-                Some(t) if e.kind == Kind::File => ids.push(t),
-                _ if e.name.starts_with(crate::fsx::TMP_PREFIX) => {}
-                _ => self.strays.push(e.name),
+                Some(t) => ids.push((t, e.kind)),
+                None if e.name.starts_with(crate::fsx::TMP_PREFIX) => {}
+                None => self.strays.push(e.name),
             }
         }
-        ids.sort_unstable();
+        ids.sort_unstable_by_key(|(t, _)| *t);
         let mut keyed = false;
         let mut out = Vec::new();
-        for txn in ids {
+        for (txn, kind) in ids {
             let path = dir.join(&jf::file_name(txn))?;
+            if kind != Kind::File {
+                // Not ours: selfheal only ever creates regular files there, and could
+                // neither read nor replace it (the next transaction would need its name).
+                let why = "not a regular file (a directory, FIFO or symlink has its name)";
+                self.fail(path, None, None, why.into());
+                break;
+            }
             let bytes = match root.read(&path, u64::MAX)? {
                 Read_::File(b, _) => b,
                 _ => continue,

@@ -831,3 +831,13 @@ fn a_backup_object_swapped_for_another_valid_object() {
     assert_eq!(a.snapshot(), pre, "nothing changed");
     inputs(1);
 }
+#[test]
+fn a_journal_entry_that_is_not_a_regular_file() {
+    let (base, _) = two_transactions();
+    for odd in [Odd::Dir, Odd::Fifo, Odd::LinkInside, Odd::Dangling] {
+        let a = Arena::copy_of(&base);
+        plant(&a, "logs/backups/journal/txn-0000000003.jsonl", odd, false);
+        blocked_by_the_journal(&a, &format!("txn-0000000003.jsonl as {odd:?}"));
+        inputs(1);
+    }
+}
