@@ -1,7 +1,10 @@
 //! I/O errors (ENOSPC, EIO, EACCES, EROFS) injected at the fault points of a heal and of a
 //! rollback: each run ends with exit 8 and a message naming the file and the operation,
 //! and once the next run's recovery has finished the state is wholly before or wholly
-//! after, the journal verifies, no temp file is left and the next run is clean.
+//! after, the journal verifies, no temp file is left and the next run is clean. The one
+//! place an error does not fail the run is after a heal's commit: appending its alerts
+//! and automatic retention are best effort, so an error there is a warning naming the
+//! file and the operation, exit 0, and the heal stands.
 
 #![cfg(feature = "fault-injection")]
 
@@ -203,4 +206,90 @@ fn io_errors_at_every_point_of_a_rollback() {
     let cases = run_matrix(&m);
     println!("I/O errors injected into a rollback: {cases}");
     summary::done("faults: rollback");
+}
+
+/// A heal whose run goes on after its commit: it appends an alert (a critical it
+/// leaves alone) and automatic retention prunes the transaction before it.
+fn heal_with_alerts_and_retention() -> (Arena, String) {
+    let mut a = Arena::new();
+    let cfg = a.config(
+        r#"{"retention": {"keep": 1, "older_than": "0s"}, "alerts": {"dedupe_window": "0s"}}"#,
+    );
+    a.seal();
+    a.fx.write(
+        "logs/positions_futures.json",
+        r#"{"open_positions": [{"symbol": "BTCUSDT", "direction": "LONG", "strategy": "s", "entry_price": -1, "size": 1, "leverage": 1}], "closed_positions": []}"#,
+    );
+    let cfg = cfg.to_str().expect("utf8").to_string();
+    let (rc, v) = a.json(&["--config", cfg.as_str(), "heal"]);
+    assert_eq!(rc, 0, "{v}");
+    a.fx.write("logs/positions_futures.json.lock", "");
+    a.fx.age("logs/positions_futures.json.lock", 3_600);
+    (a, cfg)
+}
+
+#[test]
+fn io_errors_after_the_commit_of_a_heal_are_warnings() {
+    let (template, cfg) = heal_with_alerts_and_retention();
+    let heal = ["--config", cfg.as_str(), "--json", "heal"];
+    let plain = ["--config", cfg.as_str(), "heal"];
+    let points = trace(&Arena::copy_of(&template), &heal);
+    let own = &points
+        .iter()
+        .find(|p| p.kind == "Create" && p.path.contains("journal/txn-"))
+        .expect("the heal's transaction file")
+        .path;
+    let commit = points
+        .iter()
+        .rposition(|p| p.kind == "Append" && &p.path == own)
+        .expect("its commit");
+    let after: Vec<&Point> = points[commit + 2..].iter().collect();
+    let kinds: Vec<&str> = after.iter().map(|p| p.path.as_str()).collect();
+    assert!(
+        kinds.iter().any(|p| p.contains("operator_alerts"))
+            && kinds.iter().any(|p| p.contains("journal/txn-")),
+        "alerts and a prune follow the commit: {kinds:?}"
+    );
+    let reference = Arena::copy_of(&template);
+    assert_eq!(reference.json(&plain).0, 0);
+    let post = reference.snapshot();
+    let pre = template.snapshot();
+    let mut cases = 0;
+    for p in after {
+        for (errno, text) in errnos_at(p.n) {
+            let what = format!("{errno} at point {} ({} {})", p.n, p.kind, p.path);
+            let a = Arena::copy_of(&template);
+            let out = a.output(
+                a.cmd(&heal)
+                    .env("SELFHEAL_FAULT", format!("{}:{errno}", p.n)),
+            );
+            // The heal stands: its commit is durable; what follows is best effort.
+            assert_eq!(code(&out), 0, "{what}: {}", stderr(&out));
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            let want = format!("cannot {} `{}`: {text}", p.op_words(), p.path);
+            assert!(
+                v["warnings"].to_string().contains(&want),
+                "{what}: a warning says {want:?}: {v}"
+            );
+            let rec = a.run(&["--config", cfg.as_str(), "recover"]);
+            assert_eq!(code(&rec), 0, "{what}: {}", stderr(&rec));
+            let now = a.snapshot();
+            assert!(
+                without_mtimes(&now) == without_mtimes(&post),
+                "{what}:\n{}",
+                diff(&post, &now)
+            );
+            assert!(temps_left(&a.root()).is_empty(), "{what}: temps left");
+            assert_eq!(code(&a.run(&["journal", "verify"])), 0, "{what}");
+            assert_eq!(a.json(&plain).0, 0, "{what}: the next heal");
+            assert_eq!(lost_bytes(&pre, &a.root()), 0, "{what}");
+            cases += 1;
+        }
+    }
+    println!("I/O errors injected after a heal's commit (alerts, retention): {cases}");
+    summary::add(|t| {
+        t.faults_injected += cases as u64;
+        t.fault_points += cases as u64;
+    });
+    summary::done("faults: after the commit");
 }

@@ -494,6 +494,7 @@ pub mod summary {
     pub const PARTS: &[&str] = &[
         "faults: heal",
         "faults: rollback",
+        "faults: after the commit",
         "power cut: heal",
         "power cut: rollback",
         "power cut: recovery",
