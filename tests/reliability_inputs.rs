@@ -5,7 +5,7 @@
 //! error naming what is wrong, the exit code CONTRACT.md gives, no original byte lost,
 //! nothing written outside the root (the arena's sentinel check).
 
-use crate::reliability_support::{lost_bytes, summary, Arena};
+use crate::reliability_support::{lost_bytes, no_raw_control, summary, Arena};
 use crate::util::{code, stderr, Snapshot};
 use serde_json::Value;
 use std::process::Command;
@@ -35,20 +35,6 @@ fn said(v: &Value) -> String {
         .filter_map(Value::as_str)
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// No byte of `bytes` is a control character other than a newline (a raw ESC, BEL, C1, ...
-/// from file content must never reach a terminal or a log line).
-pub fn no_raw_control(bytes: &[u8], what: &str) {
-    let text = String::from_utf8_lossy(bytes);
-    let bad: Vec<char> = text
-        .chars()
-        .filter(|c| c.is_control() && *c != '\n')
-        .collect();
-    assert!(
-        bad.is_empty(),
-        "raw control characters {bad:?} in {what}:\n{text}"
-    );
 }
 
 /// Heals in paper then real mode: paper exits 0, real 0 or 4; the report names `needle`;

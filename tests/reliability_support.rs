@@ -318,6 +318,20 @@ fn observe_run(out: &Output) {
     assert!(!panicked, "selfheal panicked:\n{err}");
 }
 
+/// No character of `bytes` is a control character other than a newline: a raw ESC, BEL,
+/// C1, ... from file content must never reach a terminal or a log line.
+pub fn no_raw_control(bytes: &[u8], what: &str) {
+    let text = String::from_utf8_lossy(bytes);
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|c| c.is_control() && *c != '\n')
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "raw control characters {bad:?} in {what}:\n{text}"
+    );
+}
+
 /// One fault point from `SELFHEAL_FAULT_TRACE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Point {
@@ -495,6 +509,7 @@ pub mod summary {
         "faults: heal",
         "faults: rollback",
         "faults: after the commit",
+        "security: control characters",
         "power cut: heal",
         "power cut: rollback",
         "power cut: recovery",

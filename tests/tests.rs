@@ -60,3 +60,5 @@ mod reliability_faults;
 mod reliability_powercut;
 // The bad-input catalogue: one test per input, nothing lost, nothing written outside.
 mod reliability_inputs;
+// Owner-only backups, no control characters to logs or terminals, journal paths stay inside.
+mod reliability_security;
