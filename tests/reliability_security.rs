@@ -307,4 +307,37 @@ mod journal_paths {
             assert_eq!(a.snapshot(), pre, "{to}: nothing changed");
         }
     }
+
+    #[test]
+    fn recovery_does_not_follow_a_directory_swapped_for_a_symlink() {
+        let mut a = Arena::new();
+        let hb = interrupted(&a);
+        // The reset heartbeat is the intent's `after`: put exactly it outside, then swap
+        // `state` for a link there. Following the link, recovery would undo the reset
+        // in the sentinel tree.
+        let healed = std::fs::read(a.root().join(hb)).expect("read");
+        std::fs::write(a.sentinel_dir().join(hb), &healed).expect("plant");
+        std::fs::rename(a.root().join("state"), a.aux("state-moved")).expect("move");
+        std::os::unix::fs::symlink(a.sentinel_dir().join("state"), a.root().join("state"))
+            .expect("symlink");
+        a.seal();
+        let out = a.run(&["recover"]);
+        assert_eq!(
+            code(&out),
+            4,
+            "a conflict, not a write through the link: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("JOURNAL_INTEGRITY"),
+            "{}",
+            stderr(&out)
+        );
+        let out = a.run(&["heal", "--mode", "real"]);
+        assert_eq!(code(&out), 4, "{}", stderr(&out));
+        assert_eq!(
+            std::fs::read(a.sentinel_dir().join(hb)).expect("read"),
+            healed
+        );
+    }
 }
