@@ -259,14 +259,20 @@ pub const RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 /// Runs `cmd` to completion, collecting its output; kills it and fails the test if it is
 /// still running after `limit`.
 pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
-    use std::io::Read;
     use std::process::Stdio;
-    let mut child = cmd
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn selfheal");
+    collect(child, limit)
+}
+
+/// Waits for a started run (stdout and stderr piped), collecting its output; kills it and
+/// fails the test if it is still running after `limit`.
+pub fn collect(mut child: std::process::Child, limit: std::time::Duration) -> Output {
+    use std::io::Read;
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();
@@ -296,7 +302,10 @@ pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
         if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{cmd:?} did not finish within {limit:?} (killed)");
+            panic!(
+                "run {} did not finish within {limit:?} (killed)",
+                child.id()
+            );
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
     };
@@ -308,7 +317,7 @@ pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
 }
 
 /// Counts a finished run; a panic (exit 101 or a panic message) fails the test.
-fn observe_run(out: &Output) {
+pub fn observe_run(out: &Output) {
     let err = String::from_utf8_lossy(&out.stderr);
     let panicked = util::code(out) == 101 || err.contains("panicked at");
     summary::add(|t| {
@@ -510,6 +519,8 @@ pub mod summary {
         "faults: rollback",
         "faults: after the commit",
         "security: control characters",
+        "load: concurrent heals and rollbacks",
+        "load: writer beside checks",
         "power cut: heal",
         "power cut: rollback",
         "power cut: recovery",

@@ -62,3 +62,5 @@ mod reliability_powercut;
 mod reliability_inputs;
 // Owner-only backups, no control characters to logs or terminals, journal paths stay inside.
 mod reliability_security;
+// Load: concurrent heals and rollbacks on one root; a bot-like writer under its flock.
+mod reliability_load;
