@@ -24,6 +24,7 @@ fn damaged_arena() -> (Arena, String) {
 
 #[test]
 fn an_error_at_a_journal_fsync_leaves_a_journal_that_verifies() {
+    let _summary = summary::Part::start();
     let (template, cfg) = damaged_arena();
     let heal = ["--config", cfg.as_str(), "heal"];
     let pre = template.snapshot();
@@ -158,6 +159,7 @@ fn one_case(m: &Matrix<'_>, p: &Point, (errno, text): (&str, &str), committed: u
 
 #[test]
 fn io_errors_at_every_point_of_a_heal() {
+    let _summary = summary::Part::start();
     let (template, cfg) = damaged_arena();
     let heal = ["--config", cfg.as_str(), "heal"];
     let reference = Arena::copy_of(&template);
@@ -178,11 +180,11 @@ fn io_errors_at_every_point_of_a_heal() {
     };
     let cases = run_matrix(&m);
     println!("I/O errors injected into a heal: {cases}");
-    summary::done("faults: heal");
 }
 
 #[test]
 fn io_errors_at_every_point_of_a_rollback() {
+    let _summary = summary::Part::start();
     let (template, cfg) = damaged_arena();
     let pre_heal = template.snapshot();
     let (rc, v) = template.json(&["--config", cfg.as_str(), "heal"]);
@@ -205,7 +207,6 @@ fn io_errors_at_every_point_of_a_rollback() {
     };
     let cases = run_matrix(&m);
     println!("I/O errors injected into a rollback: {cases}");
-    summary::done("faults: rollback");
 }
 
 /// A heal whose run goes on after its commit: it appends an alert (a critical it
@@ -230,6 +231,7 @@ fn heal_with_alerts_and_retention() -> (Arena, String) {
 
 #[test]
 fn io_errors_after_the_commit_of_a_heal_are_warnings() {
+    let _summary = summary::Part::start();
     let (template, cfg) = heal_with_alerts_and_retention();
     let heal = ["--config", cfg.as_str(), "--json", "heal"];
     let plain = ["--config", cfg.as_str(), "heal"];
@@ -291,5 +293,4 @@ fn io_errors_after_the_commit_of_a_heal_are_warnings() {
         t.faults_injected += cases as u64;
         t.fault_points += cases as u64;
     });
-    summary::done("faults: after the commit");
 }

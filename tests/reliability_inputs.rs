@@ -55,6 +55,7 @@ fn heal_reports(a: &Arena, pre: &Snapshot, needle: &str) -> (Value, Value) {
 
 #[test]
 fn non_utf8_names() {
+    let _summary = summary::Part::start();
     use std::os::unix::ffi::OsStrExt;
     let a = Arena::new();
     a.fx.mkdir("logs");
@@ -81,6 +82,7 @@ fn non_utf8_names() {
 
 #[test]
 fn control_characters_in_names() {
+    let _summary = summary::Part::start();
     let a = Arena::new();
     a.fx.write("logs/a\u{1b}[31mb.lock", "");
     a.fx.age("logs/a\u{1b}[31mb.lock", 86_400);
@@ -239,31 +241,37 @@ fn every_managed_path_as(odd: Odd) {
 
 #[test]
 fn managed_paths_as_directories() {
+    let _summary = summary::Part::start();
     every_managed_path_as(Odd::Dir);
 }
 
 #[test]
 fn managed_paths_as_fifos() {
+    let _summary = summary::Part::start();
     every_managed_path_as(Odd::Fifo);
 }
 
 #[test]
 fn managed_paths_as_symlinks_inside_the_root() {
+    let _summary = summary::Part::start();
     every_managed_path_as(Odd::LinkInside);
 }
 
 #[test]
 fn managed_paths_as_symlinks_outside_the_root() {
+    let _summary = summary::Part::start();
     every_managed_path_as(Odd::LinkOutside);
 }
 
 #[test]
 fn managed_paths_as_dangling_symlinks() {
+    let _summary = summary::Part::start();
     every_managed_path_as(Odd::Dangling);
 }
 
 #[test]
 fn managed_paths_as_symlink_loops() {
+    let _summary = summary::Part::start();
     every_managed_path_as(Odd::Loop);
 }
 
@@ -308,11 +316,13 @@ fn unusable_positions(bytes: &[u8], never_rewritten: bool) {
 
 #[test]
 fn a_million_nested_brackets_unterminated() {
+    let _summary = summary::Part::start();
     unusable_positions(&vec![b'['; 1_000_000], false);
 }
 
 #[test]
 fn a_million_nested_brackets_balanced() {
+    let _summary = summary::Part::start();
     let mut bytes = vec![b'['; 1_000_000];
     bytes.extend(std::iter::repeat_n(b']', 1_000_000));
     unusable_positions(&bytes, true);
@@ -320,30 +330,35 @@ fn a_million_nested_brackets_balanced() {
 
 #[test]
 fn invalid_utf8() {
+    let _summary = summary::Part::start();
     let bytes = b"{\"open_positions\": [{\"symbol\": \"BTC\xff\xfeUSDT\", \"direction\": \"LONG\", \"strategy\": \"s\", \"entry_price\": 1, \"size\": 1, \"leverage\": 1}], \"closed_positions\": []}";
     unusable_positions(bytes, false);
 }
 
 #[test]
 fn truncated_json() {
+    let _summary = summary::Part::start();
     let full = r#"{"open_positions": [{"symbol": "BTCUSDT", "direction": "LONG", "strategy": "s", "entry_price": 1, "size": 1, "leverage": 1}, {"symbol": "ETHUSDT", "direction": "SHORT", "strategy": "s", "entry_price": 2, "size": 3, "leverage": 2}], "closed_positions": []}"#;
     unusable_positions(&full.as_bytes()[..full.len() * 2 / 3], false);
 }
 
 #[test]
 fn number_1e400() {
+    let _summary = summary::Part::start();
     let bytes = r#"{"open_positions": [{"symbol": "BTCUSDT", "direction": "LONG", "strategy": "s", "entry_price": 1e400, "size": 1, "leverage": 1}], "closed_positions": []}"#;
     unusable_positions(bytes.as_bytes(), true);
 }
 
 #[test]
 fn duplicate_keys() {
+    let _summary = summary::Part::start();
     let bytes = r#"{"open_positions": [], "open_positions": [{"symbol": "BTCUSDT", "direction": "LONG", "strategy": "s", "entry_price": 1, "size": 1, "leverage": 1}], "closed_positions": []}"#;
     unusable_positions(bytes.as_bytes(), true);
 }
 
 #[test]
 fn zero_byte_files() {
+    let _summary = summary::Part::start();
     let files = [
         POSITIONS,
         "logs/portfolio_futures.json",
@@ -374,6 +389,7 @@ fn zero_byte_files() {
 
 #[test]
 fn a_2gib_sparse_file_over_the_size_cap() {
+    let _summary = summary::Part::start();
     let mut a = Arena::new();
     let cfg = a.config(r#"{"limits": {"max_file_size": "64MiB"}}"#);
     a.seal();
@@ -415,6 +431,7 @@ fn a_2gib_sparse_file_over_the_size_cap() {
 
 #[test]
 fn a_root_that_does_not_exist() {
+    let _summary = summary::Part::start();
     let a = Arena::without_root();
     for args in [
         &["heal"][..],
@@ -437,6 +454,7 @@ fn a_root_that_does_not_exist() {
 
 #[test]
 fn a_root_that_is_a_file() {
+    let _summary = summary::Part::start();
     let a = Arena::without_root();
     std::fs::write(a.root(), "not a directory\n").expect("write");
     for args in [
@@ -459,12 +477,13 @@ fn a_root_that_is_a_file() {
 
 #[test]
 fn an_unreadable_config() {
+    let _summary = summary::Part::start();
     let a = Arena::new();
     let aux = |n: &str| a.aux(n);
     std::fs::create_dir(aux("dir.json")).expect("mkdir");
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &aux("fifo.json"),
+        aux("fifo.json"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o644),
         0,
@@ -506,6 +525,7 @@ fn an_unreadable_config() {
 
 #[test]
 fn read_only_files_and_directories() {
+    let _summary = summary::Part::start();
     // As root, permission bits do not stop a write: the heal proceeds and keeps every
     // mode exactly (EACCES itself is injected in reliability_faults).
     let a = Arena::new();
@@ -620,6 +640,7 @@ fn small_pair() -> (Arena, [std::path::PathBuf; 2]) {
 
 #[test]
 fn the_newest_journal_file_truncated_at_every_byte_offset() {
+    let _summary = summary::Part::start();
     let (base, [older, newest]) = small_pair();
     let bytes = std::fs::read(&newest).expect("read");
     let older_records = line_ends(&std::fs::read(&older).expect("read")).len() - 1;
@@ -681,6 +702,7 @@ fn truncated_newest(
 
 #[test]
 fn a_rollback_journal_cut_after_every_record() {
+    let _summary = summary::Part::start();
     // Records lost at the end while their changes stayed on disk (a journal cut by hand,
     // or a disk that lied about an fsync): recovery must stop at a conflict, not fail on
     // every run.
@@ -708,6 +730,7 @@ fn saved_torn(root: &std::path::Path) -> Vec<Vec<u8>> {
 
 #[test]
 fn an_older_journal_file_truncated_at_every_byte_offset() {
+    let _summary = summary::Part::start();
     let (base, [older, _]) = small_pair();
     let bytes = std::fs::read(&older).expect("read");
     for off in 0..bytes.len() {
@@ -755,6 +778,7 @@ fn blocked_by_the_journal(a: &Arena, what: &str) {
 
 #[test]
 fn journal_records_reordered() {
+    let _summary = summary::Part::start();
     let (base, files) = two_transactions();
     for (f, file) in files.iter().enumerate() {
         let lines: Vec<&[u8]> = {
@@ -781,6 +805,7 @@ fn journal_records_reordered() {
 
 #[test]
 fn a_backup_object_swapped_for_another_valid_object() {
+    let _summary = summary::Part::start();
     let a = Arena::new();
     a.fx.write(POSITIONS, "");
     a.fx.write("logs/portfolio_futures.json", "{\"realized_pnl\": 1.5}");
@@ -819,6 +844,7 @@ fn a_backup_object_swapped_for_another_valid_object() {
 }
 #[test]
 fn a_journal_entry_that_is_not_a_regular_file() {
+    let _summary = summary::Part::start();
     let (base, _) = two_transactions();
     for odd in [Odd::Dir, Odd::Fifo, Odd::LinkInside, Odd::Dangling] {
         let a = Arena::copy_of(&base);

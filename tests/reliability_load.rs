@@ -79,6 +79,7 @@ fn round(a: &Arena, cfg: &str, target: u64) -> (usize, usize) {
 
 #[test]
 fn concurrent_heals_and_rollbacks_on_one_root() {
+    let _summary = summary::Part::start();
     let mut a = Arena::new();
     let cfg = damaged(&a.fx);
     a.seal();
@@ -117,9 +118,11 @@ fn concurrent_heals_and_rollbacks_on_one_root() {
             "round {r}"
         );
         assert_eq!(lost_bytes(&pre, &a.root()), 0, "round {r}");
-        summary::add(|t| t.concurrent_runs += (HEALS + ROLLBACKS) as u64);
+        summary::add(|t| {
+            t.concurrent_runs += (HEALS + ROLLBACKS) as u64;
+            t.rounds += 1;
+        });
     }
-    summary::done("load: concurrent heals and rollbacks");
 }
 
 /// A process rewriting the positions file under its `<file>.lock` flock, as the bot does
@@ -201,6 +204,7 @@ fn read_locked(file: &Path) -> Vec<u8> {
 
 #[test]
 fn a_positions_writer_under_flock_beside_concurrent_checks_loses_nothing() {
+    let _summary = summary::Part::start();
     let a = Arena::new();
     assert_eq!(a.json(&["heal"]).0, 0);
     let journal_before = crate::reliability_support::journal_text(&a.root());
@@ -239,6 +243,8 @@ fn a_positions_writer_under_flock_beside_concurrent_checks_loses_nothing() {
         "check wrote nothing"
     );
     assert!(seen > 0 && checks > 0);
-    summary::add(|t| t.concurrent_runs += checks);
-    summary::done("load: writer beside checks");
+    summary::add(|t| {
+        t.checks_beside_writer += checks;
+        t.writer_writes += u64::from(count);
+    });
 }

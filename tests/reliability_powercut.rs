@@ -293,6 +293,7 @@ fn damaged_arena() -> (Arena, String) {
 
 #[test]
 fn power_cut_at_every_point_of_a_heal_recovers_wholly_before_or_after() {
+    let _summary = summary::Part::start();
     let (template, cfg) = damaged_arena();
     let heal = ["--config", cfg.as_str(), "heal"];
     let reference = Arena::copy_of(&template);
@@ -319,11 +320,11 @@ fn power_cut_at_every_point_of_a_heal_recovers_wholly_before_or_after() {
         "power cut (heal): {} points, {} unsynced effects dropped, {} before, {} after",
         t.points, t.dropped, t.before, t.after
     );
-    summary::done("power cut: heal");
 }
 
 #[test]
 fn power_cut_at_every_point_of_a_rollback_recovers_wholly_before_or_after() {
+    let _summary = summary::Part::start();
     let (template, cfg) = damaged_arena();
     let pre_heal = template.snapshot();
     let (rc, v) = template.json(&["--config", cfg.as_str(), "heal"]);
@@ -353,11 +354,11 @@ fn power_cut_at_every_point_of_a_rollback_recovers_wholly_before_or_after() {
         "power cut (rollback): {} points, {} unsynced effects dropped, {} before, {} after",
         t.points, t.dropped, t.before, t.after
     );
-    summary::done("power cut: rollback");
 }
 
 #[test]
 fn power_cut_during_recovery_still_recovers_wholly_before() {
+    let _summary = summary::Part::start();
     let (template, cfg) = damaged_arena();
     let heal = ["--config", cfg.as_str(), "heal"];
     let pre = template.snapshot();
@@ -397,11 +398,11 @@ fn power_cut_during_recovery_still_recovers_wholly_before() {
         "power cut (recovery): {} points, {} unsynced effects dropped",
         t.points, t.dropped
     );
-    summary::done("power cut: recovery");
 }
 
 #[test]
 fn a_created_directory_keeps_its_mode_through_a_power_cut() {
+    let _summary = summary::Part::start();
     use std::os::unix::fs::PermissionsExt;
     let (template, cfg) = damaged_arena();
     let heal = ["--config", cfg.as_str(), "heal"];

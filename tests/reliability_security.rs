@@ -60,6 +60,7 @@ fn owner_only(root: &Path) -> usize {
 
 #[test]
 fn backups_and_journal_are_owner_only_whatever_the_umask() {
+    let _summary = summary::Part::start();
     let mut a = Arena::new();
     let cfg = damaged(&a.fx);
     a.seal();
@@ -100,6 +101,7 @@ fn backups_and_journal_are_owner_only_whatever_the_umask() {
 
 #[test]
 fn loosened_backups_are_tightened_back() {
+    let _summary = summary::Part::start();
     let mut a = Arena::new();
     let cfg = damaged(&a.fx);
     a.seal();
@@ -165,6 +167,7 @@ fn strings(v: &Value, out: &mut Vec<String>) {
 
 #[test]
 fn control_characters_from_file_content_never_reach_the_alert_log_or_the_terminal() {
+    let _summary = summary::Part::start();
     let a = Arena::new();
     poisoned(&a);
     let commands: [&[&str]; 11] = [
@@ -212,7 +215,6 @@ fn control_characters_from_file_content_never_reach_the_alert_log_or_the_termina
         lines += 1;
     }
     assert!(lines >= 2, "the criticals were alerted ({lines} lines)");
-    summary::done("security: control characters");
 }
 
 #[cfg(feature = "fault-injection")]
@@ -277,6 +279,7 @@ mod journal_paths {
 
     #[test]
     fn a_journal_path_out_of_the_root_is_refused_even_with_valid_tags() {
+        let _summary = summary::Part::start();
         for escape in [
             "../sentinel/state/heartbeats/bot.json",
             "/sentinel-absolute/x.json",
@@ -310,6 +313,7 @@ mod journal_paths {
 
     #[test]
     fn recovery_does_not_follow_a_directory_swapped_for_a_symlink() {
+        let _summary = summary::Part::start();
         let mut a = Arena::new();
         let hb = interrupted(&a);
         // The reset heartbeat is the intent's `after`: put exactly it outside, then swap

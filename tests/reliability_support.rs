@@ -508,23 +508,12 @@ pub fn journal_text(root: &Path) -> String {
 }
 
 /// The suite's totals, computed by the tests and written to `target/reliability-summary.txt`.
+/// Every test of the suite holds a [`summary::Part`]; the summary is complete (and printed)
+/// once every `reliability_*` test the binary holds has finished.
 pub mod summary {
     use std::collections::BTreeSet;
     use std::io::Write;
-    use std::sync::Mutex;
-
-    /// Every part of the suite; the summary is complete when all have reported.
-    pub const PARTS: &[&str] = &[
-        "faults: heal",
-        "faults: rollback",
-        "faults: after the commit",
-        "security: control characters",
-        "load: concurrent heals and rollbacks",
-        "load: writer beside checks",
-        "power cut: heal",
-        "power cut: rollback",
-        "power cut: recovery",
-    ];
+    use std::sync::{Mutex, OnceLock};
 
     #[derive(Debug, Default, Clone)]
     pub struct Totals {
@@ -533,13 +522,17 @@ pub mod summary {
         pub crash_points: u64,
         pub dropped_effects: u64,
         pub bad_inputs: u64,
+        pub input_kinds: u64,
         pub concurrent_runs: u64,
+        pub rounds: u64,
+        pub checks_beside_writer: u64,
+        pub writer_writes: u64,
         pub runs: u64,
         pub bytes_lost: u64,
         pub panics: u64,
         pub outside_writes: u64,
         pub sentinel_checks: u64,
-        pub parts: BTreeSet<String>,
+        pub done: BTreeSet<String>,
     }
 
     static TOTALS: Mutex<Totals> = Mutex::new(Totals {
@@ -548,13 +541,17 @@ pub mod summary {
         crash_points: 0,
         dropped_effects: 0,
         bad_inputs: 0,
+        input_kinds: 0,
         concurrent_runs: 0,
+        rounds: 0,
+        checks_beside_writer: 0,
+        writer_writes: 0,
         runs: 0,
         bytes_lost: 0,
         panics: 0,
         outside_writes: 0,
         sentinel_checks: 0,
-        parts: BTreeSet::new(),
+        done: BTreeSet::new(),
     });
 
     /// Adds to the totals.
@@ -563,19 +560,61 @@ pub mod summary {
         f(&mut t);
     }
 
-    /// Marks `part` done and writes the summary; prints it when every part is done.
-    pub fn done(part: &str) {
+    /// The suite's tests, as this binary lists them.
+    fn suite() -> &'static BTreeSet<String> {
+        static SUITE: OnceLock<BTreeSet<String>> = OnceLock::new();
+        SUITE.get_or_init(|| {
+            let exe = std::env::current_exe().expect("the test binary");
+            let out = std::process::Command::new(exe)
+                .args(["--list", "--format", "terse"])
+                .output()
+                .expect("list the tests");
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.strip_suffix(": test"))
+                .filter(|n| n.starts_with("reliability_"))
+                .map(str::to_string)
+                .collect()
+        })
+    }
+
+    /// Created first in every test of the suite, so it is dropped last (after the test's
+    /// arenas made their sentinel checks): marks the test done unless it failed.
+    pub struct Part;
+
+    impl Part {
+        pub fn start() -> Part {
+            Part
+        }
+    }
+
+    impl Drop for Part {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                done();
+            }
+        }
+    }
+
+    /// Marks the calling test (the thread libtest names after it) done and writes the
+    /// summary; prints it when every test of the suite is done.
+    fn done() {
+        let name = std::thread::current().name().unwrap_or("?").to_string();
         let t = {
             let mut t = TOTALS.lock().unwrap_or_else(|e| e.into_inner());
-            t.parts.insert(part.to_string());
+            if name.starts_with("reliability_inputs::") && !t.done.contains(&name) {
+                t.input_kinds += 1;
+            }
+            t.done.insert(name);
             t.clone()
         };
-        let complete = PARTS.iter().all(|p| t.parts.contains(*p));
-        let text = render(&t, complete);
+        let all = suite();
+        let complete = all.iter().all(|n| t.done.contains(n));
+        let text = render(&t, all.len(), complete);
         let path = file();
         let _ = std::fs::write(&path, &text);
         if complete {
-            // Written to the process's stderr directly, so it shows without --nocapture.
+            // Straight to the process's stderr, so it shows without --nocapture.
             let _ = std::io::stderr()
                 .lock()
                 .write_all(format!("\n{text}(written to {})\n", path.display()).as_bytes());
@@ -588,33 +627,37 @@ pub mod summary {
         tmp.parent().unwrap_or(tmp).join("reliability-summary.txt")
     }
 
-    fn render(t: &Totals, complete: bool) -> String {
+    fn render(t: &Totals, tests: usize, complete: bool) -> String {
         let scope = if super::long() {
-            "long (SELFHEAL_LONG_TESTS=1)"
+            "long run, SELFHEAL_LONG_TESTS=1"
         } else {
-            "CI"
+            "CI run"
         };
         let status = if complete {
-            format!("all {} parts", PARTS.len())
+            format!("all {tests} tests")
         } else {
-            format!("partial: {} of {} parts", t.parts.len(), PARTS.len())
+            format!("partial: {} of {tests} tests", t.done.len())
         };
         format!(
             "selfheal reliability summary ({scope}, {status})\n\
-             I/O faults injected:       {} (at {} distinct fault points; ENOSPC, EIO, EACCES, EROFS)\n\
-             crash points (power cut):  {} ({} unsynced effects dropped)\n\
-             bad inputs:                {}\n\
-             concurrent runs:           {}\n\
-             selfheal runs in total:    {}\n\
-             bytes lost:                {}\n\
-             panics:                    {}\n\
-             writes outside the root:   {} ({} sentinel checks)\n",
+             I/O faults injected:      {} at {} fault points (ENOSPC, EIO, EACCES, EROFS)\n\
+             power-cut crash points:   {} ({} unsynced effects dropped before recovery)\n\
+             bad inputs:               {} cases of {} kinds\n\
+             concurrent runs:          {} heals and rollbacks in {} rounds on one root; {} checks beside {} locked writes\n\
+             selfheal runs in total:   {}\n\
+             bytes lost:               {}\n\
+             panics:                   {}\n\
+             writes outside the root:  {} ({} sentinel checks)\n",
             t.faults_injected,
             t.fault_points,
             t.crash_points,
             t.dropped_effects,
             t.bad_inputs,
+            t.input_kinds,
             t.concurrent_runs,
+            t.rounds,
+            t.checks_beside_writer,
+            t.writer_writes,
             t.runs,
             t.bytes_lost,
             t.panics,
