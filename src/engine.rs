@@ -282,7 +282,7 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 /// # Errors
 /// [`Error::JournalCorrupt`] for a conflict; I/O errors while restoring.
 pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Result<Vec<OpOutcome>> {
-    let mut planned = Vec::new();
+    let mut planned: Vec<Step<'_>> = Vec::new();
     for it in intents.iter().rev() {
         let Some(path) = &it.path else {
             planned.push((it, None, jf::Decision::Irreversible));
@@ -345,13 +345,12 @@ pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Resu
     Ok(out)
 }
 
+/// An undo step decided: the intent, the path and what it is now, the decision.
+type Step<'a> = (&'a Intent, Option<(RelPath, Observed)>, jf::Decision);
+
 /// Whether the parent of `rel` is a directory now, or is one the undo puts back before it
 /// (`planned` holds the decisions for the newer operations, undone first).
-fn parent_ready(
-    root: &Root,
-    rel: &RelPath,
-    planned: &[(&Intent, Option<(RelPath, Observed)>, jf::Decision)],
-) -> Result<bool> {
+fn parent_ready(root: &Root, rel: &RelPath, planned: &[Step<'_>]) -> Result<bool> {
     let Some(parent) = rel.parent() else {
         return Ok(true);
     };
