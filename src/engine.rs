@@ -231,6 +231,10 @@ impl<'r> Txn<'r> {
     fn abort_after_error(&mut self, err: &Error) {
         let outcomes = undo_intents(self.root, self.id(), &self.intents, self.cap);
         match outcomes {
+            Ok(_) if self.writer.is_poisoned() => tracing::error!(
+                "the journal cannot be appended to after that error; the next run's recovery closes transaction {}",
+                self.id()
+            ),
             Ok(ops) => {
                 let abort = Abort {
                     reason: format!("error while applying: {}", error_chain(err)),
@@ -290,7 +294,7 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 /// # Errors
 /// [`Error::JournalCorrupt`] for a conflict; I/O errors while restoring.
 pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Result<Vec<OpOutcome>> {
-    let mut planned = Vec::new();
+    let mut planned: Vec<Step<'_>> = Vec::new();
     for it in intents.iter().rev() {
         let Some(path) = &it.path else {
             planned.push((it, None, jf::Decision::Irreversible));
@@ -318,6 +322,15 @@ pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Resu
         if decision == jf::Decision::Conflict {
             return Err(conflict(root, txn, it, &now));
         }
+        if decision == jf::Decision::Restore
+            && it.before != Node::Absent
+            && !parent_ready(root, &rel, &planned)?
+        {
+            // Only a journal that lost records its changes kept gets here: the change
+            // that removed the parent has no intent left to undo it.
+            let why = "cannot be put back: its parent directory is missing";
+            return Err(conflict_because(root, txn, it, why));
+        }
         planned.push((it, Some((rel, now)), decision));
     }
     let mut out = Vec::new();
@@ -344,10 +357,33 @@ pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Resu
     Ok(out)
 }
 
+/// An undo step decided: the intent, the path and what it is now, the decision.
+type Step<'a> = (&'a Intent, Option<(RelPath, Observed)>, jf::Decision);
+
+/// Whether the parent of `rel` is a directory now, or is one the undo puts back before it
+/// (`planned` holds the decisions for the newer operations, undone first).
+fn parent_ready(root: &Root, rel: &RelPath, planned: &[Step<'_>]) -> Result<bool> {
+    let Some(parent) = rel.parent() else {
+        return Ok(true);
+    };
+    if matches!(root.entry(&parent)?, crate::fsx::Entry::Present(st) if st.kind == crate::fsx::Kind::Dir)
+    {
+        return Ok(true);
+    }
+    Ok(planned.iter().any(|(p, _, d)| {
+        *d == jf::Decision::Restore
+            && p.path.as_deref() == Some(parent.as_str())
+            && matches!(p.before, Node::Dir { .. })
+    }))
+}
+
 /// Whether directory `rel` holds nothing but paths the undo removes before it.
 fn dir_emptied(root: &Root, rel: &RelPath, removed: &[&str]) -> Result<bool> {
     for e in root.list(Some(rel))? {
-        let child = rel.join(&e.name)?;
+        // A child whose name the journal cannot hold was not created by the transaction.
+        let Ok(child) = rel.join(&e.name) else {
+            return Ok(false);
+        };
         if !removed.contains(&child.as_str()) {
             return Ok(false);
         }
@@ -367,12 +403,17 @@ fn conflict(root: &Root, txn: u64, it: &Intent, now: &Observed) -> Error {
         (Some(Node::Absent), _) => "is absent".into(),
         (None, None) => "is unreadable".into(),
     };
+    let why = format!("matches neither its state before nor after ({what})");
+    conflict_because(root, txn, it, &why)
+}
+
+fn conflict_because(root: &Root, txn: u64, it: &Intent, what: &str) -> Error {
     Error::JournalCorrupt {
         file: root.display(
             &RelPath::new(crate::journal::JOURNAL_DIR).unwrap_or_else(|_| std::process::abort()),
         ),
         why: format!(
-            "transaction {txn} op {}: {} matches neither its state before nor after ({what})",
+            "transaction {txn} op {}: {} {what}",
             it.op,
             it.path.as_deref().unwrap_or("?")
         ),

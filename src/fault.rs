@@ -1,14 +1,44 @@
 //! Fault injection for tests: every mutating filesystem call in `fsx` passes a numbered
-//! point here first. Built only with the `fault-injection` feature; otherwise every point is
-//! a no-op the compiler removes.
+//! point here first, and reports its effect afterwards. Built only with the
+//! `fault-injection` feature; otherwise every point and every effect is a no-op the
+//! compiler removes, so production runs the same system calls with nothing in between.
 //!
 //! `SELFHEAL_FAULT=N:ACTION` makes point N (1-based, counted over the whole process) fail:
 //! `crash` aborts the process on the spot (no cleanup runs, like kill -9), `eio`, `enospc`,
-//! `eacces` and `erofs` return that error instead of doing the call. `SELFHEAL_FAULT_TRACE=1`
-//! prints `fault-point N KIND PATH` to stderr for every point, so a test can enumerate them.
+//! `eacces` and `erofs` return that error instead of doing the call, and `powercut` aborts
+//! like `crash` after noting the cut in the power-cut log. `SELFHEAL_FAULT_TRACE=1` prints
+//! `fault-point N KIND PATH` to stderr for every point, so a test can enumerate them.
+//!
+//! # The power-cut log
+//!
+//! A kill -9 loses nothing the kernel already has; a power cut also loses what was not yet
+//! made durable. With `SELFHEAL_POWERCUT_LOG=FILE` (a path outside the root), every
+//! mutating call that succeeded appends one JSON line to FILE describing its effect, and
+//! keeps in `FILE.stash/` what an undo needs (a hard link to a replaced or removed file, the
+//! bytes a truncation cut). A test then reverts every effect a power cut at that point
+//! could have lost, newest first, and runs recovery on what is left. The lines:
+//!
+//! - `created {dir, name, is_dir}` / `renamed {dir, from, to, stash}` / `removed {dir,
+//!   name, is_dir, stash, mode}`: a change to the entries of directory `dir` (relative to
+//!   the root); durable once `dir` is fsynced afterwards.
+//! - `wrote {ino, size}` (the file's size before the write) / `truncated {ino, stash}` /
+//!   `attrs {ino, mode, uid, gid, mtime_sec, mtime_nsec}` (the attributes before the
+//!   change): a change to inode `ino`; data is durable once the inode is fsynced or
+//!   fdatasynced afterwards, attributes once it is fsynced.
+//! - `synced {ino, dir, data_only}`: an fsync (`data_only`: fdatasync) of inode `ino`;
+//!   `dir` names it when it is a directory.
+//!
+//! The model's assumptions, after ext4 with `data=ordered` but stricter: each object is
+//! durable only through its own fsync (no commit of one object carries another's changes
+//! along); a write is lost whole, never partly (a torn journal tail is covered separately
+//! by the reader rules); an fsync that returned success made the object durable; renames
+//! never cross directories (true of every rename selfheal makes). `Root::create` (`--init`)
+//! and reads are not recorded.
 
 use std::io;
 use std::path::Path;
+
+use rustix::fd::BorrowedFd;
 
 /// The kind of mutating call a point stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,10 +57,69 @@ pub(crate) enum Point {
     Truncate,
 }
 
+/// What a mutating call is about to do, for the power-cut log.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
+pub(crate) enum Effect<'a> {
+    /// `name` is created in the directory shown as `dir_path`.
+    Created {
+        dir_path: &'a Path,
+        name: &'a str,
+        is_dir: bool,
+    },
+    /// `from` is renamed to `to` within `dir`, replacing what `to` named.
+    Renamed {
+        dir: BorrowedFd<'a>,
+        dir_path: &'a Path,
+        from: &'a str,
+        to: &'a str,
+    },
+    /// `name` is removed from `dir`.
+    Removed {
+        dir: BorrowedFd<'a>,
+        dir_path: &'a Path,
+        name: &'a str,
+        is_dir: bool,
+    },
+    /// Bytes are written at the end of `file`.
+    Wrote { file: BorrowedFd<'a> },
+    /// The mode, owner or times of `file` change.
+    Attrs { file: BorrowedFd<'a> },
+    /// `name` in `dir` (open as `file`) is truncated.
+    Truncated {
+        dir: BorrowedFd<'a>,
+        name: &'a str,
+        file: BorrowedFd<'a>,
+    },
+    /// `file` (shown as `path`) is fsynced, or fdatasynced when `data_only`.
+    Synced {
+        file: BorrowedFd<'a>,
+        path: Option<&'a Path>,
+        data_only: bool,
+    },
+}
+
+/// An effect prepared before its call; [`Pending::done`] records it once the call
+/// succeeded (a failed call records nothing).
+#[must_use]
+pub(crate) struct Pending(#[cfg(feature = "fault-injection")] Option<String>);
+
 #[cfg(not(feature = "fault-injection"))]
 #[inline(always)]
 pub(crate) fn hit(_point: Point, _path: &Path) -> io::Result<()> {
     Ok(())
+}
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub(crate) fn before(_effect: Effect<'_>) -> Pending {
+    Pending()
+}
+
+#[cfg(not(feature = "fault-injection"))]
+impl Pending {
+    #[inline(always)]
+    pub(crate) fn done(self) {}
 }
 
 #[cfg(feature = "fault-injection")]
@@ -39,53 +128,18 @@ pub(crate) fn hit(point: Point, path: &Path) -> io::Result<()> {
 }
 
 #[cfg(feature = "fault-injection")]
-mod imp {
-    use super::Point;
-    use std::io;
-    use std::path::Path;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::OnceLock;
+pub(crate) fn before(effect: Effect<'_>) -> Pending {
+    Pending(imp::prepare(effect))
+}
 
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-    struct Plan {
-        at: Option<(u64, String)>,
-        trace: bool,
-    }
-
-    fn plan() -> &'static Plan {
-        static PLAN: OnceLock<Plan> = OnceLock::new();
-        PLAN.get_or_init(|| {
-            let at = std::env::var("SELFHEAL_FAULT").ok().and_then(|v| {
-                let (n, action) = v.split_once(':')?;
-                Some((n.parse().ok()?, action.to_string()))
-            });
-            let trace = std::env::var_os("SELFHEAL_FAULT_TRACE").is_some();
-            Plan { at, trace }
-        })
-    }
-
-    pub(super) fn hit(point: Point, path: &Path) -> io::Result<()> {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst) + 1;
-        let plan = plan();
-        if plan.trace {
-            eprintln!("fault-point {n} {point:?} {}", path.display());
+#[cfg(feature = "fault-injection")]
+impl Pending {
+    pub(crate) fn done(self) {
+        if let Some(line) = self.0 {
+            imp::log(&line);
         }
-        match &plan.at {
-            Some((at, action)) if *at == n => fire(action),
-            _ => Ok(()),
-        }
-    }
-
-    fn fire(action: &str) -> io::Result<()> {
-        let errno = match action {
-            "crash" => std::process::abort(),
-            "eio" => 5,
-            "eacces" => 13,
-            "enospc" => 28,
-            "erofs" => 30,
-            _ => return Ok(()),
-        };
-        Err(io::Error::from_raw_os_error(errno))
     }
 }
+
+#[cfg(feature = "fault-injection")]
+mod imp;

@@ -67,6 +67,10 @@ pub mod code {
     /// Prediction: at the recent rate, `logs/backups/` crosses `retention.warn_size` within
     /// a day.
     pub const BACKUPS_GROWTH: &str = "BACKUPS_GROWTH";
+    /// Warning: an entry of a scanned directory (lock files, heartbeats) that selfheal
+    /// cannot check and leaves alone: its name cannot be written in the journal (not
+    /// UTF-8, control characters), or it is not a regular file.
+    pub const UNCHECKED_PATH: &str = "UNCHECKED_PATH";
 }
 
 /// One finding.

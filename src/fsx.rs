@@ -13,10 +13,11 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{
     AtFlags, FileType, Mode, OFlags, RenameFlags, ResolveFlags, Timespec, Timestamps,
 };
-use std::io::{Read, Seek, Write};
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 mod lockfile;
+mod sys;
 
 pub use lockfile::{HeldLock, TryLock, LOCK_MODE};
 
@@ -509,28 +510,27 @@ impl Root {
         replace: Replace,
     ) -> Result<()> {
         let dir = self.parent_fd(rel)?;
-        let disp = rel.as_path();
         let tmp = self.create_temp(&dir, rel, tmp_name)?;
         let result = self.fill_and_rename(&dir, rel, tmp, bytes, attrs, tmp_name, replace);
         if result.is_err() {
-            let _ = rustix::fs::unlinkat(&dir, tmp_name, AtFlags::empty());
+            discard(&dir, &parent_display(rel), tmp_name, false);
             return result;
         }
-        fault::hit(Point::FsyncDir, disp).ctx(IoOp::FsyncDir, disp)?;
-        rustix::fs::fsync(&dir).ctx(IoOp::FsyncDir, parent_display(rel))
+        fsync_dir(&dir, &parent_display(rel))
     }
 
     fn create_temp(&self, dir: &OwnedFd, rel: &RelPath, tmp_name: &str) -> Result<OwnedFd> {
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let path = tmp_display(rel, tmp_name);
+        let dir_path = parent_display(rel);
         fault::hit(Point::Create, &path).ctx(IoOp::Create, &path)?;
-        match rustix::fs::openat(dir, tmp_name, flags, Mode::from_raw_mode(0o600)) {
+        match sys::create(dir, &dir_path, tmp_name, flags, 0o600) {
             Err(Errno::EXIST) => {
                 // A leftover of an interrupted run with the same name: not ours to keep.
-                rustix::fs::unlinkat(dir, tmp_name, AtFlags::empty()).ctx(IoOp::Remove, &path)?;
-                rustix::fs::openat(dir, tmp_name, flags, Mode::from_raw_mode(0o600))
-                    .ctx(IoOp::Create, &path)
+                fault::hit(Point::Remove, &path).ctx(IoOp::Remove, &path)?;
+                sys::unlink(dir, &dir_path, tmp_name, false).ctx(IoOp::Remove, &path)?;
+                fault::hit(Point::Create, &path).ctx(IoOp::Create, &path)?;
+                sys::create(dir, &dir_path, tmp_name, flags, 0o600).ctx(IoOp::Create, &path)
             }
             other => other.ctx(IoOp::Create, &path),
         }
@@ -550,10 +550,10 @@ impl Root {
         let path = tmp_display(rel, tmp_name);
         fault::hit(Point::Write, &path).ctx(IoOp::Write, &path)?;
         let mut file = std::fs::File::from(tmp);
-        file.write_all(bytes).ctx(IoOp::Write, &path)?;
+        sys::write_all(&mut file, bytes).ctx(IoOp::Write, &path)?;
         set_attrs(&file, attrs, &path)?;
         fault::hit(Point::Fsync, &path).ctx(IoOp::Fsync, &path)?;
-        file.sync_all().ctx(IoOp::Fsync, &path)?;
+        sys::fsync(file.as_fd(), &path).ctx(IoOp::Fsync, &path)?;
         drop(file);
         let disp = rel.as_path();
         fault::hit(Point::Rename, disp).ctx(IoOp::Rename, disp)?;
@@ -561,7 +561,7 @@ impl Root {
             Replace::Existing => RenameFlags::empty(),
             Replace::NoClobber => RenameFlags::NOREPLACE,
         };
-        rustix::fs::renameat_with(dir, tmp_name, dir, rel.file_name(), flags)
+        sys::rename(dir, &parent_display(rel), tmp_name, rel.file_name(), flags)
             .ctx(IoOp::Rename, disp)
     }
 
@@ -573,9 +573,8 @@ impl Root {
         let dir = self.parent_fd(rel)?;
         let disp = rel.as_path();
         fault::hit(Point::Remove, disp).ctx(IoOp::Remove, disp)?;
-        rustix::fs::unlinkat(&dir, rel.file_name(), AtFlags::empty()).ctx(IoOp::Remove, disp)?;
-        fault::hit(Point::FsyncDir, disp).ctx(IoOp::FsyncDir, disp)?;
-        rustix::fs::fsync(&dir).ctx(IoOp::FsyncDir, parent_display(rel))
+        sys::unlink(&dir, &parent_display(rel), rel.file_name(), false).ctx(IoOp::Remove, disp)?;
+        fsync_dir(&dir, &parent_display(rel))
     }
 
     /// Unlinks the regular file `rel` *without* fsyncing its directory, for removing many
@@ -593,7 +592,7 @@ impl Root {
         let dir = self.parent_fd(rel)?;
         let disp = rel.as_path();
         fault::hit(Point::Remove, disp).ctx(IoOp::Remove, disp)?;
-        match rustix::fs::unlinkat(&dir, rel.file_name(), AtFlags::empty()) {
+        match sys::unlink(&dir, &parent_display(rel), rel.file_name(), false) {
             Ok(()) => Ok(true),
             Err(Errno::NOENT) => Ok(false),
             Err(e) => Err(Error::io(IoOp::Remove, disp, e.into())),
@@ -616,17 +615,11 @@ impl Root {
             .open_dir_raw(dir_rel)
             .ctx(IoOp::Open, display_rel(dir_rel))?;
         fault::hit(Point::Remove, &disp).ctx(IoOp::Remove, &disp)?;
-        let flags = if is_dir {
-            AtFlags::REMOVEDIR
-        } else {
-            AtFlags::empty()
-        };
-        match rustix::fs::unlinkat(&dir, name, flags) {
+        match sys::unlink(&dir, &display_rel(dir_rel), name, is_dir) {
             Ok(()) | Err(Errno::NOENT) => {}
             Err(e) => return Err(Error::io(IoOp::Remove, disp, e.into())),
         }
-        fault::hit(Point::FsyncDir, &disp).ctx(IoOp::FsyncDir, &disp)?;
-        rustix::fs::fsync(&dir).ctx(IoOp::FsyncDir, display_rel(dir_rel))
+        fsync_dir(&dir, &display_rel(dir_rel))
     }
 
     /// Creates directory `rel` with exactly `mode`, atomically: a temp directory `tmp_name`
@@ -640,13 +633,14 @@ impl Root {
         let parent = self.parent_fd(rel)?;
         let disp = rel.as_path();
         let tmp = tmp_display(rel, tmp_name);
+        let parent_path = parent_display(rel);
         fault::hit(Point::Mkdir, &tmp).ctx(IoOp::Mkdir, &tmp)?;
-        match rustix::fs::mkdirat(&parent, tmp_name, Mode::from_raw_mode(0o700)) {
+        match sys::mkdir(&parent, &parent_path, tmp_name, 0o700) {
             Err(Errno::EXIST) => {
-                rustix::fs::unlinkat(&parent, tmp_name, AtFlags::REMOVEDIR)
-                    .ctx(IoOp::Remove, &tmp)?;
-                rustix::fs::mkdirat(&parent, tmp_name, Mode::from_raw_mode(0o700))
-                    .ctx(IoOp::Mkdir, &tmp)?;
+                fault::hit(Point::Remove, &tmp).ctx(IoOp::Remove, &tmp)?;
+                sys::unlink(&parent, &parent_path, tmp_name, true).ctx(IoOp::Remove, &tmp)?;
+                fault::hit(Point::Mkdir, &tmp).ctx(IoOp::Mkdir, &tmp)?;
+                sys::mkdir(&parent, &parent_path, tmp_name, 0o700).ctx(IoOp::Mkdir, &tmp)?;
             }
             other => other.ctx(IoOp::Mkdir, &tmp)?,
         }
@@ -655,36 +649,41 @@ impl Root {
             let fd = rustix::fs::openat(&parent, tmp_name, flags, Mode::empty())
                 .ctx(IoOp::Open, &tmp)?;
             fault::hit(Point::Chmod, &tmp).ctx(IoOp::Chmod, &tmp)?;
-            rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).ctx(IoOp::Chmod, &tmp)?;
+            sys::fchmod(fd.as_fd(), mode).ctx(IoOp::Chmod, &tmp)?;
+            // ORDER: the mode is durable before the name appears (POSIX promises an
+            // inode's attributes only after an fsync of that inode).
+            fault::hit(Point::Fsync, &tmp).ctx(IoOp::Fsync, &tmp)?;
+            sys::fsync(fd.as_fd(), &tmp).ctx(IoOp::Fsync, &tmp)?;
             fault::hit(Point::Rename, disp).ctx(IoOp::Rename, disp)?;
-            rustix::fs::renameat_with(
+            sys::rename(
                 &parent,
+                &parent_path,
                 tmp_name,
-                &parent,
                 rel.file_name(),
                 RenameFlags::NOREPLACE,
             )
             .ctx(IoOp::Rename, disp)
         })();
         if result.is_err() {
-            let _ = rustix::fs::unlinkat(&parent, tmp_name, AtFlags::REMOVEDIR);
+            discard(&parent, &parent_path, tmp_name, true);
             return result;
         }
-        fault::hit(Point::FsyncDir, disp).ctx(IoOp::FsyncDir, disp)?;
-        rustix::fs::fsync(&parent).ctx(IoOp::FsyncDir, parent_display(rel))
+        fsync_dir(&parent, &parent_path)
     }
 
     /// Creates selfheal's own directory `rel` (not journaled) with `mode`.
     fn mkdir_plain(&self, rel: &RelPath, mode: u32) -> Result<()> {
         let parent = self.parent_fd(rel)?;
         let disp = rel.as_path();
+        let parent_path = parent_display(rel);
         fault::hit(Point::Mkdir, disp).ctx(IoOp::Mkdir, disp)?;
-        rustix::fs::mkdirat(&parent, rel.file_name(), Mode::from_raw_mode(mode))
-            .ctx(IoOp::Mkdir, disp)?;
+        sys::mkdir(&parent, &parent_path, rel.file_name(), mode).ctx(IoOp::Mkdir, disp)?;
         let fd = self.open_dir_raw(Some(rel)).ctx(IoOp::Open, disp)?;
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).ctx(IoOp::Chmod, disp)?;
-        fault::hit(Point::FsyncDir, disp).ctx(IoOp::FsyncDir, disp)?;
-        rustix::fs::fsync(&parent).ctx(IoOp::FsyncDir, parent_display(rel))
+        fault::hit(Point::Chmod, disp).ctx(IoOp::Chmod, disp)?;
+        sys::fchmod(fd.as_fd(), mode).ctx(IoOp::Chmod, disp)?;
+        // ORDER: the mode (which the umask may have narrowed at mkdir) is durable first.
+        fsync_dir(&fd, disp)?;
+        fsync_dir(&parent, &parent_path)
     }
 
     /// Creates directory `rel` if it is missing (used for selfheal's own directories).
@@ -719,10 +718,9 @@ impl Root {
         let parent = self.parent_fd(rel)?;
         let disp = rel.as_path();
         fault::hit(Point::Remove, disp).ctx(IoOp::Remove, disp)?;
-        rustix::fs::unlinkat(&parent, rel.file_name(), AtFlags::REMOVEDIR)
+        sys::unlink(&parent, &parent_display(rel), rel.file_name(), true)
             .ctx(IoOp::Remove, disp)?;
-        fault::hit(Point::FsyncDir, disp).ctx(IoOp::FsyncDir, disp)?;
-        rustix::fs::fsync(&parent).ctx(IoOp::FsyncDir, parent_display(rel))
+        fsync_dir(&parent, &parent_display(rel))
     }
 
     /// Sets the permission bits of the file or directory `rel` (never through a symlink) and
@@ -737,9 +735,9 @@ impl Root {
         let fd = rustix::fs::openat(&parent, rel.file_name(), flags, Mode::empty())
             .ctx(IoOp::Open, disp)?;
         fault::hit(Point::Chmod, disp).ctx(IoOp::Chmod, disp)?;
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).ctx(IoOp::Chmod, disp)?;
+        sys::fchmod(fd.as_fd(), mode).ctx(IoOp::Chmod, disp)?;
         fault::hit(Point::Fsync, disp).ctx(IoOp::Fsync, disp)?;
-        rustix::fs::fsync(&fd).ctx(IoOp::Fsync, disp)
+        sys::fsync(fd.as_fd(), disp).ctx(IoOp::Fsync, disp)
     }
 
     /// Opens directory `rel` for locking or listing (never through an untrusted symlink).
@@ -759,15 +757,11 @@ impl Root {
         let dir = self.parent_fd(rel)?;
         let disp = rel.as_path();
         fault::hit(Point::Create, disp).ctx(IoOp::Create, disp)?;
-        let flags = OFlags::WRONLY
-            | OFlags::CREATE
-            | OFlags::EXCL
-            | OFlags::APPEND
-            | OFlags::NOFOLLOW
-            | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&dir, rel.file_name(), flags, Mode::from_raw_mode(mode))
+        let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = sys::create(&dir, &parent_display(rel), rel.file_name(), flags, mode)
             .ctx(IoOp::Create, disp)?;
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).ctx(IoOp::Chmod, disp)?;
+        fault::hit(Point::Chmod, disp).ctx(IoOp::Chmod, disp)?;
+        sys::fchmod(fd.as_fd(), mode).ctx(IoOp::Chmod, disp)?;
         Ok(AppendFile {
             file: std::fs::File::from(fd),
             path: rel.clone(),
@@ -791,23 +785,37 @@ impl Root {
 
     /// Opens (creating with exactly `mode`, whatever the umask, if needed) a file for
     /// appending without fsync, for the alert log, whose lines are appended with one `write`
-    /// each. An existing file keeps its mode.
+    /// each. An existing file keeps its mode. Anything but a regular file is refused, and
+    /// the open never waits (a FIFO there must not hang the run).
     ///
     /// # Errors
     /// The failing call and the path.
     pub fn open_log(&self, rel: &RelPath, mode: u32) -> Result<AppendFile> {
         let dir = self.parent_fd(rel)?;
         let disp = rel.as_path();
+        let not_file = |what: &str| {
+            let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, what.to_string());
+            Error::io(IoOp::Open, disp, e)
+        };
+        match self.entry(rel)? {
+            Entry::Present(st) if st.kind == Kind::Symlink => {
+                return Err(not_file("it is a symlink (not followed)"))
+            }
+            Entry::Present(st) if st.kind != Kind::File => {
+                return Err(not_file("it is not a regular file"))
+            }
+            _ => {}
+        }
         fault::hit(Point::Create, disp).ctx(IoOp::Create, disp)?;
-        let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let flags =
+            OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let name = rel.file_name();
         let fd = match rustix::fs::openat(&dir, name, flags, Mode::empty()) {
             Err(Errno::NOENT) => {
-                let create = flags | OFlags::CREATE | OFlags::EXCL;
-                match rustix::fs::openat(&dir, name, create, Mode::from_raw_mode(mode)) {
+                match sys::create(&dir, &parent_display(rel), name, flags, mode) {
                     Ok(fd) => {
-                        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))
-                            .ctx(IoOp::Chmod, disp)?;
+                        fault::hit(Point::Chmod, disp).ctx(IoOp::Chmod, disp)?;
+                        sys::fchmod(fd.as_fd(), mode).ctx(IoOp::Chmod, disp)?;
                         Ok(fd)
                     }
                     // Created by another writer in between: append to theirs.
@@ -818,6 +826,10 @@ impl Root {
             other => other,
         }
         .ctx(IoOp::Open, disp)?;
+        let st = rustix::fs::fstat(&fd).ctx(IoOp::Stat, disp)?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(not_file("it is not a regular file"));
+        }
         Ok(AppendFile {
             file: std::fs::File::from(fd),
             path: rel.clone(),
@@ -830,8 +842,7 @@ impl Root {
     /// The failing call and the path.
     pub fn sync_dir(&self, rel: &RelPath) -> Result<()> {
         let fd = self.open_dir(rel)?;
-        fault::hit(Point::FsyncDir, rel.as_path()).ctx(IoOp::FsyncDir, rel.as_path())?;
-        rustix::fs::fsync(&fd).ctx(IoOp::FsyncDir, rel.as_path())
+        fsync_dir(&fd, rel.as_path())
     }
 
     /// Truncates the regular file `rel` to `len` bytes and makes it durable (used only to cut
@@ -846,9 +857,9 @@ impl Root {
         let fd = rustix::fs::openat(&dir, rel.file_name(), flags, Mode::empty())
             .ctx(IoOp::Open, disp)?;
         fault::hit(Point::Truncate, disp).ctx(IoOp::Truncate, disp)?;
-        rustix::fs::ftruncate(&fd, len).ctx(IoOp::Truncate, disp)?;
+        sys::ftruncate(&dir, rel.file_name(), fd.as_fd(), len).ctx(IoOp::Truncate, disp)?;
         fault::hit(Point::Fsync, disp).ctx(IoOp::Fsync, disp)?;
-        rustix::fs::fsync(&fd).ctx(IoOp::Fsync, disp)
+        sys::fsync(fd.as_fd(), disp).ctx(IoOp::Fsync, disp)
     }
 }
 
@@ -908,7 +919,7 @@ impl AppendFile {
         self.append(bytes)?;
         let disp = self.path.as_path();
         fault::hit(Point::Fsync, disp).ctx(IoOp::Fsync, disp)?;
-        self.file.sync_data().ctx(IoOp::Fsync, disp)
+        sys::fdatasync(self.file.as_fd()).ctx(IoOp::Fsync, disp)
     }
 
     /// Appends `bytes` without fsync.
@@ -918,7 +929,7 @@ impl AppendFile {
     pub fn append(&mut self, bytes: &[u8]) -> Result<()> {
         let disp = self.path.as_path();
         fault::hit(Point::Append, disp).ctx(IoOp::Append, disp)?;
-        self.file.write_all(bytes).ctx(IoOp::Append, disp)
+        sys::write_all(&mut self.file, bytes).ctx(IoOp::Append, disp)
     }
 
     /// The file's path.
@@ -935,17 +946,13 @@ impl AppendFile {
 
 fn set_attrs(file: &std::fs::File, attrs: &Attrs, path: &Path) -> Result<()> {
     fault::hit(Point::Chmod, path).ctx(IoOp::Chmod, path)?;
-    rustix::fs::fchmod(file, Mode::from_raw_mode(attrs.mode)).ctx(IoOp::Chmod, path)?;
+    sys::fchmod(file.as_fd(), attrs.mode).ctx(IoOp::Chmod, path)?;
     if let Some((uid, gid)) = attrs.owner {
         fault::hit(Point::Chown, path).ctx(IoOp::Chown, path)?;
-        rustix::fs::fchown(
-            file,
-            Some(rustix::fs::Uid::from_raw(uid)),
-            Some(rustix::fs::Gid::from_raw(gid)),
-        )
-        .ctx(IoOp::Chown, path)?;
+        sys::fchown(file.as_fd(), uid, gid).ctx(IoOp::Chown, path)?;
         // chown clears set-id bits; put the mode back exactly.
-        rustix::fs::fchmod(file, Mode::from_raw_mode(attrs.mode)).ctx(IoOp::Chmod, path)?;
+        fault::hit(Point::Chmod, path).ctx(IoOp::Chmod, path)?;
+        sys::fchmod(file.as_fd(), attrs.mode).ctx(IoOp::Chmod, path)?;
     }
     if let Some((sec, nsec)) = attrs.mtime {
         fault::hit(Point::SetTimes, path).ctx(IoOp::SetTimes, path)?;
@@ -959,9 +966,24 @@ fn set_attrs(file: &std::fs::File, attrs: &Attrs, path: &Path) -> Result<()> {
                 tv_nsec: i64::from(nsec),
             },
         };
-        rustix::fs::futimens(file, &times).ctx(IoOp::SetTimes, path)?;
+        sys::futimens(file.as_fd(), &times).ctx(IoOp::SetTimes, path)?;
     }
     Ok(())
+}
+
+/// Fsyncs directory `dir` (shown as `disp`) after its fault point.
+fn fsync_dir(dir: &OwnedFd, disp: &Path) -> Result<()> {
+    fault::hit(Point::FsyncDir, disp).ctx(IoOp::FsyncDir, disp)?;
+    sys::fsync(dir.as_fd(), disp).ctx(IoOp::FsyncDir, disp)
+}
+
+/// Best-effort removal of a temp `name` in `dir` after a failed operation; what stays is
+/// swept by the next recovery.
+fn discard(dir: &OwnedFd, dir_path: &Path, name: &str, is_dir: bool) {
+    let shown = dir_path.join(name);
+    if fault::hit(Point::Remove, &shown).is_ok() {
+        let _ = sys::unlink(dir, dir_path, name, is_dir);
+    }
 }
 
 fn display_rel(rel: Option<&RelPath>) -> PathBuf {

@@ -161,10 +161,12 @@ pub fn mac_from_key_file(key_file: Option<&std::path::Path>) -> Result<Mac> {
     let Some(path) = key_file else {
         return Ok(Mac::Sha256);
     };
-    let key = std::fs::read(path).map_err(|e| Error::Config {
-        file: path.to_path_buf(),
-        key: "journal_key_file".into(),
-        why: format!("cannot read the key: {e}"),
+    let key = crate::config::read_regular(path, crate::config::MAX_CONFIG_SIZE).map_err(|e| {
+        Error::Config {
+            file: path.to_path_buf(),
+            key: "journal_key_file".into(),
+            why: format!("cannot read the key: {e}"),
+        }
     })?;
     if key.is_empty() {
         return Err(Error::Config {
@@ -225,16 +227,23 @@ impl Journal {
         let mut ids = Vec::new();
         for e in root.list(Some(&dir))? {
             match jf::parse_file_name(&e.name) {
-                Some(t) if e.kind == Kind::File => ids.push(t),
-                _ if e.name.starts_with(crate::fsx::TMP_PREFIX) => {}
-                _ => self.strays.push(e.name),
+                Some(t) => ids.push((t, e.kind)),
+                None if e.name.starts_with(crate::fsx::TMP_PREFIX) => {}
+                None => self.strays.push(e.name),
             }
         }
-        ids.sort_unstable();
+        ids.sort_unstable_by_key(|(t, _)| *t);
         let mut keyed = false;
         let mut out = Vec::new();
-        for txn in ids {
+        for (txn, kind) in ids {
             let path = dir.join(&jf::file_name(txn))?;
+            if kind != Kind::File {
+                // Not ours: selfheal only ever creates regular files there, and could
+                // neither read nor replace it (the next transaction would need its name).
+                let why = "not a regular file (a directory, FIFO or symlink has its name)";
+                self.fail(path, None, None, why.into());
+                break;
+            }
             let bytes = match root.read(&path, u64::MAX)? {
                 Read_::File(b, _) => b,
                 _ => continue,
@@ -444,6 +453,7 @@ impl Journal {
             head: self.head(),
             mac: self.mac.clone(),
             entries: Vec::new(),
+            poisoned: false,
         };
         w.append_many(vec![self.header(), Body::Begin(begin)], true)?;
         root.sync_dir(&journal_dir())?;
@@ -464,6 +474,7 @@ impl Journal {
             head: self.head(),
             mac: self.mac.clone(),
             entries: Vec::new(),
+            poisoned: false,
         };
         if t.entries.is_empty() {
             // Interrupted before its header was durable: give the file one first.
@@ -498,7 +509,12 @@ impl Journal {
     }
 }
 
-/// Appends the records of one transaction.
+/// Appends the records of one transaction. After a failed write or fsync it is poisoned:
+/// the file may then hold bytes of records it does not know were written (a record whose
+/// fsync failed is still in the page cache, a failed write may have left part of a line),
+/// so appending more could chain a record after a lost or torn one. Nothing more is
+/// appended; the next run's recovery reads what the file really holds and closes the
+/// transaction.
 #[derive(Debug)]
 pub struct Writer {
     file: AppendFile,
@@ -506,6 +522,7 @@ pub struct Writer {
     head: (u64, Digest),
     mac: Mac,
     entries: Vec<Entry>,
+    poisoned: bool,
 }
 
 impl Writer {
@@ -522,11 +539,19 @@ impl Writer {
         self.append_many(vec![body], sync)
     }
 
+    /// Whether an earlier write or fsync failed (nothing more is appended).
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
     /// Appends records with one write and at most one fsync.
     ///
     /// # Errors
-    /// I/O errors naming the journal file.
+    /// I/O errors naming the journal file; [`Error::Poisoned`] after an earlier one.
     pub fn append_many(&mut self, bodies: Vec<Body>, sync: bool) -> Result<()> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
         let mut bytes = Vec::new();
         let mut new = Vec::new();
         let (mut seq, mut prev) = self.head;
@@ -553,10 +578,14 @@ impl Writer {
                 offset: 0,
             });
         }
-        if sync {
-            self.file.append_sync(&bytes)?;
+        let written = if sync {
+            self.file.append_sync(&bytes)
         } else {
-            self.file.append(&bytes)?;
+            self.file.append(&bytes)
+        };
+        if let Err(e) = written {
+            self.poisoned = true;
+            return Err(e);
         }
         self.head = (seq, prev);
         self.entries.extend(new);

@@ -7,7 +7,7 @@
 
 use crate::engine::undo_intents;
 use crate::error::{Error, Result};
-use crate::fsx::{Kind, Root, TMP_PREFIX};
+use crate::fsx::{Entry, Kind, Root, TMP_PREFIX};
 use crate::journal::{Journal, Torn, TxnFile};
 use crate::paths::RelPath;
 use crate::store::OBJECTS_DIR;
@@ -163,13 +163,23 @@ fn sweep(root: &Root, t: &TxnFile) -> Result<usize> {
     }
     let objects = RelPath::new(OBJECTS_DIR)?;
     for fan in root.list(Some(&objects))? {
-        if fan.kind == Kind::Dir {
-            dirs.insert(Some(objects.join(&fan.name)?));
+        match objects.join(&fan.name) {
+            Ok(dir) if fan.kind == Kind::Dir => {
+                dirs.insert(Some(dir));
+            }
+            _ => {} // not a fan-out directory selfheal made
         }
     }
     let ours = format!("{TMP_PREFIX}{}.", t.txn);
     let mut swept = 0;
     for dir in dirs {
+        // A directory swapped for a symlink (or anything else) since holds no temp file of
+        // ours that could be reached: the undo that follows reports the conflict.
+        if let Some(d) = &dir {
+            if !matches!(root.entry(d)?, Entry::Present(st) if st.kind == Kind::Dir) {
+                continue;
+            }
+        }
         for e in root.list(dir.as_ref())? {
             let obj_tmp = e.name.starts_with(&format!("{TMP_PREFIX}obj."));
             let kind_ok = e.kind == Kind::File || e.kind == Kind::Dir;

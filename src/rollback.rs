@@ -155,7 +155,10 @@ fn plan_one(
 /// Whether directory `rel` holds nothing but paths this rollback removes before it.
 fn dir_emptied(root: &Root, rel: &RelPath, earlier: &[Op]) -> Result<bool> {
     for e in root.list(Some(rel))? {
-        let child = rel.join(&e.name)?;
+        // A child whose name the journal cannot hold was not created by the transaction.
+        let Ok(child) = rel.join(&e.name) else {
+            return Ok(false);
+        };
         let removed = earlier.iter().any(|op| {
             op.path.as_ref() == Some(&child)
                 && matches!(op.action, Action::RemoveFile | Action::RemoveDir)

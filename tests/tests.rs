@@ -68,3 +68,15 @@ mod fuzz_replay;
 mod salvage_props;
 // The corrupted-JSON heal: real-mode refusal, --accept-loss, ack, the salvage command.
 mod salvage_heal;
+// Shared support of the reliability suite: arenas with a sentinel tree, counted runs, the summary.
+mod reliability_support;
+// I/O errors (ENOSPC, EIO, EACCES, EROFS) at every fault point of a heal and a rollback.
+mod reliability_faults;
+// Power loss: unsynced writes dropped at every fault point of a heal, a rollback, a recovery.
+mod reliability_powercut;
+// The bad-input catalogue: one test per input, nothing lost, nothing written outside.
+mod reliability_inputs;
+// Owner-only backups, no control characters to logs or terminals, journal paths stay inside.
+mod reliability_security;
+// Load: concurrent heals and rollbacks on one root; a bot-like writer under its flock.
+mod reliability_load;

@@ -49,8 +49,8 @@ fn damaged_root() -> tempfile::TempDir {
 }
 
 /// The number of the first fault point of one watch cycle on a copy of `root` that is of
-/// `kind` on a path ending in `suffix`.
-fn point(root: &Path, kind: &str, suffix: &str) -> u64 {
+/// `kind`, at or after the rename of the portfolio (a directory fsync names the directory).
+fn point(root: &Path, kind: &str) -> u64 {
     let copy = tempdir();
     copy_tree(root, copy.path());
     let out = watch(
@@ -59,14 +59,24 @@ fn point(root: &Path, kind: &str, suffix: &str) -> u64 {
         Some("trace"),
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    err.lines()
+    let points: Vec<(u64, String, String)> = err
+        .lines()
         .filter_map(|l| l.strip_prefix("fault-point "))
-        .find_map(|l| {
+        .filter_map(|l| {
             let mut parts = l.splitn(3, ' ');
-            let (n, k, p) = (parts.next()?, parts.next()?, parts.next()?);
-            (k == kind && p.ends_with(suffix)).then(|| n.parse().ok())?
+            let n = parts.next()?.parse().ok()?;
+            Some((n, parts.next()?.to_string(), parts.next()?.to_string()))
         })
-        .unwrap_or_else(|| panic!("no {kind} point on {suffix}:\n{err}"))
+        .collect();
+    let rename = points
+        .iter()
+        .position(|(_, k, p)| k == "Rename" && p.ends_with(PORTFOLIO))
+        .unwrap_or_else(|| panic!("no rename of {PORTFOLIO}:\n{err}"));
+    points[rename..]
+        .iter()
+        .find(|(_, k, _)| k == kind)
+        .map(|(n, _, _)| *n)
+        .unwrap_or_else(|| panic!("no {kind} point after the rename:\n{err}"))
 }
 
 #[test]
@@ -75,7 +85,7 @@ fn recovery_waits_for_the_bots_lock_then_rolls_back_and_heals_again() {
     let r = dir.path();
     // Crash right after the portfolio's rename, before its directory fsync: the file is in
     // its healed state and the transaction is unfinished.
-    let n = point(r, "FsyncDir", PORTFOLIO);
+    let n = point(r, "FsyncDir");
     let crashed = watch(
         r,
         &["--cycles", "1", "--interval", "0s"],
@@ -134,7 +144,7 @@ fn recovery_waits_for_the_bots_lock_then_rolls_back_and_heals_again() {
 fn an_io_error_in_a_cycle_rolls_it_back_and_exits_8() {
     let dir = damaged_root();
     let r = dir.path();
-    let n = point(r, "Rename", PORTFOLIO);
+    let n = point(r, "Rename");
     let out = watch(
         r,
         &["--cycles", "3", "--interval", "0s"],

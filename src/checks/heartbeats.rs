@@ -7,10 +7,9 @@
 //! JSON object at all, when a fresh heartbeat is written. How stale it was is always
 //! reported as a finding, never hidden; `watch` (or a running bot) only reports.
 
-use super::{listable_dir, Bots, Ctx, Phase, Planned};
+use super::{listable_dir, scan, Bots, Ctx, Phase, Planned};
 use crate::error::Result;
 use crate::findings::{code, Finding, Level};
-use crate::fsx::{Kind, TMP_PREFIX};
 use crate::jsondoc;
 use crate::paths::RelPath;
 use crate::plan::{observe, Action, Observed, Op};
@@ -59,11 +58,10 @@ enum Reading {
 pub fn plan(ctx: &Ctx<'_>, p: &mut Planned) -> Result<()> {
     let dir = &ctx.layout.heartbeat_dir;
     if listable_dir(ctx.root, dir)? {
-        for e in ctx.root.list(Some(dir))? {
-            let ours = e.name.ends_with(".json") && !e.name.starts_with(TMP_PREFIX);
-            if e.kind == Kind::File && e.utf8 && ours {
-                plan_one(ctx, p, &dir.join(&e.name)?, Format::Json)?;
-            }
+        // Not only regular files: a symlink, FIFO or directory named like a heartbeat is
+        // a heartbeat nobody can read, a failed heal like any other (`plan_one`).
+        for (rel, _) in scan(ctx.root, dir, ".json", "heartbeat", p)? {
+            plan_one(ctx, p, &rel, Format::Json)?;
         }
     }
     for rel in &ctx.layout.heartbeat_plain {
@@ -78,8 +76,16 @@ fn plan_one(ctx: &Ctx<'_>, p: &mut Planned, rel: &RelPath, format: Format) -> Re
         p.fail("stale_heartbeat", Some(rel.as_str()), format!("it {why}"));
         return Ok(());
     }
+    if before.stat.is_some_and(|s| s.kind == crate::fsx::Kind::Dir) {
+        p.fail(
+            "stale_heartbeat",
+            Some(rel.as_str()),
+            "it is a directory, not a file",
+        );
+        return Ok(());
+    }
     let Some(bytes) = before.bytes.clone() else {
-        return Ok(()); // absent, or a directory
+        return Ok(()); // absent
     };
     let (reading, component) = match format {
         Format::Json => read_json(&bytes),

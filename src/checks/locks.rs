@@ -6,10 +6,10 @@
 //! A held lock, or one naming a live PID, is never removed: it is reported, and so is a
 //! stale lock kept because a bot runs or because this is `watch`.
 
-use super::{listable_dir, Bots, Ctx, Phase, Planned};
+use super::{listable_dir, scan, unchecked, Bots, Ctx, Phase, Planned};
 use crate::error::Result;
 use crate::findings::{code, Finding, Level};
-use crate::fsx::{Kind, TryLock, TMP_PREFIX};
+use crate::fsx::{Kind, TryLock};
 use crate::paths::RelPath;
 use crate::plan::{observe, Action, Op};
 use crate::procs;
@@ -34,23 +34,24 @@ pub fn plan(ctx: &Ctx<'_>, p: &mut Planned) -> Result<()> {
         if !listable_dir(ctx.root, dir)? {
             continue;
         }
-        for name in lock_names(ctx, dir)? {
-            plan_lock(ctx, p, &dir.join(&name)?)?;
+        let suffix = ctx.layout.config.locks.suffix.as_str();
+        for (rel, kind) in scan(ctx.root, dir, suffix, "lock file", p)? {
+            match kind {
+                Kind::File => plan_lock(ctx, p, &rel)?,
+                other => unchecked(p, rel.as_str(), &not_a_file(&rel, other)),
+            }
         }
     }
     Ok(())
 }
 
-fn lock_names(ctx: &Ctx<'_>, dir: &RelPath) -> Result<Vec<String>> {
-    let suffix = ctx.layout.config.locks.suffix.as_str();
-    Ok(ctx
-        .root
-        .list(Some(dir))?
-        .into_iter()
-        .filter(|e| e.kind == Kind::File && e.utf8)
-        .filter(|e| e.name.ends_with(suffix) && !e.name.starts_with(TMP_PREFIX))
-        .map(|e| e.name)
-        .collect())
+fn not_a_file(rel: &RelPath, kind: Kind) -> String {
+    let is = match kind {
+        Kind::Dir => "a directory",
+        Kind::Symlink => "a symlink (not followed)",
+        _ => "a FIFO, socket or device",
+    };
+    format!("lock file {rel} is {is}, not a regular file")
 }
 
 fn plan_lock(ctx: &Ctx<'_>, p: &mut Planned, rel: &RelPath) -> Result<()> {

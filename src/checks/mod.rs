@@ -133,3 +133,51 @@ pub fn plan(ctx: &Ctx<'_>) -> Result<Planned> {
 pub(crate) fn listable_dir(root: &Root, dir: &RelPath) -> Result<bool> {
     Ok(matches!(root.entry(dir)?, Entry::Present(st) if st.kind == Kind::Dir))
 }
+
+/// The entries of directory `dir` whose names end with `suffix` (selfheal's temp files
+/// left out), as journal-safe paths with their kinds. An entry whose name cannot be a
+/// journal path (not UTF-8, a control character) is never touched: it is reported once
+/// as UNCHECKED_PATH (`what` says what such a file would be) and left out.
+pub(crate) fn scan(
+    root: &Root,
+    dir: &RelPath,
+    suffix: &str,
+    what: &str,
+    p: &mut Planned,
+) -> Result<Vec<(RelPath, Kind)>> {
+    let mut out = Vec::new();
+    for e in root.list(Some(dir))? {
+        if !e.name.ends_with(suffix) || e.name.starts_with(crate::fsx::TMP_PREFIX) {
+            continue;
+        }
+        let why = match dir.join(&e.name) {
+            Ok(rel) if e.utf8 => {
+                out.push((rel, e.kind));
+                continue;
+            }
+            Ok(_) => "its name is not valid UTF-8".to_string(),
+            Err(err) => format!("its name cannot be recorded ({err})"),
+        };
+        let shown = format!("{dir}/{}", crate::text::clean(&e.name));
+        unchecked(p, &shown, &format!("{what} {shown}: {why}"));
+    }
+    Ok(out)
+}
+
+/// Reports `path` as UNCHECKED_PATH (once per path): selfheal leaves it alone.
+pub(crate) fn unchecked(p: &mut Planned, path: &str, why: &str) {
+    use crate::findings::{code, Level};
+    let seen = p
+        .findings
+        .iter()
+        .any(|f| f.code == code::UNCHECKED_PATH && f.path.as_deref() == Some(path));
+    if !seen {
+        p.findings.push(Finding::new(
+            code::UNCHECKED_PATH,
+            Level::High,
+            Some(path),
+            format!("{why}; not checked and left alone (rename or remove it)"),
+            why.to_string(),
+        ));
+    }
+}

@@ -57,8 +57,12 @@ fn state_paths(ctx: &Ctx<'_>) -> Result<Vec<RelPath>> {
     out.push(l.alerts_file.clone());
     if listable_dir(ctx.root, &l.heartbeat_dir)? {
         for e in ctx.root.list(Some(&l.heartbeat_dir))? {
-            if e.kind == Kind::File && e.utf8 && !e.name.starts_with(TMP_PREFIX) {
-                out.push(l.heartbeat_dir.join(&e.name)?);
+            // A name the journal cannot hold is reported by the heartbeat check.
+            let named = l.heartbeat_dir.join(&e.name).ok().filter(|_| e.utf8);
+            if let (Kind::File, Some(rel)) = (e.kind, named) {
+                if !e.name.starts_with(TMP_PREFIX) {
+                    out.push(rel);
+                }
             }
         }
     }
@@ -78,8 +82,10 @@ fn own_paths(ctx: &Ctx<'_>) -> Result<Vec<RelPath>> {
             }
             for e in ctx.root.list(Some(dir))? {
                 let ours = e.utf8 && !e.name.starts_with(TMP_PREFIX);
-                if ours && matches!(e.kind, Kind::File | Kind::Dir) {
-                    let rel = dir.join(&e.name)?;
+                let Some(rel) = dir.join(&e.name).ok().filter(|_| ours) else {
+                    continue;
+                };
+                if matches!(e.kind, Kind::File | Kind::Dir) {
                     if e.kind == Kind::Dir {
                         next.push(rel.clone());
                     }

@@ -171,10 +171,10 @@ impl HeldLock {
             )));
         }
         fault::hit(Point::Remove, disp).ctx(IoOp::Remove, disp)?;
-        rustix::fs::unlinkat(&self.dir, self.rel.file_name(), AtFlags::empty())
+        let dir_path = parent_display(&self.rel);
+        super::sys::unlink(&self.dir, &dir_path, self.rel.file_name(), false)
             .ctx(IoOp::Remove, disp)?;
-        fault::hit(Point::FsyncDir, disp).ctx(IoOp::FsyncDir, disp)?;
-        rustix::fs::fsync(&self.dir).ctx(IoOp::FsyncDir, parent_display(&self.rel))
+        super::fsync_dir(&self.dir, &dir_path)
         // ORDER: the flock is released only here, when `self.file` drops, after the unlink
         // is durable.
     }

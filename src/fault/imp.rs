@@ -1,0 +1,228 @@
+//! The `fault-injection` build of the fault points and of the power-cut log (see the
+//! parent module for the format and the model). Everything here writes only to the files
+//! the test names in the environment, outside the root; a failure to keep the log aborts
+//! the process, since a test reading an incomplete log would draw wrong conclusions.
+
+// The power-cut log and its stash are test artefacts outside the root, not state: they are
+// written with std::fs directly, never through `fsx`.
+#![allow(clippy::disallowed_methods)]
+
+use super::{Effect, Point};
+use rustix::fd::{BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use serde_json::json;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+static STASHED: AtomicU64 = AtomicU64::new(0);
+
+struct Plan {
+    at: Option<(u64, String)>,
+    trace: bool,
+    log: Option<PathBuf>,
+}
+
+fn plan() -> &'static Plan {
+    static PLAN: OnceLock<Plan> = OnceLock::new();
+    PLAN.get_or_init(|| {
+        let at = std::env::var("SELFHEAL_FAULT").ok().and_then(|v| {
+            let (n, action) = v.split_once(':')?;
+            Some((n.parse().ok()?, action.to_string()))
+        });
+        let trace = std::env::var_os("SELFHEAL_FAULT_TRACE").is_some();
+        let log = std::env::var_os("SELFHEAL_POWERCUT_LOG").map(PathBuf::from);
+        Plan { at, trace, log }
+    })
+}
+
+pub(super) fn hit(point: Point, path: &Path) -> io::Result<()> {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst) + 1;
+    let plan = plan();
+    if plan.trace {
+        eprintln!("fault-point {n} {point:?} {}", path.display());
+    }
+    match &plan.at {
+        Some((at, action)) if *at == n => fire(n, action),
+        _ => Ok(()),
+    }
+}
+
+fn fire(n: u64, action: &str) -> io::Result<()> {
+    let errno = match action {
+        "crash" => std::process::abort(),
+        "powercut" => {
+            log(&json!({ "cut": n }).to_string());
+            std::process::abort()
+        }
+        "eio" => 5,
+        "eacces" => 13,
+        "enospc" => 28,
+        "erofs" => 30,
+        _ => return Ok(()),
+    };
+    Err(io::Error::from_raw_os_error(errno))
+}
+
+/// Appends one line to the power-cut log.
+pub(super) fn log(line: &str) {
+    static FILE: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
+    let Some(path) = &plan().log else { return };
+    let file = FILE.get_or_init(|| {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap_or_else(|e| fatal("open the power-cut log", &e));
+        Mutex::new(f)
+    });
+    let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err(e) = f.write_all(format!("{line}\n").as_bytes()) {
+        fatal("append to the power-cut log", &e);
+    }
+}
+
+fn fatal(what: &str, e: &dyn std::fmt::Display) -> ! {
+    eprintln!("fault-injection: cannot {what}: {e}");
+    std::process::abort()
+}
+
+/// Describes `effect` (and stashes what its undo needs) before the call is made.
+pub(super) fn prepare(effect: Effect<'_>) -> Option<String> {
+    plan().log.as_ref()?;
+    let v = match effect {
+        Effect::Created {
+            dir_path,
+            name,
+            is_dir,
+            ..
+        } => json!({"e": "created", "dir": text(dir_path), "name": name, "is_dir": is_dir}),
+        Effect::Renamed {
+            dir,
+            dir_path,
+            from,
+            to,
+        } => {
+            let stash = stash_file(dir, to);
+            json!({"e": "renamed", "dir": text(dir_path), "from": from, "to": to, "stash": stash})
+        }
+        Effect::Removed {
+            dir,
+            dir_path,
+            name,
+            is_dir,
+        } => {
+            let stash = if is_dir { None } else { stash_file(dir, name) };
+            let mode = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+                .map_or(0, |st| st.st_mode & 0o7777);
+            json!({"e": "removed", "dir": text(dir_path), "name": name, "is_dir": is_dir,
+                   "stash": stash, "mode": mode})
+        }
+        Effect::Wrote { file } => {
+            let st = fstat(file);
+            json!({"e": "wrote", "ino": st.st_ino, "size": st.st_size})
+        }
+        Effect::Attrs { file } => {
+            let st = fstat(file);
+            json!({"e": "attrs", "ino": st.st_ino, "mode": st.st_mode & 0o7777,
+                   "uid": st.st_uid, "gid": st.st_gid,
+                   "mtime_sec": st.st_mtime, "mtime_nsec": st.st_mtime_nsec})
+        }
+        Effect::Truncated { dir, name, file } => {
+            let st = fstat(file);
+            let stash = stash_bytes(dir, name);
+            json!({"e": "truncated", "ino": st.st_ino, "stash": stash})
+        }
+        Effect::Synced {
+            file,
+            path,
+            data_only,
+        } => {
+            let st = fstat(file);
+            let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+            let dir = path.filter(|_| is_dir).map(text);
+            json!({"e": "synced", "ino": st.st_ino, "dir": dir, "data_only": data_only})
+        }
+    };
+    Some(v.to_string())
+}
+
+fn text(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn fstat(fd: BorrowedFd<'_>) -> rustix::fs::Stat {
+    rustix::fs::fstat(fd).unwrap_or_else(|e| fatal("fstat for the power-cut log", &e))
+}
+
+/// The stash directory beside the log, created on first use.
+fn stash_dir() -> (OwnedFd, PathBuf) {
+    let Some(log) = &plan().log else {
+        fatal("stash", &"no power-cut log");
+    };
+    let mut dir = log.clone().into_os_string();
+    dir.push(".stash");
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| fatal("create the stash", &e));
+    let fd = rustix::fs::open(&dir, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
+        .unwrap_or_else(|e| fatal("open the stash", &e));
+    (fd, dir)
+}
+
+fn stash_name() -> String {
+    format!("{}", STASHED.fetch_add(1, Ordering::SeqCst) + 1)
+}
+
+/// Keeps the regular file `name` in `dir` (if there is one) as a stash entry: a hard link,
+/// so the very inode comes back on undo; a copy with its mode and mtime if linking fails.
+fn stash_file(dir: BorrowedFd<'_>, name: &str) -> Option<String> {
+    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return None;
+    }
+    let (sfd, spath) = stash_dir();
+    let id = stash_name();
+    if rustix::fs::linkat(dir, name, &sfd, id.as_str(), AtFlags::empty()).is_err() {
+        let bytes = read_all(dir, name);
+        let target = spath.join(&id);
+        std::fs::write(&target, bytes).unwrap_or_else(|e| fatal("copy into the stash", &e));
+        let f = std::fs::File::options()
+            .write(true)
+            .open(&target)
+            .unwrap_or_else(|e| fatal("open a stash copy", &e));
+        let _ = rustix::fs::fchmod(&f, Mode::from_raw_mode(st.st_mode & 0o7777));
+        let mtime = std::time::UNIX_EPOCH
+            + std::time::Duration::new(
+                u64::try_from(st.st_mtime).unwrap_or(0),
+                u32::try_from(st.st_mtime_nsec).unwrap_or(0),
+            );
+        let _ = f.set_modified(mtime);
+    }
+    Some(id)
+}
+
+/// Keeps the current bytes of `name` in `dir` as a stash entry.
+fn stash_bytes(dir: BorrowedFd<'_>, name: &str) -> String {
+    let (_, spath) = stash_dir();
+    let id = stash_name();
+    std::fs::write(spath.join(&id), read_all(dir, name))
+        .unwrap_or_else(|e| fatal("write into the stash", &e));
+    id
+}
+
+fn read_all(dir: BorrowedFd<'_>, name: &str) -> Vec<u8> {
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .unwrap_or_else(|e| fatal("open a file to stash", &e));
+    let mut bytes = Vec::new();
+    std::fs::File::from(fd)
+        .read_to_end(&mut bytes)
+        .unwrap_or_else(|e| fatal("read a file to stash", &e));
+    bytes
+}

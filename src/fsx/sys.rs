@@ -1,0 +1,164 @@
+//! The mutating system calls of `fsx`, each reporting its effect to the fault layer's
+//! power-cut log (nothing at all without the `fault-injection` feature). Callers pass the
+//! call's fault point first and add the path to errors; these only make the call.
+
+use crate::fault::{self, Effect};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, Timestamps};
+use std::io::Write;
+use std::path::Path;
+
+/// `unlinkat(dir, name)` (`AT_REMOVEDIR` for a directory).
+pub(super) fn unlink(
+    dir: &OwnedFd,
+    dir_path: &Path,
+    name: &str,
+    is_dir: bool,
+) -> rustix::io::Result<()> {
+    let pc = fault::before(Effect::Removed {
+        dir: dir.as_fd(),
+        dir_path,
+        name,
+        is_dir,
+    });
+    let flags = if is_dir {
+        AtFlags::REMOVEDIR
+    } else {
+        AtFlags::empty()
+    };
+    rustix::fs::unlinkat(dir, name, flags)?;
+    pc.done();
+    Ok(())
+}
+
+/// `renameat2(dir, from, dir, to, flags)`: renames within one directory only.
+pub(super) fn rename(
+    dir: &OwnedFd,
+    dir_path: &Path,
+    from: &str,
+    to: &str,
+    flags: RenameFlags,
+) -> rustix::io::Result<()> {
+    let pc = fault::before(Effect::Renamed {
+        dir: dir.as_fd(),
+        dir_path,
+        from,
+        to,
+    });
+    rustix::fs::renameat_with(dir, from, dir, to, flags)?;
+    pc.done();
+    Ok(())
+}
+
+/// `mkdirat(dir, name, mode)`.
+pub(super) fn mkdir(
+    dir: &OwnedFd,
+    dir_path: &Path,
+    name: &str,
+    mode: u32,
+) -> rustix::io::Result<()> {
+    rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(mode))?;
+    created(dir_path, name, true);
+    Ok(())
+}
+
+/// `openat(dir, name, flags | O_CREAT | O_EXCL, mode)`: a new file.
+pub(super) fn create(
+    dir: &OwnedFd,
+    dir_path: &Path,
+    name: &str,
+    flags: OFlags,
+    mode: u32,
+) -> rustix::io::Result<OwnedFd> {
+    let flags = flags | OFlags::CREATE | OFlags::EXCL;
+    let fd = rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(mode))?;
+    created(dir_path, name, false);
+    Ok(fd)
+}
+
+fn created(dir_path: &Path, name: &str, is_dir: bool) {
+    // Nothing to keep for the undo of a creation: the record alone is prepared and kept.
+    fault::before(Effect::Created {
+        dir_path,
+        name,
+        is_dir,
+    })
+    .done();
+}
+
+/// `fchmod(fd, mode)`.
+pub(super) fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> rustix::io::Result<()> {
+    let pc = fault::before(Effect::Attrs { file: fd });
+    rustix::fs::fchmod(fd, Mode::from_raw_mode(mode))?;
+    pc.done();
+    Ok(())
+}
+
+/// `fchown(fd, uid, gid)`.
+pub(super) fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> rustix::io::Result<()> {
+    let pc = fault::before(Effect::Attrs { file: fd });
+    rustix::fs::fchown(
+        fd,
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
+    )?;
+    pc.done();
+    Ok(())
+}
+
+/// `futimens(fd, times)`.
+pub(super) fn futimens(fd: BorrowedFd<'_>, times: &Timestamps) -> rustix::io::Result<()> {
+    let pc = fault::before(Effect::Attrs { file: fd });
+    rustix::fs::futimens(fd, times)?;
+    pc.done();
+    Ok(())
+}
+
+/// Writes all of `bytes` at the file's offset (the end, for a new or append-only file).
+pub(super) fn write_all(file: &mut std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
+    let pc = fault::before(Effect::Wrote { file: file.as_fd() });
+    file.write_all(bytes)?;
+    pc.done();
+    Ok(())
+}
+
+/// `fsync(fd)` of the file or directory shown as `path`.
+pub(super) fn fsync(fd: BorrowedFd<'_>, path: &Path) -> rustix::io::Result<()> {
+    let pc = fault::before(Effect::Synced {
+        file: fd,
+        path: Some(path),
+        data_only: false,
+    });
+    rustix::fs::fsync(fd)?;
+    pc.done();
+    Ok(())
+}
+
+/// `fdatasync(fd)` of a regular file.
+pub(super) fn fdatasync(fd: BorrowedFd<'_>) -> rustix::io::Result<()> {
+    let pc = fault::before(Effect::Synced {
+        file: fd,
+        path: None,
+        data_only: true,
+    });
+    rustix::fs::fdatasync(fd)?;
+    pc.done();
+    Ok(())
+}
+
+/// `ftruncate(fd, len)` of `name` in `dir`.
+pub(super) fn ftruncate(
+    dir: &OwnedFd,
+    name: &str,
+    fd: BorrowedFd<'_>,
+    len: u64,
+) -> rustix::io::Result<()> {
+    let pc = fault::before(Effect::Truncated {
+        dir: dir.as_fd(),
+        name,
+        file: fd,
+    });
+    rustix::fs::ftruncate(fd, len)?;
+    pc.done();
+    Ok(())
+}
