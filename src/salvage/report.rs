@@ -152,8 +152,8 @@ pub struct SalvageReport {
     pub repairs: FormRepairs,
     /// The input ends inside a document.
     pub truncated: bool,
-    /// Text repeats across a 4 KiB boundary (two writers' blocks interleaved): records that
-    /// straddle a boundary were not trusted.
+    /// Text repeats across a 4 KiB boundary (two writers' blocks interleaved): only records
+    /// inside one block were kept, placed by the headers of the writer of that block.
     pub interleaved: bool,
 }
 
@@ -213,7 +213,7 @@ pub(crate) fn build(
         records_kept: u(emitted.records.len()),
         records_lost: array_lost + unplaced,
         records_unplaced: unplaced,
-        records_merged: emitted.merged + scan.repeated,
+        records_merged: emitted.merged + u(scan.repeated.len()),
         bytes_lost: scan.damage.iter().map(|d| u(d.span.len())).sum(),
         arrays,
         keys_kept: emitted.keys_kept.clone(),
