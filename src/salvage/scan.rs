@@ -140,6 +140,9 @@ pub(crate) fn scan(buf: &[u8], record_keys: &[String]) -> ScanOut {
         indexed: (0, 0),
     };
     s.run();
+    if s.out.interleaved {
+        super::blocks::apply(buf, s.body, record_keys, &mut s.out);
+    }
     s.out
 }
 
