@@ -225,7 +225,7 @@ fn spaces(buf: &[u8], from: usize) -> usize {
 /// boundaries.
 fn alternates(buf: &[u8]) -> bool {
     let strong: Vec<usize> = (1..=buf.len() / BLOCK)
-        .filter(|&k| rewind_len(buf, k * BLOCK).is_some_and(|n| n >= STRONG))
+        .filter(|&k| rewind_len(buf, k * BLOCK, STRONG).is_some())
         .collect();
     let consecutive = strong.windows(2).any(|w| matches!(w, [a, b] if b - a == 1));
     let chain = strong
