@@ -142,7 +142,7 @@ fn is_intact(s: &ScanOut) -> bool {
         && s.trailing_commas == 0
         && s.keys_lost.is_empty()
         && s.unplaced.is_empty()
-        && s.repeated == 0
+        && s.repeated.is_empty()
         && s.entries.iter().all(|e| match &e.value {
             super::scan::EntryValue::Records(list) => list.lost == 0,
             super::scan::EntryValue::Raw(_) => true,

@@ -159,7 +159,7 @@ fn collect_slots(buf: &[u8], scan: &ScanOut, emitted: &mut Emitted) -> Vec<(Stri
         emitted.keys_kept.push(entry.name.clone());
         order.push((entry.name.clone(), first_slot(entry)));
     }
-    if scan.versions.len() > 1 {
+    if scan.versions.len() > 1 || scan.interleaved {
         dedup_across_versions(buf, scan, &mut order, emitted);
     }
     order

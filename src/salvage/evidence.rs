@@ -37,20 +37,29 @@ pub(crate) fn repeats_across_block(buf: &[u8], damage: usize, until: usize) -> b
 /// True if, for some `q` shortly before `boundary`, the text `q..boundary` occurs
 /// again right after `boundary`: the second writer's block restarts at `q`.
 fn rewinds_at(buf: &[u8], boundary: usize) -> bool {
-    let Some(probe) = buf.get(boundary..boundary + PROBE) else {
-        return false;
-    };
+    rewind_len(buf, boundary, PROBE).is_some()
+}
+
+/// How far the text rewinds at `boundary`: the length `boundary - q` (at least
+/// `min_len` and 16 bytes, at most 8 KiB) of the nearest varied earlier text
+/// `q..boundary` that occurs again right after `boundary`.
+pub(crate) fn rewind_len(buf: &[u8], boundary: usize, min_len: usize) -> Option<usize> {
+    let probe = buf.get(boundary..boundary + PROBE)?;
     if probe.iter().any(|&b| b < 0x20 && !is_ws(b)) {
-        return false;
+        return None;
     }
     let lo = boundary.saturating_sub(LOOKBACK);
-    let window = buf.get(lo..boundary).unwrap_or_default();
-    memchr::memmem::find_iter(window, probe)
+    let hi = boundary.checked_sub(min_len.max(PROBE))?;
+    // nearest first: field names repeat in every record, and the true rewind is the
+    // nearest occurrence that holds
+    let window = buf.get(lo..hi + PROBE).unwrap_or_default();
+    memchr::memmem::rfind_iter(window, probe)
         .take(MAX_REWIND_TRIES)
-        .any(|off| {
+        .find_map(|off| {
             let earlier = buf.get(lo + off..boundary).unwrap_or_default();
             let later = buf.get(boundary..boundary + earlier.len());
-            earlier.len() >= PROBE && later == Some(earlier) && is_varied(earlier)
+            let holds = later == Some(earlier) && is_varied(earlier);
+            holds.then_some(earlier.len())
         })
 }
 

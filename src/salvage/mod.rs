@@ -43,7 +43,17 @@
 //! it. Each such region counts as one more version (a fragment). When the text rewinds at
 //! any 4 KiB boundary of an input that is not valid JSON, the blocks are taken to be
 //! interleaved: a record straddling a boundary may be two writers' texts spliced into
-//! something that parses (`"timtime_exit"`), so no value straddling a boundary is kept. The output then merges the versions: per array, the records of
+//! something that parses (`"timtime_exit"`), and the bytes after a boundary may be the
+//! other writer's, so the scanner keeps nothing outside the block where it learned its
+//! context (a document start or a header). The records lying wholly inside one block are
+//! then placed by `blocks.rs` when the headers of the writer owning that block prove
+//! their array: blocks alternate between the two writers (checked: strong rewinds two
+//! blocks apart), the text is pretty-printed (a line's indentation gives its depth), and
+//! a record is placed only when every position the writer's hidden headers could take
+//! gives it the same array. A record is never placed by the other writer's headers, and
+//! no bound on how far the writers' headers lie apart is assumed: two writers' versions
+//! may differ by any records inserted, removed or moved on either side of a header. The
+//! output then merges the versions: per array, the records of
 //! each version in order, a record identical across versions once (as often as the
 //! version holding it most often), and the outcome is [`Outcome::Ambiguous`].
 //!
@@ -52,7 +62,13 @@
 //! there, as with a splice at any other block size, a splice inside a string or number of
 //! a record can yield a record that parses though no writer wrote it. A splice inside one
 //! record is undetectable without a checksum, like a flipped digit. Interleaved files keep
-//! few records: only those inside one block and after their array's header. A record that itself contains a key named like
+//! only records inside one block, and beyond those after a header in the same block only
+//! when the model of `blocks.rs` holds: compact JSON, blocks of 8 KiB, writers whose
+//! blocks come in runs rather than alternating, versions that never rewind 64 bytes at
+//! boundaries two blocks apart, a writer none of whose headers is visible, and a shorter
+//! version whose end hides in the other's block (then both writers' headers must agree)
+//! keep fewer; writers whose blocks come in runs can defeat the placement near the
+//! headers. A record that itself contains a key named like
 //! a record array followed by `[` is taken for a document header when the input is
 //! damaged (when the whole input is valid JSON it is just content). A document whose first
 //! key is not a record array and that starts right after damage loses the keys before its
@@ -72,6 +88,7 @@
 
 mod anchor;
 mod api;
+mod blocks;
 mod emit;
 mod evidence;
 mod lex;

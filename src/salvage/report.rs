@@ -152,8 +152,8 @@ pub struct SalvageReport {
     pub repairs: FormRepairs,
     /// The input ends inside a document.
     pub truncated: bool,
-    /// Text repeats across a 4 KiB boundary (two writers' blocks interleaved): records that
-    /// straddle a boundary were not trusted.
+    /// Text repeats across a 4 KiB boundary (two writers' blocks interleaved): only records
+    /// inside one block were kept, placed by the headers of the writer of that block.
     pub interleaved: bool,
 }
 
@@ -213,8 +213,8 @@ pub(crate) fn build(
         records_kept: u(emitted.records.len()),
         records_lost: array_lost + unplaced,
         records_unplaced: unplaced,
-        records_merged: emitted.merged + scan.repeated,
-        bytes_lost: scan.damage.iter().map(|d| u(d.span.len())).sum(),
+        records_merged: emitted.merged + u(scan.repeated.len()),
+        bytes_lost: bytes_lost(scan, emitted),
         arrays,
         keys_kept: emitted.keys_kept.clone(),
         keys_lost,
@@ -238,6 +238,38 @@ pub(crate) fn build(
     };
     report.outcome = outcome(&report, intact);
     report
+}
+
+/// The bytes of the damaged ranges that are not part of a kept record: with interleaved
+/// blocks a damaged range may hold records placed and kept, which are not lost.
+fn bytes_lost(scan: &ScanOut, emitted: &Emitted) -> u64 {
+    let mut kept: Vec<(usize, usize)> = emitted
+        .records
+        .iter()
+        .map(|(_, s)| (s.start, s.end))
+        .collect();
+    kept.sort_unstable();
+    // merge overlapping spans so no kept byte is subtracted twice
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(kept.len());
+    for (start, end) in kept {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    scan.damage
+        .iter()
+        .map(|d| {
+            let (lo, hi) = (d.span.start, d.span.end);
+            let first = merged.partition_point(|&(_, end)| end <= lo);
+            let inside: usize = merged[first..]
+                .iter()
+                .take_while(|&&(start, _)| start < hi)
+                .map(|&(start, end)| end.min(hi) - start.max(lo))
+                .sum();
+            u(d.span.len() - inside)
+        })
+        .sum()
 }
 
 fn outcome(r: &SalvageReport, intact: bool) -> Outcome {

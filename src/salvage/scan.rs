@@ -8,7 +8,9 @@
 //! damaged-region scanner in `lost.rs` until the next anchor (`anchor.rs`); records found
 //! there are reported as unplaced, never placed. New versions of the document start at a
 //! second document start, at a top-level key repeated within one version, and at a damaged
-//! region that repeats records already kept. Work is linear: every skeleton byte is read
+//! region that repeats records already kept. When two writers' blocks interleave, the
+//! context holds only inside the block where it was learned, and `blocks.rs` places the
+//! records of whole blocks afterwards. Work is linear: every skeleton byte is read
 //! once by this pass and at most once more by `lost.rs`, element bytes once more by the
 //! validator; nothing recurses.
 
@@ -91,7 +93,8 @@ pub(crate) struct ScanOut {
     pub entries: Vec<Entry>,
     pub damage: Vec<Damage>,
     pub unplaced: Vec<Span>,
-    pub repeated: u64,
+    /// Records in damaged regions identical to a record kept before (kept once).
+    pub repeated: Vec<Span>,
     pub trailing_commas: u64,
     pub keys_lost: Vec<String>,
     pub truncated: bool,
@@ -129,6 +132,7 @@ pub(crate) fn scan(buf: &[u8], record_keys: &[String]) -> ScanOut {
         anchors: Anchors::new(buf, record_keys),
         whole_valid: None,
         splice_guard: false,
+        origin: 0,
         body: 0,
         pos: 0,
         out: ScanOut::default(),
@@ -136,6 +140,9 @@ pub(crate) fn scan(buf: &[u8], record_keys: &[String]) -> ScanOut {
         indexed: (0, 0),
     };
     s.run();
+    if s.out.interleaved {
+        super::blocks::apply(buf, s.body, record_keys, &mut s.out);
+    }
     s.out
 }
 
@@ -147,6 +154,9 @@ struct Scanner<'a> {
     /// Text rewinds at a 4 KiB boundary and the input is not valid JSON: two writers'
     /// blocks are interleaved, so a value straddling a boundary may be two texts spliced.
     splice_guard: bool,
+    /// The block where the scan last learned its context (a document start or an
+    /// anchor); with `splice_guard`, a token in another block is another writer's text.
+    origin: usize,
     body: usize,
     pos: usize,
     out: ScanOut,
@@ -188,6 +198,7 @@ impl<'a> Scanner<'a> {
             None => Step::Done,
             Some(b'{') => {
                 self.begin_document(p);
+                self.origin = p / BLOCK;
                 self.pos = p + 1;
                 Step::Object { after_comma: false }
             }
@@ -286,6 +297,13 @@ impl<'a> Scanner<'a> {
     fn object(&mut self, mut after_comma: bool) -> Step {
         loop {
             let p = skip_ws(self.buf, self.pos);
+            if self.crosses(p) {
+                return Step::Lost {
+                    damage: p,
+                    from: p,
+                    array: None,
+                };
+            }
             match at(self.buf, p) {
                 Some(b'}') => {
                     self.out.trailing_commas += u64::from(after_comma);
@@ -309,6 +327,13 @@ impl<'a> Scanner<'a> {
             }
             let s = skip_ws(self.buf, self.pos);
             match at(self.buf, s) {
+                _ if self.crosses(s) => {
+                    return Step::Lost {
+                        damage: s,
+                        from: s,
+                        array: None,
+                    }
+                }
                 Some(b',') => {
                     self.pos = s + 1;
                     after_comma = true;
@@ -340,10 +365,13 @@ impl<'a> Scanner<'a> {
             return Err(broken);
         };
         let colon = skip_ws(self.buf, key_end);
-        if at(self.buf, colon) != Some(b':') {
+        if at(self.buf, colon) != Some(b':') || self.crosses(colon) {
             return Err(broken);
         }
         let v = skip_ws(self.buf, colon + 1);
+        if self.crosses(v) {
+            return Err(broken);
+        }
         self.note_key(p, &name);
         let entry = Entry {
             name,
@@ -398,6 +426,13 @@ impl<'a> Scanner<'a> {
         let mut after_comma = false;
         loop {
             let p = skip_ws(self.buf, i);
+            if self.crosses(p) {
+                return Err(Broken {
+                    damage: p,
+                    from: p,
+                    array: Some(array),
+                });
+            }
             if at(self.buf, p) == Some(b']') {
                 self.out.trailing_commas += u64::from(after_comma);
                 self.pos = p + 1;
@@ -409,6 +444,13 @@ impl<'a> Scanner<'a> {
             })?;
             let s = skip_ws(self.buf, i);
             match at(self.buf, s) {
+                _ if self.crosses(s) => {
+                    return Err(Broken {
+                        damage: s,
+                        from: s,
+                        array: Some(array),
+                    })
+                }
                 Some(b',') => {
                     i = s + 1;
                     after_comma = true;
@@ -452,6 +494,12 @@ impl<'a> Scanner<'a> {
             from: p + 1,
             array: None,
         })
+    }
+
+    /// True if `p` lies outside the block where the context was learned while blocks of
+    /// two writers interleave: the bytes there may be the other writer's.
+    fn crosses(&self, p: usize) -> bool {
+        self.splice_guard && p / BLOCK != self.origin
     }
 
     /// A value is intact if it ends cleanly (see `ends_cleanly`), is valid on its own, and
@@ -538,10 +586,12 @@ impl<'a> Scanner<'a> {
         match anchor.kind {
             AnchorKind::Doc { brace } => {
                 self.begin_document(brace);
+                self.origin = brace / BLOCK;
                 self.pos = brace + 1;
                 Step::Object { after_comma: false }
             }
             AnchorKind::Mid { .. } => {
+                self.origin = anchor.quote / BLOCK;
                 self.pos = anchor.quote;
                 Step::Object { after_comma: true }
             }
@@ -685,7 +735,7 @@ impl<'a> Scanner<'a> {
         for span in found {
             if self.index.contains(&Sampled(span.of(self.buf))) {
                 repeated = true;
-                self.out.repeated += 1;
+                self.out.repeated.push(span);
             } else {
                 self.out.unplaced.push(span);
             }

@@ -338,9 +338,13 @@ pub fn render(open: &[Rec], closed: &[Rec], layout: Layout) -> Doc {
 pub struct Second {
     /// Close the first open position (it moves to closed_positions with exit fields).
     pub close_first: bool,
-    /// Open one more position.
+    /// Open one more position (appended: right before the closed header).
     pub open_one: bool,
     pub layout_bits: u8,
+    /// Bit 0: drop the first closed position (right after the header, as a capped
+    /// history does); bit 1: a new closed position first; bit 2: a new open position
+    /// first; bit 3: the last closed position moved to the front (same text).
+    pub edits: u8,
 }
 
 /// A corruption of a rendered document.
@@ -388,6 +392,7 @@ impl Corruption {
                 close_first: bits & 1 != 0,
                 open_one: bits & 2 != 0,
                 layout_bits: b.u8(),
+                edits: bits >> 2,
             }
         };
         match b.u8() % 7 {
@@ -452,16 +457,30 @@ impl Spec {
         let n_open = b.below(7);
         let n_closed = b.below(7);
         let mut id = 0u32;
-        let mut recs = |n: usize, b: &mut Bytes<'_>| -> Vec<Rec> {
-            (0..n)
-                .map(|_| {
-                    id += 1;
-                    Rec::decode(b, id)
-                })
-                .collect()
+        let next = |id: &mut u32| {
+            *id += 1;
+            *id
         };
-        let open = recs(n_open, &mut b);
-        let closed = recs(n_closed, &mut b);
+        let recs = |n: usize, b: &mut Bytes<'_>, id: &mut u32| -> Vec<Rec> {
+            (0..n).map(|_| Rec::decode(b, next(id))).collect()
+        };
+        let mut open = recs(n_open, &mut b, &mut id);
+        let mut closed = recs(n_closed, &mut b, &mut id);
+        if matches!(corruption, Corruption::Interleave { .. }) {
+            // enough records for several blocks: copies of the decoded ones, new ids
+            let copies = b.below(24);
+            let (o, c) = (open.clone(), closed.clone());
+            for _ in 0..copies {
+                open.extend(o.iter().map(|r| Rec {
+                    id: next(&mut id),
+                    ..r.clone()
+                }));
+                closed.extend(c.iter().map(|r| Rec {
+                    id: next(&mut id),
+                    ..r.clone()
+                }));
+            }
+        }
         Spec {
             open,
             closed,
@@ -482,17 +501,30 @@ impl Spec {
         if s.close_first && !open.is_empty() {
             closed.push(open.remove(0));
         }
+        let fresh = |k: usize| Rec {
+            id: u32::try_from(1 + k + self.open.len() + self.closed.len()).unwrap_or(u32::MAX),
+            symbol: 1,
+            price: 1,
+            size: 3,
+            leverage: 4,
+            extras: s.layout_bits,
+        };
         if s.open_one {
-            let next = 1 + self.open.len() + self.closed.len();
-            let id = u32::try_from(next).unwrap_or(u32::MAX);
-            open.push(Rec {
-                id,
-                symbol: 1,
-                price: 1,
-                size: 3,
-                leverage: 4,
-                extras: s.layout_bits,
-            });
+            open.push(fresh(0));
+        }
+        if s.edits & 1 != 0 && !closed.is_empty() {
+            closed.remove(0);
+        }
+        if s.edits & 2 != 0 {
+            closed.insert(0, fresh(1));
+        }
+        if s.edits & 4 != 0 {
+            open.insert(0, fresh(2));
+        }
+        if s.edits & 8 != 0 {
+            if let Some(last) = closed.pop() {
+                closed.insert(0, last);
+            }
         }
         let mut layout = self.layout;
         layout.created_first = s.layout_bits & 16 != 0;
