@@ -262,11 +262,12 @@ impl Watcher {
         journal: &mut Journal,
         run: Run,
     ) -> Result<Option<(Outcome, Report, Vec<Skip>)>> {
-        let mut planned = self.plan(journal)?;
+        let (mut planned, mut skipped) = self.plan(journal)?;
         let measured = heal::measure(&self.s.root);
         let now = chrono::Utc::now().timestamp();
         self.memory.remember(now, measured, SAMPLE_GAP_S);
-        let (held, mut skipped) = gate::take(&self.s.root, &self.s.layout, &mut planned)?;
+        let (held, locked) = gate::take(&self.s.root, &self.s.layout, &mut planned)?;
+        skipped.extend(locked);
         if lock::interrupted() {
             return Ok(None);
         }
@@ -365,18 +366,20 @@ impl Watcher {
         Recovered::Blocked(Box::new(report), vec![skip])
     }
 
-    /// The cycle's plan: what the checks plan in [`Phase::Watch`], minus what must not run
-    /// now (a plan asking for something watch never does; a duplicate instance in real
-    /// mode; too little disk space for the backups).
-    fn plan(&self, journal: &Journal) -> Result<Planned> {
+    /// The cycle's plan: what the checks plan in [`Phase::Watch`], minus what was read
+    /// while the bot was writing it (or under its lock), returned as skips (`gate::verify`),
+    /// and minus what must not run now (a plan asking for something watch never does; a
+    /// duplicate instance in real mode; too little disk space for the backups).
+    fn plan(&self, journal: &Journal) -> Result<(Planned, Vec<Skip>)> {
         let ctx = self
             .s
             .ctx(journal, self.mode, Phase::Watch, self.accept_loss);
         let mut planned = checks::plan(&ctx)?;
+        let skipped = gate::verify(&self.s.root, &self.s.layout, &mut planned)?;
         refuse_forbidden(&mut planned);
         heal::hold_while_duplicate(&mut planned);
         heal::refuse_without_space(&self.s.root, &mut planned)?;
-        Ok(planned)
+        Ok((planned, skipped))
     }
 
     /// A cycle with nothing to change: findings, predictions and new alerts only.

@@ -527,6 +527,11 @@ pub mod summary {
         pub rounds: u64,
         pub checks_beside_writer: u64,
         pub writer_writes: u64,
+        pub watch_cycles_in_rounds: u64,
+        pub watch_rounds: u64,
+        pub watch_cycles_beside_writer: u64,
+        pub writes_beside_watch: u64,
+        pub watch_writer_secs: u64,
         pub runs: u64,
         pub bytes_lost: u64,
         pub panics: u64,
@@ -546,6 +551,11 @@ pub mod summary {
         rounds: 0,
         checks_beside_writer: 0,
         writer_writes: 0,
+        watch_cycles_in_rounds: 0,
+        watch_rounds: 0,
+        watch_cycles_beside_writer: 0,
+        writes_beside_watch: 0,
+        watch_writer_secs: 0,
         runs: 0,
         bytes_lost: 0,
         panics: 0,
@@ -644,6 +654,7 @@ pub mod summary {
              power-cut crash points:   {} ({} unsynced effects dropped before recovery)\n\
              bad inputs:               {} cases of {} kinds\n\
              concurrent runs:          {} heals and rollbacks in {} rounds on one root; {} checks beside {} locked writes\n\
+             watch under load:         {} cycles through {} of those rounds; {} cycles beside {} locked writes in {} s\n\
              selfheal runs in total:   {}\n\
              bytes lost:               {}\n\
              panics:                   {}\n\
@@ -658,6 +669,11 @@ pub mod summary {
             t.rounds,
             t.checks_beside_writer,
             t.writer_writes,
+            t.watch_cycles_in_rounds,
+            t.watch_rounds,
+            t.watch_cycles_beside_writer,
+            t.writes_beside_watch,
+            t.watch_writer_secs,
             t.runs,
             t.bytes_lost,
             t.panics,

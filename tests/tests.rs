@@ -78,5 +78,6 @@ mod reliability_powercut;
 mod reliability_inputs;
 // Owner-only backups, no control characters to logs or terminals, journal paths stay inside.
 mod reliability_security;
-// Load: concurrent heals and rollbacks on one root; a bot-like writer under its flock.
+// Load: concurrent heals and rollbacks on one root, alone and beside watch; a bot-like writer
+// under its flock beside checks and beside watch.
 mod reliability_load;

@@ -3,7 +3,8 @@
 //! damaged every cycle escalates; sd_notify messages reach a real datagram socket (path and
 //! abstract), with watchdog pings while sleeping; SIGTERM and SIGINT end the pause at once;
 //! a busy lock skips a cycle; in real mode a second bot instance is a DUPLICATE_INSTANCE
-//! that stops every write and nobody is signalled; exit codes.
+//! that stops every write and nobody is signalled; a damaged file under the bot's lock is
+//! reported only once the lock is released; exit codes.
 
 use crate::audit_prune::{root_with, CONFIG};
 use crate::runtime_support::{bot, now, put, selfheal, tempdir, Guard};
@@ -347,6 +348,66 @@ fn a_busy_lock_skips_the_cycle_without_failing() {
     lock.unlock().expect("unlock");
     let (rc, cycles) = watch_run(dir.path(), &["--cycles", "1", "--interval", "0s"]);
     assert_eq!((rc, cycles[0]["outcome"].as_str()), (0, Some("checked")));
+}
+
+/// A state file read while the bot holds its lock may be half written (the reference bot
+/// rewrites it in place under that lock): in real mode it is neither a DATA_INTEGRITY
+/// critical nor an alert, only skipped, for as long as the lock is held; once released, a
+/// real corruption is reported and alerted as usual. Nothing is written either way.
+#[test]
+fn a_damaged_file_under_the_bots_lock_is_reported_only_once_the_lock_is_released() {
+    let dir = healed_root();
+    let root = dir.path();
+    let rel = "logs/positions_futures.json";
+    let pos = root.join(rel);
+    let doc = r#"{"open_positions": [{"symbol": "BTCUSDT", "direction": "LONG", "strategy": "s", "entry_price": 1.5, "size": 2.0, "leverage": 3}, {"symbol": "ETHUSDT", "direction": "SHORT", "strategy": "s", "entry_price": 2.5, "size": 1.0, "leverage": 2}], "closed_positions": []}"#;
+    let cut = &doc.as_bytes()[..doc.find("ETHUSDT").expect("second record") + 3];
+    let lock = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(root.join(format!("{rel}.lock")))
+        .expect("open the bot's lock");
+    lock.lock().expect("take the bot's lock");
+    std::fs::write(&pos, cut).expect("a half-written version");
+    let args = ["--mode", "real", "--cycles", "2", "--interval", "0s"];
+    let (rc, cycles) = watch_run(root, &args);
+    assert_eq!(rc, 0);
+    assert_eq!(cycles.len(), 2);
+    for c in &cycles {
+        assert_eq!(c["outcome"], "checked", "{c}");
+        let integrity = findings_of(c, "DATA_INTEGRITY");
+        assert!(
+            integrity.iter().all(|f| f["path"] != rel),
+            "reported while the bot held the lock: {c}"
+        );
+        assert!(
+            crate::watch_support::skipped_locked(c, rel),
+            "not reported as skipped: {c}"
+        );
+    }
+    assert!(
+        alerts(root, "DATA_INTEGRITY").is_empty(),
+        "alerted under the lock"
+    );
+    lock.unlock().expect("release the bot's lock");
+    let (rc, cycles) = watch_run(root, &args[..4]);
+    assert_eq!(rc, 0);
+    let integrity = findings_of(&cycles[0], "DATA_INTEGRITY");
+    assert!(
+        integrity
+            .iter()
+            .any(|f| f["path"] == rel && f["level"] == "CRITICAL"),
+        "a real corruption is reported once the lock is free: {}",
+        cycles[0]
+    );
+    assert_eq!(alerts(root, "DATA_INTEGRITY").len(), 1);
+    assert_eq!(
+        std::fs::read(&pos).expect("read"),
+        cut,
+        "real mode wrote it"
+    );
 }
 
 fn two_bots(root: &Path, aux: &Path) -> (Guard, Guard) {

@@ -99,6 +99,22 @@ impl Watch {
         }
     }
 
+    /// Reads every line already printed, without waiting; returns the newest cycle number.
+    pub fn drain(&mut self) -> u64 {
+        while let Ok(v) = self.lines.try_recv() {
+            self.cycles.push(v);
+        }
+        self.last()
+    }
+
+    /// Waits until a cycle that began after this call has finished. With `k` the newest
+    /// line read, cycle `k + 1` may have finished with its line still in the pipe and
+    /// `k + 2` may be running; `k + 3` cannot have begun before.
+    pub fn wait_fresh_cycle(&mut self) {
+        let k = self.drain();
+        self.wait_cycle(k + 3);
+    }
+
     /// Reads lines until cycle `n` has been read.
     pub fn wait_cycle(&mut self, n: u64) {
         while self.last() < n {

@@ -9,6 +9,13 @@
 //! Invariant: no file operation survives [`take`] without either its bot lock held by
 //! selfheal or its directory being absent (created by this plan, so nobody can hold a lock
 //! in it). Recovery of an interrupted transaction is gated the same way ([`take_paths`]).
+//!
+//! Planning reads the state files without the bot's locks, so it can catch a file the bot
+//! is rewriting in place (truncated, or half written). [`verify`] therefore re-reads, under
+//! the bot's lock, every managed file that planning found something to say or do about: a
+//! file that changed since it was read, or whose lock the bot holds, yields nothing this
+//! cycle (no finding, no alert, no operation) and is reported as skipped; the next cycle
+//! reads it again.
 
 use crate::checks::Planned;
 use crate::config::Layout;
@@ -17,7 +24,7 @@ use crate::findings::{code, Level};
 use crate::fsx::{Entry, HeldLock, Root, TryLock};
 use crate::journal::BACKUPS_DIR;
 use crate::paths::RelPath;
-use crate::plan::Op;
+use crate::plan::{observe_node, Op};
 use journal_format::Node;
 use serde::Serialize;
 
@@ -143,6 +150,89 @@ pub fn take_paths(
         }
     }
     Ok(Ok(Held { _locks: held }))
+}
+
+/// Re-reads under the bot's lock each managed file whose reading yielded a finding, a
+/// refused repair or an operation, and drops all of these for a file that changed since it
+/// was read (the bot was rewriting it) or whose lock the bot holds; returns the skips. The
+/// lock is released again: an operation kept is gated by [`take`] and re-checked by the
+/// engine under that lock. A file without a lock file (a bot that does not lock it) is only
+/// read a second time.
+///
+/// # Errors
+/// I/O errors while reading a file or opening its lock file.
+pub fn verify(root: &Root, layout: &Layout, planned: &mut Planned) -> Result<Vec<Skip>> {
+    let mut unsure: Vec<(String, String, bool)> = Vec::new();
+    for f in &planned.files {
+        let Some(read @ Node::File { .. }) = f.observed.node() else {
+            continue;
+        };
+        let path = &f.spec.path;
+        let name = path.as_str();
+        let concerned = f.op.is_some()
+            || planned.ops.iter().any(|o| o.path.as_ref() == Some(path))
+            || planned
+                .findings
+                .iter()
+                .any(|x| x.path.as_deref() == Some(name))
+            || planned
+                .failed
+                .iter()
+                .any(|x| x.path.as_deref() == Some(name));
+        if !concerned {
+            continue;
+        }
+        let lock = lock_path(path, &layout.config.locks.suffix)?;
+        let _held = match root.try_lock_file(&lock)? {
+            TryLock::Taken(h) => Some(h),
+            TryLock::Held => {
+                let why = format!("{path} is locked by the bot ({lock})");
+                unsure.push((name.to_string(), why, true));
+                continue;
+            }
+            TryLock::NotLockable => None,
+        };
+        if observe_node(root, path, layout.max_file_size)?.as_ref() != Some(read) {
+            let why = format!(
+                "{path} changed while it was read (the bot was writing it); read again next cycle"
+            );
+            unsure.push((name.to_string(), why, false));
+        }
+    }
+    let mut skips = Vec::new();
+    for (path, reason, locked) in &unsure {
+        let skip = |heal: &str| Skip {
+            heal: heal.to_string(),
+            path: path.clone(),
+            reason: reason.clone(),
+            locked: *locked,
+        };
+        let on_path = |o: &Op| o.path.as_ref().is_some_and(|p| p.as_str() == path);
+        let before = skips.len();
+        skips.extend(
+            planned
+                .ops
+                .iter()
+                .filter(|o| on_path(o))
+                .map(|o| skip(o.heal)),
+        );
+        if skips.len() == before {
+            skips.push(skip("check"));
+        }
+        let keep: Vec<bool> = planned.ops.iter().map(|o| !on_path(o)).collect();
+        retain_ops(planned, &keep);
+        planned.findings.retain(|x| x.path.as_ref() != Some(path));
+        planned.failed.retain(|x| x.path.as_ref() != Some(path));
+        for f in planned
+            .files
+            .iter_mut()
+            .filter(|f| f.spec.path.as_str() == path)
+        {
+            // What was read is not a version of the file: the detectors must not use it.
+            f.shape = None;
+        }
+    }
+    Ok(skips)
 }
 
 /// Keeps the operations whose `keep` entry is true, renumbering the operation indices the
