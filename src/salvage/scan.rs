@@ -138,6 +138,7 @@ pub(crate) fn scan(buf: &[u8], record_keys: &[String]) -> ScanOut {
         out: ScanOut::default(),
         index: HashSet::new(),
         indexed: (0, 0),
+        resumed: None,
     };
     s.run();
     if s.out.interleaved {
@@ -163,6 +164,10 @@ struct Scanner<'a> {
     /// Kept records seen so far, built only once a damaged region holds records.
     index: HashSet<Sampled<'a>>,
     indexed: (usize, usize),
+    /// The quote of the last anchor the scan resumed at: damage before the scan got past
+    /// it (a document whose `{` and first key lie in different writers' blocks) must not
+    /// resume there again, so every resumption moves forward.
+    resumed: Option<usize>,
 }
 
 impl<'a> Scanner<'a> {
@@ -565,7 +570,10 @@ impl<'a> Scanner<'a> {
             _ => damage,
         };
         let trailing = self.after_complete_document();
-        let anchor = self.anchors.next(from);
+        let anchor = match (self.anchors.next(from), self.resumed) {
+            (Some(a), Some(r)) if a.quote <= r => self.anchors.next(r + 1),
+            (a, _) => a,
+        };
         let until = anchor.map_or(len, |a| a.start()).max(from).min(len);
         let found = unplaced_records(self.buf, from, until);
         if let Some(a) = array {
@@ -585,12 +593,14 @@ impl<'a> Scanner<'a> {
         };
         match anchor.kind {
             AnchorKind::Doc { brace } => {
+                self.resumed = Some(anchor.quote);
                 self.begin_document(brace);
                 self.origin = brace / BLOCK;
                 self.pos = brace + 1;
                 Step::Object { after_comma: false }
             }
             AnchorKind::Mid { .. } => {
+                self.resumed = Some(anchor.quote);
                 self.origin = anchor.quote / BLOCK;
                 self.pos = anchor.quote;
                 Step::Object { after_comma: true }
@@ -654,6 +664,7 @@ impl<'a> Scanner<'a> {
         Some(match (tail.end, anchor) {
             (TailEnd::Closed(brace), _) => self.complete_document(brace),
             (TailEnd::Anchor, Some(a)) => {
+                self.resumed = Some(a.quote);
                 self.pos = a.quote;
                 Step::Object { after_comma: true }
             }
