@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::fsx::{current_owner, Attrs, HeldLock, Replace, Root, TryLock};
 use crate::journal::{Journal, Writer};
 use crate::paths::RelPath;
-use crate::plan::{observe, observe_node, Action, Observed, Op};
+use crate::plan::{observe, unchanged, Action, Observed, Op};
 use crate::store::Store;
 use journal_format::{
     self as jf, Abort, Body, Commit, Digest, Done, Intent, Meta, Node, OpOutcome, PlanEntry,
@@ -181,8 +181,8 @@ impl<'r> Txn<'r> {
             _ => None,
         };
         if let Some(path) = &op.path {
-            let now = observe_node(self.root, path, self.cap)?;
-            if now.as_ref() != Some(before) {
+            debug_assert_eq!(op.before.node(), Some(before));
+            if !unchanged(self.root, path, self.cap, &op.before)? {
                 return Ok(Err(format!("{path} changed since it was planned")));
             }
         }

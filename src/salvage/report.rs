@@ -262,7 +262,9 @@ fn bytes_lost(scan: &ScanOut, emitted: &Emitted) -> u64 {
         .map(|d| {
             let (lo, hi) = (d.span.start, d.span.end);
             let first = merged.partition_point(|&(_, end)| end <= lo);
-            let inside: usize = merged[first..]
+            let inside: usize = merged
+                .get(first..)
+                .unwrap_or_default()
                 .iter()
                 .take_while(|&&(start, _)| start < hi)
                 .map(|&(start, end)| end.min(hi) - start.max(lo))

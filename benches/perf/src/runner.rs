@@ -136,7 +136,7 @@ impl Ctx {
     }
 
     /// The healthy root, generated once and healed once (so later heals have nothing to do).
-    fn healthy(&mut self) -> Result<PathBuf, String> {
+    pub fn healthy(&mut self) -> Result<PathBuf, String> {
         let root = self.dir.join("healthy");
         let _ = std::fs::remove_dir_all(&root);
         gen::healthy_root(&root, 42, self.plan.open, self.plan.closed)
@@ -355,7 +355,8 @@ impl Ctx {
         };
         self.counts_row("heal with nothing to do", &idle, &report, &fans);
         let salvage = self.dir.join("strace-salvage");
-        copy_tree(&self.dir.join("truncated"), &salvage)?;
+        let truncated = self.truncated(healthy)?;
+        copy_tree(&truncated, &salvage)?;
         let fans = self::fans(&salvage);
         if let Some((c, r)) = syscall_counts(&heal(&salvage, &["--mode", "paper"]), calls) {
             self.counts_row("salvage heal (1 file replaced)", &c, &r, &fans);
