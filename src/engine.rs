@@ -117,7 +117,18 @@ impl<'r> Txn<'r> {
     }
 
     fn apply_one(&mut self, index: u32, op: &Op) -> Result<OpResult> {
-        let object = self.backup(op)?;
+        let object = std::thread::scope(|scope| {
+            // The digest of large new bytes (the intent's `after`, remembered by
+            // `sha256_shared`) is computed beside the backup's compression; a thread that
+            // cannot be started leaves it to the intent.
+            if let Action::WriteFile { bytes, .. } = &op.action {
+                if bytes.len() >= crate::store::LARGE_OBJECT && op.backup().is_some() {
+                    let hash = || crate::store::sha256_shared(bytes);
+                    let _ = std::thread::Builder::new().spawn_scoped(scope, hash);
+                }
+            }
+            self.backup(op)
+        })?;
         let before = match op.before.node().cloned() {
             Some(n) => n,
             None => return Ok(OpResult::Skipped("the path cannot be touched".into())),
