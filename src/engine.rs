@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::fsx::{current_owner, Attrs, HeldLock, Replace, Root, TryLock};
 use crate::journal::{Journal, Writer};
 use crate::paths::RelPath;
-use crate::plan::{observe, observe_node, Action, Observed, Op};
+use crate::plan::{observe, unchanged, Action, Observed, Op};
 use crate::store::Store;
 use journal_format::{
     self as jf, Abort, Body, Commit, Digest, Done, Intent, Meta, Node, OpOutcome, PlanEntry,
@@ -117,7 +117,18 @@ impl<'r> Txn<'r> {
     }
 
     fn apply_one(&mut self, index: u32, op: &Op) -> Result<OpResult> {
-        let object = self.backup(op)?;
+        let object = std::thread::scope(|scope| {
+            // The digest of large new bytes (the intent's `after`, remembered by
+            // `sha256_shared`) is computed beside the backup's compression; a thread that
+            // cannot be started leaves it to the intent.
+            if let Action::WriteFile { bytes, .. } = &op.action {
+                if bytes.len() >= crate::store::LARGE_OBJECT && op.backup().is_some() {
+                    let hash = || crate::store::sha256_shared(bytes);
+                    let _ = std::thread::Builder::new().spawn_scoped(scope, hash);
+                }
+            }
+            self.backup(op)
+        })?;
         let before = match op.before.node().cloned() {
             Some(n) => n,
             None => return Ok(OpResult::Skipped("the path cannot be touched".into())),
@@ -181,8 +192,8 @@ impl<'r> Txn<'r> {
             _ => None,
         };
         if let Some(path) = &op.path {
-            let now = observe_node(self.root, path, self.cap)?;
-            if now.as_ref() != Some(before) {
+            debug_assert_eq!(op.before.node(), Some(before));
+            if !unchanged(self.root, path, self.cap, &op.before)? {
                 return Ok(Err(format!("{path} changed since it was planned")));
             }
         }

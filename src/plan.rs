@@ -148,6 +148,30 @@ pub fn observe_node(root: &Root, rel: &RelPath, cap: u64) -> Result<Option<Node>
     }
 }
 
+/// Whether `rel` is still what `seen` observed, read and compared without keeping its
+/// bytes (the engine's re-check of a target just before its intent). A regular file whose
+/// bytes `seen` holds is compared with them byte for byte, which proves the node's digest
+/// without hashing the file again; anything else is compared by node ([`observe_node`]).
+///
+/// # Errors
+/// I/O errors other than the path being absent or unreachable.
+pub fn unchanged(root: &Root, rel: &RelPath, cap: u64, seen: &Observed) -> Result<bool> {
+    let (Some(bytes), Some(Node::File { mode, .. })) = (&seen.bytes, seen.node()) else {
+        return Ok(observe_node(root, rel, cap)?.as_ref() == seen.node());
+    };
+    let mut at = 0usize;
+    let mut same = true;
+    let read = root.read_chunks(rel, cap, &mut |chunk| {
+        let end = at.saturating_add(chunk.len());
+        same = same && bytes.get(at..end) == Some(chunk);
+        at = end;
+    })?;
+    Ok(match read {
+        Read_::File(_, stat) => same && at == bytes.len() && Mode(stat.mode) == *mode,
+        _ => false,
+    })
+}
+
 /// What an operation does.
 #[derive(Debug, Clone)]
 pub enum Action {

@@ -180,9 +180,13 @@ fn inverse(root: &Root, it: &Intent, now: &Node) -> Result<Action> {
             Action::SetMode { mode: mode.0 }
         }
         (Node::File { sha256, size, mode }, _) => {
-            let bytes = Store::new(root).get(&it.object.unwrap_or(*sha256), *size)?;
+            let object = it.object.unwrap_or(*sha256);
+            let bytes = Arc::new(Store::new(root).get(&object, *size)?);
+            // `get` proved these bytes hash to the object's name: the intent's `after`
+            // need not hash them again.
+            crate::store::remember_sha256(&bytes, object);
             Action::WriteFile {
-                bytes: Arc::new(bytes),
+                bytes,
                 mode: mode.0,
                 owner: it.meta.map(|m| (m.uid, m.gid)),
                 mtime: it.meta.map(|m| (m.mtime_sec, m.mtime_nsec)),

@@ -62,7 +62,7 @@ pub fn sha256_shared(bytes: &Arc<Vec<u8>>) -> Digest {
             .find(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(bytes)))
             .map(|(_, d)| *d)
     };
-    let mut memo = MEMO
+    let memo = MEMO
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(d) = known(&memo) {
@@ -70,15 +70,25 @@ pub fn sha256_shared(bytes: &Arc<Vec<u8>>) -> Digest {
     }
     drop(memo);
     let d = sha256(bytes);
-    memo = MEMO
+    remember_sha256(bytes, d);
+    d
+}
+
+/// Records that the SHA-256 of `bytes` is `digest`, already proven (e.g. bytes a
+/// [`Store::get`] just verified against their object's name), so [`sha256_shared`] does
+/// not hash them again. Only for a digest computed from these very bytes.
+pub fn remember_sha256(bytes: &Arc<Vec<u8>>, digest: Digest) {
+    if bytes.len() < MEMO_MIN {
+        return;
+    }
+    let mut memo = MEMO
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     memo.retain(|(w, _)| w.strong_count() > 0);
     if memo.len() >= MEMO_SLOTS {
         memo.remove(0);
     }
-    memo.push((Arc::downgrade(bytes), d));
-    d
+    memo.push((Arc::downgrade(bytes), digest));
 }
 
 /// What a put did.

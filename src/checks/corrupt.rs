@@ -7,12 +7,16 @@
 //! engine. The original bytes always go to the backup store first (the engine's job).
 
 use super::{Ctx, FileView, Planned};
+use crate::checks::layout::inspect_file_reusing;
 use crate::config::{File, FileRole};
 use crate::findings::{code, Finding, Level};
+use crate::jsondoc::{Known, Record, Scanned, Spanned};
 use crate::mode::Mode;
 use crate::plan::{Action, Op};
-use crate::salvage::{salvage, Outcome, SalvageReport, Salvaged, Shape};
+use crate::salvage::{salvage_validated, KeptRecord, Outcome, SalvageReport, Salvaged, Shape};
 use serde_json::json;
+use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// A salvage planned by this run, kept for the commit summary and the report.
@@ -61,19 +65,28 @@ fn noun(role: FileRole) -> &'static str {
 }
 
 /// Plans the salvage of a corrupted managed file (`why` is the parser's complaint).
+/// `scanned`: the records the classification of `bytes` scanned before their break.
 pub fn plan(
     ctx: &Ctx<'_>,
     p: &mut Planned,
     view: &mut FileView,
-    bytes: &[u8],
+    (bytes, scanned): (&[u8], Option<Scanned>),
     mode: u32,
     why: &str,
 ) {
     let spec = view.spec.clone();
     let path = spec.path.as_str();
+    // Records the classification completed before the break need no second validation.
+    let valid: Vec<Range<usize>> = scanned
+        .iter()
+        .flat_map(|s| s.arrays.iter())
+        .flat_map(|(_, recs)| recs.iter().map(|(r, _)| r.clone()))
+        .collect();
     let Salvaged {
-        document, report, ..
-    } = salvage(bytes, &shape_of(&spec));
+        document,
+        report,
+        records,
+    } = salvage_validated(bytes, &shape_of(&spec), &sorted(valid));
     let r = &report;
     let lossy = matches!(r.outcome, Outcome::Lossy | Outcome::Ambiguous);
     let details = json!({"file": path, "problem": why, "salvage": r});
@@ -91,6 +104,11 @@ pub fn plan(
             .push(corrupt(path, &msg, details, evidence(bytes.len(), r)));
         return;
     }
+    let document = Arc::new(document);
+    let known = known(bytes, &spec.record_arrays, &records, scanned);
+    let identity = &ctx.layout.config.positions.identity;
+    let written = inspect_file_reusing(&spec, &document, identity, known);
+    view.written = Some((Arc::clone(&document), written));
     let op = p.push(Op {
         heal: "corrupted_json",
         message: format!(
@@ -101,7 +119,7 @@ pub fn plan(
         reason: format!("not valid JSON ({why}); {}", r.summary()),
         path: Some(spec.path.clone()),
         action: Action::WriteFile {
-            bytes: Arc::new(document),
+            bytes: document,
             mode,
             owner: None,
             mtime: None,
@@ -137,6 +155,62 @@ pub fn plan(
     });
 }
 
+/// The records of a salvage's output that the scan of the damaged `input` already went
+/// through: each kept record, per array in output order, with its text's range in `input`
+/// and, when the scan completed that very text in the same array, its scanned fields.
+fn known<'a>(
+    input: &'a [u8],
+    arrays: &[String],
+    kept: &[KeptRecord],
+    scanned: Option<Scanned>,
+) -> Known<'a> {
+    let mut scanned: Vec<(String, Vec<Spanned<Option<Record>>>)> = scanned
+        .unwrap_or_default()
+        .arrays
+        .into_iter()
+        .map(|(key, recs)| {
+            (
+                key,
+                recs.into_iter().map(|(r, rec)| (r, Some(rec))).collect(),
+            )
+        })
+        .collect();
+    let mut out: Vec<(String, VecDeque<_>)> = arrays
+        .iter()
+        .map(|a| (a.clone(), VecDeque::new()))
+        .collect();
+    for k in kept {
+        let Some((name, queue)) = out.get_mut(k.array) else {
+            continue;
+        };
+        let record = scanned
+            .iter_mut()
+            .filter(|(key, _)| key == name)
+            .find_map(|(_, recs)| take_record(recs, &k.span));
+        queue.push_back((k.span.clone(), record));
+    }
+    Known {
+        source: input,
+        arrays: out,
+    }
+}
+
+fn sorted(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    ranges.sort_unstable_by_key(|r| r.start);
+    ranges
+}
+
+/// Takes the scanned record whose text is exactly `span` (once: it is moved out).
+fn take_record(recs: &mut [(Range<usize>, Option<Record>)], span: &Range<usize>) -> Option<Record> {
+    let at = recs
+        .binary_search_by_key(&span.start, |(r, _)| r.start)
+        .ok()?;
+    match recs.get_mut(at)? {
+        (r, rec) if r == span => rec.take(),
+        _ => None,
+    }
+}
+
 fn corrupt(path: &str, msg: &str, details: serde_json::Value, evidence: String) -> Finding {
     let message = if msg.starts_with(path) {
         msg.to_string()
@@ -159,4 +233,120 @@ fn evidence(len: usize, r: &SalvageReport) -> String {
         "damaged: {len} bytes, {} kept, {} lost",
         r.records_kept, r.records_lost
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::layout::{inspect_file, inspect_file_keeping};
+    use crate::config::{Config, Layout};
+
+    fn record(i: usize, open: bool) -> String {
+        let exit = if open {
+            String::new()
+        } else {
+            format!(r#", "exit_price": {i}.25"#)
+        };
+        format!(
+            r#"{{"symbol": "S{}-USDT", "direction": "LONG", "strategy": "grid", "entry_price": {i}.5, "size": 1.{i}, "leverage": 3, "order_id": "o{i}"{exit}}}"#,
+            i % 7
+        )
+    }
+
+    fn doc(open: usize, closed: usize) -> String {
+        let o: Vec<String> = (0..open).map(|i| record(i, true)).collect();
+        let c: Vec<String> = (0..closed).map(|i| record(i + 1000, false)).collect();
+        format!(
+            "{{\n  \"open_positions\": [\n    {}\n  ],\n  \"closed_positions\": [\n    {}\n  ],\n  \"created_at\": \"2026-01-01\"\n}}\n",
+            o.join(",\n    "),
+            c.join(",\n    ")
+        )
+    }
+
+    /// Damaged inputs: cuts, garbage, two versions, interleaved 4 KiB blocks, bad records.
+    fn inputs() -> Vec<Vec<u8>> {
+        let full = doc(40, 400);
+        let b = full.as_bytes();
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for cut in [b.len() * 9 / 10, b.len() / 2, 3000, 100, 20] {
+            out.push(b.get(..cut).unwrap_or_default().to_vec());
+        }
+        let mut garbage = b.to_vec();
+        for x in garbage.iter_mut().skip(b.len() / 3).take(200) {
+            *x = b'#';
+        }
+        out.push(garbage);
+        let mut two = b.get(..b.len() / 2).unwrap_or_default().to_vec();
+        two.extend_from_slice(doc(30, 300).as_bytes());
+        out.push(two);
+        let other = doc(41, 380);
+        let mut inter = Vec::new();
+        for (k, block) in b.chunks(4096).enumerate() {
+            let theirs = other.as_bytes().get(k * 4096..(k + 1) * 4096);
+            match (k % 2, theirs) {
+                (1, Some(t)) => inter.extend_from_slice(t),
+                _ => inter.extend_from_slice(block),
+            }
+        }
+        out.push(inter);
+        let bad = full.replacen("\"leverage\": 3", "\"leverage\": 3, \"leverage\": 4", 1);
+        out.push(
+            bad.as_bytes()
+                .get(..bad.len() - 50)
+                .unwrap_or_default()
+                .to_vec(),
+        );
+        let big = full.replacen("\"size\": 1.5", "\"size\": 1e999", 1);
+        out.push(
+            big.as_bytes()
+                .get(..big.len() - 50)
+                .unwrap_or_default()
+                .to_vec(),
+        );
+        out.push(format!("\u{feff}{full}").into_bytes());
+        out.push(full.replacen("}\n  ],", "},\n  ],", 1).into_bytes());
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+        for sub in ["salvage", "salvage_structured"] {
+            let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                out.extend(std::fs::read(e.path()));
+            }
+        }
+        out
+    }
+
+    /// What planning hands over (the validated records, the scanned fields) changes
+    /// nothing: the salvage and the classification of its output are what they are
+    /// without it.
+    #[test]
+    fn handed_over_scan_gives_the_same_salvage_and_classification() {
+        let layout = Layout::from_config(Config::default(), None).unwrap_or_else(|e| panic!("{e}"));
+        let identity = &layout.config.positions.identity;
+        let mut reused = 0;
+        for spec in &layout.files {
+            for (n, input) in inputs().iter().enumerate() {
+                let (shape, scanned) = inspect_file_keeping(spec, input, identity);
+                assert_eq!(shape, inspect_file(spec, input, identity), "input {n}");
+                if !matches!(shape, crate::jsondoc::Shape::Corrupt(_)) {
+                    continue;
+                }
+                let valid: Vec<Range<usize>> = scanned
+                    .iter()
+                    .flat_map(|s| s.arrays.iter())
+                    .flat_map(|(_, recs)| recs.iter().map(|(r, _)| r.clone()))
+                    .collect();
+                reused += valid.len();
+                let plain = crate::salvage::salvage(input, &shape_of(spec));
+                let handed = salvage_validated(input, &shape_of(spec), &sorted(valid));
+                assert_eq!(plain, handed, "input {n}");
+                let k = known(input, &spec.record_arrays, &plain.records, scanned);
+                let direct = inspect_file(spec, &plain.document, identity);
+                let again = inspect_file_reusing(spec, &plain.document, identity, k);
+                assert_eq!(direct, again, "input {n}");
+            }
+        }
+        assert!(reused > 1000, "the inputs exercise the hand-over: {reused}");
+    }
 }

@@ -9,7 +9,7 @@ use crate::config::{File, FileRole};
 use crate::error::Result;
 use crate::findings::{code, Finding, Level};
 use crate::fsx::{Entry, Kind};
-use crate::jsondoc::{self, Extract, Shape, Spec};
+use crate::jsondoc::{self, Extract, Known, Scanned, Shape, Spec};
 use crate::paths::RelPath;
 use crate::plan::{observe, Action, Observed, Op};
 use std::sync::Arc;
@@ -117,6 +117,34 @@ pub fn position_extract(identity: &[String]) -> Extract {
 
 /// Classifies a managed file's bytes the way the checks and detectors need them.
 pub fn inspect_file(spec: &File, bytes: &[u8], identity: &[String]) -> Shape {
+    with_spec(spec, identity, |s| jsondoc::inspect(bytes, s))
+}
+
+/// [`inspect_file`], and for broken bytes the records scanned before the break (for
+/// [`inspect_file_reusing`]).
+pub fn inspect_file_keeping(
+    spec: &File,
+    bytes: &[u8],
+    identity: &[String],
+) -> (Shape, Option<Scanned>) {
+    with_spec(spec, identity, |s| jsondoc::inspect_keeping(bytes, s))
+}
+
+/// [`inspect_file`] of bytes whose records `known` already describes (a salvage's output:
+/// the records it kept were scanned in the damaged input).
+pub fn inspect_file_reusing(
+    spec: &File,
+    bytes: &[u8],
+    identity: &[String],
+    known: Known<'_>,
+) -> Shape {
+    with_spec(spec, identity, |s| {
+        jsondoc::inspect_reusing(bytes, s, known)
+    })
+}
+
+/// Calls `f` with the scan specification of a managed file.
+fn with_spec<T>(spec: &File, identity: &[String], f: impl FnOnce(&Spec<'_>) -> T) -> T {
     let extract = position_extract(identity);
     let open = vec!["open_positions".to_string()];
     let positions = spec.role == FileRole::Positions;
@@ -126,7 +154,7 @@ pub fn inspect_file(spec: &File, bytes: &[u8], identity: &[String]) -> Shape {
         hash_records: if positions { &open } else { &[] },
         full_records: &open,
     };
-    jsondoc::inspect(bytes, &s)
+    f(&s)
 }
 
 /// Plans the heals of every managed file.
@@ -141,6 +169,7 @@ pub fn plan_files(ctx: &Ctx<'_>, p: &mut Planned) -> Result<()> {
             observed,
             shape: None,
             op: None,
+            written: None,
         };
         plan_file(ctx, p, &mut view);
         p.files.push(view);
@@ -188,8 +217,9 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
         }
         (_, Some(Kind::File), Some(bytes)) => {
             let mode = view.observed.stat.map_or(spec.mode, |s| s.mode);
-            let shape = inspect_file(&spec, bytes, &ctx.layout.config.positions.identity);
-            plan_existing(ctx, p, view, &spec, bytes, mode, &shape);
+            let identity = &ctx.layout.config.positions.identity;
+            let (shape, scanned) = inspect_file_keeping(&spec, bytes, identity);
+            plan_existing(ctx, p, view, (bytes, scanned), mode, &shape);
             view.shape = Some(shape);
         }
         _ => p.fail("managed_file", Some(path), "could not be read"),
@@ -209,11 +239,11 @@ fn plan_existing(
     ctx: &Ctx<'_>,
     p: &mut Planned,
     view: &mut FileView,
-    spec: &File,
-    bytes: &[u8],
+    (bytes, scanned): (&[u8], Option<Scanned>),
     mode: u32,
     shape: &Shape,
 ) {
+    let spec = &view.spec.clone();
     let path = spec.path.as_str();
     match shape {
         Shape::Empty(kind) => {
@@ -279,6 +309,6 @@ fn plan_existing(
                 .with_details(serde_json::json!({"file": path, "problem": why})),
             );
         }
-        Shape::Corrupt(why) => super::corrupt::plan(ctx, p, view, bytes, mode, why),
+        Shape::Corrupt(why) => super::corrupt::plan(ctx, p, view, (bytes, scanned), mode, why),
     }
 }

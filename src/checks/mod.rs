@@ -18,6 +18,7 @@ use crate::jsondoc::Shape;
 use crate::mode::ModeChoice;
 use crate::paths::RelPath;
 use crate::plan::{Observed, Op};
+use std::sync::Arc;
 
 /// When the checks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +58,10 @@ pub struct FileView {
     pub shape: Option<Shape>,
     /// The index of the operation planned for it, if any.
     pub op: Option<usize>,
+    /// The classification of the bytes that operation writes, when planning made it
+    /// already (a salvage: its records were scanned with the damaged input), with those
+    /// bytes.
+    pub written: Option<(Arc<Vec<u8>>, Shape)>,
 }
 
 /// The plan and everything else the checks found.

@@ -11,6 +11,7 @@ use crate::fsx::Kind;
 use crate::jsondoc::{Document, Shape};
 use crate::plan::Action;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// Whether a managed file is there after the heal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,10 +104,15 @@ fn post_file<'a>(
     let was_absent = view.observed.is_absent();
     let mtime_before = view.observed.stat.map(|s| (s.mtime_sec, s.mtime_nsec));
     if let Some(bytes) = new_bytes {
+        // Planning may have classified these very bytes already (a salvage).
+        let shape = match &view.written {
+            Some((known, shape)) if Arc::ptr_eq(known, bytes) => Cow::Borrowed(shape),
+            _ => Cow::Owned(inspect_file(&view.spec, bytes, identity)),
+        };
         return PostFile {
             spec: &view.spec,
             presence: Presence::Present,
-            shape: Some(Cow::Owned(inspect_file(&view.spec, bytes, identity))),
+            shape: Some(shape),
             written: true,
             was_absent,
             mtime_before,

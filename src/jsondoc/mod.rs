@@ -8,7 +8,9 @@
 
 mod scan;
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// What the bytes of a managed file are.
@@ -169,19 +171,70 @@ pub struct Spec<'a> {
     pub full_records: &'a [String],
 }
 
+/// A record (or an optional one) and the byte range of its text.
+pub type Spanned<T = Record> = (Range<usize>, T);
+
+/// The records a scan completed before it stopped at broken bytes (see
+/// [`inspect_keeping`]): per record array, in order, each record's byte range and what was
+/// pulled out of it.
+#[derive(Debug, Clone, Default)]
+pub struct Scanned {
+    /// Record array key and its records.
+    pub arrays: Vec<(String, Vec<Spanned>)>,
+}
+
+/// Records of other bytes (`source`) already scanned with the same [`Spec`], taken by
+/// [`inspect_reusing`] instead of scanned again: per record array, one entry for each
+/// element of that array in the bytes inspected, in order, giving the range of `source`
+/// the element's text must equal and its record (`None`: scan it). An element whose text
+/// differs is scanned, so a wrong entry costs time, never correctness.
+#[derive(Debug, Clone)]
+pub struct Known<'a> {
+    /// The bytes the records were scanned in.
+    pub source: &'a [u8],
+    /// Record array key and its elements.
+    pub arrays: Vec<(String, VecDeque<Spanned<Option<Record>>>)>,
+}
+
 /// Classifies `bytes` in one pass and pulls out what `spec` asks for.
 pub fn inspect(bytes: &[u8], spec: &Spec<'_>) -> Shape {
+    classify(bytes, spec, |b, s| (scan::document(b, s), None)).0
+}
+
+/// Like [`inspect`]; when the bytes are broken ([`Shape::Corrupt`]) also the records
+/// scanned completely before the break, so that a salvage keeping them need not have them
+/// scanned again ([`inspect_reusing`]).
+pub fn inspect_keeping(bytes: &[u8], spec: &Spec<'_>) -> (Shape, Option<Scanned>) {
+    classify(bytes, spec, |b, s| scan::document_with(b, s, true, None))
+}
+
+/// Like [`inspect`], taking the records `known` describes instead of scanning them: the
+/// bytes of a salvage are mostly records the scan of the damaged input already validated
+/// and pulled fields out of, and the result is what [`inspect`] gives.
+pub fn inspect_reusing(bytes: &[u8], spec: &Spec<'_>, known: Known<'_>) -> Shape {
+    classify(bytes, spec, |b, s| {
+        scan::document_with(b, s, false, Some(known))
+    })
+    .0
+}
+
+fn classify<'a>(
+    bytes: &'a [u8],
+    spec: &Spec<'_>,
+    scan_with: impl FnOnce(&'a [u8], &Spec<'_>) -> (Result<scan::Top, scan::ScanError>, Option<Scanned>),
+) -> (Shape, Option<Scanned>) {
     let trimmed = trim_ws(bytes);
     if bytes.is_empty() {
-        return Shape::Empty(EmptyKind::ZeroBytes);
+        return (Shape::Empty(EmptyKind::ZeroBytes), None);
     }
     if trimmed.is_empty() {
-        return Shape::Empty(EmptyKind::Whitespace);
+        return (Shape::Empty(EmptyKind::Whitespace), None);
     }
     if trimmed == b"null" {
-        return Shape::Empty(EmptyKind::Null);
+        return (Shape::Empty(EmptyKind::Null), None);
     }
-    match scan::document(bytes, spec) {
+    let (result, scanned) = scan_with(bytes, spec);
+    let shape = match result {
         Ok(scan::Top::Object(doc)) if doc.keys.is_empty() => Shape::Empty(EmptyKind::EmptyObject),
         Ok(scan::Top::Object(doc)) => Shape::Object(doc),
         Ok(scan::Top::NotObject(what)) => {
@@ -190,7 +243,8 @@ pub fn inspect(bytes: &[u8], spec: &Spec<'_>) -> Shape {
         Ok(scan::Top::BadArray(key)) => Shape::Unusable(format!("{key:?} is not an array")),
         Err(e) if e.unusable => Shape::Unusable(e.to_string()),
         Err(e) => Shape::Corrupt(e.to_string()),
-    }
+    };
+    (shape, scanned)
 }
 
 /// Bytes without leading and trailing JSON whitespace.

@@ -14,8 +14,9 @@
 //! are converted exactly without the general parser (Clinger's fast path); digits are
 //! skipped eight at a time.
 
-use super::{fnv, Document, Extract, Record, Spec, Val};
+use super::{fnv, Document, Extract, Known, Record, Scanned, Spec, Val};
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// Deepest nesting accepted (serde_json's limit).
@@ -216,6 +217,10 @@ struct Str {
     escaped: bool,
 }
 
+/// The record arrays a scan completed before a break, and the records of the array it
+/// broke in.
+type Cut = (Vec<(String, Vec<Record>)>, Option<Vec<Record>>);
+
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
@@ -225,6 +230,15 @@ struct Scanner<'a> {
     slots: Vec<Option<usize>>,
     /// Shared copies of extracted strings without escapes, by hash of their bytes.
     cache: Vec<Option<Arc<str>>>,
+    /// Whether to keep what was scanned when the scan breaks ([`Scanned`]).
+    keep: bool,
+    /// While keeping: per record array scanned, its key and its records' byte ranges.
+    spans: Vec<(String, Vec<Range<usize>>)>,
+    /// While keeping, after a break: the record arrays completed before it, and the records
+    /// of the array it broke in.
+    cut: Cut,
+    /// Records of other bytes already scanned, taken instead of scanned again.
+    known: Option<Known<'a>>,
 }
 
 /// The keys of the object being scanned at one depth, and those of the last object at that
@@ -301,29 +315,53 @@ impl KeySet {
 
 /// Scans a whole document.
 pub(super) fn document(bytes: &[u8], spec: &Spec<'_>) -> Result<Top, ScanError> {
+    document_with(bytes, spec, false, None).0
+}
+
+/// Scans a whole document; with `keep`, a scan that breaks also returns the records it
+/// completed before the break, and with `known`, records found there are taken, not
+/// scanned.
+pub(super) fn document_with<'a>(
+    bytes: &'a [u8],
+    spec: &Spec<'_>,
+    keep: bool,
+    known: Option<Known<'a>>,
+) -> (Result<Top, ScanError>, Option<Scanned>) {
     let mut s = Scanner {
         b: bytes,
         i: 0,
         keys: Vec::new(),
         slots: Vec::new(),
         cache: vec![None; CACHE_SLOTS],
+        keep,
+        spans: Vec::new(),
+        cut: (Vec::new(), None),
+        known,
     };
-    s.top(spec).map_err(|f| {
-        let before = bytes.get(..f.at.min(bytes.len())).unwrap_or_default();
-        let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
-        let column = f.at
-            - before
-                .iter()
-                .rposition(|&c| c == b'\n')
-                .map_or(0, |p| p + 1)
-            + 1;
-        ScanError {
-            line,
-            column,
-            what: f.what,
-            unusable: f.unusable,
-        }
-    })
+    let result = s.top(spec);
+    let scanned = match &result {
+        Err(f) if keep && !f.unusable => Some(s.scanned()),
+        _ => None,
+    };
+    (result.map_err(|f| error_at(bytes, f)), scanned)
+}
+
+fn error_at(bytes: &[u8], f: Fail) -> ScanError {
+    let before = bytes.get(..f.at.min(bytes.len())).unwrap_or_default();
+    // The break of a large damaged file is often near its end: count a chunk at a time
+    // (the compiler vectorizes the inner sum) and find the last newline with memchr.
+    let line = before
+        .chunks(1 << 12)
+        .map(|c| c.iter().fold(0u32, |n, &b| n + u32::from(b == b'\n')) as usize)
+        .sum::<usize>()
+        + 1;
+    let column = f.at - memchr::memrchr(b'\n', before).map_or(0, |p| p + 1) + 1;
+    ScanError {
+        line,
+        column,
+        what: f.what,
+        unusable: f.unusable,
+    }
 }
 
 impl<'a> Scanner<'a> {
@@ -403,8 +441,36 @@ impl<'a> Scanner<'a> {
         Ok(top)
     }
 
+    /// What a kept scan completed before it broke: each record array's records with their
+    /// byte ranges (the array it broke in holds the records before the break).
+    fn scanned(&mut self) -> Scanned {
+        let (done, broken) = std::mem::take(&mut self.cut);
+        let mut records = done.into_iter().map(|(_, r)| r).chain(broken);
+        let arrays = std::mem::take(&mut self.spans)
+            .into_iter()
+            .map_while(|(key, spans)| {
+                let recs = records.next()?;
+                Some((key, spans.into_iter().zip(recs).collect()))
+            })
+            .collect();
+        Scanned { arrays }
+    }
+
     fn top_object(&mut self, spec: &Spec<'_>) -> R<Top> {
         let mut doc = Document::default();
+        let result = self.top_members(spec, &mut doc);
+        if result.is_err() && self.keep {
+            self.cut.0 = std::mem::take(&mut doc.arrays);
+        }
+        Ok(match result? {
+            Some(k) => Top::BadArray(k),
+            None => Top::Object(doc),
+        })
+    }
+
+    /// The members of the top-level object into `doc`; returns the first record array key
+    /// whose value is not an array.
+    fn top_members(&mut self, spec: &Spec<'_>, doc: &mut Document) -> R<Option<String>> {
         let mut bad_array = None;
         self.object(0, |s, key| {
             let key_text = s.key_text(key.s, key.at)?;
@@ -413,7 +479,7 @@ impl<'a> Scanner<'a> {
                 s.ws();
                 if s.peek() == Some(b'[') {
                     let full = spec.full_records.contains(&key_text);
-                    let records = s.record_array(spec.extract, hash, full)?;
+                    let records = s.record_array(&key_text, spec.extract, hash, full)?;
                     doc.arrays.push((key_text.clone(), records));
                 } else {
                     s.skip(1)?;
@@ -427,10 +493,7 @@ impl<'a> Scanner<'a> {
             doc.keys.push(key_text);
             Ok(())
         })?;
-        Ok(match bad_array {
-            Some(k) => Top::BadArray(k),
-            None => Top::Object(doc),
-        })
+        Ok(bad_array)
     }
 
     /// Scans an object at `depth` (the cursor on `{`), checking keys for duplicates and
@@ -575,20 +638,32 @@ impl<'a> Scanner<'a> {
 
     fn record_array(
         &mut self,
+        key: &str,
         extract: Option<&Extract>,
         hash: bool,
         full: bool,
     ) -> R<Vec<Record>> {
         let mut out = Vec::new();
+        let mut spans = Vec::new();
+        let known = self
+            .known
+            .as_ref()
+            .and_then(|k| k.arrays.iter().position(|(name, _)| name == key));
         self.slots.clear();
         let fields = extract.map(|e| e.fields.as_slice()).unwrap_or_default();
         let fields = match extract {
             Some(e) if !full => fields.get(..e.common).unwrap_or(fields),
             _ => fields,
         };
-        self.array(1, |s| {
+        let result = self.array(1, |s| {
             let start = s.i;
-            let mut rec = if s.peek() == Some(b'{') {
+            if s.keep {
+                spans.push(start..start);
+            }
+            let taken = known.and_then(|k| s.take_known(k));
+            let mut rec = if let Some(rec) = taken {
+                rec
+            } else if s.peek() == Some(b'{') {
                 s.record(extract, fields)?
             } else {
                 s.skip(2)?;
@@ -598,13 +673,39 @@ impl<'a> Scanner<'a> {
                     raw_hash: None,
                 }
             };
-            if hash {
+            if hash && rec.raw_hash.is_none() {
                 rec.raw_hash = Some(fnv(s.b.get(start..s.i).unwrap_or_default()));
+            }
+            if let Some(span) = spans.last_mut() {
+                span.end = s.i;
             }
             out.push(rec);
             Ok(())
-        })?;
-        Ok(out)
+        });
+        if self.keep {
+            // A record whose scan broke has no entry in `out`.
+            spans.truncate(out.len());
+            self.spans.push((key.to_string(), spans));
+            if result.is_err() {
+                self.cut.1 = Some(std::mem::take(&mut out));
+            }
+        }
+        result.map(|()| out)
+    }
+
+    /// The next known record of known array `k` when its text is, byte for byte, the text
+    /// at the cursor: it is taken and the cursor moved past it. Each call consumes one
+    /// known record, as each element of the array corresponds to one.
+    fn take_known(&mut self, k: usize) -> Option<Record> {
+        let known = self.known.as_mut()?;
+        let (span, rec) = known.arrays.get_mut(k)?.1.pop_front()?;
+        let rec = rec?;
+        let end = self.i.checked_add(span.len())?;
+        if self.b.get(self.i..end)? != known.source.get(span)? {
+            return None;
+        }
+        self.i = end;
+        Some(rec)
     }
 
     /// One record (the cursor on `{`), with `fields` (a prefix of the extract's) pulled out.
@@ -1051,6 +1152,10 @@ mod tests {
             keys: Vec::new(),
             slots: Vec::new(),
             cache: Vec::new(),
+            keep: false,
+            spans: Vec::new(),
+            cut: (Vec::new(), None),
+            known: None,
         };
         s.digits();
         assert_eq!(s.i, 13);

@@ -96,7 +96,15 @@ pub struct Salvaged {
 /// Salvages `input` as a document of `shape`. Never fails and never panics: the worst
 /// case is the shape's empty document with a report that says what was lost.
 pub fn salvage(input: &[u8], shape: &Shape) -> Salvaged {
-    let scanned = scan(input, &shape.record_arrays);
+    salvage_validated(input, shape, &[])
+}
+
+/// [`salvage`] when the caller already knows that each range of `valid` (sorted by start)
+/// is exactly one valid JSON value (UTF-8, RFC 8259 grammar), e.g. the records a strict
+/// parser completed before the damage: a record with exactly such a range is not validated
+/// again. The result is [`salvage`]'s whenever that claim holds.
+pub fn salvage_validated(input: &[u8], shape: &Shape, valid: &[Range<usize>]) -> Salvaged {
+    let scanned = scan(input, &shape.record_arrays, valid);
     let required = shape.sanitized_required();
     let scan_intact = is_intact(&scanned);
     let (emitted, intact) = emit(

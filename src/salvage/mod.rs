@@ -100,7 +100,7 @@ mod scan;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use api::{record_spans, salvage, KeptRecord, Salvaged, Shape};
+pub use api::{record_spans, salvage, salvage_validated, KeptRecord, Salvaged, Shape};
 pub use report::{
     ArrayReport, ByteRange, Damage, DamagedRange, FormRepairs, Outcome, SalvageReport,
     VersionEvidence, VersionReport,

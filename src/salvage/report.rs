@@ -266,9 +266,9 @@ fn bytes_lost(scan: &ScanOut, emitted: &Emitted) -> u64 {
                 .iter()
                 .skip(first)
                 .take_while(|&&(start, _)| start < hi)
-                .map(|&(start, end)| end.min(hi) - start.max(lo))
+                .map(|&(start, end)| end.min(hi).saturating_sub(start.max(lo)))
                 .sum();
-            u(d.span.len() - inside)
+            u(d.span.len().saturating_sub(inside))
         })
         .sum()
 }

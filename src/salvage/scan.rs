@@ -15,6 +15,7 @@
 //! validator; nothing recurses.
 
 use std::collections::HashSet;
+use std::ops::Range;
 
 use super::anchor::{Anchor, AnchorKind, Anchors};
 use super::evidence::{any_block_rewinds, classify, first_key, first_key_of, record_keys};
@@ -125,9 +126,10 @@ struct Broken {
 }
 
 /// Scans `buf` for documents whose record arrays are `record_keys`.
-pub(crate) fn scan(buf: &[u8], record_keys: &[String]) -> ScanOut {
+pub(crate) fn scan(buf: &[u8], record_keys: &[String], valid: &[Range<usize>]) -> ScanOut {
     let mut s = Scanner {
         buf,
+        valid,
         keys: record_keys,
         anchors: Anchors::new(buf, record_keys),
         whole_valid: None,
@@ -149,6 +151,8 @@ pub(crate) fn scan(buf: &[u8], record_keys: &[String]) -> ScanOut {
 
 struct Scanner<'a> {
     buf: &'a [u8],
+    /// Ranges of `buf` known to be one valid JSON value each, sorted by start.
+    valid: &'a [Range<usize>],
     keys: &'a [String],
     anchors: Anchors<'a>,
     whole_valid: Option<bool>,
@@ -513,7 +517,16 @@ impl<'a> Scanner<'a> {
         let straddles = span.start / BLOCK != span.end.saturating_sub(1) / BLOCK;
         !(self.splice_guard && straddles)
             && ends_cleanly(self.buf, span.end, closer)
-            && is_valid_json(span.of(self.buf))
+            && (self.known_valid(span) || is_valid_json(span.of(self.buf)))
+    }
+
+    /// Whether the caller vouched for exactly `span` being valid JSON.
+    fn known_valid(&self, span: Span) -> bool {
+        self.valid
+            .binary_search_by_key(&span.start, |r| r.start)
+            .ok()
+            .and_then(|i| self.valid.get(i))
+            .is_some_and(|r| r.end == span.end)
     }
 
     fn push_record(&mut self, span: Span) {
@@ -809,7 +822,7 @@ mod tests {
     }
 
     fn reasons(input: &str) -> Vec<VersionReason> {
-        scan(input.as_bytes(), &keys())
+        scan(input.as_bytes(), &keys(), &[])
             .versions
             .iter()
             .map(|v| v.reason)
@@ -864,14 +877,17 @@ mod tests {
             ),
         ];
         for (input, want) in cases {
-            let kinds: Vec<DamageKind> =
-                scan(input, &keys()).damage.iter().map(|d| d.kind).collect();
+            let kinds: Vec<DamageKind> = scan(input, &keys(), &[])
+                .damage
+                .iter()
+                .map(|d| d.kind)
+                .collect();
             assert_eq!(kinds, *want, "input: {input:?}");
         }
     }
 
     fn kept_and_unplaced(input: &[u8]) -> (Vec<&[u8]>, Vec<&[u8]>) {
-        let out = scan(input, &keys());
+        let out = scan(input, &keys(), &[]);
         let kept = out
             .entries
             .iter()

@@ -367,6 +367,7 @@ mod tests {
                 observed: op("a", Some(Node::Absent), write()).before,
                 shape: None,
                 op: i,
+                written: None,
             });
         }
         retain_ops(&mut p, &[true, false, true]);

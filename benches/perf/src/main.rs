@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         Some("floor") => floor_cmd(&args[1..]),
         Some("gen") => gen_cmd(&args[1..]),
         _ => Err(
-            "usage: selfheal-perf run [--smoke] [--dir DIR] | floor ... | gen DIR OPEN CLOSED"
+            "usage: selfheal-perf run [--smoke] [--dir DIR] [--only healthy,salvage,syscalls,scaling,startup] | floor ... | gen DIR OPEN CLOSED"
                 .into(),
         ),
     };
@@ -85,11 +85,25 @@ fn run(args: &[String]) -> Result<(), String> {
     };
     let started = std::time::Instant::now();
     ctx.notes.push(machine());
-    let healthy = ctx.healthy_scenarios()?;
-    ctx.salvage_scenarios(&healthy)?;
-    ctx.syscall_scenarios(&healthy)?;
-    ctx.scaling_scenarios()?;
-    ctx.startup_scenario()?;
+    let only = only(args)?;
+    let wants = |group: &str| only.as_ref().is_none_or(|o| o.iter().any(|g| g == group));
+    let healthy = if wants("healthy") {
+        ctx.healthy_scenarios()?
+    } else {
+        ctx.healthy()?
+    };
+    if wants("salvage") {
+        ctx.salvage_scenarios(&healthy)?;
+    }
+    if wants("syscalls") {
+        ctx.syscall_scenarios(&healthy)?;
+    }
+    if wants("scaling") {
+        ctx.scaling_scenarios()?;
+    }
+    if wants("startup") {
+        ctx.startup_scenario()?;
+    }
     ctx.notes.push(format!(
         "suite wall time: {:.0} s; load average at the end: {}",
         started.elapsed().as_secs_f64(),
@@ -99,6 +113,23 @@ fn run(args: &[String]) -> Result<(), String> {
     println!("{table}");
     std::fs::write(dir.join("results.md"), &table).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// The scenario groups `--only a,b` selects (`None`: all of them).
+fn only(args: &[String]) -> Result<Option<Vec<String>>, String> {
+    const GROUPS: [&str; 5] = ["healthy", "salvage", "syscalls", "scaling", "startup"];
+    let Some(i) = args.iter().position(|a| a == "--only") else {
+        return Ok(None);
+    };
+    let list = args.get(i + 1).ok_or("--only needs a value")?;
+    let groups: Vec<String> = list.split(',').map(str::to_string).collect();
+    if let Some(bad) = groups.iter().find(|g| !GROUPS.contains(&g.as_str())) {
+        return Err(format!(
+            "--only: unknown group {bad} (groups: {})",
+            GROUPS.join(", ")
+        ));
+    }
+    Ok(Some(groups))
 }
 
 fn read_trim(path: &str) -> String {

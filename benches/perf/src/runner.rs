@@ -136,7 +136,7 @@ impl Ctx {
     }
 
     /// The healthy root, generated once and healed once (so later heals have nothing to do).
-    fn healthy(&mut self) -> Result<PathBuf, String> {
+    pub fn healthy(&mut self) -> Result<PathBuf, String> {
         let root = self.dir.join("healthy");
         let _ = std::fs::remove_dir_all(&root);
         gen::healthy_root(&root, 42, self.plan.open, self.plan.closed)
@@ -355,7 +355,8 @@ impl Ctx {
         };
         self.counts_row("heal with nothing to do", &idle, &report, &fans);
         let salvage = self.dir.join("strace-salvage");
-        copy_tree(&self.dir.join("truncated"), &salvage)?;
+        let truncated = self.truncated(healthy)?;
+        copy_tree(&truncated, &salvage)?;
         let fans = self::fans(&salvage);
         if let Some((c, r)) = syscall_counts(&heal(&salvage, &["--mode", "paper"]), calls) {
             self.counts_row("salvage heal (1 file replaced)", &c, &r, &fans);
@@ -370,7 +371,7 @@ impl Ctx {
             self.counts_row("10 stale heartbeats + 10 stale locks", &c, &r, &fans);
         }
         self.notes.push(
-            "fsync/rename formula (SPEC.md section 8), per transaction: fsync = 2 + I + 2F + 2B + N + 2D + R + M + 1, renames = F + B + D, with I intents (applied operations), F files written, B new backup objects, N new fan-out directories of the store (`objects/<2 hex>`, at most 256 ever), D directories created (the temp directory and its parent are fsynced), R files removed, M mode changes; a file the heal leaves alone costs none".into(),
+            "fsync/rename formula (SPEC.md section 8), per transaction: fsync = 2 + I + 2F + 2B + 2N + 2D + R + M + 1, renames = F + B + D, with I intents (applied operations), F files written, B new backup objects, N new fan-out directories of the store (`objects/<2 hex>`, at most 256 ever; the new directory and `objects/` are fsynced), D directories created (the temp directory and its parent are fsynced), R files removed, M mode changes; a file the heal leaves alone costs none".into(),
         );
         Ok(())
     }
@@ -584,7 +585,7 @@ fn formula(report: &serde_json::Value, fans: &[String]) -> ((u64, u64), String) 
         .collect::<std::collections::BTreeSet<_>>()
         .len() as u64;
     let committed = u64::from(report["transaction"].is_u64());
-    let fsync = committed * (2 + i + 2 * f + 2 * b + n + 2 * d + r + m + 1);
+    let fsync = committed * (2 + i + 2 * f + 2 * b + 2 * n + 2 * d + r + m + 1);
     let renames = f + b + d;
     (
         (fsync, renames),
