@@ -140,15 +140,9 @@ fn other_block_in(version: usize, lo: usize, hi: usize) -> bool {
 /// A line of the pretty-printed text that matters here.
 #[derive(Debug, Clone, Copy)]
 enum Line {
-    Header {
-        array: usize,
-        key: Span,
-    },
+    Header { array: usize, key: Span },
     End(usize),
     Record(Span),
-    /// A record-array key at the start of a line that is not a header (another indent,
-    /// a value that is not an array): the layout is not the model's, nothing is placed.
-    Stray,
 }
 
 /// The visible headers of one version, as (array, key span), in input order.
@@ -168,7 +162,7 @@ pub(crate) fn place(buf: &[u8], body: usize, keys: &[String]) -> Placement {
         return none;
     }
     let lines = lines(buf, unit, keys);
-    if lines.iter().any(|l| matches!(l, Line::Stray)) {
+    if keys_off_layout(buf, &lines, keys) {
         return none;
     }
     let ends: Vec<usize> = lines
@@ -250,32 +244,20 @@ fn alternates(buf: &[u8]) -> bool {
 }
 
 /// Every header, document end and candidate record line, each wholly inside one block
-/// (the last block ends with the input). A line that starts with a record-array key as a
-/// member but is not a header of the layout is `Stray`.
+/// (the last block ends with the input).
 fn lines(buf: &[u8], unit: usize, keys: &[String]) -> Vec<Line> {
-    let quoted: Vec<Vec<u8>> = keys
-        .iter()
-        .map(|k| format!("\"{k}\"").into_bytes())
-        .collect();
     let mut out = Vec::new();
     for nl in memchr::memchr_iter(b'\n', buf) {
         let block_end = ((nl / BLOCK + 1) * BLOCK).min(buf.len());
-        // spaces are the layout's indent; a tab anywhere in it is off the layout
         let n = spaces(buf, nl + 1);
-        let t = nl + 1 + indent(buf, nl + 1);
+        let t = nl + 1 + n;
         if t >= block_end {
             continue;
         }
         let line = match at(buf, t) {
-            Some(b'}') if t == nl + 1 => Some(Line::End(t)),
-            Some(b'"') => {
-                let laid_out = n == unit && t == nl + 1 + n;
-                let found = laid_out.then(|| header(buf, t, block_end, keys)).flatten();
-                found.or_else(|| stray_key(buf, t, block_end, &quoted).then_some(Line::Stray))
-            }
-            Some(b'{') if n == 2 * unit && t == nl + 1 + n => {
-                record(buf, t, unit, block_end).map(Line::Record)
-            }
+            Some(b'}') if n == 0 => Some(Line::End(t)),
+            Some(b'"') if n == unit => header(buf, t, block_end, keys),
+            Some(b'{') if n == 2 * unit => record(buf, t, unit, block_end).map(Line::Record),
             _ => None,
         };
         out.extend(line);
@@ -283,25 +265,25 @@ fn lines(buf: &[u8], unit: usize, keys: &[String]) -> Vec<Line> {
     out
 }
 
-/// The spaces and tabs that indent the line starting at `from`.
-fn indent(buf: &[u8], from: usize) -> usize {
-    buf.get(from..)
-        .unwrap_or_default()
+/// True if a record-array key is used as a member name, its `"KEY"` and `:` inside one
+/// block, anywhere but in a header `lines` found (another indent, a tab, a value that is
+/// not an array, more on the line, a nested member). The reasoning about hidden headers
+/// holds only if every header in a version's own bytes is seen, so then nothing is
+/// placed. A key crossing a block boundary is hidden, which that reasoning allows for.
+fn keys_off_layout(buf: &[u8], lines: &[Line], keys: &[String]) -> bool {
+    let headers: HashSet<usize> = lines
         .iter()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count()
-}
-
-/// True if a record-array key, `:` and the first byte of its value start at `t`, all
-/// before `block_end`, and the line is not a header of the layout (called where `header`
-/// found none): a member naming a record array at another indent or with a value that is
-/// not an array. A key cut by the block's end is hidden, not stray.
-fn stray_key(buf: &[u8], t: usize, block_end: usize, quoted: &[Vec<u8>]) -> bool {
-    let rest = buf.get(t..block_end).unwrap_or_default();
-    quoted.iter().any(|q| {
-        let colon = skip_ws(buf, t + q.len());
-        let value = skip_ws(buf, colon + 1);
-        rest.starts_with(q) && value < block_end && at(buf, colon) == Some(b':')
+        .filter_map(|l| match l {
+            Line::Header { key, .. } => Some(key.start),
+            _ => None,
+        })
+        .collect();
+    keys.iter().any(|k| {
+        let quoted = format!("\"{k}\"");
+        memchr::memmem::find_iter(buf, quoted.as_bytes()).any(|q| {
+            let colon = skip_ws(buf, q + quoted.len());
+            at(buf, colon) == Some(b':') && q / BLOCK == colon / BLOCK && !headers.contains(&q)
+        })
     })
 }
 
@@ -672,19 +654,26 @@ mod tests {
     #[test]
     fn a_record_array_key_off_the_layout_places_nothing() {
         let spec = spec(6, 120, edits(true, false, 4), true);
-        let mut bytes = corrupted_bytes(&spec);
-        let header = b"\n  \"closed_positions\": [";
+        let bytes = corrupted_bytes(&spec);
+        let arrays = &Shape::positions().record_arrays;
+        assert!(!place(&bytes, 0, arrays).records.is_empty());
+        // the same header, the same length, off the layout: indented by one space, by a
+        // tab, or on the line that closes the array before it
+        let header: &[u8] = b"\n  ],\n  \"closed_positions\": [";
+        let variants: [&[u8]; 3] = [
+            b"\n  ],\n \"closed_positions\":  [",
+            b"\n  ],\n\t\"closed_positions\":  [",
+            b"\n  ], \"closed_positions\":   [",
+        ];
         let Some(i) = memchr::memmem::find(&bytes, header) else {
             panic!("no closed header in the first version");
         };
-        assert!(!place(&bytes, 0, &Shape::positions().record_arrays)
-            .records
-            .is_empty());
-        // the same header indented by one space (same length): not the layout's
-        bytes.splice(i..i + header.len(), *b"\n \"closed_positions\":  [");
-        assert!(place(&bytes, 0, &Shape::positions().record_arrays)
-            .records
-            .is_empty());
+        for v in variants {
+            assert_eq!(v.len(), header.len());
+            let mut off = bytes.clone();
+            off.splice(i..i + header.len(), v.iter().copied());
+            assert!(place(&off, 0, arrays).records.is_empty(), "{v:?}");
+        }
     }
 
     #[test]
