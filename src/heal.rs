@@ -803,15 +803,7 @@ pub fn prune(
     older_than: Option<Duration>,
 ) -> Result<prune::PruneReport> {
     let s = Session::open(opts, false)?;
-    bootstrap(&s.root)?;
-    let _lock = lock::acquire(&s.root, opts.lock_timeout)?;
-    let mut journal = Journal::load(&s.root, s.mac.clone())?;
-    let rec = recovery::recover(&s.root, &mut journal, s.layout.max_file_size, false)?;
-    if let RecoveryOutcome::Conflict { why, .. } = rec.outcome {
-        return Err(Error::Refused(format!(
-            "recovery found a conflict first: {why}"
-        )));
-    }
+    let (_lock, mut journal) = locked_and_recovered(&s, opts)?;
     let configured = prune::Policy::of(&s.layout);
     let policy = prune::Policy {
         keep: keep.unwrap_or(configured.keep),
@@ -859,15 +851,7 @@ pub fn rollback(opts: &Options, txn: u64, force: bool) -> Result<RollbackReport>
         let plan = rollback::plan(&s.root, &journal, txn, force, cap)?;
         return Ok(rollback_report(&plan, None, None));
     }
-    bootstrap(&s.root)?;
-    let _lock = lock::acquire(&s.root, opts.lock_timeout)?;
-    let mut journal = Journal::load(&s.root, s.mac.clone())?;
-    let rec = recovery::recover(&s.root, &mut journal, cap, false)?;
-    if let RecoveryOutcome::Conflict { why, .. } = rec.outcome {
-        return Err(Error::Refused(format!(
-            "recovery found a conflict first: {why}"
-        )));
-    }
+    let (_lock, mut journal) = locked_and_recovered(&s, opts)?;
     let plan = rollback::plan(&s.root, &journal, txn, force, cap)?;
     if plan.ops.is_empty() {
         return Ok(rollback_report(&plan, None, None));
@@ -914,6 +898,22 @@ fn rollback_report(
         kept_dirs: plan.kept_dirs.clone(),
         dry_run: results.is_none(),
     }
+}
+
+/// The prologue of every command that writes besides `heal` and `recover`: the backups
+/// directory, the lock, the journal, and recovery first; a recovery conflict refuses the
+/// command.
+fn locked_and_recovered(s: &Session, opts: &Options) -> Result<(lock::DirLock, Journal)> {
+    bootstrap(&s.root)?;
+    let held = lock::acquire(&s.root, opts.lock_timeout)?;
+    let mut journal = Journal::load(&s.root, s.mac.clone())?;
+    let rec = recovery::recover(&s.root, &mut journal, s.layout.max_file_size, false)?;
+    if let RecoveryOutcome::Conflict { why, .. } = rec.outcome {
+        return Err(Error::Refused(format!(
+            "recovery found a conflict first: {why}"
+        )));
+    }
+    Ok((held, journal))
 }
 
 /// What `recover` did.
@@ -966,15 +966,7 @@ pub struct AckReport {
 /// problems, operational errors, lock timeout.
 pub fn ack(opts: &Options, txn: u64) -> Result<AckReport> {
     let s = Session::open(opts, false)?;
-    bootstrap(&s.root)?;
-    let _lock = lock::acquire(&s.root, opts.lock_timeout)?;
-    let mut journal = Journal::load(&s.root, s.mac.clone())?;
-    let rec = recovery::recover(&s.root, &mut journal, s.layout.max_file_size, false)?;
-    if let RecoveryOutcome::Conflict { why, .. } = rec.outcome {
-        return Err(Error::Refused(format!(
-            "recovery found a conflict first: {why}"
-        )));
-    }
+    let (_lock, mut journal) = locked_and_recovered(&s, opts)?;
     if journal.find(txn).is_none() {
         return Err(Error::NoSuchTransaction(txn));
     }

@@ -329,28 +329,6 @@ fn heal_warns_when_backups_exceed_the_configured_size() {
 #[cfg(feature = "fault-injection")]
 mod crash {
     use super::*;
-    use std::process::Output;
-
-    fn points(f: &Fixture, args: &[&str]) -> Vec<String> {
-        let out = f
-            .cmd(args)
-            .env("SELFHEAL_FAULT_TRACE", "1")
-            .output()
-            .expect("run");
-        assert_eq!(code(&out), 0, "{}", stderr(&out));
-        stderr(&out)
-            .lines()
-            .filter(|l| l.starts_with("fault-point "))
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn crash_at(f: &Fixture, args: &[&str], k: usize) -> Output {
-        f.cmd(args)
-            .env("SELFHEAL_FAULT", format!("{k}:crash"))
-            .output()
-            .expect("run")
-    }
 
     #[test]
     fn a_prune_killed_at_any_point_leaves_a_verifiable_journal_the_next_prune_finishes() {
@@ -361,11 +339,11 @@ mod crash {
         let (last, pre) = damage_and_heal(&template, "state/b.json", "  \n");
         let state = template.snapshot();
         let args = ["prune", "--keep", "1", "--older-than", "0s"];
-        let trace = points(&copy_of(&template), &args);
+        let trace = copy_of(&template).fault_points(&args);
         assert!(trace.iter().any(|p| p.contains("Remove")), "{trace:?}");
         for (i, point) in trace.iter().enumerate() {
             let f = copy_of(&template);
-            assert_eq!(code(&crash_at(&f, &args, i + 1)), -6, "{point}");
+            assert_eq!(code(&f.crash_at(&args, i + 1)), -6, "{point}");
             let v = f.run(&["journal", "verify"]);
             assert_eq!(code(&v), 0, "crash at {point}: {}", stderr(&v));
             let again = f.run(&args);

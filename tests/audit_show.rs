@@ -99,8 +99,9 @@ fn show_lists_checksums_sizes_and_the_keys_a_heal_added() {
     }
 }
 
-#[test]
-fn positions_are_diffed_by_identity_with_records_verbatim() {
+/// A heal that added `closed_positions` to `P1`, then the file changed by the operator
+/// to `P2` and that heal rolled back with `--force` (as the next transaction).
+fn healed_then_forced_back() -> (Fixture, u64) {
     let f = Fixture::with_root();
     heal(&f);
     f.write(POSITIONS, P1);
@@ -108,6 +109,12 @@ fn positions_are_diffed_by_identity_with_records_verbatim() {
     f.write(POSITIONS, P2);
     let out = f.run(&["rollback", &h.to_string(), "--force"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    (f, h)
+}
+
+#[test]
+fn positions_are_diffed_by_identity_with_records_verbatim() {
+    let (f, h) = healed_then_forced_back();
     let r = h + 1;
     let op = op_on(&show(&f, r), POSITIONS);
     let diff = &op["diff"];
@@ -143,13 +150,7 @@ fn positions_are_diffed_by_identity_with_records_verbatim() {
 
 #[test]
 fn a_side_no_longer_stored_is_reported_unavailable() {
-    let f = Fixture::with_root();
-    heal(&f);
-    f.write(POSITIONS, P1);
-    let h = heal(&f);
-    f.write(POSITIONS, P2);
-    let out = f.run(&["rollback", &h.to_string(), "--force"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let (f, h) = healed_then_forced_back();
     // The heal's after-content was overwritten by the operator and never backed up.
     let op = op_on(&show(&f, h), POSITIONS);
     assert_eq!(op["diff"]["status"], "unavailable", "{op}");

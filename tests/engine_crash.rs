@@ -14,33 +14,6 @@ use crate::util::{
     code, copy_tree, diff, snapshot, stderr, without_mtimes, Fixture, Node, Snapshot,
 };
 use std::path::Path;
-use std::process::Output;
-
-/// The fault points a command passes, from `SELFHEAL_FAULT_TRACE`.
-fn trace(f: &Fixture, args: &[&str]) -> Vec<String> {
-    let out = f
-        .cmd(args)
-        .env("SELFHEAL_FAULT_TRACE", "1")
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success() || code(&out) == 0,
-        "trace run failed: {}",
-        stderr(&out)
-    );
-    stderr(&out)
-        .lines()
-        .filter(|l| l.starts_with("fault-point "))
-        .map(str::to_string)
-        .collect()
-}
-
-fn crash_at(f: &Fixture, args: &[&str], k: usize) -> Output {
-    f.cmd(args)
-        .env("SELFHEAL_FAULT", format!("{k}:crash"))
-        .output()
-        .expect("run")
-}
 
 fn copy_of(template: &Fixture) -> Fixture {
     let f = Fixture::new();
@@ -121,7 +94,7 @@ fn run_matrix(
     post_exact: bool,
     finish: &dyn Fn(&Fixture),
 ) -> Tally {
-    let points = trace(&copy_of(template), args);
+    let points = copy_of(template).fault_points(args);
     assert!(points.len() > 20, "too few fault points traced: {points:?}");
     let mut t = Tally {
         points: points.len(),
@@ -131,7 +104,7 @@ fn run_matrix(
     for (i, point) in points.iter().enumerate() {
         let k = i + 1;
         let f = copy_of(template);
-        let out = crash_at(&f, args, k);
+        let out = f.crash_at(args, k);
         assert_eq!(
             code(&out),
             -6,
@@ -224,18 +197,18 @@ fn crash_during_recovery_still_recovers_wholly_before() {
     let cfg = config.to_str().expect("utf8").to_string();
     let heal = ["--config", cfg.as_str(), "heal"];
     // The last point before the commit record: every operation applied, none committed.
-    let points = trace(&copy_of(&template), &heal);
+    let points = copy_of(&template).fault_points(&heal);
     let commit = points
         .iter()
         .rposition(|p| p.contains("Append"))
         .expect("commit append");
     let crashed = copy_of(&template);
-    assert_eq!(code(&crash_at(&crashed, &heal, commit)), -6);
-    let rec_points = trace(&copy_of(&crashed), &["recover"]);
+    assert_eq!(code(&crashed.crash_at(&heal, commit)), -6);
+    let rec_points = copy_of(&crashed).fault_points(&["recover"]);
     assert!(rec_points.len() > 10, "{rec_points:?}");
     for (j, point) in rec_points.iter().enumerate() {
         let f = copy_of(&crashed);
-        assert_eq!(code(&crash_at(&f, &["recover"], j + 1)), -6, "{point}");
+        assert_eq!(code(&f.crash_at(&["recover"], j + 1)), -6, "{point}");
         let out = f.run(&["recover"]);
         assert_eq!(
             code(&out),

@@ -8,19 +8,11 @@
 
 #![cfg(feature = "fault-injection")]
 
-use crate::engine_rollback::damaged;
 use crate::reliability_support::{
-    lost_bytes, side, summary, temps_left, trace, Arena, Point, Side,
+    damaged_arena, heal_template, lost_bytes, rollback_unless_at, side, summary, temps_left, trace,
+    Arena, Point, Side,
 };
 use crate::util::{code, diff, stderr, without_mtimes, Snapshot};
-
-/// A damaged root (the crash matrix's: ten operations) and its config path.
-fn damaged_arena() -> (Arena, String) {
-    let mut a = Arena::new();
-    let config = damaged(&a.fx);
-    a.seal();
-    (a, config.to_str().expect("utf8").to_string())
-}
 
 #[test]
 fn an_error_at_a_journal_fsync_leaves_a_journal_that_verifies() {
@@ -186,17 +178,9 @@ fn io_errors_at_every_point_of_a_heal() {
 fn io_errors_at_every_point_of_a_rollback() {
     let _summary = summary::Part::start();
     let (template, cfg) = damaged_arena();
-    let pre_heal = template.snapshot();
-    let (rc, v) = template.json(&["--config", cfg.as_str(), "heal"]);
-    assert_eq!(rc, 0, "{v}");
-    let id = v["transaction"].as_u64().expect("txn").to_string();
+    let (pre_heal, id) = heal_template(&template, &cfg);
     let rollback = ["--config", cfg.as_str(), "rollback", id.as_str()];
-    let finish = |a: &Arena| {
-        if a.snapshot() != pre_heal {
-            let out = a.run(&rollback);
-            assert_eq!(code(&out), 0, "the next rollback: {}", stderr(&out));
-        }
-    };
+    let finish = |a: &Arena| rollback_unless_at(a, &rollback, &pre_heal);
     let m = Matrix {
         template: &template,
         args: &rollback,

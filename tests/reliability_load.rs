@@ -228,10 +228,10 @@ fn rounds_on_one_root(with_watch: bool) {
     }
 }
 
-/// Stops a round's watch once a cycle that began after the round's runs has finished:
-/// SIGTERM, exit 0 after at most one more cycle, no panic; every cycle ended with a
-/// documented outcome, a committed one with its transaction. Returns its cycles.
-fn stop_watch(w: &mut Watch, r: usize) -> u64 {
+/// Once a cycle that began now has finished, SIGTERM: watch must exit 0 after at most
+/// one more cycle, without a panic (counted as a run in the summary). `ctx` prefixes the
+/// failure messages.
+fn terminate(w: &mut Watch, ctx: &str) {
     w.wait_fresh_cycle();
     let signalled = w.drain();
     w.signal(rustix::process::Signal::TERM);
@@ -242,9 +242,16 @@ fn stop_watch(w: &mut Watch, r: usize) -> u64 {
         t.runs += 1;
         t.panics += u64::from(panicked);
     });
-    assert!(!panicked, "round {r}: watch panicked:\n{err}");
-    assert_eq!(status.code(), Some(0), "round {r}: watch: {err}");
-    assert!(w.last() <= signalled + 1, "round {r}: cycles after SIGTERM");
+    assert!(!panicked, "{ctx}watch panicked:\n{err}");
+    assert_eq!(status.code(), Some(0), "{ctx}watch: {err}");
+    assert!(w.last() <= signalled + 1, "{ctx}cycles after SIGTERM");
+}
+
+/// Stops a round's watch once a cycle that began after the round's runs has finished:
+/// SIGTERM, exit 0 after at most one more cycle, no panic; every cycle ended with a
+/// documented outcome, a committed one with its transaction. Returns its cycles.
+fn stop_watch(w: &mut Watch, r: usize) -> u64 {
+    terminate(w, &format!("round {r}: "));
     for c in &w.cycles {
         let outcome = c["outcome"].as_str().unwrap_or_default();
         assert!(
@@ -478,19 +485,7 @@ fn a_positions_writer_under_flock_beside_watch_loses_nothing() {
     let writes = writer.wait();
     let elapsed = started.elapsed();
     // A cycle that read the writer's last version, then SIGTERM.
-    w.wait_fresh_cycle();
-    let signalled = w.drain();
-    w.signal(rustix::process::Signal::TERM);
-    let status = w.wait_exit();
-    let err = w.stderr();
-    let panicked = err.contains("panicked at");
-    summary::add(|t| {
-        t.runs += 1;
-        t.panics += u64::from(panicked);
-    });
-    assert!(!panicked, "watch panicked:\n{err}");
-    assert_eq!(status.code(), Some(0), "{err}");
-    assert!(w.last() <= signalled + 1, "cycles after SIGTERM");
+    terminate(&mut w, "");
 
     let (mut torn, mut locked) = (0, 0);
     for c in &w.cycles {

@@ -12,9 +12,9 @@
 
 #![cfg(feature = "fault-injection")]
 
-use crate::engine_rollback::damaged;
 use crate::reliability_support::{
-    exact_tree, lost_bytes, side, summary, temps_left, trace, Arena, Side,
+    damaged_arena, exact_tree, heal_template, lost_bytes, rollback_unless_at, side, summary,
+    temps_left, trace, Arena, Side,
 };
 use crate::util::{code, diff, stderr, without_mtimes, Snapshot};
 use serde_json::Value;
@@ -284,13 +284,6 @@ fn one_cut(m: &Matrix<'_>, at: Option<usize>, what: &str) -> (usize, Side) {
     (dropped, got)
 }
 
-fn damaged_arena() -> (Arena, String) {
-    let mut a = Arena::new();
-    let config = damaged(&a.fx);
-    a.seal();
-    (a, config.to_str().expect("utf8").to_string())
-}
-
 #[test]
 fn power_cut_at_every_point_of_a_heal_recovers_wholly_before_or_after() {
     let _summary = summary::Part::start();
@@ -326,17 +319,9 @@ fn power_cut_at_every_point_of_a_heal_recovers_wholly_before_or_after() {
 fn power_cut_at_every_point_of_a_rollback_recovers_wholly_before_or_after() {
     let _summary = summary::Part::start();
     let (template, cfg) = damaged_arena();
-    let pre_heal = template.snapshot();
-    let (rc, v) = template.json(&["--config", cfg.as_str(), "heal"]);
-    assert_eq!(rc, 0, "{v}");
-    let id = v["transaction"].as_u64().expect("txn").to_string();
+    let (pre_heal, id) = heal_template(&template, &cfg);
     let rollback = ["--config", cfg.as_str(), "rollback", id.as_str()];
-    let finish = |a: &Arena| {
-        if a.snapshot() != pre_heal {
-            let out = a.run(&rollback);
-            assert_eq!(code(&out), 0, "the next rollback: {}", stderr(&out));
-        }
-    };
+    let finish = |a: &Arena| rollback_unless_at(a, &rollback, &pre_heal);
     let healed = template.snapshot();
     let m = Matrix {
         template: &template,

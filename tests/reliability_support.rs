@@ -136,15 +136,7 @@ impl Arena {
     pub fn json(&self, args: &[&str]) -> (i32, serde_json::Value) {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
-        let out = self.run(&all);
-        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}): {}\nstderr: {}",
-                String::from_utf8_lossy(&out.stdout),
-                util::stderr(&out)
-            )
-        });
-        (util::code(&out), v)
+        util::json_of(&self.run(&all))
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -680,5 +672,36 @@ pub mod summary {
             t.outside_writes,
             t.sentinel_checks,
         )
+    }
+}
+
+/// A damaged root (the crash matrix's: ten operations) and its config path.
+pub fn damaged_arena() -> (Arena, String) {
+    let mut a = Arena::new();
+    let config = crate::engine_rollback::damaged(&a.fx);
+    a.seal();
+    (a, config.to_str().expect("utf8").to_string())
+}
+
+/// Heals `template` with `cfg`: its snapshot before the heal and the heal's transaction.
+pub fn heal_template(template: &Arena, cfg: &str) -> (Snapshot, String) {
+    let pre_heal = template.snapshot();
+    let (rc, v) = template.json(&["--config", cfg, "heal"]);
+    assert_eq!(rc, 0, "{v}");
+    let id = v["transaction"].as_u64().expect("txn").to_string();
+    (pre_heal, id)
+}
+
+/// Finishes an interrupted rollback: unless `a` is already at `pre_heal`, the next
+/// `rollback` must succeed.
+pub fn rollback_unless_at(a: &Arena, rollback: &[&str], pre_heal: &Snapshot) {
+    if a.snapshot() != *pre_heal {
+        let out = a.run(rollback);
+        assert_eq!(
+            util::code(&out),
+            0,
+            "the next rollback: {}",
+            util::stderr(&out)
+        );
     }
 }

@@ -5,6 +5,7 @@
 use crate::runtime_support::{
     age, bot, get, now, put, selfheal, selfheal_env, snapshot, tempdir, Guard,
 };
+use std::path::Path;
 use std::process::Command;
 
 /// A root whose config makes terminations fast (1 s grace, no minimum age).
@@ -18,6 +19,11 @@ fn fast_root() -> tempfile::TempDir {
     root
 }
 
+/// The bot stand-in, its script and ready file in `aux`, running in `cwd`.
+fn bot_in(aux: &Path, cwd: &Path, ignore_term: bool) -> Guard {
+    bot(&aux.join("run.py"), cwd, &aux.join("ready"), ignore_term)
+}
+
 const SIGTERM: i32 = 15;
 const SIGKILL: i32 = 9;
 
@@ -25,12 +31,7 @@ const SIGKILL: i32 = 9;
 fn explicit_paper_mode_terminates_an_orphan_in_the_root() {
     let root = fast_root();
     let aux = tempdir();
-    let mut b = bot(
-        &aux.path().join("run.py"),
-        root.path(),
-        &aux.path().join("ready"),
-        false,
-    );
+    let mut b = bot_in(aux.path(), root.path(), false);
     let run = selfheal(root.path(), &["heal", "--mode", "paper"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stat("orphans_killed"), 1);
@@ -51,12 +52,7 @@ fn explicit_paper_mode_terminates_an_orphan_in_the_root() {
 fn trading_mode_paper_is_explicit_too() {
     let root = fast_root();
     let aux = tempdir();
-    let mut b = bot(
-        &aux.path().join("run.py"),
-        root.path(),
-        &aux.path().join("ready"),
-        false,
-    );
+    let mut b = bot_in(aux.path(), root.path(), false);
     let run = selfheal_env(root.path(), &["heal"], &[("TRADING_MODE", "paper")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stat("orphans_killed"), 1);
@@ -67,12 +63,7 @@ fn trading_mode_paper_is_explicit_too() {
 fn an_orphan_ignoring_sigterm_is_killed() {
     let root = fast_root();
     let aux = tempdir();
-    let mut b = bot(
-        &aux.path().join("run.py"),
-        root.path(),
-        &aux.path().join("ready"),
-        true,
-    );
+    let mut b = bot_in(aux.path(), root.path(), true);
     let run = selfheal(root.path(), &["heal", "--mode", "paper"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stat("orphans_killed"), 1);
@@ -109,12 +100,7 @@ fn processes_outside_the_root_or_unrelated_survive() {
 fn without_an_explicit_mode_nothing_is_signalled() {
     let root = fast_root();
     let aux = tempdir();
-    let mut b = bot(
-        &aux.path().join("run.py"),
-        root.path(),
-        &aux.path().join("ready"),
-        false,
-    );
+    let mut b = bot_in(aux.path(), root.path(), false);
     let run = selfheal(root.path(), &["heal"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stat("orphans_killed"), 0);
@@ -141,12 +127,7 @@ fn real_mode_with_a_live_instance_signals_and_writes_nothing() {
     );
     std::fs::create_dir_all(r.join("logs/backups")).expect("mkdir");
     let before = snapshot(r);
-    let mut b = bot(
-        &aux.path().join("run.py"),
-        r,
-        &aux.path().join("ready"),
-        false,
-    );
+    let mut b = bot_in(aux.path(), r, false);
     for env in [vec![], vec![("TRADING_MODE", "live")]] {
         let args: &[&str] = if env.is_empty() {
             &["heal", "--mode", "real"]
@@ -191,12 +172,7 @@ fn rollback_refuses_while_a_bot_runs_unless_forced() {
     age(&lock, 3600);
     let run = selfheal(r, &["heal"]);
     assert_eq!(run.stat("locks_cleared"), 1, "{}", run.stderr);
-    let _b = bot(
-        &aux.path().join("run.py"),
-        r,
-        &aux.path().join("ready"),
-        false,
-    );
+    let _b = bot_in(aux.path(), r, false);
     let refused = selfheal(r, &["rollback", &run.txn()]);
     assert_eq!(refused.code, 4, "{}", refused.stderr);
     assert!(
@@ -239,12 +215,7 @@ fn real_mode_defers_recovery_while_a_bot_runs() {
     let crashed = selfheal_env(r, &["heal"], &[("SELFHEAL_FAULT", crash.as_str())]);
     assert_ne!(crashed.code, 0, "the run was cut short");
     let before = snapshot(r);
-    let mut b = bot(
-        &aux.path().join("run.py"),
-        r,
-        &aux.path().join("ready"),
-        false,
-    );
+    let mut b = bot_in(aux.path(), r, false);
     let run = selfheal(r, &["heal", "--mode", "real"]);
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert!(run

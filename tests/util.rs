@@ -35,6 +35,32 @@ impl Fixture {
         self.dir.path().join("root")
     }
 
+    /// The fault points a command passes (`SELFHEAL_FAULT_TRACE`, fault-injection
+    /// build), as `fault-point N KIND PATH` lines; the traced run must succeed.
+    #[cfg(feature = "fault-injection")]
+    pub fn fault_points(&self, args: &[&str]) -> Vec<String> {
+        let out = self
+            .cmd(args)
+            .env("SELFHEAL_FAULT_TRACE", "1")
+            .output()
+            .expect("run");
+        assert_eq!(code(&out), 0, "trace run failed: {}", stderr(&out));
+        stderr(&out)
+            .lines()
+            .filter(|l| l.starts_with("fault-point "))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Runs a command that crashes (aborts) at its fault point `k`.
+    #[cfg(feature = "fault-injection")]
+    pub fn crash_at(&self, args: &[&str], k: usize) -> Output {
+        self.cmd(args)
+            .env("SELFHEAL_FAULT", format!("{k}:crash"))
+            .output()
+            .expect("run")
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.root().join(rel)
     }
@@ -88,15 +114,7 @@ impl Fixture {
     pub fn json(&self, args: &[&str]) -> (i32, serde_json::Value) {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
-        let out = self.run(&all);
-        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}): {}\nstderr: {}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (out.status.code().unwrap_or(-1), v)
+        json_of(&self.run(&all))
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -254,4 +272,17 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
     std::fs::set_permissions(to, std::fs::Permissions::from_mode(md.mode() & 0o7777))
         .expect("chmod dir");
+}
+
+/// The exit code of a `--json` run and its stdout parsed; fails the test if stdout is not
+/// JSON.
+pub fn json_of(out: &Output) -> (i32, serde_json::Value) {
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(out)
+        )
+    });
+    (code(out), v)
 }
