@@ -503,7 +503,7 @@ pub fn journal_text(root: &Path) -> String {
 /// Every test of the suite holds a [`summary::Part`]; the summary is complete (and printed)
 /// once every `reliability_*` test the binary holds has finished.
 pub mod summary {
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
     use std::io::Write;
     use std::sync::{Mutex, OnceLock};
 
@@ -529,6 +529,8 @@ pub mod summary {
         pub panics: u64,
         pub outside_writes: u64,
         pub sentinel_checks: u64,
+        /// Further categories, each a line of its own: what was attacked -> cases run.
+        pub categories: BTreeMap<String, u64>,
         pub done: BTreeSet<String>,
     }
 
@@ -553,6 +555,7 @@ pub mod summary {
         panics: 0,
         outside_writes: 0,
         sentinel_checks: 0,
+        categories: BTreeMap::new(),
         done: BTreeSet::new(),
     });
 
@@ -560,6 +563,12 @@ pub mod summary {
     pub fn add(f: impl FnOnce(&mut Totals)) {
         let mut t = TOTALS.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut t);
+    }
+
+    /// Counts `n` cases of `category` (a short phrase, printed as its own summary line).
+    #[allow(dead_code)]
+    pub fn count(category: &str, n: u64) {
+        add(|t| *t.categories.entry(category.to_string()).or_default() += n);
     }
 
     /// The suite's tests, as this binary lists them.
@@ -640,6 +649,11 @@ pub mod summary {
         } else {
             format!("partial: {} of {tests} tests", t.done.len())
         };
+        let categories: String = t
+            .categories
+            .iter()
+            .map(|(c, n)| format!("{:<26}{n}\n", format!("{c}:")))
+            .collect();
         format!(
             "selfheal reliability summary ({scope}, {status})\n\
              I/O faults injected:      {} at {} fault points (ENOSPC, EIO, EACCES, EROFS)\n\
@@ -647,6 +661,7 @@ pub mod summary {
              bad inputs:               {} cases of {} kinds\n\
              concurrent runs:          {} heals and rollbacks in {} rounds on one root; {} checks beside {} locked writes\n\
              watch under load:         {} cycles through {} of those rounds; {} cycles beside {} locked writes in {} s\n\
+             {categories}\
              selfheal runs in total:   {}\n\
              bytes lost:               {}\n\
              panics:                   {}\n\
