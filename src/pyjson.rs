@@ -69,6 +69,17 @@ impl NonFinite {
     }
 }
 
+/// A number as the state files spell it: Python's `NaN`, `Infinity` and `-Infinity` for
+/// the non-finite ones (Rust would print `NaN`, `inf`, `-inf`).
+pub fn number_text(n: f64) -> String {
+    match n {
+        _ if n.is_nan() => NonFinite::NaN.text().to_string(),
+        f64::INFINITY => NonFinite::Infinity.text().to_string(),
+        f64::NEG_INFINITY => NonFinite::NegInfinity.text().to_string(),
+        _ => n.to_string(),
+    }
+}
+
 /// Whether a value may start right after `prev` (the byte before it, `None` at the start).
 fn stands_after(prev: Option<u8>) -> bool {
     matches!(
