@@ -17,16 +17,18 @@ pub struct Pending {
     pub paths: Vec<String>,
     /// Records lost in all of them.
     pub records_lost: u64,
+    /// Whether more may be lost than counted (a file was cut or damaged inside).
+    pub records_lost_is_lower_bound: bool,
     /// Whether any was ambiguous (more than one version).
     pub ambiguous: bool,
 }
 
-/// Whether one `salvage[]` summary entry needs an acknowledgement.
+/// Whether one `salvage[]` summary entry needs an acknowledgement: records lost, maybe
+/// lost (a cut file: the records past the cut were never counted), or two versions.
 pub fn entry_needs_ack(e: &Value) -> bool {
-    let accepted = e.get("accepted").and_then(Value::as_bool).unwrap_or(false);
+    let flag = |k: &str| e.get(k).and_then(Value::as_bool).unwrap_or(false);
     let lost = e.get("records_lost").and_then(Value::as_u64).unwrap_or(0);
-    let ambiguous = e.get("ambiguous").and_then(Value::as_bool).unwrap_or(false);
-    !accepted && (lost > 0 || ambiguous)
+    !flag("accepted") && (lost > 0 || flag("records_lost_is_lower_bound") || flag("ambiguous"))
 }
 
 /// The salvage entries of `t`'s commit summary that need an acknowledgement.
@@ -80,6 +82,11 @@ pub fn pending(journal: &Journal) -> Vec<Pending> {
                     .iter()
                     .filter_map(|e| e.get("records_lost").and_then(Value::as_u64))
                     .sum(),
+                records_lost_is_lower_bound: list.iter().any(|e| {
+                    e.get("records_lost_is_lower_bound")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                }),
                 ambiguous: list
                     .iter()
                     .any(|e| e.get("ambiguous").and_then(Value::as_bool).unwrap_or(false)),

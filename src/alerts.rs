@@ -202,7 +202,8 @@ fn keys_within(bytes: &[u8], mid_line: bool, now: f64, window: Duration) -> Hash
     }
     let w = window.as_secs_f64();
     lines
-        .filter_map(|l| serde_json::from_slice::<Seen>(l).ok())
+        // Other writers' lines may hold Python's NaN/Infinity (read as null here).
+        .filter_map(|l| serde_json::from_slice::<Seen>(&crate::pyjson::nulled(l)).ok())
         .filter(|s| (now - s.timestamp).abs() < w)
         .map(|s| {
             (

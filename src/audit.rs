@@ -209,7 +209,7 @@ fn op_diff(root: &Root, layout: &Layout, i: &Intent) -> Result<Option<ContentDif
         before.as_deref(),
         layout.files.iter().find(|f| f.path.as_str() == path),
     ) {
-        if serde_json::from_slice::<serde::de::IgnoredAny>(b).is_err() {
+        if !crate::pyjson::is_valid(b) {
             return Ok(Some(ContentDiff::Salvage(salvage_view(
                 b,
                 spec,
@@ -264,7 +264,11 @@ fn salvage_view(before: &[u8], spec: &crate::config::File, identity: &[String]) 
 
 /// `symbol / strategy / direction` of a record when it has them, else its start.
 fn record_label(text: &[u8], identity: &[String]) -> String {
-    let parsed: Option<serde_json::Map<String, Value>> = serde_json::from_slice(text).ok();
+    // Read strictly, with Python's NaN/Infinity/-Infinity as the strings of their text.
+    let parsed: Option<serde_json::Map<String, Value>> = std::str::from_utf8(text)
+        .ok()
+        .filter(|t| crate::pyjson::is_valid(t.as_bytes()))
+        .and_then(|t| serde_json::from_str(&crate::pyjson::strict(t)).ok());
     let fields: Option<Vec<String>> = parsed.as_ref().and_then(|o| {
         identity
             .iter()

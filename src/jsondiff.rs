@@ -3,10 +3,13 @@
 //! removed or changed, matched by *identity* (the configured position identity fields, for
 //! the positions arrays) or by *value* (any other array, as a multiset). Records are kept
 //! verbatim (their exact text in the document), never re-serialised, so what an operator
-//! reads is what the file held. Pure: bytes in, values out; never panics on any input.
+//! reads is what the file held. The documents are in the state files' dialect (Python's
+//! `NaN`, `Infinity` and `-Infinity` are values, `crate::pyjson`); in serialised output,
+//! which is strict JSON, such a token inside a record or value is written as the string of
+//! its text (`"NaN"`). Pure: bytes in, values out; never panics on any input.
 
+use crate::pyjson::{self, Verbatim};
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -25,7 +28,7 @@ pub struct RecordRef {
     /// The identity (`symbol / strategy / direction`), when matched by identity.
     pub identity: Option<String>,
     /// The record's exact text.
-    pub record: Box<RawValue>,
+    pub record: Verbatim,
 }
 
 /// One record whose identity stayed while its content changed.
@@ -34,9 +37,9 @@ pub struct RecordChange {
     /// The identity.
     pub identity: String,
     /// The record before, verbatim.
-    pub before: Box<RawValue>,
+    pub before: Verbatim,
     /// The record after, verbatim.
-    pub after: Box<RawValue>,
+    pub after: Verbatim,
     /// Its top-level fields that were added, removed or changed.
     pub fields: Vec<String>,
 }
@@ -64,7 +67,7 @@ pub struct KeyValue {
     /// The key.
     pub key: String,
     /// Its value, verbatim.
-    pub value: Box<RawValue>,
+    pub value: Verbatim,
 }
 
 /// A top-level key whose (non-array) value changed.
@@ -73,9 +76,9 @@ pub struct KeyChange {
     /// The key.
     pub key: String,
     /// Before, verbatim.
-    pub before: Box<RawValue>,
+    pub before: Verbatim,
     /// After, verbatim.
-    pub after: Box<RawValue>,
+    pub after: Verbatim,
 }
 
 /// The difference between two JSON documents.
@@ -107,19 +110,33 @@ impl DocDiff {
     }
 }
 
-type Object = BTreeMap<String, Box<RawValue>>;
+/// A document's top-level members, each key (the last occurrence of a repeated one) with
+/// the text of its value.
+type Object<'a> = BTreeMap<String, &'a str>;
 
 /// Parses a side: `None` (absent) and anything that is not a JSON object read as an empty
 /// object, with a note saying why.
-fn object(bytes: Option<&[u8]>) -> (Object, Option<String>) {
+fn object(bytes: Option<&[u8]>) -> (Object<'_>, Option<String>) {
     let Some(bytes) = bytes else {
         return (Object::new(), Some("absent".into()));
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return (Object::new(), Some("empty".into()));
     }
-    match serde_json::from_slice::<Object>(bytes) {
-        Ok(o) => (o, None),
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return (
+            Object::new(),
+            Some("not a JSON object (not valid UTF-8)".into()),
+        );
+    };
+    match pyjson::members(text) {
+        Ok(members) => (
+            members
+                .into_iter()
+                .map(|(k, r)| (k, text.get(r).unwrap_or_default()))
+                .collect(),
+            None,
+        ),
         Err(e) => (Object::new(), Some(format!("not a JSON object ({e})"))),
     }
 }
@@ -142,7 +159,7 @@ pub fn diff(
         match a.get(key) {
             None => d.keys_removed.push(KeyValue {
                 key: key.clone(),
-                value: bv.clone(),
+                value: Verbatim::new(bv),
             }),
             Some(av) => compare_key(&mut d, key, bv, av, keying),
         }
@@ -150,24 +167,20 @@ pub fn diff(
     for (key, av) in a.iter().filter(|(k, _)| !b.contains_key(*k)) {
         d.keys_added.push(KeyValue {
             key: key.clone(),
-            value: av.clone(),
+            value: Verbatim::new(av),
         });
     }
     d
 }
 
-fn compare_key(
-    d: &mut DocDiff,
-    key: &str,
-    bv: &RawValue,
-    av: &RawValue,
-    keying: &BTreeMap<String, Keying>,
-) {
-    let arrays = (
-        serde_json::from_str::<Vec<Box<RawValue>>>(bv.get()),
-        serde_json::from_str::<Vec<Box<RawValue>>>(av.get()),
-    );
-    if let (Ok(before), Ok(after)) = arrays {
+/// The text of each element of an array (`None` when `text` is not an array).
+fn element_texts(text: &str) -> Option<Vec<&str>> {
+    let ranges = pyjson::elements(text).ok()?;
+    Some(ranges.into_iter().filter_map(|r| text.get(r)).collect())
+}
+
+fn compare_key(d: &mut DocDiff, key: &str, bv: &str, av: &str, keying: &BTreeMap<String, Keying>) {
+    if let (Some(before), Some(after)) = (element_texts(bv), element_texts(av)) {
         let k = keying.get(key).unwrap_or(&Keying::Value);
         let ad = diff_arrays(key, &before, &after, k);
         if !(ad.added.is_empty() && ad.removed.is_empty() && ad.changed.is_empty()) {
@@ -175,37 +188,70 @@ fn compare_key(
         }
         return;
     }
-    if parse(bv).map(|v| canonical(&v)) != parse(av).map(|v| canonical(&v)) {
+    if Views::of(bv).map(|v| v.canonical()) != Views::of(av).map(|v| v.canonical()) {
         d.keys_changed.push(KeyChange {
             key: key.to_string(),
-            before: bv.to_owned(),
-            after: av.to_owned(),
+            before: Verbatim::new(bv),
+            after: Verbatim::new(av),
         });
     }
 }
 
-fn parse(raw: &RawValue) -> Option<Value> {
-    serde_json::from_str(raw.get()).ok()
+/// A value of the dialect read two ways, because `serde_json` has no non-finite number:
+/// `nulls` reads each `NaN`/`Infinity`/`-Infinity` as `null`, `names` as the string of its
+/// text (`None`: the text holds no such token and both read as `nulls`). Two values are the
+/// same exactly when both readings are: the one confuses a token with `null` only, the
+/// other with a string only.
+struct Views {
+    nulls: Value,
+    names: Option<Value>,
+}
+
+impl Views {
+    fn of(text: &str) -> Option<Views> {
+        if pyjson::tokens(text.as_bytes()).is_empty() {
+            let nulls = serde_json::from_str(text).ok()?;
+            return Some(Views { nulls, names: None });
+        }
+        let nulls = serde_json::from_slice(&pyjson::nulled(text.as_bytes())).ok()?;
+        let names = serde_json::from_str(&pyjson::strict(text)).ok()?;
+        Some(Views {
+            nulls,
+            names: Some(names),
+        })
+    }
+
+    fn names(&self) -> &Value {
+        self.names.as_ref().unwrap_or(&self.nulls)
+    }
+
+    /// Equal values give equal text, different values different text.
+    fn canonical(&self) -> String {
+        match &self.names {
+            None => canonical(&self.nulls),
+            Some(names) => format!("{}|{}", canonical(&self.nulls), canonical(names)),
+        }
+    }
 }
 
 /// One record with what it is matched by.
 struct Keyed<'a> {
-    raw: &'a RawValue,
-    value: Option<Value>,
+    raw: &'a str,
+    value: Option<Views>,
     identity: Option<String>,
     key: String,
 }
 
-fn keyed<'a>(raw: &'a RawValue, keying: &Keying) -> Keyed<'a> {
-    let value = parse(raw);
-    let identity = match (keying, &value) {
+fn keyed<'a>(raw: &'a str, keying: &Keying) -> Keyed<'a> {
+    let value = Views::of(raw);
+    let identity = match (keying, value.as_ref().map(Views::names)) {
         (Keying::Identity(fields), Some(Value::Object(o))) => identity_of(o, fields),
         _ => None,
     };
     let key = match (&identity, &value) {
         (Some(id), _) => format!("i:{id}"),
-        (None, Some(v)) => format!("v:{}", canonical(v)),
-        (None, None) => format!("r:{}", raw.get()),
+        (None, Some(v)) => format!("v:{}", v.canonical()),
+        (None, None) => format!("r:{raw}"),
     };
     Keyed {
         raw,
@@ -216,7 +262,7 @@ fn keyed<'a>(raw: &'a RawValue, keying: &Keying) -> Keyed<'a> {
 }
 
 /// `symbol / strategy / direction`, when the record has every identity field (a direction
-/// compares in any case, CONTRACT.md).
+/// compares in any case).
 fn identity_of(o: &serde_json::Map<String, Value>, fields: &[String]) -> Option<String> {
     let mut parts = Vec::with_capacity(fields.len());
     for f in fields {
@@ -230,13 +276,9 @@ fn identity_of(o: &serde_json::Map<String, Value>, fields: &[String]) -> Option<
     Some(parts.join(" / "))
 }
 
-/// Matches the records of two arrays (occurrences with the same key pair up in order).
-pub fn diff_arrays(
-    key: &str,
-    before: &[Box<RawValue>],
-    after: &[Box<RawValue>],
-    keying: &Keying,
-) -> ArrayDiff {
+/// Matches the records of two arrays (occurrences with the same key pair up in order);
+/// each record is given as its exact text.
+pub fn diff_arrays(key: &str, before: &[&str], after: &[&str], keying: &Keying) -> ArrayDiff {
     let before: Vec<Keyed<'_>> = before.iter().map(|r| keyed(r, keying)).collect();
     let mut pending: BTreeMap<&str, VecDeque<usize>> = BTreeMap::new();
     for (i, r) in before.iter().enumerate() {
@@ -277,8 +319,8 @@ pub fn diff_arrays(
 
 fn pair(d: &mut ArrayDiff, b: &Keyed<'_>, a: &Keyed<'_>) {
     let same = match (&b.value, &a.value) {
-        (Some(x), Some(y)) => canonical(x) == canonical(y),
-        _ => b.raw.get() == a.raw.get(),
+        (Some(x), Some(y)) => x.canonical() == y.canonical(),
+        _ => b.raw == a.raw,
     };
     if same {
         d.unchanged += 1;
@@ -286,8 +328,8 @@ fn pair(d: &mut ArrayDiff, b: &Keyed<'_>, a: &Keyed<'_>) {
     }
     d.changed.push(RecordChange {
         identity: a.identity.clone().unwrap_or_default(),
-        before: b.raw.to_owned(),
-        after: a.raw.to_owned(),
+        before: Verbatim::new(b.raw),
+        after: Verbatim::new(a.raw),
         fields: changed_fields(b.value.as_ref(), a.value.as_ref()),
     });
 }
@@ -295,13 +337,24 @@ fn pair(d: &mut ArrayDiff, b: &Keyed<'_>, a: &Keyed<'_>) {
 fn reference(r: &Keyed<'_>) -> RecordRef {
     RecordRef {
         identity: r.identity.clone(),
-        record: r.raw.to_owned(),
+        record: Verbatim::new(r.raw),
     }
 }
 
-/// The top-level fields of two records that differ.
-fn changed_fields(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
-    let (Some(Value::Object(b)), Some(Value::Object(a))) = (before, after) else {
+/// The top-level fields of two records that differ (in either reading).
+fn changed_fields(before: Option<&Views>, after: Option<&Views>) -> Vec<String> {
+    let (Some(b), Some(a)) = (before, after) else {
+        return Vec::new();
+    };
+    let mut keys = differing_keys(&b.nulls, &a.nulls);
+    keys.extend(differing_keys(b.names(), a.names()));
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+fn differing_keys(before: &Value, after: &Value) -> Vec<String> {
+    let (Value::Object(b), Value::Object(a)) = (before, after) else {
         return Vec::new();
     };
     let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
@@ -331,6 +384,18 @@ pub fn canonical(v: &Value) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// The text of each top-level member of a record, as the file holds it (`None` when it is
+/// not an object).
+pub fn fields(record: &str) -> Option<BTreeMap<String, &str>> {
+    let members = pyjson::members(record).ok()?;
+    Some(
+        members
+            .into_iter()
+            .map(|(k, r)| (k, record.get(r).unwrap_or_default()))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -378,6 +443,45 @@ mod tests {
         assert_eq!(a.removed.len(), 2);
         assert_eq!(a.added[0].record.get(), r#"{"c" : 3}"#, "verbatim");
         assert!(a.changed.is_empty());
+    }
+
+    /// `NaN` equals `NaN` and nothing else (not `null`, not `"NaN"`); the record text is
+    /// kept as the file holds it and serialises as strict JSON.
+    #[test]
+    fn python_non_finite_numbers_compare_as_themselves() {
+        let before = br#"{"open_positions":[
+            {"symbol":"A","strategy":"t","direction":"LONG","x":NaN},
+            {"symbol":"B","strategy":"t","direction":"LONG","x":NaN},
+            {"symbol":"C","strategy":"t","direction":"LONG","x":NaN},
+            {"symbol":"D","strategy":"t","direction":"LONG","x":-Infinity}],
+            "t": Infinity, "u": NaN}"#;
+        let after = br#"{"open_positions":[
+            {"symbol":"A","strategy":"t","direction":"LONG","x":NaN},
+            {"symbol":"B","strategy":"t","direction":"LONG","x":null},
+            {"symbol":"C","strategy":"t","direction":"LONG","x":"NaN"},
+            {"symbol":"D","strategy":"t","direction":"LONG","x":Infinity}],
+            "t": Infinity, "u": null}"#;
+        let d = diff(Some(before), Some(after), &positions());
+        assert_eq!(d.before_note, None);
+        let a = &d.arrays[0];
+        assert_eq!(a.unchanged, 1);
+        let changed: Vec<&str> = a.changed.iter().map(|c| c.identity.as_str()).collect();
+        assert_eq!(changed, ["B / t / LONG", "C / t / LONG", "D / t / LONG"]);
+        assert!(a.changed.iter().all(|c| c.fields == ["x"]));
+        assert!(a.changed[2].before.get().contains("-Infinity"), "verbatim");
+        let keys: Vec<&str> = d.keys_changed.iter().map(|k| k.key.as_str()).collect();
+        assert_eq!(keys, ["u"]);
+        let json = serde_json::to_string(&d).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(v["arrays"][0]["changed"][2]["before"]["x"], "-Infinity");
+        assert_eq!(v["keys_changed"][0]["before"], "NaN");
+        let by_value = diff(
+            Some(b"{\"s\":[{\"a\":NaN},{\"a\":1}]}"),
+            Some(b"{\"s\":[{\"a\" : NaN},{\"a\":null}]}"),
+            &BTreeMap::new(),
+        );
+        assert_eq!(by_value.arrays[0].unchanged, 1);
+        assert_eq!(by_value.arrays[0].added[0].record.get(), "{\"a\":null}");
     }
 
     #[test]

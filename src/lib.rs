@@ -98,6 +98,7 @@ pub mod plan;
 pub mod predict;
 pub mod procs;
 pub mod prune;
+pub mod pyjson;
 pub mod recovery;
 pub mod report;
 pub mod rollback;

@@ -1,5 +1,6 @@
 //! Property tests of the JSON salvage: generated positions files (unique `order_id`s,
-//! tricky numbers, nested objects, escapes) under every corruption kind, checked with the
+//! tricky numbers, Python's `NaN`/`Infinity`/`-Infinity`, nested objects, escapes) under
+//! every corruption kind, checked with the
 //! same functions the fuzz targets use (`selfheal::salvage::fuzzing`).
 
 use proptest::prelude::*;
@@ -116,6 +117,8 @@ proptest! {
         Just("{"), Just("}"), Just("["), Just("]"), Just(","), Just(":"), Just("\""),
         Just("\"open_positions\": ["), Just("\"closed_positions\":["), Just("{\"a\": 1}"),
         Just("\\"), Just("1.50"), Just("\u{0}"), Just("\u{ff}"), Just(" "), Just("\n"),
+        Just("NaN"), Just("Infinity"), Just("-Infinity"), Just("Na"), Just("-Inf"),
+        Just("{\"s\": NaN}"), Just("{\"s\": [-Infinity]}"),
     ], 0..60)) {
         let text = parts.concat();
         if let Err(e) = check_bytes(text.as_bytes(), &Shape::positions()) {

@@ -68,6 +68,8 @@ mod fuzz_replay;
 mod salvage_props;
 // The corrupted-JSON heal: real-mode refusal, --accept-loss, ack, the salvage command.
 mod salvage_heal;
+// The bot's NaN/Infinity/-Infinity: its real positions file stays intact; damage around them.
+mod realbot_dialect;
 // Shared support of the reliability suite: arenas with a sentinel tree, counted runs, the summary.
 mod reliability_support;
 // I/O errors (ENOSPC, EIO, EACCES, EROFS) at every fault point of a heal and a rollback.

@@ -7,7 +7,7 @@
 //! engine. The original bytes always go to the backup store first (the engine's job).
 
 use super::{Ctx, FileView, Planned};
-use crate::checks::layout::inspect_file_reusing;
+use crate::checks::layout::{inspect_file, inspect_file_reusing};
 use crate::config::{File, FileRole};
 use crate::findings::{code, Finding, Level};
 use crate::jsondoc::{Known, Record, Scanned, Spanned};
@@ -40,6 +40,7 @@ impl Note {
             "outcome": self.report.outcome,
             "records_kept": self.report.records_kept,
             "records_lost": self.report.records_lost,
+            "records_lost_is_lower_bound": self.report.records_lost_is_lower_bound,
             "bytes_lost": self.report.bytes_lost,
             "ambiguous": self.report.outcome == Outcome::Ambiguous,
             "versions": self.report.versions.len(),
@@ -107,7 +108,15 @@ pub fn plan(
     let document = Arc::new(document);
     let known = known(bytes, &spec.record_arrays, &records, scanned);
     let identity = &ctx.layout.config.positions.identity;
-    let written = inspect_file_reusing(&spec, &document, identity, known);
+    let mut written = inspect_file_reusing(&spec, &document, identity, known);
+    // A salvage that kept no key is `{}`, which the next run would take for an empty file
+    // and replace with the default: the default is written now, so one heal settles it.
+    let document = if matches!(written, crate::jsondoc::Shape::Empty(_)) {
+        written = inspect_file(&spec, &spec.default_bytes, identity);
+        Arc::new(spec.default_bytes.clone())
+    } else {
+        document
+    };
     view.written = Some((Arc::clone(&document), written));
     let op = p.push(Op {
         heal: "corrupted_json",
@@ -229,8 +238,13 @@ fn corrupt(path: &str, msg: &str, details: serde_json::Value, evidence: String) 
 
 /// A stable description of a damaged file for alert deduplication.
 fn evidence(len: usize, r: &SalvageReport) -> String {
+    let at_least = if r.records_lost_is_lower_bound {
+        "at least "
+    } else {
+        ""
+    };
     format!(
-        "damaged: {len} bytes, {} kept, {} lost",
+        "damaged: {len} bytes, {} kept, {at_least}{} lost",
         r.records_kept, r.records_lost
     )
 }
@@ -238,7 +252,7 @@ fn evidence(len: usize, r: &SalvageReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::layout::{inspect_file, inspect_file_keeping};
+    use crate::checks::layout::inspect_file_keeping;
     use crate::config::{Config, Layout};
 
     fn record(i: usize, open: bool) -> String {

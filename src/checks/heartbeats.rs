@@ -13,8 +13,6 @@ use crate::findings::{code, Finding, Level};
 use crate::jsondoc;
 use crate::paths::RelPath;
 use crate::plan::{observe, Action, Observed, Op};
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -239,7 +237,9 @@ fn read_plain(bytes: &[u8]) -> Reading {
 
 /// The time and the component of a JSON heartbeat.
 fn read_json(bytes: &[u8]) -> (Reading, Option<String>) {
-    let doc: serde_json::Value = match serde_json::from_slice(bytes) {
+    // Python's NaN/Infinity/-Infinity (the writer's dialect) read as null: a valid
+    // heartbeat whose timestamp is one of them has no usable timestamp.
+    let doc: serde_json::Value = match serde_json::from_slice(&crate::pyjson::nulled(bytes)) {
         Ok(v) => v,
         Err(e) => return (Reading::Unreadable(format!("not valid JSON: {e}")), None),
     };
@@ -339,39 +339,10 @@ fn replace_members(bytes: &[u8], members: &[(String, String)]) -> Option<Vec<u8>
     jsondoc::insert_keys(&out, &missing)
 }
 
-/// The top-level members of a JSON object text with the byte range of each value, or `None`
-/// if the text is not exactly one JSON object.
+/// The top-level members of a JSON object text (Python's dialect) with the byte range of
+/// each value, or `None` if the text is not exactly one JSON object.
 fn top_level_spans(text: &str) -> Option<Vec<(String, Range<usize>)>> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let raw = de.deserialize_map(MembersVisitor).ok()?;
-    de.end().ok()?;
-    let base = text.as_ptr() as usize;
-    raw.into_iter()
-        .map(|(k, v)| {
-            // The raw value borrows from `text`: its offset is its distance from the start.
-            let start = (v.get().as_ptr() as usize).checked_sub(base)?;
-            let end = start.checked_add(v.get().len())?;
-            (end <= text.len()).then_some((k, start..end))
-        })
-        .collect()
-}
-
-struct MembersVisitor;
-
-impl<'de> Visitor<'de> for MembersVisitor {
-    type Value = Vec<(String, &'de RawValue)>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(k) = map.next_key::<String>()? {
-            out.push((k, map.next_value::<&'de RawValue>()?));
-        }
-        Ok(out)
-    }
+    crate::pyjson::members(text).ok()
 }
 
 #[cfg(test)]
@@ -411,6 +382,27 @@ mod tests {
             assert_eq!(v[TS_KEY], NOW);
             assert_eq!(v[DT_KEY], "2023-11-14 22:13:20 UTC");
         }
+    }
+
+    /// Python's NaN/Infinity/-Infinity are values: a heartbeat holding them is read and
+    /// reset like any other, every other byte kept; a non-finite timestamp is unusable.
+    #[test]
+    fn python_non_finite_numbers() {
+        let old = "{\"component\": \"bot_cycle\", \"last_heartbeat_ts\": 1600000000, \"last_heartbeat_dt\": \"2020-09-13 12:26:40 UTC\", \"metadata\": {\"score\": NaN, \"r\": [-Infinity]}}";
+        let (r, c) = read_json(old.as_bytes());
+        assert_eq!(
+            (r, c.as_deref()),
+            (Reading::At(1_600_000_000), Some("bot_cycle"))
+        );
+        let out = reset_json(old.as_bytes(), "bot_cycle", NOW);
+        let want = old
+            .replace("1600000000", "1700000000")
+            .replace("2020-09-13 12:26:40 UTC", "2023-11-14 22:13:20 UTC");
+        assert_eq!(String::from_utf8_lossy(&out), want);
+        let (r, _) = read_json(b"{\"last_heartbeat_ts\": NaN}");
+        assert!(matches!(r, Reading::Unreadable(_)));
+        let (r, _) = read_json(b"{\"last_heartbeat_ts\": Infinity, \"last_heartbeat_dt\": \"2023-11-14 22:13:20 UTC\"}");
+        assert_eq!(r, Reading::At(NOW));
     }
 
     #[test]

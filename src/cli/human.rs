@@ -7,7 +7,7 @@ use selfheal::config::Layout;
 use selfheal::error::Error;
 use selfheal::heal::{RecoverReport, RollbackReport};
 use selfheal::journal::Problem;
-use selfheal::jsondiff::{ArrayDiff, DocDiff, RecordChange, RecordRef};
+use selfheal::jsondiff::{self, ArrayDiff, DocDiff, RecordChange, RecordRef};
 use selfheal::prune::PruneReport;
 use selfheal::report::Report;
 use selfheal::stats::Stats;
@@ -20,11 +20,14 @@ use std::path::Path;
 /// Records listed per array in human output (`--json` has them all).
 const SHOWN_RECORDS: usize = 20;
 
-/// A JSON value on one short line: compact, cut at 160 characters.
+/// A JSON value on one short line: compact, cut at 160 characters. A value holding
+/// Python's `NaN`/`Infinity`/`-Infinity` keeps them as written.
 fn brief(raw: &str) -> String {
-    let compact = serde_json::from_str::<serde_json::Value>(raw)
-        .map(|v| v.to_string())
-        .unwrap_or_else(|_| raw.split_whitespace().collect::<Vec<_>>().join(" "));
+    let compact = match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(v) => v.to_string(),
+        Err(_) if selfheal::pyjson::is_valid(raw.as_bytes()) => selfheal::pyjson::compact(raw),
+        Err(_) => raw.split_whitespace().collect::<Vec<_>>().join(" "),
+    };
     match compact.char_indices().nth(160) {
         Some((i, _)) => format!("{}...", compact.get(..i).unwrap_or_default()),
         None => compact,
@@ -33,13 +36,11 @@ fn brief(raw: &str) -> String {
 
 /// `size 1 -> 3, direction "long" -> "LONG"` for a record whose identity stayed.
 fn field_changes(c: &RecordChange) -> String {
-    let parse = |raw: &serde_json::value::RawValue| {
-        serde_json::from_str::<serde_json::Value>(raw.get()).unwrap_or_default()
-    };
-    let (before, after) = (parse(&c.before), parse(&c.after));
-    let value = |v: &serde_json::Value, k: &str| {
+    let before = jsondiff::fields(c.before.get()).unwrap_or_default();
+    let after = jsondiff::fields(c.after.get()).unwrap_or_default();
+    let value = |v: &BTreeMap<String, &str>, k: &str| {
         v.get(k)
-            .map_or_else(|| "(absent)".to_string(), |x| brief(&x.to_string()))
+            .map_or_else(|| "(absent)".to_string(), |x| brief(x))
     };
     c.fields
         .iter()

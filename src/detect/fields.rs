@@ -111,7 +111,7 @@ fn number_defect(field: &'static str, v: &Val) -> Option<Defect> {
         Val::Num(n) if !n.is_finite() => Some(defect(
             field,
             "not_finite",
-            format!("{field} is not finite"),
+            format!("{field} is not finite ({})", crate::pyjson::number_text(*n)),
         )),
         Val::Num(n) => Some(defect(
             field,
@@ -188,10 +188,10 @@ pub fn marked_filled(rec: &Record, f: &Fields) -> bool {
     })
 }
 
-/// A number, or a string holding one (exchanges often send sizes as strings).
+/// A finite number, or a string holding one (exchanges often send sizes as strings).
 fn lenient_number(v: &Val) -> Option<f64> {
     match v {
-        Val::Num(n) => Some(*n),
+        Val::Num(n) => Some(*n).filter(|n| n.is_finite()),
         Val::Str(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
         _ => None,
     }
@@ -300,6 +300,18 @@ mod tests {
                 ],
             ),
             ("7", &[("record", "not_object")]),
+            (
+                r#"{"symbol":"BTC","direction":"long","strategy":"s","entry_price":NaN,"size":Infinity,"leverage":-Infinity}"#,
+                &[
+                    ("entry_price", "not_finite"),
+                    ("size", "not_finite"),
+                    ("leverage", "not_finite"),
+                ],
+            ),
+            (
+                r#"{"symbol":"BTC","direction":"long","strategy":"s","entry_price":1,"size":2,"leverage":3,"mtf_alignment":NaN,"margin_collateral":Infinity,"order_size":-Infinity}"#,
+                &[],
+            ),
         ];
         for (rec, want) in cases {
             let (recs, f) = records(&format!("{{\"open_positions\":[{rec}]}}"));
@@ -321,7 +333,8 @@ mod tests {
             {"status":"FILLED","size":1,"order_size":2},
             {"order_status":"filled","size":1,"filled_size":"1.5"},
             {"order":{"status":"Filled","amount":3},"size":1},
-            {"status":"open","size":1}]}"#,
+            {"status":"open","size":1},
+            {"status":"filled","size":1,"order_size":NaN,"filled_size":Infinity,"order":{"size":4}}]}"#,
         );
         let got: Vec<(bool, Option<(&str, f64)>)> = recs
             .iter()
@@ -334,6 +347,7 @@ mod tests {
                 (true, Some(("filled_size", 1.5))),
                 (true, Some(("order.amount", 3.0))),
                 (false, None),
+                (true, Some(("order.size", 4.0))),
             ]
         );
     }

@@ -83,7 +83,8 @@ fn margin(
         fields::val(r, f.margin).as_num().map(|m| acc + m)
     })?;
     let diff = (used - sum).abs();
-    if diff <= tolerance {
+    // A non-finite side (Python's NaN/Infinity) is never equal: it is a finding.
+    if used.is_finite() && sum.is_finite() && diff <= tolerance {
         return None;
     }
     Some(
@@ -192,6 +193,21 @@ mod tests {
                 two,
                 r#"{"open_positions_count":2,"used_margin":16}"#.into(),
                 vec![crit("used_margin 16 vs margin_collateral 15")],
+            ),
+            (
+                two,
+                r#"{"open_positions_count":2,"used_margin":NaN}"#.into(),
+                vec![crit("used_margin NaN vs margin_collateral 15")],
+            ),
+            (
+                r#"{"margin_collateral":Infinity},{"margin_collateral":-Infinity}"#,
+                r#"{"open_positions_count":2,"used_margin":0.0}"#.into(),
+                vec![crit("used_margin 0 vs margin_collateral NaN")],
+            ),
+            (
+                r#"{"margin_collateral":Infinity}"#,
+                r#"{"open_positions_count":1,"used_margin":Infinity}"#.into(),
+                vec![crit("used_margin inf vs margin_collateral inf")],
             ),
             (
                 two,

@@ -336,6 +336,26 @@ mod tests {
         assert_eq!(run(&open, &pos("BTC", "a", "LONG", "")), vec![]);
     }
 
+    /// Python's non-finite numbers: in entry_price/size/leverage a defect (critical when
+    /// open, HIGH when closed), anywhere else just a value.
+    #[test]
+    fn non_finite_numbers() {
+        let plain = pos(
+            "BTC",
+            "a",
+            "LONG",
+            r#","mtf_alignment":NaN,"ofi_score":-Infinity"#,
+        );
+        assert_eq!(run(&plain, &plain), vec![]);
+        let nan_price = pos("ETH", "a", "LONG", "").replace("100.5", "NaN");
+        let inf_size = pos("SOL", "a", "LONG", "").replace("\"size\":10", "\"size\":Infinity");
+        let integrity = |l: Level| (code::DATA_INTEGRITY.to_string(), l);
+        assert_eq!(
+            run(&nan_price, &inf_size),
+            vec![integrity(Level::Critical), integrity(Level::High)]
+        );
+    }
+
     #[test]
     fn each_issue_is_found() {
         let crit = |c: &str| (c.to_string(), Level::Critical);

@@ -14,12 +14,13 @@ pub fn detect(journal: &Journal, mode: Mode) -> Vec<Finding> {
         .map(|p| {
             let level = if mode == Mode::Real { Level::Critical } else { Level::High };
             let what = if p.ambiguous { ", ambiguous" } else { "" };
+            let at_least = if p.records_lost_is_lower_bound { "at least " } else { "" };
             Finding::new(
                 code::DATA_INTEGRITY,
                 level,
                 p.paths.first().map(String::as_str),
                 format!(
-                    "transaction {} applied a lossy salvage of {} in paper mode (lost {} records{what}); real mode is blocked until `selfheal ack {}`",
+                    "transaction {} applied a lossy salvage of {} in paper mode (lost {at_least}{} records{what}); real mode is blocked until `selfheal ack {}`",
                     p.txn,
                     p.paths.join(", "),
                     p.records_lost,
@@ -27,7 +28,7 @@ pub fn detect(journal: &Journal, mode: Mode) -> Vec<Finding> {
                 ),
                 format!("unacknowledged salvage in transaction {}", p.txn),
             )
-            .with_details(json!({"transaction": p.txn, "salvage": {"records_lost": p.records_lost, "ambiguous": p.ambiguous, "paths": p.paths}}))
+            .with_details(json!({"transaction": p.txn, "salvage": {"records_lost": p.records_lost, "records_lost_is_lower_bound": p.records_lost_is_lower_bound, "ambiguous": p.ambiguous, "paths": p.paths}}))
         })
         .collect()
 }

@@ -3,8 +3,11 @@
 //! so every other byte of the file stays as it was. Damaged bytes are classified here and
 //! handed to `salvage`; usable-but-wrong documents (numbers out of range, nesting deeper
 //! than 128, duplicate keys, a record array that is not an array) are findings, never
-//! rewritten. The scanner lives in `scan`: a strict RFC 8259 validator, faster than a
-//! serde tree because it skips what it does not need.
+//! rewritten. The scanner lives in `scan`: a strict RFC 8259 validator that also accepts
+//! Python's `NaN`, `Infinity` and `-Infinity` (the state files' dialect, see
+//! `crate::pyjson`), faster than a serde tree because it skips what it does not need. Only
+//! syntactically valid bytes are ever [`Shape::Unusable`]; broken bytes are
+//! [`Shape::Corrupt`] even when something unusable comes before the break.
 
 mod scan;
 
@@ -51,7 +54,7 @@ impl fmt::Display for EmptyKind {
 }
 
 /// A scalar pulled out of a document, or the kind of a non-scalar.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Val {
     /// The key is absent.
     Missing,
@@ -59,7 +62,8 @@ pub enum Val {
     Null,
     /// `true` / `false`.
     Bool(bool),
-    /// A number (as f64).
+    /// A number (as f64; Python's `NaN`, `Infinity` and `-Infinity` are the non-finite
+    /// ones).
     Num(f64),
     /// A string (shared: a state file repeats the same few symbols and strategies record
     /// after record, and the scanner hands out one copy of each).
@@ -68,6 +72,23 @@ pub enum Val {
     Array,
     /// An object, with the extracted sub-fields (see [`Extract`]).
     Object(Box<[Val]>),
+}
+
+/// Values are equal when they are the same value: a `NaN` equals a `NaN` (a file holding
+/// `NaN` reads the same each time), `0.0` and `-0.0` are equal as numbers.
+impl PartialEq for Val {
+    fn eq(&self, other: &Val) -> bool {
+        match (self, other) {
+            (Val::Num(a), Val::Num(b)) => a == b || (a.is_nan() && b.is_nan()),
+            (Val::Missing, Val::Missing) | (Val::Null, Val::Null) | (Val::Array, Val::Array) => {
+                true
+            }
+            (Val::Bool(a), Val::Bool(b)) => a == b,
+            (Val::Str(a), Val::Str(b)) => a == b,
+            (Val::Object(a), Val::Object(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl Val {
@@ -326,6 +347,12 @@ mod tests {
             ("{\"a\":1,}", "corrupt"),
             ("\u{feff}{\"a\":1}", "corrupt"),
             ("{\"a\":1}{\"a\":1}", "corrupt"),
+            ("{\"a\":NaN,\"b\":[Infinity,-Infinity]}", "object"),
+            ("{\"a\":NaN", "corrupt"),
+            ("{\"a\":-Inf", "corrupt"),
+            ("{\"a\":nan}", "corrupt"),
+            ("NaN", "unusable"),
+            ("{\"a\":1e400,\"b\":", "corrupt"),
         ];
         for (input, want) in cases {
             let arrays = arrays();
@@ -351,6 +378,9 @@ mod tests {
             inspect(deep.as_bytes(), &spec),
             Shape::Unusable(_)
         ));
+        // Cut inside nesting deeper than the limit: broken bytes, not valid JSON.
+        let cut = format!("{{\"open_positions\":[{{\"a\":{}", "[".repeat(200));
+        assert!(matches!(inspect(cut.as_bytes(), &spec), Shape::Corrupt(_)));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! A strict JSON scanner (RFC 8259) for the managed files: validates every byte (grammar,
+//! A strict JSON scanner (RFC 8259, plus the `NaN`, `Infinity` and `-Infinity` of Python's
+//! dialect, see `crate::pyjson`) for the managed files: validates every byte (grammar,
 //! escapes, UTF-8, no control characters in strings), refuses what cannot be used (nesting
 //! deeper than [`MAX_DEPTH`], a number that overflows f64, a duplicate key in any object,
 //! compared as written), and pulls out only the top-level values and the record fields the
@@ -15,6 +16,7 @@
 //! skipped eight at a time.
 
 use super::{fnv, Document, Extract, Known, Record, Scanned, Spec, Val};
+use crate::pyjson::NonFinite;
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
@@ -338,12 +340,29 @@ pub(super) fn document_with<'a>(
         cut: (Vec::new(), None),
         known,
     };
-    let result = s.top(spec);
+    let result = match s.top(spec).map_err(|f| error_at(bytes, f)) {
+        Err(e) if e.unusable => Err(first_break(bytes).unwrap_or(e)),
+        other => other,
+    };
     let scanned = match &result {
-        Err(f) if keep && !f.unusable => Some(s.scanned()),
+        Err(e) if keep && !e.unusable => Some(s.scanned()),
         _ => None,
     };
-    (result.map_err(|f| error_at(bytes, f)), scanned)
+    (result, scanned)
+}
+
+/// Where the bytes break, if they do: the scan stops at the first thing it cannot use
+/// (nesting too deep, a duplicate key, a number out of range) without reading on, and a
+/// document with such a thing is still broken when its bytes are (cut short, say): only a
+/// syntactically valid document is ever called unusable rather than corrupt.
+fn first_break(bytes: &[u8]) -> Option<ScanError> {
+    let e = crate::pyjson::check(bytes).err()?;
+    Some(ScanError {
+        line: e.line,
+        column: e.column,
+        what: e.what,
+        unusable: false,
+    })
 }
 
 fn error_at(bytes: &[u8], f: Fail) -> ScanError {
@@ -431,7 +450,9 @@ impl<'a> Scanner<'a> {
             Some(b'"') => self.skip(0).map(|()| Top::NotObject("a string"))?,
             Some(b't' | b'f') => self.skip(0).map(|()| Top::NotObject("a boolean"))?,
             Some(b'n') => self.skip(0).map(|()| Top::NotObject("null"))?,
-            Some(b'-' | b'0'..=b'9') => self.skip(0).map(|()| Top::NotObject("a number"))?,
+            Some(b'-' | b'0'..=b'9' | b'N' | b'I') => {
+                self.skip(0).map(|()| Top::NotObject("a number"))?
+            }
             _ => return self.unexpected("a value"),
         };
         self.ws();
@@ -772,6 +793,7 @@ impl<'a> Scanner<'a> {
                 let s = self.string()?;
                 self.shared(s, at).map(Val::Str)
             }
+            _ if self.at_non_finite() => self.non_finite().map(|t| Val::Num(t.value())),
             Some(b'-' | b'0'..=b'9') => {
                 let (start, end, _) = self.number()?;
                 let raw = self.b.get(start..end).unwrap_or_default();
@@ -821,6 +843,7 @@ impl<'a> Scanner<'a> {
                 s.skip(depth + 1)
             }),
             Some(b'[') => self.array(depth, |s| s.skip(depth + 1)),
+            _ if self.at_non_finite() => self.non_finite().map(|_| ()),
             Some(b'-' | b'0'..=b'9') => {
                 let (start, end, exp) = self.number()?;
                 self.check_range(start, end, exp)
@@ -829,6 +852,27 @@ impl<'a> Scanner<'a> {
             Some(b'f') => self.literal(b"false"),
             Some(b'n') => self.literal(b"null"),
             _ => self.unexpected("a value"),
+        }
+    }
+
+    /// Whether the cursor is on what can only be a non-finite number: `N`, `I` or `-I`.
+    #[inline]
+    fn at_non_finite(&self) -> bool {
+        match self.peek() {
+            Some(b'N' | b'I') => true,
+            Some(b'-') => self.b.get(self.i + 1) == Some(&b'I'),
+            _ => false,
+        }
+    }
+
+    /// Scans `NaN`, `Infinity` or `-Infinity` (exactly, as Python writes them).
+    fn non_finite(&mut self) -> R<NonFinite> {
+        match NonFinite::at_start(self.b.get(self.i..).unwrap_or_default()) {
+            Some(t) => {
+                self.i += t.text().len();
+                Ok(t)
+            }
+            None => broken(self.i, "expected `NaN`, `Infinity` or `-Infinity`"),
         }
     }
 
@@ -1109,6 +1153,68 @@ mod tests {
         assert!(document(b"{\"a\":\"\xff\"}", &Spec::default()).is_err());
     }
 
+    /// Python's `NaN`, `Infinity` and `-Infinity` are numbers; nothing else spelled like
+    /// them is, and a cut token is broken.
+    #[test]
+    fn python_non_finite_numbers() {
+        let ex = Extract {
+            fields: vec!["p".into()],
+            sub_fields: vec![Vec::new()],
+            common: 1,
+        };
+        let arrays = vec!["r".to_string()];
+        let spec = Spec {
+            record_arrays: &arrays,
+            extract: Some(&ex),
+            ..Spec::default()
+        };
+        for (token, want) in [
+            ("NaN", f64::NAN),
+            ("Infinity", f64::INFINITY),
+            ("-Infinity", f64::NEG_INFINITY),
+        ] {
+            let text = format!("{{\"t\":{token},\"r\":[{{\"p\": {token}}}, [{token}]]}}");
+            let Ok(Top::Object(doc)) = document(text.as_bytes(), &spec) else {
+                panic!("{text} is valid");
+            };
+            let got = doc.top("t").as_num().unwrap_or(0.0);
+            assert_eq!(got.to_bits(), want.to_bits(), "{text}");
+            let rec = doc.records("r").and_then(|r| r.first()).cloned();
+            let p = rec.and_then(|r| r.values.first().and_then(Val::as_num));
+            assert_eq!(p.map(f64::to_bits), Some(want.to_bits()), "{text}");
+            assert!(ok(&format!("{{\"a\": [{token}, 1]}}")), "{token} skipped");
+            assert!(matches!(
+                document(token.as_bytes(), &spec),
+                Ok(Top::NotObject("a number"))
+            ));
+        }
+        for bad in [
+            "{\"a\":nan}",
+            "{\"a\":-NaN}",
+            "{\"a\":+Infinity}",
+            "{\"a\":infinity}",
+            "{\"a\":Inf}",
+            "{\"a\":NaNa}",
+            "{\"a\":Infinity1}",
+            "{\"a\":--Infinity}",
+            "{\"a\":[1,Nan]}",
+            "{NaN:1}",
+        ] {
+            let e = document(bad.as_bytes(), &Spec::default()).err();
+            assert!(e.is_some_and(|e| !e.unusable), "input: {bad}");
+        }
+        for cut in [
+            "{\"a\":Na",
+            "{\"a\":-Inf",
+            "{\"a\":Infinit",
+            "{\"a\":N",
+            "{\"a\":-",
+        ] {
+            let e = document(cut.as_bytes(), &Spec::default()).err();
+            assert!(e.is_some_and(|e| !e.unusable), "input: {cut}");
+        }
+    }
+
     #[test]
     fn unusable_documents() {
         for c in [
@@ -1125,6 +1231,22 @@ mod tests {
             .is_some_and(|e| e.unusable));
         let fine = format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100));
         assert!(document(fine.as_bytes(), &Spec::default()).is_ok());
+    }
+
+    /// A document that is cut short (or otherwise broken) after something unusable is
+    /// broken, never unusable: unusable means syntactically valid.
+    #[test]
+    fn broken_after_unusable_is_broken() {
+        for c in [
+            format!("{{\"a\":{}1", "[".repeat(200)),
+            format!("{{\"a\":{}1{},", "[".repeat(200), "]".repeat(200)),
+            "{\"a\":{\"b\":1,\"b\":2},\"c\":".to_string(),
+            "{\"a\":1e400,\"c\":[1,".to_string(),
+            "{\"a\":1,\"a\":2} x".to_string(),
+        ] {
+            let e = document(c.as_bytes(), &Spec::default()).err();
+            assert!(e.is_some_and(|e| !e.unusable), "input: {c:.60}");
+        }
     }
 
     #[test]

@@ -420,7 +420,7 @@ mod tests {
             &Shape::positions(),
         );
         let want = format!(
-            "salvaged 1 records, lost 1 records and {} bytes",
+            "salvaged 1 record, lost at least 1 record and {} bytes, not counting records past the cut",
             s.report.bytes_lost
         );
         assert_eq!(s.report.summary(), want);
@@ -433,6 +433,27 @@ mod tests {
             "{}",
             dup.report.summary()
         );
+    }
+
+    /// Python's non-finite numbers are values: a document holding them is intact, and
+    /// the records holding them survive damage verbatim like any other.
+    #[test]
+    fn python_non_finite_numbers_are_kept() {
+        let nan =
+            r#"{"symbol": "BTC-USDT", "entry_price": 2.5, "mtf_alignment": NaN, "order_id": "n"}"#;
+        let inf = r#"{"symbol": "ETH-USDT", "s": [Infinity, -Infinity], "order_id": "i"}"#;
+        let f = doc(&[nan, A, inf], &[C]);
+        let s = salvage(f.as_bytes(), &Shape::positions());
+        assert_eq!(s.report.outcome, Outcome::Intact);
+        assert_eq!(s.document, f.as_bytes());
+        for cut in ["ofi_score", "Infinity, -Inf", "Na"] {
+            let text = f.replacen("\"order_id\": \"i\"", &format!("\"x\": {cut}"), 1);
+            let at = text.rfind(cut).map_or(0, |p| p + cut.len());
+            let input = text.as_bytes().get(..at).unwrap_or_default();
+            let s = salvage(input, &Shape::positions());
+            assert_eq!(texts(input, &s, 0), [nan, A], "cut after {cut}");
+            assert_eq!(s.report.outcome, Outcome::Lossy);
+        }
     }
 
     #[test]

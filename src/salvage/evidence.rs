@@ -132,8 +132,10 @@ pub(crate) fn first_key_of(record: &[u8]) -> Option<&[u8]> {
 
 /// The top-level keys of an object's text (empty if it does not parse).
 pub(crate) fn record_keys(record: &[u8]) -> HashSet<String> {
-    serde_json::from_slice::<std::collections::HashMap<String, serde::de::IgnoredAny>>(record)
-        .map(|m| m.into_keys().collect())
+    std::str::from_utf8(record)
+        .ok()
+        .and_then(|text| crate::pyjson::members(text).ok())
+        .map(|m| m.into_iter().map(|(k, _)| k).collect())
         .unwrap_or_default()
 }
 

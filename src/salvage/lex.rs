@@ -7,7 +7,6 @@
 //! authority on whether the value is intact.
 
 use memchr::{memchr2, memchr3};
-use serde::de::IgnoredAny;
 
 /// A half-open byte range `[start, end)` of the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -151,14 +150,13 @@ fn container_extent(buf: &[u8], start: usize, open: u8, close: u8, limit: usize)
     }
 }
 
-/// True if `bytes` are UTF-8 and exactly one JSON value (RFC 8259 grammar, surrounding
-/// whitespace allowed). Numbers out of range, lone surrogate escapes and deep nesting are
-/// syntactically valid and pass; deciding whether they are usable is not salvage's job.
+/// True if `bytes` are UTF-8 and exactly one JSON value of the state files' dialect
+/// (RFC 8259 grammar plus Python's `NaN`, `Infinity` and `-Infinity`, surrounding
+/// whitespace allowed; see `crate::pyjson`). Numbers out of range, lone surrogate escapes
+/// and deep nesting are syntactically valid and pass; deciding whether they are usable is
+/// not salvage's job.
 pub(crate) fn is_valid_json(bytes: &[u8]) -> bool {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => serde_json::from_str::<IgnoredAny>(text).is_ok(),
-        Err(_) => false,
-    }
+    crate::pyjson::is_valid(bytes)
 }
 
 /// The decoded name of the JSON string in `raw` (quotes included); the raw text between
@@ -189,6 +187,10 @@ mod tests {
             (r#"[1,[2],3],"#, Some(9)),
             ("12.5,", Some(4)),
             ("12.5", None),
+            ("NaN,", Some(3)),
+            ("-Infinity]", Some(9)),
+            ("Infinity", None),
+            ("-Inf", None),
             (r#""abc"#, None),
             ("", None),
         ];
@@ -211,6 +213,12 @@ mod tests {
             (b"[1,]", false),
             (b"\"\xff\"", false),
             (b"{} {}", false),
+            (b"[NaN, Infinity, -Infinity]", true),
+            (b"{\"a\": NaN}", true),
+            (b"{\"a\": Na}", false),
+            (b"{\"a\": -Inf", false),
+            (b"{\"a\": nan}", false),
+            (b"{\"a\": -NaN}", false),
         ];
         for (input, want) in cases {
             assert_eq!(is_valid_json(input), *want, "input: {input:?}");

@@ -75,7 +75,11 @@ impl LostScan<'_> {
                 | b'a'
                 | b'l'
                 | b's'
-                | b'n' => self.mark(b'0', i),
+                | b'n'
+                | b'N'
+                | b'I'
+                | b'i'
+                | b'y' => self.mark(b'0', i),
                 _ if is_ws(b) => i + 1,
                 _ => self.skip_to_boundary(i),
             };
@@ -224,6 +228,16 @@ mod tests {
             (r#", {"a": 1}, {"b": 2"#, &[r#"{"a": 1}"#]),
             // invalid record text is not found
             (r#", {"a": 01}, {"b": 2}]"#, &[r#"{"b": 2}"#]),
+            // Python's non-finite numbers are values, a cut or misspelt one is not
+            (
+                r#"5, "e": NaN}, {"a": NaN, "b": [Infinity, -Infinity]}, {"c": -Infinity}]"#,
+                &[
+                    r#"{"a": NaN, "b": [Infinity, -Infinity]}"#,
+                    r#"{"c": -Infinity}"#,
+                ],
+            ),
+            (r#", {"a": nan}, {"b": -Inf"#, &[]),
+            (r#", {"a": 1}, {"b": Na"#, &[r#"{"a": 1}"#]),
         ];
         for (input, want) in cases {
             assert_eq!(texts(input), *want, "input: {input}");

@@ -6,7 +6,9 @@
 //!
 //! The input is read as a top-level object whose [`Shape::record_arrays`] are arrays of
 //! records. A record (an array element) is kept only when its closing byte is in the input,
-//! its exact bytes are valid JSON on their own (UTF-8, RFC 8259 grammar), it is followed
+//! its exact bytes are valid JSON on their own (UTF-8, RFC 8259 grammar plus the `NaN`,
+//! `Infinity` and `-Infinity` of Python's dialect, which the state files' writer uses and
+//! which are kept byte for byte like any number: `crate::pyjson`), it is followed
 //! by `,`, `]`, garbage or the end of the input (never by other JSON text, which would mean
 //! its closing byte came from a second text spliced in), and the scan
 //! followed the skeleton without damage from the array's header `"KEY": [` to the record,
@@ -80,7 +82,8 @@
 //! # Cost
 //!
 //! One forward pass with `memchr` over the skeleton and strings, plus one validation pass
-//! (`serde_json` into `IgnoredAny`) over each kept value's bytes. Damaged regions are
+//! (`serde_json` into `IgnoredAny`, after `crate::pyjson` stood a same-length number in for
+//! each non-finite token) over each kept value's bytes. Damaged regions are
 //! scanned once more. Bracket depth is a counter, never a recursion or a stack per level,
 //! except in damaged regions where a stack of open brackets is kept (bounded by the input).
 

@@ -5,7 +5,10 @@
 //! Invariant: `records_lost` counts every record whose start was seen but which is not in
 //! the output (cut or invalid records of a known array, plus unplaced records); records
 //! repeated across versions and kept once are `records_merged`, not lost; bytes of garbage
-//! or padding are counted in `bytes_lost` only.
+//! or padding are counted in `bytes_lost` only. Records nobody can see are not counted:
+//! those past the end of a truncated input and those whose bytes damage overwrote inside a
+//! document. Whenever such records may exist, `records_lost_is_lower_bound` is set and the
+//! summary says "at least".
 
 use serde::Serialize;
 
@@ -130,6 +133,10 @@ pub struct SalvageReport {
     pub records_kept: u64,
     /// Records seen but not kept, including `records_unplaced`.
     pub records_lost: u64,
+    /// True when more records may be lost than `records_lost` counts: the input is cut
+    /// (records past the cut are not seen) or bytes inside a document are damaged (records
+    /// they overwrote are not seen).
+    pub records_lost_is_lower_bound: bool,
     /// Intact records found where their array could not be known; not in the output.
     pub records_unplaced: u64,
     /// Records identical across versions, kept once.
@@ -158,17 +165,42 @@ pub struct SalvageReport {
 }
 
 impl SalvageReport {
-    /// `salvaged N records, lost M records and K bytes`, plus
+    /// `salvaged N records, lost M records and K bytes`; `lost at least M records and K
+    /// bytes, not counting records past the cut` when the count is a lower bound; plus
     /// ` (ambiguous: V versions)` when more than one version was found.
     pub fn summary(&self) -> String {
+        let at_least = if self.records_lost_is_lower_bound {
+            "at least "
+        } else {
+            ""
+        };
         let mut line = format!(
-            "salvaged {} records, lost {} records and {} bytes",
-            self.records_kept, self.records_lost, self.bytes_lost
+            "salvaged {}, lost {at_least}{} and {} bytes",
+            records(self.records_kept),
+            records(self.records_lost),
+            self.bytes_lost
         );
+        if let Some(why) = self.uncounted() {
+            line.push_str(&format!(", not counting records {why}"));
+        }
         if self.outcome == Outcome::Ambiguous {
             line.push_str(&format!(" (ambiguous: {} versions)", self.versions.len()));
         }
         line
+    }
+
+    /// Where records may be lost uncounted, in words.
+    fn uncounted(&self) -> Option<&'static str> {
+        let overwritten = self
+            .damaged
+            .iter()
+            .any(|d| !d.after_document && d.kind != Damage::Truncated);
+        match (self.truncated, overwritten) {
+            (true, true) => Some("past the cut or inside damaged bytes"),
+            (true, false) => Some("past the cut"),
+            (false, true) => Some("inside damaged bytes"),
+            (false, false) => None,
+        }
     }
 
     /// True if nothing of content was lost and only one version exists.
@@ -177,6 +209,15 @@ impl SalvageReport {
             self.outcome,
             Outcome::Intact | Outcome::Repaired { lossless: true }
         )
+    }
+}
+
+/// `1 record`, `2 records`.
+fn records(n: u64) -> String {
+    if n == 1 {
+        "1 record".to_string()
+    } else {
+        format!("{n} records")
     }
 }
 
@@ -212,6 +253,7 @@ pub(crate) fn build(
         output_bytes: u(emitted.document.len()),
         records_kept: u(emitted.records.len()),
         records_lost: array_lost + unplaced,
+        records_lost_is_lower_bound: false,
         records_unplaced: unplaced,
         records_merged: emitted.merged + u(scan.repeated.len()),
         bytes_lost: bytes_lost(scan, emitted),
@@ -237,6 +279,7 @@ pub(crate) fn build(
         interleaved: scan.interleaved,
     };
     report.outcome = outcome(&report, intact);
+    report.records_lost_is_lower_bound = report.uncounted().is_some();
     report
 }
 
@@ -393,6 +436,52 @@ mod tests {
         }
     }
 
+    /// A cut file loses the records past the cut too, and damage inside a document the
+    /// records it overwrote: nobody can count those, so the count is "at least".
+    #[test]
+    fn loss_counts_say_when_they_are_a_lower_bound() {
+        let rec = |i: usize| format!("{{\"symbol\": \"S{i}\", \"size\": {i}}}");
+        let all: Vec<String> = (0..6).map(rec).collect();
+        let full = format!(
+            "{{\"open_positions\": [{}], \"closed_positions\": []}}",
+            all.join(", ")
+        );
+        let cut = full.find("S1").unwrap_or(0);
+        let r = salvage(
+            full.as_bytes().get(..cut).unwrap_or_default(),
+            &Shape::positions(),
+        )
+        .report;
+        assert_eq!((r.records_kept, r.records_lost), (1, 1));
+        assert!(r.records_lost_is_lower_bound && r.truncated);
+        assert!(
+            r.summary()
+                .starts_with("salvaged 1 record, lost at least 1 record and ")
+                && r.summary()
+                    .ends_with(" bytes, not counting records past the cut"),
+            "{}",
+            r.summary()
+        );
+        let third = rec(2);
+        let garbage = full.replace(&third, &"\u{1}".repeat(third.len()));
+        let r = salvage(garbage.as_bytes(), &Shape::positions()).report;
+        assert!(r.records_lost_is_lower_bound && !r.truncated);
+        assert!(
+            r.summary()
+                .ends_with(" bytes, not counting records inside damaged bytes"),
+            "{}",
+            r.summary()
+        );
+        let junk_after = format!("{full} junk");
+        let r = salvage(junk_after.as_bytes(), &Shape::positions()).report;
+        assert!(!r.records_lost_is_lower_bound);
+        assert!(
+            r.summary() == "salvaged 6 records, lost 0 records and 4 bytes",
+            "{}",
+            r.summary()
+        );
+    }
+
     #[test]
     fn serialises_for_json_output() {
         let r = salvage(
@@ -404,6 +493,7 @@ mod tests {
         let at = |p: &str| json.pointer(p).cloned().unwrap_or_default();
         assert_eq!(at("/outcome/kind"), "lossy");
         assert_eq!(at("/records_lost"), 1);
+        assert_eq!(at("/records_lost_is_lower_bound"), true);
         assert_eq!(at("/arrays/0/key"), "open_positions");
         assert_eq!(at("/damaged/0/kind"), "truncated");
     }

@@ -809,7 +809,7 @@ impl<'a> Scanner<'a> {
 fn starts_value(b: u8) -> bool {
     matches!(
         b,
-        b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+        b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n' | b'N' | b'I'
     )
 }
 

@@ -3,11 +3,7 @@
 //! may appear in which array, and which outcomes are possible.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::ops::Range;
-
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
 
 use super::gen::{garbage_byte, Corruption, Doc, Placed, Spec};
 use crate::salvage::lex::is_valid_json;
@@ -35,13 +31,13 @@ pub fn check_bytes(input: &[u8], shape: &Shape) -> Result<Salvaged, String> {
 }
 
 /// The output's keys are unique, record arrays are arrays, required keys are present.
-fn check_output_shape(members: &[(String, Box<RawValue>)], shape: &Shape) -> Result<(), String> {
+fn check_output_shape(members: &[(String, &str)], shape: &Shape) -> Result<(), String> {
     let mut seen = HashSet::new();
     for (k, v) in members {
         if !seen.insert(k.as_str()) {
             return Err(format!("duplicate key {k:?} in output"));
         }
-        if shape.record_arrays.contains(k) && !v.get().starts_with('[') {
+        if shape.record_arrays.contains(k) && !v.starts_with('[') {
             return Err(format!("record array {k:?} is not an array"));
         }
     }
@@ -107,27 +103,17 @@ fn check_report(input: &[u8], s: &Salvaged) -> Result<(), String> {
     Ok(())
 }
 
-/// The top-level members of a JSON object, in order, duplicates included.
-fn top_members(bytes: &[u8]) -> Option<Vec<(String, Box<RawValue>)>> {
-    struct Members;
-    impl<'de> Visitor<'de> for Members {
-        type Value = Vec<(String, Box<RawValue>)>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(entry) = map.next_entry::<String, Box<RawValue>>()? {
-                out.push(entry);
-            }
-            Ok(out)
-        }
-    }
+/// The top-level members of a JSON object of the state files' dialect, in order,
+/// duplicates included: each key and its value's text.
+fn top_members(bytes: &[u8]) -> Option<Vec<(String, &str)>> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let members = (&mut de).deserialize_map(Members).ok()?;
-    de.end().ok()?;
-    Some(members)
+    let members = crate::pyjson::members(text).ok()?;
+    Some(
+        members
+            .into_iter()
+            .map(|(k, r)| (k, text.get(r).unwrap_or_default()))
+            .collect(),
+    )
 }
 
 /// An independent oracle: valid JSON, an object, unique keys, arrays where the shape wants

@@ -1,6 +1,7 @@
 //! Generators for the structured checks: realistic positions documents (each record with a
-//! unique `order_id`, tricky numbers kept as written, nested objects and arrays, escapes
-//! and raw UTF-8) and the corruptions the salvage must survive. Everything is decoded from
+//! unique `order_id`, tricky numbers kept as written, Python's `NaN`/`Infinity`/`-Infinity`,
+//! nested objects and arrays, escapes and raw UTF-8) and the corruptions the salvage must
+//! survive. Everything is decoded from
 //! plain bytes so that a fuzzer, a property test and a benchmark can drive the same code.
 //!
 //! A rendered document knows the byte span of every record it holds; a corruption knows
@@ -22,6 +23,9 @@ pub const PRICES: &[&str] = &[
     "0.000001",
     "1.7976931348623157e308",
 ];
+
+/// Python's non-finite numbers, as its `json` writes them in unsanitised signal fields.
+pub const NON_FINITE: &[&str] = &["NaN", "Infinity", "-Infinity"];
 
 /// Symbols, including escapes and raw UTF-8.
 pub const SYMBOLS: &[&str] = &[
@@ -84,7 +88,8 @@ pub struct Rec {
     pub size: u8,
     pub leverage: u8,
     /// Bit 0: a `volatility_snapshot` object; bit 1: a `tags` array of objects; bit 2: a
-    /// note with escapes; bit 3: `null` and `true` fields.
+    /// note with escapes; bit 3: `null` and `true` fields; bit 4: signal fields holding
+    /// `NaN`, `Infinity` or `-Infinity` (top-level, nested and in an array).
     pub extras: u8,
 }
 
@@ -200,6 +205,17 @@ fn record_tree(r: &Rec, closed: bool) -> J {
     if r.extras & 8 != 0 {
         f.push(("liquidation_price", raw("null")));
         f.push(("is_true_trend", raw("true")));
+    }
+    if r.extras & 16 != 0 {
+        f.push(("mtf_alignment", raw(pick(NON_FINITE, r.price))));
+        let scores = vec![
+            raw(pick(NON_FINITE, r.size)),
+            raw("0.5"),
+            raw(pick(NON_FINITE, r.leverage)),
+        ];
+        f.push(("signal_scores", J::Arr(scores)));
+        let ctx = vec![("ofi_score", raw(pick(NON_FINITE, r.symbol)))];
+        f.push(("signal_context", J::Obj(ctx)));
     }
     if closed {
         f.push(("exit_price", raw(pick(PRICES, r.price / 2))));
