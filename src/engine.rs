@@ -56,6 +56,7 @@ pub fn begin<'r>(
     ops: &[Op],
     cap: u64,
 ) -> Result<Txn<'r>> {
+    signals_first(ops)?;
     let plan = ops
         .iter()
         .enumerate()
@@ -85,6 +86,18 @@ pub fn begin<'r>(
         intents: Vec::new(),
         cap,
     })
+}
+
+/// ORDER: every termination comes before every other operation, so a bot is gone before
+/// any of its files is touched (and a failed termination stops the run before them).
+fn signals_first(ops: &[Op]) -> Result<()> {
+    let is_signal = |op: &Op| matches!(op.action, Action::Signal { .. });
+    match ops.iter().position(|op| !is_signal(op)) {
+        Some(first) if ops[first..].iter().any(is_signal) => Err(Error::Refused(
+            "a plan signals a process after changing a file; nothing was done".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn op_index(i: usize) -> u32 {

@@ -1,11 +1,14 @@
 //! The detectors of dangerous state: they read the state as it is after healing (the
-//! [`PostState`] built from what planning read, never the disk again) and return findings;
-//! they never change anything, because a dangerous issue is for the operator. Each critical
-//! code of CONTRACT.md that is about the state files has its detector here (STATE_MISMATCH,
-//! PARTIAL_FILL, POSITION_CONFLICT, DATA_INTEGRITY, SLOT_INVALID) plus the SLOT_DIVERGENCE
-//! warning; JOURNAL_INTEGRITY and DUPLICATE_INSTANCE come from recovery and the process
-//! checks. [`for_mode`] applies the reference bot's levels by mode.
+//! [`PostState`] built from what planning read, never the disk again; only SLOT_DIVERGENCE
+//! reads one file of another deployment slot) and return findings; they never change
+//! anything, because a dangerous issue is for the operator. Each critical code about the
+//! state files has its detector here (STATE_MISMATCH, PARTIAL_FILL, POSITION_CONFLICT,
+//! DATA_INTEGRITY, SLOT_INVALID, SLOT_DIVERGENCE) plus the SLOT_INACTIVE_NEWER warning;
+//! JOURNAL_INTEGRITY and DUPLICATE_INSTANCE come from recovery and the process checks. The
+//! configured `detectors` levels apply first ([`configured`]), then [`for_mode`] the
+//! reference bot's levels by mode.
 
+mod divergence;
 mod fields;
 pub mod gone;
 mod portfolio;
@@ -17,7 +20,7 @@ pub mod slots;
 pub use post::{PostFile, PostState, Presence};
 
 use crate::checks::Ctx;
-use crate::config::FileRole;
+use crate::config::{Detectors, FileRole, Severity};
 use crate::findings::{code, Finding, Level};
 use crate::mode::Mode;
 
@@ -37,19 +40,19 @@ pub fn run(ctx: &Ctx<'_>, post: &PostState<'_>) -> Detection {
     let mut findings: Vec<Finding> = post
         .files
         .iter()
-        .filter_map(|f| gone::detect(f, ctx.journal))
+        .filter_map(|f| gone::detect(f, ctx.journal, ctx.hints))
         .collect();
     let positions = post.role(FileRole::Positions);
     if let Some((file, doc)) = positions.and_then(|f| f.document().map(|d| (f, d))) {
         findings.extend(positions::detect(file.spec.path.as_str(), doc, identity));
     }
-    findings.extend(state_mismatch(
-        post,
-        identity,
-        cfg.positions.margin_tolerance,
-    ));
-    findings.extend(slots::detect(ctx.root.path(), &cfg.slots, positions));
-    findings.extend(salvaged::detect(ctx.journal, ctx.mode.mode));
+    findings.extend(state_mismatch(post, &cfg.positions));
+    if let Some(layout) = slots::locate(ctx.root.path(), &cfg.slots) {
+        findings.extend(slots::detect(&layout, positions));
+        findings.extend(divergence::detect(ctx, &layout, positions));
+    }
+    findings.extend(salvaged::detect(ctx.journal, ctx.mode.mode, ctx.hints));
+    configured(&mut findings, &cfg.detectors);
     for_mode(&mut findings, ctx.mode.mode);
     Detection {
         known_files: gone::known_files(&post.files, ctx.journal),
@@ -57,7 +60,7 @@ pub fn run(ctx: &Ctx<'_>, post: &PostState<'_>) -> Detection {
     }
 }
 
-fn state_mismatch(post: &PostState<'_>, identity: &[String], tolerance: f64) -> Vec<Finding> {
+fn state_mismatch(post: &PostState<'_>, cfg: &crate::config::Positions) -> Vec<Finding> {
     let side = |role| {
         let f = post.role(role)?;
         Some((f.spec.path.as_str(), f.document()?))
@@ -68,22 +71,44 @@ fn state_mismatch(post: &PostState<'_>, identity: &[String], tolerance: f64) -> 
                 positions,
                 portfolio,
             },
-            identity,
-            tolerance,
+            &portfolio::Rules {
+                identity: &cfg.identity,
+                tolerance: cfg.margin_tolerance,
+                compare_count: cfg.compare_open_positions_count,
+            },
         ),
         _ => Vec::new(),
     }
 }
 
-/// The reference bot's levels by mode: in paper mode SLOT_INVALID is HIGH (it does not block
-/// a paper engine); every other level stays.
+/// Applies the `detectors` section: a configurable code is reported at its configured
+/// level, or not at all (`off`).
+pub fn configured(findings: &mut Vec<Finding>, detectors: &Detectors) {
+    findings.retain_mut(|f| match detectors.severity(&f.code) {
+        None => true,
+        Some(Severity::Off) => false,
+        Some(Severity::High) => {
+            f.level = Level::High;
+            true
+        }
+        Some(Severity::Critical) => {
+            f.level = Level::Critical;
+            true
+        }
+    });
+}
+
+/// The levels by mode: in paper mode SLOT_INVALID and SLOT_DIVERGENCE are HIGH (they do
+/// not block a paper engine, and the operator still sees them); every other level stays.
 pub fn for_mode(findings: &mut [Finding], mode: Mode) {
     if mode != Mode::Paper {
         return;
     }
+    let by_slot = |f: &&mut Finding| f.code == code::SLOT_INVALID || f.code == code::SLOT_DIVERGENCE;
     for f in findings
         .iter_mut()
-        .filter(|f| f.code == code::SLOT_INVALID && f.level == Level::Critical)
+        .filter(by_slot)
+        .filter(|f| f.level == Level::Critical)
     {
         f.level = Level::High;
     }
