@@ -20,17 +20,14 @@ const SYSTEM_DIRS: &[&str] = &[
 ];
 
 /// Refuses a root whose canonical path is a system directory (see [`SYSTEM_DIRS`]), lies
-/// inside `/proc`, `/sys` or `/dev`, or is a home directory (`/home/<user>`).
+/// inside `/proc` or `/sys`, or is a home directory (`/home/<user>`).
 ///
 /// # Errors
 /// [`Error::Usage`] naming the directory.
 pub fn refuse_system_root(canonical: &Path) -> Result<()> {
     let why = if SYSTEM_DIRS.iter().any(|d| canonical == Path::new(d)) {
         "it is a system directory"
-    } else if ["/proc", "/sys", "/dev"]
-        .iter()
-        .any(|d| canonical.starts_with(d))
-    {
+    } else if ["/proc", "/sys"].iter().any(|d| canonical.starts_with(d)) {
         "it lies in a kernel filesystem"
     } else if canonical.parent() == Some(Path::new("/home")) {
         "it is a home directory"
@@ -131,7 +128,7 @@ mod tests {
         for bad in ["/", "/usr", "/etc", "/var", "/proc/1", "/sys/kernel", "/home/ann", "/root"] {
             assert!(refuse_system_root(Path::new(bad)).is_err(), "{bad}");
         }
-        for ok in ["/srv/bot", "/home/ann/bot", "/root/trading-bot", "/tmp/x", "/var/lib/bot"] {
+        for ok in ["/srv/bot", "/home/ann/bot", "/root/trading-bot", "/tmp/x", "/var/lib/bot", "/dev/shm/bot"] {
             assert!(refuse_system_root(Path::new(ok)).is_ok(), "{ok}");
         }
     }
