@@ -199,16 +199,28 @@ pub struct Detectors {
     #[serde(rename = "SLOT_INACTIVE_NEWER")]
     pub slot_inactive_newer: Severity,
     /// Not configurable (refused when present).
-    #[serde(rename = "DATA_INTEGRITY", skip_serializing, deserialize_with = "present")]
+    #[serde(
+        rename = "DATA_INTEGRITY",
+        skip_serializing,
+        deserialize_with = "present"
+    )]
     pub data_integrity: Option<Value>,
     /// Not configurable (refused when present).
-    #[serde(rename = "DUPLICATE_INSTANCE", skip_serializing, deserialize_with = "present")]
+    #[serde(
+        rename = "DUPLICATE_INSTANCE",
+        skip_serializing,
+        deserialize_with = "present"
+    )]
     pub duplicate_instance: Option<Value>,
     /// Not configurable (refused when present).
     #[serde(rename = "LOCK_HELD", skip_serializing, deserialize_with = "present")]
     pub lock_held: Option<Value>,
     /// Not configurable (refused when present).
-    #[serde(rename = "JOURNAL_INTEGRITY", skip_serializing, deserialize_with = "present")]
+    #[serde(
+        rename = "JOURNAL_INTEGRITY",
+        skip_serializing,
+        deserialize_with = "present"
+    )]
     pub journal_integrity: Option<Value>,
 }
 

@@ -18,6 +18,8 @@
 //! kept as a character), `\r\n` and `\r` turned into `\n`; "whitespace" is Python's
 //! `str.isspace`.
 
+use std::collections::HashMap;
+
 /// The python-dotenv grammars of the 1.x range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -61,21 +63,17 @@ pub fn lookup(
     env: &dyn Fn(&str) -> Option<String>,
     dialect: Dialect,
 ) -> Result<Option<Value>, Unloadable> {
-    let mut defined: Vec<(String, Option<String>)> = Vec::new();
-    for (name, raw) in parse(text, dialect) {
+    let mut defined: HashMap<String, Option<String>> = HashMap::new();
+    for (name, raw) in parse(text, dialect)? {
         let value = raw.map(|v| interpolate(&v, &defined, env));
         if env(&name).is_none() {
             check_loadable(&name, value.as_deref())?;
         }
-        match defined.iter_mut().find(|(k, _)| *k == name) {
-            Some(slot) => slot.1 = value,
-            None => defined.push((name, value)),
-        }
+        defined.insert(name, value);
     }
     Ok(defined
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.map_or(Value::Unset, Value::Set)))
+        .remove(key)
+        .map(|v| v.map_or(Value::Unset, Value::Set)))
 }
 
 fn check_loadable(name: &str, value: Option<&str>) -> Result<(), Unloadable> {
@@ -101,13 +99,19 @@ fn inline_space(c: char) -> bool {
 }
 
 /// Every binding of `text` with a key, in order: `(key, raw value)`.
-pub fn parse(text: &str, dialect: Dialect) -> Vec<(String, Option<String>)> {
+///
+/// # Errors
+/// [`Unloadable`] when the text makes the quoted-value scans exceed a linear budget (a
+/// file python-dotenv itself would take quadratic time over).
+pub fn parse(text: &str, dialect: Dialect) -> Result<Vec<(String, Option<String>)>, Unloadable> {
     let mut normalized = text.replace("\r\n", "\n").replace('\r', "\n");
     if dialect == Dialect::Current && normalized.starts_with('\u{feff}') {
         normalized.remove(0);
     }
+    let chars: Vec<char> = normalized.chars().collect();
     let mut r = Reader {
-        chars: normalized.chars().collect(),
+        budget: chars.len().saturating_mul(SCAN_BUDGET).saturating_add(4096),
+        chars,
         pos: 0,
         dialect,
     };
@@ -122,14 +126,24 @@ pub fn parse(text: &str, dialect: Dialect) -> Vec<(String, Option<String>)> {
             Ok(None) => {}
             Err(()) => r.rest_of_line(),
         }
+        if r.budget == 0 {
+            return Err(Unloadable(
+                "its quoted values are too tangled to read".into(),
+            ));
+        }
     }
-    out
+    Ok(out)
 }
+
+/// Characters the quoted-value scans may visit per character of the file.
+const SCAN_BUDGET: usize = 16;
 
 struct Reader {
     chars: Vec<char>,
     pos: usize,
     dialect: Dialect,
+    /// What the quoted-value scans may still visit (0: exhausted, stop).
+    budget: usize,
 }
 
 impl Reader {
@@ -151,14 +165,9 @@ impl Reader {
     }
 
     fn starts_with(&self, word: &str) -> bool {
-        let mut i = self.pos;
-        for w in word.chars() {
-            if self.chars.get(i) != Some(&w) {
-                return false;
-            }
-            i += 1;
-        }
-        true
+        (self.pos..)
+            .zip(word.chars())
+            .all(|(i, w)| self.chars.get(i) == Some(&w))
     }
 
     /// One binding from the current position (leading whitespace already skipped).
@@ -255,30 +264,40 @@ impl Reader {
         Ok(self.chars[open + 1..close].iter().collect())
     }
 
+    /// Counts one step of a quoted-value scan; false once the budget is spent.
+    fn step(&mut self) -> bool {
+        self.budget = self.budget.saturating_sub(1);
+        self.budget > 0
+    }
+
     /// Where the regex `q((?:\\q|[^q])*)q` closes: at the first quote not preceded by a
     /// backslash, else (backtracking) at the last quote.
-    fn legacy_close(&self, q: char) -> Option<usize> {
-        let open = self.pos;
-        let quotes: Vec<usize> = (open + 1..self.chars.len())
-            .filter(|&i| self.chars[i] == q)
-            .collect();
-        quotes
-            .iter()
-            .copied()
-            .find(|&i| i == open + 1 || self.chars[i - 1] != '\\')
-            .or_else(|| quotes.last().copied())
+    fn legacy_close(&mut self, q: char) -> Option<usize> {
+        let mut last = None;
+        let mut i = self.pos + 1;
+        while i < self.chars.len() && self.step() {
+            if self.chars[i] == q {
+                if i == self.pos + 1 || self.chars[i - 1] != '\\' {
+                    return Some(i);
+                }
+                last = Some(i);
+            }
+            i += 1;
+        }
+        last.filter(|_| self.budget > 0)
     }
 
     /// Where the regex `q((?:\\.|[^q\\])*)q` closes: a backslash escapes any character.
-    fn current_close(&self, q: char) -> Option<usize> {
+    fn current_close(&mut self, q: char) -> Option<usize> {
         let mut i = self.pos + 1;
-        loop {
+        while self.step() {
             match self.chars.get(i)? {
                 '\\' => i += 2,
                 c if *c == q => return Some(i),
                 _ => i += 1,
             }
         }
+        None
     }
 
     /// `(?:[^\S\r\n]*#[^\r\n]*)?`
@@ -337,22 +356,17 @@ fn unescape(body: &str, known: &str) -> String {
 /// environment first, then the values defined above (`KEY` alone counts as empty).
 fn interpolate(
     value: &str,
-    defined: &[(String, Option<String>)],
+    defined: &HashMap<String, Option<String>>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> String {
     let chars: Vec<char> = value.chars().collect();
+    let stops = Stops::of(&chars);
     let mut out = String::with_capacity(value.len());
     let mut i = 0;
     while i < chars.len() {
-        match variable(&chars, i) {
+        match variable(&chars, i, &stops) {
             Some((name, default, end)) => {
-                let found = env(&name).map(Some).or_else(|| {
-                    defined
-                        .iter()
-                        .rev()
-                        .find(|(k, _)| *k == name)
-                        .map(|(_, v)| v.clone())
-                });
+                let found = env(&name).map(Some).or_else(|| defined.get(&name).cloned());
                 let text = match found {
                     Some(v) => v.unwrap_or_default(),
                     None => default.unwrap_or_default(),
@@ -369,24 +383,43 @@ fn interpolate(
     out
 }
 
+/// For each position, the next `}` or `:` and the next `}` at or after it (the length when
+/// there is none): each `${` is then matched in constant time.
+struct Stops {
+    name_end: Vec<usize>,
+    brace: Vec<usize>,
+}
+
+impl Stops {
+    fn of(chars: &[char]) -> Stops {
+        let n = chars.len();
+        let (mut name_end, mut brace) = (vec![n; n + 1], vec![n; n + 1]);
+        for i in (0..n).rev() {
+            brace[i] = if chars[i] == '}' { i } else { brace[i + 1] };
+            name_end[i] = if matches!(chars[i], '}' | ':') {
+                i
+            } else {
+                name_end[i + 1]
+            };
+        }
+        Stops { name_end, brace }
+    }
+}
+
 /// `\$\{(?P<name>[^\}:]*)(?::-(?P<default>[^\}]*))?\}` at `i`: name, default, end.
-fn variable(chars: &[char], i: usize) -> Option<(String, Option<String>, usize)> {
+fn variable(chars: &[char], i: usize, stops: &Stops) -> Option<(String, Option<String>, usize)> {
     if chars.get(i) != Some(&'$') || chars.get(i + 1) != Some(&'{') {
         return None;
     }
     let start = i + 2;
-    let name_len = chars[start..]
-        .iter()
-        .position(|c| *c == '}' || *c == ':')
-        .unwrap_or(chars.len() - start);
-    let name: String = chars[start..start + name_len].iter().collect();
-    let after = start + name_len;
+    let after = stops.name_end[start];
+    let text = |a: usize, b: usize| chars[a..b].iter().collect::<String>();
     match chars.get(after) {
-        Some('}') => Some((name, None, after + 1)),
+        Some('}') => Some((text(start, after), None, after + 1)),
         Some(':') if chars.get(after + 1) == Some(&'-') => {
             let d = after + 2;
-            let len = chars[d..].iter().position(|c| *c == '}')?;
-            Some((name, Some(chars[d..d + len].iter().collect()), d + len + 1))
+            let close = stops.brace[d];
+            (close < chars.len()).then(|| (text(start, after), Some(text(d, close)), close + 1))
         }
         _ => None,
     }
@@ -428,15 +461,35 @@ mod tests {
             ("TRADING_MODE=' paper'\n", &[], s(" paper"), s(" paper")),
             ("TRADING_MODE=\"paper\" # c\n", &[], s("paper"), s("paper")),
             ("TRADING_MODE=\"paper\"x\n", &[], None, None),
-            ("TRADING_MODE=paper # comment\n", &[], s("paper"), s("paper")),
+            (
+                "TRADING_MODE=paper # comment\n",
+                &[],
+                s("paper"),
+                s("paper"),
+            ),
             ("TRADING_MODE=paper#x\n", &[], s("paper#x"), s("paper#x")),
             ("TRADING_MODE=paper\t#x\n", &[], s("paper"), s("paper")),
             ("TRADING_MODE= # comment\n", &[], s("# comment"), s("")),
             ("TRADING_MODE= #paper\n", &[], s("#paper"), s("")),
             ("TRADING_MODE=#paper\n", &[], s("#paper"), s("#paper")),
-            ("# TRADING_MODE=real\nTRADING_MODE=paper\n", &[], s("paper"), s("paper")),
-            ("TRADING_MODE=real\nTRADING_MODE=paper\n", &[], s("paper"), s("paper")),
-            ("TRADING_MODE=paper\nTRADING_MODE=real\n", &[], s("real"), s("real")),
+            (
+                "# TRADING_MODE=real\nTRADING_MODE=paper\n",
+                &[],
+                s("paper"),
+                s("paper"),
+            ),
+            (
+                "TRADING_MODE=real\nTRADING_MODE=paper\n",
+                &[],
+                s("paper"),
+                s("paper"),
+            ),
+            (
+                "TRADING_MODE=paper\nTRADING_MODE=real\n",
+                &[],
+                s("real"),
+                s("real"),
+            ),
             ("TRADING_MODE=paper\nTRADING_MODE\n", &[], U, U),
             ("TRADING_MODE\n", &[], U, U),
             ("TRADING_MODE=\n", &[], s(""), s("")),
@@ -446,24 +499,64 @@ mod tests {
             ("\u{feff}TRADING_MODE=real\n", &[], None, s("real")),
             ("TRADING_MODE=paper\r\n", &[], s("paper"), s("paper")),
             ("X=1\rTRADING_MODE=paper\r", &[], s("paper"), s("paper")),
-            ("TRADING_MODE=\"pa\\\"per\"\n", &[], s("pa\"per"), s("pa\"per")),
-            ("TRADING_MODE=\"pa\\nper\"\n", &[], s("pa\nper"), s("pa\nper")),
+            (
+                "TRADING_MODE=\"pa\\\"per\"\n",
+                &[],
+                s("pa\"per"),
+                s("pa\"per"),
+            ),
+            (
+                "TRADING_MODE=\"pa\\nper\"\n",
+                &[],
+                s("pa\nper"),
+                s("pa\nper"),
+            ),
             ("TRADING_MODE='pa\\'per'\n", &[], s("pa'per"), s("pa'per")),
-            ("TRADING_MODE=\"multi\nline\"\n", &[], s("multi\nline"), s("multi\nline")),
+            (
+                "TRADING_MODE=\"multi\nline\"\n",
+                &[],
+                s("multi\nline"),
+                s("multi\nline"),
+            ),
             ("TRADING_MODE=\"unterminated\nX=1\n", &[], None, None),
             ("TRADING_MODE=\"a\\\"\n", &[], s("a\\"), None),
-            ("TRADING_MODE=\"paper\\\\\"\n", &[], s("paper\\"), s("paper\\")),
+            (
+                "TRADING_MODE=\"paper\\\\\"\n",
+                &[],
+                s("paper\\"),
+                s("paper\\"),
+            ),
             ("TRADING_MODE=\"x\\\\\" y\"\n", &[], s("x\\\" y"), None),
             ("M=paper\nTRADING_MODE=${M}\n", &[], s("paper"), s("paper")),
             ("TRADING_MODE=${NOPE:-paper}\n", &[], s("paper"), s("paper")),
-            ("TRADING_MODE='${NOPE:-paper}'\n", &[], s("paper"), s("paper")),
-            ("TRADING_MODE=${NOPE:x}\n", &[], s("${NOPE:x}"), s("${NOPE:x}")),
+            (
+                "TRADING_MODE='${NOPE:-paper}'\n",
+                &[],
+                s("paper"),
+                s("paper"),
+            ),
+            (
+                "TRADING_MODE=${NOPE:x}\n",
+                &[],
+                s("${NOPE:x}"),
+                s("${NOPE:x}"),
+            ),
             ("TRADING_MODE=${NOPE}paper\n", &[], s("paper"), s("paper")),
-            ("TRADING_MODE=paper \u{a0}# c\n", &[], s("paper"), s("paper")),
+            (
+                "TRADING_MODE=paper \u{a0}# c\n",
+                &[],
+                s("paper"),
+                s("paper"),
+            ),
             ("TRADING_MODE=paper\u{1c}\n", &[], s("paper"), s("paper")),
             ("   \n\n  TRADING_MODE=paper", &[], s("paper"), s("paper")),
             ("=paper\nTRADING_MODE=real\n", &[], s("real"), s("real")),
-            ("M=real\nTRADING_MODE=${M}\n", &[("M", "paper")], s("paper"), s("paper")),
+            (
+                "M=real\nTRADING_MODE=${M}\n",
+                &[("M", "paper")],
+                s("paper"),
+                s("paper"),
+            ),
             ("M=real\nTRADING_MODE=${M}\n", &[], s("real"), s("real")),
             ("M\nTRADING_MODE=${M:-paper}\n", &[], s(""), s("")),
             ("TRADING_MODE=Paper\n", &[], s("Paper"), s("Paper")),
@@ -471,8 +564,37 @@ mod tests {
         ];
         for (text, env, legacy, current) in cases {
             assert_eq!(&get(text, env, Dialect::Legacy), legacy, "legacy {text:?}");
-            assert_eq!(&get(text, env, Dialect::Current), current, "current {text:?}");
+            assert_eq!(
+                &get(text, env, Dialect::Current),
+                current,
+                "current {text:?}"
+            );
         }
+    }
+
+    #[test]
+    fn adversarial_files_stay_linear() {
+        let none = |_: &str| None;
+        let escaped = "A=\"\\\"\n".repeat(100_000);
+        let t = std::time::Instant::now();
+        for d in Dialect::ALL {
+            let _ = lookup(&escaped, "TRADING_MODE", &none, d);
+        }
+        let vars = format!("TRADING_MODE={}\n", "${".repeat(200_000));
+        assert_eq!(
+            lookup(&vars, "TRADING_MODE", &none, Dialect::Current),
+            Ok(Some(Value::Set("${".repeat(200_000))))
+        );
+        let keys: String = (0..100_000).map(|i| format!("K{i}=v\n")).collect();
+        assert_eq!(
+            lookup(&keys, "K99999", &none, Dialect::Legacy),
+            Ok(Some(Value::Set("v".into())))
+        );
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]

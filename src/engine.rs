@@ -494,3 +494,47 @@ pub fn restore_node(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use journal_format::ProcessRef;
+
+    fn op(action: Action) -> Op {
+        Op {
+            heal: "test",
+            path: RelPath::new("logs").ok(),
+            reason: String::new(),
+            message: String::new(),
+            action,
+            before: Observed::absent(),
+        }
+    }
+
+    fn signal() -> Op {
+        op(Action::Signal {
+            process: ProcessRef {
+                pid: 1,
+                start_ticks: 1,
+                cmdline: "python3 run.py".into(),
+            },
+            grace: std::time::Duration::from_secs(1),
+        })
+    }
+
+    #[test]
+    fn terminations_must_come_first() {
+        let dir = || op(Action::CreateDir { mode: 0o755 });
+        assert!(signals_first(&[]).is_ok());
+        assert!(signals_first(&[signal(), signal(), dir(), dir()]).is_ok());
+        assert!(signals_first(&[dir(), dir()]).is_ok());
+        assert!(matches!(
+            signals_first(&[signal(), dir(), signal()]),
+            Err(Error::Refused(_))
+        ));
+        assert!(matches!(
+            signals_first(&[dir(), signal()]),
+            Err(Error::Refused(_))
+        ));
+    }
+}

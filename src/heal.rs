@@ -16,9 +16,9 @@ use crate::error::{Error, Result};
 use crate::findings::{code, Failed, Finding, Level};
 use crate::fsx::{Entry, Root, TrustedLink};
 use crate::health::{self, Health};
+use crate::hint::Hints;
 use crate::journal::{self, Journal, BACKUPS_DIR, JOURNAL_DIR};
 use crate::lock;
-use crate::hint::Hints;
 use crate::mode::{self, Environment, Mode, ModeChoice, Resolution};
 use crate::paths::RelPath;
 use crate::plan::{observe, Op};
@@ -245,15 +245,7 @@ pub fn heal(opts: &Options) -> Result<Report> {
     let measured = measure(&s.root);
     let history = History::default();
     predict_applied(&ctx, &mut planned, measured, (txn.id(), &results), &history);
-    let mut report = assemble(
-        &s,
-        &journal,
-        mode,
-        &planned,
-        Some(&results),
-        &boot,
-        false,
-    );
+    let mut report = assemble(&s, &journal, mode, &planned, Some(&results), &boot, false);
     report.recovery = rec_report;
     let batch = Batch::prepare(&s.root, &s.layout, &report.findings, mode.mode);
     report.alerts_suppressed = batch.suppressed;

@@ -240,8 +240,18 @@ fn read(path: &Path) -> Read {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // test fixtures in a temp dir, not a state root
 mod tests {
     use super::*;
+
+    type Row<'a> = (
+        Option<Mode>,
+        &'a [(&'a str, &'a str)],
+        Option<&'a str>,
+        Mode,
+        ModeSource,
+        bool,
+    );
 
     fn env(pairs: &[(&str, &str)]) -> Environment {
         Environment::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
@@ -261,7 +271,7 @@ mod tests {
     fn resolution_table() {
         use Mode::{Paper, Real};
         use ModeSource::{Default, DotEnv, Env, Flag};
-        let cases: &[(Option<Mode>, &[(&str, &str)], Option<&str>, Mode, ModeSource, bool)] = &[
+        let cases: &[Row<'_>] = &[
             (None, &[], None, Paper, Default, false),
             (None, &[("TRADING_MODE", "paper")], None, Paper, Env, true),
             (None, &[("TRADING_MODE", "PAPER")], None, Paper, Env, true),
@@ -269,22 +279,99 @@ mod tests {
             (None, &[("TRADING_MODE", " paper")], None, Real, Env, true),
             (None, &[("TRADING_MODE", "")], None, Real, Env, true),
             (None, &[("TRADING_MODE", "live")], None, Real, Env, true),
-            (Some(Paper), &[("TRADING_MODE", "real")], None, Paper, Flag, true),
-            (Some(Real), &[], Some("TRADING_MODE=paper\n"), Real, Flag, true),
+            (
+                Some(Paper),
+                &[("TRADING_MODE", "real")],
+                None,
+                Paper,
+                Flag,
+                true,
+            ),
+            (
+                Some(Real),
+                &[],
+                Some("TRADING_MODE=paper\n"),
+                Real,
+                Flag,
+                true,
+            ),
             (None, &[], Some("TRADING_MODE=paper\n"), Paper, DotEnv, true),
-            (None, &[], Some("TRADING_MODE=Paper # ok\n"), Paper, DotEnv, true),
-            (None, &[], Some("export TRADING_MODE='paper'\n"), Paper, DotEnv, true),
-            (None, &[], Some("TRADING_MODE=\"paper \"\n"), Real, DotEnv, true),
+            (
+                None,
+                &[],
+                Some("TRADING_MODE=Paper # ok\n"),
+                Paper,
+                DotEnv,
+                true,
+            ),
+            (
+                None,
+                &[],
+                Some("export TRADING_MODE='paper'\n"),
+                Paper,
+                DotEnv,
+                true,
+            ),
+            (
+                None,
+                &[],
+                Some("TRADING_MODE=\"paper \"\n"),
+                Real,
+                DotEnv,
+                true,
+            ),
             (None, &[], Some("TRADING_MODE=real\n"), Real, DotEnv, true),
-            (None, &[("TRADING_MODE", "real")], Some("TRADING_MODE=paper\n"), Real, Env, true),
-            (None, &[("TRADING_MODE", "paper")], Some("TRADING_MODE=real\n"), Paper, Env, true),
+            (
+                None,
+                &[("TRADING_MODE", "real")],
+                Some("TRADING_MODE=paper\n"),
+                Real,
+                Env,
+                true,
+            ),
+            (
+                None,
+                &[("TRADING_MODE", "paper")],
+                Some("TRADING_MODE=real\n"),
+                Paper,
+                Env,
+                true,
+            ),
             (None, &[], Some("TRADING_MODE\n"), Paper, Default, false),
             (None, &[], Some("OTHER=1\n"), Paper, Default, false),
-            (None, &[], Some("TRADING_MODE=paper\nTRADING_MODE=real\n"), Real, DotEnv, true),
+            (
+                None,
+                &[],
+                Some("TRADING_MODE=paper\nTRADING_MODE=real\n"),
+                Real,
+                DotEnv,
+                true,
+            ),
             // Versions disagree: doubt, real.
-            (None, &[], Some("TRADING_MODE= #paper\n"), Real, DotEnv, true),
-            (None, &[], Some("\u{feff}TRADING_MODE=real\n"), Real, DotEnv, true),
-            (None, &[], Some("TRADING_MODE=\"x\\\"\n"), Real, DotEnv, true),
+            (
+                None,
+                &[],
+                Some("TRADING_MODE= #paper\n"),
+                Real,
+                DotEnv,
+                true,
+            ),
+            (
+                None,
+                &[],
+                Some("\u{feff}TRADING_MODE=real\n"),
+                Real,
+                DotEnv,
+                true,
+            ),
+            (
+                None,
+                &[],
+                Some("TRADING_MODE=\"x\\\"\n"),
+                Real,
+                DotEnv,
+                true,
+            ),
         ];
         for (flag, vars, dotenv, mode, source, explicit) in cases {
             let got = mode_of(*flag, vars, *dotenv);
@@ -303,7 +390,10 @@ mod tests {
         let path = dir.path().join(DOTENV);
         std::fs::write(&path, b"TRADING_MODE=paper\n\xff\n").expect("write");
         let r = resolve(None, &Environment::default(), dir.path());
-        assert_eq!((r.choice.mode, r.choice.source), (Mode::Real, ModeSource::DotEnv));
+        assert_eq!(
+            (r.choice.mode, r.choice.source),
+            (Mode::Real, ModeSource::DotEnv)
+        );
         assert!(r.doubt.is_some_and(|d| d.contains("UTF-8")));
         std::fs::remove_file(&path).expect("rm");
         std::os::unix::fs::symlink(dir.path().join("nowhere"), &path).expect("symlink");
@@ -311,7 +401,12 @@ mod tests {
         assert_eq!(r.choice.mode, Mode::Real, "a dangling link is a doubt");
         std::fs::remove_file(&path).expect("rm");
         std::fs::create_dir(&path).expect("mkdir");
-        assert_eq!(resolve(None, &Environment::default(), dir.path()).choice.mode, Mode::Real);
+        assert_eq!(
+            resolve(None, &Environment::default(), dir.path())
+                .choice
+                .mode,
+            Mode::Real
+        );
         let odd = Environment::from_vars([(
             OsString::from("TRADING_MODE"),
             <OsString as std::os::unix::ffi::OsStringExt>::from_vec(b"pap\xffer".to_vec()),

@@ -12,11 +12,43 @@ use std::path::Path;
 /// working directory lies below would count as a bot instance. Under systemd the default
 /// working directory is `/`.
 const SYSTEM_DIRS: &[&str] = &[
-    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32",
-    "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp",
-    "/usr", "/usr/bin", "/usr/lib", "/usr/lib64", "/usr/libexec", "/usr/local",
-    "/usr/local/bin", "/usr/local/lib", "/usr/local/sbin", "/usr/sbin", "/usr/share", "/var",
-    "/var/cache", "/var/lib", "/var/log", "/var/spool", "/var/tmp",
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/libexec",
+    "/usr/local",
+    "/usr/local/bin",
+    "/usr/local/lib",
+    "/usr/local/sbin",
+    "/usr/sbin",
+    "/usr/share",
+    "/var",
+    "/var/cache",
+    "/var/lib",
+    "/var/log",
+    "/var/spool",
+    "/var/tmp",
 ];
 
 /// Refuses a root whose canonical path is a system directory (see [`SYSTEM_DIRS`]), lies
@@ -125,10 +157,26 @@ mod tests {
 
     #[test]
     fn system_roots() {
-        for bad in ["/", "/usr", "/etc", "/var", "/proc/1", "/sys/kernel", "/home/ann", "/root"] {
+        for bad in [
+            "/",
+            "/usr",
+            "/etc",
+            "/var",
+            "/proc/1",
+            "/sys/kernel",
+            "/home/ann",
+            "/root",
+        ] {
             assert!(refuse_system_root(Path::new(bad)).is_err(), "{bad}");
         }
-        for ok in ["/srv/bot", "/home/ann/bot", "/root/trading-bot", "/tmp/x", "/var/lib/bot", "/dev/shm/bot"] {
+        for ok in [
+            "/srv/bot",
+            "/home/ann/bot",
+            "/root/trading-bot",
+            "/tmp/x",
+            "/var/lib/bot",
+            "/dev/shm/bot",
+        ] {
             assert!(refuse_system_root(Path::new(ok)).is_ok(), "{ok}");
         }
     }

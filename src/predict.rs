@@ -194,8 +194,9 @@ pub fn run(i: &Inputs<'_>) -> Vec<Finding> {
     let now = |v: Option<u64>| v.map(|value| Sample { at: i.now, value });
     out.extend(now(i.measured.disk_free).and_then(|n| disk_forecast(&i.history.disk_free, n)));
     out.extend(
-        now(i.measured.backups_bytes)
-            .and_then(|n| backups_growth(&i.history.backups_bytes, n, i.warn_size, i.prune_command)),
+        now(i.measured.backups_bytes).and_then(|n| {
+            backups_growth(&i.history.backups_bytes, n, i.warn_size, i.prune_command)
+        }),
     );
     out.extend(flapping(&i.history.heals, i.now));
     out

@@ -208,7 +208,10 @@ mod tests {
         assert_eq!(args(b""), Vec::<String>::new());
         assert_eq!(args(b"python3\0run.py\0"), ["python3", "run.py"]);
         assert_eq!(args(b"python3\0\0run.py\0"), ["python3", "", "run.py"]);
-        assert_eq!(args(b"title set by the process"), ["title set by the process"]);
+        assert_eq!(
+            args(b"title set by the process"),
+            ["title set by the process"]
+        );
     }
 
     #[test]

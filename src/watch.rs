@@ -398,13 +398,7 @@ impl Watcher {
         let predicted = heal::predictions(&ctx, &planned, m, None, &self.memory);
         planned.findings.extend(predicted);
         let mut report = heal::assemble(
-            &self.s,
-            journal,
-            self.mode,
-            &planned,
-            None,
-            &run.boot,
-            false,
+            &self.s, journal, self.mode, &planned, None, &run.boot, false,
         );
         report.recovery = run.rec;
         heal::alerted(&self.s, report)

@@ -184,10 +184,7 @@ fn default_config_is_printed_without_a_file() {
     assert_eq!(run.json["processes"]["script"], "run.py");
     assert_eq!(run.json["processes"]["min_age"], "1h");
     assert_eq!(run.json["processes"]["grace"], "10s");
-    assert_eq!(
-        run.json["positions"]["compare_open_positions_count"],
-        false
-    );
+    assert_eq!(run.json["positions"]["compare_open_positions_count"], false);
     assert_eq!(
         run.json["slots"]["suffixes"],
         json!(["A", "B", "blue", "green"])
@@ -250,7 +247,10 @@ fn bad_configs_exit_16_naming_the_key() {
             "processes.interpreters[1]",
         ),
         (json!({"processes": {"script": ""}}), "processes.script"),
-        (json!({"processes": {"script": "src/run.py"}}), "processes.script"),
+        (
+            json!({"processes": {"script": "src/run.py"}}),
+            "processes.script",
+        ),
         (
             json!({"processes": {"patterns": ["python"]}}),
             "processes.patterns",

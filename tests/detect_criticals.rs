@@ -64,7 +64,12 @@ fn state_mismatch_open_count_only_when_switched_on() {
     bot.write_positions(&two_open(), &[]);
     bot.write_portfolio(3, 400.0);
     let off = bot.heal("real");
-    assert_eq!((off.code, off.codes("CRITICAL")), (0, vec![]), "{}", off.json);
+    assert_eq!(
+        (off.code, off.codes("CRITICAL")),
+        (0, vec![]),
+        "{}",
+        off.json
+    );
     bot.write(
         "config/selfheal.json",
         br#"{"positions": {"compare_open_positions_count": true}}"#,

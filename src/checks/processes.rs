@@ -107,7 +107,9 @@ fn file_name(arg: &str) -> &str {
 /// `name` is one of `names`, alone or followed by a version (`3`, `3.11`).
 fn interpreter(name: &str, names: &[String]) -> bool {
     let version = |v: &str| {
-        !v.is_empty() && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        !v.is_empty()
+            && v.split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
     };
     names.iter().any(|n| {
         name.strip_prefix(n.as_str())
@@ -385,7 +387,13 @@ mod tests {
             &["/usr/bin/python3.11", "/srv/bot/run.py", "--worker"],
             &["/opt/venv/bin/python", "-u", "run.py"],
             &["python3", "-uB", "-W", "ignore", "-Xdev", "run.py"],
-            &["python3", "-Wignore", "--check-hash-based-pycs", "never", "run.py"],
+            &[
+                "python3",
+                "-Wignore",
+                "--check-hash-based-pycs",
+                "never",
+                "run.py",
+            ],
             &["python3", "--", "run.py"],
             &["python2.7", "./run.py"],
         ];

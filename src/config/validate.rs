@@ -288,10 +288,22 @@ fn file_name(c: &Checker, key: &str, name: &str) -> Result<()> {
 
 /// Why each non-configurable critical stays critical.
 const FIXED: &[(&str, &str)] = &[
-    ("DATA_INTEGRITY", "it stops the bot from resetting a damaged or vanished positions file"),
-    ("DUPLICATE_INSTANCE", "two bots writing the same files lose each other's positions"),
-    ("LOCK_HELD", "a held lock makes the bot read an empty state and save it over the positions"),
-    ("JOURNAL_INTEGRITY", "an untrusted journal or backup could restore the wrong bytes"),
+    (
+        "DATA_INTEGRITY",
+        "it stops the bot from resetting a damaged or vanished positions file",
+    ),
+    (
+        "DUPLICATE_INSTANCE",
+        "two bots writing the same files lose each other's positions",
+    ),
+    (
+        "LOCK_HELD",
+        "a held lock makes the bot read an empty state and save it over the positions",
+    ),
+    (
+        "JOURNAL_INTEGRITY",
+        "an untrusted journal or backup could restore the wrong bytes",
+    ),
 ];
 
 fn detectors(c: &Checker, config: &Config) -> Result<()> {

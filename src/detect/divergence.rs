@@ -47,13 +47,15 @@ pub fn detect(ctx: &Ctx<'_>, layout: &SlotLayout, pos: Option<&PostFile<'_>>) ->
             let other = read_other(k, pos, identity, ctx.layout.max_file_size);
             finding(layout, pos, k, &other)
         })
-        .filter(|f| match acks::acknowledged_by(ctx.journal, &Recorded::of(f)) {
-            Some(by) => {
-                tracing::info!("{} acknowledged by transaction {by}", f.line());
-                false
-            }
-            None => true,
-        })
+        .filter(
+            |f| match acks::acknowledged_by(ctx.journal, &Recorded::of(f)) {
+                Some(by) => {
+                    tracing::info!("{} acknowledged by transaction {by}", f.line());
+                    false
+                }
+                None => true,
+            },
+        )
         .map(|f| with_hint(ctx, f))
         .collect()
 }
@@ -129,10 +131,7 @@ fn finding(layout: &SlotLayout, pos: &PostFile<'_>, other: &Path, o: &Other) -> 
 /// Adds how to acknowledge: the transaction recording it, when there is one.
 fn with_hint(ctx: &Ctx<'_>, mut f: Finding) -> Finding {
     let hint = match ctx.txn {
-        Some(t) => format!(
-            " with `{}`",
-            ctx.hints.command(&["ack", &t.to_string()])
-        ),
+        Some(t) => format!(" with `{}`", ctx.hints.command(&["ack", &t.to_string()])),
         None => format!(
             " once `{}` has recorded it (that run prints the command)",
             ctx.hints.command(&["heal", "--mode", "real"])

@@ -12,8 +12,8 @@
 use super::post::{PostFile, Presence};
 use crate::checks::Ctx;
 use crate::config::{File, FileRole};
-use crate::hint::Hints;
 use crate::findings::{code, Finding, Level};
+use crate::hint::Hints;
 use crate::journal::{Journal, TxnFile};
 use crate::mode::Mode;
 use journal_format::{Body, Node};

@@ -104,12 +104,59 @@ pub fn for_mode(findings: &mut [Finding], mode: Mode) {
     if mode != Mode::Paper {
         return;
     }
-    let by_slot = |f: &&mut Finding| f.code == code::SLOT_INVALID || f.code == code::SLOT_DIVERGENCE;
+    let by_slot =
+        |f: &&mut Finding| f.code == code::SLOT_INVALID || f.code == code::SLOT_DIVERGENCE;
     for f in findings
         .iter_mut()
         .filter(by_slot)
         .filter(|f| f.level == Level::Critical)
     {
         f.level = Level::High;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(code: &str, level: Level) -> Finding {
+        Finding::new(code, level, None, "m", "e")
+    }
+
+    #[test]
+    fn configured_levels_then_mode() {
+        let d = Detectors {
+            state_mismatch: Severity::High,
+            partial_fill: Severity::Off,
+            slot_inactive_newer: Severity::Critical,
+            ..Detectors::default()
+        };
+        let mut all = vec![
+            f(code::STATE_MISMATCH, Level::Critical),
+            f(code::PARTIAL_FILL, Level::Critical),
+            f(code::SLOT_INACTIVE_NEWER, Level::High),
+            f(code::SLOT_DIVERGENCE, Level::Critical),
+            f(code::DATA_INTEGRITY, Level::Critical),
+            f(code::POSITION_CONFLICT, Level::Critical),
+        ];
+        configured(&mut all, &d);
+        let levels = |all: &[Finding]| -> Vec<(String, Level)> {
+            all.iter().map(|f| (f.code.clone(), f.level)).collect()
+        };
+        let want = vec![
+            (code::STATE_MISMATCH.to_string(), Level::High),
+            (code::SLOT_INACTIVE_NEWER.to_string(), Level::Critical),
+            (code::SLOT_DIVERGENCE.to_string(), Level::Critical),
+            (code::DATA_INTEGRITY.to_string(), Level::Critical),
+            (code::POSITION_CONFLICT.to_string(), Level::Critical),
+        ];
+        assert_eq!(levels(&all), want);
+        for_mode(&mut all, Mode::Paper);
+        assert_eq!(
+            all[2].level,
+            Level::High,
+            "SLOT_DIVERGENCE does not block paper"
+        );
+        assert_eq!(all[3].level, Level::Critical);
     }
 }

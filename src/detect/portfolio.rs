@@ -43,7 +43,12 @@ pub fn detect(pair: &Pair<'_>, rules: &Rules<'_>) -> Vec<Finding> {
     if rules.compare_count {
         out.extend(count(pair, open.len()));
     }
-    out.extend(margin(pair, open, &Fields::new(rules.identity), rules.tolerance));
+    out.extend(margin(
+        pair,
+        open,
+        &Fields::new(rules.identity),
+        rules.tolerance,
+    ));
     out
 }
 
@@ -195,6 +200,31 @@ mod tests {
             .into_iter()
             .map(|f| (f.code, f.level, f.evidence))
             .collect()
+    }
+
+    #[test]
+    fn the_count_is_compared_only_when_switched_on() {
+        let pos = doc(
+            r#"{"open_positions":[{"margin_collateral":5}],"closed_positions":[]}"#,
+            &["open_positions", "closed_positions"],
+        );
+        let pf = doc(
+            r#"{"open_positions_count":0,"used_margin":5}"#,
+            &["snapshots"],
+        );
+        let pair = Pair {
+            positions: ("pos", &pos),
+            portfolio: ("pf", &pf),
+        };
+        let identity = identity();
+        let mut rules = Rules {
+            identity: &identity,
+            tolerance: 0.01,
+            compare_count: false,
+        };
+        assert!(detect(&pair, &rules).is_empty());
+        rules.compare_count = true;
+        assert_eq!(detect(&pair, &rules).len(), 1);
     }
 
     #[test]

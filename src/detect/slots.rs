@@ -277,9 +277,15 @@ mod tests {
 
     #[test]
     fn slot_names() {
-        let suffixes: Vec<String> = ["A", "B", "blue", "green"].iter().map(|s| s.to_string()).collect();
+        let suffixes: Vec<String> = ["A", "B", "blue", "green"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(split_slot("bot-A", &suffixes), Some("bot"));
-        assert_eq!(split_slot("trading-bot-blue", &suffixes), Some("trading-bot"));
+        assert_eq!(
+            split_slot("trading-bot-blue", &suffixes),
+            Some("trading-bot")
+        );
         assert_eq!(split_slot("bot-green", &suffixes), Some("bot"));
         assert_eq!(split_slot("bot-old", &suffixes), None);
         assert_eq!(split_slot("botA", &suffixes), None);
