@@ -4,15 +4,16 @@
 It does what the reference bot's run.py does before trading: heal the state directory,
 then start the trading engine only if that is allowed.
 
-  1. run `selfheal --root ROOT --json heal [--mode paper|real]`
+  1. run `selfheal --root ROOT --json heal`
      (binary: $SELFHEAL_BIN, else `selfheal` on PATH; ROOT: $SELFHEAL_ROOT, else the
-     current directory; mode: $TRADING_MODE, where `paper` is paper and anything else is
-     real; unset lets selfheal decide, which is paper);
+     current directory; selfheal resolves the mode as the bot does: TRADING_MODE from the
+     environment, else from ROOT/.env, else paper; paper iff it lowercases to `paper`);
   2. print the critical issues and the health line;
   3. start the engine if the report says `start_allowed`, else refuse and exit 4.
 
 If selfheal itself cannot run or gives no report, paper mode still starts (with a warning)
-and real mode does not. The engine here is a dummy: it writes `engine.started` in the root
+and real mode does not; without a report, an unset TRADING_MODE counts as paper only when
+ROOT has no .env (which could set it). The engine here is a dummy: it writes `engine.started` in the root
 and returns.
 """
 
@@ -30,20 +31,17 @@ def selfheal_bin():
     return os.environ.get("SELFHEAL_BIN") or shutil.which("selfheal") or "selfheal"
 
 
-def mode_args():
-    mode = os.environ.get("TRADING_MODE", "").strip()
-    if not mode:
-        return []
-    return ["--mode", "paper" if mode == "paper" else "real"]
-
-
-def is_paper():
-    return os.environ.get("TRADING_MODE", "paper").strip() == "paper"
+def is_paper(root):
+    """The bot's rule, for when selfheal gave no report: no stripping, any case."""
+    mode = os.environ.get("TRADING_MODE")
+    if mode is None:
+        return not os.path.lexists(os.path.join(root, ".env"))
+    return mode.lower() == "paper"
 
 
 def run_selfheal(root):
     """Returns (report, None) or (None, why)."""
-    cmd = [selfheal_bin(), "--root", root, "--json", "heal", *mode_args()]
+    cmd = [selfheal_bin(), "--root", root, "--json", "heal"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -79,7 +77,7 @@ def main():
     root = os.environ.get("SELFHEAL_ROOT") or os.getcwd()
     report, error = run_selfheal(root)
     if report is None:
-        if is_paper():
+        if is_paper(root):
             print(f"⚠️ [SELF-HEAL] {error}; paper mode starts anyway")
             print("🚀 Starting trading engine")
             start_engine(root)

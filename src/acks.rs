@@ -1,12 +1,100 @@
-//! Criticals that outlive the run that caused them: a lossy or ambiguous salvage applied in
-//! paper mode stays a DATA_INTEGRITY critical for real mode until an operator acknowledges
-//! it with `selfheal ack <id>` (an `ack` record naming the transaction). A salvage applied
-//! on the operator's `heal --accept-loss` needs no acknowledgement. Read-only: the `ack`
-//! command itself is in `heal`.
+//! Criticals an operator acknowledges with `selfheal ack <id>`. A lossy or ambiguous salvage
+//! applied in paper mode stays a DATA_INTEGRITY critical for real mode until an `ack`
+//! record names its transaction (a salvage applied on the operator's `heal --accept-loss`
+//! needs none). A critical whose code is in [`ACKABLE`] (SLOT_DIVERGENCE) is found again on
+//! every run; the heal that recorded it (its commit summary's `critical[]`: code, path,
+//! evidence) is the one acknowledged, and the `ack` transaction's commit summary names what
+//! it acknowledges (`findings[]`, the same triples). A later run drops a finding only when
+//! an `ack` names exactly that code, path and evidence: if anything it says changed, the
+//! critical is back. Read-only: the `ack` command itself is in `heal`.
 
+use crate::findings::{code, Finding};
 use crate::journal::{Journal, TxnFile};
 use journal_format::{Body, TxnState};
+use serde::Serialize;
 use serde_json::Value;
+
+/// The codes of recorded criticals `selfheal ack <id>` clears (besides a lossy salvage).
+pub const ACKABLE: &[&str] = &[code::SLOT_DIVERGENCE];
+
+/// A critical as a commit summary records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recorded {
+    /// Its code.
+    pub code: String,
+    /// Its path, if any.
+    pub path: Option<String>,
+    /// What was seen (stable between runs while nothing changes).
+    pub evidence: String,
+}
+
+impl Recorded {
+    /// The record of `f`.
+    pub fn of(f: &Finding) -> Recorded {
+        Recorded {
+            code: f.code.clone(),
+            path: f.path.clone(),
+            evidence: f.evidence.clone(),
+        }
+    }
+
+    fn parse(v: &Value) -> Option<Recorded> {
+        Some(Recorded {
+            code: v.get("code")?.as_str()?.to_string(),
+            path: match v.get("path")? {
+                Value::Null => None,
+                p => Some(p.as_str()?.to_string()),
+            },
+            evidence: v.get("evidence")?.as_str()?.to_string(),
+        })
+    }
+}
+
+/// The commit summary of `t`, if committed.
+fn summary(t: &TxnFile) -> Option<&Value> {
+    if t.state() != TxnState::Committed {
+        return None;
+    }
+    t.entries.iter().find_map(|e| match &e.record.body {
+        Body::Commit(c) => Some(&c.summary),
+        _ => None,
+    })
+}
+
+/// The criticals with an [`ACKABLE`] code that `t`'s commit summary records.
+pub fn recorded(t: &TxnFile) -> Vec<Recorded> {
+    let list = summary(t)
+        .and_then(|s| s.get("critical"))
+        .and_then(Value::as_array);
+    list.into_iter()
+        .flatten()
+        .filter_map(Recorded::parse)
+        .filter(|r| ACKABLE.contains(&r.code.as_str()))
+        .collect()
+}
+
+/// The `ack` transaction that acknowledged `finding` (same code, path and evidence), if any.
+pub fn acknowledged_by(journal: &Journal, finding: &Recorded) -> Option<u64> {
+    journal
+        .txns
+        .iter()
+        .filter(|t| {
+            t.entries
+                .iter()
+                .any(|e| matches!(&e.record.body, Body::Ack(a) if a.code == finding.code))
+        })
+        .find(|t| {
+            let named = summary(t)
+                .and_then(|s| s.get("findings"))
+                .and_then(Value::as_array);
+            named
+                .into_iter()
+                .flatten()
+                .filter_map(Recorded::parse)
+                .any(|r| r == *finding)
+        })
+        .map(|t| t.txn)
+}
 
 /// A transaction whose salvage loss awaits acknowledgement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,13 +140,13 @@ pub fn needs_ack(t: &TxnFile) -> bool {
     !entries(t).is_empty()
 }
 
-/// Whether an `ack` record names `txn`.
+/// Whether an `ack` record names `txn`'s salvage loss.
 pub fn acknowledged(journal: &Journal, txn: u64) -> bool {
     journal.txns.iter().any(|t| {
         t.state() == TxnState::Committed
-            && t.entries
-                .iter()
-                .any(|e| matches!(&e.record.body, Body::Ack(a) if a.txn == txn))
+            && t.entries.iter().any(|e| {
+                matches!(&e.record.body, Body::Ack(a) if a.txn == txn && a.code == code::DATA_INTEGRITY)
+            })
     })
 }
 

@@ -34,6 +34,8 @@ pub struct Config {
     pub positions: Positions,
     /// Blue/green deployment slots.
     pub slots: Slots,
+    /// The level each configurable detector reports at.
+    pub detectors: Detectors,
     /// Journal and backup retention.
     pub retention: Retention,
     /// Symlinks inside the root that may be crossed, and the directory each must name.
@@ -114,13 +116,18 @@ pub struct Locks {
     pub stale_after: String,
 }
 
-/// Bot instances and orphan processes.
+/// Bot instances and orphan processes. A process is a bot when its interpreter (the file
+/// name of its first argument) is one of `interpreters`, alone or followed by a version
+/// (`python3`, `python3.11`), and its script (the file name of the interpreter's first
+/// argument that is not an option) is `script`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Processes {
-    /// Every pattern must occur in the command line for a process to count as a bot.
-    pub patterns: Vec<String>,
-    /// A process younger than this is never treated as an orphan.
+    /// Interpreter names (`python`).
+    pub interpreters: Vec<String>,
+    /// The bot's entry script, a file name (`run.py`).
+    pub script: String,
+    /// A process younger than this is never terminated as an orphan.
     pub min_age: String,
     /// Time between SIGTERM and SIGKILL.
     pub grace: String,
@@ -134,18 +141,125 @@ pub struct Positions {
     pub identity: Vec<String>,
     /// Allowed difference between `used_margin` and the sum of `margin_collateral`.
     pub margin_tolerance: f64,
+    /// Also compare the portfolio's `open_positions_count` with the open positions (off by
+    /// default: the reference bot writes that counter once and never maintains it).
+    pub compare_open_positions_count: bool,
 }
 
 /// Blue/green deployment slots.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Slots {
-    /// Infer slots from the root's siblings (`<name>-current` beside `<name>-A`/`-B`).
+    /// Infer slots from the root's siblings (`<name>-current` beside `<name>-<suffix>`).
     pub infer: bool,
+    /// The slot suffixes: `<name>-<suffix>` directories are the slots.
+    pub suffixes: Vec<String>,
     /// The `...-current` link, when given explicitly (absolute path).
     pub current_link: Option<PathBuf>,
     /// Known slot directories, when given explicitly (absolute paths).
     pub known: Vec<PathBuf>,
+}
+
+/// The level a configurable detector's findings are reported at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// CRITICAL: blocks real mode (in paper mode SLOT_INVALID and SLOT_DIVERGENCE are HIGH).
+    Critical,
+    /// HIGH: a warning, never blocks.
+    High,
+    /// Not reported.
+    Off,
+}
+
+/// The level of each configurable detector. DATA_INTEGRITY, DUPLICATE_INSTANCE, LOCK_HELD
+/// and JOURNAL_INTEGRITY are not configurable: each guards against losing data (a damaged
+/// or vanished positions file the bot would reset, a second writer, a held lock that makes
+/// the bot read and then save an empty state, an untrustworthy journal or backup); naming
+/// one here is refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Detectors {
+    /// Portfolio and positions disagree.
+    #[serde(rename = "STATE_MISMATCH")]
+    pub state_mismatch: Severity,
+    /// A filled position whose size is not its order's.
+    #[serde(rename = "PARTIAL_FILL")]
+    pub partial_fill: Severity,
+    /// Two open positions with the same identity.
+    #[serde(rename = "POSITION_CONFLICT")]
+    pub position_conflict: Severity,
+    /// The deployment slot is not valid.
+    #[serde(rename = "SLOT_INVALID")]
+    pub slot_invalid: Severity,
+    /// An empty slot beside a slot holding open positions.
+    #[serde(rename = "SLOT_DIVERGENCE")]
+    pub slot_divergence: Severity,
+    /// An inactive slot's positions file is newer than the active slot's.
+    #[serde(rename = "SLOT_INACTIVE_NEWER")]
+    pub slot_inactive_newer: Severity,
+    /// Not configurable (refused when present).
+    #[serde(
+        rename = "DATA_INTEGRITY",
+        skip_serializing,
+        deserialize_with = "present"
+    )]
+    pub data_integrity: Option<Value>,
+    /// Not configurable (refused when present).
+    #[serde(
+        rename = "DUPLICATE_INSTANCE",
+        skip_serializing,
+        deserialize_with = "present"
+    )]
+    pub duplicate_instance: Option<Value>,
+    /// Not configurable (refused when present).
+    #[serde(rename = "LOCK_HELD", skip_serializing, deserialize_with = "present")]
+    pub lock_held: Option<Value>,
+    /// Not configurable (refused when present).
+    #[serde(
+        rename = "JOURNAL_INTEGRITY",
+        skip_serializing,
+        deserialize_with = "present"
+    )]
+    pub journal_integrity: Option<Value>,
+}
+
+impl Detectors {
+    /// The configured level of `code`, if it is configurable.
+    pub fn severity(&self, code: &str) -> Option<Severity> {
+        use crate::findings::code as c;
+        Some(match code {
+            c::STATE_MISMATCH => self.state_mismatch,
+            c::PARTIAL_FILL => self.partial_fill,
+            c::POSITION_CONFLICT => self.position_conflict,
+            c::SLOT_INVALID => self.slot_invalid,
+            c::SLOT_DIVERGENCE => self.slot_divergence,
+            c::SLOT_INACTIVE_NEWER => self.slot_inactive_newer,
+            _ => return None,
+        })
+    }
+}
+
+/// Any value given, `null` included, is `Some`: its presence is what matters.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+impl Default for Detectors {
+    fn default() -> Detectors {
+        Detectors {
+            state_mismatch: Severity::Critical,
+            partial_fill: Severity::Critical,
+            position_conflict: Severity::Critical,
+            slot_invalid: Severity::Critical,
+            slot_divergence: Severity::Critical,
+            slot_inactive_newer: Severity::High,
+            data_integrity: None,
+            duplicate_instance: None,
+            lock_held: None,
+            journal_integrity: None,
+        }
+    }
 }
 
 /// Retention of the journal and backups.
@@ -222,6 +336,7 @@ impl Default for Config {
             processes: Processes::default(),
             positions: Positions::default(),
             slots: Slots::default(),
+            detectors: Detectors::default(),
             retention: Retention::default(),
             trusted_symlinks: Vec::new(),
             limits: Limits::default(),
@@ -292,8 +407,9 @@ impl Default for Locks {
 impl Default for Processes {
     fn default() -> Processes {
         Processes {
-            patterns: vec!["python".into(), "run.py".into()],
-            min_age: "0s".into(),
+            interpreters: vec!["python".into()],
+            script: "run.py".into(),
+            min_age: "1h".into(),
             grace: "10s".into(),
         }
     }
@@ -304,6 +420,7 @@ impl Default for Positions {
         Positions {
             identity: vec!["symbol".into(), "strategy".into(), "direction".into()],
             margin_tolerance: 0.01,
+            compare_open_positions_count: false,
         }
     }
 }
@@ -312,6 +429,7 @@ impl Default for Slots {
     fn default() -> Slots {
         Slots {
             infer: true,
+            suffixes: vec!["A".into(), "B".into(), "blue".into(), "green".into()],
             current_link: None,
             known: Vec::new(),
         }

@@ -56,6 +56,7 @@ pub fn begin<'r>(
     ops: &[Op],
     cap: u64,
 ) -> Result<Txn<'r>> {
+    signals_first(ops)?;
     let plan = ops
         .iter()
         .enumerate()
@@ -85,6 +86,18 @@ pub fn begin<'r>(
         intents: Vec::new(),
         cap,
     })
+}
+
+/// ORDER: every termination comes before every other operation, so a bot is gone before
+/// any of its files is touched (and a failed termination stops the run before them).
+fn signals_first(ops: &[Op]) -> Result<()> {
+    let is_signal = |op: &Op| matches!(op.action, Action::Signal { .. });
+    match ops.iter().position(|op| !is_signal(op)) {
+        Some(first) if ops[first..].iter().any(is_signal) => Err(Error::Refused(
+            "a plan signals a process after changing a file; nothing was done".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn op_index(i: usize) -> u32 {
@@ -479,5 +492,49 @@ pub fn restore_node(
         _ => Err(Error::Refused(format!(
             "cannot turn {rel} from what it is into the recorded state"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use journal_format::ProcessRef;
+
+    fn op(action: Action) -> Op {
+        Op {
+            heal: "test",
+            path: RelPath::new("logs").ok(),
+            reason: String::new(),
+            message: String::new(),
+            action,
+            before: Observed::absent(),
+        }
+    }
+
+    fn signal() -> Op {
+        op(Action::Signal {
+            process: ProcessRef {
+                pid: 1,
+                start_ticks: 1,
+                cmdline: "python3 run.py".into(),
+            },
+            grace: std::time::Duration::from_secs(1),
+        })
+    }
+
+    #[test]
+    fn terminations_must_come_first() {
+        let dir = || op(Action::CreateDir { mode: 0o755 });
+        assert!(signals_first(&[]).is_ok());
+        assert!(signals_first(&[signal(), signal(), dir(), dir()]).is_ok());
+        assert!(signals_first(&[dir(), dir()]).is_ok());
+        assert!(matches!(
+            signals_first(&[signal(), dir(), signal()]),
+            Err(Error::Refused(_))
+        ));
+        assert!(matches!(
+            signals_first(&[dir(), signal()]),
+            Err(Error::Refused(_))
+        ));
     }
 }

@@ -52,8 +52,14 @@ pub mod code {
     pub const STALE_HEARTBEAT: &str = "STALE_HEARTBEAT";
     /// Warning: a bot instance runs in the root and was not terminated.
     pub const BOT_INSTANCE: &str = "BOT_INSTANCE";
-    /// Warning: the inactive deployment slot holds newer positions than the active one.
+    /// Real mode in a deployment slot whose positions file is missing or empty while a
+    /// sibling slot holds open positions (cleared by `selfheal ack`).
     pub const SLOT_DIVERGENCE: &str = "SLOT_DIVERGENCE";
+    /// Warning: an inactive deployment slot's positions file is newer than the active
+    /// slot's (the mark of a slot flip that may have lost positions).
+    pub const SLOT_INACTIVE_NEWER: &str = "SLOT_INACTIVE_NEWER";
+    /// Warning: the root's `.env` left a doubt about `TRADING_MODE`; real mode is assumed.
+    pub const MODE_UNCERTAIN: &str = "MODE_UNCERTAIN";
     /// Warning: `logs/backups/` is larger than `retention.warn_size`.
     pub const BACKUPS_SIZE: &str = "BACKUPS_SIZE";
     /// Warning: automatic retention after a heal failed (the heal stands).

@@ -16,9 +16,10 @@ use crate::error::{Error, Result};
 use crate::findings::{code, Failed, Finding, Level};
 use crate::fsx::{Entry, Root, TrustedLink};
 use crate::health::{self, Health};
+use crate::hint::Hints;
 use crate::journal::{self, Journal, BACKUPS_DIR, JOURNAL_DIR};
 use crate::lock;
-use crate::mode::{Mode, ModeChoice};
+use crate::mode::{self, Environment, Mode, ModeChoice, Resolution};
 use crate::paths::RelPath;
 use crate::plan::{observe, Op};
 use crate::predict::{self, History, Measured};
@@ -41,9 +42,9 @@ pub struct Options {
     pub config: Option<PathBuf>,
     /// `--mode`.
     pub mode: Option<Mode>,
-    /// The value of `TRADING_MODE`, if set (the CLI reads the environment; a library caller
-    /// passes what it wants).
-    pub trading_mode_env: Option<String>,
+    /// The environment the mode is resolved with (`TRADING_MODE`, and what a `.env` may
+    /// interpolate): the CLI passes its own; a library caller passes what the bot runs with.
+    pub env: Environment,
     /// Create the root if it is missing.
     pub init: bool,
     /// How long to wait for another selfheal.
@@ -60,7 +61,7 @@ impl Default for Options {
             root: PathBuf::from("."),
             config: None,
             mode: None,
-            trading_mode_env: None,
+            env: Environment::default(),
             init: false,
             lock_timeout: Duration::from_secs(30),
             accept_loss: false,
@@ -77,6 +78,8 @@ pub struct Session {
     pub layout: Layout,
     /// The journal's tag algorithm.
     pub mac: Mac,
+    /// Runnable commands for messages.
+    pub hints: Hints,
 }
 
 impl Session {
@@ -90,6 +93,9 @@ impl Session {
         } else {
             Root::open(&opts.root)?
         };
+        let canonical = root.canonical_path()?;
+        crate::paths::refuse_system_root(&canonical)?;
+        let hints = Hints::new(&canonical, opts.config.as_deref());
         let layout = Layout::load(&opts.root, opts.config.as_deref())?;
         root.set_trusted(
             layout
@@ -102,7 +108,12 @@ impl Session {
                 .collect(),
         );
         let mac = journal::mac_from_key_file(layout.config.journal_key_file.as_deref())?;
-        Ok(Session { root, layout, mac })
+        Ok(Session {
+            root,
+            layout,
+            mac,
+            hints,
+        })
     }
 
     pub(crate) fn ctx<'a>(
@@ -115,6 +126,8 @@ impl Session {
         Ctx {
             root: &self.root,
             layout: &self.layout,
+            hints: &self.hints,
+            txn: None,
             mode,
             now: chrono::Utc::now().timestamp(),
             journal,
@@ -146,8 +159,28 @@ pub fn bootstrap(root: &Root) -> Result<Vec<RelPath>> {
     Ok(created)
 }
 
-pub(crate) fn mode_of(opts: &Options) -> ModeChoice {
-    ModeChoice::resolve(opts.mode, opts.trading_mode_env.as_deref())
+/// The mode of a command run on `s` (see [`mode`]).
+pub(crate) fn mode_of(s: &Session, opts: &Options) -> Resolution {
+    mode::resolve(opts.mode, &opts.env, s.hints.root())
+}
+
+/// The HIGH finding that says why the mode fell to real, if it did.
+pub(crate) fn mode_doubt(s: &Session, r: &Resolution) -> Option<Finding> {
+    let why = r.doubt.as_ref()?;
+    let path = r
+        .dotenv
+        .as_ref()
+        .map_or_else(|| s.hints.path(mode::DOTENV), |p| p.display().to_string());
+    Some(
+        Finding::new(
+            code::MODE_UNCERTAIN,
+            Level::High,
+            Some(mode::DOTENV),
+            format!("{path} {why}: the mode is taken as real"),
+            why.clone(),
+        )
+        .with_details(json!({"file": path, "mode": "real"})),
+    )
 }
 
 /// Runs `heal`.
@@ -160,19 +193,20 @@ pub fn heal(opts: &Options) -> Result<Report> {
     }
     let started = Instant::now();
     let s = Session::open(opts, opts.init)?;
-    let mode = mode_of(opts);
+    let resolved = mode_of(&s, opts);
+    let mode = resolved.choice;
     let boot = bootstrap(&s.root)?;
     let _lock = lock::acquire(&s.root, opts.lock_timeout)?;
     let mut journal = Journal::load(&s.root, s.mac.clone())?;
     let cap = s.layout.max_file_size;
     if let Some(f) = defer_recovery(&s, &journal, mode)? {
-        return Ok(blocked(mode.mode, f, None));
+        return Ok(blocked(mode, f, None));
     }
     let rec = match recovery::recover(&s.root, &mut journal, cap, false) {
         Ok(r) => r,
         Err(Error::JournalCorrupt { file, why }) => {
             let f = journal_finding(&format!("{}: {why}", file.display()));
-            return Ok(alerted(&s, blocked(mode.mode, f, None)));
+            return Ok(alerted(&s, blocked(mode, f, None)));
         }
         Err(e) => return Err(e),
     };
@@ -183,11 +217,12 @@ pub fn heal(opts: &Options) -> Result<Report> {
         .map(|p| p.to_string());
     let rec_report = RecoveryReport::of(&rec.outcome, torn);
     if let RecoveryOutcome::Conflict { why, .. } = &rec.outcome {
-        let report = blocked(mode.mode, journal_finding(why), rec_report);
+        let report = blocked(mode, journal_finding(why), rec_report);
         return Ok(alerted(&s, report));
     }
     let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
     let mut planned = checks::plan(&ctx)?;
+    planned.findings.extend(mode_doubt(&s, &resolved));
     hold_while_duplicate(&mut planned);
     refuse_without_space(&s.root, &mut planned)?;
     let mut txn = engine::begin(
@@ -204,20 +239,13 @@ pub fn heal(opts: &Options) -> Result<Report> {
     let results = txn.apply(&planned.ops)?;
     // ORDER: detection sees the applied state and runs before the commit, so the commit
     // summary records the criticals; alerts follow the commit to name its id.
-    let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
+    let mut ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
+    ctx.txn = Some(txn.id());
     let detection = detect_after(&ctx, &mut planned, Some(&results));
     let measured = measure(&s.root);
     let history = History::default();
     predict_applied(&ctx, &mut planned, measured, (txn.id(), &results), &history);
-    let mut report = assemble(
-        &s,
-        &journal,
-        mode.mode,
-        &planned,
-        Some(&results),
-        &boot,
-        false,
-    );
+    let mut report = assemble(&s, &journal, mode, &planned, Some(&results), &boot, false);
     report.recovery = rec_report;
     let batch = Batch::prepare(&s.root, &s.layout, &report.findings, mode.mode);
     report.alerts_suppressed = batch.suppressed;
@@ -306,6 +334,7 @@ pub(crate) fn predictions(
         heartbeats: &planned.heartbeat_ages,
         stale_after_s: i64::try_from(ctx.layout.heartbeat_stale.as_secs()).unwrap_or(i64::MAX),
         warn_size: ctx.layout.retention_warn_size,
+        prune_command: &ctx.hints.command(&["prune"]),
     })
 }
 
@@ -371,8 +400,9 @@ pub(crate) fn retention(
                 Level::High,
                 Some(BACKUPS_DIR),
                 format!(
-                    "{BACKUPS_DIR} holds {size} bytes, over retention.warn_size ({} bytes): run `selfheal prune` or lower retention.keep / retention.older_than",
-                    s.layout.retention_warn_size
+                    "{BACKUPS_DIR} holds {size} bytes, over retention.warn_size ({} bytes): run `{}` or lower retention.keep / retention.older_than",
+                    s.layout.retention_warn_size,
+                    s.hints.command(&["prune"])
                 ),
                 "backups over the configured size",
             )
@@ -440,23 +470,25 @@ pub fn check(opts: &Options) -> Result<Report> {
 
 fn inspect(opts: &Options, _as_heal: bool) -> Result<Report> {
     let s = Session::open(opts, false)?;
-    let mode = mode_of(opts);
+    let resolved = mode_of(&s, opts);
+    let mode = resolved.choice;
     let journal = Journal::load(&s.root, s.mac.clone())?;
     if let Some(p) = &journal.problem {
         if let journal::Problem::Version { .. } = p {
             return Err(p.to_error(&s.root));
         }
-        return Ok(blocked(mode.mode, journal_finding(&p.describe()), None));
+        return Ok(blocked(mode, journal_finding(&p.describe()), None));
     }
     let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
     let mut planned = checks::plan(&ctx)?;
+    planned.findings.extend(mode_doubt(&s, &resolved));
     hold_while_duplicate(&mut planned);
     pending_recovery(&s, &journal, &mut planned)?;
     detect_after(&ctx, &mut planned, None);
     let predicted = predictions(&ctx, &planned, measure(&s.root), None, &History::default());
     planned.findings.extend(predicted);
     let boot = missing_bootstrap(&s.root)?;
-    let mut report = assemble(&s, &journal, mode.mode, &planned, None, &boot, true);
+    let mut report = assemble(&s, &journal, mode, &planned, None, &boot, true);
     report.dry_run = true;
     Ok(report)
 }
@@ -513,7 +545,11 @@ pub(crate) fn journal_finding(why: &str) -> Finding {
 }
 
 /// A report for a run that must change nothing because of `finding`.
-pub(crate) fn blocked(mode: Mode, finding: Finding, recovery: Option<RecoveryReport>) -> Report {
+pub(crate) fn blocked(
+    mode: ModeChoice,
+    finding: Finding,
+    recovery: Option<RecoveryReport>,
+) -> Report {
     let health = health::assess(&health::Inputs {
         criticals: 1,
         journal_problem: (finding.code == code::JOURNAL_INTEGRITY).then(|| finding.message.clone()),
@@ -526,8 +562,9 @@ pub(crate) fn blocked(mode: Mode, finding: Finding, recovery: Option<RecoveryRep
         critical: vec![finding.line()],
         stats: Stats::default(),
         transaction: None,
-        mode,
-        start_allowed: health::start_allowed(mode, &health, 1, 0),
+        mode: mode.mode,
+        mode_source: mode.source,
+        start_allowed: health::start_allowed(mode.mode, &health, 1, 0),
         health,
         actions: Vec::new(),
         warnings: Vec::new(),
@@ -631,7 +668,7 @@ fn defer_recovery(s: &Session, journal: &Journal, mode: ModeChoice) -> Result<Op
 }
 
 /// `rollback` refuses while a bot instance runs in the root, unless forced.
-fn refuse_while_bot_runs(s: &Session, force: bool) -> Result<()> {
+fn refuse_while_bot_runs(s: &Session, txn: u64, force: bool) -> Result<()> {
     if force {
         return Ok(());
     }
@@ -639,9 +676,10 @@ fn refuse_while_bot_runs(s: &Session, force: bool) -> Result<()> {
     match bots.first() {
         None => Ok(()),
         Some(b) => Err(Error::Refused(format!(
-            "a bot instance is running in this root (pid {}: {}); stop it first, or use --force",
+            "a bot instance is running in this root (pid {}: {}); stop it first, or roll back anyway with `{}`",
             b.pid,
-            b.command()
+            b.command(),
+            s.hints.command(&["rollback", &txn.to_string(), "--force"])
         ))),
     }
 }
@@ -655,7 +693,7 @@ fn disk(root: &Root) -> Option<(u64, u64)> {
 pub(crate) fn assemble(
     s: &Session,
     journal: &Journal,
-    mode: Mode,
+    mode: ModeChoice,
     planned: &Planned,
     results: Option<&[OpResult]>,
     boot: &[RelPath],
@@ -687,7 +725,7 @@ pub(crate) fn assemble(
     let criticals = findings.iter().filter(|f| f.is_critical()).count();
     let failures = planned.failed.len();
     let health = score(s, journal, &findings, failures, planned.stale_heartbeats);
-    let start_allowed = health::start_allowed(mode, &health, criticals, failures);
+    let start_allowed = health::start_allowed(mode.mode, &health, criticals, failures);
     Report {
         success: criticals == 0,
         healed,
@@ -704,7 +742,8 @@ pub(crate) fn assemble(
             .collect(),
         stats,
         transaction: None,
-        mode,
+        mode: mode.mode,
+        mode_source: mode.source,
         health,
         start_allowed,
         actions,
@@ -844,15 +883,15 @@ pub struct RollbackReport {
 /// operational errors, lock timeout.
 pub fn rollback(opts: &Options, txn: u64, force: bool) -> Result<RollbackReport> {
     let s = Session::open(opts, false)?;
-    refuse_while_bot_runs(&s, force)?;
+    refuse_while_bot_runs(&s, txn, force)?;
     let cap = s.layout.max_file_size;
     if opts.dry_run {
         let journal = Journal::load(&s.root, s.mac.clone())?;
-        let plan = rollback::plan(&s.root, &journal, txn, force, cap)?;
+        let plan = rollback::plan(&s.root, &journal, txn, force, cap, &s.hints)?;
         return Ok(rollback_report(&plan, None, None));
     }
     let (_lock, mut journal) = locked_and_recovered(&s, opts)?;
-    let plan = rollback::plan(&s.root, &journal, txn, force, cap)?;
+    let plan = rollback::plan(&s.root, &journal, txn, force, cap, &s.hints)?;
     if plan.ops.is_empty() {
         return Ok(rollback_report(&plan, None, None));
     }
@@ -954,12 +993,18 @@ pub fn recover(opts: &Options, keep_current: bool) -> Result<RecoverReport> {
 pub struct AckReport {
     /// The transaction acknowledged.
     pub acknowledged: u64,
+    /// The critical codes acknowledged.
+    pub codes: Vec<String>,
+    /// The recorded findings acknowledged (code, path, evidence), besides a salvage loss.
+    pub findings: Vec<crate::acks::Recorded>,
     /// The transaction that recorded the acknowledgement.
     pub transaction: u64,
 }
 
 /// Runs `ack <txn>`: records, as its own transaction, that an operator acknowledged the
-/// lossy salvage transaction `txn` applied, so real mode may start again.
+/// criticals transaction `txn` recorded (a lossy salvage applied in paper mode, a
+/// SLOT_DIVERGENCE), so real mode may start again. The `ack` records name each code; the
+/// commit summary names each finding.
 ///
 /// # Errors
 /// [`Error::NoSuchTransaction`] or [`Error::Usage`] (nothing to acknowledge), journal
@@ -967,10 +1012,22 @@ pub struct AckReport {
 pub fn ack(opts: &Options, txn: u64) -> Result<AckReport> {
     let s = Session::open(opts, false)?;
     let (_lock, mut journal) = locked_and_recovered(&s, opts)?;
-    if journal.find(txn).is_none() {
-        return Err(Error::NoSuchTransaction(txn));
+    let target = journal.find(txn).ok_or(Error::NoSuchTransaction(txn))?;
+    let salvage = crate::acks::pending(&journal).iter().any(|p| p.txn == txn);
+    let findings: Vec<crate::acks::Recorded> = crate::acks::recorded(target)
+        .into_iter()
+        .filter(|r| crate::acks::acknowledged_by(&journal, r).is_none())
+        .collect();
+    let mut codes: Vec<String> = Vec::new();
+    if salvage {
+        codes.push(code::DATA_INTEGRITY.to_string());
     }
-    if !crate::acks::pending(&journal).iter().any(|p| p.txn == txn) {
+    for f in &findings {
+        if !codes.contains(&f.code) {
+            codes.push(f.code.clone());
+        }
+    }
+    if codes.is_empty() {
         return Err(Error::Usage(format!(
             "transaction {txn} has no unacknowledged critical (nothing to acknowledge)"
         )));
@@ -981,16 +1038,20 @@ pub fn ack(opts: &Options, txn: u64) -> Result<AckReport> {
         rollback_of: None,
     };
     let mut t = engine::begin(&s.root, &mut journal, meta, &[], s.layout.max_file_size)?;
-    t.note(journal_format::Body::Ack(journal_format::Ack {
-        txn,
-        code: code::DATA_INTEGRITY.to_string(),
-    }))?;
+    for c in &codes {
+        t.note(journal_format::Body::Ack(journal_format::Ack {
+            txn,
+            code: c.clone(),
+        }))?;
+    }
     let id = t.commit(
         &mut journal,
-        json!({"acknowledged": txn, "code": code::DATA_INTEGRITY}),
+        json!({"acknowledged": txn, "code": codes[0], "codes": codes, "findings": findings}),
     )?;
     Ok(AckReport {
         acknowledged: txn,
+        codes,
+        findings,
         transaction: id,
     })
 }

@@ -1,9 +1,25 @@
-//! The trading mode and where it came from: `--mode`, else `TRADING_MODE` (`paper` is
-//! paper, anything else is real), else paper. Only an *explicit* paper mode may signal a
-//! process.
+//! The trading mode and where it came from, resolved exactly as the reference bot resolves
+//! it: `--mode`, else `TRADING_MODE` from the environment, else `TRADING_MODE` from the
+//! root's `.env` (python-dotenv, which never overrides a variable already set), else paper.
+//! A value means paper iff, lowercased, it equals `paper` (no stripping: `"paper "` is
+//! real, `"PAPER"` is paper). Every doubt falls to real, never to paper: a `.env` that
+//! cannot be read as a regular UTF-8 file, one python-dotenv would refuse to load, or one
+//! whose meaning differs between the python-dotenv versions the bot accepts
+//! ([`crate::dotenv::Dialect`]). Only an *explicit* paper mode (`--mode paper`, or a
+//! `TRADING_MODE` that resolves to paper) may signal a process.
 
+use crate::dotenv::{self, Dialect, Value};
 use serde::Serialize;
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The file in the root the bot reads `TRADING_MODE` from.
+pub const DOTENV: &str = ".env";
+
+/// The largest `.env` read; a larger one is doubt (real).
+const MAX_DOTENV: u64 = 1 << 20;
 
 /// Paper or real.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -24,6 +40,34 @@ impl fmt::Display for Mode {
     }
 }
 
+/// Where the mode came from (`mode_source` in the JSON report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ModeSource {
+    /// `--mode`.
+    #[serde(rename = "flag")]
+    Flag,
+    /// `TRADING_MODE` in the environment.
+    #[serde(rename = "env")]
+    Env,
+    /// `TRADING_MODE` in the root's `.env` (or a `.env` that left a doubt: real).
+    #[serde(rename = ".env")]
+    DotEnv,
+    /// Nothing set: paper, not explicit.
+    #[serde(rename = "default")]
+    Default,
+}
+
+impl fmt::Display for ModeSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ModeSource::Flag => "--mode",
+            ModeSource::Env => "TRADING_MODE in the environment",
+            ModeSource::DotEnv => "TRADING_MODE in the root's .env",
+            ModeSource::Default => "default: TRADING_MODE is not set",
+        })
+    }
+}
+
 /// The mode with its origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModeChoice {
@@ -31,28 +75,46 @@ pub struct ModeChoice {
     pub mode: Mode,
     /// Whether it was given (`--mode` or `TRADING_MODE`) rather than defaulted.
     pub explicit: bool,
+    /// Where it came from.
+    pub source: ModeSource,
 }
 
 impl ModeChoice {
-    /// Resolves the mode from the flag and the environment value of `TRADING_MODE`.
-    pub fn resolve(flag: Option<Mode>, env: Option<&str>) -> ModeChoice {
-        match (flag, env) {
-            (Some(mode), _) => ModeChoice {
-                mode,
-                explicit: true,
-            },
-            (None, Some(v)) => ModeChoice {
-                mode: if v.trim() == "paper" {
-                    Mode::Paper
-                } else {
-                    Mode::Real
-                },
-                explicit: true,
-            },
-            (None, None) => ModeChoice {
-                mode: Mode::Paper,
-                explicit: false,
-            },
+    /// The mode `--mode` gives.
+    pub fn flag(mode: Mode) -> ModeChoice {
+        ModeChoice {
+            mode,
+            explicit: true,
+            source: ModeSource::Flag,
+        }
+    }
+
+    /// The mode a `TRADING_MODE` value gives, the bot's rule: paper iff the value,
+    /// lowercased, equals `paper` (a value that is not UTF-8 is real).
+    pub fn value(value: &OsStr, source: ModeSource) -> ModeChoice {
+        let paper = value.to_str().is_some_and(|v| v.to_lowercase() == "paper");
+        ModeChoice {
+            mode: if paper { Mode::Paper } else { Mode::Real },
+            explicit: true,
+            source,
+        }
+    }
+
+    /// Nothing set: paper, not explicit.
+    pub fn default_paper() -> ModeChoice {
+        ModeChoice {
+            mode: Mode::Paper,
+            explicit: false,
+            source: ModeSource::Default,
+        }
+    }
+
+    /// Real because of a doubt about the `.env`.
+    fn doubt() -> ModeChoice {
+        ModeChoice {
+            mode: Mode::Real,
+            explicit: true,
+            source: ModeSource::DotEnv,
         }
     }
 
@@ -62,27 +124,295 @@ impl ModeChoice {
     }
 }
 
+/// The process environment as the mode resolution sees it (the CLI passes its own; a
+/// library caller passes what the bot will run with).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Environment {
+    vars: BTreeMap<OsString, OsString>,
+}
+
+impl Environment {
+    /// An environment holding `vars`.
+    pub fn from_vars<I, K, V>(vars: I) -> Environment
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        Environment {
+            vars: vars
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The value of `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&OsStr> {
+        self.vars.get(OsStr::new(name)).map(OsString::as_os_str)
+    }
+}
+
+/// The resolved mode, and the doubt that made it real, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    /// The mode.
+    pub choice: ModeChoice,
+    /// The `.env` consulted, if it was.
+    pub dotenv: Option<PathBuf>,
+    /// Why the `.env` left a doubt (the mode is then real).
+    pub doubt: Option<String>,
+}
+
+/// Resolves the mode: `flag`, else `TRADING_MODE` in `env`, else in `<root>/.env`, else
+/// paper (not explicit).
+pub fn resolve(flag: Option<Mode>, env: &Environment, root: &Path) -> Resolution {
+    let plain = |choice| Resolution {
+        choice,
+        dotenv: None,
+        doubt: None,
+    };
+    if let Some(mode) = flag {
+        return plain(ModeChoice::flag(mode));
+    }
+    if let Some(v) = env.get("TRADING_MODE") {
+        return plain(ModeChoice::value(v, ModeSource::Env));
+    }
+    let path = root.join(DOTENV);
+    let (choice, doubt) = match read(&path) {
+        Read::Absent => return plain(ModeChoice::default_paper()),
+        Read::Unreadable(why) => (ModeChoice::doubt(), Some(format!("cannot be read ({why})"))),
+        Read::Text(text) => from_text(&text, env),
+    };
+    Resolution {
+        choice,
+        dotenv: Some(path),
+        doubt,
+    }
+}
+
+/// The mode a `.env` holding `text` gives, with the doubt that made it real, if any.
+pub fn from_text(text: &str, env: &Environment) -> (ModeChoice, Option<String>) {
+    let look = |k: &str| env.get(k).map(|v| v.to_string_lossy().into_owned());
+    let mut seen: Option<ModeChoice> = None;
+    for dialect in Dialect::ALL {
+        let choice = match dotenv::lookup(text, "TRADING_MODE", &look, dialect) {
+            Err(e) => {
+                let why = format!("python-dotenv would refuse to load it: {}", e.0);
+                return (ModeChoice::doubt(), Some(why));
+            }
+            Ok(Some(Value::Set(v))) => ModeChoice::value(OsStr::new(&v), ModeSource::DotEnv),
+            Ok(Some(Value::Unset) | None) => ModeChoice::default_paper(),
+        };
+        match seen {
+            Some(s) if s != choice => {
+                let why = "python-dotenv versions the bot accepts read it differently".into();
+                return (ModeChoice::doubt(), Some(why));
+            }
+            _ => seen = Some(choice),
+        }
+    }
+    (seen.unwrap_or_else(ModeChoice::default_paper), None)
+}
+
+enum Read {
+    Absent,
+    Text(String),
+    Unreadable(String),
+}
+
+/// Reads the `.env` as the bot would: following a symlink, as UTF-8; anything but a
+/// regular file is a doubt (a dangling link, a directory, a FIFO: the bot's behaviour
+/// then depends on its version and its fallbacks).
+fn read(path: &Path) -> Read {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Read::Absent,
+        Err(e) => return Read::Unreadable(e.to_string()),
+        Ok(_) => {}
+    }
+    match crate::config::read_regular(path, MAX_DOTENV) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Read::Text(text),
+            Err(_) => Read::Unreadable("it is not valid UTF-8".into()),
+        },
+        Err(e) => Read::Unreadable(e.to_string()),
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // test fixtures in a temp dir, not a state root
 mod tests {
     use super::*;
 
+    type Row<'a> = (
+        Option<Mode>,
+        &'a [(&'a str, &'a str)],
+        Option<&'a str>,
+        Mode,
+        ModeSource,
+        bool,
+    );
+
+    fn env(pairs: &[(&str, &str)]) -> Environment {
+        Environment::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    fn mode_of(flag: Option<Mode>, vars: &[(&str, &str)], dotenv: Option<&str>) -> ModeChoice {
+        let dir = tempfile::tempdir().expect("tempdir");
+        if let Some(text) = dotenv {
+            std::fs::write(dir.path().join(DOTENV), text).expect("write .env");
+        }
+        resolve(flag, &env(vars), dir.path()).choice
+    }
+
+    /// The bot's rule, `os.environ.get("TRADING_MODE", "paper").lower() == "paper"`, with
+    /// python-dotenv filling the environment from the root's `.env` without overriding.
     #[test]
-    fn resolution() {
+    fn resolution_table() {
+        use Mode::{Paper, Real};
+        use ModeSource::{Default, DotEnv, Env, Flag};
+        let cases: &[Row<'_>] = &[
+            (None, &[], None, Paper, Default, false),
+            (None, &[("TRADING_MODE", "paper")], None, Paper, Env, true),
+            (None, &[("TRADING_MODE", "PAPER")], None, Paper, Env, true),
+            (None, &[("TRADING_MODE", "paper ")], None, Real, Env, true),
+            (None, &[("TRADING_MODE", " paper")], None, Real, Env, true),
+            (None, &[("TRADING_MODE", "")], None, Real, Env, true),
+            (None, &[("TRADING_MODE", "live")], None, Real, Env, true),
+            (
+                Some(Paper),
+                &[("TRADING_MODE", "real")],
+                None,
+                Paper,
+                Flag,
+                true,
+            ),
+            (
+                Some(Real),
+                &[],
+                Some("TRADING_MODE=paper\n"),
+                Real,
+                Flag,
+                true,
+            ),
+            (None, &[], Some("TRADING_MODE=paper\n"), Paper, DotEnv, true),
+            (
+                None,
+                &[],
+                Some("TRADING_MODE=Paper # ok\n"),
+                Paper,
+                DotEnv,
+                true,
+            ),
+            (
+                None,
+                &[],
+                Some("export TRADING_MODE='paper'\n"),
+                Paper,
+                DotEnv,
+                true,
+            ),
+            (
+                None,
+                &[],
+                Some("TRADING_MODE=\"paper \"\n"),
+                Real,
+                DotEnv,
+                true,
+            ),
+            (None, &[], Some("TRADING_MODE=real\n"), Real, DotEnv, true),
+            (
+                None,
+                &[("TRADING_MODE", "real")],
+                Some("TRADING_MODE=paper\n"),
+                Real,
+                Env,
+                true,
+            ),
+            (
+                None,
+                &[("TRADING_MODE", "paper")],
+                Some("TRADING_MODE=real\n"),
+                Paper,
+                Env,
+                true,
+            ),
+            (None, &[], Some("TRADING_MODE\n"), Paper, Default, false),
+            (None, &[], Some("OTHER=1\n"), Paper, Default, false),
+            (
+                None,
+                &[],
+                Some("TRADING_MODE=paper\nTRADING_MODE=real\n"),
+                Real,
+                DotEnv,
+                true,
+            ),
+            // Versions disagree: doubt, real.
+            (
+                None,
+                &[],
+                Some("TRADING_MODE= #paper\n"),
+                Real,
+                DotEnv,
+                true,
+            ),
+            (
+                None,
+                &[],
+                Some("\u{feff}TRADING_MODE=real\n"),
+                Real,
+                DotEnv,
+                true,
+            ),
+            (
+                None,
+                &[],
+                Some("TRADING_MODE=\"x\\\"\n"),
+                Real,
+                DotEnv,
+                true,
+            ),
+        ];
+        for (flag, vars, dotenv, mode, source, explicit) in cases {
+            let got = mode_of(*flag, vars, *dotenv);
+            let want = (*mode, *source, *explicit);
+            assert_eq!(
+                (got.mode, got.source, got.explicit),
+                want,
+                "{flag:?} {vars:?} {dotenv:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn doubts_fall_to_real() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(DOTENV);
+        std::fs::write(&path, b"TRADING_MODE=paper\n\xff\n").expect("write");
+        let r = resolve(None, &Environment::default(), dir.path());
         assert_eq!(
-            ModeChoice::resolve(None, None),
-            ModeChoice {
-                mode: Mode::Paper,
-                explicit: false
-            }
+            (r.choice.mode, r.choice.source),
+            (Mode::Real, ModeSource::DotEnv)
         );
-        assert_eq!(ModeChoice::resolve(None, Some("paper")).mode, Mode::Paper);
-        assert_eq!(ModeChoice::resolve(None, Some("live")).mode, Mode::Real);
-        assert_eq!(ModeChoice::resolve(None, Some("real")).mode, Mode::Real);
+        assert!(r.doubt.is_some_and(|d| d.contains("UTF-8")));
+        std::fs::remove_file(&path).expect("rm");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &path).expect("symlink");
+        let r = resolve(None, &Environment::default(), dir.path());
+        assert_eq!(r.choice.mode, Mode::Real, "a dangling link is a doubt");
+        std::fs::remove_file(&path).expect("rm");
+        std::fs::create_dir(&path).expect("mkdir");
         assert_eq!(
-            ModeChoice::resolve(Some(Mode::Paper), Some("real")).mode,
-            Mode::Paper
+            resolve(None, &Environment::default(), dir.path())
+                .choice
+                .mode,
+            Mode::Real
         );
-        assert!(!ModeChoice::resolve(None, None).may_signal());
-        assert!(ModeChoice::resolve(None, Some("paper")).may_signal());
+        let odd = Environment::from_vars([(
+            OsString::from("TRADING_MODE"),
+            <OsString as std::os::unix::ffi::OsStringExt>::from_vec(b"pap\xffer".to_vec()),
+        )]);
+        assert_eq!(resolve(None, &odd, dir.path()).choice.mode, Mode::Real);
+        assert!(!ModeChoice::default_paper().may_signal());
+        assert!(ModeChoice::flag(Mode::Paper).may_signal());
     }
 }

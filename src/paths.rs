@@ -1,11 +1,76 @@
 //! Paths relative to the state root. A [`RelPath`] is always journal-safe (see
 //! `journal_format::validate_rel_path`): it cannot be absolute, contain `..`, or leave the
 //! root by its spelling. Leaving the root through a symlink is stopped where paths are opened
-//! (`fsx`), never here.
+//! (`fsx`), never here. Also the roots that are refused outright ([`refuse_system_root`]).
 
 use crate::error::{Error, Result};
 use std::fmt;
 use std::path::Path;
+
+/// Directories that are never a bot's state root (compared with the root's canonical path):
+/// a heal would create its layout there, and every `python … run.py` of the user whose
+/// working directory lies below would count as a bot instance. Under systemd the default
+/// working directory is `/`.
+const SYSTEM_DIRS: &[&str] = &[
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/libexec",
+    "/usr/local",
+    "/usr/local/bin",
+    "/usr/local/lib",
+    "/usr/local/sbin",
+    "/usr/sbin",
+    "/usr/share",
+    "/var",
+    "/var/cache",
+    "/var/lib",
+    "/var/log",
+    "/var/spool",
+    "/var/tmp",
+];
+
+/// Refuses a root whose canonical path is a system directory (see [`SYSTEM_DIRS`]), lies
+/// inside `/proc` or `/sys`, or is a home directory (`/home/<user>`).
+///
+/// # Errors
+/// [`Error::Usage`] naming the directory.
+pub fn refuse_system_root(canonical: &Path) -> Result<()> {
+    let why = if SYSTEM_DIRS.iter().any(|d| canonical == Path::new(d)) {
+        "it is a system directory"
+    } else if ["/proc", "/sys"].iter().any(|d| canonical.starts_with(d)) {
+        "it lies in a kernel filesystem"
+    } else if canonical.parent() == Some(Path::new("/home")) {
+        "it is a home directory"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Usage(format!(
+        "refusing {} as the state root: {why}; give --root the bot's own directory (its checkout, where run.py and logs/ are)",
+        canonical.display()
+    )))
+}
 
 /// A validated path relative to the state root, `/`-separated.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -89,6 +154,32 @@ impl serde::Serialize for RelPath {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_roots() {
+        for bad in [
+            "/",
+            "/usr",
+            "/etc",
+            "/var",
+            "/proc/1",
+            "/sys/kernel",
+            "/home/ann",
+            "/root",
+        ] {
+            assert!(refuse_system_root(Path::new(bad)).is_err(), "{bad}");
+        }
+        for ok in [
+            "/srv/bot",
+            "/home/ann/bot",
+            "/root/trading-bot",
+            "/tmp/x",
+            "/var/lib/bot",
+            "/dev/shm/bot",
+        ] {
+            assert!(refuse_system_root(Path::new(ok)).is_ok(), "{ok}");
+        }
+    }
 
     #[test]
     fn parent_name_join_prefix() {

@@ -184,6 +184,8 @@ pub struct Inputs<'a> {
     pub stale_after_s: i64,
     /// `retention.warn_size`, bytes.
     pub warn_size: u64,
+    /// The runnable `prune` command for this root, for the messages.
+    pub prune_command: &'a str,
 }
 
 /// Every predictive warning for `i`.
@@ -192,8 +194,9 @@ pub fn run(i: &Inputs<'_>) -> Vec<Finding> {
     let now = |v: Option<u64>| v.map(|value| Sample { at: i.now, value });
     out.extend(now(i.measured.disk_free).and_then(|n| disk_forecast(&i.history.disk_free, n)));
     out.extend(
-        now(i.measured.backups_bytes)
-            .and_then(|n| backups_growth(&i.history.backups_bytes, n, i.warn_size)),
+        now(i.measured.backups_bytes).and_then(|n| {
+            backups_growth(&i.history.backups_bytes, n, i.warn_size, i.prune_command)
+        }),
     );
     out.extend(flapping(&i.history.heals, i.now));
     out
@@ -287,8 +290,13 @@ pub fn disk_forecast(history: &[Sample], now: Sample) -> Option<Finding> {
 }
 
 /// A backup store growing at a rate that crosses `warn_size` within [`WINDOW_S`], or
-/// growing and already close to it.
-pub fn backups_growth(history: &[Sample], now: Sample, warn_size: u64) -> Option<Finding> {
+/// growing and already close to it; `prune` is the runnable prune command it names.
+pub fn backups_growth(
+    history: &[Sample],
+    now: Sample,
+    warn_size: u64,
+    prune: &str,
+) -> Option<Finding> {
     if now.value >= warn_size {
         return None;
     }
@@ -308,7 +316,7 @@ pub fn backups_growth(history: &[Sample], now: Sample, warn_size: u64) -> Option
             Level::High,
             Some(BACKUPS_DIR),
             format!(
-                "{BACKUPS_DIR} grows by {} per hour (over the last {}): {} now, retention.warn_size ({}) reached in about {}; run `selfheal prune` or lower retention.keep / retention.older_than",
+                "{BACKUPS_DIR} grows by {} per hour (over the last {}): {} now, retention.warn_size ({}) reached in about {}; run `{prune}` or lower retention.keep / retention.older_than",
                 mib(rate * 3600.0),
                 hours((now.at - from.at) as f64),
                 mib(now.value as f64),
@@ -467,7 +475,7 @@ mod tests {
         ];
         for (now, history, want, why) in cases {
             assert_eq!(
-                backups_growth(history, *now, warn).is_some(),
+                backups_growth(history, *now, warn, "selfheal prune").is_some(),
                 *want,
                 "{why}"
             );

@@ -62,13 +62,21 @@ pub fn info(pid: u32) -> Option<ProcInfo> {
             .as_deref()
             .and_then(effective_uid),
         start_ticks,
-        cmdline: cmdline
-            .split(|&b| b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect(),
+        cmdline: args(&cmdline),
         cwd: std::fs::read_link(format!("/proc/{pid}/cwd")).ok(),
     })
+}
+
+/// The arguments in `/proc/<pid>/cmdline` (NUL-terminated), empty ones kept: their
+/// positions matter when deciding which argument is a script.
+fn args(cmdline: &[u8]) -> Vec<String> {
+    let body = cmdline.strip_suffix(&[0]).unwrap_or(cmdline);
+    if body.is_empty() && cmdline.len() <= 1 {
+        return Vec::new();
+    }
+    body.split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
 }
 
 /// `(ppid, start_ticks)` from the text of `/proc/<pid>/stat`.
@@ -106,11 +114,12 @@ pub fn start_ticks(pid: u32) -> Option<u64> {
 }
 
 /// Terminates `process`: SIGTERM through a pidfd, then SIGKILL if it has not exited after
-/// `grace`. A process that is already gone is not an error; one whose pid now names another
-/// process (different start time) is refused.
+/// `grace`; returns only once the process has exited. A process that is already gone is not
+/// an error; one whose pid now names another process (different start time) is refused.
 ///
 /// # Errors
-/// [`Error::Refused`] for a recycled pid; I/O errors from the pidfd calls.
+/// [`Error::Refused`] for a recycled pid or a process still there 10 s after SIGKILL; I/O
+/// errors from the pidfd calls.
 pub fn terminate(process: &ProcessRef, grace: Duration) -> Result<()> {
     let disp = format!("pid {}", process.pid);
     let Some(pid) = i32::try_from(process.pid).ok().and_then(Pid::from_raw) else {
@@ -135,8 +144,12 @@ pub fn terminate(process: &ProcessRef, grace: Duration) -> Result<()> {
     }
     tracing::warn!("{disp} ignored SIGTERM for {grace:?}; sending SIGKILL");
     send(&fd, Signal::KILL, &disp)?;
-    wait_exit(&fd, Duration::from_secs(10))?;
-    Ok(())
+    if wait_exit(&fd, Duration::from_secs(10))? {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "{disp} is still running 10 s after SIGKILL; no state file was changed"
+    )))
 }
 
 fn send(fd: &OwnedFd, sig: Signal, disp: &str) -> Result<()> {
@@ -188,6 +201,17 @@ mod tests {
         let status = "Name:\tpython3\nUid:\t1000\t1001\t1000\t1000\nGid:\t5\n";
         assert_eq!(effective_uid(status), Some(1001));
         assert_eq!(effective_uid("Name: x\n"), None);
+    }
+
+    #[test]
+    fn cmdline_arguments() {
+        assert_eq!(args(b""), Vec::<String>::new());
+        assert_eq!(args(b"python3\0run.py\0"), ["python3", "run.py"]);
+        assert_eq!(args(b"python3\0\0run.py\0"), ["python3", "", "run.py"]);
+        assert_eq!(
+            args(b"title set by the process"),
+            ["title set by the process"]
+        );
     }
 
     #[test]

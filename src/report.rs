@@ -1,12 +1,12 @@
 //! The report of `heal` and `check`: a superset of the reference bot's `self_heal()` result
 //! (`success`, `healed`, `failed`, `critical`, `stats`) plus `transaction`, `mode`,
-//! `health`, `start_allowed` and structured `actions`. It is what `--json` prints and what
+//! `mode_source`, `health`, `start_allowed` and structured `actions`. It is what `--json` prints and what
 //! the library returns; the human rendering lives in the CLI.
 
 use crate::engine::OpResult;
 use crate::findings::{Failed, Finding};
 use crate::health::Health;
-use crate::mode::Mode;
+use crate::mode::{Mode, ModeSource};
 use crate::plan::Op;
 use crate::recovery::RecoveryOutcome;
 use journal_format::{Node, OpKind};
@@ -113,6 +113,8 @@ pub struct Report {
     pub transaction: Option<u64>,
     /// The mode decided on.
     pub mode: Mode,
+    /// Where the mode came from: `flag`, `env`, `.env` or `default`.
+    pub mode_source: ModeSource,
     /// The health score.
     pub health: Health,
     /// Whether the trading engine may start.

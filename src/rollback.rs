@@ -58,6 +58,7 @@ pub fn plan(
     txn: u64,
     force: bool,
     cap: u64,
+    hints: &crate::hint::Hints,
 ) -> Result<RollbackPlan> {
     if let Some(p) = &journal.problem {
         return Err(p.to_error(root));
@@ -93,8 +94,9 @@ pub fn plan(
     }
     if !plan.changed.is_empty() && !force {
         return Err(Error::Refused(format!(
-            "changed since transaction {txn}: {} (use --force to roll back anyway; the current content is backed up first)",
-            plan.changed.join(", ")
+            "changed since transaction {txn}: {} (`{}` rolls back anyway; the current content is backed up first)",
+            plan.changed.join(", "),
+            hints.command(&["rollback", &txn.to_string(), "--force"])
         )));
     }
     Ok(plan)

@@ -103,15 +103,22 @@ pub fn watch(
     mut on_cycle: impl FnMut(&CycleReport) -> ControlFlow<()>,
 ) -> Result<WatchSummary> {
     if opts.dry_run {
-        return Err(Error::Usage(
-            "watch has no dry run: `selfheal check` shows what a cycle would do".into(),
-        ));
+        let hints = crate::hint::Hints::new(&opts.root, opts.config.as_deref());
+        return Err(Error::Usage(format!(
+            "watch has no dry run: `{}` shows what a cycle would do",
+            hints.command(&["check"])
+        )));
     }
     let notifier = w.notify.as_ref().map(Notifier::open).transpose()?;
     let ping = notifier.as_ref().and_then(|n| n.target().ping_every());
+    let s = Session::open(opts, false)?;
+    let resolved = heal::mode_of(&s, opts);
+    if let Some(f) = heal::mode_doubt(&s, &resolved) {
+        tracing::warn!("{}", f.message);
+    }
     let mut watcher = Watcher {
-        s: Session::open(opts, false)?,
-        mode: heal::mode_of(opts),
+        s,
+        mode: resolved.choice,
         accept_loss: opts.accept_loss,
         lock_wait: ping.map_or(opts.lock_timeout, |p| opts.lock_timeout.min(p)),
         memory: History::default(),
@@ -308,7 +315,7 @@ impl Watcher {
             Ok(r) => r,
             Err(Error::JournalCorrupt { file, why }) => {
                 let f = heal::journal_finding(&format!("{}: {why}", file.display()));
-                let report = heal::blocked(self.mode.mode, f, None);
+                let report = heal::blocked(self.mode, f, None);
                 return Ok(Recovered::Blocked(
                     Box::new(heal::alerted(s, report)),
                     Vec::new(),
@@ -319,7 +326,7 @@ impl Watcher {
         let torn = rec.torn.as_ref().and_then(|t| t.saved_to.as_ref());
         let rec_report = RecoveryReport::of(&rec.outcome, torn.map(ToString::to_string));
         if let RecoveryOutcome::Conflict { why, .. } = &rec.outcome {
-            let report = heal::blocked(self.mode.mode, heal::journal_finding(why), rec_report);
+            let report = heal::blocked(self.mode, heal::journal_finding(why), rec_report);
             return Ok(Recovered::Blocked(
                 Box::new(heal::alerted(s, report)),
                 Vec::new(),
@@ -346,7 +353,7 @@ impl Watcher {
         planned.pending_notes.push(format!(
             "recovery: interrupted transaction {txn} waits until the second bot instance stops"
         ));
-        let report = heal::assemble(&self.s, journal, self.mode.mode, &planned, None, &[], false);
+        let report = heal::assemble(&self.s, journal, self.mode, &planned, None, &[], false);
         let report = Box::new(heal::alerted(&self.s, report));
         Ok(Some(Recovered::Blocked(report, Vec::new())))
     }
@@ -356,7 +363,7 @@ impl Watcher {
         let mut planned = Planned::default();
         let note = format!("recovery of interrupted transaction {txn} waits: {reason}");
         planned.pending_notes.push(note.clone());
-        let report = heal::assemble(&self.s, journal, self.mode.mode, &planned, None, &[], false);
+        let report = heal::assemble(&self.s, journal, self.mode, &planned, None, &[], false);
         let skip = Skip {
             heal: "recovery".into(),
             path: String::new(),
@@ -391,13 +398,7 @@ impl Watcher {
         let predicted = heal::predictions(&ctx, &planned, m, None, &self.memory);
         planned.findings.extend(predicted);
         let mut report = heal::assemble(
-            &self.s,
-            journal,
-            self.mode.mode,
-            &planned,
-            None,
-            &run.boot,
-            false,
+            &self.s, journal, self.mode, &planned, None, &run.boot, false,
         );
         report.recovery = run.rec;
         heal::alerted(&self.s, report)
@@ -421,13 +422,14 @@ impl Watcher {
         let cap = s.layout.max_file_size;
         let mut txn = engine::begin(&s.root, journal, meta, &planned.ops, cap)?;
         let results = txn.apply(&planned.ops)?;
-        let ctx = s.ctx(journal, self.mode, Phase::Watch, self.accept_loss);
+        let mut ctx = s.ctx(journal, self.mode, Phase::Watch, self.accept_loss);
+        ctx.txn = Some(txn.id());
         let detection = heal::detect_after(&ctx, &mut planned, Some(&results));
         heal::predict_applied(&ctx, &mut planned, m, (txn.id(), &results), &self.memory);
         let mut report = heal::assemble(
             s,
             journal,
-            self.mode.mode,
+            self.mode,
             &planned,
             Some(&results),
             &run.boot,

@@ -2,7 +2,9 @@
 //! is honoured end to end; a bad configuration is exit 16 with a message that leads with the
 //! key and names the file, and nothing is written.
 
-use crate::runtime_support::{age, bot, chmod, get, mode, now, put, selfheal, tempdir, Run};
+use crate::runtime_support::{
+    age, bot, bot_as, chmod, get, mode, now, put, selfheal, tempdir, Run,
+};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -49,9 +51,17 @@ fn full_config(shared: &Path) -> Value {
         ],
         "heartbeats": {"json_dir": "var/hb", "plain_files": ["var/.alive"], "stale_after": "2m"},
         "locks": {"dirs": ["var"], "suffix": ".lck", "stale_after": "1m"},
-        "processes": {"patterns": ["node", "bot.js"], "min_age": "0s", "grace": "2s"},
-        "positions": {"identity": ["symbol", "side"], "margin_tolerance": 0.5},
-        "slots": {"infer": false, "current_link": null, "known": []},
+        "processes": {"interpreters": ["node"], "script": "bot.js", "min_age": "0s", "grace": "2s"},
+        "positions": {"identity": ["symbol", "side"], "margin_tolerance": 0.5, "compare_open_positions_count": true},
+        "slots": {"infer": false, "suffixes": ["one", "two"], "current_link": null, "known": []},
+        "detectors": {
+            "STATE_MISMATCH": "high",
+            "PARTIAL_FILL": "off",
+            "POSITION_CONFLICT": "critical",
+            "SLOT_INVALID": "high",
+            "SLOT_DIVERGENCE": "critical",
+            "SLOT_INACTIVE_NEWER": "off"
+        },
         "retention": {"keep": 7, "older_than": "3d", "warn_size": "10MiB", "auto": false},
         "trusted_symlinks": [{"link": "shared", "target": shared}],
         "limits": {"max_file_size": "1KiB"},
@@ -119,10 +129,11 @@ fn every_item_overridden_works_end_to_end() {
     // the alert log is a state file too
     assert_eq!(mode(&r.join("var/alerts.jsonl")), 0o644);
 
-    // processes: only the configured patterns make a bot
+    // processes: only the configured interpreter and script make a bot (the stand-in runs
+    // under python3 with its first argument set to `node`)
     let js = aux.path().join("node").join("bot.js");
     let py = aux.path().join("run.py");
-    let node_bot = bot(&js, r, &aux.path().join("r1"), false);
+    let node_bot = bot_as("node", &js, r, &aux.path().join("r1"));
     let _py_bot = bot(&py, r, &aux.path().join("r2"), false);
     let check = with_config(r, &cfg, &["check"]);
     let f = check.findings("BOT_INSTANCE");
@@ -169,11 +180,26 @@ fn default_config_is_printed_without_a_file() {
     let run = selfheal(root.path(), &["config"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json["locks"]["stale_after"], "300s");
-    assert_eq!(
-        run.json["processes"]["patterns"],
-        json!(["python", "run.py"])
-    );
+    assert_eq!(run.json["processes"]["interpreters"], json!(["python"]));
+    assert_eq!(run.json["processes"]["script"], "run.py");
+    assert_eq!(run.json["processes"]["min_age"], "1h");
     assert_eq!(run.json["processes"]["grace"], "10s");
+    assert_eq!(run.json["positions"]["compare_open_positions_count"], false);
+    assert_eq!(
+        run.json["slots"]["suffixes"],
+        json!(["A", "B", "blue", "green"])
+    );
+    assert_eq!(
+        run.json["detectors"],
+        json!({
+            "STATE_MISMATCH": "critical",
+            "PARTIAL_FILL": "critical",
+            "POSITION_CONFLICT": "critical",
+            "SLOT_INVALID": "critical",
+            "SLOT_DIVERGENCE": "critical",
+            "SLOT_INACTIVE_NEWER": "high"
+        })
+    );
     assert_eq!(run.json["files"][0]["path"], "logs/positions_futures.json");
 }
 
@@ -212,10 +238,48 @@ fn bad_configs_exit_16_naming_the_key() {
             json!({"alerts": {"file": "/etc/alerts.jsonl"}}),
             "alerts.file",
         ),
-        (json!({"processes": {"patterns": []}}), "processes.patterns"),
         (
-            json!({"processes": {"patterns": ["python", ""]}}),
-            "processes.patterns[1]",
+            json!({"processes": {"interpreters": []}}),
+            "processes.interpreters",
+        ),
+        (
+            json!({"processes": {"interpreters": ["python", ""]}}),
+            "processes.interpreters[1]",
+        ),
+        (json!({"processes": {"script": ""}}), "processes.script"),
+        (
+            json!({"processes": {"script": "src/run.py"}}),
+            "processes.script",
+        ),
+        (
+            json!({"processes": {"patterns": ["python"]}}),
+            "processes.patterns",
+        ),
+        (
+            json!({"detectors": {"STATE_MISMATCH": "medium"}}),
+            "detectors.STATE_MISMATCH",
+        ),
+        (json!({"detectors": {"NOPE": "high"}}), "detectors.NOPE"),
+        (
+            json!({"detectors": {"JOURNAL_INTEGRITY": "off"}}),
+            "detectors.JOURNAL_INTEGRITY",
+        ),
+        (
+            json!({"detectors": {"DUPLICATE_INSTANCE": "high"}}),
+            "detectors.DUPLICATE_INSTANCE",
+        ),
+        (
+            json!({"detectors": {"LOCK_HELD": null}}),
+            "detectors.LOCK_HELD",
+        ),
+        (
+            json!({"detectors": {"DATA_INTEGRITY": "critical"}}),
+            "detectors.DATA_INTEGRITY",
+        ),
+        (json!({"slots": {"suffixes": []}}), "slots.suffixes"),
+        (
+            json!({"slots": {"suffixes": ["A", "current"]}}),
+            "slots.suffixes[1]",
         ),
         (json!({"processes": {"grace": "2d"}}), "processes.grace"),
         (

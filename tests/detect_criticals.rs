@@ -59,10 +59,21 @@ fn two_open() -> Vec<Value> {
 }
 
 #[test]
-fn state_mismatch_open_count() {
+fn state_mismatch_open_count_only_when_switched_on() {
     let bot = Bot::new();
     bot.write_positions(&two_open(), &[]);
     bot.write_portfolio(3, 400.0);
+    let off = bot.heal("real");
+    assert_eq!(
+        (off.code, off.codes("CRITICAL")),
+        (0, vec![]),
+        "{}",
+        off.json
+    );
+    bot.write(
+        "config/selfheal.json",
+        br#"{"positions": {"compare_open_positions_count": true}}"#,
+    );
     assert_blocks(&bot, "STATE_MISMATCH");
     assert_paper_starts(&bot, "STATE_MISMATCH");
 }
@@ -240,7 +251,7 @@ fn slot_valid_when_current_names_it() {
 }
 
 #[test]
-fn slot_divergence_is_a_high_warning() {
+fn slot_inactive_newer_is_a_high_warning() {
     let bot = Bot::named("bot-A");
     bot.write_state(&two_open(), &[]);
     let other = Bot {
@@ -257,9 +268,9 @@ fn slot_divergence_is_a_high_warning() {
     f.set_modified(old).expect("set mtime");
     let out = bot.heal("real");
     assert_eq!(out.code, 0, "{}", out.json);
-    assert_eq!(out.codes("HIGH"), vec!["SLOT_DIVERGENCE".to_string()]);
+    assert_eq!(out.codes("HIGH"), vec!["SLOT_INACTIVE_NEWER".to_string()]);
     let alerts = bot.alerts();
-    let a = alerts_of(&alerts, "SLOT_DIVERGENCE");
+    let a = alerts_of(&alerts, "SLOT_INACTIVE_NEWER");
     assert_eq!(a.len(), 1);
     assert_alert_shape(a[0]);
     assert_eq!(a[0]["level"], "HIGH");

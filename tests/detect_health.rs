@@ -83,7 +83,7 @@ fn two_critical_findings_cost_100() {
     let bot = Bot::new();
     let a = position("BTC-USDT", "trend", "LONG");
     bot.write_positions(&[a.clone(), a], &[]);
-    bot.write_portfolio(5, 400.0);
+    bot.write_portfolio(2, 405.0);
     let out = bot.heal("real");
     assert_consistent(&out);
     assert_eq!(penalty(&out, "critical_findings"), 100);

@@ -1,6 +1,9 @@
 //! Bot instances and orphans, with real processes: terminated only in explicit paper mode
-//! (SIGTERM, then SIGKILL when ignored), only when their cwd is in the root; reported
-//! otherwise; in real mode a DUPLICATE_INSTANCE that stops every write.
+//! (SIGTERM, then SIGKILL when ignored), only when older than `processes.min_age`, only when
+//! their interpreter is python and their script `run.py` (look-alike command lines survive),
+//! only when their cwd is in the root, and before any state file is written; reported
+//! otherwise; in real mode a DUPLICATE_INSTANCE that stops every write. System directories
+//! are refused as roots.
 
 use crate::runtime_support::{
     age, bot, get, now, put, selfheal, selfheal_env, snapshot, tempdir, Guard,
@@ -228,4 +231,179 @@ fn real_mode_defers_recovery_while_a_bot_runs() {
     let later = selfheal(r, &["heal", "--mode", "real"]);
     assert_eq!(later.code, 0, "{}", later.stderr);
     assert_eq!(later.json["recovery"]["outcome"], "rolled_back");
+}
+
+/// A stand-in that, on SIGTERM, records the size the positions file has at that moment and
+/// exits: the repair of that file must come after it.
+const RECORDS_ON_TERM: &str = r#"import os, signal, sys, time
+def on_term(*_):
+    with open(sys.argv[2], "w") as f:
+        f.write(str(os.path.getsize("logs/positions_futures.json")))
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(os.getpid()))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    time.sleep(1)
+"#;
+
+const SLEEPER: &str = "import sys, time\nopen(sys.argv[1], 'w').write('x')\ntime.sleep(600)\n";
+
+#[test]
+fn a_bot_younger_than_min_age_is_not_terminated() {
+    let root = tempdir();
+    let aux = tempdir();
+    let mut b = bot_in(aux.path(), root.path(), false);
+    let run = selfheal(root.path(), &["heal", "--mode", "paper"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stat("orphans_killed"), 0);
+    let f = run.findings("BOT_INSTANCE");
+    assert_eq!(f.len(), 1, "{}", run.json);
+    assert!(
+        f[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("younger than processes.min_age (3600 s)")),
+        "{}",
+        f[0]
+    );
+    assert!(b.running());
+}
+
+#[test]
+fn a_bot_older_than_min_age_is_terminated() {
+    let root = tempdir();
+    put(
+        root.path(),
+        "config/selfheal.json",
+        br#"{"processes": {"grace": "1s", "min_age": "2s"}}"#,
+    );
+    let aux = tempdir();
+    let mut b = bot_in(aux.path(), root.path(), false);
+    // Wait for the event (the plan terminating it), not for a number of seconds.
+    let old_enough = crate::runtime_support::wait_until(std::time::Duration::from_secs(60), || {
+        let c = selfheal(root.path(), &["check", "--mode", "paper"]);
+        c.json["actions"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["heal"] == "orphan_process"))
+    });
+    assert!(old_enough, "the check never planned the termination");
+    let run = selfheal(root.path(), &["heal", "--mode", "paper"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stat("orphans_killed"), 1, "{}", run.json);
+    assert_eq!(b.ended_by(), Some(SIGTERM));
+}
+
+#[test]
+fn look_alike_command_lines_survive_explicit_paper_mode() {
+    use crate::runtime_support::{python_exe, RUN_PY};
+    use std::os::unix::process::CommandExt;
+    let root = fast_root();
+    let aux = tempdir();
+    let (r, a) = (root.path(), aux.path());
+    let ready = |n: &str| a.join(n);
+    std::fs::create_dir_all(a.join("python")).expect("mkdir");
+    for script in ["python/run.py.md", "run.py.md", "python_run.py", "run.py"] {
+        std::fs::write(a.join(script), RUN_PY).expect("script");
+    }
+    let spawn = |mut cmd: Command, name: &str| {
+        cmd.current_dir(r);
+        Guard::spawn(cmd, &ready(name))
+    };
+    let mut decoys = Vec::new();
+    let mut c = Command::new("python3");
+    c.args(["-c", SLEEPER])
+        .arg(ready("d1"))
+        .arg("/x/python/run.py.md");
+    decoys.push(spawn(c, "d1"));
+    let mut c = Command::new(python_exe());
+    c.arg0("vim")
+        .arg(a.join("python/run.py.md"))
+        .arg(ready("d2"));
+    decoys.push(spawn(c, "d2"));
+    let mut c = Command::new(python_exe());
+    c.arg0("less").arg(a.join("run.py")).arg(ready("d3"));
+    decoys.push(spawn(c, "d3"));
+    let mut c = Command::new(python_exe());
+    c.arg0("tail").args(["-c", SLEEPER]).arg(ready("d4"));
+    c.args(["-f", "python_run.py.log"]);
+    decoys.push(spawn(c, "d4"));
+    let mut c = Command::new("python3");
+    c.arg(a.join("run.py.md")).arg(ready("d5"));
+    decoys.push(spawn(c, "d5"));
+    let mut c = Command::new("python3");
+    c.arg(a.join("python_run.py")).arg(ready("d6"));
+    decoys.push(spawn(c, "d6"));
+    for (name, argv0) in [("d7", "python3 run.py"), ("d8", "python3")] {
+        let mut c = Command::new("bash");
+        let script = format!(
+            "touch '{}'; exec -a '{argv0}' sleep 600",
+            ready(name).display()
+        );
+        c.args(["-c", &script]);
+        decoys.push(spawn(c, name));
+    }
+    let mut real = bot_in(a, r, false);
+    let run = selfheal(r, &["heal", "--mode", "paper"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stat("orphans_killed"), 1, "{}", run.json);
+    assert_eq!(real.ended_by(), Some(SIGTERM));
+    for (i, d) in decoys.iter_mut().enumerate() {
+        assert!(d.running(), "decoy d{} was signalled", i + 1);
+    }
+}
+
+#[test]
+fn terminations_complete_before_any_state_file_is_written() {
+    let root = fast_root();
+    let aux = tempdir();
+    let r = root.path();
+    put(r, "logs/positions_futures.json", b"");
+    let script = aux.path().join("run.py");
+    std::fs::write(&script, RECORDS_ON_TERM).expect("script");
+    let (ready, seen) = (aux.path().join("ready"), aux.path().join("seen"));
+    let mut cmd = Command::new("python3");
+    cmd.arg(&script).arg(&ready).arg(&seen).current_dir(r);
+    let mut b = Guard::spawn(cmd, &ready);
+    let run = selfheal(r, &["heal", "--mode", "paper"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let status = b.child.try_wait().expect("wait");
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "gone (its SIGTERM handler exited) when the heal returned"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&seen).expect("the bot saw the file"),
+        "0",
+        "the positions file was still unrepaired when the bot was told to stop"
+    );
+    assert_eq!(
+        run.json["actions"][0]["heal"], "orphan_process",
+        "{}",
+        run.json
+    );
+    assert!(get(r, "logs/positions_futures.json").is_some_and(|b| !b.is_empty()));
+}
+
+#[test]
+fn system_directories_are_refused_as_roots() {
+    for root in ["/", "/usr", "/etc", "/proc/self", "/var"] {
+        for args in [&["check"][..], &["heal", "--dry-run"], &["journal", "list"]] {
+            let run = selfheal(Path::new(root), args);
+            assert_eq!(run.code, 16, "{root} {args:?}: {}", run.stderr);
+            assert!(run.stderr.contains("as the state root"), "{}", run.stderr);
+        }
+    }
+    // Under systemd the default working directory is `/`, and the default root is `.`.
+    let out = Command::new(env!("CARGO_BIN_EXE_selfheal"))
+        .args(["--json", "check", "--mode", "paper"])
+        .current_dir("/")
+        .env_remove("SELFHEAL_ROOT")
+        .env_remove("TRADING_MODE")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(16));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing / as the state root"), "{err}");
 }

@@ -235,6 +235,36 @@ pub fn bot(script: &Path, cwd: &Path, ready: &Path, ignore_term: bool) -> Guard 
     Guard::spawn(cmd, ready)
 }
 
+/// Starts the bot stand-in at `script` (written if missing) with working directory `cwd`
+/// and its first argument (what `/proc/<pid>/cmdline` shows as the interpreter) set to
+/// `argv0`: the same process, seen as another program.
+pub fn bot_as(argv0: &str, script: &Path, cwd: &Path, ready: &Path) -> Guard {
+    use std::os::unix::process::CommandExt;
+    if !script.exists() {
+        if let Some(parent) = script.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir script dir");
+        }
+        std::fs::write(script, RUN_PY).expect("write script");
+    }
+    let mut cmd = Command::new(python_exe());
+    cmd.arg0(argv0).arg(script).arg(ready).current_dir(cwd);
+    Guard::spawn(cmd, ready)
+}
+
+/// The Python interpreter itself (`sys.executable`): `python3` on the PATH may be a wrapper
+/// script that starts it with its own first argument, which would undo an `arg0`.
+pub fn python_exe() -> PathBuf {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("run python3");
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+    .clone()
+}
+
 /// Every path under `root` (outside `logs/backups` and the operator alert log, which
 /// selfheal appends to by design) with its bytes and mode, and for files their mtime: a
 /// snapshot to prove that no state file was written.

@@ -90,12 +90,9 @@ fn a_paper_mode_lossy_salvage_blocks_real_mode_until_ack() {
     assert_ne!(f.read("logs/positions_futures.json"), original);
     let (rc, v) = f.json(&["heal", "--mode", "real"]);
     assert_eq!(rc, 4, "{v}");
-    assert!(
-        criticals(&v)
-            .iter()
-            .any(|c| c.contains(&format!("selfheal ack {txn}"))),
-        "{v}"
-    );
+    let root = std::fs::canonicalize(f.root()).expect("canonical root");
+    let hint = format!("`selfheal --root {} ack {txn}`", root.display());
+    assert!(criticals(&v).iter().any(|c| c.contains(&hint)), "{v}");
     let out = f.run(&["ack", &(txn + 100).to_string()]);
     assert_eq!(code(&out), 16, "{}", stderr(&out));
     let out = f.run(&["ack", &txn.to_string()]);

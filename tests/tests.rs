@@ -70,6 +70,14 @@ mod salvage_props;
 mod salvage_heal;
 // The bot's NaN/Infinity/-Infinity: its real positions file stays intact; damage around them.
 mod realbot_dialect;
+// The start gate on the reference bot's own state: STATE_MISMATCH follows the margins.
+mod realbot_gate;
+// The mode as the reference bot resolves it: --mode, TRADING_MODE, the root's .env.
+mod gate_mode;
+// Deployment slots: any configured suffix, SLOT_DIVERGENCE and its acknowledgement.
+mod gate_slots;
+// Hints printed in messages run as printed, from any directory.
+mod gate_hints;
 // Shared support of the reliability suite: arenas with a sentinel tree, counted runs, the summary.
 mod reliability_support;
 // I/O errors (ENOSPC, EIO, EACCES, EROFS) at every fault point of a heal and a rollback.

@@ -98,8 +98,10 @@ pub fn plan(
     }
     if lossy && ctx.mode.mode == Mode::Real && !ctx.accept_loss {
         let msg = format!(
-            "{path} is damaged ({why}): {}; not applied in real mode — inspect with `selfheal salvage {path}`, apply with `selfheal heal --accept-loss` or restore a backup",
-            r.summary()
+            "{path} is damaged ({why}): {}; not applied in real mode — inspect with `{}`, apply with `{}` or restore a backup",
+            r.summary(),
+            ctx.hints.command(&["salvage", &ctx.hints.abs(path)]),
+            ctx.hints.command(&["heal", "--mode", "real", "--accept-loss"])
         );
         p.findings
             .push(corrupt(path, &msg, details, evidence(bytes.len(), r)));

@@ -35,6 +35,10 @@ pub struct Ctx<'a> {
     pub root: &'a Root,
     /// The layout.
     pub layout: &'a Layout,
+    /// Runnable commands for messages.
+    pub hints: &'a crate::hint::Hints,
+    /// The transaction this run records, once it has begun (`None` for `check`).
+    pub txn: Option<u64>,
     /// The mode.
     pub mode: ModeChoice,
     /// Now, seconds since the epoch.
@@ -123,9 +127,11 @@ impl Planned {
 /// I/O errors while reading the state.
 pub fn plan(ctx: &Ctx<'_>) -> Result<Planned> {
     let mut p = Planned::default();
+    // ORDER: terminations first: the engine applies them (each process confirmed gone)
+    // before any other operation, so no bot can write while its files are replaced.
+    processes::plan(ctx, &mut p)?;
     layout::plan_dirs(ctx, &mut p)?;
     layout::plan_files(ctx, &mut p)?;
-    processes::plan(ctx, &mut p)?;
     locks::plan(ctx, &mut p)?;
     heartbeats::plan(ctx, &mut p)?;
     // Last: it chains onto the operations planned above for the same paths.

@@ -1,12 +1,19 @@
 //! Bot instances and orphan processes. A process is a bot instance of this root when it
-//! runs as our user, its command line contains every configured pattern, and its working
-//! directory lies inside the root (canonical paths). Never one: selfheal itself, any of its
+//! runs as our user, its interpreter is a configured one (the file name of its first
+//! argument: `python`, `python3`, `python3.11`, …), its script is the configured one (the
+//! file name of the first argument that is not an interpreter option: `run.py`; `-c`, `-m`
+//! and `-` run no script), and its working directory lies inside the root (canonical
+//! paths). Words elsewhere in a command line never count: `vim python/run.py.md` or
+//! `tail -f python_run.py.log` are not bots. Never one: selfheal itself, any of its
 //! ancestors, and any descendant of an ancestor that is itself a bot (the `python run.py`
 //! that started selfheal as a subprocess, and its workers).
 //!
-//! At startup, only an *explicit* paper mode (`--mode paper` or `TRADING_MODE=paper`) plans
-//! a termination (SIGTERM through a pidfd, SIGKILL after the grace period; journaled as
-//! irreversible), and only of a process older than `processes.min_age`. In real mode a live
+//! At startup, only an *explicit* paper mode (`--mode paper`, or a `TRADING_MODE` that
+//! resolves to paper) plans a termination (SIGTERM through a pidfd, SIGKILL after the grace
+//! period; journaled as irreversible), and only of a process older than
+//! `processes.min_age` (default 1 h). The terminations are planned before every other
+//! operation, so they have completed (each process gone) before any state file is written,
+//! and a failed one stops the run before any state file is touched. In real mode a live
 //! instance is the critical `DUPLICATE_INSTANCE` (and `heal` then writes no state file);
 //! otherwise it is reported. `watch` never signals: there the bot is expected, and only a
 //! second instance is a duplicate (real mode). Reading `/proc` happens in `procs`; the
@@ -36,8 +43,27 @@ pub struct Viewer<'a> {
     pub uid: u32,
     /// The canonical root.
     pub root: &'a Path,
-    /// The bot patterns.
-    pub patterns: &'a [String],
+    /// What makes a process a bot.
+    pub bot: Matcher<'a>,
+}
+
+/// What makes a process a bot: its interpreter and its script (`processes` in the config).
+#[derive(Debug, Clone, Copy)]
+pub struct Matcher<'a> {
+    /// Interpreter names; a version may follow (`python` matches `python3.11`).
+    pub interpreters: &'a [String],
+    /// The script's file name.
+    pub script: &'a str,
+}
+
+impl<'a> Matcher<'a> {
+    /// The matcher of `layout`'s `processes` section.
+    pub fn of(layout: &'a Layout) -> Matcher<'a> {
+        Matcher {
+            interpreters: &layout.config.processes.interpreters,
+            script: &layout.config.processes.script,
+        }
+    }
 }
 
 /// The bot instances running in the root now, parents before their children.
@@ -50,7 +76,7 @@ pub fn scan(root: &Root, layout: &Layout) -> Result<Vec<ProcInfo>> {
         pid: std::process::id(),
         uid: rustix::process::geteuid().as_raw(),
         root: &canon,
-        patterns: &layout.config.processes.patterns,
+        bot: Matcher::of(layout),
     };
     Ok(select(&procs::list(), &viewer))
 }
@@ -65,10 +91,72 @@ pub fn second_instance(root: &Root, layout: &Layout) -> Result<Option<Finding>> 
     Ok((tops(&found).len() > 1).then(|| duplicate(&found)))
 }
 
-/// Whether `p`'s command line contains every pattern.
-pub fn is_bot(p: &ProcInfo, patterns: &[String]) -> bool {
-    let cmd = p.command();
-    !p.cmdline.is_empty() && patterns.iter().all(|pat| cmd.contains(pat.as_str()))
+/// Whether `p` runs the bot's script under the bot's interpreter.
+pub fn is_bot(p: &ProcInfo, m: &Matcher<'_>) -> bool {
+    let Some((argv0, args)) = p.cmdline.split_first() else {
+        return false;
+    };
+    interpreter(file_name(argv0), m.interpreters)
+        && script(args).is_some_and(|s| file_name(s) == m.script)
+}
+
+fn file_name(arg: &str) -> &str {
+    arg.rsplit('/').next().unwrap_or(arg)
+}
+
+/// `name` is one of `names`, alone or followed by a version (`3`, `3.11`).
+fn interpreter(name: &str, names: &[String]) -> bool {
+    let version = |v: &str| {
+        !v.is_empty()
+            && v.split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    names.iter().any(|n| {
+        name.strip_prefix(n.as_str())
+            .is_some_and(|rest| rest.is_empty() || version(rest))
+    })
+}
+
+/// The script a CPython command line runs: the first argument that is not an option, as
+/// CPython parses its options. `None` when it runs none (`-c`, `-m`, `-` for standard
+/// input, help or version) or the options are not CPython's.
+fn script(args: &[String]) -> Option<&str> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--" {
+            return it.next().map(String::as_str).filter(|s| *s != "-");
+        }
+        if a == "-" {
+            return None;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            match long {
+                "check-hash-based-pycs" => {
+                    it.next();
+                }
+                l if l.starts_with("check-hash-based-pycs=") => {}
+                _ => return None,
+            }
+            continue;
+        }
+        let Some(flags) = a.strip_prefix('-') else {
+            return Some(a);
+        };
+        for (i, ch) in flags.char_indices() {
+            match ch {
+                'W' | 'X' => {
+                    if flags.len() == i + 1 {
+                        it.next();
+                    }
+                    break;
+                }
+                'b' | 'B' | 'd' | 'E' | 'i' | 'I' | 'O' | 'P' | 'q' | 'R' | 's' | 'S' | 'u'
+                | 'v' | 'x' => {}
+                _ => return None,
+            }
+        }
+    }
+    None
 }
 
 /// The bot instances of the root in `table`, seen by `viewer`, parents first.
@@ -79,12 +167,12 @@ pub fn select(table: &[ProcInfo], viewer: &Viewer<'_>) -> Vec<ProcInfo> {
         .iter()
         .copied()
         .filter(|a| *a != viewer.pid)
-        .filter(|a| by_pid.get(a).is_some_and(|p| is_bot(p, viewer.patterns)))
+        .filter(|a| by_pid.get(a).is_some_and(|p| is_bot(p, &viewer.bot)))
         .collect();
     let mut found: Vec<(usize, &ProcInfo)> = table
         .iter()
         .filter(|p| !ancestors.contains(&p.pid))
-        .filter(|p| p.uid == Some(viewer.uid) && is_bot(p, viewer.patterns))
+        .filter(|p| p.uid == Some(viewer.uid) && is_bot(p, &viewer.bot))
         .filter(|p| p.cwd.as_deref().is_some_and(|c| c.starts_with(viewer.root)))
         .map(|p| (chain(&by_pid, p.pid), p))
         .filter(|(up, _)| !up.iter().any(|a| bot_ancestors.contains(a)))
@@ -137,8 +225,11 @@ fn startup(ctx: &Ctx<'_>, p: &mut Planned, found: &[ProcInfo]) {
         return;
     }
     if !ctx.mode.may_signal() {
-        let why = "paper mode is not explicit (use --mode paper or TRADING_MODE=paper)";
-        p.findings.extend(found.iter().map(|b| kept(b, why)));
+        let why = format!(
+            "paper mode is not explicit (only an explicit paper mode terminates: `{}`)",
+            ctx.hints.command(&["heal", "--mode", "paper"])
+        );
+        p.findings.extend(found.iter().map(|b| kept(b, &why)));
         return;
     }
     let min_age = ctx.layout.process_min_age;
@@ -257,15 +348,82 @@ mod tests {
         }
     }
 
+    fn python() -> Vec<String> {
+        vec!["python".to_string()]
+    }
+
     fn pids(table: &[ProcInfo], me: u32) -> Vec<u32> {
-        let patterns = vec!["python".to_string(), "run.py".to_string()];
+        let interpreters = python();
         let viewer = Viewer {
             pid: me,
             uid: 1000,
             root: Path::new("/srv/bot"),
-            patterns: &patterns,
+            bot: Matcher {
+                interpreters: &interpreters,
+                script: "run.py",
+            },
         };
         select(table, &viewer).iter().map(|p| p.pid).collect()
+    }
+
+    #[test]
+    fn interpreter_and_script_table() {
+        let interpreters = python();
+        let m = Matcher {
+            interpreters: &interpreters,
+            script: "run.py",
+        };
+        let argv = |a: &[&str]| ProcInfo {
+            pid: 1,
+            ppid: 0,
+            uid: Some(1000),
+            start_ticks: 1,
+            cmdline: a.iter().map(|s| s.to_string()).collect(),
+            cwd: None,
+        };
+        let bots: &[&[&str]] = &[
+            &["python3", "run.py"],
+            &["python", "run.py"],
+            &["/usr/bin/python3.11", "/srv/bot/run.py", "--worker"],
+            &["/opt/venv/bin/python", "-u", "run.py"],
+            &["python3", "-uB", "-W", "ignore", "-Xdev", "run.py"],
+            &[
+                "python3",
+                "-Wignore",
+                "--check-hash-based-pycs",
+                "never",
+                "run.py",
+            ],
+            &["python3", "--", "run.py"],
+            &["python2.7", "./run.py"],
+        ];
+        let decoys: &[&[&str]] = &[
+            &["vim", "/srv/bot/python/run.py.md"],
+            &["less", "run.py"],
+            &["tail", "-f", "python_run.py.log"],
+            &["python3", "-c", "import time", "/x/python/run.py.md"],
+            &["python3", "-c", "run.py"],
+            &["python3", "-m", "run.py"],
+            &["python3", "-", "run.py"],
+            &["python3", "run.py.md"],
+            &["python3", "python_run.py"],
+            &["python3", "dashboard.py", "run.py"],
+            &["python3", "-W"],
+            &["python3", "--version", "run.py"],
+            &["python3-config", "run.py"],
+            &["python3.", "run.py"],
+            &["pythonx", "run.py"],
+            &["mypython3", "run.py"],
+            &["sh", "-c", "python3 run.py"],
+            &["python3", "", "run.py"],
+            &[],
+        ];
+        for a in bots {
+            assert!(is_bot(&argv(a), &m), "{a:?} is a bot");
+        }
+        for a in decoys {
+            assert!(!is_bot(&argv(a), &m), "{a:?} is not a bot");
+        }
     }
 
     #[test]

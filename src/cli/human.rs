@@ -6,6 +6,7 @@ use selfheal::audit::{ContentDiff, TxnDetail, TxnSummary, Verification};
 use selfheal::config::Layout;
 use selfheal::error::Error;
 use selfheal::heal::{RecoverReport, RollbackReport};
+use selfheal::hint::Hints;
 use selfheal::journal::Problem;
 use selfheal::jsondiff::{self, ArrayDiff, DocDiff, RecordChange, RecordRef};
 use selfheal::prune::PruneReport;
@@ -186,13 +187,14 @@ impl Out {
             .map(|t| format!(" (transaction {t})"))
             .unwrap_or_default();
         self.say(&format!(
-            "[SELF-HEAL] health {}/100 ({}), mode {}: {verdict}{txn}",
+            "[SELF-HEAL] health {}/100 ({}), mode {} ({}): {verdict}{txn}",
             r.health.score,
             serde_json::to_value(r.health.status)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default(),
-            r.mode
+            r.mode,
+            r.mode_source
         ));
     }
 
@@ -457,12 +459,13 @@ impl Out {
         }
     }
 
-    /// `prune`.
-    pub fn prune(&self, r: &PruneReport) {
+    /// `prune`; `hints` name the root in the command it suggests.
+    pub fn prune(&self, r: &PruneReport, hints: &Hints) {
         self.doc(r);
         if let Some(t) = r.pinned {
             self.say(&format!(
-                "   ⚠️  transaction {t} and newer are kept: it applied a lossy salvage that is not acknowledged (selfheal ack {t})"
+                "   ⚠️  transaction {t} and newer are kept: it applied a lossy salvage that is not acknowledged (`{}`)",
+                hints.command(&["ack", &t.to_string()])
             ));
         }
         let removed = format!(
@@ -552,8 +555,10 @@ impl Out {
     pub fn ack(&self, r: &selfheal::heal::AckReport) {
         self.doc(r);
         self.say(&format!(
-            "✅ [SELF-HEAL] Acknowledged the critical of transaction {} (as transaction {})",
-            r.acknowledged, r.transaction
+            "✅ [SELF-HEAL] Acknowledged {} of transaction {} (as transaction {})",
+            r.codes.join(", "),
+            r.acknowledged,
+            r.transaction
         ));
     }
 

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch. The only place that reads the process environment
-//! (`TRADING_MODE`, `SELFHEAL_ROOT`), prints, and turns outcomes and errors into exit codes.
+//! (`TRADING_MODE` and what a `.env` may interpolate, `SELFHEAL_ROOT`), prints, and turns
+//! outcomes and errors into exit codes.
 
 mod exit;
 mod human;
@@ -7,6 +8,7 @@ mod human;
 use clap::{Parser, Subcommand};
 use selfheal::config::parse_duration;
 use selfheal::heal::{self, Options};
+use selfheal::hint::Hints;
 use selfheal::mode::Mode;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,7 +60,8 @@ impl From<ModeArg> for Mode {
 enum Command {
     /// Recover, repair what is safe, detect what is dangerous, decide whether to start.
     Heal {
-        /// paper or real (default: $TRADING_MODE, else paper).
+        /// paper or real (default: TRADING_MODE from the environment, else from the root's
+        /// .env, else paper).
         #[arg(long, value_enum)]
         mode: Option<ModeArg>,
         /// Plan and report; change nothing.
@@ -73,7 +76,8 @@ enum Command {
     },
     /// The same findings and plan as heal; changes nothing at all.
     Check {
-        /// paper or real (default: $TRADING_MODE, else paper).
+        /// paper or real (default: TRADING_MODE from the environment, else from the root's
+        /// .env, else paper).
         #[arg(long, value_enum)]
         mode: Option<ModeArg>,
     },
@@ -109,7 +113,8 @@ enum Command {
         /// The pause between cycles, e.g. 30s, 200ms, 5m.
         #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
         interval: Duration,
-        /// paper or real (default: $TRADING_MODE, else paper).
+        /// paper or real (default: TRADING_MODE from the environment, else from the root's
+        /// .env, else paper).
         #[arg(long, value_enum)]
         mode: Option<ModeArg>,
         /// Stop after N cycles (default: until SIGTERM or SIGINT).
@@ -220,7 +225,7 @@ fn options(cli: &Cli) -> Options {
     Options {
         root: cli.root.clone().unwrap_or_else(|| PathBuf::from(".")),
         config: cli.config.clone(),
-        trading_mode_env: std::env::var("TRADING_MODE").ok(),
+        env: selfheal::mode::Environment::from_vars(std::env::vars_os()),
         lock_timeout: cli.lock_timeout,
         ..Options::default()
     }
@@ -267,7 +272,7 @@ fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
         }
         Command::Prune { keep, older_than } => {
             let report = heal::prune(&opts, *keep, *older_than)?;
-            out.prune(&report);
+            out.prune(&report, &Hints::new(&opts.root, opts.config.as_deref()));
             Ok(0)
         }
         Command::Watch {

@@ -83,6 +83,7 @@ pub(super) fn layout(config: Config, source: Option<PathBuf>) -> Result<Layout> 
     let files = files(&c, &config.files)?;
     positions(&c, &config)?;
     processes(&c, &config)?;
+    detectors(&c, &config)?;
     locks(&c, &config)?;
     slots(&c, &config)?;
     retention(&c, &config)?;
@@ -264,22 +265,62 @@ fn positions(c: &Checker, config: &Config) -> Result<()> {
 }
 
 fn processes(c: &Checker, config: &Config) -> Result<()> {
-    let patterns = &config.processes.patterns;
-    if patterns.is_empty() {
+    let p = &config.processes;
+    if p.interpreters.is_empty() {
         return Err(c.bad(
-            "processes.patterns",
-            "must hold at least one pattern (an empty list would match every process)",
+            "processes.interpreters",
+            "must name at least one interpreter",
         ));
     }
-    for (i, p) in patterns.iter().enumerate() {
-        if p.trim().is_empty() {
-            return Err(c.bad(
-                &format!("processes.patterns[{i}]"),
-                "must not be empty (it would match every process)",
-            ));
-        }
+    for (i, name) in p.interpreters.iter().enumerate() {
+        file_name(c, &format!("processes.interpreters[{i}]"), name)?;
+    }
+    file_name(c, "processes.script", &p.script)
+}
+
+/// A plain file name: not empty, no `/`, no NUL, not `.` or `..`.
+fn file_name(c: &Checker, key: &str, name: &str) -> Result<()> {
+    if name.is_empty() || name.contains(['/', '\0']) || name == "." || name == ".." {
+        return Err(c.bad(key, format!("{name:?} is not a file name")));
     }
     Ok(())
+}
+
+/// Why each non-configurable critical stays critical.
+const FIXED: &[(&str, &str)] = &[
+    (
+        "DATA_INTEGRITY",
+        "it stops the bot from resetting a damaged or vanished positions file",
+    ),
+    (
+        "DUPLICATE_INSTANCE",
+        "two bots writing the same files lose each other's positions",
+    ),
+    (
+        "LOCK_HELD",
+        "a held lock makes the bot read an empty state and save it over the positions",
+    ),
+    (
+        "JOURNAL_INTEGRITY",
+        "an untrusted journal or backup could restore the wrong bytes",
+    ),
+];
+
+fn detectors(c: &Checker, config: &Config) -> Result<()> {
+    let d = &config.detectors;
+    let given = [
+        d.data_integrity.is_some(),
+        d.duplicate_instance.is_some(),
+        d.lock_held.is_some(),
+        d.journal_integrity.is_some(),
+    ];
+    match FIXED.iter().zip(given).find(|(_, g)| *g) {
+        Some(((code, why), _)) => Err(c.bad(
+            &format!("detectors.{code}"),
+            format!("{code} cannot be configured: it is always critical, because {why}"),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn locks(c: &Checker, config: &Config) -> Result<()> {
@@ -303,6 +344,21 @@ fn slots(c: &Checker, config: &Config) -> Result<()> {
     }
     for (i, k) in config.slots.known.iter().enumerate() {
         absolute(&format!("slots.known[{i}]"), k)?;
+    }
+    let suffixes = &config.slots.suffixes;
+    if suffixes.is_empty() {
+        return Err(c.bad("slots.suffixes", "must name at least one suffix"));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, s) in suffixes.iter().enumerate() {
+        let key = format!("slots.suffixes[{i}]");
+        file_name(c, &key, s)?;
+        if s == "current" {
+            return Err(c.bad(&key, "\"current\" names the link, not a slot"));
+        }
+        if !seen.insert(s) {
+            return Err(c.bad(&key, format!("{s:?} is listed twice")));
+        }
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use super::post::{PostFile, Presence};
 use crate::checks::Ctx;
 use crate::config::{File, FileRole};
 use crate::findings::{code, Finding, Level};
+use crate::hint::Hints;
 use crate::journal::{Journal, TxnFile};
 use crate::mode::Mode;
 use journal_format::{Body, Node};
@@ -68,7 +69,7 @@ pub fn must_not_recreate(ctx: &Ctx<'_>, spec: &File) -> bool {
 }
 
 /// The finding for a positions file that was gone before this run.
-pub fn detect(file: &PostFile<'_>, journal: &Journal) -> Option<Finding> {
+pub fn detect(file: &PostFile<'_>, journal: &Journal, hints: &Hints) -> Option<Finding> {
     if file.spec.role != FileRole::Positions || !file.was_absent {
         return None;
     }
@@ -95,7 +96,9 @@ pub fn detect(file: &PostFile<'_>, journal: &Journal) -> Option<Finding> {
             Level::Critical,
             Some(path),
             format!(
-                "{path} is gone although the journal shows it existed (transaction {txn}); it is not re-created in real mode: restore it (selfheal journal list, rollback) or run heal --accept-loss to start empty"
+                "{path} is gone although the journal shows it existed (transaction {txn}); it is not re-created in real mode: restore it from a backup (see `{}`) or start empty with `{}`",
+                hints.command(&["journal", "list"]),
+                hints.command(&["heal", "--mode", "real", "--accept-loss"])
             ),
             "gone",
         )

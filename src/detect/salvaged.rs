@@ -3,12 +3,13 @@
 
 use crate::acks;
 use crate::findings::{code, Finding, Level};
+use crate::hint::Hints;
 use crate::journal::Journal;
 use crate::mode::Mode;
 use serde_json::json;
 
 /// One finding per transaction whose salvage loss awaits acknowledgement.
-pub fn detect(journal: &Journal, mode: Mode) -> Vec<Finding> {
+pub fn detect(journal: &Journal, mode: Mode, hints: &Hints) -> Vec<Finding> {
     acks::pending(journal)
         .into_iter()
         .map(|p| {
@@ -20,11 +21,11 @@ pub fn detect(journal: &Journal, mode: Mode) -> Vec<Finding> {
                 level,
                 p.paths.first().map(String::as_str),
                 format!(
-                    "transaction {} applied a lossy salvage of {} in paper mode (lost {at_least}{} records{what}); real mode is blocked until `selfheal ack {}`",
+                    "transaction {} applied a lossy salvage of {} in paper mode (lost {at_least}{} records{what}); real mode is blocked until `{}`",
                     p.txn,
                     p.paths.join(", "),
                     p.records_lost,
-                    p.txn
+                    hints.command(&["ack", &p.txn.to_string()])
                 ),
                 format!("unacknowledged salvage in transaction {}", p.txn),
             )

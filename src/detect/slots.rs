@@ -1,14 +1,18 @@
-//! Blue/green deployment slots. A root is a slot when its canonical path is `<name>-A` or
-//! `<name>-B` and its parent also holds `<name>-current` or the other slot, or when it was
-//! reached through `<name>-current`; `slots.current_link` / `slots.known` in the config
-//! replace that inference, and `slots.infer = false` turns it off. SLOT_INVALID: the
-//! `-current` link is missing, dangling, not a link, or names no known slot; the root is not
-//! a known slot; or the slot lacks its state (no readable positions file after healing).
-//! SLOT_DIVERGENCE (HIGH): the inactive slot's positions file is newer than the active
-//! slot's, the mark of a slot flip that may have lost positions.
+//! Blue/green deployment slots. The slots of a deployment `<name>` are the sibling
+//! directories `<name>-<suffix>` for each suffix of `slots.suffixes` (default `A`, `B`,
+//! `blue`, `green`), and `<name>-current` is the link naming the active one. A root is a slot
+//! when it was reached through `<name>-current`, or when its canonical path is
+//! `<name>-<suffix>` and its parent also holds `<name>-current` or another slot;
+//! `slots.current_link` / `slots.known` in the config replace that inference, and
+//! `slots.infer = false` turns it off. SLOT_INVALID: the `-current` link is missing,
+//! dangling, not a link, or names no known slot; the root is not a known slot; or the slot
+//! lacks its state (no readable positions file after healing). SLOT_INACTIVE_NEWER (HIGH):
+//! an inactive slot's positions file is newer than the active slot's, the mark of a slot
+//! flip that may have lost positions. SLOT_DIVERGENCE, which reads the other slots'
+//! positions, is in `divergence`.
 //!
-//! Only metadata outside the root is looked at (links, directories, one `stat` of the other
-//! slot's positions file); nothing outside the root is read or written.
+//! Only metadata outside the root is looked at here (links, directories, one `stat` of each
+//! other slot's positions file); nothing outside the root is read or written.
 
 use super::post::{PostFile, Presence};
 use crate::config::Slots;
@@ -56,14 +60,14 @@ pub fn locate(given: &Path, cfg: &Slots) -> Option<SlotLayout> {
     if !cfg.infer {
         return None;
     }
-    infer(given, root)
+    infer(given, root, &cfg.suffixes)
 }
 
 fn configured(root: PathBuf, cfg: &Slots) -> SlotLayout {
     let mut known: Vec<PathBuf> = cfg.known.iter().map(|k| canonical(k)).collect();
     if known.is_empty() {
         if let Some((parent, base)) = cfg.current_link.as_deref().and_then(link_base) {
-            known = siblings(&parent, &base);
+            known = siblings(&parent, &base, &cfg.suffixes);
         }
     }
     SlotLayout {
@@ -89,14 +93,23 @@ fn link_base(link: &Path) -> Option<(PathBuf, String)> {
     Some((canonical(parent), base.to_string()))
 }
 
-fn siblings(parent: &Path, base: &str) -> Vec<PathBuf> {
-    ["A", "B"]
+fn siblings(parent: &Path, base: &str, suffixes: &[String]) -> Vec<PathBuf> {
+    suffixes
         .iter()
         .map(|s| canonical(&parent.join(format!("{base}-{s}"))))
         .collect()
 }
 
-fn infer(given: &Path, root: PathBuf) -> Option<SlotLayout> {
+/// `<base>-<suffix>` split at the longest configured suffix it ends with.
+fn split_slot<'n>(name: &'n str, suffixes: &[String]) -> Option<&'n str> {
+    suffixes
+        .iter()
+        .filter_map(|s| name.strip_suffix(s.as_str())?.strip_suffix('-'))
+        .filter(|base| !base.is_empty())
+        .min_by_key(|base| base.len())
+}
+
+fn infer(given: &Path, root: PathBuf, suffixes: &[String]) -> Option<SlotLayout> {
     let slot = |link: PathBuf, known: Vec<PathBuf>, root: PathBuf| SlotLayout {
         root,
         link: Some(link),
@@ -105,15 +118,13 @@ fn infer(given: &Path, root: PathBuf) -> Option<SlotLayout> {
     };
     if let Some((parent, base)) = link_base(given) {
         let link = parent.join(format!("{base}-current"));
-        return Some(slot(link, siblings(&parent, &base), root));
+        return Some(slot(link, siblings(&parent, &base, suffixes), root));
     }
     let name = root.file_name()?.to_str()?;
-    let base = name
-        .strip_suffix("-A")
-        .or_else(|| name.strip_suffix("-B"))?;
+    let base = split_slot(name, suffixes)?;
     let parent = root.parent()?;
     let link = parent.join(format!("{base}-current"));
-    let known = siblings(parent, base);
+    let known = siblings(parent, base, suffixes);
     let deployed =
         link.symlink_metadata().is_ok() || known.iter().any(|k| *k != root && k.is_dir());
     deployed.then(|| slot(link, known, root.clone()))
@@ -168,19 +179,16 @@ pub fn problems(layout: &SlotLayout, link: Option<&LinkState>) -> Vec<(String, S
     out
 }
 
-/// SLOT_INVALID and SLOT_DIVERGENCE findings for the root given as `given`.
-pub fn detect(given: &Path, cfg: &Slots, positions: Option<&PostFile<'_>>) -> Vec<Finding> {
-    let Some(layout) = locate(given, cfg) else {
-        return Vec::new();
-    };
-    let link = resolve(&layout);
-    let mut found: Vec<Finding> = problems(&layout, link.as_ref())
+/// SLOT_INVALID and SLOT_INACTIVE_NEWER findings for the slot `layout`.
+pub fn detect(layout: &SlotLayout, positions: Option<&PostFile<'_>>) -> Vec<Finding> {
+    let link = resolve(layout);
+    let mut found: Vec<Finding> = problems(layout, link.as_ref())
         .into_iter()
-        .map(|(msg, ev)| invalid(&layout, msg, ev))
+        .map(|(msg, ev)| invalid(layout, msg, ev))
         .collect();
-    found.extend(lacks_state(&layout, positions));
+    found.extend(lacks_state(layout, positions));
     if let (Some(LinkState::Active(active)), Some(pos)) = (&link, positions) {
-        found.extend(divergence(&layout, active, pos));
+        found.extend(inactive_newer(layout, active, pos));
     }
     found
 }
@@ -220,7 +228,7 @@ fn lacks_state(layout: &SlotLayout, positions: Option<&PostFile<'_>>) -> Option<
     ))
 }
 
-fn divergence(layout: &SlotLayout, active: &Path, pos: &PostFile<'_>) -> Vec<Finding> {
+fn inactive_newer(layout: &SlotLayout, active: &Path, pos: &PostFile<'_>) -> Vec<Finding> {
     let rel = pos.spec.path.as_path();
     let mtime = |slot: &Path| -> Option<(i64, u32)> {
         if slot == layout.root {
@@ -237,15 +245,15 @@ fn divergence(layout: &SlotLayout, active: &Path, pos: &PostFile<'_>) -> Vec<Fin
         .filter(|k| k.as_path() != active)
         .filter_map(|k| {
             let other = mtime(k)?;
-            (Some(other) > active_m).then(|| diverged(pos, active, k))
+            (Some(other) > active_m).then(|| newer(pos, active, k))
         })
         .collect()
 }
 
-fn diverged(pos: &PostFile<'_>, active: &Path, inactive: &Path) -> Finding {
+fn newer(pos: &PostFile<'_>, active: &Path, inactive: &Path) -> Finding {
     let path = pos.spec.path.as_str();
     Finding::new(
-        code::SLOT_DIVERGENCE,
+        code::SLOT_INACTIVE_NEWER,
         Level::High,
         Some(path),
         crate::text::clean(&format!(
@@ -259,6 +267,30 @@ fn diverged(pos: &PostFile<'_>, active: &Path, inactive: &Path) -> Finding {
 }
 
 /// A path as text for details: `json!` cannot take a path that is not UTF-8.
-fn shown(p: &Path) -> String {
+pub(crate) fn shown(p: &Path) -> String {
     crate::text::clean(&p.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_names() {
+        let suffixes: Vec<String> = ["A", "B", "blue", "green"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(split_slot("bot-A", &suffixes), Some("bot"));
+        assert_eq!(
+            split_slot("trading-bot-blue", &suffixes),
+            Some("trading-bot")
+        );
+        assert_eq!(split_slot("bot-green", &suffixes), Some("bot"));
+        assert_eq!(split_slot("bot-old", &suffixes), None);
+        assert_eq!(split_slot("botA", &suffixes), None);
+        assert_eq!(split_slot("-A", &suffixes), None);
+        let nested: Vec<String> = ["B", "x-B"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(split_slot("bot-x-B", &nested), Some("bot"));
+    }
 }
