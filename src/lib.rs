@@ -102,6 +102,7 @@ pub mod recovery;
 pub mod report;
 pub mod rollback;
 pub mod salvage;
+pub mod space;
 pub mod stats;
 pub mod store;
 pub mod text;

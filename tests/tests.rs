@@ -81,3 +81,9 @@ mod reliability_security;
 // Load: concurrent heals and rollbacks on one root, alone and beside watch; a bot-like writer
 // under its flock beside checks and beside watch.
 mod reliability_load;
+// Hostile conditions: watch killed beside a flock bot, rollback over swapped kinds of paths,
+// --prometheus at links, devices and the root's own files.
+mod reliability_hostile;
+// Availability: unavailable operations, xattrs and ACLs, the size cap, watch outliving
+// transient errors, small filesystems.
+mod reliability_availability;
