@@ -173,47 +173,12 @@ fn an_immutable_file_is_a_failed_heal_and_the_other_repairs_go_ahead() {
     summary::count("unavailable operations", 4);
 }
 
-/// A POSIX access ACL: `u::rw-,u:<uid>:rw-,g::r--,m::rw-,o::---`.
-fn acl(uid: u32) -> Vec<u8> {
-    let entry = |tag: u16, perm: u16, id: u32| {
-        let mut e = tag.to_le_bytes().to_vec();
-        e.extend(perm.to_le_bytes());
-        e.extend(id.to_le_bytes());
-        e
-    };
-    let mut v = 2u32.to_le_bytes().to_vec();
-    for e in [
-        entry(0x01, 6, u32::MAX),
-        entry(0x02, 6, uid),
-        entry(0x04, 4, u32::MAX),
-        entry(0x10, 6, u32::MAX),
-        entry(0x20, 0, u32::MAX),
-    ] {
-        v.extend(e);
-    }
-    v
-}
-
-/// The `user.*` attributes and the access ACL of `path`, sorted.
 fn xattrs(path: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut names = vec![0u8; 1 << 16];
-    let n = rustix::fs::listxattr(path, &mut names[..]).expect("listxattr");
-    let mut out: Vec<(String, Vec<u8>)> = names[..n]
-        .split(|b| *b == 0)
-        .filter_map(|raw| std::str::from_utf8(raw).ok())
-        .filter(|n| n.starts_with("user.") || *n == "system.posix_acl_access")
-        .map(|name| {
-            let mut buf = vec![0u8; 1 << 16];
-            let len = rustix::fs::getxattr(path, name, &mut buf[..]).expect("getxattr");
-            (name.to_string(), buf[..len].to_vec())
-        })
-        .collect();
-    out.sort();
-    out
+    crate::util::xattrs_of(path)
 }
 
 fn set_xattr(path: &Path, name: &str, value: &[u8]) -> bool {
-    rustix::fs::setxattr(path, name, value, rustix::fs::XattrFlags::empty()).is_ok()
+    crate::util::set_xattr(path, name, value).is_ok()
 }
 
 #[test]
@@ -223,10 +188,9 @@ fn a_repair_keeps_xattrs_and_acls_and_rollback_puts_them_back() {
     assert_eq!(heal(&a, "paper").0, 0);
     let file = a.root().join(PORTFOLIO);
     std::fs::write(&file, SHORT_PORTFOLIO).expect("write");
+    // The ACL names the bot's user, 4321.
     let bot = 4321;
-    if !set_xattr(&file, "user.origin", b"bot")
-        || !set_xattr(&file, "system.posix_acl_access", &acl(bot))
-    {
+    if !crate::util::tag_with_xattrs(&a.root(), PORTFOLIO) {
         eprintln!("skipped: the arena's filesystem keeps no user xattrs or ACLs");
         return;
     }

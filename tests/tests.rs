@@ -60,7 +60,7 @@ mod watch_support;
 mod watch_beside_bot;
 // watch alone: writes nothing when idle, retention, sd_notify, signals, busy lock, duplicates.
 mod watch_cli;
-// watch and interrupted transactions: recovery under the bot's lock; an I/O error exits 8.
+// watch and interrupted transactions: recovery under the bot's lock; an I/O error fails one cycle.
 mod watch_recovery;
 // Replays fuzz/seeds/** through the checks the fuzz targets run.
 mod fuzz_replay;
