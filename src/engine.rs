@@ -184,7 +184,7 @@ impl<'r> Txn<'r> {
                 .as_ref()
                 .and_then(|p| self.bot_locks.get(p))
                 .map(ToString::to_string),
-            xattrs: kept.clone().filter(|x| !x.is_empty()),
+            xattrs: kept.clone().filter(|x| !x.is_empty()).map(Box::new),
         };
         // ORDER: the intent (naming the durable backup) is durable before the change.
         self.writer.append(Body::Intent(intent.clone()), true)?;
@@ -402,7 +402,7 @@ pub fn undo_intents(
                         node: &it.before,
                         meta: it.meta,
                         object: it.object,
-                        xattrs: Some(it.xattrs.as_ref().unwrap_or(&EMPTY)),
+                        xattrs: Some(it.xattrs.as_deref().unwrap_or(&EMPTY)),
                     },
                     &undo_tmp(txn, it.op),
                 )?;

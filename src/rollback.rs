@@ -159,7 +159,7 @@ fn plan_one(
     }
     let action = inverse(root, it, &node)?;
     if let (Action::WriteFile { .. }, Node::File { .. }) = (&action, &it.before) {
-        let recorded = it.xattrs.clone().unwrap_or_default();
+        let recorded = it.xattrs.as_deref().cloned().unwrap_or_default();
         plan.xattrs.insert(rel.clone(), recorded);
     }
     plan.ops.push(Op {

@@ -81,7 +81,9 @@ mod tests {
     #[test]
     fn the_zstd_bound_covers_incompressible_bytes() {
         for len in [0u64, 1, 4096, 128 << 10, 10 << 20] {
-            let bytes: Vec<u8> = (0..len).map(|i| (i * 2_654_435_761 >> 13) as u8).collect();
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| ((i * 2_654_435_761) >> 13) as u8)
+                .collect();
             let z = zstd::encode_all(bytes.as_slice(), 3).unwrap_or_default();
             assert!(
                 (z.len() as u64) <= compressed_bound(len),

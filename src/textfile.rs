@@ -153,6 +153,7 @@ fn remove_quietly(tmp: &Path) {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // scratch directories of the tests, not a state root
 mod tests {
     use super::*;
 

@@ -51,7 +51,7 @@ pub fn encode(bytes: &[u8]) -> String {
 /// Parses an even number of lowercase hex digits; anything else is `None`.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     bytes

@@ -256,9 +256,9 @@ pub struct Intent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_lock: Option<String>,
     /// Extended attributes of the `before` file (POSIX ACLs included), copied to the new
-    /// file and restored by an undo.
+    /// file and restored by an undo (boxed: most intents have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub xattrs: Option<Xattrs>,
+    pub xattrs: Option<Box<Xattrs>>,
 }
 
 /// Extended attributes by name (`user.*`, `security.*`, `system.posix_acl_access`), each

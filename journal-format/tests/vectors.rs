@@ -218,7 +218,7 @@ fn vector_xattrs() -> Xattrs {
 fn with_xattrs() -> Vec<Body> {
     replace_positions(
         "heal",
-        |i| i.xattrs = Some(vector_xattrs()),
+        |i| i.xattrs = Some(Box::new(vector_xattrs())),
         Body::Commit(Commit {
             summary: json!({"critical": [], "healed": 1}),
         }),
@@ -471,7 +471,7 @@ fn an_intent_under_the_bots_lock_keeps_the_bots_newer_file() {
 #[test]
 fn an_intents_extended_attributes_read_back_exactly() {
     let it = intent_of("intent-xattrs.jsonl");
-    assert_eq!(it.xattrs, Some(vector_xattrs()));
+    assert_eq!(it.xattrs.as_deref(), Some(&vector_xattrs()));
     let text = std::fs::read_to_string(dir().join("intent-xattrs.jsonl")).expect("read");
     assert!(text.contains("\"user.origin\":\"626f74\""), "{text}");
 }

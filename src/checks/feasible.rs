@@ -37,6 +37,9 @@ pub fn refuse_infeasible(ctx: &Ctx<'_>, p: &mut Planned) -> Result<()> {
         if let (Some(why), Some(path)) = (why, &op.path) {
             dropped.push(path.clone());
             failed.push((op.heal, path.to_string(), why));
+            if op.heal == "stale_heartbeat" {
+                p.stale_heartbeats += 1;
+            }
         }
     }
     if failed.is_empty() {
@@ -96,4 +99,37 @@ fn change_of(op: &Op) -> Option<Change> {
 fn kept_owner(op: &Op) -> Option<(u32, u32)> {
     let st = op.before.stat?;
     ((st.uid, st.gid) != current_owner()).then_some((st.uid, st.gid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rel(p: &str) -> RelPath {
+        RelPath::new(p).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn what_depends_on_an_operation_taken_out() {
+        let dropped = [rel("state"), rel("logs/p.json")];
+        let cases = [
+            (
+                "state/heartbeats",
+                Some("its directory state cannot be created"),
+            ),
+            (
+                "logs/p.json",
+                Some("an earlier repair of logs/p.json cannot be done"),
+            ),
+            ("logs/q.json", None),
+            ("statefile", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(
+                dependent(&rel(path), &dropped).as_deref(),
+                want,
+                "input: {path}"
+            );
+        }
+    }
 }

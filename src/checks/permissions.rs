@@ -110,7 +110,8 @@ fn plan_one(ctx: &Ctx<'_>, p: &mut Planned, rel: &RelPath, strip: u32) -> Result
         Entry::Present(st) if matches!(st.kind, Kind::File | Kind::Dir) => st.mode,
         _ => return Ok(()),
     };
-    let strip = if strip == STATE_STRIP && ctx.root.has_acl(rel)? {
+    let group_write = mode_now & 0o020 != 0;
+    let strip = if strip == STATE_STRIP && group_write && ctx.root.has_acl(rel)? {
         ACL_STRIP
     } else {
         strip

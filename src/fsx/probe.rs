@@ -211,7 +211,7 @@ fn owner_obstacle(rel: &RelPath, st: &Stat, change: Change, caps: &Capabilities)
     match change {
         Change::Replace {
             owner: Some((o_uid, o_gid)),
-        } if !caps.chown && !(o_uid == uid && in_group(o_gid)) => Some(format!(
+        } if !(caps.chown || o_uid == uid && in_group(o_gid)) => Some(format!(
             "{rel} belongs to {o_uid}:{o_gid} and selfheal runs as {uid}:{gid} without CAP_CHOWN: a replacement could not keep its owner"
         )),
         Change::SetMode if !caps.fowner && st.uid != uid => Some(format!(

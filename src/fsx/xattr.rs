@@ -150,3 +150,23 @@ fn skipped(name: &str, path: &Path, e: Errno) {
         path.display()
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_attributes_are_kept() {
+        let cases = [
+            ("user.origin", true),
+            ("security.selinux", true),
+            ("system.posix_acl_access", true),
+            ("system.posix_acl_default", false),
+            ("trusted.overlay", false),
+            ("system.nfs4_acl", false),
+        ];
+        for (name, want) in cases {
+            assert_eq!(kept(name), want, "input: {name}");
+        }
+    }
+}
