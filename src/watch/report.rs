@@ -173,4 +173,16 @@ mod tests {
             "[watch] cycle 3: skipped, another selfheal held the lock (waited 30s); next in 30s"
         );
     }
+
+    #[test]
+    fn a_failed_cycle_says_why_and_how_many_in_a_row() {
+        let mut c = CycleReport::new(4, String::new(), Outcome::Failed);
+        c.error = Some("cannot create `logs/x`: No space left on device (os error 28)".into());
+        c.failures_in_a_row = Some(2);
+        c.next_in_ms = Some(30_000);
+        assert_eq!(
+            c.status_line(),
+            "[watch] cycle 4: failed (2 in a row): cannot create `logs/x`: No space left on device (os error 28); next in 30s"
+        );
+    }
 }
