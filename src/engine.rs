@@ -167,7 +167,25 @@ impl<'r> Txn<'r> {
             Err(why) => return Ok(OpResult::Skipped(why)),
         };
         let kept = self.kept_xattrs(op)?;
-        let intent = Intent {
+        let intent = self.intent_of(index, op, (before, object), kept.as_ref());
+        // ORDER: the intent (naming the durable backup) is durable before the change.
+        self.writer.append(Body::Intent(intent.clone()), true)?;
+        self.intents.push(intent);
+        self.perform(index, op, guard, kept.as_ref())?;
+        self.writer.append(Body::Done(Done { op: index }), false)?;
+        Ok(OpResult::Applied)
+    }
+
+    /// The intent of operation `index`: `op` on a path now `before`, whose bytes the store
+    /// holds as `object`, with the extended attributes `kept` the new file gets.
+    fn intent_of(
+        &self,
+        index: u32,
+        op: &Op,
+        (before, object): (Node, Option<Digest>),
+        kept: Option<&Xattrs>,
+    ) -> Intent {
+        Intent {
             op: index,
             kind: op.kind(),
             path: op.path.as_ref().map(|p| p.as_str().to_string()),
@@ -184,14 +202,8 @@ impl<'r> Txn<'r> {
                 .as_ref()
                 .and_then(|p| self.bot_locks.get(p))
                 .map(ToString::to_string),
-            xattrs: kept.clone().filter(|x| !x.is_empty()).map(Box::new),
-        };
-        // ORDER: the intent (naming the durable backup) is durable before the change.
-        self.writer.append(Body::Intent(intent.clone()), true)?;
-        self.intents.push(intent);
-        self.perform(index, op, guard, kept.as_ref())?;
-        self.writer.append(Body::Done(Done { op: index }), false)?;
-        Ok(OpResult::Applied)
+            xattrs: kept.filter(|x| !x.is_empty()).map(|x| Box::new(x.clone())),
+        }
     }
 
     /// The extended attributes of the file `op` replaces or removes (read after the
