@@ -4,6 +4,12 @@
 //! commit. An I/O error stops the transaction, undoes what it applied (the same undo
 //! recovery uses) and closes it with `abort`; if even that fails, the next run's recovery
 //! finishes the job. Also owns [`restore_node`], the one way any undo puts a path back.
+//!
+//! A file replaced or removed keeps its extended attributes (POSIX ACLs included): they are
+//! read under the same checks as its bytes, recorded in the intent, and given to the new
+//! file (or, for an undo, the recorded ones put back). An intent names the bot's lock file
+//! (`bot_lock`) when the caller holds the bot's flock for that path for the whole
+//! transaction ([`Txn::under_bot_locks`]).
 
 use crate::error::{Error, Result};
 use crate::fsx::{current_owner, Attrs, HeldLock, Replace, Root, TryLock};
@@ -13,8 +19,9 @@ use crate::plan::{observe, unchanged, Action, Observed, Op};
 use crate::store::Store;
 use journal_format::{
     self as jf, Abort, Body, Commit, Digest, Done, Intent, Meta, Node, OpOutcome, PlanEntry,
-    RollbackOf, UndoOutcome,
+    RollbackOf, UndoOutcome, Xattrs,
 };
+use std::collections::BTreeMap;
 
 /// What became of one operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +38,11 @@ pub struct Txn<'r> {
     writer: Writer,
     intents: Vec<Intent>,
     cap: u64,
+    /// The bot's lock file held for each path, for the whole transaction.
+    bot_locks: BTreeMap<RelPath, RelPath>,
+    /// Extended attributes a written file gets exactly, by path (a rollback's recorded
+    /// ones); a file not named here keeps those of the file it replaces.
+    xattrs: BTreeMap<RelPath, Xattrs>,
 }
 
 /// How a transaction is described in its `begin` record.
@@ -85,6 +97,8 @@ pub fn begin<'r>(
         writer,
         intents: Vec::new(),
         cap,
+        bot_locks: BTreeMap::new(),
+        xattrs: BTreeMap::new(),
     })
 }
 
@@ -108,6 +122,21 @@ impl<'r> Txn<'r> {
     /// The transaction id.
     pub fn id(&self) -> u64 {
         self.writer.txn()
+    }
+
+    /// Declares that the caller holds the bot's flock on `lock` for path `path`, taken
+    /// before the operations are applied and released only after the transaction ends
+    /// (commit or abort) or the process: each intent on such a path names the lock
+    /// (`bot_lock`), which lets a later recovery keep a version the bot wrote once this
+    /// process had ended (SPEC.md, "Recovery").
+    pub fn under_bot_locks(&mut self, locks: impl IntoIterator<Item = (RelPath, RelPath)>) {
+        self.bot_locks.extend(locks);
+    }
+
+    /// The extended attributes each named path gets when it is written (a rollback restores
+    /// the recorded ones instead of keeping the current file's).
+    pub fn with_xattrs(&mut self, xattrs: BTreeMap<RelPath, Xattrs>) {
+        self.xattrs = xattrs;
     }
 
     /// Applies every operation in order. On an I/O error the operations applied so far are
@@ -150,7 +179,26 @@ impl<'r> Txn<'r> {
             Ok(guard) => guard,
             Err(why) => return Ok(OpResult::Skipped(why)),
         };
-        let intent = Intent {
+        let kept = self.kept_xattrs(op)?;
+        let intent = self.intent_of(index, op, (before, object), kept.as_ref());
+        // ORDER: the intent (naming the durable backup) is durable before the change.
+        self.writer.append(Body::Intent(intent.clone()), true)?;
+        self.intents.push(intent);
+        self.perform(index, op, guard, kept.as_ref())?;
+        self.writer.append(Body::Done(Done { op: index }), false)?;
+        Ok(OpResult::Applied)
+    }
+
+    /// The intent of operation `index`: `op` on a path now `before`, whose bytes the store
+    /// holds as `object`, with the extended attributes `kept` the new file gets.
+    fn intent_of(
+        &self,
+        index: u32,
+        op: &Op,
+        (before, object): (Node, Option<Digest>),
+        kept: Option<&Xattrs>,
+    ) -> Intent {
+        Intent {
             op: index,
             kind: op.kind(),
             path: op.path.as_ref().map(|p| p.as_str().to_string()),
@@ -162,13 +210,28 @@ impl<'r> Txn<'r> {
                 Action::Signal { process, .. } => Some(process.clone()),
                 _ => None,
             },
-        };
-        // ORDER: the intent (naming the durable backup) is durable before the change.
-        self.writer.append(Body::Intent(intent.clone()), true)?;
-        self.intents.push(intent);
-        self.perform(index, op, guard)?;
-        self.writer.append(Body::Done(Done { op: index }), false)?;
-        Ok(OpResult::Applied)
+            bot_lock: op
+                .path
+                .as_ref()
+                .and_then(|p| self.bot_locks.get(p))
+                .map(ToString::to_string),
+            xattrs: kept.filter(|x| !x.is_empty()).map(|x| Box::new(x.clone())),
+        }
+    }
+
+    /// The extended attributes of the file `op` replaces or removes (read after the
+    /// re-check, so they belong to the bytes the intent names); `None` for anything else.
+    fn kept_xattrs(&self, op: &Op) -> Result<Option<Xattrs>> {
+        let replaces = matches!(
+            op.action,
+            Action::WriteFile { .. } | Action::RemoveFile | Action::RemoveLock
+        );
+        match (&op.path, op.before.node()) {
+            (Some(path), Some(Node::File { .. })) if replaces => {
+                Ok(Some(self.root.xattrs(path)?.unwrap_or_default()))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Puts the bytes `op` replaces or removes into the store (durably) and names them.
@@ -213,7 +276,13 @@ impl<'r> Txn<'r> {
         Ok(Ok(guard))
     }
 
-    fn perform(&self, index: u32, op: &Op, guard: Option<HeldLock>) -> Result<()> {
+    fn perform(
+        &self,
+        index: u32,
+        op: &Op,
+        guard: Option<HeldLock>,
+        kept: Option<&Xattrs>,
+    ) -> Result<()> {
         let tmp = format!("{}{}.{}", crate::fsx::TMP_PREFIX, self.id(), index);
         let path = op.path.as_ref();
         let need = || path.ok_or_else(|| Error::Refused("operation without a path".into()));
@@ -230,10 +299,12 @@ impl<'r> Txn<'r> {
                     _ => Replace::Existing,
                 };
                 let owner = owner.or_else(|| kept_owner(&op.before));
+                let given = path.and_then(|p| self.xattrs.get(p));
                 let attrs = Attrs {
                     mode: *mode,
                     owner,
                     mtime: *mtime,
+                    xattrs: given.or(kept),
                 };
                 self.root
                     .write_atomic(need()?, bytes, &attrs, &tmp, replace)
@@ -253,7 +324,14 @@ impl<'r> Txn<'r> {
     }
 
     fn abort_after_error(&mut self, err: &Error) {
-        let outcomes = undo_intents(self.root, self.id(), &self.intents, self.cap);
+        // The writer is alive and still holds every bot lock: no version is the bot's.
+        let outcomes = undo_intents(
+            self.root,
+            self.id(),
+            &self.intents,
+            self.cap,
+            Undo::InProcess,
+        );
         match outcomes {
             Ok(_) if self.writer.is_poisoned() => tracing::error!(
                 "the journal cannot be appended to after that error; the next run's recovery closes transaction {}",
@@ -311,13 +389,99 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// Who undoes a transaction, which decides whether a bot's newer version can exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undo {
+    /// The writer itself, after an error, still holding any bot lock it took.
+    InProcess,
+    /// Recovery, after the writer ended (its bot locks were released with it).
+    WriterEnded,
+}
+
 /// Undoes `intents` (newest first) by the recovery decision table. Every decision is made
 /// before anything changes: if any path matches neither side, nothing is changed and the
-/// conflict is returned.
+/// conflict is returned. With [`Undo::WriterEnded`], a regular file an operation wrote
+/// under the bot's lock and the bot rewrote since is the bot's newer version: it is kept,
+/// and saved to the store first (its object named in the outcome).
 ///
 /// # Errors
 /// [`Error::JournalCorrupt`] for a conflict; I/O errors while restoring.
-pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Result<Vec<OpOutcome>> {
+pub fn undo_intents(
+    root: &Root,
+    txn: u64,
+    intents: &[Intent],
+    cap: u64,
+    who: Undo,
+) -> Result<Vec<OpOutcome>> {
+    let planned = decide_all(root, txn, intents, cap, who)?;
+    let mut out = Vec::new();
+    for (it, target, decision) in planned {
+        let mut object = None;
+        let outcome = match (decision, target) {
+            (jf::Decision::Restore, Some((rel, now))) => {
+                restore_node(
+                    root,
+                    &rel,
+                    &now,
+                    &Restore {
+                        node: &it.before,
+                        meta: it.meta,
+                        object: it.object,
+                        xattrs: Some(it.xattrs.as_deref().unwrap_or(&EMPTY)),
+                    },
+                    &undo_tmp(txn, it.op),
+                )?;
+                UndoOutcome::Restored
+            }
+            (jf::Decision::KeepNewer, Some((_, now))) => {
+                // ORDER: the kept bytes are durable in the store before the abort names them.
+                object = keep_newer(root, &now)?;
+                UndoOutcome::KeptCurrent
+            }
+            (jf::Decision::Irreversible, _) => UndoOutcome::Irreversible,
+            _ => UndoOutcome::Unchanged,
+        };
+        out.push(OpOutcome {
+            op: it.op,
+            outcome,
+            object,
+        });
+    }
+    out.reverse();
+    Ok(out)
+}
+
+static EMPTY: Xattrs = Xattrs::new();
+
+/// Saves the bot's newer version of a file to the store; its digest.
+fn keep_newer(root: &Root, now: &Observed) -> Result<Option<Digest>> {
+    match (now.node(), &now.bytes) {
+        (Some(Node::File { sha256, .. }), Some(bytes)) => {
+            Store::new(root).put(bytes, sha256)?;
+            Ok(Some(*sha256))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The size cap for looking at an intent's path: the configured cap, or more when the
+/// transaction itself wrote (or found) a larger file there, so an undo can always see it.
+fn cap_for(it: &Intent, cap: u64) -> u64 {
+    let size = |n: &Node| match n {
+        Node::File { size, .. } => *size,
+        _ => 0,
+    };
+    cap.max(size(&it.before)).max(size(&it.after))
+}
+
+/// Every undo decision, newest operation first, made before anything changes.
+fn decide_all<'a>(
+    root: &Root,
+    txn: u64,
+    intents: &'a [Intent],
+    cap: u64,
+    who: Undo,
+) -> Result<Vec<Step<'a>>> {
     let mut planned: Vec<Step<'_>> = Vec::new();
     for it in intents.iter().rev() {
         let Some(path) = &it.path else {
@@ -325,11 +489,14 @@ pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Resu
             continue;
         };
         let rel = RelPath::new(path.as_str())?;
-        let now = observe(root, &rel, cap)?;
+        let now = observe(root, &rel, cap_for(it, cap))?;
         let mut decision = match now.node() {
             Some(n) => jf::decide(it, n),
             None => jf::Decision::Conflict,
         };
+        if decision == jf::Decision::KeepNewer && who == Undo::InProcess {
+            decision = jf::Decision::Conflict;
+        }
         if decision == jf::Decision::Restore
             && it.before == Node::Absent
             && matches!(now.node(), Some(Node::Dir { .. }))
@@ -357,28 +524,7 @@ pub fn undo_intents(root: &Root, txn: u64, intents: &[Intent], cap: u64) -> Resu
         }
         planned.push((it, Some((rel, now)), decision));
     }
-    let mut out = Vec::new();
-    for (it, target, decision) in planned {
-        let outcome = match (decision, target) {
-            (jf::Decision::Restore, Some((rel, now))) => {
-                restore_node(
-                    root,
-                    &rel,
-                    &now,
-                    &it.before,
-                    it.meta,
-                    it.object,
-                    &undo_tmp(txn, it.op),
-                )?;
-                UndoOutcome::Restored
-            }
-            (jf::Decision::Irreversible, _) => UndoOutcome::Irreversible,
-            _ => UndoOutcome::Unchanged,
-        };
-        out.push(OpOutcome { op: it.op, outcome });
-    }
-    out.reverse();
-    Ok(out)
+    Ok(planned)
 }
 
 /// An undo step decided: the intent, the path and what it is now, the decision.
@@ -448,9 +594,21 @@ fn short(d: &Digest) -> String {
     d.to_hex().chars().take(12).collect()
 }
 
-/// Puts `rel` into the state `target` (with owner and mtime from `meta` for a file), from
-/// whatever it is now (`now`), taking file bytes from the store object `object` (or the
-/// target's own digest).
+/// The state an undo puts a path back into.
+#[derive(Debug, Clone, Copy)]
+pub struct Restore<'a> {
+    /// The node.
+    pub node: &'a Node,
+    /// Owner and mtime of a file.
+    pub meta: Option<Meta>,
+    /// The store object holding a file's bytes (else the node's own digest).
+    pub object: Option<Digest>,
+    /// A file's extended attributes, exactly (`None`: what a new file gets).
+    pub xattrs: Option<&'a Xattrs>,
+}
+
+/// Puts `rel` into the state `target` describes (with owner, mtime and extended attributes
+/// for a file), from whatever it is now (`now`), taking file bytes from the store.
 ///
 /// # Errors
 /// [`Error::ObjectCorrupt`] if the bytes are not in the store intact; I/O errors.
@@ -458,12 +616,10 @@ pub fn restore_node(
     root: &Root,
     rel: &RelPath,
     now: &Observed,
-    target: &Node,
-    meta: Option<Meta>,
-    object: Option<Digest>,
+    target: &Restore<'_>,
     tmp: &str,
 ) -> Result<()> {
-    match (now.node(), target) {
+    match (now.node(), target.node) {
         (Some(Node::Absent), Node::Absent) => Ok(()),
         (Some(Node::File { .. }), Node::Absent) => root.remove_file(rel),
         (Some(Node::Dir { .. }), Node::Absent) => root.rmdir(rel),
@@ -474,7 +630,8 @@ pub fn restore_node(
             },
         ) if sha256 == want => root.set_mode(rel, mode.0),
         (Some(Node::File { .. } | Node::Absent), Node::File { sha256, size, mode }) => {
-            let bytes = Store::new(root).get(&object.unwrap_or(*sha256), *size)?;
+            let object = target.object.unwrap_or(*sha256);
+            let bytes = Store::new(root).get(&object, *size)?;
             let replace = match now.node() {
                 Some(Node::Absent) => Replace::NoClobber,
                 _ => Replace::Existing,
@@ -482,8 +639,9 @@ pub fn restore_node(
             let own = current_owner();
             let attrs = Attrs {
                 mode: mode.0,
-                owner: meta.map(|m| (m.uid, m.gid)).filter(|o| *o != own),
-                mtime: meta.map(|m| (m.mtime_sec, m.mtime_nsec)),
+                owner: target.meta.map(|m| (m.uid, m.gid)).filter(|o| *o != own),
+                mtime: target.meta.map(|m| (m.mtime_sec, m.mtime_nsec)),
+                xattrs: target.xattrs,
             };
             root.write_atomic(rel, &bytes, &attrs, tmp, replace)
         }

@@ -38,6 +38,8 @@ pub enum IoOp {
     Chown,
     /// Setting modification times.
     SetTimes,
+    /// Setting or removing an extended attribute.
+    SetXattr,
     /// Truncating a file.
     Truncate,
     /// Taking or testing a lock.
@@ -66,6 +68,7 @@ impl fmt::Display for IoOp {
             IoOp::Chmod => "change mode of",
             IoOp::Chown => "change owner of",
             IoOp::SetTimes => "set times of",
+            IoOp::SetXattr => "set extended attributes of",
             IoOp::Truncate => "truncate",
             IoOp::Lock => "lock",
             IoOp::Compress => "compress",

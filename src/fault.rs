@@ -8,6 +8,8 @@
 //! `eacces` and `erofs` return that error instead of doing the call, and `powercut` aborts
 //! like `crash` after noting the cut in the power-cut log. `SELFHEAL_FAULT_TRACE=1` prints
 //! `fault-point N KIND PATH` to stderr for every point, so a test can enumerate them.
+//! `SELFHEAL_FAULT_FREE=BYTES` caps the free space the run sees (a small filesystem where
+//! none can be mounted).
 //!
 //! # The power-cut log
 //!
@@ -23,8 +25,9 @@
 //!   the root); durable once `dir` is fsynced afterwards.
 //! - `wrote {ino, size}` (the file's size before the write) / `truncated {ino, stash}` /
 //!   `attrs {ino, mode, uid, gid, mtime_sec, mtime_nsec}` (the attributes before the
-//!   change): a change to inode `ino`; data is durable once the inode is fsynced or
-//!   fdatasynced afterwards, attributes once it is fsynced.
+//!   change) / `xattr {ino, name, old}` (the extended attribute's value before the change,
+//!   hex, `null` when it had none): a change to inode `ino`; data is durable once the inode
+//!   is fsynced or fdatasynced afterwards, attributes once it is fsynced.
 //! - `synced {ino, dir, data_only}`: an fsync (`data_only`: fdatasync) of inode `ino`;
 //!   `dir` names it when it is a directory.
 //!
@@ -53,6 +56,7 @@ pub(crate) enum Point {
     Chmod,
     Chown,
     SetTimes,
+    SetXattr,
     Append,
     Truncate,
 }
@@ -85,6 +89,8 @@ pub(crate) enum Effect<'a> {
     Wrote { file: BorrowedFd<'a> },
     /// The mode, owner or times of `file` change.
     Attrs { file: BorrowedFd<'a> },
+    /// The extended attribute `name` of `file` is set or removed.
+    Xattr { file: BorrowedFd<'a>, name: &'a str },
     /// `name` in `dir` (open as `file`) is truncated.
     Truncated {
         dir: BorrowedFd<'a>,
@@ -117,6 +123,12 @@ pub(crate) fn before(_effect: Effect<'_>) -> Pending {
 }
 
 #[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub(crate) fn free_space(real: u64) -> u64 {
+    real
+}
+
+#[cfg(not(feature = "fault-injection"))]
 impl Pending {
     #[inline(always)]
     pub(crate) fn done(self) {}
@@ -125,6 +137,12 @@ impl Pending {
 #[cfg(feature = "fault-injection")]
 pub(crate) fn hit(point: Point, path: &Path) -> io::Result<()> {
     imp::hit(point, path)
+}
+
+/// The free space a run sees: the real value, or less with `SELFHEAL_FAULT_FREE=<bytes>`.
+#[cfg(feature = "fault-injection")]
+pub(crate) fn free_space(real: u64) -> u64 {
+    imp::free_space(real)
 }
 
 #[cfg(feature = "fault-injection")]

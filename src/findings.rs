@@ -64,6 +64,8 @@ pub mod code {
     pub const BACKUPS_SIZE: &str = "BACKUPS_SIZE";
     /// Warning: automatic retention after a heal failed (the heal stands).
     pub const RETENTION: &str = "RETENTION";
+    /// Warning: a watch cycle stopped on an operational error; the next cycle retries.
+    pub const WATCH_CYCLE_FAILED: &str = "WATCH_CYCLE_FAILED";
     /// Prediction: a heartbeat is past 80% of its stale threshold.
     pub const HEARTBEAT_AGING: &str = "HEARTBEAT_AGING";
     /// Prediction: at the recent rate, free disk space runs out within a day.

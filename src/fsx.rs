@@ -17,9 +17,13 @@ use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 mod lockfile;
+mod probe;
 mod sys;
+mod xattr;
 
 pub use lockfile::{HeldLock, TryLock, LOCK_MODE};
+pub use probe::{Capabilities, Change};
+pub use xattr::{kept as xattr_kept, ACL_ACCESS};
 
 /// Prefix of every temporary file selfheal creates beside a target.
 pub const TMP_PREFIX: &str = ".selfheal-tmp.";
@@ -112,15 +116,19 @@ pub enum Read_ {
     TooLarge(u64),
 }
 
-/// Owner, mode and (optionally) mtime to give a file written by [`Root::write_atomic`].
+/// Owner, mode, (optionally) mtime and extended attributes to give a file written by
+/// [`Root::write_atomic`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Attrs {
+pub struct Attrs<'a> {
     /// Permission bits.
     pub mode: u32,
     /// Owner to set, when it differs from the writer's.
     pub owner: Option<(u32, u32)>,
     /// Modification time to set (seconds, nanoseconds); `None` keeps "now".
     pub mtime: Option<(i64, u32)>,
+    /// The kept extended attributes the file gets, exactly (`None`: whatever a new file in
+    /// its directory gets, such as a default ACL).
+    pub xattrs: Option<&'a journal_format::Xattrs>,
 }
 
 /// Whether an atomic write may replace an existing file.
@@ -464,7 +472,18 @@ impl Root {
     pub fn available_space(&self, rel: Option<&RelPath>) -> Result<u64> {
         let fd = self.open_dir_raw(rel).ctx(IoOp::Stat, display_rel(rel))?;
         let vfs = rustix::fs::fstatvfs(&fd).ctx(IoOp::Stat, display_rel(rel))?;
-        Ok(vfs.f_bavail.saturating_mul(vfs.f_frsize))
+        Ok(fault::free_space(vfs.f_bavail.saturating_mul(vfs.f_frsize)))
+    }
+
+    /// The block size of the filesystem holding `rel` (or the root): what one more file
+    /// or directory costs at least.
+    ///
+    /// # Errors
+    /// I/O errors from `fstatvfs`.
+    pub fn block_size(&self, rel: Option<&RelPath>) -> Result<u64> {
+        let fd = self.open_dir_raw(rel).ctx(IoOp::Stat, display_rel(rel))?;
+        let vfs = rustix::fs::fstatvfs(&fd).ctx(IoOp::Stat, display_rel(rel))?;
+        Ok(vfs.f_frsize.max(vfs.f_bsize))
     }
 
     /// Total bytes of the filesystem holding `rel` (or the root).
@@ -505,7 +524,7 @@ impl Root {
         &self,
         rel: &RelPath,
         bytes: &[u8],
-        attrs: &Attrs,
+        attrs: &Attrs<'_>,
         tmp_name: &str,
         replace: Replace,
     ) -> Result<()> {
@@ -543,7 +562,7 @@ impl Root {
         rel: &RelPath,
         tmp: OwnedFd,
         bytes: &[u8],
-        attrs: &Attrs,
+        attrs: &Attrs<'_>,
         tmp_name: &str,
         replace: Replace,
     ) -> Result<()> {
@@ -944,7 +963,12 @@ impl AppendFile {
     }
 }
 
-fn set_attrs(file: &std::fs::File, attrs: &Attrs, path: &Path) -> Result<()> {
+fn set_attrs(file: &std::fs::File, attrs: &Attrs<'_>, path: &Path) -> Result<()> {
+    // ORDER: extended attributes first: an ACL written after the mode would set the group
+    // bits from its mask; the mode set after it is exact (it sets the mask).
+    if let Some(want) = attrs.xattrs {
+        xattr::apply(file.as_fd(), want, path)?;
+    }
     fault::hit(Point::Chmod, path).ctx(IoOp::Chmod, path)?;
     sys::fchmod(file.as_fd(), attrs.mode).ctx(IoOp::Chmod, path)?;
     if let Some((uid, gid)) = attrs.owner {

@@ -514,6 +514,12 @@ fn pending_recovery(s: &Session, journal: &Journal, planned: &mut Planned) -> Re
                 t.txn, it.op
             )));
         }
+        if decision == journal_format::Decision::KeepNewer {
+            planned.pending_notes.push(format!(
+                "recovery: {path} was rewritten by the bot under its lock after transaction {} was interrupted; its version will be kept",
+                t.txn
+            ));
+        }
     }
     planned.pending_notes.push(format!(
         "recovery: interrupted transaction {} will be rolled back",
@@ -576,26 +582,16 @@ pub(crate) fn blocked(
     }
 }
 
-/// Turns every planned operation into a failed heal when there is not room for the backups
-/// and the new content (plus 1 MiB of slack for the journal).
+/// Turns every planned operation into a failed heal when the filesystem of the backups has
+/// not room for what the plan writes (`space::needed`: backups, new content, directories,
+/// journal records).
 pub(crate) fn refuse_without_space(root: &Root, planned: &mut Planned) -> Result<()> {
-    let need: u64 = planned
-        .ops
-        .iter()
-        .map(|op| {
-            let backup = op.backup().map_or(0, |b| b.len() as u64);
-            let new = match &op.action {
-                crate::plan::Action::WriteFile { bytes, .. } => bytes.len() as u64,
-                _ => 0,
-            };
-            backup + new
-        })
-        .sum::<u64>()
-        + (1 << 20);
     if planned.ops.is_empty() {
         return Ok(());
     }
-    let have = root.available_space(Some(&RelPath::new(BACKUPS_DIR)?))?;
+    let backups = RelPath::new(BACKUPS_DIR)?;
+    let need = crate::space::needed(&planned.ops, root.block_size(Some(&backups))?);
+    let have = root.available_space(Some(&backups))?;
     if have >= need {
         return Ok(());
     }
@@ -895,6 +891,12 @@ pub fn rollback(opts: &Options, txn: u64, force: bool) -> Result<RollbackReport>
     if plan.ops.is_empty() {
         return Ok(rollback_report(&plan, None, None));
     }
+    // A file the rolled-back transaction wrote over the cap is re-checked at its own size.
+    let cap = plan
+        .targets()
+        .iter()
+        .filter_map(|o| o.stat.map(|st| st.size))
+        .fold(cap, u64::max);
     let mut t = engine::begin(
         &s.root,
         &mut journal,
@@ -906,6 +908,7 @@ pub fn rollback(opts: &Options, txn: u64, force: bool) -> Result<RollbackReport>
         &plan.ops,
         cap,
     )?;
+    t.with_xattrs(plan.xattrs.clone());
     let results = t.apply(&plan.ops)?;
     let summary = json!({
         "rollback_of": txn,

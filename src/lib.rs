@@ -46,13 +46,15 @@
 //!
 //! # Guarantees
 //!
-//! - **Nothing lost**: before a file is changed or removed its exact bytes, mode, owner and
-//!   mtime are in the backup store and named in the journal; any heal can be undone exactly
-//!   (`selfheal rollback <id>`).
-//! - **Atomic**: every file is replaced by write temp -> fsync -> rename -> fsync directory;
-//!   after a crash, the next run's recovery leaves every file fully before or fully after.
+//! - **Nothing lost**: before a file is changed or removed its exact bytes, mode, owner,
+//!   mtime and extended attributes (ACLs included) are in the backup store and named in the
+//!   journal; any heal can be undone exactly (`selfheal rollback <id>`).
+//! - **Atomic**: every file is replaced by write temp -> fsync -> rename -> fsync directory,
+//!   keeping its attributes; after a crash, the next run's recovery leaves every file fully
+//!   before or fully after, or keeps the version the bot wrote under its lock since.
 //! - **Contained**: writes happen only inside the root (and symlink targets the config
-//!   trusts); other symlinks are not followed.
+//!   trusts), and to the regular file outside it that `stats --prometheus` names; other
+//!   symlinks are not followed.
 //! - **Dangerous state is never repaired**: the detectors only read. In real mode a positions
 //!   file is never replaced by an empty one, not even when it is gone.
 //! - **One at a time**: an exclusive lock serialises writers; a waiter gives up after a
@@ -105,6 +107,7 @@ pub mod recovery;
 pub mod report;
 pub mod rollback;
 pub mod salvage;
+pub mod space;
 pub mod stats;
 pub mod store;
 pub mod text;

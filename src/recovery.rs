@@ -3,9 +3,11 @@
 //! table of SPEC.md ("Recovery"), sweeps its temp files, and journals the result with
 //! `abort`. It never rolls forward; a path matching neither side of its operation is a
 //! conflict, and then nothing at all is changed until an operator runs
-//! `recover --keep-current`.
+//! `recover --keep-current` — except a regular file an operation wrote under the bot's own
+//! lock and the bot rewrote once the writer had ended: that is the bot's newer version,
+//! kept (and saved to the store), and the abort says so.
 
-use crate::engine::undo_intents;
+use crate::engine::{undo_intents, Undo};
 use crate::error::{Error, Result};
 use crate::fsx::{Entry, Kind, Root, TMP_PREFIX};
 use crate::journal::{Journal, Torn, TxnFile};
@@ -76,12 +78,12 @@ pub fn recover(
     let intents = intents_of(&unfinished);
     // ORDER: temps first, so a directory the transaction created is empty again.
     let swept = sweep(root, &unfinished)?;
-    let outcome = match undo_intents(root, unfinished.txn, &intents, cap) {
+    let outcome = match undo_intents(root, unfinished.txn, &intents, cap, Undo::WriterEnded) {
         Ok(ops) => {
             close(
                 root,
                 journal,
-                "rolled back after an interrupted run",
+                &rolled_back_reason(&intents, &ops),
                 ops.clone(),
             )?;
             RecoveryOutcome::RolledBack {
@@ -95,6 +97,7 @@ pub fn recover(
                 .map(|i| OpOutcome {
                     op: i.op,
                     outcome: UndoOutcome::KeptCurrent,
+                    object: None,
                 })
                 .collect();
             close(
@@ -124,6 +127,32 @@ pub fn recover(
         torn,
         swept,
     })
+}
+
+/// The abort reason of a recovery: what was kept, and why, when the bot had rewritten files.
+fn rolled_back_reason(intents: &[Intent], ops: &[OpOutcome]) -> String {
+    let kept: Vec<String> = ops
+        .iter()
+        .filter(|o| o.outcome == UndoOutcome::KeptCurrent)
+        .filter_map(|o| {
+            let it = intents.iter().find(|i| i.op == o.op)?;
+            let object = o
+                .object
+                .map_or_else(String::new, |d| format!(", saved as {d}"));
+            Some(format!(
+                "{} (rewritten by the bot under {} after the interrupted run{object})",
+                it.path.as_deref()?,
+                it.bot_lock.as_deref()?
+            ))
+        })
+        .collect();
+    if kept.is_empty() {
+        return "rolled back after an interrupted run".into();
+    }
+    format!(
+        "rolled back after an interrupted run; kept the bot's newer version of {}",
+        kept.join(", ")
+    )
 }
 
 fn close(root: &Root, journal: &mut Journal, reason: &str, ops: Vec<OpOutcome>) -> Result<()> {

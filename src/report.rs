@@ -172,14 +172,25 @@ impl RecoveryReport {
                     torn_tail_saved_to: Some(t),
                 })
             }
-            RecoveryOutcome::RolledBack { txn, ops } => (
-                "rolled_back",
-                *txn,
-                format!(
-                    "interrupted transaction {txn} rolled back ({} operation(s) checked)",
-                    ops.len()
-                ),
-            ),
+            RecoveryOutcome::RolledBack { txn, ops } => {
+                let kept = ops
+                    .iter()
+                    .filter(|o| o.outcome == journal_format::UndoOutcome::KeptCurrent)
+                    .count();
+                let newer = if kept > 0 {
+                    format!("; {kept} file(s) the bot rewrote under its lock since were kept as its newer version and saved to the backups")
+                } else {
+                    String::new()
+                };
+                (
+                    "rolled_back",
+                    *txn,
+                    format!(
+                        "interrupted transaction {txn} rolled back ({} operation(s) checked{newer})",
+                        ops.len()
+                    ),
+                )
+            }
             RecoveryOutcome::Conflict { txn, why } => ("conflict", *txn, why.clone()),
             RecoveryOutcome::KeptCurrent { txn } => (
                 "kept_current",

@@ -4,6 +4,15 @@
 //! its checksum (all are verified before anything is touched), or when a path changed since
 //! the transaction (unless forced: the current content is then backed up first, like any
 //! other change). A rollback is itself a transaction, so it can be rolled back.
+//!
+//! What a path is decides what may be done to it, at plan time: a rollback only ever acts
+//! on a path that is now of the kind the transaction left it (file, directory, nothing) or
+//! of the kind it puts back, or absent. A path of any other kind (a file where a directory
+//! is to be put back, a directory where a file was, a symlink, a FIFO) is refused, forced or
+//! not, naming the path, what it is and what was expected: a rollback never turns one kind
+//! of thing into another, never chmods something that is not what it restores. A file the
+//! transaction wrote over `limits.max_file_size` can still be rolled back: its size is
+//! known from the journal.
 
 use crate::error::{Error, Result};
 use crate::fsx::Root;
@@ -12,8 +21,8 @@ use crate::paths::RelPath;
 use crate::plan::{observe, Action, Observed, Op};
 use crate::recovery::intents_of;
 use crate::store::Store;
-use journal_format::{Body, Intent, Node, OpKind, TxnState};
-use std::collections::BTreeSet;
+use journal_format::{Body, Intent, Node, OpKind, TxnState, Xattrs};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// A rollback, planned and checked.
@@ -29,6 +38,8 @@ pub struct RollbackPlan {
     pub changed: Vec<String>,
     /// Created directories left in place because they are no longer empty (force only).
     pub kept_dirs: Vec<String>,
+    /// The extended attributes each restored file gets back (as recorded).
+    pub xattrs: BTreeMap<RelPath, Xattrs>,
 }
 
 /// The committed rollback that currently stands for `txn`, if any (a rollback that was
@@ -88,6 +99,7 @@ pub fn plan(
         irreversible: Vec::new(),
         changed: Vec::new(),
         kept_dirs: Vec::new(),
+        xattrs: BTreeMap::new(),
     };
     for it in intents_of(t).iter().rev().filter(|i| done.contains(&i.op)) {
         plan_one(root, it, force, cap, &mut plan)?;
@@ -119,16 +131,24 @@ fn plan_one(
         return Ok(());
     };
     let rel = RelPath::new(path.as_str())?;
-    let now = observe(root, &rel, cap)?;
+    let now = observe(root, &rel, cap_for(it, cap))?;
     let Some(node) = now.node().cloned() else {
         let why = now.untouchable.clone().unwrap_or_default();
-        return Err(Error::Refused(format!("{rel} {why}")));
+        return Err(mismatch(plan.target, it, &rel, &why));
     };
     if node != it.after {
         plan.changed.push(rel.to_string());
     }
     if node == it.before {
         return Ok(());
+    }
+    if !allowed(it, &node) {
+        return Err(mismatch(
+            plan.target,
+            it,
+            &rel,
+            &format!("is {}", kind(&node)),
+        ));
     }
     if it.kind == OpKind::CreateDir && !dir_emptied(root, &rel, &plan.ops)? {
         if !force {
@@ -140,6 +160,10 @@ fn plan_one(
         return Ok(());
     }
     let action = inverse(root, it, &node)?;
+    if let (Action::WriteFile { .. }, Node::File { .. }) = (&action, &it.before) {
+        let recorded = it.xattrs.as_deref().cloned().unwrap_or_default();
+        plan.xattrs.insert(rel.clone(), recorded);
+    }
     plan.ops.push(Op {
         heal: "rollback",
         message: message(&rel, &action, &it.before),
@@ -152,6 +176,41 @@ fn plan_one(
         before: now,
     });
     Ok(())
+}
+
+/// The size cap for looking at an intent's path: the configured one, or the size of the
+/// file the transaction found or wrote there when that is larger (known from the journal,
+/// so reading it back is bounded all the same).
+fn cap_for(it: &Intent, cap: u64) -> u64 {
+    let size = |n: &Node| match n {
+        Node::File { size, .. } => *size,
+        _ => 0,
+    };
+    cap.max(size(&it.before)).max(size(&it.after))
+}
+
+/// Whether the rollback may act on a path that is now `now`: nothing there, or the kind
+/// the transaction left (`after`), or the kind it puts back (`before`).
+fn allowed(it: &Intent, now: &Node) -> bool {
+    let same = |a: &Node, b: &Node| std::mem::discriminant(a) == std::mem::discriminant(b);
+    matches!(now, Node::Absent) || same(now, &it.after) || same(now, &it.before)
+}
+
+fn kind(n: &Node) -> &'static str {
+    match n {
+        Node::Absent => "absent",
+        Node::File { .. } => "a file",
+        Node::Dir { .. } => "a directory",
+    }
+}
+
+/// The refusal for a path of the wrong kind.
+fn mismatch(txn: u64, it: &Intent, rel: &RelPath, what: &str) -> Error {
+    Error::Refused(format!(
+        "{rel} {what}, where transaction {txn} left {} and its rollback would put back {}: refused, with or without --force (move it away first)",
+        kind(&it.after),
+        kind(&it.before)
+    ))
 }
 
 /// Whether directory `rel` holds nothing but paths this rollback removes before it.

@@ -141,6 +141,7 @@ impl<'r> Store<'r> {
             mode: 0o600,
             owner: None,
             mtime: None,
+            xattrs: None,
         };
         let tmp = format!("{}obj.{}", crate::fsx::TMP_PREFIX, path.file_name());
         self.root

@@ -12,8 +12,14 @@
 //! lock — a plan asking for one of these is refused whole (it would be a bug in a check);
 //! no file operation runs without the bot's lock for its file held until the commit;
 //! SIGTERM/SIGINT are honoured between steps and while sleeping, and a transaction, once
-//! begun, is always finished. With `NOTIFY_SOCKET`, the cycles are reported to systemd
-//! (`notify`).
+//! begun, is always finished. An operational error in a cycle (a full disk, an I/O error)
+//! ends that cycle only: whatever it began is rolled back (or left to the next cycle's
+//! recovery), it is reported (status line, JSON line, a WATCH_CYCLE_FAILED alert) and the
+//! next cycle tries again; [`MAX_FAILURES`] failed cycles in a row, a configuration error
+//! or a journal of an unknown newer format end watch. Every intent of a cycle's transaction
+//! names the bot lock held for its path, so a recovery after this process was killed keeps
+//! what the bot wrote under that lock since. With `NOTIFY_SOCKET`, the cycles are reported
+//! to systemd (`notify`).
 
 mod gate;
 pub mod notify;
@@ -25,8 +31,10 @@ pub use report::{human_duration, CycleReport, Outcome};
 
 use crate::alerts::Batch;
 use crate::checks::{self, Phase, Planned};
+use crate::config::Layout;
 use crate::engine::{self, TxnMeta};
 use crate::error::{Error, Result};
+use crate::findings::{code, Finding, Level};
 use crate::heal::{self, Options, Session};
 use crate::journal::{self, Journal, BACKUPS_DIR};
 use crate::lock;
@@ -44,6 +52,9 @@ use std::time::{Duration, Instant};
 
 /// Samples a running watch keeps in memory are at least this far apart (seconds).
 const SAMPLE_GAP_S: i64 = 60;
+
+/// Failed cycles in a row after which watch stops with the last error (exit 8).
+pub const MAX_FAILURES: u32 = 5;
 
 /// How `watch` runs.
 #[derive(Debug, Clone)]
@@ -95,8 +106,9 @@ pub struct WatchSummary {
 ///
 /// # Errors
 /// The root or configuration cannot be opened (exit 16 for a bad configuration), an
-/// unusable `NOTIFY_SOCKET`, an unknown journal version, or an I/O error in a cycle (any
-/// transaction it began is rolled back first); a busy lock is not an error.
+/// unusable `NOTIFY_SOCKET`, an unknown journal version, or [`MAX_FAILURES`] cycles in a row
+/// that failed on an operational error (the last one's error; each failed cycle was
+/// reported to `on_cycle` first); a busy lock or a single failed cycle is not an error.
 pub fn watch(
     opts: &Options,
     w: &WatchOptions,
@@ -124,6 +136,7 @@ pub fn watch(
         memory: History::default(),
     };
     let mut done = 0;
+    let mut failures = 0;
     let stop = loop {
         if w.cycles.is_some_and(|max| done >= max) {
             break Stop::Cycles;
@@ -131,8 +144,18 @@ pub fn watch(
         if lock::interrupted() {
             break Stop::Signal;
         }
-        let Some(mut c) = watcher.cycle(done + 1)? else {
-            break Stop::Signal;
+        let (mut c, fatal) = match watcher.cycle(done + 1) {
+            Ok(Some(c)) => {
+                failures = 0;
+                (c, None)
+            }
+            Ok(None) | Err(Error::Interrupted) => break Stop::Signal,
+            Err(e) if ends_watch(&e) => return Err(e),
+            Err(e) => {
+                failures += 1;
+                let c = watcher.failed(done + 1, &e, failures);
+                (c, (failures >= MAX_FAILURES).then_some(e))
+            }
         };
         done += 1;
         let last = w.cycles.is_some_and(|max| done >= max);
@@ -144,6 +167,12 @@ pub fn watch(
         if on_cycle(&c).is_break() {
             break Stop::Caller;
         }
+        if let Some(e) = fatal {
+            if let Some(n) = &notifier {
+                n.send("STOPPING=1");
+            }
+            return Err(e);
+        }
         if !last && sleep(w.interval, notifier.as_ref()) {
             break Stop::Signal;
         }
@@ -152,6 +181,15 @@ pub fn watch(
         n.send("STOPPING=1");
     }
     Ok(WatchSummary { cycles: done, stop })
+}
+
+/// Errors that end watch at once: retrying cannot help (the configuration, a journal of a
+/// newer format) or the operator asked for something watch cannot do.
+fn ends_watch(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Usage(_) | Error::Config { .. } | Error::JournalVersion { .. }
+    )
 }
 
 /// `STATUS=<status line>` and `WATCHDOG=1` after a cycle, with `READY=1` after the first.
@@ -219,6 +257,31 @@ enum Recovered {
 }
 
 impl Watcher {
+    /// The report of cycle `n`, which `err` stopped (the `in_a_row`th failure in a row),
+    /// after its alert (best effort: the error may be a full disk).
+    fn failed(&self, n: u64, err: &Error, in_a_row: u32) -> CycleReport {
+        let why = engine::error_chain(err);
+        tracing::error!("cycle {n} failed: {why}");
+        let finding = Finding::new(
+            code::WATCH_CYCLE_FAILED,
+            Level::High,
+            None,
+            format!(
+                "watch cycle {n} failed: {why}; the next cycle tries again (watch stops after {MAX_FAILURES} failed cycles in a row)"
+            ),
+            why.clone(),
+        );
+        let s = &self.s;
+        let batch = Batch::prepare(&s.root, &s.layout, &[finding], self.mode.mode);
+        if let Err(e) = batch.append(&s.root, &s.layout, None) {
+            tracing::error!("cannot append the alert: {}", engine::error_chain(&e));
+        }
+        let mut c = CycleReport::new(n, journal::now_rfc3339(), Outcome::Failed);
+        c.error = Some(why);
+        c.failures_in_a_row = Some(in_a_row);
+        c
+    }
+
     /// One cycle; `None` when a signal stopped it before it wrote anything.
     fn cycle(&mut self, n: u64) -> Result<Option<CycleReport>> {
         let started = Instant::now();
@@ -282,7 +345,8 @@ impl Watcher {
             let report = self.quiet(journal, planned, run, measured);
             (Outcome::Checked, report)
         } else {
-            let mut r = self.commit(journal, planned, run, measured, &skipped)?;
+            let locked = bot_locks(&self.s.layout, &planned, &held);
+            let mut r = self.commit(journal, planned, run, measured, (&skipped, locked))?;
             // ORDER: the bot's locks are released only once the transaction is committed.
             drop(held);
             heal::retention(&self.s, journal, &mut r, measured.backups_bytes);
@@ -411,7 +475,7 @@ impl Watcher {
         mut planned: Planned,
         run: Run,
         m: Measured,
-        skipped: &[Skip],
+        (skipped, locked): (&[Skip], Vec<(RelPath, RelPath)>),
     ) -> Result<Report> {
         let s = &self.s;
         let meta = TxnMeta {
@@ -421,6 +485,7 @@ impl Watcher {
         };
         let cap = s.layout.max_file_size;
         let mut txn = engine::begin(&s.root, journal, meta, &planned.ops, cap)?;
+        txn.under_bot_locks(locked);
         let results = txn.apply(&planned.ops)?;
         let mut ctx = s.ctx(journal, self.mode, Phase::Watch, self.accept_loss);
         ctx.txn = Some(txn.id());
@@ -445,6 +510,20 @@ impl Watcher {
         heal::send_alerts(s, &batch, Some(id), &mut report);
         Ok(report)
     }
+}
+
+/// Each planned path whose bot lock `held` holds, with that lock.
+fn bot_locks(layout: &Layout, planned: &Planned, held: &gate::Held) -> Vec<(RelPath, RelPath)> {
+    let locks: Vec<&RelPath> = held.locks().collect();
+    planned
+        .ops
+        .iter()
+        .filter_map(|op| {
+            let path = op.path.clone()?;
+            let lock = gate::lock_path(&path, &layout.config.locks.suffix).ok()?;
+            locks.contains(&&lock).then_some((path, lock))
+        })
+        .collect()
 }
 
 /// A heal commit summary plus the cycle number and what the cycle skipped.

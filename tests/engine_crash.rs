@@ -5,13 +5,16 @@
 //! from a trace, not sampled. After the crash, recovery alone must leave the state wholly
 //! before or wholly after (bytes, modes, file mtimes), `journal verify` must pass, no temp
 //! file may remain, and the next run must reach the post-state. Recovery itself is then
-//! crashed at each of its own points and must still land wholly before.
+//! crashed at each of its own points and must still land wholly before. The heal and the
+//! rollback of files carrying extended attributes and a POSIX ACL are crashed the same way,
+//! their attributes compared as part of each state.
 
 #![cfg(feature = "fault-injection")]
 
 use crate::engine_rollback::{damaged, heal_with};
 use crate::util::{
-    code, copy_tree, diff, snapshot, stderr, without_mtimes, Fixture, Node, Snapshot,
+    code, copy_tree, diff, snapshot, stderr, tag_with_xattrs, with_xattrs, without_mtimes, Fixture,
+    Node, Snapshot,
 };
 use std::path::Path;
 
@@ -86,6 +89,15 @@ struct Tally {
     after: usize,
 }
 
+/// A state as the matrix compares it: the snapshot, with extended attributes when asked.
+fn state(f: &Fixture, xattrs: bool) -> Snapshot {
+    if xattrs {
+        with_xattrs(&f.root(), f.snapshot())
+    } else {
+        f.snapshot()
+    }
+}
+
 fn run_matrix(
     template: &Fixture,
     args: &[&str],
@@ -93,6 +105,17 @@ fn run_matrix(
     post: &Snapshot,
     post_exact: bool,
     finish: &dyn Fn(&Fixture),
+) -> Tally {
+    run_matrix_of(template, args, (pre, post), post_exact, finish, false)
+}
+
+fn run_matrix_of(
+    template: &Fixture,
+    args: &[&str],
+    (pre, post): (&Snapshot, &Snapshot),
+    post_exact: bool,
+    finish: &dyn Fn(&Fixture),
+    xattrs: bool,
 ) -> Tally {
     let points = copy_of(template).fault_points(args);
     assert!(points.len() > 20, "too few fault points traced: {points:?}");
@@ -113,7 +136,7 @@ fn run_matrix(
         );
         let rec = f.run(&["recover"]);
         assert_eq!(code(&rec), 0, "recover after {point}: {}", stderr(&rec));
-        match side(&f.snapshot(), pre, post, post_exact) {
+        match side(&state(&f, xattrs), pre, post, post_exact) {
             Ok(Side::Before) => t.before += 1,
             Ok(Side::After) => t.after += 1,
             Err(e) => panic!("crash at {point}: {e}"),
@@ -132,9 +155,9 @@ fn run_matrix(
         );
         finish(&f);
         assert!(
-            without_mtimes(&f.snapshot()) == without_mtimes(post),
+            without_mtimes(&state(&f, xattrs)) == without_mtimes(post),
             "crash at {point}: the next run did not reach the post-state:\n{}",
-            diff(post, &f.snapshot())
+            diff(post, &state(&f, xattrs))
         );
     }
     t
@@ -185,6 +208,71 @@ fn crash_at_every_point_of_a_rollback_recovers_wholly_before_or_after() {
     assert!(t.before > 0 && t.after > 0);
     println!(
         "crash matrix (rollback): {} crash points covered: {} recovered to before, {} to after",
+        t.points, t.before, t.after
+    );
+}
+
+/// The crash matrix's damaged root with its two replaced files tagged with a `user.*`
+/// attribute and an ACL; `None` where the filesystem keeps neither.
+fn tagged() -> Option<(Fixture, std::path::PathBuf)> {
+    let template = Fixture::with_root();
+    let config = damaged(&template);
+    for rel in ["logs/positions_futures.json", "logs/portfolio_futures.json"] {
+        if !tag_with_xattrs(&template.root(), rel) {
+            eprintln!("skipped: the temp dir's filesystem keeps no user xattrs or ACLs");
+            return None;
+        }
+    }
+    Some((template, config))
+}
+
+#[test]
+fn crash_at_every_point_of_a_heal_keeping_xattrs_recovers_wholly_before_or_after() {
+    let Some((template, config)) = tagged() else {
+        return;
+    };
+    let pre = state(&template, true);
+    let reference = copy_of(&template);
+    heal_with(&reference, &config);
+    let post = state(&reference, true);
+    assert!(post.keys().any(|k| k.ends_with("#system.posix_acl_access")));
+    let cfg = config.to_str().expect("utf8").to_string();
+    let args = ["--config", cfg.as_str(), "heal"];
+    let finish = |f: &Fixture| {
+        let (rc, v) = f.json(&["--config", cfg.as_str(), "heal"]);
+        assert_eq!(rc, 0, "{v}");
+    };
+    let t = run_matrix_of(&template, &args, (&pre, &post), false, &finish, true);
+    assert!(t.before > 0 && t.after > 0);
+    println!(
+        "crash matrix (heal keeping xattrs): {} crash points covered: {} before, {} after",
+        t.points, t.before, t.after
+    );
+}
+
+#[test]
+fn crash_at_every_point_of_a_rollback_restoring_xattrs_recovers_wholly_before_or_after() {
+    let Some((template, config)) = tagged() else {
+        return;
+    };
+    let pre = state(&template, true);
+    let id = heal_with(&template, &config)["transaction"]
+        .as_u64()
+        .expect("txn")
+        .to_string();
+    let healed = state(&template, true);
+    let cfg = config.to_str().expect("utf8").to_string();
+    let args = ["--config", cfg.as_str(), "rollback", id.as_str()];
+    let finish = |f: &Fixture| {
+        if state(f, true) != pre {
+            let out = f.run(&["--config", cfg.as_str(), "rollback", id.as_str()]);
+            assert_eq!(code(&out), 0, "{}", stderr(&out));
+        }
+    };
+    let t = run_matrix_of(&template, &args, (&healed, &pre), true, &finish, true);
+    assert!(t.before > 0 && t.after > 0);
+    println!(
+        "crash matrix (rollback restoring xattrs): {} crash points covered: {} before, {} after",
         t.points, t.before, t.after
     );
 }

@@ -5,7 +5,10 @@
 //! not followed by an fsync of that directory are undone, data written to a file and not
 //! followed by an fsync of that file is cut off, attributes set and not fsynced are put
 //! back — newest first. Recovery must then still land wholly before or wholly after, the
-//! journal must verify, and the next run must be clean. Together with the kill -9 matrix
+//! journal must verify, and the next run must be clean. A heal and a rollback of files
+//! carrying extended attributes and a POSIX ACL are cut the same way, their attributes
+//! compared as part of each state (an attribute set and not fsynced is put back too).
+//! Together with the kill -9 matrix
 //! (`engine_crash`), which keeps every unsynced effect, this covers both extremes of what
 //! a crash can leave; the subsets in between (some unsynced effects kept, others lost) are
 //! not enumerated.
@@ -16,7 +19,7 @@ use crate::reliability_support::{
     damaged_arena, exact_tree, heal_template, lost_bytes, rollback_unless_at, side, summary,
     temps_left, trace, Arena, Side,
 };
-use crate::util::{code, diff, stderr, without_mtimes, Snapshot};
+use crate::util::{code, diff, stderr, tag_with_xattrs, with_xattrs, without_mtimes, Snapshot};
 use serde_json::Value;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -50,7 +53,7 @@ impl Effect {
                 syncs.into_iter().any(|s| s.0["dir"].as_str() == Some(dir))
             }
             "wrote" | "truncated" => syncs.into_iter().any(|s| s.num("ino") == self.num("ino")),
-            "attrs" => syncs
+            "attrs" | "xattr" => syncs
                 .into_iter()
                 .any(|s| s.num("ino") == self.num("ino") && s.0["data_only"] == false),
             _ => true,
@@ -123,6 +126,7 @@ impl<'a> Cut<'a> {
                 }
             }
             "attrs" => self.unattr(e),
+            "xattr" => self.unxattr(e),
             "synced" => {}
             other => panic!("unknown effect {other}"),
         }
@@ -180,6 +184,25 @@ impl<'a> Cut<'a> {
         }
     }
 
+    fn unxattr(&self, e: &Effect) {
+        let Some(p) = self.find(e.num("ino")) else {
+            return;
+        };
+        let name = e.text("name");
+        match e.0["old"].as_str() {
+            Some(hex) => {
+                let old: Vec<u8> = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                    .collect();
+                crate::util::set_xattr(&p, name, &old).expect("xattr back");
+            }
+            None => {
+                let _ = rustix::fs::lremovexattr(&p, name);
+            }
+        }
+    }
+
     /// The path under the root that names inode `ino`, if any still does.
     fn find(&self, ino: u64) -> Option<PathBuf> {
         exact_tree(&self.root)
@@ -207,6 +230,17 @@ struct Matrix<'a> {
     target: Snapshot,
     /// The bytes that must never be lost.
     originals: Snapshot,
+    /// Whether states are compared with their files' extended attributes.
+    xattrs: bool,
+}
+
+/// A state as the matrix compares it.
+fn state(a: &Arena, xattrs: bool) -> Snapshot {
+    if xattrs {
+        with_xattrs(&a.root(), a.snapshot())
+    } else {
+        a.snapshot()
+    }
 }
 
 #[derive(Default)]
@@ -264,7 +298,7 @@ fn one_cut(m: &Matrix<'_>, at: Option<usize>, what: &str) -> (usize, Side) {
     let (a, dropped) = cut_copy(m, at, what);
     let rec = a.run(&["recover"]);
     assert_eq!(code(&rec), 0, "cut at {what}: recover: {}", stderr(&rec));
-    let got = side(&a.snapshot(), &m.pre, &m.post, m.post_exact)
+    let got = side(&state(&a, m.xattrs), &m.pre, &m.post, m.post_exact)
         .unwrap_or_else(|e| panic!("cut at {what}, {dropped} effects dropped: {e}"));
     let temps = temps_left(&a.root());
     assert!(
@@ -274,7 +308,7 @@ fn one_cut(m: &Matrix<'_>, at: Option<usize>, what: &str) -> (usize, Side) {
     let v = a.run(&["journal", "verify"]);
     assert_eq!(code(&v), 0, "cut at {what}: journal verify: {}", stderr(&v));
     (m.finish)(&a);
-    let now = a.snapshot();
+    let now = state(&a, m.xattrs);
     assert!(
         without_mtimes(&now) == without_mtimes(&m.target),
         "cut at {what}: the next run did not reach the post-state:\n{}",
@@ -306,6 +340,7 @@ fn power_cut_at_every_point_of_a_heal_recovers_wholly_before_or_after() {
         finish: &finish,
         target: post,
         originals: pre,
+        xattrs: false,
     };
     let t = run_matrix(&m);
     assert!(t.before > 0 && t.after > 0, "both sides reached");
@@ -332,6 +367,7 @@ fn power_cut_at_every_point_of_a_rollback_recovers_wholly_before_or_after() {
         finish: &finish,
         target: pre_heal.clone(),
         originals: healed,
+        xattrs: false,
     };
     let t = run_matrix(&m);
     assert!(t.before > 0 && t.after > 0, "both sides reached");
@@ -376,6 +412,7 @@ fn power_cut_during_recovery_still_recovers_wholly_before() {
         finish: &finish,
         target: reference.snapshot(),
         originals: pre,
+        xattrs: false,
     };
     let t = run_matrix(&m);
     assert_eq!(t.after, 0, "recovery never rolls forward");
@@ -411,6 +448,7 @@ fn a_created_directory_keeps_its_mode_through_a_power_cut() {
         finish: &|_: &Arena| {},
         target: pre.clone(),
         originals: pre,
+        xattrs: false,
     };
     let (a, _) = cut_copy(&m, Some(synced.n + 1), "after config is durable");
     let mode = std::fs::metadata(a.root().join("config"))
@@ -422,4 +460,81 @@ fn a_created_directory_keeps_its_mode_through_a_power_cut() {
     let rec = a.run(&["recover"]);
     assert_eq!(code(&rec), 0, "{}", stderr(&rec));
     assert_eq!(side(&a.snapshot(), &m.pre, &m.post, true), Ok(Side::Before));
+}
+
+/// The damaged arena with its two replaced files tagged with a `user.*` attribute and an
+/// ACL; `None` where the arena's filesystem keeps neither.
+fn tagged_arena() -> Option<(Arena, String)> {
+    let (template, cfg) = damaged_arena();
+    for rel in ["logs/positions_futures.json", "logs/portfolio_futures.json"] {
+        if !tag_with_xattrs(&template.root(), rel) {
+            eprintln!("skipped: the arena's filesystem keeps no user xattrs or ACLs");
+            return None;
+        }
+    }
+    Some((template, cfg))
+}
+
+#[test]
+fn power_cut_at_every_point_of_a_heal_keeping_xattrs_recovers_wholly_before_or_after() {
+    let _summary = summary::Part::start();
+    let Some((template, cfg)) = tagged_arena() else {
+        return;
+    };
+    let heal = ["--config", cfg.as_str(), "heal"];
+    let reference = Arena::copy_of(&template);
+    assert_eq!(reference.json(&heal).0, 0);
+    let finish = |a: &Arena| {
+        let (rc, v) = a.json(&heal);
+        assert_eq!(rc, 0, "the next heal: {v}");
+    };
+    let pre = state(&template, true);
+    let post = state(&reference, true);
+    let m = Matrix {
+        template: &template,
+        args: &heal,
+        pre: pre.clone(),
+        post: post.clone(),
+        post_exact: false,
+        finish: &finish,
+        target: post,
+        originals: template.snapshot(),
+        xattrs: true,
+    };
+    let t = run_matrix(&m);
+    assert!(t.before > 0 && t.after > 0, "both sides reached");
+    println!(
+        "power cut (heal keeping xattrs): {} points, {} unsynced effects dropped, {} before, {} after",
+        t.points, t.dropped, t.before, t.after
+    );
+}
+
+#[test]
+fn power_cut_at_every_point_of_a_rollback_restoring_xattrs_recovers_wholly_before_or_after() {
+    let _summary = summary::Part::start();
+    let Some((template, cfg)) = tagged_arena() else {
+        return;
+    };
+    let pre_heal_state = state(&template, true);
+    let (pre_heal, id) = heal_template(&template, &cfg);
+    let rollback = ["--config", cfg.as_str(), "rollback", id.as_str()];
+    let finish = |a: &Arena| rollback_unless_at(a, &rollback, &pre_heal);
+    let healed = state(&template, true);
+    let m = Matrix {
+        template: &template,
+        args: &rollback,
+        pre: healed,
+        post: pre_heal_state.clone(),
+        post_exact: true,
+        finish: &finish,
+        target: pre_heal_state,
+        originals: template.snapshot(),
+        xattrs: true,
+    };
+    let t = run_matrix(&m);
+    assert!(t.before > 0 && t.after > 0, "both sides reached");
+    println!(
+        "power cut (rollback restoring xattrs): {} points, {} unsynced effects dropped, {} before, {} after",
+        t.points, t.dropped, t.before, t.after
+    );
 }

@@ -358,6 +358,7 @@ impl Point {
             "Chmod" => "change mode of",
             "Chown" => "change owner of",
             "SetTimes" => "set times of",
+            "SetXattr" => "set extended attributes of",
             "Append" => "append to",
             "Truncate" => "truncate",
             other => panic!("unknown fault point kind {other}"),
@@ -566,7 +567,6 @@ pub mod summary {
     }
 
     /// Counts `n` cases of `category` (a short phrase, printed as its own summary line).
-    #[allow(dead_code)]
     pub fn count(category: &str, n: u64) {
         add(|t| *t.categories.entry(category.to_string()).or_default() += n);
     }

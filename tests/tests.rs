@@ -60,7 +60,7 @@ mod watch_support;
 mod watch_beside_bot;
 // watch alone: writes nothing when idle, retention, sd_notify, signals, busy lock, duplicates.
 mod watch_cli;
-// watch and interrupted transactions: recovery under the bot's lock; an I/O error exits 8.
+// watch and interrupted transactions: recovery under the bot's lock; an I/O error fails one cycle.
 mod watch_recovery;
 // Replays fuzz/seeds/** through the checks the fuzz targets run.
 mod fuzz_replay;
@@ -91,3 +91,9 @@ mod reliability_security;
 // Load: concurrent heals and rollbacks on one root, alone and beside watch; a bot-like writer
 // under its flock beside checks and beside watch.
 mod reliability_load;
+// Hostile conditions: watch killed beside a flock bot, rollback over swapped kinds of paths,
+// --prometheus at links, devices and the root's own files.
+mod reliability_hostile;
+// Availability: unavailable operations, xattrs and ACLs, the size cap, watch outliving
+// transient errors, small filesystems.
+mod reliability_availability;

@@ -260,6 +260,9 @@ pub fn copy_tree(from: &Path, to: &Path) {
             copy_tree(&src, &dst);
         } else {
             std::fs::copy(&src, &dst).expect("copy");
+            for (name, value) in xattrs_of(&src) {
+                set_xattr(&dst, &name, &value).expect("copy an extended attribute");
+            }
             let f = std::fs::File::options()
                 .write(true)
                 .open(&dst)
@@ -272,6 +275,81 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
     std::fs::set_permissions(to, std::fs::Permissions::from_mode(md.mode() & 0o7777))
         .expect("chmod dir");
+}
+
+/// The `user.*` extended attributes and the POSIX access ACL of `path` (not followed),
+/// sorted; none where the filesystem keeps none.
+pub fn xattrs_of(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut names = vec![0u8; 1 << 16];
+    let Ok(n) = rustix::fs::llistxattr(path, &mut names[..]) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, Vec<u8>)> = names[..n]
+        .split(|b| *b == 0)
+        .filter_map(|raw| std::str::from_utf8(raw).ok())
+        .filter(|n| n.starts_with("user.") || *n == "system.posix_acl_access")
+        .filter_map(|name| {
+            let mut buf = vec![0u8; 1 << 16];
+            let len = rustix::fs::lgetxattr(path, name, &mut buf[..]).ok()?;
+            Some((name.to_string(), buf[..len].to_vec()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Sets the extended attribute `name` of `path`.
+pub fn set_xattr(path: &Path, name: &str, value: &[u8]) -> std::io::Result<()> {
+    rustix::fs::lsetxattr(path, name, value, rustix::fs::XattrFlags::empty()).map_err(Into::into)
+}
+
+/// `snap` plus one entry `<file>#<attribute>` per extended attribute of each file in it,
+/// so a comparison of snapshots compares those too.
+pub fn with_xattrs(root: &Path, snap: Snapshot) -> Snapshot {
+    let mut out = snap.clone();
+    for (rel, node) in &snap {
+        if !matches!(node, Node::File { .. }) {
+            continue;
+        }
+        for (name, value) in xattrs_of(&root.join(rel)) {
+            let entry = Node::File {
+                mode: 0,
+                mtime_ns: 0,
+                bytes: value,
+            };
+            out.insert(format!("{rel}#{name}"), entry);
+        }
+    }
+    out
+}
+
+/// A POSIX access ACL granting `uid` read and write: `u::rw-,u:<uid>:rw-,g::r--,m::rw-,o::---`.
+pub fn acl_for(uid: u32) -> Vec<u8> {
+    let entry = |tag: u16, perm: u16, id: u32| {
+        let mut e = tag.to_le_bytes().to_vec();
+        e.extend(perm.to_le_bytes());
+        e.extend(id.to_le_bytes());
+        e
+    };
+    let mut v = 2u32.to_le_bytes().to_vec();
+    for e in [
+        entry(0x01, 6, u32::MAX),
+        entry(0x02, 6, uid),
+        entry(0x04, 4, u32::MAX),
+        entry(0x10, 6, u32::MAX),
+        entry(0x20, 0, u32::MAX),
+    ] {
+        v.extend(e);
+    }
+    v
+}
+
+/// Gives `rel` under `root` a `user.origin` attribute and an ACL for a bot user; false
+/// where the filesystem keeps neither.
+pub fn tag_with_xattrs(root: &Path, rel: &str) -> bool {
+    let p = root.join(rel);
+    set_xattr(&p, "user.origin", b"bot").is_ok()
+        && set_xattr(&p, "system.posix_acl_access", &acl_for(4321)).is_ok()
 }
 
 /// The exit code of a `--json` run and its stdout parsed; fails the test if stdout is not

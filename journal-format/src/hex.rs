@@ -1,4 +1,5 @@
-//! Lowercase hex for 32-byte digests: the only text form a hash has in the journal.
+//! Lowercase hex: the only text form a hash (a 32-byte digest) or other binary value (an
+//! extended attribute) has in the journal.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -35,6 +36,28 @@ impl Digest {
         }
         Some(Digest(out))
     }
+}
+
+/// Lowercase hex text of any bytes.
+pub fn encode(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(hex_digit(b >> 4));
+        s.push(hex_digit(b & 0xf));
+    }
+    s
+}
+
+/// Parses an even number of lowercase hex digits; anything else is `None`.
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|pair| Some((nibble(*pair.first()?)? << 4) | nibble(*pair.get(1)?)?))
+        .collect()
 }
 
 fn hex_digit(n: u8) -> char {
@@ -85,6 +108,16 @@ mod tests {
         assert_eq!(Digest::from_hex(&d.to_hex()), Some(d));
         for bad in ["", "AB", &"A".repeat(64), &"g".repeat(64), &"a".repeat(63)] {
             assert_eq!(Digest::from_hex(bad), None, "input: {bad}");
+        }
+    }
+
+    #[test]
+    fn bytes_round_trip_and_rejects() {
+        for bytes in [&b""[..], b"\x00\xff\x10", b"user value"] {
+            assert_eq!(decode(&encode(bytes)).as_deref(), Some(bytes));
+        }
+        for bad in ["a", "AB", "0g", "abc"] {
+            assert_eq!(decode(bad), None, "input: {bad}");
         }
     }
 }

@@ -25,8 +25,9 @@ pub use reader::{
     FileDecode, Tail,
 };
 pub use record::{
-    Abort, Ack, Begin, Body, Checkpoint, Commit, Done, Header, Intent, MacKind, Meta, Mode, Node,
-    OpKind, OpOutcome, PlanEntry, ProcessRef, Record, RollbackOf, UndoOutcome, MAGIC, VERSION,
+    Abort, Ack, Begin, Body, Checkpoint, Commit, Done, Header, HexBytes, Intent, MacKind, Meta,
+    Mode, Node, OpKind, OpOutcome, PlanEntry, ProcessRef, Record, RollbackOf, UndoOutcome, Xattrs,
+    MAGIC, VERSION,
 };
 pub use txn::{decide, view, Decision, GrammarError, TxnState, TxnView};
 

@@ -249,6 +249,39 @@ pub struct Intent {
     /// The process of a `signal` operation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<ProcessRef>,
+    /// The bot's lock file (relative to the root) whose flock the writer took before it
+    /// re-checked the path against `before`, and holds until the transaction ends: the
+    /// bot cannot have written the path between that check and the writer's end
+    /// (SPEC.md, "Recovery").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_lock: Option<String>,
+    /// Extended attributes of the `before` file (POSIX ACLs included), copied to the new
+    /// file and restored by an undo (boxed: most intents have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xattrs: Option<Box<Xattrs>>,
+}
+
+/// Extended attributes by name (`user.*`, `security.*`, `system.posix_acl_access`), each
+/// value written as lowercase hex.
+pub type Xattrs = std::collections::BTreeMap<String, HexBytes>;
+
+/// Bytes written as lowercase hex (an extended attribute's value is binary).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HexBytes(pub Vec<u8>);
+
+impl Serialize for HexBytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::hex::encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for HexBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        crate::hex::decode(&text)
+            .map(HexBytes)
+            .ok_or_else(|| serde::de::Error::custom("expected lowercase hex digits"))
+    }
 }
 
 /// `done` data.
@@ -281,6 +314,10 @@ pub struct OpOutcome {
     pub op: u32,
     /// What the undo found and did.
     pub outcome: UndoOutcome,
+    /// For `kept_current` decided by recovery itself: the backup object holding the bytes
+    /// kept (the bot's newer version of a file it rewrote under its lock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<Digest>,
 }
 
 /// What undoing one operation found and did.
@@ -291,7 +328,9 @@ pub enum UndoOutcome {
     Restored,
     /// The path matched `before`; nothing to do.
     Unchanged,
-    /// The path matched neither side; an operator accepted it as it is.
+    /// The path matched neither side and was kept as it is: an operator accepted it, or
+    /// (with `object`) recovery kept the bot's newer version of a file the operation wrote
+    /// under the bot's lock.
     KeptCurrent,
     /// The operation cannot be undone (a signal).
     Irreversible,

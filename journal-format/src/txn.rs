@@ -155,25 +155,91 @@ pub enum Decision {
     Nothing,
     /// The path is in neither state: change nothing, raise JOURNAL_INTEGRITY.
     Conflict,
+    /// The path is a regular file in neither state, and the operation ran under the bot's
+    /// lock (`bot_lock`): the bot rewrote it after the writer ended, so it is the bot's
+    /// newer version. Keep it (saved to the store first), recorded as `kept_current`.
+    KeepNewer,
     /// The operation cannot be undone (a signal): nothing to do, recorded as irreversible.
     Irreversible,
 }
 
-/// The recovery decision table for one operation given what the path is now.
+/// The recovery decision table for one operation given what the path is now, for the
+/// recovery of a transaction whose writer has ended (SPEC.md, "Recovery").
 ///
-/// | current      | decision |
-/// |--------------|----------|
-/// | == `before`  | Nothing  |
-/// | == `after`   | Restore  |
-/// | anything else| Conflict |
+/// | current                                              | decision  |
+/// |------------------------------------------------------|-----------|
+/// | == `before`                                          | Nothing   |
+/// | == `after`                                           | Restore   |
+/// | another regular file, a file operation with `bot_lock` | KeepNewer |
+/// | anything else                                        | Conflict  |
 pub fn decide(intent: &Intent, current: &Node) -> Decision {
+    let file = |n: &Node| matches!(n, Node::File { .. });
     if !intent.kind.is_reversible() {
         Decision::Irreversible
     } else if *current == intent.before {
         Decision::Nothing
     } else if *current == intent.after {
         Decision::Restore
+    } else if intent.bot_lock.is_some()
+        && file(current)
+        && (file(&intent.before) || file(&intent.after))
+    {
+        Decision::KeepNewer
     } else {
         Decision::Conflict
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Mode, OpKind};
+    use crate::Digest;
+
+    fn file(byte: u8) -> Node {
+        Node::File {
+            sha256: Digest([byte; 32]),
+            size: 1,
+            mode: Mode(0o644),
+        }
+    }
+
+    fn intent(bot_lock: Option<&str>) -> Intent {
+        Intent {
+            op: 0,
+            kind: OpKind::ReplaceFile,
+            path: Some("logs/p.json".into()),
+            before: file(1),
+            after: file(2),
+            object: Some(Digest([1; 32])),
+            meta: None,
+            process: None,
+            bot_lock: bot_lock.map(str::to_string),
+            xattrs: None,
+        }
+    }
+
+    #[test]
+    fn the_decision_table() {
+        let dir = Node::Dir { mode: Mode(0o755) };
+        let locked = Some("logs/p.json.lock");
+        let cases = [
+            (None, file(1), Decision::Nothing),
+            (None, file(2), Decision::Restore),
+            (None, file(3), Decision::Conflict),
+            (locked, file(1), Decision::Nothing),
+            (locked, file(2), Decision::Restore),
+            (locked, file(3), Decision::KeepNewer),
+            (locked, Node::Absent, Decision::Conflict),
+            (locked, dir.clone(), Decision::Conflict),
+            (None, dir, Decision::Conflict),
+        ];
+        for (lock, current, want) in cases {
+            assert_eq!(
+                decide(&intent(lock), &current),
+                want,
+                "input: {lock:?} {current:?}"
+            );
+        }
     }
 }

@@ -110,6 +110,8 @@ fn heal(txn: u64, extra: Option<Body>) -> Vec<Body> {
             object: None,
             meta: None,
             process: None,
+            bot_lock: None,
+            xattrs: None,
         }),
     ];
     bodies.extend(extra);

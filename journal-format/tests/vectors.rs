@@ -62,6 +62,8 @@ fn bodies() -> Vec<Body> {
             object: None,
             meta: None,
             process: None,
+            bot_lock: None,
+            xattrs: None,
         }),
         Body::Intent(Intent {
             op: 1,
@@ -85,6 +87,8 @@ fn bodies() -> Vec<Body> {
                 mtime_nsec: 5,
             }),
             process: None,
+            bot_lock: None,
+            xattrs: None,
         }),
         Body::Done(Done { op: 0 }),
         Body::Done(Done { op: 1 }),
@@ -120,6 +124,105 @@ fn encode_all(bodies: Vec<Body>, mac: &Mac, edit: impl Fn(usize, &mut Record)) -
 
 fn plain(lines: Vec<Vec<u8>>) -> Vec<u8> {
     lines.concat()
+}
+
+const POSITIONS: &str = "logs/positions_futures.json";
+
+/// One `replace_file` of the positions file, with the intent `edit` makes of it.
+fn replace_positions(command: &str, edit: impl Fn(&mut Intent), end: Body) -> Vec<Body> {
+    let mut intent = Intent {
+        op: 0,
+        kind: OpKind::ReplaceFile,
+        path: Some(POSITIONS.into()),
+        before: Node::File {
+            sha256: digest(0x11),
+            size: 24,
+            mode: Mode(0o640),
+        },
+        after: Node::File {
+            sha256: digest(0x22),
+            size: 44,
+            mode: Mode(0o640),
+        },
+        object: Some(digest(0x11)),
+        meta: Some(Meta {
+            uid: 1000,
+            gid: 1000,
+            mtime_sec: 1_764_244_800,
+            mtime_nsec: 5,
+        }),
+        process: None,
+        bot_lock: None,
+        xattrs: None,
+    };
+    edit(&mut intent);
+    vec![
+        Body::Header(Header {
+            magic: MAGIC.into(),
+            tool: "selfheal 0.1.0".into(),
+            mac: MacKind::Sha256,
+        }),
+        Body::Begin(Begin {
+            command: command.into(),
+            mode: Some("real".into()),
+            pid: 4242,
+            plan: vec![PlanEntry {
+                op: 0,
+                kind: OpKind::ReplaceFile,
+                heal: "missing_keys".into(),
+                path: Some(POSITIONS.into()),
+                reason: "required keys are missing".into(),
+            }],
+        }),
+        Body::Intent(intent),
+        Body::Done(Done { op: 0 }),
+        end,
+    ]
+}
+
+/// A watch cycle's replace under the bot's lock, interrupted after its `done`, then closed
+/// by recovery keeping the bot's newer version (saved as object 0x33).
+fn bot_lock_kept() -> Vec<Body> {
+    replace_positions(
+        "watch",
+        |i| i.bot_lock = Some(format!("{POSITIONS}.lock")),
+        Body::Abort(Abort {
+            reason: "rolled back after an interrupted run; kept the bot's newer version of logs/positions_futures.json".into(),
+            ops: vec![OpOutcome {
+                op: 0,
+                outcome: UndoOutcome::KeptCurrent,
+                object: Some(digest(0x33)),
+            }],
+        }),
+    )
+}
+
+/// The extended attributes of the vector `intent-xattrs.jsonl`: a POSIX access ACL
+/// (`u::rw-,u:1001:rw-,g::r--,m::rw-,o::---`) and a user attribute.
+fn vector_xattrs() -> Xattrs {
+    let acl: Vec<u8> = [
+        &2u32.to_le_bytes()[..],
+        &[1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff],
+        &[2, 0, 6, 0, 0xe9, 0x03, 0, 0],
+        &[4, 0, 4, 0, 0xff, 0xff, 0xff, 0xff],
+        &[0x10, 0, 6, 0, 0xff, 0xff, 0xff, 0xff],
+        &[0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff],
+    ]
+    .concat();
+    let mut x = Xattrs::new();
+    x.insert("system.posix_acl_access".into(), HexBytes(acl));
+    x.insert("user.origin".into(), HexBytes(b"bot".to_vec()));
+    x
+}
+
+fn with_xattrs() -> Vec<Body> {
+    replace_positions(
+        "heal",
+        |i| i.xattrs = Some(Box::new(vector_xattrs())),
+        Body::Commit(Commit {
+            summary: json!({"critical": [], "healed": 1}),
+        }),
+    )
 }
 
 fn builders() -> BTreeMap<&'static str, Vec<u8>> {
@@ -202,6 +305,14 @@ fn builders() -> BTreeMap<&'static str, Vec<u8>> {
     v.insert(
         "done-without-intent.jsonl",
         plain(encode_all(bad_grammar, &sha, |_, _| {})),
+    );
+    v.insert(
+        "recovered-bot-lock.jsonl",
+        plain(encode_all(bot_lock_kept(), &sha, |_, _| {})),
+    );
+    v.insert(
+        "intent-xattrs.jsonl",
+        plain(encode_all(with_xattrs(), &sha, |_, _| {})),
     );
     v
 }
@@ -322,6 +433,47 @@ fn manifest_names_only_existing_vectors() {
             "MANIFEST.json names missing {name}"
         );
     }
+}
+
+/// The intent of the single-transaction vector `name`.
+fn intent_of(name: &str) -> Intent {
+    let bytes = std::fs::read(dir().join(name)).expect("read");
+    let file = decode_file(&bytes, &Mac::Sha256, None);
+    file.entries
+        .iter()
+        .find_map(|e| match &e.record.body {
+            Body::Intent(i) => Some(i.clone()),
+            _ => None,
+        })
+        .expect("an intent")
+}
+
+#[test]
+fn an_intent_under_the_bots_lock_keeps_the_bots_newer_file() {
+    let it = intent_of("recovered-bot-lock.jsonl");
+    assert_eq!(
+        it.bot_lock.as_deref(),
+        Some("logs/positions_futures.json.lock")
+    );
+    let newer = Node::File {
+        sha256: digest(0x33),
+        size: 50,
+        mode: Mode(0o640),
+    };
+    assert_eq!(decide(&it, &newer), Decision::KeepNewer);
+    assert_eq!(decide(&it, &it.after), Decision::Restore);
+    assert_eq!(decide(&it, &Node::Absent), Decision::Conflict);
+    let mut plain = it.clone();
+    plain.bot_lock = None;
+    assert_eq!(decide(&plain, &newer), Decision::Conflict);
+}
+
+#[test]
+fn an_intents_extended_attributes_read_back_exactly() {
+    let it = intent_of("intent-xattrs.jsonl");
+    assert_eq!(it.xattrs.as_deref(), Some(&vector_xattrs()));
+    let text = std::fs::read_to_string(dir().join("intent-xattrs.jsonl")).expect("read");
+    assert!(text.contains("\"user.origin\":\"626f74\""), "{text}");
 }
 
 #[test]

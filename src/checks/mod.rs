@@ -3,6 +3,7 @@
 //! writes; `engine` applies the plan. Each submodule owns one family of heals.
 
 pub mod corrupt;
+pub mod feasible;
 pub mod heartbeats;
 pub mod layout;
 pub mod locks;
@@ -111,6 +112,47 @@ impl Planned {
         self.ops.len() - 1
     }
 
+    /// Keeps the operations whose `keep` entry is true, renumbering the operation indices
+    /// the plan holds elsewhere (managed files, salvage notes); a dropped operation leaves
+    /// its file as observed, and its salvage note (and the warning announcing it) go with it.
+    pub fn retain_ops(&mut self, keep: &[bool]) {
+        use crate::findings::{code, Level};
+        let mut renumber = Vec::with_capacity(keep.len());
+        let mut next = 0usize;
+        for k in keep {
+            renumber.push(k.then_some(next));
+            next += usize::from(*k);
+        }
+        let ops = std::mem::take(&mut self.ops);
+        self.ops = ops
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(op, k)| k.then_some(op))
+            .collect();
+        let new_index = |i: usize| renumber.get(i).copied().flatten();
+        for f in &mut self.files {
+            f.op = f.op.and_then(new_index);
+        }
+        let mut dropped = Vec::new();
+        self.salvages.retain_mut(|n| match new_index(n.op) {
+            Some(i) => {
+                n.op = i;
+                true
+            }
+            None => {
+                dropped.push(n.path.clone());
+                false
+            }
+        });
+        // The warning that a lossy salvage is applied goes with the salvage it announces.
+        self.findings.retain(|f| {
+            let announces = f.code == code::DATA_INTEGRITY
+                && f.level == Level::High
+                && f.details.get("salvage").is_some();
+            !(announces && f.path.as_ref().is_some_and(|p| dropped.contains(p)))
+        });
+    }
+
     /// Records a refused repair.
     pub fn fail(&mut self, heal: &str, path: Option<&str>, reason: impl Into<String>) {
         self.failed.push(Failed {
@@ -136,6 +178,8 @@ pub fn plan(ctx: &Ctx<'_>) -> Result<Planned> {
     heartbeats::plan(ctx, &mut p)?;
     // Last: it chains onto the operations planned above for the same paths.
     permissions::plan(ctx, &mut p)?;
+    // After every check: what cannot be done at all becomes a failed heal of its own.
+    feasible::refuse_infeasible(ctx, &mut p)?;
     Ok(p)
 }
 

@@ -5,7 +5,9 @@
 //! (`mode & !0o077`: 0700 directories, 0600 files). A file another operation of the plan
 //! already rewrites gets the tightened mode in that operation instead (a transaction holds
 //! at most one operation per path). Symlinks, and the trusted symlinks themselves, are never
-//! touched.
+//! touched. A state path carrying a POSIX access ACL loses only the world-write bit: its
+//! group bits are the ACL's mask, which bounds the users and groups the operator named in
+//! it (a bot writing through such an entry), not the owning group's permissions.
 
 use super::{listable_dir, Ctx, Planned};
 use crate::error::Result;
@@ -18,6 +20,8 @@ use std::collections::BTreeSet;
 
 /// Bits a state path must not have.
 const STATE_STRIP: u32 = 0o022;
+/// Bits a state path with a POSIX access ACL must not have (its group bits are the mask).
+const ACL_STRIP: u32 = 0o002;
 /// Bits selfheal's own backups and journal must not have.
 const OWN_STRIP: u32 = 0o077;
 /// How deep the backups tree is walked (`logs/backups/objects/ab/<object>`).
@@ -105,6 +109,12 @@ fn plan_one(ctx: &Ctx<'_>, p: &mut Planned, rel: &RelPath, strip: u32) -> Result
     let mode_now = match ctx.root.entry(rel)? {
         Entry::Present(st) if matches!(st.kind, Kind::File | Kind::Dir) => st.mode,
         _ => return Ok(()),
+    };
+    let group_write = mode_now & 0o020 != 0;
+    let strip = if strip == STATE_STRIP && group_write && ctx.root.has_acl(rel)? {
+        ACL_STRIP
+    } else {
+        strip
     };
     if let Some(op) = p.ops.iter_mut().find(|o| o.path.as_ref() == Some(rel)) {
         fold_into(op, strip);

@@ -108,6 +108,13 @@ impl Out {
         }
     }
 
+    /// Bytes straight to stdout (`stats --prometheus -`), whatever `--quiet` says.
+    pub fn raw(&self, bytes: &[u8]) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(bytes);
+        let _ = out.flush();
+    }
+
     fn doc<T: Serialize>(&self, value: &T) {
         if self.json {
             let mut out = std::io::stdout().lock();

@@ -134,7 +134,9 @@ enum Command {
     },
     /// Healing metrics from the journal.
     Stats {
-        /// Also write them to FILE in the Prometheus textfile-collector format (atomically).
+        /// Also write them to FILE in the Prometheus textfile-collector format (atomically;
+        /// a symlink is written through; `-`: standard output). FILE must be a regular file
+        /// outside the root.
         #[arg(long, value_name = "FILE")]
         prometheus: Option<PathBuf>,
     },
@@ -329,14 +331,24 @@ fn stats(
     prometheus: Option<&std::path::Path>,
     out: &human::Out,
 ) -> Result<u8, selfheal::error::Error> {
+    let to_stdout = prometheus.is_some_and(|p| p.as_os_str() == "-");
+    if to_stdout && out.json {
+        return Err(selfheal::error::Error::Usage(
+            "`--prometheus -` and `--json` would both write to standard output".into(),
+        ));
+    }
     let session = heal::Session::open(opts, false)?;
     let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;
     let stats = selfheal::stats::compute(&journal);
     if let Some(path) = prometheus {
         let text = selfheal::stats::prometheus(&stats);
-        selfheal::textfile::write_atomic(path, text.as_bytes())?;
+        if to_stdout {
+            out.raw(text.as_bytes());
+        } else {
+            selfheal::textfile::write_atomic(path, &opts.root, text.as_bytes())?;
+        }
     }
-    out.stats(&stats, prometheus);
+    out.stats(&stats, prometheus.filter(|_| !to_stdout));
     Ok(if stats.journal_problem.is_some() {
         exit::OPERATIONAL
     } else {

@@ -38,6 +38,12 @@ fn plan() -> &'static Plan {
     })
 }
 
+pub(super) fn free_space(real: u64) -> u64 {
+    static CAP: OnceLock<Option<u64>> = OnceLock::new();
+    let cap = CAP.get_or_init(|| std::env::var("SELFHEAL_FAULT_FREE").ok()?.parse().ok());
+    cap.map_or(real, |c| real.min(c))
+}
+
 pub(super) fn hit(point: Point, path: &Path) -> io::Result<()> {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst) + 1;
     let plan = plan();
@@ -130,6 +136,14 @@ pub(super) fn prepare(effect: Effect<'_>) -> Option<String> {
                    "uid": st.st_uid, "gid": st.st_gid,
                    "mtime_sec": st.st_mtime, "mtime_nsec": st.st_mtime_nsec})
         }
+        Effect::Xattr { file, name } => {
+            let st = fstat(file);
+            let mut buf = vec![0u8; 1 << 16];
+            let old = rustix::fs::fgetxattr(file, name, &mut buf[..])
+                .ok()
+                .map(|n| hex(buf.get(..n).unwrap_or_default()));
+            json!({"e": "xattr", "ino": st.st_ino, "name": name, "old": old})
+        }
         Effect::Truncated { dir, name, file } => {
             let st = fstat(file);
             let stash = stash_bytes(dir, name);
@@ -147,6 +161,10 @@ pub(super) fn prepare(effect: Effect<'_>) -> Option<String> {
         }
     };
     Some(v.to_string())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn text(p: &Path) -> String {

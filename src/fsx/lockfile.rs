@@ -44,7 +44,8 @@ pub enum TryLock {
     Taken(HeldLock),
     /// Another open file holds a flock on it.
     Held,
-    /// Nothing is there, or it is not a regular file reachable without a symlink.
+    /// Nothing is there, or it is not a regular file reachable without a symlink, or its
+    /// name is too long for the filesystem.
     NotLockable,
 }
 
@@ -115,7 +116,10 @@ fn open_lock(dir: &OwnedFd, rel: &RelPath, create: bool) -> Result<Option<OwnedF
     match rustix::fs::openat(dir, rel.file_name(), flags, Mode::empty()) {
         Ok(fd) => return Ok(Some(fd)),
         Err(Errno::NOENT) if create => {}
-        Err(Errno::NOENT | Errno::LOOP | Errno::NXIO | Errno::NODEV) => return Ok(None),
+        // A name too long for the filesystem can be no process's lock file.
+        Err(Errno::NOENT | Errno::LOOP | Errno::NXIO | Errno::NODEV | Errno::NAMETOOLONG) => {
+            return Ok(None)
+        }
         Err(e) => return Err(Error::io(IoOp::Open, disp, e.into())),
     }
     fault::hit(Point::Create, disp).ctx(IoOp::Create, disp)?;

@@ -106,6 +106,22 @@ pub(super) fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> rustix::io::Resu
     Ok(())
 }
 
+/// `fsetxattr(fd, name, value, 0)`.
+pub(super) fn fsetxattr(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> rustix::io::Result<()> {
+    let pc = fault::before(Effect::Xattr { file: fd, name });
+    rustix::fs::fsetxattr(fd, name, value, rustix::fs::XattrFlags::empty())?;
+    pc.done();
+    Ok(())
+}
+
+/// `fremovexattr(fd, name)`.
+pub(super) fn fremovexattr(fd: BorrowedFd<'_>, name: &str) -> rustix::io::Result<()> {
+    let pc = fault::before(Effect::Xattr { file: fd, name });
+    rustix::fs::fremovexattr(fd, name)?;
+    pc.done();
+    Ok(())
+}
+
 /// `futimens(fd, times)`.
 pub(super) fn futimens(fd: BorrowedFd<'_>, times: &Timestamps) -> rustix::io::Result<()> {
     let pc = fault::before(Effect::Attrs { file: fd });

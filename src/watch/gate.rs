@@ -20,7 +20,6 @@
 use crate::checks::Planned;
 use crate::config::Layout;
 use crate::error::Result;
-use crate::findings::{code, Level};
 use crate::fsx::{Entry, HeldLock, Root, TryLock};
 use crate::journal::BACKUPS_DIR;
 use crate::paths::RelPath;
@@ -45,6 +44,13 @@ pub struct Skip {
 #[derive(Debug, Default)]
 pub struct Held {
     _locks: Vec<HeldLock>,
+}
+
+impl Held {
+    /// The lock files held.
+    pub fn locks(&self) -> impl Iterator<Item = &RelPath> {
+        self._locks.iter().map(HeldLock::path)
+    }
 }
 
 /// What one path's bot lock allows.
@@ -90,7 +96,7 @@ fn gate(root: &Root, layout: &Layout, path: &RelPath) -> Result<Gate> {
                 Ok(Gate::NotNeeded)
             } else {
                 Ok(Gate::Busy(format!(
-                    "{lock} is not a lock file selfheal can take (a symlink, or not a regular file)"
+                    "{lock} is not a lock file selfheal can take (a symlink, not a regular file, or a name too long for the filesystem)"
                 )))
             }
         }
@@ -235,44 +241,9 @@ pub fn verify(root: &Root, layout: &Layout, planned: &mut Planned) -> Result<Vec
     Ok(skips)
 }
 
-/// Keeps the operations whose `keep` entry is true, renumbering the operation indices the
-/// plan holds elsewhere (managed files, salvage notes); a dropped operation leaves its
-/// file as observed, and its salvage note (and the warning announcing it) go with it.
+/// Keeps the operations whose `keep` entry is true ([`Planned::retain_ops`]).
 pub fn retain_ops(planned: &mut Planned, keep: &[bool]) {
-    let mut renumber = Vec::with_capacity(keep.len());
-    let mut next = 0usize;
-    for k in keep {
-        renumber.push(k.then_some(next));
-        next += usize::from(*k);
-    }
-    let ops = std::mem::take(&mut planned.ops);
-    planned.ops = ops
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(op, k)| k.then_some(op))
-        .collect();
-    let new_index = |i: usize| renumber.get(i).copied().flatten();
-    for f in &mut planned.files {
-        f.op = f.op.and_then(new_index);
-    }
-    let mut dropped = Vec::new();
-    planned.salvages.retain_mut(|n| match new_index(n.op) {
-        Some(i) => {
-            n.op = i;
-            true
-        }
-        None => {
-            dropped.push(n.path.clone());
-            false
-        }
-    });
-    // The warning that a lossy salvage is applied goes with the salvage it announces.
-    planned.findings.retain(|f| {
-        let announces = f.code == code::DATA_INTEGRITY
-            && f.level == Level::High
-            && f.details.get("salvage").is_some();
-        !(announces && f.path.as_ref().is_some_and(|p| dropped.contains(p)))
-    });
+    planned.retain_ops(keep);
 }
 
 #[cfg(test)]

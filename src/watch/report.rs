@@ -20,6 +20,9 @@ pub enum Outcome {
     Blocked,
     /// Another selfheal held the lock for the whole wait: the cycle was skipped.
     LockBusy,
+    /// An operational error (I/O, a full disk) stopped it; anything it began was rolled
+    /// back (or is left to the next cycle's recovery), and the next cycle tries again.
+    Failed,
 }
 
 /// One cycle.
@@ -36,6 +39,12 @@ pub struct CycleReport {
     /// How long the lock was waited for, when it was busy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock_waited_ms: Option<u64>,
+    /// What stopped a failed cycle, with its causes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Failed cycles in a row, this one included (a failed cycle only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failures_in_a_row: Option<u32>,
     /// The pause before the next cycle (none after the last).
     pub next_in_ms: Option<u64>,
     /// The heal report of the cycle (absent when the lock was busy).
@@ -52,6 +61,8 @@ impl CycleReport {
             outcome,
             skipped: Vec::new(),
             lock_waited_ms: None,
+            error: None,
+            failures_in_a_row: None,
             next_in_ms: None,
             report: None,
         }
@@ -74,6 +85,11 @@ impl CycleReport {
     pub fn status_line(&self) -> String {
         let head = format!("[watch] cycle {}", self.cycle);
         let body = match (self.outcome, &self.report) {
+            (Outcome::Failed, _) => format!(
+                "failed ({} in a row): {}",
+                self.failures_in_a_row.unwrap_or(1),
+                self.error.as_deref().unwrap_or("an operational error")
+            ),
             (Outcome::LockBusy, _) | (_, None) => format!(
                 "skipped, another selfheal held the lock (waited {})",
                 human_duration(Duration::from_millis(self.lock_waited_ms.unwrap_or(0)))
@@ -155,6 +171,18 @@ mod tests {
         assert_eq!(
             c.status_line(),
             "[watch] cycle 3: skipped, another selfheal held the lock (waited 30s); next in 30s"
+        );
+    }
+
+    #[test]
+    fn a_failed_cycle_says_why_and_how_many_in_a_row() {
+        let mut c = CycleReport::new(4, String::new(), Outcome::Failed);
+        c.error = Some("cannot create `logs/x`: No space left on device (os error 28)".into());
+        c.failures_in_a_row = Some(2);
+        c.next_in_ms = Some(30_000);
+        assert_eq!(
+            c.status_line(),
+            "[watch] cycle 4: failed (2 in a row): cannot create `logs/x`: No space left on device (os error 28); next in 30s"
         );
     }
 }
