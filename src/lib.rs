@@ -78,6 +78,7 @@
 pub mod acks;
 pub mod alerts;
 pub mod audit;
+pub mod botlock;
 pub mod checks;
 pub mod config;
 pub mod detect;
@@ -88,6 +89,7 @@ pub mod findings;
 pub mod fsx;
 pub mod heal;
 pub mod health;
+pub mod holders;
 pub mod journal;
 pub mod jsondiff;
 pub mod jsondoc;

@@ -45,6 +45,8 @@ pub struct Ctx<'a> {
     pub phase: Phase,
     /// `heal --accept-loss`: apply a lossy salvage even in real mode.
     pub accept_loss: bool,
+    /// What the command knows of the bot's locks (held by this run, found held).
+    pub locks: &'a locks::Known,
 }
 
 /// A managed file as the checks saw it.
@@ -105,6 +107,48 @@ impl Planned {
     pub fn push(&mut self, op: Op) -> usize {
         self.ops.push(op);
         self.ops.len() - 1
+    }
+
+    /// Keeps the operations whose `keep` entry is true, renumbering the operation indices
+    /// the plan holds elsewhere (managed files, salvage notes); a dropped operation leaves
+    /// its file as observed, and its salvage note (and the warning announcing it) go with
+    /// it.
+    pub fn retain_ops(&mut self, keep: &[bool]) {
+        use crate::findings::{code, Level};
+        let mut renumber = Vec::with_capacity(keep.len());
+        let mut next = 0usize;
+        for k in keep {
+            renumber.push(k.then_some(next));
+            next += usize::from(*k);
+        }
+        let ops = std::mem::take(&mut self.ops);
+        self.ops = ops
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(op, k)| k.then_some(op))
+            .collect();
+        let new_index = |i: usize| renumber.get(i).copied().flatten();
+        for f in &mut self.files {
+            f.op = f.op.and_then(new_index);
+        }
+        let mut dropped = Vec::new();
+        self.salvages.retain_mut(|n| match new_index(n.op) {
+            Some(i) => {
+                n.op = i;
+                true
+            }
+            None => {
+                dropped.push(n.path.clone());
+                false
+            }
+        });
+        // The warning that a lossy salvage is applied goes with the salvage it announces.
+        self.findings.retain(|f| {
+            let announces = f.code == code::DATA_INTEGRITY
+                && f.level == Level::High
+                && f.details.get("salvage").is_some();
+            !(announces && f.path.as_ref().is_some_and(|p| dropped.contains(p)))
+        });
     }
 
     /// Records a refused repair.
