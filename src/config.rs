@@ -67,6 +67,8 @@ pub enum FileRole {
     Positions,
     /// The portfolio file.
     Portfolio,
+    /// The closed-trades history (`trades`, `total_trades_count`).
+    Trades,
     /// Any other JSON object file.
     Json,
 }
@@ -98,10 +100,12 @@ pub struct ManagedFile {
 pub struct Heartbeats {
     /// Directory of JSON heartbeats (`{"component","last_heartbeat_ts","last_heartbeat_dt",...}`).
     pub json_dir: String,
-    /// Plain heartbeat files holding one integer epoch.
+    /// Plain heartbeat files: ISO-8601 text (without a zone: UTC) or an epoch number.
     pub plain_files: Vec<String>,
     /// Age after which a heartbeat is stale.
     pub stale_after: String,
+    /// How far in the future a heartbeat may be dated (clock skew) before it is distrusted.
+    pub max_clock_skew: String,
 }
 
 /// Lock files.
@@ -114,6 +118,10 @@ pub struct Locks {
     pub suffix: String,
     /// Age after which an unheld lock is stale.
     pub stale_after: String,
+    /// How long the bot waits for one of its locks before it gives up (its readers then
+    /// use an empty default): how long selfheal waits for a held lock at startup, and how
+    /// long a lock may stay held before it is reported.
+    pub bot_timeout: String,
 }
 
 /// Bot instances and orphan processes. A process is a bot when its interpreter (the file
@@ -328,9 +336,9 @@ impl Default for Config {
                 dir("feature_store", "0755"),
                 dir("state", "0755"),
                 dir("state/heartbeats", "0755"),
-                dir("logs/backups", "0700"),
+                dir("logs/backups", "0755"),
             ],
-            files: vec![positions_file(), portfolio_file()],
+            files: vec![positions_file(), portfolio_file(), trades_file()],
             heartbeats: Heartbeats::default(),
             locks: Locks::default(),
             processes: Processes::default(),
@@ -384,12 +392,28 @@ fn portfolio_file() -> ManagedFile {
     }
 }
 
+/// The bot's trades history, created with the keys in the bot's own order. `created_at` is
+/// left out: the bot never reads it, and selfheal does not invent the bot's local time.
+fn trades_file() -> ManagedFile {
+    let mut required = serde_json::Map::new();
+    required.insert("trades".into(), Value::Array(Vec::new()));
+    ManagedFile {
+        path: "logs/trades_futures.json".into(),
+        role: FileRole::Trades,
+        default: serde_json::json!({"trades": [], "total_trades_count": 0}),
+        required_keys: required,
+        record_arrays: vec!["trades".into()],
+        mode: default_file_mode(),
+    }
+}
+
 impl Default for Heartbeats {
     fn default() -> Heartbeats {
         Heartbeats {
             json_dir: "state/heartbeats".into(),
             plain_files: vec!["logs/.bot_heartbeat".into()],
             stale_after: "600s".into(),
+            max_clock_skew: "300s".into(),
         }
     }
 }
@@ -397,9 +421,10 @@ impl Default for Heartbeats {
 impl Default for Locks {
     fn default() -> Locks {
         Locks {
-            dirs: vec!["logs".into(), "state".into()],
+            dirs: vec!["logs".into(), "state".into(), "feature_store".into()],
             suffix: ".lock".into(),
             stale_after: "300s".into(),
+            bot_timeout: "10s".into(),
         }
     }
 }
@@ -481,10 +506,14 @@ pub struct Layout {
     pub heartbeat_plain: Vec<RelPath>,
     /// Heartbeat staleness.
     pub heartbeat_stale: Duration,
+    /// How far in the future a heartbeat may be dated.
+    pub heartbeat_max_skew: Duration,
     /// Lock directories.
     pub lock_dirs: Vec<RelPath>,
     /// Lock staleness.
     pub lock_stale: Duration,
+    /// The bot's own lock timeout.
+    pub lock_bot_timeout: Duration,
     /// Process min age.
     pub process_min_age: Duration,
     /// SIGTERM to SIGKILL grace.
@@ -555,6 +584,11 @@ impl Layout {
     /// The managed file with `role`, if configured.
     pub fn file(&self, role: FileRole) -> Option<&File> {
         self.files.iter().find(|f| f.role == role)
+    }
+
+    /// Whether `path` is a managed file.
+    pub fn is_managed(&self, path: &RelPath) -> bool {
+        self.files.iter().any(|f| &f.path == path)
     }
 }
 

@@ -46,6 +46,10 @@ pub mod code {
     pub const SLOT_INVALID: &str = "SLOT_INVALID";
     /// selfheal's own journal or store failed verification, or recovery found a conflict.
     pub const JOURNAL_INTEGRITY: &str = "JOURNAL_INTEGRITY";
+    /// At startup, a managed state file's bot lock stayed held past the bot's own lock
+    /// timeout: the bot would read an empty default and overwrite the file (HIGH in paper
+    /// mode).
+    pub const LOCK_HELD: &str = "LOCK_HELD";
     /// Warning: a stale lock file that was kept (held, naming a live process, or a bot runs).
     pub const STALE_LOCK: &str = "STALE_LOCK";
     /// Warning: a heartbeat was stale or unreadable (reset at startup, reported always).
@@ -79,6 +83,9 @@ pub mod code {
     /// cannot check and leaves alone: its name cannot be written in the journal (not
     /// UTF-8, control characters), or it is not a regular file.
     pub const UNCHECKED_PATH: &str = "UNCHECKED_PATH";
+    /// Warning: a directory selfheal shares but does not own (`logs/backups/`) is group- or
+    /// world-writable; it is reported, not changed.
+    pub const INSECURE_PERMISSIONS: &str = "INSECURE_PERMISSIONS";
 }
 
 /// One finding.

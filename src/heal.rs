@@ -6,8 +6,16 @@
 //! A live second bot instance in real mode (DUPLICATE_INSTANCE) means no state file is
 //! written: recovery of an interrupted transaction waits, and every planned operation
 //! becomes a failed heal. `rollback` refuses while a bot instance runs, unless forced.
+//!
+//! Every state file is read and rewritten under the bot's own lock for it, waited for up to
+//! the bot's lock timeout and held until the transaction has committed (`locked`); a
+//! managed file whose lock stays held is LOCK_HELD and is not written.
+
+mod locked;
 
 use crate::alerts::Batch;
+use crate::botlock::BotLocks;
+use crate::checks::locks::Known;
 use crate::checks::{self, Ctx, Phase, Planned};
 use crate::config::Layout;
 use crate::detect::{self, Detection, PostState};
@@ -120,8 +128,8 @@ impl Session {
         &'a self,
         journal: &'a Journal,
         mode: ModeChoice,
-        phase: Phase,
-        accept_loss: bool,
+        (phase, accept_loss): (Phase, bool),
+        locks: &'a Known,
     ) -> Ctx<'a> {
         Ctx {
             root: &self.root,
@@ -133,12 +141,20 @@ impl Session {
             journal,
             phase,
             accept_loss,
+            locks,
         }
+    }
+
+    /// When a wait for the bot's locks that starts now must end.
+    pub(crate) fn bot_lock_deadline(&self) -> Instant {
+        Instant::now() + self.layout.lock_bot_timeout
     }
 }
 
 /// Creates selfheal's own directories (`logs/`, `logs/backups/` and below) if missing,
 /// before the lock and journal can exist; returns the ones that were created.
+/// `logs/backups/` is created 0755, as the bot creates it (it keeps its own backups there);
+/// selfheal's subdirectories of it are 0700.
 ///
 /// # Errors
 /// I/O errors, or one of them existing as something other than a directory.
@@ -146,7 +162,7 @@ pub fn bootstrap(root: &Root) -> Result<Vec<RelPath>> {
     let mut created = Vec::new();
     for (dir, mode) in [
         ("logs", 0o755),
-        (BACKUPS_DIR, 0o700),
+        (BACKUPS_DIR, 0o755),
         (JOURNAL_DIR, 0o700),
         (OBJECTS_DIR, 0o700),
     ] {
@@ -186,7 +202,8 @@ pub(crate) fn mode_doubt(s: &Session, r: &Resolution) -> Option<Finding> {
 /// Runs `heal`.
 ///
 /// # Errors
-/// Operational errors (exit 8), lock timeout (32), invalid config (16).
+/// Operational errors (exit 8), lock timeout or a signal while waiting (32), invalid config
+/// (16).
 pub fn heal(opts: &Options) -> Result<Report> {
     if opts.dry_run {
         return inspect(opts, true);
@@ -198,15 +215,69 @@ pub fn heal(opts: &Options) -> Result<Report> {
     let boot = bootstrap(&s.root)?;
     let _lock = lock::acquire(&s.root, opts.lock_timeout)?;
     let mut journal = Journal::load(&s.root, s.mac.clone())?;
-    let cap = s.layout.max_file_size;
     if let Some(f) = defer_recovery(&s, &journal, mode)? {
         return Ok(blocked(mode, f, None));
     }
-    let rec = match recovery::recover(&s.root, &mut journal, cap, false) {
+    let deadline = s.bot_lock_deadline();
+    let mut locks = BotLocks::default();
+    let rec_report = match recover_first(&s, &mut journal, mode, (&mut locks, deadline), &boot)? {
+        Ok(r) => r,
+        Err(report) => return Ok(alerted(&s, report)),
+    };
+    let before = locked::before_plan(&s, &mut locks, deadline)?;
+    let ctx = s.ctx(
+        &journal,
+        mode,
+        (Phase::Startup, opts.accept_loss),
+        &before.known,
+    );
+    let mut planned = checks::plan(&ctx)?;
+    planned.findings.extend(mode_doubt(&s, &resolved));
+    hold_while_duplicate(&mut planned);
+    refuse_without_space(&s.root, &mut planned)?;
+    // ORDER: after the operations that will not run are dropped, so no lock file is
+    // created for a file that is not written.
+    let busy = (before.busy, deadline);
+    locked::after_plan(&s, &mut planned, &mut locks, busy, mode.mode, true)?;
+    let run = HealRun {
+        started,
+        boot,
+        rec_report,
+        known: before.known,
+        accept_loss: opts.accept_loss,
+    };
+    commit_heal(&s, &mut journal, mode, planned, run, locks)
+}
+
+/// What a heal did before its plan, for the rest of the run.
+struct HealRun {
+    started: Instant,
+    boot: Vec<RelPath>,
+    rec_report: Option<RecoveryReport>,
+    known: Known,
+    accept_loss: bool,
+}
+
+/// Recovery of an interrupted transaction under the bot locks of its files: `Ok(report)`
+/// of what it did to go on, or `Err(report)` of a heal that ends here (a journal that
+/// cannot be trusted, a conflict, a file still locked).
+fn recover_first(
+    s: &Session,
+    journal: &mut Journal,
+    mode: ModeChoice,
+    (locks, deadline): (&mut BotLocks, Instant),
+    boot: &[RelPath],
+) -> Result<std::result::Result<Option<RecoveryReport>, Report>> {
+    let busy = locked::for_recovery(s, journal, locks, deadline)?;
+    if let (false, Some(t)) = (busy.is_empty(), journal.unfinished()) {
+        let planned = locked::recovery_waits(s, t.txn, &busy, mode.mode);
+        return Ok(Err(assemble(s, journal, mode, &planned, None, boot, false)));
+    }
+    let rec = match recovery::recover(&s.root, journal, s.layout.max_file_size, false) {
         Ok(r) => r,
         Err(Error::JournalCorrupt { file, why }) => {
             let f = journal_finding(&format!("{}: {why}", file.display()));
-            return Ok(alerted(&s, blocked(mode, f, None)));
+            return Ok(Err(blocked(mode, f, None)));
         }
         Err(e) => return Err(e),
     };
@@ -217,44 +288,49 @@ pub fn heal(opts: &Options) -> Result<Report> {
         .map(|p| p.to_string());
     let rec_report = RecoveryReport::of(&rec.outcome, torn);
     if let RecoveryOutcome::Conflict { why, .. } = &rec.outcome {
-        let report = blocked(mode, journal_finding(why), rec_report);
-        return Ok(alerted(&s, report));
+        return Ok(Err(blocked(mode, journal_finding(why), rec_report)));
     }
-    let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
-    let mut planned = checks::plan(&ctx)?;
-    planned.findings.extend(mode_doubt(&s, &resolved));
-    hold_while_duplicate(&mut planned);
-    refuse_without_space(&s.root, &mut planned)?;
-    let mut txn = engine::begin(
-        &s.root,
-        &mut journal,
-        TxnMeta {
-            command: "heal",
-            mode: Some(mode.mode.to_string()),
-            rollback_of: None,
-        },
-        &planned.ops,
-        cap,
-    )?;
+    Ok(Ok(rec_report))
+}
+
+/// Applies and commits a heal's plan, releasing the bot's `locks` right after the commit,
+/// then alerts and retention.
+fn commit_heal(
+    s: &Session,
+    journal: &mut Journal,
+    mode: ModeChoice,
+    mut planned: Planned,
+    run: HealRun,
+    locks: BotLocks,
+) -> Result<Report> {
+    let meta = TxnMeta {
+        command: "heal",
+        mode: Some(mode.mode.to_string()),
+        rollback_of: None,
+    };
+    let mut txn = engine::begin(&s.root, journal, meta, &planned.ops, s.layout.max_file_size)?;
+    txn.under_bot_locks(locks.guarding(&s.layout, &planned.ops));
     let results = txn.apply(&planned.ops)?;
     // ORDER: detection sees the applied state and runs before the commit, so the commit
     // summary records the criticals; alerts follow the commit to name its id.
-    let mut ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
+    let mut ctx = s.ctx(journal, mode, (Phase::Startup, run.accept_loss), &run.known);
     ctx.txn = Some(txn.id());
     let detection = detect_after(&ctx, &mut planned, Some(&results));
     let measured = measure(&s.root);
     let history = History::default();
     predict_applied(&ctx, &mut planned, measured, (txn.id(), &results), &history);
-    let mut report = assemble(&s, &journal, mode, &planned, Some(&results), &boot, false);
-    report.recovery = rec_report;
+    let mut report = assemble(s, journal, mode, &planned, Some(&results), &run.boot, false);
+    report.recovery = run.rec_report;
     let batch = Batch::prepare(&s.root, &s.layout, &report.findings, mode.mode);
     report.alerts_suppressed = batch.suppressed;
     let salvaged = applied_salvages(&planned, &results);
-    let summary = summary(&report, &detection, &salvaged, started, measured);
-    let id = txn.commit(&mut journal, summary)?;
+    let summary = summary(&report, &detection, &salvaged, run.started, measured);
+    let id = txn.commit(journal, summary)?;
+    // ORDER: the bot's locks are released only once the transaction has committed.
+    drop(locks);
     report.transaction = Some(id);
-    send_alerts(&s, &batch, Some(id), &mut report);
-    retention(&s, &mut journal, &mut report, measured.backups_bytes);
+    send_alerts(s, &batch, Some(id), &mut report);
+    retention(s, journal, &mut report, measured.backups_bytes);
     Ok(report)
 }
 
@@ -479,10 +555,20 @@ fn inspect(opts: &Options, _as_heal: bool) -> Result<Report> {
         }
         return Ok(blocked(mode, journal_finding(&p.describe()), None));
     }
-    let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
+    let deadline = s.bot_lock_deadline();
+    let mut locks = BotLocks::default();
+    let before = locked::before_plan(&s, &mut locks, deadline)?;
+    let ctx = s.ctx(
+        &journal,
+        mode,
+        (Phase::Startup, opts.accept_loss),
+        &before.known,
+    );
     let mut planned = checks::plan(&ctx)?;
     planned.findings.extend(mode_doubt(&s, &resolved));
     hold_while_duplicate(&mut planned);
+    let busy = (before.busy, deadline);
+    locked::after_plan(&s, &mut planned, &mut locks, busy, mode.mode, false)?;
     pending_recovery(&s, &journal, &mut planned)?;
     detect_after(&ctx, &mut planned, None);
     let predicted = predictions(&ctx, &planned, measure(&s.root), None, &History::default());
@@ -897,6 +983,13 @@ pub fn rollback(opts: &Options, txn: u64, force: bool) -> Result<RollbackReport>
         .iter()
         .filter_map(|o| o.stat.map(|st| st.size))
         .fold(cap, u64::max);
+    let needs = crate::botlock::needs_of(&s.layout, &plan.ops);
+    let mut locks = BotLocks::default();
+    let deadline = s.bot_lock_deadline();
+    let busy = crate::botlock::acquire(&s.root, &s.layout, &needs, deadline, &mut locks)?;
+    if !busy.is_empty() {
+        return Err(locked::refused("rollback refused", &busy));
+    }
     let mut t = engine::begin(
         &s.root,
         &mut journal,
@@ -909,6 +1002,7 @@ pub fn rollback(opts: &Options, txn: u64, force: bool) -> Result<RollbackReport>
         cap,
     )?;
     t.with_xattrs(plan.xattrs.clone());
+    t.under_bot_locks(locks.guarding(&s.layout, &plan.ops));
     let results = t.apply(&plan.ops)?;
     let summary = json!({
         "rollback_of": txn,
@@ -918,6 +1012,8 @@ pub fn rollback(opts: &Options, txn: u64, force: bool) -> Result<RollbackReport>
         "restored": plan.ops.iter().map(|o| o.message.clone()).collect::<Vec<_>>(),
     });
     let id = t.commit(&mut journal, summary)?;
+    // ORDER: the bot's locks are released only once the transaction has committed.
+    drop(locks);
     Ok(rollback_report(&plan, Some(&results), Some(id)))
 }
 
@@ -949,7 +1045,17 @@ fn locked_and_recovered(s: &Session, opts: &Options) -> Result<(lock::DirLock, J
     bootstrap(&s.root)?;
     let held = lock::acquire(&s.root, opts.lock_timeout)?;
     let mut journal = Journal::load(&s.root, s.mac.clone())?;
+    let mut locks = BotLocks::default();
+    let busy = locked::for_recovery(s, &journal, &mut locks, s.bot_lock_deadline())?;
+    if !busy.is_empty() {
+        return Err(locked::refused(
+            "recovery of an interrupted transaction waits",
+            &busy,
+        ));
+    }
     let rec = recovery::recover(&s.root, &mut journal, s.layout.max_file_size, false)?;
+    // ORDER: the bot's locks of the recovered files are released once recovery is done.
+    drop(locks);
     if let RecoveryOutcome::Conflict { why, .. } = rec.outcome {
         return Err(Error::Refused(format!(
             "recovery found a conflict first: {why}"
@@ -978,7 +1084,16 @@ pub fn recover(opts: &Options, keep_current: bool) -> Result<RecoverReport> {
     bootstrap(&s.root)?;
     let _lock = lock::acquire(&s.root, opts.lock_timeout)?;
     let mut journal = Journal::load(&s.root, s.mac.clone())?;
+    let mut locks = BotLocks::default();
+    let busy = locked::for_recovery(&s, &journal, &mut locks, s.bot_lock_deadline())?;
+    if !busy.is_empty() {
+        return Err(locked::refused(
+            "recovery of the interrupted transaction waits",
+            &busy,
+        ));
+    }
     let rec = recovery::recover(&s.root, &mut journal, s.layout.max_file_size, keep_current)?;
+    drop(locks);
     let torn = rec
         .torn
         .as_ref()

@@ -12,12 +12,16 @@ use journal_format::{
     Tail, TxnState,
 };
 
-/// The directory of selfheal's own state (backups, journal, torn tails).
+/// The directory holding selfheal's own state (backups, journal, torn tails) in the
+/// subdirectories [`OWN_DIRS`]. It is shared: the bot keeps its own rolling backups in it,
+/// which selfheal never changes, counts or reports.
 pub const BACKUPS_DIR: &str = "logs/backups";
 /// The journal directory.
 pub const JOURNAL_DIR: &str = "logs/backups/journal";
 /// Where torn journal tails are saved.
 pub const TORN_DIR: &str = "logs/backups/torn";
+/// selfheal's own subdirectories of [`BACKUPS_DIR`]: everything it owns there.
+pub const OWN_DIRS: [&str; 3] = [JOURNAL_DIR, crate::store::OBJECTS_DIR, TORN_DIR];
 
 /// One transaction file, decoded.
 #[derive(Debug, Clone)]

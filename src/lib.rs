@@ -80,6 +80,7 @@
 pub mod acks;
 pub mod alerts;
 pub mod audit;
+pub mod botlock;
 pub mod checks;
 pub mod config;
 pub mod detect;
@@ -92,6 +93,7 @@ pub mod fsx;
 pub mod heal;
 pub mod health;
 pub mod hint;
+pub mod holders;
 pub mod journal;
 pub mod jsondiff;
 pub mod jsondoc;

@@ -368,14 +368,21 @@ fn remove_objects(root: &Root, objects: &[Digest]) -> Result<()> {
     Ok(())
 }
 
-/// Total size in bytes of the regular files under `logs/backups/` (journal, objects, torn
-/// tails), for the size warning.
+/// Total size in bytes of the regular files in selfheal's own subdirectories of
+/// `logs/backups/` (journal, objects, torn tails), for the size warning; the bot's own
+/// backups beside them are not counted.
 ///
 /// # Errors
 /// I/O errors listing or reading metadata.
 pub fn backups_size(root: &Root) -> Result<u64> {
     let mut total = 0u64;
-    let mut stack = vec![RelPath::new(crate::journal::BACKUPS_DIR)?];
+    let mut stack = Vec::new();
+    for dir in crate::journal::OWN_DIRS {
+        let rel = RelPath::new(dir)?;
+        if matches!(root.entry(&rel)?, Entry::Present(st) if st.kind == Kind::Dir) {
+            stack.push(rel);
+        }
+    }
     while let Some(dir) = stack.pop() {
         for e in root.list(Some(&dir))? {
             let Ok(child) = dir.join(&e.name) else {

@@ -10,7 +10,8 @@
 //!
 //! Invariants: watch never signals a process, never resets a heartbeat and never removes a
 //! lock — a plan asking for one of these is refused whole (it would be a bug in a check);
-//! no file operation runs without the bot's lock for its file held until the commit;
+//! no file operation runs without the bot's lock for its file held until the commit (for
+//! every file that has one, see `botlock`);
 //! SIGTERM/SIGINT are honoured between steps and while sleeping, and a transaction, once
 //! begun, is always finished. An operational error in a cycle (a full disk, an I/O error)
 //! ends that cycle only: whatever it began is rolled back (or left to the next cycle's
@@ -30,13 +31,13 @@ pub use notify::NotifyTarget;
 pub use report::{human_duration, CycleReport, Outcome};
 
 use crate::alerts::Batch;
+use crate::checks::locks::Known;
 use crate::checks::{self, Phase, Planned};
-use crate::config::Layout;
 use crate::engine::{self, TxnMeta};
 use crate::error::{Error, Result};
 use crate::findings::{code, Finding, Level};
 use crate::heal::{self, Options, Session};
-use crate::journal::{self, Journal, BACKUPS_DIR};
+use crate::journal::{self, Journal};
 use crate::lock;
 use crate::mode::{Mode, ModeChoice};
 use crate::paths::RelPath;
@@ -44,7 +45,6 @@ use crate::plan::{Action, Op};
 use crate::predict::{History, Measured};
 use crate::recovery::{self, RecoveryOutcome};
 use crate::report::{RecoveryReport, Report};
-use journal_format::Node;
 use notify::Notifier;
 use serde::Serialize;
 use std::ops::ControlFlow;
@@ -345,7 +345,7 @@ impl Watcher {
             let report = self.quiet(journal, planned, run, measured);
             (Outcome::Checked, report)
         } else {
-            let locked = bot_locks(&self.s.layout, &planned, &held);
+            let locked = held.guarding(&self.s.layout, &planned.ops);
             let mut r = self.commit(journal, planned, run, measured, (&skipped, locked))?;
             // ORDER: the bot's locks are released only once the transaction is committed.
             drop(held);
@@ -364,7 +364,7 @@ impl Watcher {
             None => None,
             Some(t) => {
                 let txn = t.txn;
-                let paths = unfinished_files(t)?;
+                let paths = crate::botlock::intent_needs(&s.layout, t)?;
                 if let Some(blocked) = self.recovery_waits(journal, txn, &paths)? {
                     return Ok(blocked);
                 }
@@ -404,7 +404,7 @@ impl Watcher {
         &self,
         journal: &Journal,
         txn: u64,
-        paths: &[RelPath],
+        paths: &[crate::botlock::Need],
     ) -> Result<Option<Recovered>> {
         if self.mode.mode != Mode::Real || paths.is_empty() {
             return Ok(None);
@@ -437,14 +437,23 @@ impl Watcher {
         Recovered::Blocked(Box::new(report), vec![skip])
     }
 
+    /// What the checks know of the bot's locks in a cycle: none is held by watch while it
+    /// plans, and a held lock is waited for up to the bot's lock timeout (never longer than
+    /// a cycle may wait for selfheal's own lock) before it is reported as held too long.
+    fn known(&self) -> Known {
+        let wait = self.s.layout.lock_bot_timeout.min(self.lock_wait);
+        Known::waiting_until(Instant::now() + wait)
+    }
+
     /// The cycle's plan: what the checks plan in [`Phase::Watch`], minus what was read
     /// while the bot was writing it (or under its lock), returned as skips (`gate::verify`),
     /// and minus what must not run now (a plan asking for something watch never does; a
     /// duplicate instance in real mode; too little disk space for the backups).
     fn plan(&self, journal: &Journal) -> Result<(Planned, Vec<Skip>)> {
+        let known = self.known();
         let ctx = self
             .s
-            .ctx(journal, self.mode, Phase::Watch, self.accept_loss);
+            .ctx(journal, self.mode, (Phase::Watch, self.accept_loss), &known);
         let mut planned = checks::plan(&ctx)?;
         let skipped = gate::verify(&self.s.root, &self.s.layout, &mut planned)?;
         refuse_forbidden(&mut planned);
@@ -455,9 +464,10 @@ impl Watcher {
 
     /// A cycle with nothing to change: findings, predictions and new alerts only.
     fn quiet(&self, journal: &Journal, mut planned: Planned, run: Run, m: Measured) -> Report {
+        let known = self.known();
         let ctx = self
             .s
-            .ctx(journal, self.mode, Phase::Watch, self.accept_loss);
+            .ctx(journal, self.mode, (Phase::Watch, self.accept_loss), &known);
         heal::detect_after(&ctx, &mut planned, None);
         let predicted = heal::predictions(&ctx, &planned, m, None, &self.memory);
         planned.findings.extend(predicted);
@@ -487,7 +497,8 @@ impl Watcher {
         let mut txn = engine::begin(&s.root, journal, meta, &planned.ops, cap)?;
         txn.under_bot_locks(locked);
         let results = txn.apply(&planned.ops)?;
-        let mut ctx = s.ctx(journal, self.mode, Phase::Watch, self.accept_loss);
+        let known = self.known();
+        let mut ctx = s.ctx(journal, self.mode, (Phase::Watch, self.accept_loss), &known);
         ctx.txn = Some(txn.id());
         let detection = heal::detect_after(&ctx, &mut planned, Some(&results));
         heal::predict_applied(&ctx, &mut planned, m, (txn.id(), &results), &self.memory);
@@ -510,20 +521,6 @@ impl Watcher {
         heal::send_alerts(s, &batch, Some(id), &mut report);
         Ok(report)
     }
-}
-
-/// Each planned path whose bot lock `held` holds, with that lock.
-fn bot_locks(layout: &Layout, planned: &Planned, held: &gate::Held) -> Vec<(RelPath, RelPath)> {
-    let locks: Vec<&RelPath> = held.locks().collect();
-    planned
-        .ops
-        .iter()
-        .filter_map(|op| {
-            let path = op.path.clone()?;
-            let lock = gate::lock_path(&path, &layout.config.locks.suffix).ok()?;
-            locks.contains(&&lock).then_some((path, lock))
-        })
-        .collect()
 }
 
 /// A heal commit summary plus the cycle number and what the cycle skipped.
@@ -557,22 +554,6 @@ fn changed_since(report: &Report) -> Vec<Skip> {
             locked: false,
         })
         .collect()
-}
-
-/// The state files an unfinished transaction touched (regular files on either side of an
-/// intent, outside selfheal's own `logs/backups/`): recovery may rewrite them.
-fn unfinished_files(t: &journal::TxnFile) -> Result<Vec<RelPath>> {
-    let own = RelPath::new(BACKUPS_DIR)?;
-    let mut out = Vec::new();
-    for it in recovery::intents_of(t) {
-        let file = |n: &Node| matches!(n, Node::File { .. });
-        let Some(path) = &it.path else { continue };
-        let rel = RelPath::new(path.as_str())?;
-        if (file(&it.before) || file(&it.after)) && !rel.starts_with(&own) {
-            out.push(rel);
-        }
-    }
-    Ok(out)
 }
 
 /// What watch never does, whatever a check plans: `Some(what)` for such an operation.

@@ -49,8 +49,8 @@ fn full_config(shared: &Path) -> Value {
                 "mode": "0644"
             }
         ],
-        "heartbeats": {"json_dir": "var/hb", "plain_files": ["var/.alive"], "stale_after": "2m"},
-        "locks": {"dirs": ["var"], "suffix": ".lck", "stale_after": "1m"},
+        "heartbeats": {"json_dir": "var/hb", "plain_files": ["var/.alive"], "stale_after": "2m", "max_clock_skew": "1m"},
+        "locks": {"dirs": ["var"], "suffix": ".lck", "stale_after": "1m", "bot_timeout": "2s"},
         "processes": {"interpreters": ["node"], "script": "bot.js", "min_age": "0s", "grace": "2s"},
         "positions": {"identity": ["symbol", "side"], "margin_tolerance": 0.5, "compare_open_positions_count": true},
         "slots": {"infer": false, "suffixes": ["one", "two"], "current_link": null, "known": []},
@@ -90,6 +90,8 @@ fn every_item_overridden_works_end_to_end() {
         format!("{{\"last_heartbeat_ts\": {old}}}").as_bytes(),
     );
     put(r, "var/.alive", old.to_string().as_bytes());
+    let ahead = format!("{{\"last_heartbeat_ts\": {}}}", now() + 90);
+    put(r, "var/hb/ahead.json", ahead.as_bytes());
     let legacy = format!("{{\"last_heartbeat_ts\": {old}}}");
     put(r, "state/heartbeats/legacy.json", legacy.as_bytes());
     put(r, "logs/.bot_heartbeat", old.to_string().as_bytes());
@@ -115,8 +117,9 @@ fn every_item_overridden_works_end_to_end() {
         .any(|f| f.contains("var/big.json") && f.contains("size limit")));
     // locks: only `.lck` in `var`, stale after 1m
     assert!(!lck.exists() && r.join("var/y.lock").exists() && r.join("logs/z.lock").exists());
-    // heartbeats: only the configured ones, stale after 2m
-    assert_eq!(run.stat("heartbeats_reset"), 2);
+    // heartbeats: only the configured ones, stale after 2m, at most 1m in the future
+    assert_eq!(run.stat("heartbeats_reset"), 3);
+    assert_ne!(get(r, "var/hb/ahead.json"), Some(ahead.into_bytes()));
     assert_ne!(get(r, "var/.alive"), Some(old.to_string().into_bytes()));
     assert_eq!(
         get(r, "logs/.bot_heartbeat"),

@@ -77,7 +77,14 @@ fn validate_startup_state_describes_without_changing() {
     let v = selfheal::validate_startup_state(&opts(&bot, Mode::Real)).expect("validate");
     assert!(!v.valid);
     let states: Vec<(&str, &str)> = v.files.iter().map(|f| (f.path.as_str(), f.state)).collect();
-    assert_eq!(states, [(POSITIONS, "corrupt"), (PORTFOLIO, "missing")]);
+    assert_eq!(
+        states,
+        [
+            (POSITIONS, "corrupt"),
+            (PORTFOLIO, "missing"),
+            ("logs/trades_futures.json", "ok")
+        ]
+    );
     assert_eq!(v.issues.len(), 1, "{:?}", v.issues);
     assert_eq!(v.missing_directories, ["feature_store"]);
     assert_eq!(bot.everything(), before);

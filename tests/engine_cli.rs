@@ -19,7 +19,7 @@ fn missing_root_is_refused_and_init_creates_it() {
     assert_eq!(v["start_allowed"], true);
     assert_eq!(v["mode"], "paper");
     assert_eq!(v["stats"]["directories_created"], 8);
-    assert_eq!(v["stats"]["files_created"], 2);
+    assert_eq!(v["stats"]["files_created"], 3);
     for d in [
         "logs",
         "config",
@@ -40,13 +40,42 @@ fn missing_root_is_refused_and_init_creates_it() {
         serde_json::from_slice(&f.read("logs/portfolio_futures.json")).expect("json");
     assert_eq!(portfolio["open_positions_count"], 0);
     assert_eq!(portfolio["snapshots"], serde_json::json!([]));
+    let keys: Vec<&String> = portfolio.as_object().expect("object").keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "total_margin_allocated",
+            "available_margin",
+            "used_margin",
+            "unrealized_pnl",
+            "realized_pnl",
+            "total_funding_fees",
+            "total_trading_fees",
+            "open_positions_count",
+            "total_notional_exposure",
+            "effective_leverage",
+            "snapshots"
+        ],
+        "the bot's own key order"
+    );
+    assert_eq!(
+        f.read("logs/trades_futures.json"),
+        b"{\n  \"trades\": [],\n  \"total_trades_count\": 0\n}\n".to_vec(),
+        "the bot's own key order"
+    );
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(f.path("logs/backups"))
-        .expect("stat")
-        .permissions()
-        .mode()
-        & 0o777;
-    assert_eq!(mode, 0o700);
+    let mode = |rel: &str| {
+        std::fs::metadata(f.path(rel))
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    // `logs/backups/` is shared with the bot (created as the bot creates it); selfheal's
+    // own subdirectories are owner-only.
+    assert_eq!(mode("logs/backups"), 0o755);
+    assert_eq!(mode("logs/backups/journal"), 0o700);
+    assert_eq!(mode("logs/backups/objects"), 0o700);
 }
 
 #[test]

@@ -116,12 +116,12 @@ fn a_journal_of_an_unknown_version_is_never_appended_to() {
     );
 }
 
+/// A heal crashed at fault point `after + 2` of the point that renames `rel`, on a root
+/// made by `setup` (the same setup traced first to number the points).
 #[cfg(feature = "fault-injection")]
-#[test]
-fn a_recovery_conflict_changes_nothing_until_the_operator_keeps_current() {
+fn crashed_after_rename(setup: impl Fn(&Fixture), rel: &str) -> Fixture {
     let f = Fixture::with_root();
-    f.write("logs/positions_futures.json", "");
-    f.write("logs/portfolio_futures.json", "");
+    setup(&f);
     let trace = f
         .cmd(&["heal"])
         .env("SELFHEAL_FAULT_TRACE", "1")
@@ -133,12 +133,11 @@ fn a_recovery_conflict_changes_nothing_until_the_operator_keeps_current() {
         .map(str::to_string)
         .collect();
     let g = Fixture::with_root();
-    g.write("logs/positions_futures.json", "");
-    g.write("logs/portfolio_futures.json", "");
-    // Crash right after the positions file was renamed into place, before its done.
+    setup(&g);
+    // Crash right after the file was renamed into place, before its done.
     let k = points
         .iter()
-        .position(|p| p.contains("Rename logs/positions_futures.json"))
+        .position(|p| p.contains(&format!("Rename {rel}")))
         .expect("rename point")
         + 2;
     let out = g
@@ -147,10 +146,48 @@ fn a_recovery_conflict_changes_nothing_until_the_operator_keeps_current() {
         .output()
         .expect("crash");
     assert_eq!(code(&out), -6, "{}", stderr(&out));
-    g.write(
-        "logs/positions_futures.json",
-        "{\"open_positions\":[],\"closed_positions\":[],\"edited\":1}",
+    g
+}
+
+#[cfg(feature = "fault-injection")]
+fn empty_state(f: &Fixture) {
+    f.write("logs/positions_futures.json", "");
+    f.write("logs/portfolio_futures.json", "");
+}
+
+/// The heal held the bot's lock on the positions file: what is there after the crash that
+/// is neither side was written by the bot under its lock since, and is its newer version.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_file_the_bot_rewrote_after_a_killed_heal_is_kept_as_its_newer_version() {
+    let g = crashed_after_rename(empty_state, "logs/positions_futures.json");
+    let bots = b"{\"open_positions\":[],\"closed_positions\":[],\"edited\":1}".to_vec();
+    g.write("logs/positions_futures.json", &bots);
+    let (rc, v) = g.json(&["heal", "--mode", "real"]);
+    assert_eq!(rc, 0, "{v}");
+    assert_eq!(
+        g.read("logs/positions_futures.json"),
+        bots,
+        "the bot's version stays"
     );
+    assert!(
+        v["recovery"].to_string().contains("kept"),
+        "recovery says it kept the bot's version: {v}"
+    );
+    assert_eq!(code(&g.run(&["journal", "verify"])), 0);
+}
+
+/// A heartbeat is no file the bot locks: a third version of it after a crash is a conflict,
+/// which changes nothing until the operator keeps what is there.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_recovery_conflict_changes_nothing_until_the_operator_keeps_current() {
+    let setup = |f: &Fixture| {
+        empty_state(f);
+        f.write("logs/.bot_heartbeat", "1000");
+    };
+    let g = crashed_after_rename(setup, "logs/.bot_heartbeat");
+    g.write("logs/.bot_heartbeat", "2000");
     let before = g.snapshot();
     let rec = g.run(&["recover"]);
     assert_eq!(code(&rec), 4, "{}", stderr(&rec));
@@ -168,10 +205,6 @@ fn a_recovery_conflict_changes_nothing_until_the_operator_keeps_current() {
     );
     let (rc, v) = g.json(&["heal", "--mode", "real"]);
     assert_eq!(rc, 0, "{v}");
-    assert_eq!(
-        g.read("logs/positions_futures.json"),
-        b"{\"open_positions\":[],\"closed_positions\":[],\"edited\":1}".to_vec()
-    );
     assert_eq!(code(&g.run(&["journal", "verify"])), 0);
 }
 

@@ -5,8 +5,9 @@ use crate::util::{code, diff, stderr, Fixture, Snapshot};
 use journal_format::{self as jf, Mac};
 
 /// A damaged root: an empty positions file (0640, old), a portfolio missing a required key
-/// (via config), a stale unheld lock file, missing directories, an untouched file. Returns
-/// the config path.
+/// (via config), a stale unheld lock file of a file selfheal does not manage, missing
+/// directories, an untouched file; the bot's own lock files of the two managed files it
+/// rewrites exist, as a bot that locks them leaves them. Returns the config path.
 pub fn damaged(f: &Fixture) -> std::path::PathBuf {
     f.mkdir("logs");
     f.write("logs/positions_futures.json", "");
@@ -17,8 +18,10 @@ pub fn damaged(f: &Fixture) -> std::path::PathBuf {
         "{\n  \"realized_pnl\": -3.519194,\n  \"snapshots\": [{\"amount\": 100.10}]\n}\n",
     );
     f.age("logs/portfolio_futures.json", 3_600);
+    f.write("logs/orders_futures.json.lock", "");
+    f.age("logs/orders_futures.json.lock", 3_600);
     f.write("logs/positions_futures.json.lock", "");
-    f.age("logs/positions_futures.json.lock", 3_600);
+    f.write("logs/portfolio_futures.json.lock", "");
     f.write("logs/notes.txt", "not managed\n");
     f.age("logs/notes.txt", 7_200);
     let config = f.dir.path().join("selfheal.json");

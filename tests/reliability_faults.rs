@@ -208,8 +208,8 @@ fn heal_with_alerts_and_retention() -> (Arena, String) {
     let cfg = cfg.to_str().expect("utf8").to_string();
     let (rc, v) = a.json(&["--config", cfg.as_str(), "heal"]);
     assert_eq!(rc, 0, "{v}");
-    a.fx.write("logs/positions_futures.json.lock", "");
-    a.fx.age("logs/positions_futures.json.lock", 3_600);
+    a.fx.write("logs/orders_futures.json.lock", "");
+    a.fx.age("logs/orders_futures.json.lock", 3_600);
     (a, cfg)
 }
 

@@ -98,15 +98,14 @@ fn concurrent_heals_rollbacks_and_a_watch_on_one_root() {
 }
 
 /// The damaged fixture of the rollback tests in a shape `watch` heals exactly as `heal`
-/// does: the bot's lock files exist and are never stale (watch never removes a lock and
-/// creates a missing one unjournaled, so either would leave a state that is neither side).
+/// does: the bot's lock files exist (as in `damaged`) and are never stale (watch never
+/// removes a lock, so a stale one would leave a state that is neither side).
 fn watch_fixture(a: &Arena) -> PathBuf {
     let cfg = damaged(&a.fx);
     let mut v: Value =
         serde_json::from_slice(&std::fs::read(&cfg).expect("read config")).expect("config");
     v["locks"] = serde_json::json!({"stale_after": "3650d"});
     std::fs::remove_file(&cfg).expect("move the config");
-    a.fx.write("logs/portfolio_futures.json.lock", "");
     a.config(&v.to_string())
 }
 

@@ -26,11 +26,17 @@ fn with_open_umask(a: &Arena, args: &[&str]) -> std::process::Output {
     a.output(&mut cmd)
 }
 
-/// Every directory under `logs/backups` (itself included) is 0700 and every file 0600.
+/// Every directory of selfheal's own under `logs/backups` (journal, objects, torn tails,
+/// and below) is 0700 and every file in them 0600; `logs/backups` itself, shared with the
+/// bot, is left as it is.
 fn owner_only(root: &Path) -> usize {
     let top = root.join("logs/backups");
     let mut checked = 0;
-    let mut stack = vec![top];
+    let mut stack: Vec<_> = ["journal", "objects", "torn"]
+        .iter()
+        .map(|d| top.join(d))
+        .filter(|d| d.is_dir())
+        .collect();
     while let Some(dir) = stack.pop() {
         let mode = std::fs::symlink_metadata(&dir)
             .expect("lstat")
@@ -56,6 +62,14 @@ fn owner_only(root: &Path) -> usize {
         }
     }
     checked
+}
+
+fn mode_of(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path)
+        .expect("lstat")
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
 #[test]
@@ -97,6 +111,8 @@ fn backups_and_journal_are_owner_only_whatever_the_umask() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let checked = owner_only(&a.root());
     assert!(checked > 10, "{checked} paths checked");
+    // Created by selfheal as the bot creates it: shared, not owner-only.
+    assert_eq!(mode_of(&a.root().join("logs/backups")), 0o755);
 }
 
 #[test]
@@ -117,6 +133,16 @@ fn loosened_backups_are_tightened_back() {
     let (rc, v) = a.json(&["--config", cfg, "heal"]);
     assert_eq!(rc, 0, "{v}");
     owner_only(&a.root());
+    // The shared directory is the bot's too: reported, never changed.
+    assert_eq!(mode_of(&a.root().join("logs/backups")), 0o777);
+    let reported: Vec<&Value> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "INSECURE_PERMISSIONS")
+        .collect();
+    assert_eq!(reported.len(), 1, "{v}");
+    assert_eq!(reported[0]["path"], "logs/backups");
 }
 
 /// State files whose content carries terminal escapes (CSI, OSC), BEL, C1 and raw bytes.

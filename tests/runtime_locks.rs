@@ -1,11 +1,25 @@
-//! Stale lock files: removed only when old, not held (flock) and naming no live process;
-//! rollback puts them back byte for byte with their mode and their old mtime.
+//! Lock files: a stale one is removed only when old, not held (flock) and naming no live
+//! process; rollback puts it back byte for byte with its mode and its old mtime. An idle
+//! lock file is never reported; the lock of a managed file is held by selfheal for the
+//! whole run, so it is never removed.
 
 use crate::runtime_support::{age, bot, get, mode, mtime_ns, put, selfheal, tempdir, Guard};
 use std::path::Path;
 use std::process::Command;
 
-const LOCK: &str = "logs/positions_futures.json.lock";
+/// The lock of a file selfheal does not manage.
+const LOCK: &str = "logs/orders_futures.json.lock";
+/// The lock of the managed positions file.
+const POSITIONS_LOCK: &str = "logs/positions_futures.json.lock";
+
+/// A root whose bot lock timeout is short (a held lock is reported after 1 s).
+fn short_timeout(r: &Path) {
+    put(
+        r,
+        "config/selfheal.json",
+        br#"{"locks": {"bot_timeout": "1s"}}"#,
+    );
+}
 
 #[test]
 fn stale_unheld_lock_is_removed_and_rollback_restores_it() {
@@ -13,16 +27,26 @@ fn stale_unheld_lock_is_removed_and_rollback_restores_it() {
     let r = root.path();
     let lock = put(r, LOCK, b"");
     let state_lock = put(r, "state/streak_state_alpha.json.lock", b"4194304\n");
+    let store_lock = put(r, "feature_store/hold_time_policy.json.lock", b"");
+    let positions_lock = put(r, POSITIONS_LOCK, b"");
     crate::runtime_support::chmod(&lock, 0o640);
     age(&lock, 1000);
     age(&state_lock, 5000);
+    age(&store_lock, 5000);
+    age(&positions_lock, 5000);
+    let positions_mtime = mtime_ns(&positions_lock);
     let (mode_before, mtime_before) = (mode(&lock), mtime_ns(&lock));
     let run = selfheal(r, &["heal"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.healed(&format!("Removed stale lock: {LOCK} (age 10")));
     assert!(run.healed("Removed stale lock: state/streak_state_alpha.json.lock (age 50"));
-    assert_eq!(run.stat("locks_cleared"), 2);
-    assert!(!lock.exists() && !state_lock.exists());
+    assert!(run.healed("Removed stale lock: feature_store/hold_time_policy.json.lock (age 50"));
+    assert_eq!(run.stat("locks_cleared"), 3);
+    assert!(!lock.exists() && !state_lock.exists() && !store_lock.exists());
+    // The positions file's lock is the bot's lock selfheal held for this run: kept, as it
+    // was, and not reported.
+    assert_eq!(mtime_ns(&positions_lock), positions_mtime);
+    assert!(run.findings("STALE_LOCK").is_empty());
 
     let rb = selfheal(r, &["rollback", &run.txn()]);
     assert_eq!(rb.code, 0, "{}", rb.stderr);
@@ -40,7 +64,8 @@ fn stale_unheld_lock_is_removed_and_rollback_restores_it() {
 
     // Still stale after the rollback: the next heal removes it again.
     let again = selfheal(r, &["heal"]);
-    assert_eq!(again.stat("locks_cleared"), 2, "{}", again.stderr);
+    assert_eq!(again.stat("locks_cleared"), 3, "{}", again.stderr);
+    assert!(positions_lock.exists());
 }
 
 /// `python3 -c` holding an exclusive flock on `lock`, ready once it holds it.
@@ -56,10 +81,11 @@ fn holder(lock: &Path, ready: &Path) -> Guard {
 }
 
 #[test]
-fn stale_lock_held_by_a_live_process_is_kept() {
+fn lock_held_past_the_bot_timeout_is_kept_and_reported_with_its_holder() {
     let root = tempdir();
     let aux = tempdir();
     let r = root.path();
+    short_timeout(r);
     let lock = put(r, LOCK, b"held");
     age(&lock, 3600);
     let mut child = holder(&lock, &aux.path().join("ready"));
@@ -71,6 +97,14 @@ fn stale_lock_held_by_a_live_process_is_kept() {
     assert_eq!(f.len(), 1, "{:?}", run.json["findings"]);
     assert_eq!(f[0]["path"], LOCK);
     assert_eq!(f[0]["level"], "HIGH");
+    assert_eq!(f[0]["details"]["holders"][0]["pid"], child.pid());
+    let message = f[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("held by {} (", child.pid()))
+            && message.contains("python3 -c import fcntl")
+            && message.contains("longer than the bot's lock timeout (1 s)"),
+        "{message}"
+    );
     assert!(child.running());
 }
 
@@ -122,6 +156,11 @@ fn stale_lock_is_kept_while_a_bot_runs() {
     let run = selfheal(r, &["heal"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(lock.exists());
-    assert_eq!(run.findings("STALE_LOCK").len(), 1);
+    assert_eq!(run.stat("locks_cleared"), 0);
+    assert!(
+        run.findings("STALE_LOCK").is_empty(),
+        "an idle lock is never reported: {}",
+        run.json["findings"]
+    );
     assert!(b.running());
 }

@@ -171,7 +171,7 @@ fn rollback_refuses_while_a_bot_runs_unless_forced() {
     let root = fast_root();
     let aux = tempdir();
     let r = root.path();
-    let lock = put(r, "logs/positions_futures.json.lock", b"x");
+    let lock = put(r, "state/streak_state_alpha.json.lock", b"x");
     age(&lock, 3600);
     let run = selfheal(r, &["heal"]);
     assert_eq!(run.stat("locks_cleared"), 1, "{}", run.stderr);
@@ -187,7 +187,7 @@ fn rollback_refuses_while_a_bot_runs_unless_forced() {
     let forced = selfheal(r, &["rollback", &run.txn(), "--force"]);
     assert_eq!(forced.code, 0, "{}", forced.stderr);
     assert_eq!(
-        get(r, "logs/positions_futures.json.lock").as_deref(),
+        get(r, "state/streak_state_alpha.json.lock").as_deref(),
         Some(&b"x"[..])
     );
 }

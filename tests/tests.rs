@@ -24,6 +24,8 @@ mod config_override;
 mod runtime_heartbeats;
 // Stale lock files.
 mod runtime_locks;
+// The reference bot's own state root: ISO heartbeat, held locks, trades file, its backups.
+mod realbot_layout;
 // Group/world-writable state.
 mod runtime_permissions;
 // Bot instances and orphan processes, with real child processes.

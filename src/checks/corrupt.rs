@@ -61,6 +61,7 @@ fn noun(role: FileRole) -> &'static str {
     match role {
         FileRole::Positions => "positions file",
         FileRole::Portfolio => "portfolio file",
+        FileRole::Trades => "trades file",
         FileRole::Json => "file",
     }
 }

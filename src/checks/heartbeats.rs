@@ -1,15 +1,29 @@
 //! Stale heartbeats: the JSON heartbeats `*.json` in `heartbeats.json_dir`
 //! (`{"component", "last_heartbeat_ts": epoch, "last_heartbeat_dt": "YYYY-MM-DD HH:MM:SS UTC",
-//! ...}`) and the plain files of `heartbeats.plain_files` (one integer epoch). One older than
-//! `heartbeats.stale_after` is reset to now at startup when no bot keeps running; an
-//! unreadable one is rewritten the same way. A JSON heartbeat keeps every byte except the
-//! two timestamp values (text substitution; a missing one is inserted), unless it is not a
-//! JSON object at all, when a fresh heartbeat is written. How stale it was is always
-//! reported as a finding, never hidden; `watch` (or a running bot) only reports.
+//! ...}`) and the plain files of `heartbeats.plain_files`: ISO-8601 text as the reference
+//! bot writes it (`2026-12-05T07:21:25.512345`, no zone meaning UTC; a `Z` or an offset is
+//! read too) or an epoch number (integer or with a fraction).
+//!
+//! One older than `heartbeats.stale_after`, or dated further in the future than
+//! `heartbeats.max_clock_skew` (it would look fresh until that date), is reset to now at
+//! startup when no bot keeps running. A fresh one is never rewritten. A reset keeps the
+//! format found: a JSON heartbeat keeps every byte except the two timestamp values (text
+//! substitution; a missing one is inserted), unless it is not a JSON object at all, when a
+//! fresh heartbeat is written; a plain one is written as it was (ISO text as naive UTC with
+//! microseconds, like Python's `datetime.utcnow().isoformat()`; an epoch as an epoch).
+//!
+//! An unreadable heartbeat falls back to its mtime before it is called stale. It is always
+//! reported (the bot's own startup check breaks on a `.bot_heartbeat` that is not ISO
+//! text), counted stale only when its mtime is stale too, and at startup rewritten with the
+//! current time (ISO for a plain file) whatever its mtime. How stale a heartbeat was is
+//! always reported, never hidden; `watch` (or a running bot) only reports. A heartbeat
+//! directory that cannot be reached without crossing an untrusted symlink is reported
+//! (UNCHECKED_PATH), never skipped silently.
 
-use super::{listable_dir, scan, Bots, Ctx, Phase, Planned};
+use super::{scan, unchecked, Bots, Ctx, Phase, Planned};
 use crate::error::Result;
 use crate::findings::{code, Finding, Level};
+use crate::fsx::{Entry, Kind};
 use crate::jsondoc;
 use crate::paths::RelPath;
 use crate::plan::{observe, Action, Observed, Op};
@@ -19,14 +33,28 @@ use std::sync::Arc;
 const TS_KEY: &str = "last_heartbeat_ts";
 const DT_KEY: &str = "last_heartbeat_dt";
 const DT_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+/// ISO-8601 as Python's `datetime.isoformat()` writes a naive time with microseconds.
+const ISO_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
 
-/// The two formats.
+/// The formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
     /// A JSON object with the two timestamp members.
     Json,
-    /// One integer epoch.
-    Plain,
+    /// A plain file, written in this style.
+    Plain(Style),
+}
+
+/// How a plain heartbeat writes its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// ISO-8601 text, naive UTC (what the reference bot writes; also the style of a new or
+    /// unreadable file).
+    Iso,
+    /// An integer epoch.
+    Epoch,
+    /// An epoch with a fraction.
+    EpochFraction,
 }
 
 /// A heartbeat as read, with its age, whether stale or not (the predictions read these).
@@ -49,32 +77,59 @@ enum Reading {
     Unreadable(String),
 }
 
-/// Plans the reset (or the report) of every stale or unreadable heartbeat.
+/// What a heartbeat's age means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Fresh (within the clock skew if in the future).
+    Fresh,
+    /// Older than the stale threshold.
+    Stale(i64),
+    /// Dated further in the future than the allowed clock skew (seconds ahead).
+    Future(i64),
+}
+
+/// Plans the reset (or the report) of every stale, future-dated or unreadable heartbeat.
 ///
 /// # Errors
 /// I/O errors while listing or reading.
 pub fn plan(ctx: &Ctx<'_>, p: &mut Planned) -> Result<()> {
     let dir = &ctx.layout.heartbeat_dir;
-    if listable_dir(ctx.root, dir)? {
+    if reachable_dir(ctx, dir, p)? {
         // Not only regular files: a symlink, FIFO or directory named like a heartbeat is
         // a heartbeat nobody can read, a failed heal like any other (`plan_one`).
         for (rel, _) in scan(ctx.root, dir, ".json", "heartbeat", p)? {
-            plan_one(ctx, p, &rel, Format::Json)?;
+            plan_one(ctx, p, &rel, false)?;
         }
     }
     for rel in &ctx.layout.heartbeat_plain {
-        plan_one(ctx, p, rel, Format::Plain)?;
+        plan_one(ctx, p, rel, true)?;
     }
     Ok(())
 }
 
-fn plan_one(ctx: &Ctx<'_>, p: &mut Planned, rel: &RelPath, format: Format) -> Result<()> {
+/// Whether the heartbeat directory can be listed; one that exists but lies behind a
+/// symlink selfheal does not trust (or is not a directory) is reported as UNCHECKED_PATH.
+fn reachable_dir(ctx: &Ctx<'_>, dir: &RelPath, p: &mut Planned) -> Result<bool> {
+    let why = match ctx.root.entry(dir)? {
+        Entry::Present(st) if st.kind == Kind::Dir => return Ok(true),
+        Entry::Absent => return Ok(false),
+        Entry::Present(st) if st.kind == Kind::Symlink => {
+            "is a symlink the configuration does not trust (not followed)"
+        }
+        Entry::Present(_) => "is not a directory",
+        Entry::Unreachable => "lies behind a symlink or a non-directory (not followed)",
+    };
+    unchecked(p, dir.as_str(), &format!("heartbeat directory {dir} {why}"));
+    Ok(false)
+}
+
+fn plan_one(ctx: &Ctx<'_>, p: &mut Planned, rel: &RelPath, plain: bool) -> Result<()> {
     let before = observe(ctx.root, rel, ctx.layout.max_file_size)?;
     if let Some(why) = &before.untouchable {
         p.fail("stale_heartbeat", Some(rel.as_str()), format!("it {why}"));
         return Ok(());
     }
-    if before.stat.is_some_and(|s| s.kind == crate::fsx::Kind::Dir) {
+    if before.stat.is_some_and(|s| s.kind == Kind::Dir) {
         p.fail(
             "stale_heartbeat",
             Some(rel.as_str()),
@@ -82,31 +137,40 @@ fn plan_one(ctx: &Ctx<'_>, p: &mut Planned, rel: &RelPath, format: Format) -> Re
         );
         return Ok(());
     }
-    let Some(bytes) = before.bytes.clone() else {
+    let (Some(bytes), Some(stat)) = (before.bytes.clone(), before.stat) else {
         return Ok(()); // absent
     };
-    let (reading, component) = match format {
-        Format::Json => read_json(&bytes),
-        Format::Plain => (read_plain(&bytes), None),
+    let (reading, component, format) = if plain {
+        let (reading, style) = read_plain(&bytes);
+        (reading, None, Format::Plain(style.unwrap_or(Style::Iso)))
+    } else {
+        let (reading, component) = read_json(&bytes);
+        (reading, component, Format::Json)
     };
     let component = component.unwrap_or_else(|| stem(rel));
-    let stale = i64::try_from(ctx.layout.heartbeat_stale.as_secs()).unwrap_or(i64::MAX);
     let beat = Beat {
         rel,
         component: &component,
-        stale,
+        stale: i64::try_from(ctx.layout.heartbeat_stale.as_secs()).unwrap_or(i64::MAX),
+        skew: i64::try_from(ctx.layout.heartbeat_max_skew.as_secs()).unwrap_or(i64::MAX),
+        format,
     };
-    if let Reading::At(ts) = reading {
-        p.heartbeat_ages.push(HeartbeatAge {
-            path: rel.clone(),
-            component: component.clone(),
-            age_s: ctx.now.saturating_sub(ts),
-        });
-    }
+    // An unreadable heartbeat is as old as its mtime says.
+    let at = match reading {
+        Reading::At(ts) => ts,
+        Reading::Unreadable(_) => stat.mtime_sec,
+    };
+    let age = ctx.now.saturating_sub(at);
+    p.heartbeat_ages.push(HeartbeatAge {
+        path: rel.clone(),
+        component: component.clone(),
+        age_s: age,
+    });
+    let verdict = beat.verdict(age);
     match reading {
-        Reading::At(ts) if ctx.now.saturating_sub(ts) <= stale => {}
-        Reading::At(ts) => beat.stale(ctx, p, before, ctx.now.saturating_sub(ts), format),
-        Reading::Unreadable(why) => beat.unreadable(ctx, p, before, &why, format),
+        Reading::At(_) if verdict == Verdict::Fresh => {}
+        Reading::At(_) => beat.stale(ctx, p, before, verdict),
+        Reading::Unreadable(why) => beat.unreadable(ctx, p, before, &why, verdict),
     }
     Ok(())
 }
@@ -116,47 +180,88 @@ struct Beat<'a> {
     rel: &'a RelPath,
     component: &'a str,
     stale: i64,
+    skew: i64,
+    format: Format,
 }
 
 impl Beat<'_> {
-    fn stale(&self, ctx: &Ctx<'_>, p: &mut Planned, before: Observed, age: i64, format: Format) {
+    fn verdict(&self, age: i64) -> Verdict {
+        if age > self.stale {
+            Verdict::Stale(age)
+        } else if age < 0 && age.saturating_neg() > self.skew {
+            Verdict::Future(age.saturating_neg())
+        } else {
+            Verdict::Fresh
+        }
+    }
+
+    /// How the heartbeat's time is off, in words, and the evidence.
+    fn off(&self, verdict: Verdict) -> (String, &'static str) {
+        match verdict {
+            Verdict::Stale(age) => (
+                format!("was {age} s old (stale after {} s)", self.stale),
+                "stale",
+            ),
+            Verdict::Future(ahead) => (
+                format!(
+                    "is dated {ahead} s in the future (more than the allowed clock skew of {} s: it would look fresh until then)",
+                    self.skew
+                ),
+                "in the future",
+            ),
+            Verdict::Fresh => (String::new(), "fresh"),
+        }
+    }
+
+    fn stale(&self, ctx: &Ctx<'_>, p: &mut Planned, before: Observed, verdict: Verdict) {
         let (rel, comp) = (self.rel, self.component);
-        let seen = format!(
-            "heartbeat {comp} ({rel}) was {age} s old (stale after {} s)",
-            self.stale
-        );
+        let (off, evidence) = self.off(verdict);
+        let seen = format!("heartbeat {comp} ({rel}) {off}");
+        let age = age_of(verdict);
         if !may_reset(ctx, p) {
             p.stale_heartbeats += 1;
             p.findings.push(finding(
                 rel,
                 format!("{seen}; not reset {}", kept_because(ctx)),
-                "stale",
+                evidence,
                 age,
             ));
             return;
         }
         p.findings
-            .push(finding(rel, format!("{seen}; reset to now"), "stale", age));
+            .push(finding(rel, format!("{seen}; reset to now"), evidence, age));
+        let message = match verdict {
+            Verdict::Future(ahead) => {
+                format!("Reset future-dated heartbeat: {comp} ({rel}, {ahead} s ahead)")
+            }
+            _ => format!("Reset stale heartbeat: {comp} ({rel}, stale for {age} s)"),
+        };
         p.push(Op {
             heal: "stale_heartbeat",
-            message: format!("Reset stale heartbeat: {comp} ({rel}, stale for {age} s)"),
-            reason: format!("heartbeat is {age} s old (stale after {} s)", self.stale),
+            message,
+            reason: format!("heartbeat {off}"),
             path: Some(rel.clone()),
-            action: reset(ctx, &before, comp, format),
+            action: reset(ctx, &before, comp, self.format),
             before,
         });
     }
 
-    fn unreadable(&self, ctx: &Ctx<'_>, p: &mut Planned, before: Observed, why: &str, f: Format) {
+    fn unreadable(&self, ctx: &Ctx<'_>, p: &mut Planned, b: Observed, why: &str, v: Verdict) {
         let (rel, comp) = (self.rel, self.component);
-        let seen = format!("heartbeat {comp} ({rel}) is unreadable ({why})");
+        let by_mtime = match v {
+            Verdict::Fresh => "its mtime is recent, so it is not counted stale".to_string(),
+            other => format!("by its mtime it {}", self.off(other).0),
+        };
+        let seen = format!("heartbeat {comp} ({rel}) is unreadable ({why}); {by_mtime}");
         if !may_reset(ctx, p) {
-            p.stale_heartbeats += 1;
+            if v != Verdict::Fresh {
+                p.stale_heartbeats += 1;
+            }
             p.findings.push(finding(
                 rel,
                 format!("{seen}; not rewritten {}", kept_because(ctx)),
                 "unreadable",
-                0,
+                age_of(v),
             ));
             return;
         }
@@ -164,16 +269,30 @@ impl Beat<'_> {
             rel,
             format!("{seen}; rewritten with the current time"),
             "unreadable",
-            0,
+            age_of(v),
         ));
+        // An unreadable plain heartbeat is rewritten as ISO text, what the bot reads.
+        let format = match self.format {
+            Format::Plain(_) => Format::Plain(Style::Iso),
+            Format::Json => Format::Json,
+        };
         p.push(Op {
             heal: "stale_heartbeat",
             message: format!("Repaired unreadable heartbeat: {comp} ({rel}: {why})"),
             reason: format!("heartbeat has no usable time: {why}"),
             path: Some(rel.clone()),
-            action: reset(ctx, &before, comp, f),
-            before,
+            action: reset(ctx, &b, comp, format),
+            before: b,
         });
+    }
+}
+
+/// The age a finding records (negative: in the future).
+fn age_of(verdict: Verdict) -> i64 {
+    match verdict {
+        Verdict::Stale(age) => age,
+        Verdict::Future(ahead) => ahead.saturating_neg(),
+        Verdict::Fresh => 0,
     }
 }
 
@@ -211,7 +330,7 @@ fn stem(rel: &RelPath) -> String {
 fn reset(ctx: &Ctx<'_>, before: &Observed, component: &str, format: Format) -> Action {
     let old = before.bytes.as_deref().map_or(&[][..], Vec::as_slice);
     let bytes = match format {
-        Format::Plain => format!("{}\n", ctx.now).into_bytes(),
+        Format::Plain(style) => reset_plain(old, style, now_precise(ctx.now)),
         Format::Json => reset_json(old, component, ctx.now),
     };
     Action::WriteFile {
@@ -222,17 +341,64 @@ fn reset(ctx: &Ctx<'_>, before: &Observed, component: &str, format: Format) -> A
     }
 }
 
-fn read_plain(bytes: &[u8]) -> Reading {
+/// `now` (epoch seconds) with the current sub-second part.
+fn now_precise(now: i64) -> chrono::DateTime<chrono::Utc> {
+    let micros = chrono::Utc::now().timestamp_subsec_micros();
+    chrono::DateTime::from_timestamp(now, micros.saturating_mul(1000)).unwrap_or_default()
+}
+
+/// A plain heartbeat saying `now` in `style`, ending with a newline when `old` did.
+fn reset_plain(old: &[u8], style: Style, now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
+    let mut text = match style {
+        Style::Iso => now.naive_utc().format(ISO_FORMAT).to_string(),
+        Style::Epoch => now.timestamp().to_string(),
+        Style::EpochFraction => format!("{}.{:06}", now.timestamp(), now.timestamp_subsec_micros()),
+    };
+    if old.ends_with(b"\n") {
+        text.push('\n');
+    }
+    text.into_bytes()
+}
+
+/// The time of a plain heartbeat and the style it is written in (`None`: unreadable).
+fn read_plain(bytes: &[u8]) -> (Reading, Option<Style>) {
     let text = String::from_utf8_lossy(bytes);
     let t = text.trim();
     if let Ok(n) = t.parse::<i64>() {
-        return Reading::At(n);
+        return (Reading::At(n), Some(Style::Epoch));
     }
+    let numeric = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     match t.parse::<f64>() {
         #[allow(clippy::cast_possible_truncation)]
-        Ok(f) if f.is_finite() && f.abs() < 1e15 => Reading::At(f.floor() as i64),
-        _ => Reading::Unreadable(format!("not an integer epoch: {:?}", clip(t))),
+        Ok(f) if numeric && f.is_finite() && f.abs() < 1e15 => {
+            (Reading::At(f.floor() as i64), Some(Style::EpochFraction))
+        }
+        _ => match read_iso(t) {
+            Some(ts) => (Reading::At(ts), Some(Style::Iso)),
+            None => (
+                Reading::Unreadable(format!("neither ISO-8601 text nor an epoch: {:?}", clip(t))),
+                None,
+            ),
+        },
     }
+}
+
+/// Epoch seconds of ISO-8601 text: naive (UTC, as the reference bot writes it; `T` or a
+/// space between date and time, with or without a fraction) or with `Z` / an offset.
+fn read_iso(t: &str) -> Option<i64> {
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(t, format) {
+            return Some(naive.and_utc().timestamp());
+        }
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z"] {
+        if let Ok(aware) = chrono::DateTime::parse_from_str(t, format) {
+            return Some(aware.timestamp());
+        }
+    }
+    chrono::DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|d| d.timestamp())
 }
 
 /// The time and the component of a JSON heartbeat.
@@ -406,10 +572,70 @@ mod tests {
     }
 
     #[test]
+    fn plain_readings() {
+        type Read = (Reading, Option<Style>);
+        let at = |style| (Reading::At(NOW), Some(style));
+        let cases: &[(&[u8], Read)] = &[
+            (b"1700000000\n", at(Style::Epoch)),
+            (b"1700000000.9", at(Style::EpochFraction)),
+            (b"2023-11-14T22:13:20.512345", at(Style::Iso)),
+            (b"2023-11-14T22:13:20", at(Style::Iso)),
+            (b"2023-11-14 22:13:20.5\n", at(Style::Iso)),
+            (b"2023-11-14T22:13:20Z", at(Style::Iso)),
+            (b"2023-11-14T22:13:20.000001+00:00", at(Style::Iso)),
+            (b"2023-11-14T23:13:20+01:00", at(Style::Iso)),
+            (b"2023-11-14T15:13:20-0700", at(Style::Iso)),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(read_plain(bytes), *want, "input {bytes:?}");
+        }
+        for bad in [
+            &b"soon"[..],
+            b"",
+            b"inf",
+            b"NaN",
+            b"-1e400",
+            b"2023-11-14",
+            b"2023-13-14T22:13:20",
+            b"\xff\xfe",
+            b"2023-11-14T22:13:20 garbage",
+        ] {
+            let (r, style) = read_plain(bad);
+            assert!(
+                matches!(r, Reading::Unreadable(_)) && style.is_none(),
+                "input {bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_resets_keep_the_style_found() {
+        let now = chrono::DateTime::from_timestamp(NOW, 512_345_000).unwrap_or_default();
+        let cases: &[(&[u8], Style, &str)] = &[
+            (
+                b"2020-01-01T00:00:00.1",
+                Style::Iso,
+                "2023-11-14T22:13:20.512345",
+            ),
+            (b"", Style::Iso, "2023-11-14T22:13:20.512345"),
+            (b"1600000000\n", Style::Epoch, "1700000000\n"),
+            (b"1600000000.25", Style::EpochFraction, "1700000000.512345"),
+        ];
+        for (old, style, want) in cases {
+            let out = reset_plain(old, *style, now);
+            assert_eq!(String::from_utf8_lossy(&out), *want, "old {old:?}");
+            assert_eq!(read_plain(&out).0, Reading::At(NOW));
+        }
+        // A whole second still carries six digits of fraction.
+        let whole = chrono::DateTime::from_timestamp(NOW, 0).unwrap_or_default();
+        assert_eq!(
+            reset_plain(b"", Style::Iso, whole),
+            b"2023-11-14T22:13:20.000000"
+        );
+    }
+
+    #[test]
     fn readings() {
-        assert_eq!(read_plain(b"1700000000\n"), Reading::At(NOW));
-        assert_eq!(read_plain(b"1700000000.9"), Reading::At(NOW));
-        assert!(matches!(read_plain(b"soon"), Reading::Unreadable(_)));
         let (r, c) = read_json(b"{\"component\":\"x\",\"last_heartbeat_ts\":1700000000}");
         assert_eq!((r, c.as_deref()), (Reading::At(NOW), Some("x")));
         let (r, _) = read_json(b"{\"last_heartbeat_dt\":\"2023-11-14 22:13:20 UTC\"}");

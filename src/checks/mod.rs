@@ -50,6 +50,8 @@ pub struct Ctx<'a> {
     pub phase: Phase,
     /// `heal --accept-loss`: apply a lossy salvage even in real mode.
     pub accept_loss: bool,
+    /// What the command knows of the bot's locks (held by this run, found held).
+    pub locks: &'a locks::Known,
 }
 
 /// A managed file as the checks saw it.
@@ -114,7 +116,8 @@ impl Planned {
 
     /// Keeps the operations whose `keep` entry is true, renumbering the operation indices
     /// the plan holds elsewhere (managed files, salvage notes); a dropped operation leaves
-    /// its file as observed, and its salvage note (and the warning announcing it) go with it.
+    /// its file as observed, and its salvage note (and the warning announcing it) go with
+    /// it.
     pub fn retain_ops(&mut self, keep: &[bool]) {
         use crate::findings::{code, Level};
         let mut renumber = Vec::with_capacity(keep.len());

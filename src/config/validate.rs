@@ -14,6 +14,9 @@ use std::time::Duration;
 /// The longest grace period between SIGTERM and SIGKILL: a heal must not hang for long.
 const MAX_GRACE: Duration = Duration::from_secs(3600);
 
+/// The longest wait for a bot's lock: a heal must not hang for long.
+const MAX_BOT_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// Builds [`Error::Config`]s for one file.
 struct Checker {
     file: PathBuf,
@@ -92,8 +95,10 @@ pub(super) fn layout(config: Config, source: Option<PathBuf>) -> Result<Layout> 
         heartbeat_dir: c.state_rel("heartbeats.json_dir", &h.json_dir)?,
         heartbeat_plain: rel_list(&c, "heartbeats.plain_files", &h.plain_files)?,
         heartbeat_stale: c.positive_dur("heartbeats.stale_after", &h.stale_after)?,
+        heartbeat_max_skew: c.dur("heartbeats.max_clock_skew", &h.max_clock_skew)?,
         lock_dirs: rel_list(&c, "locks.dirs", &config.locks.dirs)?,
         lock_stale: c.positive_dur("locks.stale_after", &config.locks.stale_after)?,
+        lock_bot_timeout: bot_timeout(&c, &config.locks.bot_timeout)?,
         process_min_age: c.dur("processes.min_age", &config.processes.min_age)?,
         process_grace: grace(&c, &config.processes.grace)?,
         retention_older_than: c.dur("retention.older_than", &config.retention.older_than)?,
@@ -132,6 +137,15 @@ fn size(c: &Checker, key: &str, v: &str) -> Result<u64> {
     }
 }
 
+/// The bot's lock timeout: at most [`MAX_BOT_TIMEOUT`] (a heal waits this long at most).
+fn bot_timeout(c: &Checker, v: &str) -> Result<Duration> {
+    let d = c.dur("locks.bot_timeout", v)?;
+    if d > MAX_BOT_TIMEOUT {
+        return Err(c.bad("locks.bot_timeout", "must be at most 10m"));
+    }
+    Ok(d)
+}
+
 fn grace(c: &Checker, v: &str) -> Result<Duration> {
     let d = c.dur("processes.grace", v)?;
     if d > MAX_GRACE {
@@ -147,7 +161,9 @@ fn directories(c: &Checker, config: &Config) -> Result<Vec<(RelPath, u32)>> {
     for (i, d) in config.directories.iter().enumerate() {
         let key = format!("directories[{i}]");
         let path = c.rel(&format!("{key}.path"), &d.path)?;
-        let strip = if path.starts_with(&backups) {
+        // `logs/backups/` itself is shared with the bot (its own rolling backups live
+        // there); only what lies below it is selfheal's, owner-only.
+        let strip = if path.starts_with(&backups) && path != backups {
             0o077
         } else {
             0o022
@@ -175,7 +191,10 @@ fn files(c: &Checker, specs: &[ManagedFile]) -> Result<Vec<File>> {
                 format!("{} is listed twice", f.path),
             ));
         }
-        let unique_role = matches!(f.role, FileRole::Positions | FileRole::Portfolio);
+        let unique_role = matches!(
+            f.role,
+            FileRole::Positions | FileRole::Portfolio | FileRole::Trades
+        );
         if unique_role && out.iter().any(|o| o.role == f.role) {
             return Err(c.bad(&format!("{key}.role"), "only one file may have this role"));
         }
@@ -226,17 +245,29 @@ fn record_arrays(
             ));
         }
     }
-    if f.role == FileRole::Positions {
-        for k in ["open_positions", "closed_positions"] {
-            if !f.record_arrays.iter().any(|a| a == k) {
-                return Err(c.bad(
-                    &format!("{key}.record_arrays"),
-                    format!("a positions file needs {k:?}"),
-                ));
-            }
+    let needed: &[&str] = match f.role {
+        FileRole::Positions => &["open_positions", "closed_positions"],
+        FileRole::Trades => &["trades"],
+        FileRole::Portfolio | FileRole::Json => &[],
+    };
+    for k in needed {
+        if !f.record_arrays.iter().any(|a| a == k) {
+            return Err(c.bad(
+                &format!("{key}.record_arrays"),
+                format!("a {} file needs {k:?}", role_name(f.role)),
+            ));
         }
     }
     Ok(())
+}
+
+fn role_name(role: FileRole) -> &'static str {
+    match role {
+        FileRole::Positions => "positions",
+        FileRole::Portfolio => "portfolio",
+        FileRole::Trades => "trades",
+        FileRole::Json => "json",
+    }
 }
 
 fn positions(c: &Checker, config: &Config) -> Result<()> {

@@ -1,14 +1,13 @@
-//! The bot's own file locks, as `watch` honours them. Before a cycle changes a state file
-//! (any operation on a path that is a regular file or will be one, outside selfheal's own
-//! `logs/backups/`), it takes the bot's flock on `<file><locks.suffix>` (`<file>.lock` by
-//! default) without waiting, creating the lock file when absent as the bot's own protocol
-//! does. A lock the bot holds means the operation is dropped from this cycle and reported
-//! as skipped; a lock taken is kept until the transaction has committed, so the bot blocks
-//! instead of writing under the repair. Directory creation needs no lock.
+//! The bot's own file locks, as `watch` honours them (the rule of which file needs which
+//! lock is `botlock`'s). Before a cycle changes a state file it takes the bot's flock on
+//! `<file><locks.suffix>` without waiting: a lock the bot holds means the operation is
+//! dropped from this cycle and reported as skipped; a lock taken is kept until the
+//! transaction has committed, so the bot blocks instead of writing under the repair.
+//! Directory creation needs no lock.
 //!
 //! Invariant: no file operation survives [`take`] without either its bot lock held by
-//! selfheal or its directory being absent (created by this plan, so nobody can hold a lock
-//! in it). Recovery of an interrupted transaction is gated the same way ([`take_paths`]).
+//! selfheal or no lock being needed for it (`botlock`). Recovery of an interrupted
+//! transaction is gated the same way ([`take_paths`]).
 //!
 //! Planning reads the state files without the bot's locks, so it can catch a file the bot
 //! is rewriting in place (truncated, or half written). [`verify`] therefore re-reads, under
@@ -17,15 +16,15 @@
 //! cycle (no finding, no alert, no operation) and is reported as skipped; the next cycle
 //! reads it again.
 
+use crate::botlock::{self, lock_path, BotLocks, Busy, Need, Why};
 use crate::checks::Planned;
 use crate::config::Layout;
 use crate::error::Result;
-use crate::fsx::{Entry, HeldLock, Root, TryLock};
-use crate::journal::BACKUPS_DIR;
-use crate::paths::RelPath;
+use crate::fsx::{Root, TryLock};
 use crate::plan::{observe_node, Op};
 use journal_format::Node;
 use serde::Serialize;
+use std::time::Instant;
 
 /// An operation left out of a cycle, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,122 +39,59 @@ pub struct Skip {
     pub locked: bool,
 }
 
-/// The bot locks a cycle holds; released when dropped.
-#[derive(Debug, Default)]
-pub struct Held {
-    _locks: Vec<HeldLock>,
-}
-
-impl Held {
-    /// The lock files held.
-    pub fn locks(&self) -> impl Iterator<Item = &RelPath> {
-        self._locks.iter().map(HeldLock::path)
+/// Why a busy file is skipped this cycle.
+fn reason(b: &Busy) -> String {
+    match b.why {
+        Why::Held(_) => format!("{} is locked by the bot ({})", b.file, b.lock),
+        Why::NotLockable => b.describe(),
     }
 }
 
-/// What one path's bot lock allows.
-enum Gate {
-    /// The lock is held by selfheal now.
-    Taken(HeldLock),
-    /// The file's directory does not exist yet: no lock is needed.
-    NotNeeded,
-    /// The path must not be touched this cycle.
-    Busy(String),
-}
-
-/// The bot's lock file for `path`: `<path><suffix>`.
-///
-/// # Errors
-/// A path that cannot be a journal path (never, for a valid `path` and suffix).
-pub fn lock_path(path: &RelPath, suffix: &str) -> Result<RelPath> {
-    RelPath::new(format!("{path}{suffix}"))
-}
-
-/// Whether changing what `op` changes needs the bot's lock.
-pub fn needs_lock(op: &Op) -> bool {
-    let Some(path) = &op.path else {
-        return false;
-    };
-    let own = RelPath::new(BACKUPS_DIR).is_ok_and(|b| path.starts_with(&b));
-    let file_before = matches!(op.before.node(), Some(Node::File { .. }));
-    let file_after = matches!(op.after(), Node::File { .. });
-    !own && (file_before || file_after)
-}
-
-fn gate(root: &Root, layout: &Layout, path: &RelPath) -> Result<Gate> {
-    let lock = lock_path(path, &layout.config.locks.suffix)?;
-    match root.try_lock_or_create(&lock)? {
-        TryLock::Taken(h) => Ok(Gate::Taken(h)),
-        TryLock::Held => Ok(Gate::Busy(format!("{path} is locked by the bot ({lock})"))),
-        TryLock::NotLockable => {
-            let dir_absent = match path.parent() {
-                Some(dir) => matches!(root.entry(&dir)?, Entry::Absent),
-                None => false,
-            };
-            if dir_absent {
-                Ok(Gate::NotNeeded)
-            } else {
-                Ok(Gate::Busy(format!(
-                    "{lock} is not a lock file selfheal can take (a symlink, not a regular file, or a name too long for the filesystem)"
-                )))
-            }
-        }
-    }
-}
-
-/// Takes the bot lock of every operation of `planned` that needs one, and drops from the
-/// plan each operation whose lock cannot be taken; returns the locks and the skips.
+/// Takes the bot lock of every operation of `planned` that needs one, without waiting, and
+/// drops from the plan each operation whose lock cannot be taken; returns the locks and the
+/// skips.
 ///
 /// # Errors
 /// I/O errors while opening or creating a lock file.
-pub fn take(root: &Root, layout: &Layout, planned: &mut Planned) -> Result<(Held, Vec<Skip>)> {
-    let mut held = Vec::new();
+pub fn take(root: &Root, layout: &Layout, planned: &mut Planned) -> Result<(BotLocks, Vec<Skip>)> {
+    let needs = botlock::needs_of(layout, &planned.ops);
+    let mut locks = BotLocks::default();
+    let busy = botlock::acquire(root, layout, &needs, Instant::now(), &mut locks)?;
     let mut skips = Vec::new();
     let mut keep = Vec::with_capacity(planned.ops.len());
     for op in &planned.ops {
-        let gate = match (&op.path, needs_lock(op)) {
-            (Some(path), true) => gate(root, layout, path)?,
-            _ => Gate::NotNeeded,
-        };
-        keep.push(!matches!(gate, Gate::Busy(_)));
-        match gate {
-            Gate::Taken(h) => held.push(h),
-            Gate::NotNeeded => {}
-            Gate::Busy(reason) => skips.push(Skip {
+        let file = botlock::guarded(layout, op);
+        let blocked = busy.iter().find(|b| Some(&b.file) == file);
+        keep.push(blocked.is_none());
+        if let (Some(b), Some(path)) = (blocked, file) {
+            skips.push(Skip {
                 heal: op.heal.to_string(),
-                path: op
-                    .path
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-                reason,
+                path: path.to_string(),
+                reason: reason(b),
                 locked: true,
-            }),
+            });
         }
     }
-    retain_ops(planned, &keep);
-    Ok((Held { _locks: held }, skips))
+    planned.retain_ops(&keep);
+    Ok((locks, skips))
 }
 
-/// Takes the bot locks of `paths` (regular files outside `logs/backups/`), all or nothing:
-/// `Err(skip)` names the first that cannot be taken.
+/// Takes the bot locks of `needs` without waiting, all or nothing: `Err(skip)` names the
+/// first that cannot be taken.
 ///
 /// # Errors
 /// I/O errors while opening or creating a lock file.
 pub fn take_paths(
     root: &Root,
     layout: &Layout,
-    paths: &[RelPath],
-) -> Result<std::result::Result<Held, String>> {
-    let mut held = Vec::new();
-    for path in paths {
-        match gate(root, layout, path)? {
-            Gate::Taken(h) => held.push(h),
-            Gate::NotNeeded => {}
-            Gate::Busy(reason) => return Ok(Err(reason)),
-        }
-    }
-    Ok(Ok(Held { _locks: held }))
+    needs: &[Need],
+) -> Result<std::result::Result<BotLocks, String>> {
+    let mut locks = BotLocks::default();
+    let busy = botlock::acquire(root, layout, needs, Instant::now(), &mut locks)?;
+    Ok(match busy.first() {
+        Some(b) => Err(reason(b)),
+        None => Ok(locks),
+    })
 }
 
 /// Re-reads under the bot's lock each managed file whose reading yielded a finding, a
@@ -226,7 +162,7 @@ pub fn verify(root: &Root, layout: &Layout, planned: &mut Planned) -> Result<Vec
             skips.push(skip("check"));
         }
         let keep: Vec<bool> = planned.ops.iter().map(|o| !on_path(o)).collect();
-        retain_ops(planned, &keep);
+        planned.retain_ops(&keep);
         planned.findings.retain(|x| x.path.as_ref() != Some(path));
         planned.failed.retain(|x| x.path.as_ref() != Some(path));
         for f in planned
@@ -241,14 +177,10 @@ pub fn verify(root: &Root, layout: &Layout, planned: &mut Planned) -> Result<Vec
     Ok(skips)
 }
 
-/// Keeps the operations whose `keep` entry is true ([`Planned::retain_ops`]).
-pub fn retain_ops(planned: &mut Planned, keep: &[bool]) {
-    planned.retain_ops(keep);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paths::RelPath;
     use crate::plan::{Action, Observed};
     use std::sync::Arc;
 
@@ -266,59 +198,12 @@ mod tests {
         }
     }
 
-    fn file() -> Node {
-        Node::File {
-            sha256: crate::store::sha256(b"x"),
-            size: 1,
-            mode: journal_format::Mode(0o644),
-        }
-    }
-
     fn write() -> Action {
         Action::WriteFile {
             bytes: Arc::new(b"{}".to_vec()),
             mode: 0o644,
             owner: None,
             mtime: None,
-        }
-    }
-
-    #[test]
-    fn which_operations_need_the_bot_lock() {
-        let cases = [
-            (op("logs/p.json", Some(file()), write()), true),
-            (op("logs/p.json", Some(Node::Absent), write()), true),
-            (
-                op("logs/p.json", Some(file()), Action::SetMode { mode: 0o600 }),
-                true,
-            ),
-            (
-                op(
-                    "logs",
-                    Some(Node::Absent),
-                    Action::CreateDir { mode: 0o755 },
-                ),
-                false,
-            ),
-            (
-                op(
-                    "logs/backups/objects",
-                    Some(Node::Absent),
-                    Action::CreateDir { mode: 0o700 },
-                ),
-                false,
-            ),
-            (
-                op(
-                    "logs/backups/journal/x",
-                    Some(file()),
-                    Action::SetMode { mode: 0o600 },
-                ),
-                false,
-            ),
-        ];
-        for (op, want) in cases {
-            assert_eq!(needs_lock(&op), want, "{:?} {:?}", op.path, op.action);
         }
     }
 
@@ -341,7 +226,7 @@ mod tests {
                 written: None,
             });
         }
-        retain_ops(&mut p, &[true, false, true]);
+        p.retain_ops(&[true, false, true]);
         let paths: Vec<String> = p
             .ops
             .iter()
