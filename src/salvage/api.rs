@@ -420,7 +420,7 @@ mod tests {
             &Shape::positions(),
         );
         let want = format!(
-            "salvaged 1 records, lost 1 records and {} bytes",
+            "salvaged 1 record, lost 1 record and {} bytes",
             s.report.bytes_lost
         );
         assert_eq!(s.report.summary(), want);

@@ -161,12 +161,16 @@ impl SalvageReport {
     /// `salvaged N records, lost M records and K bytes`, plus
     /// ` (ambiguous: V versions)` when more than one version was found.
     pub fn summary(&self) -> String {
+        use crate::text::count;
         let mut line = format!(
-            "salvaged {} records, lost {} records and {} bytes",
-            self.records_kept, self.records_lost, self.bytes_lost
+            "salvaged {}, lost {} and {}",
+            count(self.records_kept, "record", "records"),
+            count(self.records_lost, "record", "records"),
+            count(self.bytes_lost, "byte", "bytes")
         );
         if self.outcome == Outcome::Ambiguous {
-            line.push_str(&format!(" (ambiguous: {} versions)", self.versions.len()));
+            let versions = count(self.versions.len(), "version", "versions");
+            line.push_str(&format!(" (ambiguous: {versions})"));
         }
         line
     }
