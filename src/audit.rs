@@ -396,10 +396,10 @@ pub fn verify(root: &Root, journal: &Journal) -> Result<Verification> {
         objects: 0,
         problem: journal.problem.as_ref().map(Problem::describe),
         bad_record: journal.problem.as_ref().map(bad_record),
-        torn_tail: journal
-            .torn
-            .as_ref()
-            .map(|t| format!("{}: {} torn byte(s) at offset {}", t.file, t.len, t.offset)),
+        torn_tail: journal.torn.as_ref().map(|t| {
+            let bytes = crate::text::count(t.len, "torn byte", "torn bytes");
+            format!("{}: {bytes} at offset {}", t.file, t.offset)
+        }),
         pruned_through: journal.anchor.map(|c| c.through_txn),
         leftovers: journal
             .txns

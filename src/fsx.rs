@@ -502,15 +502,23 @@ impl Root {
     /// # Errors
     /// I/O errors other than "not writable".
     pub fn writable(&self, rel: &RelPath) -> Result<bool> {
-        let fd = match self.open_dir_raw(Some(rel)) {
+        self.writable_at(Some(rel))
+    }
+
+    /// [`Root::writable`] for directory `rel`, or the root itself.
+    ///
+    /// # Errors
+    /// I/O errors other than "not writable".
+    pub fn writable_at(&self, rel: Option<&RelPath>) -> Result<bool> {
+        let fd = match self.open_dir_raw(rel) {
             Ok(fd) => fd,
             Err(Errno::NOENT) => return Ok(false),
-            Err(e) => return Err(Error::io(IoOp::Open, rel.as_path(), e.into())),
+            Err(e) => return Err(Error::io(IoOp::Open, display_rel(rel), e.into())),
         };
         match rustix::fs::accessat(&fd, ".", rustix::fs::Access::WRITE_OK, AtFlags::empty()) {
             Ok(()) => Ok(true),
             Err(Errno::ACCESS | Errno::ROFS | Errno::PERM) => Ok(false),
-            Err(e) => Err(Error::io(IoOp::Stat, rel.as_path(), e.into())),
+            Err(e) => Err(Error::io(IoOp::Stat, display_rel(rel), e.into())),
         }
     }
 

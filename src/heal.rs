@@ -33,7 +33,7 @@ use crate::plan::{observe, Op};
 use crate::predict::{self, History, Measured};
 use crate::prune;
 use crate::recovery::{self, intents_of, RecoveryOutcome};
-use crate::report::{Action, RecoveryReport, Report, Stats};
+use crate::report::{planned_message, Action, RecoveryReport, Report, Stats};
 use crate::rollback;
 use crate::store::OBJECTS_DIR;
 use journal_format::{Mac, RollbackOf};
@@ -608,7 +608,7 @@ fn pending_recovery(s: &Session, journal: &Journal, planned: &mut Planned) -> Re
         }
     }
     planned.pending_notes.push(format!(
-        "recovery: interrupted transaction {} will be rolled back",
+        "Would roll back interrupted transaction {} (recovery, before any repair)",
         t.txn
     ));
     Ok(())
@@ -766,10 +766,20 @@ fn refuse_while_bot_runs(s: &Session, txn: u64, force: bool) -> Result<()> {
     }
 }
 
-fn disk(root: &Root) -> Option<(u64, u64)> {
-    let rel = RelPath::new("logs").ok()?;
-    let free = root.available_space(Some(&rel)).ok()?;
-    Some((free, root.total_space(Some(&rel)).ok()?))
+/// Where `logs/` is judged (writable, free space): `logs/` itself, or the root when it
+/// does not exist yet, since every run creates it there before writing anything (a
+/// `check` of a fresh root scores the state its heal would leave).
+fn logs_or_root(root: &Root) -> Option<RelPath> {
+    let logs = RelPath::new("logs").ok()?;
+    match root.entry(&logs) {
+        Ok(Entry::Absent) => None,
+        _ => Some(logs),
+    }
+}
+
+fn disk(root: &Root, at: Option<&RelPath>) -> Option<(u64, u64)> {
+    let free = root.available_space(at).ok()?;
+    Some((free, root.total_space(at).ok()?))
 }
 
 pub(crate) fn assemble(
@@ -784,25 +794,37 @@ pub(crate) fn assemble(
     let mut stats = Stats::default();
     let mut healed = Vec::new();
     let mut actions = Vec::new();
-    for dir in boot {
-        if !dry {
+    // A directory the plan creates anyway is listed once, as the plan's operation.
+    let planned_path = |dir: &RelPath| planned.ops.iter().any(|op| op.path.as_ref() == Some(dir));
+    for dir in boot.iter().filter(|d| !(dry && planned_path(d))) {
+        let line = format!("Created directory: {dir}");
+        if dry {
+            healed.push(planned_message(&line));
+        } else {
             stats.count("bootstrap_directory");
+            healed.push(line);
         }
-        healed.push(format!("Created directory: {dir}"));
     }
     for (i, op) in planned.ops.iter().enumerate() {
         let r = results.and_then(|r| r.get(i));
         let a = Action::of(op, r);
-        if r.is_none() || r == Some(&OpResult::Applied) {
-            if r.is_some() {
+        match r {
+            None => healed.push(a.message.clone()),
+            Some(OpResult::Applied) => {
                 stats.count(op.heal);
+                healed.push(op.message.clone());
             }
-            healed.push(op.message.clone());
+            Some(OpResult::Skipped(_)) => {}
         }
         actions.push(a);
     }
     let mut failed: Vec<String> = planned.failed.iter().map(Failed::line).collect();
-    failed.extend(planned.pending_notes.iter().cloned());
+    // What only recovery does: pending in a run that changes nothing, else not done.
+    if dry {
+        healed.extend(planned.pending_notes.iter().cloned());
+    } else {
+        failed.extend(planned.pending_notes.iter().cloned());
+    }
     let findings = planned.findings.clone();
     let criticals = findings.iter().filter(|f| f.is_critical()).count();
     let failures = planned.failed.len();
@@ -855,14 +877,14 @@ fn score(
             let behind = ts - chrono::Utc::now().timestamp();
             (behind > 5).then_some(behind)
         });
-    let not_writable = ["logs"]
-        .iter()
-        .filter(|d| !matches!(RelPath::new(**d).map(|r| s.root.writable(&r)), Ok(Ok(true))))
-        .map(|d| d.to_string())
-        .collect();
+    let logs = logs_or_root(&s.root);
+    let not_writable = match s.root.writable_at(logs.as_ref()) {
+        Ok(true) => Vec::new(),
+        _ => vec!["logs".to_string()],
+    };
     let mut inputs = health::Inputs {
         failed,
-        disk: disk(&s.root),
+        disk: disk(&s.root, logs.as_ref()),
         not_writable,
         journal_problem: journal.problem.as_ref().map(journal::Problem::describe),
         clock_behind,

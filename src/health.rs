@@ -19,6 +19,7 @@
 
 use crate::findings::Finding;
 use crate::mode::Mode;
+use crate::text::count;
 use serde::Serialize;
 
 /// One health check.
@@ -130,13 +131,13 @@ pub fn assess(i: &Inputs) -> Health {
             "critical_findings",
             capped(i.criticals, 50, 100),
             "none",
-            (i.criticals > 0).then(|| format!("{} critical finding(s)", i.criticals)),
+            (i.criticals > 0).then(|| count(i.criticals, "critical finding", "critical findings")),
         ),
         check(
             "failed_heals",
             capped(i.failed, 15, 45),
             "none",
-            (i.failed > 0).then(|| format!("{} failed heal(s)", i.failed)),
+            (i.failed > 0).then(|| count(i.failed, "failed heal", "failed heals")),
         ),
         check(
             "disk_space",
@@ -155,7 +156,8 @@ pub fn assess(i: &Inputs) -> Health {
             "heartbeats",
             capped(i.stale_heartbeats, 10, 30),
             "fresh",
-            (i.stale_heartbeats > 0).then(|| format!("{} stale heartbeat(s)", i.stale_heartbeats)),
+            (i.stale_heartbeats > 0)
+                .then(|| count(i.stale_heartbeats, "stale heartbeat", "stale heartbeats")),
         ),
         check(
             "journal_integrity",

@@ -1,7 +1,8 @@
 //! The report of `heal` and `check`: a superset of the reference bot's `self_heal()` result
 //! (`success`, `healed`, `failed`, `critical`, `stats`) plus `transaction`, `mode`,
-//! `mode_source`, `health`, `start_allowed` and structured `actions`. It is what `--json` prints and what
-//! the library returns; the human rendering lives in the CLI.
+//! `mode_source`, `health`, `start_allowed` and structured `actions`. It is what `--json`
+//! prints and what the library returns; the human rendering lives in the CLI. An operation
+//! not yet applied (`check`, `--dry-run`) is worded as what would be done, never as done.
 
 use crate::engine::OpResult;
 use crate::findings::{Failed, Finding};
@@ -77,6 +78,10 @@ impl Action {
             Node::File { sha256, .. } => Some(sha256.to_hex()),
             _ => None,
         };
+        let message = match result {
+            None => planned_message(&op.message),
+            Some(_) => op.message.clone(),
+        };
         let (result, skipped_because) = match result {
             None => ("planned", None),
             Some(OpResult::Applied) => ("applied", None),
@@ -86,13 +91,38 @@ impl Action {
             heal: op.heal.to_string(),
             kind: op.kind(),
             path: op.path.as_ref().map(|p| p.to_string()),
-            message: op.message.clone(),
+            message,
             result,
             skipped_because,
             reason: op.reason.clone(),
             before_sha256: op.before.node().and_then(sha),
             after_sha256: sha(&op.after()),
         }
+    }
+}
+
+/// The past-tense verbs an operation's message starts with, and their base forms.
+const VERBS: &[(&str, &str)] = &[
+    ("Added", "add"),
+    ("Created", "create"),
+    ("Initialized", "initialize"),
+    ("Recreated", "recreate"),
+    ("Removed", "remove"),
+    ("Repaired", "repair"),
+    ("Reset", "reset"),
+    ("Restored", "restore"),
+    ("Terminated", "terminate"),
+    ("Tightened", "tighten"),
+];
+
+/// An operation's message (`Created directory: logs`, what was done) as it reads before
+/// the operation is applied: `Would create directory: logs`.
+pub fn planned_message(done: &str) -> String {
+    let (verb, rest) = done.split_once(' ').unwrap_or((done, ""));
+    match VERBS.iter().find(|(past, _)| *past == verb) {
+        Some((_, base)) if rest.is_empty() => format!("Would {base}"),
+        Some((_, base)) => format!("Would {base} {rest}"),
+        None => format!("Would apply: {done}"),
     }
 }
 
@@ -178,7 +208,10 @@ impl RecoveryReport {
                     .filter(|o| o.outcome == journal_format::UndoOutcome::KeptCurrent)
                     .count();
                 let newer = if kept > 0 {
-                    format!("; {kept} file(s) the bot rewrote under its lock since were kept as its newer version and saved to the backups")
+                    format!(
+                        "; {} the bot rewrote under its lock since kept as its newer version and saved to the backups",
+                        crate::text::count(kept, "file", "files")
+                    )
                 } else {
                     String::new()
                 };
@@ -186,8 +219,8 @@ impl RecoveryReport {
                     "rolled_back",
                     *txn,
                     format!(
-                        "interrupted transaction {txn} rolled back ({} operation(s) checked{newer})",
-                        ops.len()
+                        "interrupted transaction {txn} rolled back ({} checked{newer})",
+                        crate::text::count(ops.len(), "operation", "operations")
                     ),
                 )
             }
@@ -204,5 +237,77 @@ impl RecoveryReport {
             detail,
             torn_tail_saved_to: torn,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn planned_messages_are_conditional() {
+        let cases: &[(&str, &str)] = &[
+            ("Created directory: logs", "Would create directory: logs"),
+            (
+                "Initialized positions file: logs/p.json",
+                "Would initialize positions file: logs/p.json",
+            ),
+            (
+                "Reset stale heartbeat: a (state/a.json, stale for 9 s)",
+                "Would reset stale heartbeat: a (state/a.json, stale for 9 s)",
+            ),
+            ("Restored mode 0644: x", "Would restore mode 0644: x"),
+            ("Recreated directory: d", "Would recreate directory: d"),
+            ("Removed file: f", "Would remove file: f"),
+            (
+                "Tightened permissions: f 0666 -> 0644",
+                "Would tighten permissions: f 0666 -> 0644",
+            ),
+        ];
+        for (done, want) in cases {
+            assert_eq!(planned_message(done), *want, "input: {done}");
+        }
+    }
+
+    /// Every operation message in the sources starts with a verb of [`VERBS`], so no
+    /// planned operation reads in the past tense.
+    #[test]
+    fn every_operation_message_has_a_known_verb() {
+        // Built in two pieces, so this test does not find its own needle.
+        let needle = ["message: ", "format!("].concat();
+        let mut seen = 0;
+        for file in rust_sources(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))) {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            for (i, _) in text.match_indices(&needle) {
+                let after = text.get(i + needle.len()..).unwrap_or_default();
+                let Some(literal) = after.trim_start().strip_prefix('"') else {
+                    continue;
+                };
+                let verb = literal.split([' ', ':', '"']).next().unwrap_or_default();
+                assert!(
+                    VERBS.iter().any(|(past, _)| *past == verb),
+                    "{}: message verb {verb} is not in VERBS",
+                    file.display()
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen >= 8, "only {seen} operation messages found");
+    }
+
+    fn rust_sources(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(rust_sources(&p));
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+        out
     }
 }

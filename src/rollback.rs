@@ -168,8 +168,9 @@ fn plan_one(
         heal: "rollback",
         message: message(&rel, &action, &it.before),
         reason: format!(
-            "undo op {} ({:?}) of the rolled-back transaction",
-            it.op, it.kind
+            "undo op {} ({}) of the rolled-back transaction",
+            it.op,
+            it.kind.name()
         ),
         path: Some(rel),
         action,

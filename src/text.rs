@@ -1,7 +1,8 @@
 //! Text copied from state files into messages, alerts and the terminal. Everything a file
 //! can contain is untrusted: [`clean`] turns every control character (C0, DEL, C1) into a
 //! visible escape so none reaches a log line or a terminal, and [`excerpt`] also bounds the
-//! length. Nothing here allocates more than the bounded output.
+//! length. Nothing here allocates more than the bounded output. [`count`] words a number
+//! with its noun in the right number, for every count a user reads.
 
 /// Replaces every control character with a visible escape (`\n`, `\u{1b}`, ...).
 pub fn clean(text: &str) -> String {
@@ -25,6 +26,13 @@ pub fn excerpt(text: &str, max: usize) -> String {
         out.push_str("...");
     }
     out
+}
+
+/// `1 issue`, `2 issues`, `0 issues`: a count with its noun in the right number.
+pub fn count(n: impl std::fmt::Display, one: &str, many: &str) -> String {
+    let n = n.to_string();
+    let noun = if n == "1" { one } else { many };
+    format!("{n} {noun}")
 }
 
 /// Cleans every string (keys included) inside a JSON value.
@@ -63,6 +71,16 @@ mod tests {
             assert_eq!(clean(input), *want, "input: {input:?}");
             assert!(!clean(input).chars().any(char::is_control));
         }
+    }
+
+    #[test]
+    fn counts_agree_with_their_noun() {
+        let cases: &[(u64, &str)] = &[(0, "0 issues"), (1, "1 issue"), (2, "2 issues")];
+        for (n, want) in cases {
+            assert_eq!(count(n, "issue", "issues"), *want, "input: {n}");
+        }
+        assert_eq!(count(1usize, "entry", "entries"), "1 entry");
+        assert_eq!(count(11usize, "entry", "entries"), "11 entries");
     }
 
     #[test]

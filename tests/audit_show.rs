@@ -2,7 +2,7 @@
 //! a JSON file a diff by record identity (positions: symbol, strategy, direction in any
 //! case), with the records verbatim; a side whose bytes are gone is said to be unavailable.
 
-use crate::util::{code, stderr, Fixture};
+use crate::util::{code, data_of, stderr, Fixture};
 use serde_json::Value;
 
 const POSITIONS: &str = "logs/positions_futures.json";
@@ -88,7 +88,7 @@ fn show_lists_checksums_sizes_and_the_keys_a_heal_added() {
     );
     let out = f.run(&["journal", "show", &id.to_string()]);
     assert_eq!(code(&out), 0);
-    let text = stderr(&out);
+    let text = data_of(&out);
     for want in [
         "missing_keys",
         &sha(P1.as_bytes()),
@@ -138,7 +138,7 @@ fn positions_are_diffed_by_identity_with_records_verbatim() {
     assert_eq!(changed["before"]["size"], 3);
     assert_eq!(changed["after"]["size"], 1);
     assert_eq!(a["added"][0]["identity"], "ETHUSDT / mr / SHORT");
-    let text = stderr(&f.run(&["journal", "show", &r.to_string()]));
+    let text = data_of(&f.run(&["journal", "show", &r.to_string()]));
     for want in [
         "open_positions (by identity): 1 added, 1 removed, 1 changed, 0 unchanged",
         "~ BTCUSDT / trend / LONG: direction \"LONG\" -> \"long\", size 3 -> 1",

@@ -4,7 +4,7 @@
 //! positions file with those values (`tests/fixtures/realbot/`); the sample's other files
 //! may give other findings, so the tests assert on the positions file only.
 
-use crate::util::{code, copy_tree, stderr, Fixture};
+use crate::util::{code, copy_tree, stderr, stdout, Fixture};
 use std::path::Path;
 
 const POSITIONS: &str = "logs/positions_futures.json";
@@ -301,6 +301,6 @@ fn journal_show_diffs_nan_records_as_strict_json() {
         changed["after"]["mtf_alignment"], "NaN",
         "the token, as a string"
     );
-    let human = stderr(&f.run(&["journal", "show", &back]));
+    let human = stdout(&f.run(&["journal", "show", &back]));
     assert!(human.contains("mtf_alignment 0.5 -> NaN"), "{human}");
 }

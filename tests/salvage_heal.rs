@@ -161,10 +161,11 @@ fn journal_show_of_a_salvage_lists_the_records_kept_and_lost() {
             .is_some_and(|t| t.contains("\"strategy\": \"s4\"")),
         "{lost:?}"
     );
-    let human = stderr(&f.run(&["journal", "show", &txn.to_string()]));
+    let human = crate::util::data_of(&f.run(&["journal", "show", &txn.to_string()]));
     assert!(
         human.contains("kept   closed_positions: BTC-USDT / s3 / LONG")
-            && human.contains("lost   bytes"),
+            && human.contains("lost   bytes")
+            && human.contains("(truncated): "),
         "{human}"
     );
 }

@@ -8,6 +8,9 @@
 mod util;
 // Cold start, idempotence, check writes nothing, exit codes, the JSON report.
 mod engine_cli;
+// Output conventions: data on stdout, config round trip, -q/-v, check's exit codes,
+// wording, stdout write errors, --lock-timeout placement.
+mod cli_output;
 // Rollback: bit-exact, rolling back the rollback, refusals.
 mod engine_rollback;
 // Crash at every mutation, fsync and journal append of a heal and of a rollback.

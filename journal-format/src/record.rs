@@ -153,6 +153,19 @@ pub enum OpKind {
 }
 
 impl OpKind {
+    /// The name the journal writes (`create_dir`, `replace_file`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::CreateDir => "create_dir",
+            OpKind::CreateFile => "create_file",
+            OpKind::ReplaceFile => "replace_file",
+            OpKind::RemoveFile => "remove_file",
+            OpKind::RemoveDir => "remove_dir",
+            OpKind::SetMode => "set_mode",
+            OpKind::Signal => "signal",
+        }
+    }
+
     /// Whether recovery and rollback can undo the operation.
     pub fn is_reversible(self) -> bool {
         !matches!(self, OpKind::Signal)
@@ -370,6 +383,23 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn op_kind_names_are_the_written_ones() {
+        let all = [
+            OpKind::CreateDir,
+            OpKind::CreateFile,
+            OpKind::ReplaceFile,
+            OpKind::RemoveFile,
+            OpKind::RemoveDir,
+            OpKind::SetMode,
+            OpKind::Signal,
+        ];
+        for k in all {
+            let written = serde_json::to_value(k).unwrap_or_default();
+            assert_eq!(written.as_str(), Some(k.name()), "input: {}", k.name());
+        }
+    }
 
     #[test]
     fn mode_text() {

@@ -26,14 +26,49 @@ pub fn of_heal(r: &Report) -> u8 {
     }
 }
 
-/// `check`: 4 critical (or must not start), 1 repairs pending, 0 clean.
-pub fn of_check(r: &Report) -> u8 {
-    if !r.success || !r.start_allowed {
-        MUST_NOT_START
-    } else if r.pending() > 0 || !r.failed.is_empty() {
-        PENDING
+/// What `check` concluded; the printed verdict and the exit code both come from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckVerdict {
+    /// Nothing to do; the engine may start (exit 0).
+    Clean,
+    /// The engine may start; repairs are pending or cannot be applied (exit 1).
+    Pending,
+    /// The engine must not start in the chosen mode, decided on the state the plan would
+    /// leave (exit 4). A critical does not stop a paper-mode start, so it is not 4 there.
+    MustNotStart,
+}
+
+/// `check`'s verdict: the start decision first, then whether anything is to be done.
+pub fn check_verdict(r: &Report) -> CheckVerdict {
+    if !r.start_allowed {
+        CheckVerdict::MustNotStart
+    } else if !r.healed.is_empty() || !r.failed.is_empty() {
+        CheckVerdict::Pending
     } else {
-        OK
+        CheckVerdict::Clean
+    }
+}
+
+/// `check`: 4 must not start, 1 repairs pending, 0 clean.
+pub fn of_check(v: &CheckVerdict) -> u8 {
+    match v {
+        CheckVerdict::Clean => OK,
+        CheckVerdict::Pending => PENDING,
+        CheckVerdict::MustNotStart => MUST_NOT_START,
+    }
+}
+
+/// Of two codes, the one that wins (16 > 32 > 8 > 4 > 1 > 0).
+pub fn highest(a: u8, b: u8) -> u8 {
+    let rank = |c: u8| {
+        [OK, PENDING, MUST_NOT_START, OPERATIONAL, LOCK, USAGE]
+            .iter()
+            .position(|x| *x == c)
+    };
+    if rank(a) >= rank(b) {
+        a
+    } else {
+        b
     }
 }
 
@@ -55,5 +90,26 @@ pub fn of_salvage(r: &selfheal::salvage::SalvageReport) -> u8 {
     match r.outcome {
         Outcome::Lossy | Outcome::Ambiguous => PENDING,
         Outcome::Intact | Outcome::Repaired { .. } => OK,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_highest_code_wins() {
+        let cases: &[(u8, u8, u8)] = &[
+            (OK, OPERATIONAL, OPERATIONAL),
+            (PENDING, OPERATIONAL, OPERATIONAL),
+            (MUST_NOT_START, OPERATIONAL, OPERATIONAL),
+            (LOCK, OPERATIONAL, LOCK),
+            (USAGE, OPERATIONAL, USAGE),
+            (OPERATIONAL, OPERATIONAL, OPERATIONAL),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(highest(*a, *b), *want, "input: {a} {b}");
+            assert_eq!(highest(*b, *a), *want, "input: {b} {a}");
+        }
     }
 }

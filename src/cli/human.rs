@@ -1,217 +1,137 @@
-//! Output: one JSON document on stdout with `--json`, else the human lines on stderr in the
-//! reference bot's wording. Text that may come from file content is escaped so no control
-//! character reaches the terminal.
+//! The human rendering of the commands that act (`heal`, `check`, `rollback`, `recover`,
+//! `prune`, `watch`, `ack`) and of `salvage` and `config`, in the reference bot's wording.
+//! A run that changes nothing words each operation as what would be done; every count
+//! agrees with its noun; no Rust type name reaches the output.
 
-use selfheal::audit::{ContentDiff, TxnDetail, TxnSummary, Verification};
+use super::exit::CheckVerdict;
+use super::output::{name, Out};
 use selfheal::config::Layout;
-use selfheal::error::Error;
 use selfheal::heal::{RecoverReport, RollbackReport};
 use selfheal::hint::Hints;
-use selfheal::journal::Problem;
-use selfheal::jsondiff::{self, ArrayDiff, DocDiff, RecordChange, RecordRef};
 use selfheal::prune::PruneReport;
 use selfheal::report::Report;
-use selfheal::stats::Stats;
+use selfheal::text::count;
 use selfheal::watch::{CycleReport, Stop, WatchSummary};
-use serde::Serialize;
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::Path;
 
-/// Records listed per array in human output (`--json` has them all).
-const SHOWN_RECORDS: usize = 20;
-
-/// A JSON value on one short line: compact, cut at 160 characters. A value holding
-/// Python's `NaN`/`Infinity`/`-Infinity` keeps them as written.
-fn brief(raw: &str) -> String {
-    let compact = match serde_json::from_str::<serde_json::Value>(raw) {
-        Ok(v) => v.to_string(),
-        Err(_) if selfheal::pyjson::is_valid(raw.as_bytes()) => selfheal::pyjson::compact(raw),
-        Err(_) => raw.split_whitespace().collect::<Vec<_>>().join(" "),
-    };
-    match compact.char_indices().nth(160) {
-        Some((i, _)) => format!("{}...", compact.get(..i).unwrap_or_default()),
-        None => compact,
-    }
+/// `N issue(s)`.
+fn issues(n: usize) -> String {
+    count(n, "issue", "issues")
 }
 
-/// `size 1 -> 3, direction "long" -> "LONG"` for a record whose identity stayed.
-fn field_changes(c: &RecordChange) -> String {
-    let before = jsondiff::fields(c.before.get()).unwrap_or_default();
-    let after = jsondiff::fields(c.after.get()).unwrap_or_default();
-    let value = |v: &BTreeMap<String, &str>, k: &str| {
-        v.get(k)
-            .map_or_else(|| "(absent)".to_string(), |x| brief(x))
-    };
-    c.fields
-        .iter()
-        .map(|k| format!("{k} {} -> {}", value(&before, k), value(&after, k)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A journal node (`{type, sha256, size, mode}`) in words.
-fn node_text(v: &serde_json::Value) -> String {
-    let field = |k: &str| {
-        v.get(k)
-            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
-    };
-    match (field("type").as_deref(), field("mode")) {
-        (Some("file"), mode) => format!(
-            "file, {} bytes, sha256 {}, mode {}",
-            field("size").unwrap_or_default(),
-            field("sha256").unwrap_or_default(),
-            mode.unwrap_or_default()
-        ),
-        (Some("dir"), mode) => format!("directory, mode {}", mode.unwrap_or_default()),
-        (Some("absent"), _) => "absent".into(),
-        _ => v.to_string(),
-    }
-}
-
-/// `kind 3, other 1`, or `none`.
-fn counts(map: &BTreeMap<String, u64>) -> String {
-    if map.is_empty() {
-        return "none".into();
-    }
-    map.iter()
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Where and how to print.
-pub struct Out {
-    /// `--json`.
-    pub json: bool,
-    /// `-q`.
-    pub quiet: bool,
-}
-
-/// Replaces control characters with visible escapes.
-pub fn clean(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+/// Whether `salvage` ends its document with a newline of its own: only on a terminal, and
+/// only when the document lacks one (a pipe or a file gets exactly what `heal` writes).
+fn needs_newline(document: &[u8], terminal: bool) -> bool {
+    terminal && !document.ends_with(b"\n")
 }
 
 impl Out {
-    fn say(&self, line: &str) {
-        if !self.quiet && !self.json {
-            let _ = writeln!(std::io::stderr().lock(), "{}", clean(line));
-        }
-    }
-
-    /// Bytes straight to stdout (`stats --prometheus -`), whatever `--quiet` says.
-    pub fn raw(&self, bytes: &[u8]) {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(bytes);
-        let _ = out.flush();
-    }
-
-    fn doc<T: Serialize>(&self, value: &T) {
-        if self.json {
-            let mut out = std::io::stdout().lock();
-            let _ = serde_json::to_writer(&mut out, value);
-            let _ = writeln!(out);
-        }
-    }
-
-    /// An error, printed once with its causes.
-    pub fn error(&self, e: &Error) {
-        let mut text = e.to_string();
-        let mut cur = std::error::Error::source(e);
-        while let Some(c) = cur {
-            text.push_str(": ");
-            text.push_str(&c.to_string());
-            cur = c.source();
-        }
-        if self.json {
-            self.doc(&serde_json::json!({"error": text}));
-        }
-        let _ = writeln!(std::io::stderr().lock(), "selfheal: {}", clean(&text));
-    }
-
     /// The first line of a heal.
-    pub fn heal_start(&self) {
-        self.say("🔧 [SELF-HEAL] Starting self-healing process...");
+    pub fn heal_start(&self, dry_run: bool) {
+        match dry_run {
+            true => self.say("🔧 [SELF-HEAL] Starting self-healing process (dry run: nothing will be changed)..."),
+            false => self.say("🔧 [SELF-HEAL] Starting self-healing process..."),
+        }
     }
 
-    /// A heal's report.
+    /// A heal's report (with `--dry-run`: what it would do).
     pub fn heal(&self, r: &Report) {
         self.doc(r);
         if let Some(rec) = &r.recovery {
             self.say(&format!("   ↩️  Recovery: {}", rec.detail));
         }
+        let (mark, failed) = match r.dry_run {
+            true => ("🔧", "Cannot heal"),
+            false => ("✅", "Failed"),
+        };
         for line in &r.healed {
-            self.say(&format!("   ✅ {line}"));
+            self.say(&format!("   {mark} {line}"));
         }
+        self.plan_detail(r);
         for line in &r.failed {
-            self.say(&format!("   ❌ Failed: {line}"));
+            self.say(&format!("   ❌ {failed}: {line}"));
         }
         for w in &r.warnings {
             self.say(&format!("   ⚠️  {w}"));
         }
         if !r.healed.is_empty() {
-            self.say(&format!("✅ [SELF-HEAL] Healed {} issues", r.healed.len()));
+            let done = if r.dry_run { "Would heal" } else { "Healed" };
+            self.say(&format!(
+                "{mark} [SELF-HEAL] {done} {}",
+                issues(r.healed.len())
+            ));
         }
         self.criticals(r);
         if r.alerts_suppressed > 0 {
             self.say(&format!(
-                "   ℹ️  {} alert(s) already in the alert log within the dedupe window: counted, not written again",
-                r.alerts_suppressed
+                "   ℹ️  {} already in the alert log within the dedupe window: counted, not written again",
+                count(r.alerts_suppressed, "alert", "alerts")
             ));
         }
-        self.decision(r);
-    }
-
-    fn criticals(&self, r: &Report) {
-        if !r.critical.is_empty() {
-            self.say(&format!(
-                "🚨 [SELF-HEAL] Found {} dangerous issues (NOT auto-healed)",
-                r.critical.len()
-            ));
-        }
-        for c in &r.critical {
-            self.say(&format!("🚨 [CRITICAL] {c}"));
-        }
-    }
-
-    fn decision(&self, r: &Report) {
-        let verdict = if r.start_allowed {
-            "trading engine may start"
-        } else {
-            "trading engine must NOT start"
+        let verdict = match r.start_allowed {
+            true => "trading engine may start".to_string(),
+            false => "trading engine must NOT start".to_string(),
         };
         let txn = r
             .transaction
             .map(|t| format!(" (transaction {t})"))
             .unwrap_or_default();
-        self.say(&format!(
-            "[SELF-HEAL] health {}/100 ({}), mode {} ({}): {verdict}{txn}",
-            r.health.score,
-            serde_json::to_value(r.health.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            r.mode,
-            r.mode_source
-        ));
+        self.decision(r, &format!("{verdict}{txn}"));
     }
 
-    /// A check's report.
-    pub fn check(&self, r: &Report) {
+    /// Each operation of the plan with its path, result and reason (`-v`).
+    fn plan_detail(&self, r: &Report) {
+        for a in &r.actions {
+            let skipped = a
+                .skipped_because
+                .as_ref()
+                .map(|why| format!(" ({why})"))
+                .unwrap_or_default();
+            self.detail(&format!(
+                "      plan: {} {} [{}{skipped}]: {}",
+                a.kind.name(),
+                a.path.as_deref().unwrap_or("-"),
+                a.result,
+                a.reason
+            ));
+        }
+    }
+
+    fn criticals(&self, r: &Report) {
+        if !r.critical.is_empty() {
+            self.alert(&format!(
+                "🚨 [SELF-HEAL] Found {} (NOT auto-healed)",
+                count(r.critical.len(), "dangerous issue", "dangerous issues")
+            ));
+        }
+        for c in &r.critical {
+            self.alert(&format!("🚨 [CRITICAL] {c}"));
+        }
+    }
+
+    /// The last line: health, mode and the start decision (kept by `-q` when the engine
+    /// must not start).
+    fn decision(&self, r: &Report, verdict: &str) {
+        let line = format!(
+            "[SELF-HEAL] health {}/100 ({}), mode {} ({}): {verdict}",
+            r.health.score,
+            name(&r.health.status),
+            r.mode,
+            r.mode_source
+        );
+        match r.start_allowed {
+            true => self.say(&line),
+            false => self.alert(&line),
+        }
+    }
+
+    /// A check's report; `heal` is the runnable command that would apply the plan.
+    pub fn check(&self, r: &Report, verdict: &CheckVerdict, heal: &str) {
         self.doc(r);
         self.say("🔍 [SELF-HEAL] Checking (nothing will be changed)...");
         for line in &r.healed {
-            self.say(&format!("   🔧 Would heal: {line}"));
+            self.say(&format!("   🔧 {line}"));
         }
+        self.plan_detail(r);
         for line in &r.failed {
             self.say(&format!("   ❌ Cannot heal: {line}"));
         }
@@ -221,17 +141,37 @@ impl Out {
         if r.healed.is_empty() && r.failed.is_empty() && r.critical.is_empty() {
             self.say("✅ [SELF-HEAL] Nothing to heal");
         }
+        if !r.healed.is_empty() {
+            self.say(&format!(
+                "🔧 [SELF-HEAL] Would heal {}",
+                issues(r.healed.len())
+            ));
+        }
         self.criticals(r);
-        self.decision(r);
+        let verdict = match verdict {
+            CheckVerdict::MustNotStart => "trading engine must NOT start".to_string(),
+            CheckVerdict::Clean => "trading engine may start".to_string(),
+            CheckVerdict::Pending if !r.healed.is_empty() => format!(
+                "trading engine may start once {} applied: {heal}",
+                match r.healed.len() {
+                    1 => "the pending repair is".to_string(),
+                    n => format!("the {n} pending repairs are"),
+                }
+            ),
+            CheckVerdict::Pending => format!(
+                "trading engine may start; {} cannot be applied",
+                count(r.failed.len(), "repair", "repairs")
+            ),
+        };
+        self.decision(r, &verdict);
     }
 
     /// A rollback's report.
     pub fn rollback(&self, r: &RollbackReport) {
         self.doc(r);
-        let verb = if r.dry_run {
-            "Would roll back"
-        } else {
-            "Rolled back"
+        let verb = match r.dry_run {
+            true => "Would roll back",
+            false => "Rolled back",
         };
         for a in &r.actions {
             self.say(&format!("   ↩️  {}", a.message));
@@ -252,9 +192,9 @@ impl Out {
                 r.target
             )),
             None => self.say(&format!(
-                "[SELF-HEAL] {verb} transaction {} ({} operation(s))",
+                "[SELF-HEAL] {verb} transaction {} ({})",
                 r.target,
-                r.actions.len()
+                count(r.actions.len(), "operation", "operations")
             )),
         }
     }
@@ -264,205 +204,10 @@ impl Out {
         self.doc(r);
         match &r.recovery {
             Some(rec) if r.conflict => {
-                self.say(&format!("🚨 [CRITICAL] JOURNAL_INTEGRITY: {}", rec.detail))
+                self.alert(&format!("🚨 [CRITICAL] JOURNAL_INTEGRITY: {}", rec.detail))
             }
             Some(rec) => self.say(&format!("✅ [SELF-HEAL] {}", rec.detail)),
             None => self.say("✅ [SELF-HEAL] Nothing to recover"),
-        }
-    }
-
-    /// `journal list`.
-    pub fn journal_list(
-        &self,
-        txns: &[TxnSummary],
-        pruned_through: Option<u64>,
-        problem: Option<&Problem>,
-    ) {
-        self.doc(&serde_json::json!({
-            "transactions": txns,
-            "pruned_through": pruned_through,
-            "problem": problem.map(Problem::describe),
-        }));
-        if let Some(p) = pruned_through {
-            self.say(&format!("(transactions up to {p} were pruned)"));
-        }
-        let pruned = |id: u64| pruned_through.is_some_and(|p| id <= p);
-        for t in txns {
-            let rb = t
-                .rolled_back_by
-                .map(|b| format!(" rolled back by {b}"))
-                .unwrap_or_default();
-            let of = t
-                .rollback_of
-                .map(|b| match pruned(b) {
-                    true => format!(" (rollback of {b}, pruned)"),
-                    false => format!(" (rollback of {b})"),
-                })
-                .unwrap_or_default();
-            self.say(&format!(
-                "{:>6}  {}  {:<8} {:<5} {:>3} op(s)  {}{of}{rb}",
-                t.id,
-                t.time,
-                t.command,
-                t.mode.as_deref().unwrap_or("-"),
-                t.operations,
-                t.outcome
-            ));
-        }
-        if let Some(p) = problem {
-            self.say(&format!(
-                "🚨 [CRITICAL] JOURNAL_INTEGRITY: {}",
-                p.describe()
-            ));
-        }
-    }
-
-    /// `journal show`.
-    pub fn journal_show(&self, d: &TxnDetail) {
-        self.doc(d);
-        let s = &d.summary;
-        let of = s
-            .rollback_of
-            .map(|t| format!(", rollback of {t}"))
-            .unwrap_or_default();
-        let by = s
-            .rolled_back_by
-            .map(|t| format!(", rolled back by {t}"))
-            .unwrap_or_default();
-        self.say(&format!(
-            "transaction {} ({}, {}), {}{of}{by}",
-            s.id, s.command, s.time, s.outcome
-        ));
-        for o in &d.operations {
-            let state = if o.applied { "applied" } else { "not applied" };
-            self.say(&format!(
-                "  op {} {} {} [{state}] ({}): {}",
-                o.op,
-                o.kind,
-                o.path.as_deref().unwrap_or("-"),
-                o.heal,
-                o.reason
-            ));
-            for (side, v) in [("before", &o.before), ("after ", &o.after)] {
-                if let Some(v) = v {
-                    self.say(&format!("      {side}: {}", node_text(v)));
-                }
-            }
-            match &o.diff {
-                Some(ContentDiff::Diff(diff)) => self.doc_diff(diff),
-                Some(ContentDiff::Salvage(v)) => self.salvage_view(v),
-                Some(ContentDiff::Unavailable { why }) => {
-                    self.say(&format!("      diff unavailable: {why}"))
-                }
-                None => {}
-            }
-        }
-    }
-
-    fn salvage_view(&self, v: &selfheal::audit::SalvageView) {
-        self.say(&format!("      salvage: {}", v.report.summary()));
-        for (array, label) in &v.kept {
-            self.say(&format!("      kept   {array}: {label}"));
-        }
-        for (d, text) in &v.lost {
-            self.say(&format!(
-                "      lost   bytes {}..{} ({:?}): {text}",
-                d.start, d.end, d.kind
-            ));
-        }
-    }
-
-    fn doc_diff(&self, d: &DocDiff) {
-        for (side, note) in [("before", &d.before_note), ("after", &d.after_note)] {
-            if let Some(n) = note {
-                self.say(&format!("      diff: {side} is {n}"));
-            }
-        }
-        if d.is_empty() {
-            self.say("      diff: no change in content (formatting only)");
-        }
-        for k in &d.keys_added {
-            self.say(&format!("      + {}: {}", k.key, brief(k.value.get())));
-        }
-        for k in &d.keys_removed {
-            self.say(&format!("      - {}: {}", k.key, brief(k.value.get())));
-        }
-        for k in &d.keys_changed {
-            self.say(&format!(
-                "      ~ {}: {} -> {}",
-                k.key,
-                brief(k.before.get()),
-                brief(k.after.get())
-            ));
-        }
-        for a in &d.arrays {
-            self.array_diff(a);
-        }
-    }
-
-    fn array_diff(&self, a: &ArrayDiff) {
-        self.say(&format!(
-            "      {} (by {}): {} added, {} removed, {} changed, {} unchanged",
-            a.key,
-            a.matched_by,
-            a.added.len(),
-            a.removed.len(),
-            a.changed.len(),
-            a.unchanged
-        ));
-        let label = |r: &RecordRef| {
-            r.identity
-                .as_ref()
-                .map(|i| format!("{i}: "))
-                .unwrap_or_default()
-        };
-        let lines = a
-            .added
-            .iter()
-            .map(|r| format!("+ {}{}", label(r), brief(r.record.get())))
-            .chain(
-                a.removed
-                    .iter()
-                    .map(|r| format!("- {}{}", label(r), brief(r.record.get()))),
-            )
-            .chain(
-                a.changed
-                    .iter()
-                    .map(|c| format!("~ {}: {}", c.identity, field_changes(c))),
-            );
-        let all: Vec<String> = lines.collect();
-        for line in all.iter().take(SHOWN_RECORDS) {
-            self.say(&format!("        {line}"));
-        }
-        if all.len() > SHOWN_RECORDS {
-            self.say(&format!(
-                "        ... and {} more (--json shows all)",
-                all.len() - SHOWN_RECORDS
-            ));
-        }
-    }
-
-    /// `journal verify`.
-    pub fn journal_verify(&self, v: &Verification) {
-        self.doc(v);
-        if let Some(t) = &v.torn_tail {
-            self.say(&format!("   ⚠️  torn tail (tolerated): {t}"));
-        }
-        if let Some(t) = v.pruned_through {
-            self.say(&format!("   transactions up to {t} were pruned"));
-        }
-        if !v.leftovers.is_empty() {
-            self.say(&format!(
-                "   ⚠️  {} file(s) of pruned transactions still present (an interrupted prune; the next prune removes them)",
-                v.leftovers.len()
-            ));
-        }
-        match &v.problem {
-            Some(p) => self.say(&format!("🚨 [CRITICAL] JOURNAL_INTEGRITY: {p}")),
-            None => self.say(&format!(
-                "✅ journal verified: {} transaction(s), {} record(s), {} backup object(s)",
-                v.transactions, v.records, v.objects
-            )),
         }
     }
 
@@ -475,9 +220,15 @@ impl Out {
                 hints.command(&["ack", &t.to_string()])
             ));
         }
+        let remain = match r.remaining {
+            1 => "1 transaction remains".to_string(),
+            n => format!("{n} transactions remain"),
+        };
         let removed = format!(
-            "{} journal file(s), {} backup object(s), {} bytes freed; {} transaction(s) remain",
-            r.files_removed, r.objects_removed, r.bytes_freed, r.remaining
+            "{}, {}, {} freed; {remain}",
+            count(r.files_removed, "journal file", "journal files"),
+            count(r.objects_removed, "backup object", "backup objects"),
+            count(r.bytes_freed, "byte", "bytes"),
         );
         match (&r.pruned, r.transaction) {
             (Some(p), Some(t)) => self.say(&format!(
@@ -487,10 +238,7 @@ impl Out {
             _ if r.files_removed + r.objects_removed > 0 => {
                 self.say(&format!("✅ [SELF-HEAL] Removed {removed}"))
             }
-            _ => self.say(&format!(
-                "✅ [SELF-HEAL] Nothing to prune; {} transaction(s) remain",
-                r.remaining
-            )),
+            _ => self.say(&format!("✅ [SELF-HEAL] Nothing to prune; {remain}")),
         }
     }
 
@@ -503,59 +251,14 @@ impl Out {
     /// The end of `watch`.
     pub fn watch_end(&self, s: &WatchSummary) {
         let why = match s.stop {
-            Stop::Signal => "on a signal",
-            Stop::Cycles => "as asked",
+            Stop::Signal => "on a signal ",
+            Stop::Cycles => "as asked ",
             Stop::Caller => "",
         };
         self.say(&format!(
-            "[watch] stopped {why} after {} cycle(s)",
-            s.cycles
+            "[watch] stopped {why}after {}",
+            count(s.cycles, "cycle", "cycles")
         ));
-    }
-
-    /// `stats`.
-    pub fn stats(&self, s: &Stats, prometheus: Option<&Path>) {
-        self.doc(s);
-        let t = &s.totals;
-        let ratio = s
-            .success_ratio
-            .map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0));
-        self.say(&format!(
-            "runs {} ({} succeeded, {} aborted), success ratio {ratio}",
-            t.runs, t.successes, t.aborted_runs
-        ));
-        self.say(&format!("heals: {}", counts(&t.heals)));
-        self.say(&format!("failures: {}", t.failures));
-        self.say(&format!("criticals: {}", counts(&t.criticals)));
-        self.say(&format!("rollbacks: {}", t.rollbacks));
-        match &t.last_run {
-            Some(r) => self.say(&format!(
-                "last run: transaction {} ({}) at {}, {}{}",
-                r.txn,
-                r.command,
-                r.time,
-                r.outcome,
-                r.duration_ms
-                    .map(|d| format!(" in {d} ms"))
-                    .unwrap_or_default()
-            )),
-            None => self.say("last run: none"),
-        }
-        self.say(&format!(
-            "salvage losses: {} record(s), {} byte(s)",
-            t.salvage_records_lost, t.salvage_bytes_lost
-        ));
-        if let Some(p) = s.pruned_through {
-            self.say(&format!(
-                "(includes the totals of transactions up to {p}, pruned)"
-            ));
-        }
-        if let Some(path) = prometheus {
-            self.say(&format!("metrics written to {}", path.display()));
-        }
-        if let Some(p) = &s.journal_problem {
-            self.say(&format!("🚨 [CRITICAL] JOURNAL_INTEGRITY: {p}"));
-        }
     }
 
     /// `ack`.
@@ -569,49 +272,66 @@ impl Out {
         ));
     }
 
-    /// `salvage`: the document on stdout (the report with `--json`), the account on stderr.
-    pub fn salvage(&self, s: &selfheal::heal::SalvageOutput) {
+    /// `salvage`: the document on stdout, byte for byte what `heal` would write (the report
+    /// with `--json`); what was kept and lost on stderr. `terminal`: stdout is a terminal,
+    /// where a document without a final newline gets one so the prompt starts on its own
+    /// line (a pipe or a file gets the exact bytes).
+    pub fn salvage(&self, s: &selfheal::heal::SalvageOutput, terminal: bool) {
         let r = &s.salvaged.report;
         if self.json {
             self.doc(&serde_json::json!({"source": s.source, "report": r}));
             return;
         }
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(&s.salvaged.document);
-        let _ = out.flush();
-        if !self.quiet {
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "{}: {}",
-                clean(&s.source),
-                r.summary()
-            );
-            for d in &r.damaged {
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "   damaged bytes {}..{} ({:?})",
-                    d.start,
-                    d.end,
-                    d.kind
-                );
-            }
+        let document = &s.salvaged.document;
+        self.stdout(document);
+        if needs_newline(document, terminal) {
+            self.stdout(b"\n");
+        }
+        self.say(&format!("{}: {}", s.source, r.summary()));
+        for d in &r.damaged {
+            self.say(&format!(
+                "   damaged bytes {}..{} ({})",
+                d.start,
+                d.end,
+                name(&d.kind)
+            ));
         }
     }
 
-    /// `config`.
+    /// `config`: the effective configuration as a loadable JSON file on stdout; where it
+    /// came from on stderr.
     pub fn config(&self, layout: &Layout) {
         if self.json {
             self.doc(&layout.config);
             return;
         }
         let source = layout.source.as_ref().map_or_else(
-            || "embedded default".to_string(),
+            || "the embedded default".to_string(),
             |p| p.display().to_string(),
         );
-        let text = serde_json::to_string_pretty(&layout.config).unwrap_or_default();
-        let _ = writeln!(
-            std::io::stdout().lock(),
-            "// effective configuration ({source})\n{text}"
-        );
+        self.say(&format!("effective configuration, from {source}:"));
+        self.pretty(&layout.config);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_terminal_gets_a_final_newline() {
+        let cases: &[(&[u8], bool, bool)] = &[
+            (b"{}", true, true),
+            (b"{}\n", true, false),
+            (b"{}", false, false),
+            (b"{}\n", false, false),
+        ];
+        for (doc, terminal, want) in cases {
+            assert_eq!(
+                needs_newline(doc, *terminal),
+                *want,
+                "input: {doc:?} terminal {terminal}"
+            );
+        }
     }
 }

@@ -1,9 +1,14 @@
 //! Command-line parsing and dispatch. The only place that reads the process environment
 //! (`TRADING_MODE` and what a `.env` may interpolate, `SELFHEAL_ROOT`), prints, and turns
-//! outcomes and errors into exit codes.
+//! outcomes and errors into exit codes. An option is offered only by the commands it acts
+//! on (`--mode` where a mode is decided, `--lock-timeout` where selfheal's lock is taken);
+//! every write to standard output goes through `output::Out`, so a failed write is reported
+//! and a closed pipe ends quietly.
 
 mod exit;
 mod human;
+mod listing;
+mod output;
 
 use clap::{Parser, Subcommand};
 use selfheal::config::parse_duration;
@@ -28,18 +33,30 @@ struct Cli {
     /// Print one JSON document on stdout.
     #[arg(long, global = true)]
     json: bool,
-    /// More log output (repeatable).
+    /// More output: -v adds the plan (each operation, its path and why), -vv debug logs.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
-    /// Only errors.
-    #[arg(short, long, global = true)]
+    /// Only errors, criticals and a refused start.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
-    /// How long to wait for another selfheal holding the lock (e.g. 30s, 500ms).
-    #[arg(long, global = true, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
-    lock_timeout: Duration,
+    /// `--lock-timeout` before the command, as earlier versions took it: accepted for the
+    /// commands that take the lock, a usage error for the others.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, hide = true)]
+    lock_timeout: Option<Duration>,
     #[command(subcommand)]
     command: Command,
 }
+
+/// `--lock-timeout`, offered by the commands that take selfheal's lock.
+#[derive(Debug, clap::Args)]
+struct LockArg {
+    /// How long to wait for another selfheal holding the lock, e.g. 30s, 500ms [default: 30s].
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    lock_timeout: Option<Duration>,
+}
+
+/// The wait for the lock when no `--lock-timeout` is given.
+const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum ModeArg {
@@ -73,6 +90,8 @@ enum Command {
         /// Create the root if it does not exist.
         #[arg(long)]
         init: bool,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// The same findings and plan as heal; changes nothing at all.
     Check {
@@ -91,12 +110,16 @@ enum Command {
         /// Show what would be done.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Run recovery alone.
     Recover {
         /// Close a conflict by accepting the files as they are.
         #[arg(long)]
         keep_current: bool,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Retention: drop old transactions and the backups no kept transaction needs.
     Prune {
@@ -106,6 +129,8 @@ enum Command {
         /// Only prune transactions older than this, e.g. 30d (default: retention.older_than).
         #[arg(long, value_name = "DUR", value_parser = parse_duration)]
         older_than: Option<Duration>,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Periodic checks beside a running bot: repairs only under the bot's own file locks,
     /// reports stale heartbeats and long-held locks, never signals a process.
@@ -120,12 +145,16 @@ enum Command {
         /// Stop after N cycles (default: until SIGTERM or SIGINT).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         cycles: Option<u64>,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Acknowledge a recorded critical (a lossy salvage applied in paper mode) so real mode
     /// may start again.
     Ack {
         /// The transaction whose critical is acknowledged.
         id: u64,
+        #[command(flatten)]
+        lock: LockArg,
     },
     /// Read-only: the salvaged document on stdout, what was kept and lost on stderr.
     Salvage {
@@ -162,6 +191,96 @@ enum JournalCommand {
     Verify,
 }
 
+impl Command {
+    /// The command's `--lock-timeout`, or `None` for a command that never takes the lock.
+    fn lock(&self) -> Option<&LockArg> {
+        match self {
+            Command::Heal { lock, .. }
+            | Command::Rollback { lock, .. }
+            | Command::Recover { lock, .. }
+            | Command::Prune { lock, .. }
+            | Command::Watch { lock, .. }
+            | Command::Ack { lock, .. } => Some(lock),
+            Command::Journal { command } => command.lock(),
+            Command::Check { .. }
+            | Command::Salvage { .. }
+            | Command::Stats { .. }
+            | Command::Config => None,
+        }
+    }
+
+    /// The command as typed, for messages.
+    fn name(&self) -> String {
+        let name = match self {
+            Command::Heal { .. } => "heal",
+            Command::Check { .. } => "check",
+            Command::Rollback { .. } => "rollback",
+            Command::Recover { .. } => "recover",
+            Command::Prune { .. } => "prune",
+            Command::Watch { .. } => "watch",
+            Command::Ack { .. } => "ack",
+            Command::Salvage { .. } => "salvage",
+            Command::Stats { .. } => "stats",
+            Command::Journal { command } => return format!("journal {}", command.name()),
+            Command::Config => "config",
+        };
+        name.to_string()
+    }
+}
+
+impl JournalCommand {
+    /// The command's `--lock-timeout`, or `None` for a command that never takes the lock.
+    fn lock(&self) -> Option<&LockArg> {
+        match self {
+            JournalCommand::List | JournalCommand::Show { .. } | JournalCommand::Verify => None,
+        }
+    }
+
+    /// The subcommand as typed, for messages.
+    fn name(&self) -> &'static str {
+        match self {
+            JournalCommand::List => "list",
+            JournalCommand::Show { .. } => "show",
+            JournalCommand::Verify => "verify",
+        }
+    }
+}
+
+/// The commands that offer `--lock-timeout` (`heal`, `journal …`), read from the parser
+/// itself so the list stays true as commands are added.
+fn locking_commands() -> Vec<String> {
+    fn walk(cmd: &clap::Command, prefix: &str, out: &mut Vec<String>) {
+        for sub in cmd.get_subcommands() {
+            let name = format!("{prefix}{}", sub.get_name());
+            if sub.get_arguments().any(|a| a.get_id() == "lock_timeout") {
+                out.push(name.clone());
+            }
+            walk(sub, &format!("{name} "), out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&<Cli as clap::CommandFactory>::command(), "", &mut out);
+    out
+}
+
+/// The lock wait: `--lock-timeout` after the command, or before it (as earlier versions
+/// took it), only for a command that takes the lock.
+fn lock_timeout(cli: &Cli) -> Result<Duration, selfheal::error::Error> {
+    use selfheal::error::Error;
+    match (cli.command.lock(), cli.lock_timeout) {
+        (None, Some(_)) => Err(Error::Usage(format!(
+            "--lock-timeout applies only to the commands that take selfheal's lock ({}); `{}` never takes it",
+            locking_commands().join(", "),
+            cli.command.name()
+        ))),
+        (Some(LockArg { lock_timeout: Some(_) }), Some(_)) => Err(Error::Usage(
+            "--lock-timeout is given twice, before and after the command".into(),
+        )),
+        (Some(arg), before) => Ok(arg.lock_timeout.or(before).unwrap_or(DEFAULT_LOCK_TIMEOUT)),
+        (None, None) => Ok(DEFAULT_LOCK_TIMEOUT),
+    }
+}
+
 /// Parses, runs, prints, exits.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -179,15 +298,26 @@ pub fn main() -> ExitCode {
     if let Err(e) = selfheal::lock::install_signal_handlers() {
         tracing::warn!("cannot install signal handlers: {e}");
     }
-    let out = human::Out {
-        json: cli.json,
-        quiet: cli.quiet,
-    };
-    match run(&cli, &out) {
-        Ok(code) => ExitCode::from(code),
+    let out = output::Out::new(cli.json, cli.quiet, cli.verbose);
+    let code = match run(&cli, &out) {
+        Ok(code) => code,
         Err(e) => {
             out.error(&e);
-            ExitCode::from(error_code(&cli.command, &e))
+            error_code(&cli.command, &e)
+        }
+    };
+    ExitCode::from(ended(&out, code))
+}
+
+/// The exit code once standard output is flushed: a closed pipe changes nothing (the
+/// reader stopped reading; the command's own outcome stands), any other write error is an
+/// operational error (8, unless a higher code applies).
+fn ended(out: &output::Out, code: u8) -> u8 {
+    match out.finish() {
+        output::Ended::Written | output::Ended::Closed => code,
+        output::Ended::Failed(e) => {
+            out.stdout_error(&e);
+            exit::highest(code, exit::OPERATIONAL)
         }
     }
 }
@@ -223,30 +353,31 @@ fn init_tracing(cli: &Cli) {
         .try_init();
 }
 
-fn options(cli: &Cli) -> Options {
-    Options {
+fn options(cli: &Cli) -> Result<Options, selfheal::error::Error> {
+    Ok(Options {
         root: cli.root.clone().unwrap_or_else(|| PathBuf::from(".")),
         config: cli.config.clone(),
         env: selfheal::mode::Environment::from_vars(std::env::vars_os()),
-        lock_timeout: cli.lock_timeout,
+        lock_timeout: lock_timeout(cli)?,
         ..Options::default()
-    }
+    })
 }
 
-fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
-    let mut opts = options(cli);
+fn run(cli: &Cli, out: &output::Out) -> Result<u8, selfheal::error::Error> {
+    let mut opts = options(cli)?;
     match &cli.command {
         Command::Heal {
             mode,
             dry_run,
             accept_loss,
             init,
+            lock: _,
         } => {
             opts.mode = mode.map(Mode::from);
             opts.dry_run = *dry_run;
             opts.accept_loss = *accept_loss;
             opts.init = *init;
-            out.heal_start();
+            out.heal_start(*dry_run);
             let report = heal::heal(&opts)?;
             out.heal(&report);
             Ok(exit::of_heal(&report))
@@ -254,16 +385,25 @@ fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
         Command::Check { mode } => {
             opts.mode = mode.map(Mode::from);
             let report = heal::check(&opts)?;
-            out.check(&report);
-            Ok(exit::of_check(&report))
+            let verdict = exit::check_verdict(&report);
+            out.check(&report, &verdict, &heal_command(&opts, report.mode));
+            Ok(exit::of_check(&verdict))
         }
-        Command::Rollback { id, force, dry_run } => {
+        Command::Rollback {
+            id,
+            force,
+            dry_run,
+            lock: _,
+        } => {
             opts.dry_run = *dry_run;
             let report = heal::rollback(&opts, *id, *force)?;
             out.rollback(&report);
             Ok(0)
         }
-        Command::Recover { keep_current } => {
+        Command::Recover {
+            keep_current,
+            lock: _,
+        } => {
             let report = heal::recover(&opts, *keep_current)?;
             out.recover(&report);
             Ok(if report.conflict {
@@ -272,7 +412,11 @@ fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
                 0
             })
         }
-        Command::Prune { keep, older_than } => {
+        Command::Prune {
+            keep,
+            older_than,
+            lock: _,
+        } => {
             let report = heal::prune(&opts, *keep, *older_than)?;
             out.prune(&report, &Hints::new(&opts.root, opts.config.as_deref()));
             Ok(0)
@@ -281,6 +425,7 @@ fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
             interval,
             mode,
             cycles,
+            lock: _,
         } => {
             opts.mode = mode.map(Mode::from);
             let w = selfheal::watch::WatchOptions {
@@ -288,22 +433,26 @@ fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
                 cycles: *cycles,
                 notify: notify_target(),
             };
+            // A reader that went away, or output that cannot be written, ends the watch.
             let summary = selfheal::watch::watch(&opts, &w, |c| {
                 out.watch_cycle(c);
-                std::ops::ControlFlow::Continue(())
+                match out.stdout_failed() {
+                    true => std::ops::ControlFlow::Break(()),
+                    false => std::ops::ControlFlow::Continue(()),
+                }
             })?;
             out.watch_end(&summary);
             Ok(exit::OK)
         }
         Command::Stats { prometheus } => stats(&opts, prometheus.as_deref(), out),
-        Command::Ack { id } => {
+        Command::Ack { id, lock: _ } => {
             let report = heal::ack(&opts, *id)?;
             out.ack(&report);
             Ok(exit::OK)
         }
         Command::Salvage { file } => {
             let s = heal::salvage_file(&opts, file.as_deref())?;
-            out.salvage(&s);
+            out.salvage(&s, std::io::IsTerminal::is_terminal(&std::io::stdout()));
             Ok(exit::of_salvage(&s.salvaged.report))
         }
         Command::Journal { command } => journal(&opts, command, out),
@@ -312,6 +461,34 @@ fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
             out.config(&layout);
             Ok(0)
         }
+    }
+}
+
+/// The `heal` that applies what `check` found, as a command to paste: the same root,
+/// configuration and mode, absolute paths, quoted for a POSIX shell where needed.
+fn heal_command(opts: &Options, mode: Mode) -> String {
+    let abs = |p: &std::path::Path| {
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        shell_word(&p.display().to_string())
+    };
+    let config = opts
+        .config
+        .as_deref()
+        .map(|c| format!(" --config {}", abs(c)))
+        .unwrap_or_default();
+    format!(
+        "selfheal --root {}{config} heal --mode {mode}",
+        abs(&opts.root)
+    )
+}
+
+/// `word` as one POSIX shell word.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:=@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 
@@ -329,7 +506,7 @@ fn notify_target() -> Option<selfheal::watch::NotifyTarget> {
 fn stats(
     opts: &Options,
     prometheus: Option<&std::path::Path>,
-    out: &human::Out,
+    out: &output::Out,
 ) -> Result<u8, selfheal::error::Error> {
     let to_stdout = prometheus.is_some_and(|p| p.as_os_str() == "-");
     if to_stdout && out.json {
@@ -343,12 +520,15 @@ fn stats(
     if let Some(path) = prometheus {
         let text = selfheal::stats::prometheus(&stats);
         if to_stdout {
-            out.raw(text.as_bytes());
+            out.stdout(text.as_bytes());
         } else {
             selfheal::textfile::write_atomic(path, &opts.root, text.as_bytes())?;
         }
     }
-    out.stats(&stats, prometheus.filter(|_| !to_stdout));
+    // `--prometheus -`: the metrics are the data on standard output, nothing else is.
+    if !to_stdout {
+        out.stats(&stats, prometheus);
+    }
     Ok(if stats.journal_problem.is_some() {
         exit::OPERATIONAL
     } else {
@@ -359,7 +539,7 @@ fn stats(
 fn journal(
     opts: &Options,
     command: &JournalCommand,
-    out: &human::Out,
+    out: &output::Out,
 ) -> Result<u8, selfheal::error::Error> {
     let session = heal::Session::open(opts, false)?;
     let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;

@@ -174,17 +174,19 @@ impl SalvageReport {
         } else {
             ""
         };
+        use crate::text::count;
         let mut line = format!(
-            "salvaged {}, lost {at_least}{} and {} bytes",
-            records(self.records_kept),
-            records(self.records_lost),
-            self.bytes_lost
+            "salvaged {}, lost {at_least}{} and {}",
+            count(self.records_kept, "record", "records"),
+            count(self.records_lost, "record", "records"),
+            count(self.bytes_lost, "byte", "bytes")
         );
         if let Some(why) = self.uncounted() {
             line.push_str(&format!(", not counting records {why}"));
         }
         if self.outcome == Outcome::Ambiguous {
-            line.push_str(&format!(" (ambiguous: {} versions)", self.versions.len()));
+            let versions = count(self.versions.len(), "version", "versions");
+            line.push_str(&format!(" (ambiguous: {versions})"));
         }
         line
     }
@@ -209,15 +211,6 @@ impl SalvageReport {
             self.outcome,
             Outcome::Intact | Outcome::Repaired { lossless: true }
         )
-    }
-}
-
-/// `1 record`, `2 records`.
-fn records(n: u64) -> String {
-    if n == 1 {
-        "1 record".to_string()
-    } else {
-        format!("{n} records")
     }
 }
 

@@ -96,10 +96,10 @@ impl CycleReport {
             ),
             (outcome, Some(r)) => {
                 let mut text = format!(
-                    "{} healed, {} skipped (locked), {} warnings, {} critical",
+                    "{} healed, {} skipped (locked), {}, {} critical",
                     self.healed(),
                     self.skipped_locked(),
-                    r.warnings.len(),
+                    crate::text::count(r.warnings.len(), "warning", "warnings"),
                     r.critical.len()
                 );
                 let changed = self.skipped.len() - self.skipped_locked();
