@@ -566,7 +566,6 @@ pub mod summary {
     }
 
     /// Counts `n` cases of `category` (a short phrase, printed as its own summary line).
-    #[allow(dead_code)]
     pub fn count(category: &str, n: u64) {
         add(|t| *t.categories.entry(category.to_string()).or_default() += n);
     }

@@ -81,3 +81,5 @@ mod reliability_security;
 // Load: concurrent heals and rollbacks on one root, alone and beside watch; a bot-like writer
 // under its flock beside checks and beside watch.
 mod reliability_load;
+// The layout as a whole: one role per path, exit 16 naming both entries; implied parents.
+mod reliability_config;
