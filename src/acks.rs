@@ -1,8 +1,9 @@
 //! Criticals that outlive the run that caused them: a lossy or ambiguous salvage applied in
 //! paper mode stays a DATA_INTEGRITY critical for real mode until an operator acknowledges
 //! it with `selfheal ack <id>` (an `ack` record naming the transaction). A salvage applied
-//! on the operator's `heal --accept-loss` needs no acknowledgement. Read-only: the `ack`
-//! command itself is in `heal`.
+//! on the operator's `heal --accept-loss` needs no acknowledgement, and neither does one
+//! whose transaction a standing rollback undid (the salvaged file is gone again; rolling the
+//! rollback back brings the need back). Read-only: the `ack` command itself is in `heal`.
 
 use crate::journal::{Journal, TxnFile};
 use journal_format::{Body, TxnState};
@@ -60,14 +61,15 @@ pub fn acknowledged(journal: &Journal, txn: u64) -> bool {
     })
 }
 
-/// Every transaction whose salvage loss is not acknowledged yet.
+/// Every transaction whose salvage loss stands (not rolled back) and is not acknowledged yet.
 pub fn pending(journal: &Journal) -> Vec<Pending> {
     journal
         .txns
         .iter()
         .filter_map(|t| {
             let list = entries(t);
-            if list.is_empty() || acknowledged(journal, t.txn) {
+            let undone = crate::rollback::rolled_back_by(journal, t.txn).is_some();
+            if list.is_empty() || undone || acknowledged(journal, t.txn) {
                 return None;
             }
             Some(Pending {

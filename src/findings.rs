@@ -71,6 +71,9 @@ pub mod code {
     /// cannot check and leaves alone: its name cannot be written in the journal (not
     /// UTF-8, control characters), or it is not a regular file.
     pub const UNCHECKED_PATH: &str = "UNCHECKED_PATH";
+    /// Warning: the alert log is not a plain file selfheal may append to (a symlink, not a
+    /// regular file, more than one hard link); alerts go to stderr only.
+    pub const ALERT_LOG: &str = "ALERT_LOG";
 }
 
 /// One finding.

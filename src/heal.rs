@@ -101,7 +101,7 @@ impl Session {
                 })
                 .collect(),
         );
-        let mac = journal::mac_from_key_file(layout.config.journal_key_file.as_deref())?;
+        let mac = crate::keyfile::journal_mac(&layout, &opts.root)?;
         Ok(Session { root, layout, mac })
     }
 

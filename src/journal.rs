@@ -153,31 +153,6 @@ pub struct Journal {
     mac: Mac,
 }
 
-/// Reads the key file and builds the journal's tag algorithm.
-///
-/// # Errors
-/// [`Error::Config`] when a configured key file cannot be read or is empty.
-pub fn mac_from_key_file(key_file: Option<&std::path::Path>) -> Result<Mac> {
-    let Some(path) = key_file else {
-        return Ok(Mac::Sha256);
-    };
-    let key = crate::config::read_regular(path, crate::config::MAX_CONFIG_SIZE).map_err(|e| {
-        Error::Config {
-            file: path.to_path_buf(),
-            key: "journal_key_file".into(),
-            why: format!("cannot read the key: {e}"),
-        }
-    })?;
-    if key.is_empty() {
-        return Err(Error::Config {
-            file: path.to_path_buf(),
-            key: "journal_key_file".into(),
-            why: "the key file is empty".into(),
-        });
-    }
-    Ok(Mac::HmacSha256(key))
-}
-
 fn journal_dir() -> RelPath {
     RelPath::new(JOURNAL_DIR).unwrap_or_else(|_| std::process::abort())
 }

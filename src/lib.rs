@@ -91,6 +91,7 @@ pub mod health;
 pub mod journal;
 pub mod jsondiff;
 pub mod jsondoc;
+pub mod keyfile;
 pub mod lock;
 pub mod mode;
 pub mod paths;

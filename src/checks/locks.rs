@@ -83,7 +83,7 @@ fn plan_lock(ctx: &Ctx<'_>, p: &mut Planned, rel: &RelPath) -> Result<()> {
         Holder::Flock => p.findings.push(report(
             rel,
             age,
-            "is held by a running process (flock); kept",
+            "is held by a running process (flock or POSIX lock); kept",
             "held",
         )),
         Holder::LivePid(pid) => p.findings.push(report(

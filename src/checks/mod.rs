@@ -130,6 +130,8 @@ pub fn plan(ctx: &Ctx<'_>) -> Result<Planned> {
     heartbeats::plan(ctx, &mut p)?;
     // Last: it chains onto the operations planned above for the same paths.
     permissions::plan(ctx, &mut p)?;
+    p.findings
+        .extend(crate::alerts::inspect(ctx.root, ctx.layout));
     Ok(p)
 }
 

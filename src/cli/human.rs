@@ -114,8 +114,8 @@ impl Out {
         }
     }
 
-    /// An error, printed once with its causes.
-    pub fn error(&self, e: &Error) {
+    /// An error, printed once with its causes; `code` is the exit code it leads to.
+    pub fn error(&self, e: &Error, code: u8) {
         let mut text = e.to_string();
         let mut cur = std::error::Error::source(e);
         while let Some(c) = cur {
@@ -124,9 +124,20 @@ impl Out {
             cur = c.source();
         }
         if self.json {
-            self.doc(&serde_json::json!({"error": text}));
+            self.doc(&serde_json::json!({"error": text, "exit_code": code}));
         }
         let _ = writeln!(std::io::stderr().lock(), "selfheal: {}", clean(&text));
+    }
+
+    /// With `--json`, the error document of a failure already described on stderr (a
+    /// command line the parser refused): `{"error": <message>, "exit_code": <code>}`.
+    pub fn error_text(&self, text: &str, code: u8) {
+        let first = text
+            .lines()
+            .map(|l| l.trim_start_matches("error: ").trim())
+            .find(|l| !l.is_empty())
+            .unwrap_or("invalid command line");
+        self.doc(&serde_json::json!({"error": clean(first), "exit_code": code}));
     }
 
     /// The first line of a heal.

@@ -159,14 +159,7 @@ enum JournalCommand {
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => exit::USAGE,
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(e) => return usage_error(&e),
     };
     init_tracing(&cli);
     if let Err(e) = selfheal::lock::install_signal_handlers() {
@@ -179,10 +172,36 @@ pub fn main() -> ExitCode {
     match run(&cli, &out) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            out.error(&e);
-            ExitCode::from(error_code(&cli.command, &e))
+            let code = error_code(&cli.command, &e);
+            out.error(&e, code);
+            ExitCode::from(code)
         }
     }
+}
+
+/// A command line the parser refused (or `--help`, `--version`): clap's text on stderr (help
+/// and version on stdout), and with `--json` among the arguments, the error document on
+/// stdout too, as for every other failure.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::from(exit::OK);
+    }
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let out = human::Out { json, quiet: false };
+    let _ = e.print();
+    let text = match e.kind() {
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            "no command given (selfheal --help lists them)".to_string()
+        }
+        _ => e.render().to_string(),
+    };
+    out.error_text(&text, exit::USAGE);
+    ExitCode::from(exit::USAGE)
 }
 
 /// The exit code of a failed command: `prune`, `stats` and `watch` have no "refused" code
