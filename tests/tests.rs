@@ -83,3 +83,6 @@ mod reliability_security;
 mod reliability_load;
 // The layout as a whole: one role per path, exit 16 naming both entries; implied parents.
 mod reliability_config;
+// Hygiene: hard-linked alert log, key file placement and modes, acks after rollbacks, --json
+// failures, POSIX record locks.
+mod reliability_hygiene;
