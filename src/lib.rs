@@ -100,6 +100,7 @@ pub mod predict;
 pub mod procs;
 pub mod prune;
 pub mod recovery;
+pub mod rekey;
 pub mod report;
 pub mod rollback;
 pub mod salvage;

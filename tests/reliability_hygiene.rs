@@ -28,7 +28,10 @@ fn truncated_positions(a: &Arena) -> Vec<u8> {
     );
     let bytes = doc.as_bytes()[..doc.len() - 50].to_vec();
     a.fx.write("logs/positions_futures.json", &bytes);
-    a.fx.write("logs/portfolio_futures.json", "{\"open_positions_count\": 2}");
+    a.fx.write(
+        "logs/portfolio_futures.json",
+        "{\"open_positions_count\": 2}",
+    );
     bytes
 }
 
@@ -110,7 +113,12 @@ fn reliability_hygiene_relative_key_file_is_beside_the_configuration() {
         a.output(&mut c)
     };
     let out = run(&["--config", cfg, "heal", "--init"]);
-    assert_eq!(code(&out), 0, "the key beside the configuration: {}", stderr(&out));
+    assert_eq!(
+        code(&out),
+        0,
+        "the key beside the configuration: {}",
+        stderr(&out)
+    );
     key(&cwd.join("journal.key"), b"a wrong key", 0o600);
     let out = run(&["--config", cfg, "heal"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -122,7 +130,12 @@ fn reliability_hygiene_relative_key_file_is_beside_the_configuration() {
     );
     std::fs::write(&abs, text).expect("write");
     let out = a.run(&["--config", abs.to_str().expect("utf8"), "journal", "verify"]);
-    assert_eq!(code(&out), 0, "keyed with the key beside the config: {}", stderr(&out));
+    assert_eq!(
+        code(&out),
+        0,
+        "keyed with the key beside the config: {}",
+        stderr(&out)
+    );
     summary::count("key file checks", 3);
 }
 
@@ -239,8 +252,9 @@ fn reliability_hygiene_json_errors_are_one_document_on_stdout() {
         let out = arena.run(args);
         assert_eq!(code(&out), *want, "{args:?}: {}", stderr(&out));
         let text = String::from_utf8_lossy(&out.stdout);
-        let v: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{args:?}: stdout is not one JSON document ({e}): {text:?}"));
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+            panic!("{args:?}: stdout is not one JSON document ({e}): {text:?}")
+        });
         assert!(
             v["error"].as_str().is_some_and(|m| !m.is_empty()),
             "{args:?}: {v}"
@@ -335,7 +349,11 @@ fn reliability_hygiene_posix_record_locks_are_held() {
         }
         let out = a.run(&["--json", "watch", "--cycles", "1", "--interval", "0s"]);
         assert_eq!(code(&out), 0, "{}", stderr(&out));
-        assert_ne!(std::fs::read(&positions).expect("read"), b"", "repaired once free");
+        assert_ne!(
+            std::fs::read(&positions).expect("read"),
+            b"",
+            "repaired once free"
+        );
         cases += 1;
     }
     summary::count("POSIX record locks held", cases);

@@ -86,3 +86,5 @@ mod reliability_config;
 // Hygiene: hard-linked alert log, key file placement and modes, acks after rollbacks, --json
 // failures, POSIX record locks.
 mod reliability_hygiene;
+// Journal key rotation: verification on each side of it, refusals, crashes mid-rotation.
+mod reliability_rekey;

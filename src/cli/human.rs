@@ -458,6 +458,20 @@ impl Out {
                 v.leftovers.len()
             ));
         }
+        if let Some(u) = &v.unverified {
+            let (first, last) = (
+                u.transactions.first().copied().unwrap_or_default(),
+                u.transactions.last().copied().unwrap_or_default(),
+            );
+            let key = u
+                .key_id
+                .as_ref()
+                .map_or_else(String::new, |k| format!(" (key id {k})"));
+            self.say(&format!(
+                "   ⚠️  not verified: transactions {first}-{last} ({} record(s)) are tagged with an earlier journal key{key}; add --old-key-file with that key to verify them too",
+                u.records
+            ));
+        }
         match &v.problem {
             Some(p) => self.say(&format!("🚨 [CRITICAL] JOURNAL_INTEGRITY: {p}")),
             None => self.say(&format!(
@@ -465,6 +479,23 @@ impl Out {
                 v.transactions, v.records, v.objects
             )),
         }
+    }
+
+    /// `journal rekey`.
+    pub fn journal_rekey(&self, r: &selfheal::rekey::RekeyReport) {
+        self.doc(r);
+        let config = r
+            .config
+            .clone()
+            .unwrap_or_else(|| "config/selfheal.json under the root".to_string());
+        self.say(&format!(
+            "✅ journal rekeyed as transaction {}: records from it on are tagged with key id {} (was {})",
+            r.transaction, r.key_id, r.previous
+        ));
+        self.say(&format!(
+            "   now set \"journal_key_file\": {:?} in {config}; until then selfheal refuses to write to this journal",
+            r.new_key_file
+        ));
     }
 
     /// `prune`.

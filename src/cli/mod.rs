@@ -152,7 +152,19 @@ enum JournalCommand {
         id: u64,
     },
     /// Verify the chain and every backup object.
-    Verify,
+    Verify {
+        /// An earlier journal key (before `journal rekey`), to verify the records it tags
+        /// too (repeatable).
+        #[arg(long = "old-key-file", value_name = "FILE")]
+        old_key_files: Vec<PathBuf>,
+    },
+    /// Rotate the journal key: later records are tagged with the key in FILE; then set
+    /// journal_key_file to FILE.
+    Rekey {
+        /// The new key (a file outside the root, readable by its owner only).
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+    },
 }
 
 /// Parses, runs, prints, exits.
@@ -363,9 +375,20 @@ fn journal(
     command: &JournalCommand,
     out: &human::Out,
 ) -> Result<u8, selfheal::error::Error> {
+    if let JournalCommand::Rekey { new_key_file } = command {
+        let report = selfheal::rekey::rekey(opts, new_key_file)?;
+        out.journal_rekey(&report);
+        return Ok(exit::OK);
+    }
     let session = heal::Session::open(opts, false)?;
-    let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;
+    let old = match command {
+        JournalCommand::Verify { old_key_files } => old_macs(opts, old_key_files)?,
+        _ => Vec::new(),
+    };
+    let journal =
+        selfheal::journal::Journal::load_with_old_keys(&session.root, session.mac.clone(), old)?;
     match command {
+        JournalCommand::Rekey { .. } => Ok(exit::OK),
         JournalCommand::List => {
             out.journal_list(
                 &selfheal::audit::list(&journal),
@@ -379,7 +402,7 @@ fn journal(
             out.journal_show(&detail);
             Ok(0)
         }
-        JournalCommand::Verify => {
+        JournalCommand::Verify { .. } => {
             let v = selfheal::audit::verify(&session.root, &journal)?;
             out.journal_verify(&v);
             Ok(if v.problem.is_some() {
@@ -389,4 +412,20 @@ fn journal(
             })
         }
     }
+}
+
+/// The tag algorithms of `journal verify --old-key-file` keys (each checked like the
+/// configured key).
+fn old_macs(
+    opts: &Options,
+    files: &[PathBuf],
+) -> Result<Vec<journal_format::Mac>, selfheal::error::Error> {
+    files
+        .iter()
+        .map(|f| {
+            selfheal::keyfile::read_key(f, &opts.root)
+                .map(journal_format::Mac::HmacSha256)
+                .map_err(|why| selfheal::error::Error::Usage(format!("--old-key-file: {why}")))
+        })
+        .collect()
 }
