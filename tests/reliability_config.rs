@@ -243,7 +243,7 @@ fn reliability_config_every_overlap_is_exit_16_naming_both() {
         );
     }
     summary::count("config overlaps refused", all.len() as u64);
-    summary::count("config overlap runs (exit 16)", runs);
+    summary::count("overlap runs (exit 16)", runs);
 }
 
 #[test]

@@ -88,7 +88,7 @@ fn reliability_hygiene_alert_log_with_a_second_name_is_never_appended_to() {
         );
         cases += 1;
     }
-    summary::count("alert log with a second name", cases);
+    summary::count("hard-linked alert logs", cases);
 }
 
 /// Writes a key file with `mode`.

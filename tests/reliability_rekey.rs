@@ -167,7 +167,7 @@ fn reliability_rekey_edits_are_found_with_the_keys_that_can_find_them() {
     let (rc, v) = verify(&a, &new, false);
     assert_eq!(rc, 4, "{v}");
     assert!(v["problem"].to_string().contains("txn-0000000004"), "{v}");
-    summary::count("journal edits across a rotation", 2);
+    summary::count("edits across a rotation", 2);
 }
 
 #[test]
