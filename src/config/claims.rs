@@ -195,6 +195,13 @@ fn collect(
         Role::Selfheal,
         &rel(BACKUPS_DIR)?,
     );
+    Ok((claims, patterns(l)))
+}
+
+/// The names scanned in a directory: lock files in each lock directory, JSON heartbeats in
+/// the heartbeat directory.
+fn patterns(l: &Layout) -> Vec<Pattern> {
+    let suffix = &l.config.locks.suffix;
     let mut patterns: Vec<Pattern> = l
         .lock_dirs
         .iter()
@@ -217,7 +224,7 @@ fn collect(
         what: "a JSON heartbeat (rewritten when stale)",
         owner: None,
     });
-    Ok((claims, patterns))
+    patterns
 }
 
 /// Nothing may lie in selfheal's journal, object store or torn tails.
