@@ -1,7 +1,8 @@
 //! Criticals an operator acknowledges with `selfheal ack <id>`. A lossy or ambiguous salvage
 //! applied in paper mode stays a DATA_INTEGRITY critical for real mode until an `ack`
 //! record names its transaction (a salvage applied on the operator's `heal --accept-loss`
-//! needs none). A critical whose code is in [`ACKABLE`] (SLOT_DIVERGENCE) is found again on
+//! needs none, and neither does one whose transaction a standing rollback undid: the
+//! salvaged file is gone again; rolling the rollback back brings the need back). A critical whose code is in [`ACKABLE`] (SLOT_DIVERGENCE) is found again on
 //! every run; the heal that recorded it (its commit summary's `critical[]`: code, path,
 //! evidence) is the one acknowledged, and the `ack` transaction's commit summary names what
 //! it acknowledges (`findings[]`, the same triples). A later run drops a finding only when
@@ -150,14 +151,15 @@ pub fn acknowledged(journal: &Journal, txn: u64) -> bool {
     })
 }
 
-/// Every transaction whose salvage loss is not acknowledged yet.
+/// Every transaction whose salvage loss stands (not rolled back) and is not acknowledged yet.
 pub fn pending(journal: &Journal) -> Vec<Pending> {
     journal
         .txns
         .iter()
         .filter_map(|t| {
             let list = entries(t);
-            if list.is_empty() || acknowledged(journal, t.txn) {
+            let undone = crate::rollback::rolled_back_by(journal, t.txn).is_some();
+            if list.is_empty() || undone || acknowledged(journal, t.txn) {
                 return None;
             }
             Some(Pending {

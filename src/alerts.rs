@@ -18,8 +18,8 @@
 
 use crate::config::Layout;
 use crate::error::Result;
-use crate::findings::{Finding, Level};
-use crate::fsx::Root;
+use crate::findings::{code, Finding, Level};
+use crate::fsx::{Entry, Kind, Root};
 use crate::mode::Mode;
 use crate::text::{clean, clean_json};
 use serde::{Deserialize, Serialize};
@@ -98,17 +98,63 @@ impl Batch {
         if self.to_append.is_empty() {
             return Ok(0);
         }
-        let mut log = root.open_log(&layout.alerts_file, LOG_MODE)?;
-        for (i, f) in self.to_append.iter().enumerate() {
-            let mut line = render(f, self.mode, transaction, &chrono::Utc::now());
+        let lines: Vec<Vec<u8>> = self
+            .to_append
+            .iter()
+            .map(|f| render(f, self.mode, transaction, &chrono::Utc::now()))
+            .collect();
+        let mut log = match root.open_log(&layout.alerts_file, LOG_MODE) {
+            Ok(log) => log,
+            Err(e) => return Err(to_stderr(&lines, e)),
+        };
+        for (i, line) in lines.iter().enumerate() {
+            let mut line = line.clone();
             if i == 0 && self.torn {
                 line.insert(0, b'\n');
             }
             // ORDER: one write per line, so concurrent writers never interleave within a line.
-            log.append(&line)?;
+            if let Err(e) = log.append(&line) {
+                return Err(to_stderr(lines.get(i..).unwrap_or_default(), e));
+            }
         }
         Ok(self.to_append.len())
     }
+}
+
+/// Alerts that could not be appended still reach the operator: each line goes to stderr
+/// (through the log, at error level); returns `e`.
+fn to_stderr(lines: &[Vec<u8>], e: crate::error::Error) -> crate::error::Error {
+    for line in lines {
+        let text = String::from_utf8_lossy(line);
+        tracing::error!(
+            "alert not appended to the alert log ({e}): {}",
+            text.trim_end()
+        );
+    }
+    e
+}
+
+/// The alert log when it is not a file selfheal may append to: a symlink, not a regular
+/// file, or a file with more than one name (a hard link to it may lie outside the root).
+/// Alerts are then not appended (they go to stderr) and this finding says why.
+pub fn inspect(root: &Root, layout: &Layout) -> Option<Finding> {
+    let rel = &layout.alerts_file;
+    let why = match root.entry(rel) {
+        Ok(Entry::Present(st)) if st.kind == Kind::Symlink => "it is a symlink".to_string(),
+        Ok(Entry::Present(st)) if st.kind != Kind::File => "it is not a regular file".into(),
+        Ok(Entry::Present(st)) if st.nlink > 1 => format!(
+            "it has {} hard links: another name for it may lie anywhere, outside the root too",
+            st.nlink
+        ),
+        _ => return None,
+    };
+    Some(Finding::new(
+        code::ALERT_LOG,
+        Level::High,
+        Some(rel.as_str()),
+        format!("the alert log {rel} is not appended to: {why}; alerts go to stderr only until it is a plain file again (remove the other names, or move it aside)"),
+        why,
+    ))
 }
 
 fn epoch(t: &chrono::DateTime<chrono::Utc>) -> f64 {
@@ -219,7 +265,6 @@ fn keys_within(bytes: &[u8], mid_line: bool, now: f64, window: Duration) -> Hash
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::code;
 
     fn finding(evidence: &str) -> Finding {
         Finding::new(

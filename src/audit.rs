@@ -383,6 +383,20 @@ pub struct Verification {
     /// Files of pruned transactions still present (an interrupted prune; the next prune
     /// removes them). Outside the chain; their objects are not checked.
     pub leftovers: Vec<u64>,
+    /// Transactions tagged with an earlier journal key that was not given
+    /// (`--old-key-file`): read without their tags, so not verified.
+    pub unverified: Option<Unverified>,
+}
+
+/// What `journal verify` could not verify: the transactions before a key rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unverified {
+    /// Their ids.
+    pub transactions: Vec<u64>,
+    /// Their records.
+    pub records: usize,
+    /// The key id they are tagged with, as the rotation after them records it.
+    pub key_id: Option<String>,
 }
 
 /// Verifies the chain and every backup object a remaining transaction names.
@@ -391,6 +405,7 @@ pub struct Verification {
 /// I/O errors while reading the store.
 pub fn verify(root: &Root, journal: &Journal) -> Result<Verification> {
     let mut v = Verification {
+        unverified: unverified(journal),
         transactions: journal.txns.len(),
         records: journal.txns.iter().map(|t| t.entries.len()).sum(),
         objects: 0,
@@ -443,6 +458,24 @@ pub fn verify(root: &Root, journal: &Journal) -> Result<Verification> {
         }
     }
     Ok(v)
+}
+
+/// The transactions read without their tags (before a key rotation, their key not given).
+fn unverified(journal: &Journal) -> Option<Unverified> {
+    let txns: Vec<u64> = journal.unverified().map(|t| t.txn).collect();
+    let last = *txns.last()?;
+    let records = journal.unverified().map(|t| t.entries.len()).sum();
+    let key_id = journal
+        .txns
+        .iter()
+        .filter(|t| t.verified && t.txn > last)
+        .find_map(|t| journal_format::committed_rekey(&t.entries))
+        .map(|k| k.previous.clone());
+    Some(Unverified {
+        transactions: txns,
+        records,
+        key_id,
+    })
 }
 
 fn bad_record(p: &Problem) -> BadRecord {

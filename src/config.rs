@@ -11,6 +11,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod claims;
 mod validate;
 
 /// Where the config file is looked for when `--config` is not given.
@@ -530,6 +531,9 @@ pub struct Layout {
     pub alerts_dedupe: Duration,
     /// Trusted symlinks, with canonical targets.
     pub trusted: Vec<(RelPath, PathBuf)>,
+    /// The journal key file, a relative `journal_key_file` resolved against the directory
+    /// of the configuration file.
+    pub journal_key: Option<PathBuf>,
 }
 
 /// A managed file, checked.
@@ -570,7 +574,8 @@ impl Layout {
             (Some(p), Some(t)) => parse_config(p, &t)?,
             _ => Config::default(),
         };
-        Layout::from_config(config, path)
+        let inside = path.as_deref().and_then(|p| inside_root(root, p));
+        validate::layout(config, path, inside)
     }
 
     /// Checks and converts a configuration.
@@ -578,7 +583,7 @@ impl Layout {
     /// # Errors
     /// [`Error::Config`] naming the key at fault.
     pub fn from_config(config: Config, source: Option<PathBuf>) -> Result<Layout> {
-        validate::layout(config, source)
+        validate::layout(config, source, None)
     }
 
     /// The managed file with `role`, if configured.
@@ -590,6 +595,14 @@ impl Layout {
     pub fn is_managed(&self, path: &RelPath) -> bool {
         self.files.iter().any(|f| &f.path == path)
     }
+}
+
+/// `path` relative to `root` when it lies inside it (both resolved), else `None`.
+pub fn inside_root(root: &Path, path: &Path) -> Option<RelPath> {
+    let root = std::fs::canonicalize(root).ok()?;
+    let path = std::fs::canonicalize(path).ok()?;
+    let rest = path.strip_prefix(&root).ok()?;
+    RelPath::new(rest.to_str()?).ok()
 }
 
 /// The largest configuration or key file read.

@@ -86,6 +86,9 @@ pub mod code {
     /// Warning: a directory selfheal shares but does not own (`logs/backups/`) is group- or
     /// world-writable; it is reported, not changed.
     pub const INSECURE_PERMISSIONS: &str = "INSECURE_PERMISSIONS";
+    /// Warning: the alert log is not a plain file selfheal may append to (a symlink, not a
+    /// regular file, more than one hard link); alerts go to stderr only.
+    pub const ALERT_LOG: &str = "ALERT_LOG";
 }
 
 /// One finding.

@@ -21,7 +21,7 @@ mod probe;
 mod sys;
 mod xattr;
 
-pub use lockfile::{HeldLock, TryLock, LOCK_MODE};
+pub use lockfile::{record_lock_held, HeldLock, TryLock, LOCK_MODE};
 pub use probe::{Capabilities, Change};
 pub use xattr::{kept as xattr_kept, ACL_ACCESS};
 
@@ -812,8 +812,9 @@ impl Root {
 
     /// Opens (creating with exactly `mode`, whatever the umask, if needed) a file for
     /// appending without fsync, for the alert log, whose lines are appended with one `write`
-    /// each. An existing file keeps its mode. Anything but a regular file is refused, and
-    /// the open never waits (a FIFO there must not hang the run).
+    /// each. An existing file keeps its mode. Anything but a regular file with one name is
+    /// refused (a symlink, a FIFO, a file with further hard links), and the open never
+    /// waits (a FIFO there must not hang the run).
     ///
     /// # Errors
     /// The failing call and the path.
@@ -856,6 +857,14 @@ impl Root {
         let st = rustix::fs::fstat(&fd).ctx(IoOp::Stat, disp)?;
         if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
             return Err(not_file("it is not a regular file"));
+        }
+        // A second name may lie anywhere on the filesystem, outside the root too: what is
+        // appended here must not land there.
+        if st.st_nlink > 1 {
+            return Err(not_file(&format!(
+                "it has {} hard links (appended lines would also reach the other names)",
+                st.st_nlink
+            )));
         }
         Ok(AppendFile {
             file: std::fs::File::from(fd),

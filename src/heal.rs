@@ -115,7 +115,7 @@ impl Session {
                 })
                 .collect(),
         );
-        let mac = journal::mac_from_key_file(layout.config.journal_key_file.as_deref())?;
+        let mac = crate::keyfile::journal_mac(&layout, &opts.root)?;
         Ok(Session {
             root,
             layout,
@@ -1063,7 +1063,10 @@ fn rollback_report(
 /// The prologue of every command that writes besides `heal` and `recover`: the backups
 /// directory, the lock, the journal, and recovery first; a recovery conflict refuses the
 /// command.
-fn locked_and_recovered(s: &Session, opts: &Options) -> Result<(lock::DirLock, Journal)> {
+pub(crate) fn locked_and_recovered(
+    s: &Session,
+    opts: &Options,
+) -> Result<(lock::DirLock, Journal)> {
     bootstrap(&s.root)?;
     let held = lock::acquire(&s.root, opts.lock_timeout)?;
     let mut journal = Journal::load(&s.root, s.mac.clone())?;

@@ -1,4 +1,4 @@
-//! Who holds a flock: the `FLOCK` lines of `/proc/locks` whose device and inode are a lock
+//! Who holds a lock file: the `FLOCK` and `POSIX` (`fcntl`, `lockf`) lines of `/proc/locks` whose device and inode are a lock
 //! file's, each with its process's command line. Read-only; used to name the holders of a
 //! lock that stayed held (LOCK_HELD, a long-held lock), whatever those processes are. A
 //! waiter (a `->` line) is not a holder. The pid `/proc/locks` gives is the process that
@@ -60,7 +60,8 @@ fn command_of(pid: i64) -> Option<String> {
     (!cmd.is_empty()).then(|| crate::text::excerpt(&cmd, 200))
 }
 
-/// The pids of the `FLOCK` holders (not waiters) on `major:minor:ino` in `/proc/locks` text.
+/// The pids of the `FLOCK` and `POSIX` holders (not waiters; an open file description lock
+/// names no process) on `major:minor:ino` in `/proc/locks` text.
 fn parse(text: &str, major: u32, minor: u32, ino: u64) -> Vec<i64> {
     text.lines()
         .filter_map(|line| {
@@ -72,7 +73,9 @@ fn parse(text: &str, major: u32, minor: u32, ino: u64) -> Vec<i64> {
             let [kind, _, _, pid, id] = fields.as_slice() else {
                 return None;
             };
-            (*kind == "FLOCK" && same_file(id, major, minor, ino)).then(|| pid.parse().ok())?
+            let known = matches!(*kind, "FLOCK" | "POSIX");
+            let pid: i64 = pid.parse().ok()?;
+            (known && pid > 0 && same_file(id, major, minor, ino)).then_some(pid)
         })
         .collect()
 }
@@ -95,7 +98,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn holders_are_the_flock_lines_of_the_file() {
+    fn holders_are_the_flock_and_posix_lines_of_the_file() {
         let text = "1: FLOCK  ADVISORY  WRITE 3107 fe:00:10011666 0 EOF\n\
                     1: -> FLOCK  ADVISORY  WRITE 3200 fe:00:10011666 0 EOF\n\
                     2: POSIX  ADVISORY  WRITE 77 fe:00:10011666 0 EOF\n\
@@ -105,7 +108,7 @@ mod tests {
                     6: OFDLCK ADVISORY  READ  -1 fe:00:10011666 0 EOF\n\
                     garbage\n\
                     7: FLOCK\n";
-        assert_eq!(parse(text, 0xfe, 0, 10_011_666), vec![3107, 41]);
+        assert_eq!(parse(text, 0xfe, 0, 10_011_666), vec![3107, 77, 41]);
         assert!(parse(text, 0xfe, 0, 1).is_empty());
         assert!(parse("", 0xfe, 0, 10_011_666).is_empty());
     }

@@ -34,6 +34,9 @@ pub struct TxnFile {
     pub entries: Vec<Entry>,
     /// How it ends.
     pub tail: Tail,
+    /// Whether its tags were verified; `false` for a file tagged with an earlier journal key
+    /// that was not given (read without its tags, SPEC.md, "Reader rules", rule 7).
+    pub verified: bool,
 }
 
 impl TxnFile {
@@ -155,42 +158,20 @@ pub struct Journal {
     pub anchor: Option<Checkpoint>,
     chain: Chain,
     mac: Mac,
-}
-
-/// Reads the key file and builds the journal's tag algorithm.
-///
-/// # Errors
-/// [`Error::Config`] when a configured key file cannot be read or is empty.
-pub fn mac_from_key_file(key_file: Option<&std::path::Path>) -> Result<Mac> {
-    let Some(path) = key_file else {
-        return Ok(Mac::Sha256);
-    };
-    let key = crate::config::read_regular(path, crate::config::MAX_CONFIG_SIZE).map_err(|e| {
-        Error::Config {
-            file: path.to_path_buf(),
-            key: "journal_key_file".into(),
-            why: format!("cannot read the key: {e}"),
-        }
-    })?;
-    if key.is_empty() {
-        return Err(Error::Config {
-            file: path.to_path_buf(),
-            key: "journal_key_file".into(),
-            why: "the key file is empty".into(),
-        });
-    }
-    Ok(Mac::HmacSha256(key))
+    old_macs: Vec<Mac>,
 }
 
 fn journal_dir() -> RelPath {
     RelPath::new(JOURNAL_DIR).unwrap_or_else(|_| std::process::abort())
 }
 
-/// One file as read in the first pass.
+/// One file as read in the first pass, with the key that verified it (`None`: read without
+/// its tags).
 struct Decoded {
     txn: u64,
     path: RelPath,
     file: FileDecode,
+    mac: Option<Mac>,
 }
 
 impl Journal {
@@ -203,6 +184,16 @@ impl Journal {
     /// # Errors
     /// I/O errors reading the journal directory or a file.
     pub fn load(root: &Root, mac: Mac) -> Result<Journal> {
+        Journal::load_with_old_keys(root, mac, Vec::new())
+    }
+
+    /// [`Journal::load`], also verifying files tagged with the earlier journal keys `old`
+    /// (from before a key rotation); files under a key neither `mac` nor `old` holds are read
+    /// without their tags, which rule 7 of SPEC.md allows only before a rotation.
+    ///
+    /// # Errors
+    /// I/O errors reading the journal directory or a file.
+    pub fn load_with_old_keys(root: &Root, mac: Mac, old: Vec<Mac>) -> Result<Journal> {
         let mut j = Journal {
             txns: Vec::new(),
             problem: None,
@@ -211,8 +202,10 @@ impl Journal {
             anchor: None,
             chain: Chain::new(),
             mac,
+            old_macs: old,
         };
-        let decoded = j.decode_all(root)?;
+        let mut decoded = j.decode_all(root)?;
+        j.check_rotation(&mut decoded);
         j.anchor = jf::prune_anchor(decoded.iter().map(|d| d.file.entries.as_slice()));
         j.chain = j.anchor.as_ref().map_or_else(Chain::new, Chain::anchored);
         let count = decoded.len();
@@ -255,7 +248,7 @@ impl Journal {
             let Some(mac) = self.file_mac(&path, &bytes, &mut keyed) else {
                 break;
             };
-            let file = jf::decode_file(&bytes, &mac, Some(txn));
+            let (file, mac) = self.decode_keyed(&bytes, mac, txn);
             if let Some(err) = &file.error {
                 self.problem = Some(match err.kind {
                     jf::ErrorKind::UnknownVersion(version) => Problem::Version {
@@ -271,9 +264,78 @@ impl Journal {
                 });
                 break;
             }
-            out.push(Decoded { txn, path, file });
+            out.push(Decoded {
+                txn,
+                path,
+                file,
+                mac,
+            });
         }
         Ok(out)
+    }
+
+    /// Decodes one file with `mac` (what its header declares and the configuration allows);
+    /// a keyed file whose tags do not verify under the configured key is tried with the
+    /// earlier keys, else read without its tags. Returns the key that verified it.
+    fn decode_keyed(&self, bytes: &[u8], mac: Mac, txn: u64) -> (FileDecode, Option<Mac>) {
+        if mac.kind() != MacKind::HmacSha256 {
+            return (jf::decode_file(bytes, &mac, Some(txn)), Some(mac));
+        }
+        let mut ring = vec![mac];
+        ring.extend(self.old_macs.iter().cloned());
+        let (file, used) = jf::decode_file_with_ring(bytes, &ring, Some(txn));
+        (file, used.and_then(|i| ring.get(i).cloned()))
+    }
+
+    /// Rule 7 of SPEC.md: files read without their tags must come before a rotation to a
+    /// key that verifies; the first file breaking it is the problem, and nothing from it on
+    /// is taken.
+    fn check_rotation(&mut self, decoded: &mut Vec<Decoded>) {
+        let files: Vec<(Option<&Mac>, &[Entry])> = decoded
+            .iter()
+            .map(|d| (d.mac.as_ref(), d.file.entries.as_slice()))
+            .collect();
+        let (index, line, why) = match jf::check_keys(&files) {
+            Ok(()) => return,
+            Err(jf::KeyError::Unverified { index }) => {
+                let why = decoded.get(index).map(|d| self.unverified_why(d));
+                (index, Some(1), why.unwrap_or_default())
+            }
+            Err(e @ jf::KeyError::WrongKeyId { index, .. }) => {
+                let line = decoded.get(index).and_then(|d| {
+                    d.file.entries.iter().find_map(|x| match x.record.body {
+                        Body::Rekey(_) => Some(x.line),
+                        _ => None,
+                    })
+                });
+                (index, line, e.to_string())
+            }
+        };
+        let Some(d) = decoded.get(index) else {
+            return;
+        };
+        let seq = d.file.entries.first().map(|e| e.record.seq);
+        self.problem = Some(Problem::Corrupt {
+            file: d.path.clone(),
+            line,
+            seq,
+            why,
+        });
+        decoded.truncate(index);
+    }
+
+    /// Why a file read without its tags cannot be taken: its first line fails its tag under
+    /// the configured key; when the file is itself a rotation, which key it names.
+    fn unverified_why(&self, d: &Decoded) -> String {
+        match jf::committed_rekey(&d.file.entries) {
+            Some(k) => format!(
+                "checksum mismatch: transaction {} rotated the journal key to key id {}, but journal_key_file holds key id {} (set journal_key_file to the key selfheal journal rekey was given)",
+                d.txn,
+                k.key_id,
+                self.mac.key_id()
+            ),
+            None => "checksum mismatch".into(),
+        }
     }
 
     /// The tag algorithm of one file, or `None` (with the problem recorded) when the file's
@@ -300,7 +362,12 @@ impl Journal {
     /// Second pass over one decoded file: grammar, the chain (unless it is a pruned
     /// leftover), tail and unfinished rules. Returns false once a problem stops the walk.
     fn take_file(&mut self, d: Decoded, last: bool) -> bool {
-        let Decoded { txn, path, file } = d;
+        let Decoded {
+            txn,
+            path,
+            file,
+            mac,
+        } = d;
         let records: Vec<Record> = file.entries.iter().map(|e| e.record.clone()).collect();
         if let Err(e) = jf::view(&records) {
             let line = file
@@ -339,6 +406,7 @@ impl Journal {
             path,
             entries: file.entries,
             tail: file.tail,
+            verified: mac.is_some(),
         };
         let unfinished = !last && t.state() == TxnState::Unfinished;
         let p = t.path.clone();
@@ -407,6 +475,12 @@ impl Journal {
     /// The tag algorithm for new records.
     pub fn mac(&self) -> &Mac {
         &self.mac
+    }
+
+    /// The transactions read without their tags (tagged with an earlier journal key that
+    /// was not given): all older than the newest key rotation.
+    pub fn unverified(&self) -> impl Iterator<Item = &TxnFile> {
+        self.txns.iter().filter(|t| !t.verified)
     }
 
     /// Saves a torn tail under `logs/backups/torn/` and cuts it from the journal file, so the
@@ -508,6 +582,7 @@ impl Journal {
                 path: w.file.path().clone(),
                 entries: w.entries,
                 tail: Tail::Clean,
+                verified: true,
             }),
         }
     }

@@ -75,6 +75,11 @@ pub fn plan(
         return Err(p.to_error(root));
     }
     let t = journal.find(txn).ok_or(Error::NoSuchTransaction(txn))?;
+    if !t.verified {
+        return Err(Error::Refused(format!(
+            "transaction {txn} is tagged with an earlier journal key (before a key rotation) and cannot be verified with journal_key_file: it is not rolled back"
+        )));
+    }
     if t.state() != TxnState::Committed {
         return Err(Error::Refused(format!(
             "transaction {txn} was not committed"

@@ -102,3 +102,10 @@ mod reliability_hostile;
 // Availability: unavailable operations, xattrs and ACLs, the size cap, watch outliving
 // transient errors, small filesystems.
 mod reliability_availability;
+// The layout as a whole: one role per path, exit 16 naming both entries; implied parents.
+mod reliability_config;
+// Hygiene: hard-linked alert log, key file placement and modes, acks after rollbacks, --json
+// failures, POSIX record locks.
+mod reliability_hygiene;
+// Journal key rotation: verification on each side of it, refusals, crashes mid-rotation.
+mod reliability_rekey;

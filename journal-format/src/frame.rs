@@ -8,6 +8,9 @@ use crate::record::{MacKind, Record};
 use hmac::{Hmac, Mac as _};
 use sha2::{Digest as _, Sha256};
 
+/// The message whose HMAC under a key is that key's id ([`Mac::key_id`]).
+pub const KEY_ID_LABEL: &[u8] = b"selfheal-journal-key-id";
+
 /// How tags are computed and checked.
 #[derive(Clone)]
 pub enum Mac {
@@ -32,6 +35,20 @@ impl Mac {
         match self {
             Mac::Sha256 => MacKind::Sha256,
             Mac::HmacSha256(_) => MacKind::HmacSha256,
+        }
+    }
+
+    /// What names the key without revealing it (SPEC.md, "Key rotation"): `sha256` for
+    /// plain tags, else the first 16 hex digits of HMAC-SHA256 of [`KEY_ID_LABEL`] under
+    /// the key.
+    pub fn key_id(&self) -> String {
+        match self {
+            Mac::Sha256 => "sha256".into(),
+            Mac::HmacSha256(_) => {
+                let mut hex = self.tag(KEY_ID_LABEL).to_hex();
+                hex.truncate(16);
+                hex
+            }
         }
     }
 
@@ -89,19 +106,30 @@ pub enum FrameError {
 /// # Errors
 /// [`FrameError`] when the line is not `<body>\t<tag>` or the tag does not match.
 pub fn unframe<'a>(line: &'a [u8], mac: &Mac) -> Result<(&'a [u8], Digest), FrameError> {
+    let (body, tag) = unframe_unverified(line)?;
+    if mac.tag(body) != tag {
+        return Err(FrameError::ChecksumMismatch);
+    }
+    Ok((body, tag))
+}
+
+/// Splits a line (without its `\n`) into the body and its tag **without** checking the
+/// tag: for a file tagged with a key the reader does not hold (SPEC.md, "Reader rules",
+/// rule 7).
+///
+/// # Errors
+/// [`FrameError::BadFraming`] when the line is not `<body>\t<tag>`.
+pub fn unframe_unverified(line: &[u8]) -> Result<(&[u8], Digest), FrameError> {
     let tab = line
         .iter()
         .rposition(|&b| b == b'\t')
         .ok_or(FrameError::BadFraming)?;
     let (body, rest) = line.split_at(tab);
-    let tag_text = rest.get(1..).ok_or(FrameError::BadFraming)?;
-    let tag = std::str::from_utf8(tag_text)
-        .ok()
+    let tag = rest
+        .get(1..)
+        .and_then(|t| std::str::from_utf8(t).ok())
         .and_then(Digest::from_hex)
         .ok_or(FrameError::BadFraming)?;
-    if mac.tag(body) != tag {
-        return Err(FrameError::ChecksumMismatch);
-    }
     Ok((body, tag))
 }
 
@@ -117,6 +145,15 @@ mod tests {
         let k2 = Mac::HmacSha256(b"k2".to_vec()).tag(body);
         assert_ne!(plain, k1);
         assert_ne!(k1, k2);
+    }
+
+    #[test]
+    fn key_ids_name_keys() {
+        assert_eq!(Mac::Sha256.key_id(), "sha256");
+        let k1 = Mac::HmacSha256(b"k1".to_vec()).key_id();
+        assert_eq!(k1.len(), 16);
+        assert_ne!(k1, Mac::HmacSha256(b"k2".to_vec()).key_id());
+        assert_eq!(k1, Mac::HmacSha256(b"k1".to_vec()).key_id());
     }
 
     #[test]

@@ -5,7 +5,8 @@ use crate::{decode_file, Chain, Mac, Tail};
 
 /// Any bytes: decoding never panics; the good prefix (every byte up to the end of the last
 /// good record) decodes again to exactly the same records, with a clean tail and no error;
-/// feeding the records to a chain never panics.
+/// feeding the records to a chain never panics; nor does decoding against a key ring or
+/// without tags, nor checking the keys of what that gives.
 ///
 /// # Errors
 /// A description of the first broken property.
@@ -39,5 +40,10 @@ pub fn check_decode(data: &[u8]) -> Result<(), String> {
             ));
         }
     }
+    let ring = [Mac::HmacSha256(b"fuzz-key".to_vec()), Mac::Sha256];
+    let (keyed, used) = crate::decode_file_with_ring(data, &ring, None);
+    let unverified = crate::decode_file_unverified(data, None);
+    let mac = used.and_then(|i| ring.get(i));
+    let _ = crate::check_keys(&[(mac, &keyed.entries), (None, &unverified.entries)]);
     Ok(())
 }

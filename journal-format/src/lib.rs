@@ -17,17 +17,18 @@ mod reader;
 mod record;
 mod txn;
 
-pub use frame::{encode, unframe, FrameError, Line, Mac};
+pub use frame::{encode, unframe, unframe_unverified, FrameError, Line, Mac, KEY_ID_LABEL};
 pub use hex::Digest;
 pub use path::{validate_rel_path, PathError};
 pub use reader::{
-    declared_mac, decode_file, prune_anchor, Chain, ChainError, DecodeError, Entry, ErrorKind,
-    FileDecode, Tail,
+    check_keys, committed_rekey, declared_mac, decode_file, decode_file_unverified,
+    decode_file_with_ring, prune_anchor, Chain, ChainError, DecodeError, Entry, ErrorKind,
+    FileDecode, KeyError, Tail,
 };
 pub use record::{
     Abort, Ack, Begin, Body, Checkpoint, Commit, Done, Header, HexBytes, Intent, MacKind, Meta,
-    Mode, Node, OpKind, OpOutcome, PlanEntry, ProcessRef, Record, RollbackOf, UndoOutcome, Xattrs,
-    MAGIC, VERSION,
+    Mode, Node, OpKind, OpOutcome, PlanEntry, ProcessRef, Record, Rekey, RollbackOf, UndoOutcome,
+    Xattrs, MAGIC, VERSION,
 };
 pub use txn::{decide, view, Decision, GrammarError, TxnState, TxnView};
 

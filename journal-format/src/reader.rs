@@ -2,10 +2,10 @@
 //! apart from corruption, and the hash chain checked across files, anchored at genesis or,
 //! after a prune, at the newest committed checkpoint.
 
-use crate::frame::{unframe, FrameError, Mac};
+use crate::frame::{unframe, unframe_unverified, FrameError, Mac};
 use crate::hex::Digest;
 use crate::path::{validate_rel_path, PathError};
-use crate::record::{Body, Checkpoint, Record, MAGIC, VERSION};
+use crate::record::{Body, Checkpoint, MacKind, Record, Rekey, MAGIC, VERSION};
 use serde::Deserialize;
 use std::fmt;
 
@@ -138,10 +138,71 @@ fn claimed_seq(line: &[u8]) -> Option<u64> {
     serde_json::from_slice::<SeqProbe>(body).ok().map(|p| p.seq)
 }
 
+/// How a file's tags are checked.
+#[derive(Clone, Copy)]
+enum Check<'a> {
+    /// Every tag under this mac.
+    Tags(&'a Mac),
+    /// Tags read but not checked: a keyed file under a key the reader does not hold.
+    Unverified,
+}
+
+impl Check<'_> {
+    fn unframe<'l>(&self, line: &'l [u8]) -> Result<(&'l [u8], Digest), FrameError> {
+        match self {
+            Check::Tags(mac) => unframe(line, mac),
+            Check::Unverified => unframe_unverified(line),
+        }
+    }
+
+    fn kind(&self) -> MacKind {
+        match self {
+            Check::Tags(mac) => mac.kind(),
+            Check::Unverified => MacKind::HmacSha256,
+        }
+    }
+}
+
 /// Decodes one transaction file.
 ///
 /// `txn` is the transaction the file is named for, when the caller knows it.
 pub fn decode_file(bytes: &[u8], mac: &Mac, txn: Option<u64>) -> FileDecode {
+    decode(bytes, Check::Tags(mac), txn)
+}
+
+/// Decodes one keyed transaction file without checking its tags (each entry's `tag` is the
+/// one written on its line): a file tagged with a key the reader does not hold, acceptable
+/// only before a rotation to the reader's key (SPEC.md, "Reader rules", rule 7). Framing,
+/// records, paths and the header still follow every other rule.
+pub fn decode_file_unverified(bytes: &[u8], txn: Option<u64>) -> FileDecode {
+    decode(bytes, Check::Unverified, txn)
+}
+
+/// Decodes a keyed file under the first key of `ring` (the reader's own key first, then
+/// older ones) that its first line verifies with, returning that key's index; else
+/// without checking its tags (`None`). A file whose first line is its only one, or is
+/// incomplete, is decoded under `ring[0]` as any file is (rule 1 tells a torn tail apart).
+pub fn decode_file_with_ring(
+    bytes: &[u8],
+    ring: &[Mac],
+    txn: Option<u64>,
+) -> (FileDecode, Option<usize>) {
+    let own = ring.first().unwrap_or(&Mac::Sha256);
+    let first = match bytes.iter().position(|&b| b == b'\n') {
+        Some(nl) if nl + 1 < bytes.len() => bytes.get(..nl).unwrap_or_default(),
+        _ => return (decode_file(bytes, own, txn), Some(0)),
+    };
+    let keyed = ring
+        .iter()
+        .enumerate()
+        .find(|(_, m)| matches!(m, Mac::HmacSha256(_)) && unframe(first, m).is_ok());
+    match keyed {
+        Some((i, mac)) => (decode_file(bytes, mac, txn), Some(i)),
+        None => (decode_file_unverified(bytes, txn), None),
+    }
+}
+
+fn decode(bytes: &[u8], check: Check<'_>, txn: Option<u64>) -> FileDecode {
     let mut out = FileDecode {
         entries: Vec::new(),
         tail: Tail::Clean,
@@ -165,7 +226,7 @@ pub fn decode_file(bytes: &[u8], mac: &Mac, txn: Option<u64>) -> FileDecode {
             seq: claimed_seq(line),
             kind,
         };
-        let body = match unframe(line, mac) {
+        let body = match check.unframe(line) {
             Ok((body, tag)) => (body, tag),
             Err(_) if is_final => {
                 out.tail = torn(offset, rest.len());
@@ -179,7 +240,12 @@ pub fn decode_file(bytes: &[u8], mac: &Mac, txn: Option<u64>) -> FileDecode {
                 return out;
             }
         };
-        match decode_body(body.0, mac, out.entries.is_empty(), &mut expected_txn) {
+        match decode_body(
+            body.0,
+            check.kind(),
+            out.entries.is_empty(),
+            &mut expected_txn,
+        ) {
             Ok(record) => out.entries.push(Entry {
                 record,
                 tag: body.1,
@@ -205,7 +271,7 @@ fn torn(offset: usize, len: usize) -> Tail {
 
 fn decode_body(
     body: &[u8],
-    mac: &Mac,
+    kind: MacKind,
     first: bool,
     expected_txn: &mut Option<u64>,
 ) -> Result<Record, ErrorKind> {
@@ -224,7 +290,7 @@ fn decode_body(
             if h.magic != MAGIC {
                 return Err(ErrorKind::BadMagic);
             }
-            if h.mac != mac.kind() {
+            if h.mac != kind {
                 return Err(ErrorKind::MacMismatch);
             }
         }
@@ -390,6 +456,99 @@ struct HeaderProbe {
 #[derive(Deserialize)]
 struct MacProbe {
     mac: crate::record::MacKind,
+}
+
+/// The `rekey` record of a committed `rekey` transaction, if `entries` are one.
+pub fn committed_rekey(entries: &[Entry]) -> Option<&Rekey> {
+    let committed = entries
+        .iter()
+        .any(|e| matches!(e.record.body, Body::Commit(_)));
+    let rekey = entries.iter().find_map(|e| match &e.record.body {
+        Body::Rekey(k) => Some(k),
+        _ => None,
+    });
+    rekey.filter(|_| committed)
+}
+
+/// Why the keys of a journal's files break SPEC.md's reader rule 7.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    /// The file at `index` verifies with no key the reader holds, and no later file that
+    /// does verify holds a committed `rekey`: damage, or the wrong key.
+    Unverified {
+        /// Index of the file in the slice given.
+        index: usize,
+    },
+    /// The `rekey` of the file at `index` names a key id that is not the one of the key its
+    /// own file (`key_id`) or the file before it (`previous`) is tagged with.
+    WrongKeyId {
+        /// Index of the file in the slice given.
+        index: usize,
+        /// The key id the record names.
+        named: String,
+        /// The key id of the key that tags the file it describes.
+        actual: String,
+    },
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::Unverified { .. } => f.write_str(
+                "the file's tags verify with no key held, and no later verified file rotates the journal key to one",
+            ),
+            KeyError::WrongKeyId { named, actual, .. } => write!(
+                f,
+                "the rekey record names key id {named}, but the file is tagged with key id {actual}"
+            ),
+        }
+    }
+}
+
+/// Checks the keys of a journal's files, in id order, each with the mac that verified it
+/// (`None`: read without its tags) — SPEC.md, "Reader rules", rule 7: every file read
+/// without its tags comes before a verified file holding a committed `rekey`, and every
+/// verified `rekey` names its own file's key and the key of the verified file before it.
+///
+/// # Errors
+/// The first [`KeyError`].
+pub fn check_keys(files: &[(Option<&Mac>, &[Entry])]) -> Result<(), KeyError> {
+    for (index, (mac, entries)) in files.iter().enumerate() {
+        let (Some(mac), Some(k)) = (
+            mac,
+            entries.iter().find_map(|e| match &e.record.body {
+                Body::Rekey(k) => Some(k),
+                _ => None,
+            }),
+        ) else {
+            continue;
+        };
+        let wrong = |named: &str, actual: String| KeyError::WrongKeyId {
+            index,
+            named: named.to_string(),
+            actual,
+        };
+        if k.key_id != mac.key_id() {
+            return Err(wrong(&k.key_id, mac.key_id()));
+        }
+        let before = index.checked_sub(1).and_then(|i| files.get(i));
+        if let Some((Some(prev), _)) = before {
+            if k.previous != prev.key_id() {
+                return Err(wrong(&k.previous, prev.key_id()));
+            }
+        }
+    }
+    let rotated_to = files
+        .iter()
+        .rposition(|(mac, entries)| mac.is_some() && committed_rekey(entries).is_some());
+    match files
+        .iter()
+        .enumerate()
+        .position(|(i, (mac, _))| mac.is_none() && rotated_to.is_none_or(|r| i > r))
+    {
+        Some(index) => Err(KeyError::Unverified { index }),
+        None => Ok(()),
+    }
 }
 
 /// The tag algorithm the file's first line declares, read without verifying anything, so a

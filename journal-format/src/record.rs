@@ -53,6 +53,9 @@ pub enum Body {
     Ack(Ack),
     /// Older transactions were pruned; this anchors the chain of the ones kept.
     Checkpoint(Checkpoint),
+    /// The journal key changes: this transaction's file and every later one are tagged
+    /// with the key it names.
+    Rekey(Rekey),
 }
 
 impl Body {
@@ -68,6 +71,7 @@ impl Body {
             Body::Abort(_) => "abort",
             Body::Ack(_) => "ack",
             Body::Checkpoint(_) => "checkpoint",
+            Body::Rekey(_) => "rekey",
         }
     }
 }
@@ -367,6 +371,17 @@ pub struct Checkpoint {
     pub seq: u64,
     /// Hash of the last removed record: the `prev` of the first kept record.
     pub hash: Digest,
+}
+
+/// `rekey` data: where the journal key changes (SPEC.md, "Key rotation").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rekey {
+    /// Key id ([`crate::Mac::key_id`]) of the key this transaction's file, and every later
+    /// file, is tagged with.
+    pub key_id: String,
+    /// Key id of the key the records before this transaction are tagged with (`sha256`
+    /// for an unkeyed journal).
+    pub previous: String,
 }
 
 impl Record {

@@ -1,10 +1,12 @@
 //! Transaction grammar and the recovery decision table (SPEC.md, "Transactions", "Recovery").
 //!
-//! A transaction file reads `header begin [rollback_of] (intent | done | ack | checkpoint)*
-//! (commit | abort)?`; `abort` may also follow the header alone. [`view`] checks that grammar
+//! A transaction file reads `header begin [rollback_of | rekey] (intent | done | ack |
+//! checkpoint)* (commit | abort)?`; `abort` may also follow the header alone. [`view`] checks that grammar
 //! and [`decide`] is the whole recovery rule for one operation.
 
-use crate::record::{Abort, Begin, Body, Checkpoint, Commit, Intent, Node, Record, RollbackOf};
+use crate::record::{
+    Abort, Begin, Body, Checkpoint, Commit, Intent, MacKind, Node, Record, RollbackOf,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -109,6 +111,7 @@ pub fn view(records: &[Record]) -> Result<TxnView<'_>, GrammarError> {
             (Body::Done(_), _) => return Err(fail("done without an intent")),
             (Body::Ack(_), _) => {}
             (Body::Checkpoint(c), _) => check_checkpoint(&v, r, c).map_err(fail)?,
+            (Body::Rekey(_), _) => check_rekey(&v, i).map_err(fail)?,
             (Body::Commit(c), _) => v.commit = Some(c),
             (Body::Abort(a), _) => {
                 if let Some(op) = a.ops.iter().find(|o| !v.intents.contains_key(&o.op)) {
@@ -130,6 +133,20 @@ fn check_checkpoint(v: &TxnView<'_>, r: &Record, c: &Checkpoint) -> Result<(), &
         return Err("a checkpoint names a transaction or record not older than itself");
     }
     Ok(())
+}
+
+/// A rekey belongs to a `rekey` transaction whose file is keyed, once, right after `begin`.
+fn check_rekey(v: &TxnView<'_>, index: usize) -> Result<(), &'static str> {
+    if v.begin.map(|b| b.command.as_str()) != Some("rekey") {
+        return Err("a rekey outside a rekey transaction");
+    }
+    if index != 2 {
+        return Err("a rekey must follow begin");
+    }
+    match v.records.first().map(|r| &r.body) {
+        Some(Body::Header(h)) if h.mac == MacKind::HmacSha256 => Ok(()),
+        _ => Err("a rekey in a file that is not keyed"),
+    }
 }
 
 fn add_intent<'a>(v: &mut TxnView<'a>, it: &'a Intent) -> Result<(), String> {

@@ -181,6 +181,8 @@ pub fn plan(ctx: &Ctx<'_>) -> Result<Planned> {
     heartbeats::plan(ctx, &mut p)?;
     // Last: it chains onto the operations planned above for the same paths.
     permissions::plan(ctx, &mut p)?;
+    p.findings
+        .extend(crate::alerts::inspect(ctx.root, ctx.layout));
     // After every check: what cannot be done at all becomes a failed heal of its own.
     feasible::refuse_infeasible(ctx, &mut p)?;
     Ok(p)

@@ -271,6 +271,20 @@ impl Out {
                 count(v.leftovers.len(), "file", "files")
             ));
         }
+        if let Some(u) = &v.unverified {
+            let (first, last) = (
+                u.transactions.first().copied().unwrap_or_default(),
+                u.transactions.last().copied().unwrap_or_default(),
+            );
+            let key = u
+                .key_id
+                .as_ref()
+                .map_or_else(String::new, |k| format!(" (key id {k})"));
+            self.say(&format!(
+                "   ⚠️  not verified: transactions {first}-{last} ({}) are tagged with an earlier journal key{key}; add --old-key-file with that key to verify them too",
+                count(u.records, "record", "records")
+            ));
+        }
         match &v.problem {
             Some(p) => self.alert(&format!("🚨 [CRITICAL] JOURNAL_INTEGRITY: {p}")),
             None => self.data(&format!(
@@ -280,6 +294,23 @@ impl Out {
                 count(v.objects, "backup object", "backup objects")
             )),
         }
+    }
+
+    /// `journal rekey`.
+    pub fn journal_rekey(&self, r: &selfheal::rekey::RekeyReport) {
+        self.doc(r);
+        let config = r
+            .config
+            .clone()
+            .unwrap_or_else(|| "config/selfheal.json under the root".to_string());
+        self.say(&format!(
+            "✅ journal rekeyed as transaction {}: records from it on are tagged with key id {} (was {})",
+            r.transaction, r.key_id, r.previous
+        ));
+        self.say(&format!(
+            "   now set \"journal_key_file\": {:?} in {config}; until then selfheal refuses to write to this journal",
+            r.new_key_file
+        ));
     }
 
     /// `stats`.

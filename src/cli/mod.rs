@@ -188,7 +188,21 @@ enum JournalCommand {
         id: u64,
     },
     /// Verify the chain and every backup object.
-    Verify,
+    Verify {
+        /// An earlier journal key (before `journal rekey`), to verify the records it tags
+        /// too (repeatable).
+        #[arg(long = "old-key-file", value_name = "FILE")]
+        old_key_files: Vec<PathBuf>,
+    },
+    /// Rotate the journal key: later records are tagged with the key in FILE; then set
+    /// journal_key_file to FILE.
+    Rekey {
+        /// The new key (a file outside the root, readable by its owner only).
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+        #[command(flatten)]
+        lock: LockArg,
+    },
 }
 
 impl Command {
@@ -232,7 +246,10 @@ impl JournalCommand {
     /// The command's `--lock-timeout`, or `None` for a command that never takes the lock.
     fn lock(&self) -> Option<&LockArg> {
         match self {
-            JournalCommand::List | JournalCommand::Show { .. } | JournalCommand::Verify => None,
+            JournalCommand::List | JournalCommand::Show { .. } | JournalCommand::Verify { .. } => {
+                None
+            }
+            JournalCommand::Rekey { lock, .. } => Some(lock),
         }
     }
 
@@ -241,7 +258,8 @@ impl JournalCommand {
         match self {
             JournalCommand::List => "list",
             JournalCommand::Show { .. } => "show",
-            JournalCommand::Verify => "verify",
+            JournalCommand::Verify { .. } => "verify",
+            JournalCommand::Rekey { .. } => "rekey",
         }
     }
 }
@@ -285,14 +303,7 @@ fn lock_timeout(cli: &Cli) -> Result<Duration, selfheal::error::Error> {
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => exit::USAGE,
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(e) => return usage_error(&e),
     };
     init_tracing(&cli);
     if let Err(e) = selfheal::lock::install_signal_handlers() {
@@ -302,8 +313,9 @@ pub fn main() -> ExitCode {
     let code = match run(&cli, &out) {
         Ok(code) => code,
         Err(e) => {
-            out.error(&e);
-            error_code(&cli.command, &e)
+            let code = error_code(&cli.command, &e);
+            out.error(&e, code);
+            code
         }
     };
     ExitCode::from(ended(&out, code))
@@ -320,6 +332,31 @@ fn ended(out: &output::Out, code: u8) -> u8 {
             exit::highest(code, exit::OPERATIONAL)
         }
     }
+}
+
+/// A command line the parser refused (or `--help`, `--version`): clap's text on stderr (help
+/// and version on stdout), and with `--json` among the arguments, the error document on
+/// stdout too, as for every other failure.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::from(exit::OK);
+    }
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let out = output::Out::new(json, false, 0);
+    let _ = e.print();
+    let text = match e.kind() {
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            "no command given (selfheal --help lists them)".to_string()
+        }
+        _ => e.render().to_string(),
+    };
+    out.error_text(&text, exit::USAGE);
+    ExitCode::from(exit::USAGE)
 }
 
 /// The exit code of a failed command: `prune`, `stats` and `watch` have no "refused" code
@@ -541,9 +578,20 @@ fn journal(
     command: &JournalCommand,
     out: &output::Out,
 ) -> Result<u8, selfheal::error::Error> {
+    if let JournalCommand::Rekey { new_key_file, .. } = command {
+        let report = selfheal::rekey::rekey(opts, new_key_file)?;
+        out.journal_rekey(&report);
+        return Ok(exit::OK);
+    }
     let session = heal::Session::open(opts, false)?;
-    let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;
+    let old = match command {
+        JournalCommand::Verify { old_key_files } => old_macs(opts, old_key_files)?,
+        _ => Vec::new(),
+    };
+    let journal =
+        selfheal::journal::Journal::load_with_old_keys(&session.root, session.mac.clone(), old)?;
     match command {
+        JournalCommand::Rekey { .. } => Ok(exit::OK),
         JournalCommand::List => {
             out.journal_list(
                 &selfheal::audit::list(&journal),
@@ -557,7 +605,7 @@ fn journal(
             out.journal_show(&detail);
             Ok(0)
         }
-        JournalCommand::Verify => {
+        JournalCommand::Verify { .. } => {
             let v = selfheal::audit::verify(&session.root, &journal)?;
             out.journal_verify(&v);
             Ok(if v.problem.is_some() {
@@ -567,4 +615,20 @@ fn journal(
             })
         }
     }
+}
+
+/// The tag algorithms of `journal verify --old-key-file` keys (each checked like the
+/// configured key).
+fn old_macs(
+    opts: &Options,
+    files: &[PathBuf],
+) -> Result<Vec<journal_format::Mac>, selfheal::error::Error> {
+    files
+        .iter()
+        .map(|f| {
+            selfheal::keyfile::read_key(f, &opts.root)
+                .map(journal_format::Mac::HmacSha256)
+                .map_err(|why| selfheal::error::Error::Usage(format!("--old-key-file: {why}")))
+        })
+        .collect()
 }

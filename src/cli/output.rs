@@ -173,7 +173,7 @@ impl Out {
     }
 
     /// An error, printed once with its causes (and as `{"error"}` with `--json`).
-    pub fn error(&self, e: &selfheal::error::Error) {
+    pub fn error(&self, e: &selfheal::error::Error, code: u8) {
         let mut text = e.to_string();
         let mut cur = std::error::Error::source(e);
         while let Some(c) = cur {
@@ -181,8 +181,19 @@ impl Out {
             text.push_str(&c.to_string());
             cur = c.source();
         }
-        self.doc(&serde_json::json!({"error": text}));
+        self.doc(&serde_json::json!({"error": text, "exit_code": code}));
         let _ = writeln!(io::stderr().lock(), "selfheal: {}", clean(&text));
+    }
+
+    /// With `--json`, the error document of a failure already described on stderr (a
+    /// command line the parser refused): `{"error": <message>, "exit_code": <code>}`.
+    pub fn error_text(&self, text: &str, code: u8) {
+        let first = text
+            .lines()
+            .map(|l| l.trim_start_matches("error: ").trim())
+            .find(|l| !l.is_empty())
+            .unwrap_or("invalid command line");
+        self.doc(&serde_json::json!({"error": clean(first), "exit_code": code}));
     }
 }
 

@@ -75,8 +75,13 @@ impl Checker {
     }
 }
 
-/// Checks and converts `config`.
-pub(super) fn layout(config: Config, source: Option<PathBuf>) -> Result<Layout> {
+/// Checks and converts `config`, then the layout as a whole (`claims`); `config_file` is the
+/// configuration file's path when it lies inside the root.
+pub(super) fn layout(
+    config: Config,
+    source: Option<PathBuf>,
+    config_file: Option<RelPath>,
+) -> Result<Layout> {
     let c = Checker {
         file: source
             .clone()
@@ -91,7 +96,7 @@ pub(super) fn layout(config: Config, source: Option<PathBuf>) -> Result<Layout> 
     slots(&c, &config)?;
     retention(&c, &config)?;
     let h = &config.heartbeats;
-    let layout = Layout {
+    let mut layout = Layout {
         heartbeat_dir: c.state_rel("heartbeats.json_dir", &h.json_dir)?,
         heartbeat_plain: rel_list(&c, "heartbeats.plain_files", &h.plain_files)?,
         heartbeat_stale: c.positive_dur("heartbeats.stale_after", &h.stale_after)?,
@@ -109,10 +114,36 @@ pub(super) fn layout(config: Config, source: Option<PathBuf>) -> Result<Layout> 
         trusted: trusted(&c, &config)?,
         directories,
         files,
+        journal_key: key_path(&c, &config, source.as_deref())?,
         source,
         config,
     };
+    super::claims::check(&mut layout, config_file).map_err(|(key, why)| c.bad(&key, why))?;
     Ok(layout)
+}
+
+/// `journal_key_file`, a relative one resolved against the directory of the configuration
+/// file that names it (never against the working directory).
+fn key_path(c: &Checker, config: &Config, source: Option<&Path>) -> Result<Option<PathBuf>> {
+    let Some(key) = &config.journal_key_file else {
+        return Ok(None);
+    };
+    if key.as_os_str().is_empty() {
+        return Err(c.bad("journal_key_file", "must not be empty"));
+    }
+    if key.is_absolute() {
+        return Ok(Some(key.clone()));
+    }
+    match source.and_then(Path::parent) {
+        Some(dir) => Ok(Some(dir.join(key))),
+        None => Err(c.bad(
+            "journal_key_file",
+            format!(
+                "{} is relative, and there is no configuration file to resolve it against: give an absolute path",
+                key.display()
+            ),
+        )),
+    }
 }
 
 fn rel_list(c: &Checker, key: &str, items: &[String]) -> Result<Vec<RelPath>> {
@@ -354,10 +385,22 @@ fn detectors(c: &Checker, config: &Config) -> Result<()> {
     }
 }
 
+/// A lock suffix names lock files only: never a JSON state file (`*.json`, `*.jsonl`),
+/// whatever the directory. That it matches no other claimed path in the lock directories
+/// is checked with the whole layout (`claims`).
 fn locks(c: &Checker, config: &Config) -> Result<()> {
     let s = &config.locks.suffix;
-    if s.is_empty() || s.contains('/') || s.contains('\0') {
+    if s.is_empty() || s.contains('/') || s.chars().any(char::is_control) {
         return Err(c.bad("locks.suffix", format!("{s:?} is not a file name suffix")));
+    }
+    let json_like = [".json", ".jsonl"]
+        .iter()
+        .find(|ext| ext.ends_with(s.as_str()) || s.ends_with(*ext));
+    if let Some(ext) = json_like {
+        return Err(c.bad(
+            "locks.suffix",
+            format!("{s:?} would match JSON state files (*{ext}): they would be taken for lock files and removed when stale"),
+        ));
     }
     Ok(())
 }

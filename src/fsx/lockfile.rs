@@ -25,6 +25,17 @@
 //! Bot code that re-checks the path's inode after taking its flock is safe in every case.
 //! Steps 2 and 3 are not one atomic call (Linux has no "unlink if inode"), so the inode is
 //! checked once before the journal intent and once more right before the unlink.
+//!
+//! # Both kinds of lock
+//!
+//! A lock file is *held* when a process holds a `flock(2)` lock on it **or** a POSIX record
+//! lock (`fcntl(F_SETLK)`, `lockf(3)`, or an open file description lock `F_OFD_SETLK`) on
+//! any byte of it. The two kinds are independent on Linux (neither blocks the other), so
+//! after taking the flock, [`record_lock_held`] asks the kernel (`fcntl(F_GETLK)` for a write
+//! lock over the whole file) whether another process holds a record lock; if one does, or
+//! if the kernel cannot say, the file counts as held. selfheal itself only ever takes the
+//! flock: a bot that locks with `fcntl`/`lockf` is seen as holding its lock (its file is
+//! skipped, its lock never removed), but it is not made to wait while `watch` repairs.
 
 use super::{parent_display, Root};
 use crate::error::{Error, IoContext, IoOp, Result};
@@ -96,6 +107,8 @@ impl Root {
         }
         let file = std::fs::File::from(fd);
         match file.try_lock() {
+            // The flock is released when `file` drops, right here.
+            Ok(()) if record_lock_held(&file) => Ok(TryLock::Held),
             Ok(()) => Ok(TryLock::Taken(HeldLock {
                 file,
                 dir,
@@ -105,6 +118,21 @@ impl Root {
             Err(std::fs::TryLockError::Error(e)) => Err(Error::io(IoOp::Lock, rel.as_path(), e)),
         }
     }
+}
+
+/// Whether another process holds a POSIX record lock (classic or open file description)
+/// on any byte of the open file `fd`; `true` as well when the kernel cannot tell (a lock
+/// that cannot be ruled out is treated as held).
+pub fn record_lock_held(fd: impl rustix::fd::AsFd) -> bool {
+    use rustix::process::{fcntl_getlk, Flock, FlockOffsetType, FlockType};
+    let whole_file = Flock {
+        start: 0,
+        length: 0,
+        pid: None,
+        typ: FlockType::WriteLock,
+        offset_type: FlockOffsetType::Set,
+    };
+    !matches!(fcntl_getlk(fd, &whole_file), Ok(None))
 }
 
 /// Opens the lock file `rel` in `dir` without following a symlink; with `create`, an absent
@@ -171,6 +199,12 @@ impl HeldLock {
         if !self.same_inode()? {
             return Err(Error::Refused(format!(
                 "{} no longer names the lock file that was locked",
+                self.rel
+            )));
+        }
+        if record_lock_held(&self.file) {
+            return Err(Error::Refused(format!(
+                "{} is now held by a process (a POSIX record lock)",
                 self.rel
             )));
         }
