@@ -37,6 +37,9 @@ pub struct Config {
     pub slots: Slots,
     /// The level each configurable detector reports at.
     pub detectors: Detectors,
+    /// Where the trading mode is looked up besides `--mode`, the environment and the
+    /// root's `.env`.
+    pub trading_mode: TradingMode,
     /// Journal and backup retention.
     pub retention: Retention,
     /// Symlinks inside the root that may be crossed, and the directory each must name.
@@ -47,6 +50,27 @@ pub struct Config {
     pub alerts: Alerts,
     /// A file outside the root holding the journal's HMAC key (keyed audit chain).
     pub journal_key_file: Option<PathBuf>,
+}
+
+/// Where the trading mode is looked up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TradingMode {
+    /// `.env` files read, in order, when the root has none: the first that exists is the
+    /// one the bot loads (absolute paths, read only). The default is the reference bot's
+    /// own list.
+    pub dotenv_fallbacks: Vec<PathBuf>,
+}
+
+impl Default for TradingMode {
+    fn default() -> TradingMode {
+        TradingMode {
+            dotenv_fallbacks: vec![
+                PathBuf::from("/root/trading-bot-current/.env"),
+                PathBuf::from("/root/trading-bot/.env"),
+            ],
+        }
+    }
 }
 
 /// A directory of the layout.
@@ -346,6 +370,7 @@ impl Default for Config {
             positions: Positions::default(),
             slots: Slots::default(),
             detectors: Detectors::default(),
+            trading_mode: TradingMode::default(),
             retention: Retention::default(),
             trusted_symlinks: Vec::new(),
             limits: Limits::default(),

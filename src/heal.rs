@@ -177,7 +177,12 @@ pub fn bootstrap(root: &Root) -> Result<Vec<RelPath>> {
 
 /// The mode of a command run on `s` (see [`mode`]).
 pub(crate) fn mode_of(s: &Session, opts: &Options) -> Resolution {
-    mode::resolve(opts.mode, &opts.env, s.hints.root())
+    mode::resolve(
+        opts.mode,
+        &opts.env,
+        s.hints.root(),
+        &s.layout.config.trading_mode.dotenv_fallbacks,
+    )
 }
 
 /// The HIGH finding that says why the mode fell to real, if it did.

@@ -1,6 +1,8 @@
 //! The trading mode and where it came from, resolved exactly as the reference bot resolves
 //! it: `--mode`, else `TRADING_MODE` from the environment, else `TRADING_MODE` from the
-//! root's `.env` (python-dotenv, which never overrides a variable already set), else paper.
+//! root's `.env` (python-dotenv, which never overrides a variable already set), else — when
+//! the root has no `.env` — from the first of the bot's fallback `.env` files that exists
+//! (`trading_mode.dotenv_fallbacks`; by default the reference bot's own list), else paper.
 //! A value means paper iff, lowercased, it equals `paper` (no stripping: `"paper "` is
 //! real, `"PAPER"` is paper). Every doubt falls to real, never to paper: a `.env` that
 //! cannot be read as a regular UTF-8 file, one python-dotenv would refuse to load, or one
@@ -52,6 +54,9 @@ pub enum ModeSource {
     /// `TRADING_MODE` in the root's `.env` (or a `.env` that left a doubt: real).
     #[serde(rename = ".env")]
     DotEnv,
+    /// `TRADING_MODE` in a fallback `.env` the bot loads when the root has none.
+    #[serde(rename = "fallback .env")]
+    FallbackDotEnv,
     /// Nothing set: paper, not explicit.
     #[serde(rename = "default")]
     Default,
@@ -63,6 +68,7 @@ impl fmt::Display for ModeSource {
             ModeSource::Flag => "--mode",
             ModeSource::Env => "TRADING_MODE in the environment",
             ModeSource::DotEnv => "TRADING_MODE in the root's .env",
+            ModeSource::FallbackDotEnv => "TRADING_MODE in a fallback .env",
             ModeSource::Default => "default: TRADING_MODE is not set",
         })
     }
@@ -166,7 +172,12 @@ pub struct Resolution {
 
 /// Resolves the mode: `flag`, else `TRADING_MODE` in `env`, else in `<root>/.env`, else
 /// paper (not explicit).
-pub fn resolve(flag: Option<Mode>, env: &Environment, root: &Path) -> Resolution {
+pub fn resolve(
+    flag: Option<Mode>,
+    env: &Environment,
+    root: &Path,
+    fallbacks: &[PathBuf],
+) -> Resolution {
     let plain = |choice| Resolution {
         choice,
         dotenv: None,
@@ -179,10 +190,25 @@ pub fn resolve(flag: Option<Mode>, env: &Environment, root: &Path) -> Resolution
         return plain(ModeChoice::value(v, ModeSource::Env));
     }
     let path = root.join(DOTENV);
-    let (choice, doubt) = match read(&path) {
-        Read::Absent => return plain(ModeChoice::default_paper()),
+    let (path, read, source) = match read(&path) {
+        // The bot loads its first fallback that exists (`Path.exists()`, following links).
+        Read::Absent => match fallbacks.iter().find(|p| p.exists()) {
+            Some(p) => (p.clone(), read(p), ModeSource::FallbackDotEnv),
+            None => return plain(ModeChoice::default_paper()),
+        },
+        found => (path, found, ModeSource::DotEnv),
+    };
+    let (choice, doubt) = match read {
+        Read::Absent => (
+            ModeChoice::doubt(),
+            Some("vanished while it was read".into()),
+        ),
         Read::Unreadable(why) => (ModeChoice::doubt(), Some(format!("cannot be read ({why})"))),
         Read::Text(text) => from_text(&text, env),
+    };
+    let choice = match choice.source {
+        ModeSource::DotEnv => ModeChoice { source, ..choice },
+        _ => choice,
     };
     Resolution {
         choice,
@@ -262,7 +288,7 @@ mod tests {
         if let Some(text) = dotenv {
             std::fs::write(dir.path().join(DOTENV), text).expect("write .env");
         }
-        resolve(flag, &env(vars), dir.path()).choice
+        resolve(flag, &env(vars), dir.path(), &[]).choice
     }
 
     /// The bot's rule, `os.environ.get("TRADING_MODE", "paper").lower() == "paper"`, with
@@ -384,12 +410,48 @@ mod tests {
         }
     }
 
+    /// With no `.env` in the root, the bot loads the first of its fallback files that
+    /// exists; one in the root wins over every fallback.
+    #[test]
+    fn fallbacks_when_the_root_has_no_dotenv() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).expect("mkdir");
+        let missing = dir.path().join("missing.env");
+        let real = dir.path().join("real.env");
+        let paper = dir.path().join("paper.env");
+        std::fs::write(&real, "TRADING_MODE=live\n").expect("write");
+        std::fs::write(&paper, "TRADING_MODE=paper\n").expect("write");
+        let env = Environment::default();
+        let r = resolve(
+            None,
+            &env,
+            &root,
+            &[missing.clone(), real.clone(), paper.clone()],
+        );
+        assert_eq!(
+            (r.choice.mode, r.choice.source, r.dotenv.as_deref()),
+            (Mode::Real, ModeSource::FallbackDotEnv, Some(real.as_path()))
+        );
+        let r = resolve(None, &env, &root, &[paper.clone(), real.clone()]);
+        assert_eq!((r.choice.mode, r.choice.explicit), (Mode::Paper, true));
+        let r = resolve(None, &env, &root, std::slice::from_ref(&missing));
+        assert_eq!(r.choice, ModeChoice::default_paper());
+        std::fs::write(root.join(DOTENV), "OTHER=1\n").expect("write");
+        let r = resolve(None, &env, &root, &[real]);
+        assert_eq!(
+            r.choice,
+            ModeChoice::default_paper(),
+            "the root's .env wins"
+        );
+    }
+
     #[test]
     fn doubts_fall_to_real() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(DOTENV);
         std::fs::write(&path, b"TRADING_MODE=paper\n\xff\n").expect("write");
-        let r = resolve(None, &Environment::default(), dir.path());
+        let r = resolve(None, &Environment::default(), dir.path(), &[]);
         assert_eq!(
             (r.choice.mode, r.choice.source),
             (Mode::Real, ModeSource::DotEnv)
@@ -397,12 +459,12 @@ mod tests {
         assert!(r.doubt.is_some_and(|d| d.contains("UTF-8")));
         std::fs::remove_file(&path).expect("rm");
         std::os::unix::fs::symlink(dir.path().join("nowhere"), &path).expect("symlink");
-        let r = resolve(None, &Environment::default(), dir.path());
+        let r = resolve(None, &Environment::default(), dir.path(), &[]);
         assert_eq!(r.choice.mode, Mode::Real, "a dangling link is a doubt");
         std::fs::remove_file(&path).expect("rm");
         std::fs::create_dir(&path).expect("mkdir");
         assert_eq!(
-            resolve(None, &Environment::default(), dir.path())
+            resolve(None, &Environment::default(), dir.path(), &[])
                 .choice
                 .mode,
             Mode::Real
@@ -411,7 +473,7 @@ mod tests {
             OsString::from("TRADING_MODE"),
             <OsString as std::os::unix::ffi::OsStringExt>::from_vec(b"pap\xffer".to_vec()),
         )]);
-        assert_eq!(resolve(None, &odd, dir.path()).choice.mode, Mode::Real);
+        assert_eq!(resolve(None, &odd, dir.path(), &[]).choice.mode, Mode::Real);
         assert!(!ModeChoice::default_paper().may_signal());
         assert!(ModeChoice::flag(Mode::Paper).may_signal());
     }

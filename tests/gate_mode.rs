@@ -276,3 +276,44 @@ fn the_human_output_says_where_the_mode_came_from() {
         "{err}"
     );
 }
+
+/// With no `.env` in the root, the bot loads the first fallback `.env` that exists (its own
+/// list by default, `trading_mode.dotenv_fallbacks` here): selfheal reads the same one.
+#[test]
+fn a_fallback_dotenv_is_read_when_the_root_has_none() {
+    let dir = tempdir();
+    let root = dir.path().join("root");
+    let fallback = dir.path().join("deploy.env");
+    std::fs::create_dir(&root).expect("mkdir root");
+    put(dir.path(), "deploy.env", b"export TRADING_MODE='live'\n");
+    let config = dir.path().join("selfheal.json");
+    let text = serde_json::json!({
+        "trading_mode": {"dotenv_fallbacks": [dir.path().join("absent.env"), &fallback]}
+    });
+    put(dir.path(), "selfheal.json", text.to_string().as_bytes());
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_selfheal"))
+            .arg("--root")
+            .arg(&root)
+            .arg("--config")
+            .arg(&config)
+            .args(["--json", "check"])
+            .args(extra)
+            .env_remove("TRADING_MODE")
+            .env_remove("SELFHEAL_ROOT")
+            .output()
+            .expect("run selfheal");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        (v["mode"].to_string(), v["mode_source"].to_string())
+    };
+    assert_eq!(
+        run(&[]),
+        ("\"real\"".to_string(), "\"fallback .env\"".to_string())
+    );
+    put(&root, ".env", b"TRADING_MODE=paper\n");
+    assert_eq!(
+        run(&[]),
+        ("\"paper\"".to_string(), "\".env\"".to_string()),
+        "the root's own .env wins over the fallbacks"
+    );
+}

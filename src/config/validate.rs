@@ -92,6 +92,7 @@ pub(super) fn layout(
     positions(&c, &config)?;
     processes(&c, &config)?;
     detectors(&c, &config)?;
+    dotenv_fallbacks(&c, &config)?;
     locks(&c, &config)?;
     slots(&c, &config)?;
     retention(&c, &config)?;
@@ -367,6 +368,19 @@ const FIXED: &[(&str, &str)] = &[
         "an untrusted journal or backup could restore the wrong bytes",
     ),
 ];
+
+/// Fallback `.env` files are outside the root by nature and only read: each must be an
+/// absolute path (a relative one would depend on the directory selfheal was started in).
+fn dotenv_fallbacks(c: &Checker, config: &Config) -> Result<()> {
+    let list = &config.trading_mode.dotenv_fallbacks;
+    match list.iter().enumerate().find(|(_, p)| !p.is_absolute()) {
+        Some((i, p)) => Err(c.bad(
+            &format!("trading_mode.dotenv_fallbacks[{i}]"),
+            format!("{} is not an absolute path", p.display()),
+        )),
+        None => Ok(()),
+    }
+}
 
 fn detectors(c: &Checker, config: &Config) -> Result<()> {
     let d = &config.detectors;
