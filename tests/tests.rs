@@ -78,7 +78,9 @@ mod realbot_dialect;
 // The start gate on the reference bot's own state: STATE_MISMATCH follows the margins.
 mod realbot_gate;
 // The mode as the reference bot resolves it: --mode, TRADING_MODE, the root's .env.
-mod gate_mode;
+mod realbot_mode;
+// A blue/green switch to an empty slot beside the bot's own open positions.
+mod realbot_slots;
 // Deployment slots: any configured suffix, SLOT_DIVERGENCE and its acknowledgement.
 mod gate_slots;
 // Hints printed in messages run as printed, from any directory.
