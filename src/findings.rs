@@ -1,5 +1,5 @@
 //! Findings: what the checks and detectors report that is not itself a repair. A finding
-//! with level CRITICAL blocks real mode; its `code` is one of CONTRACT.md's critical codes.
+//! with level CRITICAL blocks real mode; its `code` is one of the critical codes the README lists.
 //! Findings are data, never errors.
 
 use serde::Serialize;
@@ -30,7 +30,7 @@ impl fmt::Display for Level {
     }
 }
 
-/// The critical codes of CONTRACT.md, plus warning codes.
+/// The critical codes (README, "Troubleshooting"), plus warning codes.
 pub mod code {
     /// Portfolio and positions disagree.
     pub const STATE_MISMATCH: &str = "STATE_MISMATCH";

@@ -2,7 +2,7 @@
 //! subtracts its documented weight when it fails; the status is `critical` with any
 //! critical finding or a score under 50, `degraded` under 80 or with a failed heal, else
 //! `healthy`. Paper mode always starts; real mode starts only with score >= 50, status not
-//! critical, no critical finding and no failed heal (CONTRACT.md, "Startup decision").
+//! critical, no critical finding and no failed heal (the README, "Commands and exit codes").
 //!
 //! | check | weight | fails when |
 //! |---|---|---|
@@ -190,7 +190,7 @@ pub fn assess(i: &Inputs) -> Health {
     }
 }
 
-/// The start decision of CONTRACT.md.
+/// The start decision: paper always; real only healthy, without a critical or a failed heal.
 pub fn start_allowed(mode: Mode, health: &Health, criticals: usize, failed: usize) -> bool {
     match mode {
         Mode::Paper => true,

@@ -1,5 +1,5 @@
 //! The `selfheal` command: parses the command line, runs the library, prints, and maps the
-//! outcome to the exit codes of CONTRACT.md (all in `cli`).
+//! outcome to the exit codes of the README (all in `cli`).
 
 #![forbid(unsafe_code)]
 

@@ -1,5 +1,5 @@
 //! The one file selfheal writes outside the state root: the Prometheus textfile the
-//! operator names with `stats --prometheus FILE` (CONTRACT.md, guarantee 3). It cannot go
+//! operator names with `stats --prometheus FILE` (README, guarantee 3). It cannot go
 //! through `fsx::Root`, whose paths are relative to the root, so this module is the single,
 //! documented exception to "all mutation goes through fsx".
 //!

@@ -31,7 +31,7 @@ pub fn heal(f: &Fixture) -> u64 {
     v["transaction"].as_u64().expect("transaction")
 }
 
-/// Empties `rel` with `bytes` (an "empty" document by CONTRACT.md) and heals it.
+/// Empties `rel` with `bytes` (an "empty" document: 0 bytes, whitespace, `{}` or `null`) and heals it.
 fn damage_and_heal(f: &Fixture, rel: &str, bytes: &str) -> (u64, Snapshot) {
     f.write(rel, bytes);
     f.age(rel, 5_000);

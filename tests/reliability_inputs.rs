@@ -2,7 +2,7 @@
 //! or a symlink (inside the root, outside it, dangling, a loop); empty, huge, deeply
 //! nested, non-UTF-8 and unusable JSON; odd names; read-only files; a missing root or
 //! config; a damaged journal or backup store. In every case: no panic, a clear finding or
-//! error naming what is wrong, the exit code CONTRACT.md gives, no original byte lost,
+//! error naming what is wrong, the exit code the README gives, no original byte lost,
 //! nothing written outside the root (the arena's sentinel check).
 
 use crate::reliability_support::{lost_bytes, no_raw_control, summary, Arena};

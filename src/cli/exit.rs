@@ -1,4 +1,4 @@
-//! Exit codes (CONTRACT.md, "Command line"; the README's table): the one place outcomes and
+//! Exit codes (the README's table): the one place outcomes and
 //! errors become numbers. When several apply, the highest wins (16 > 32 > 8 > 4 > 1 > 0).
 
 use selfheal::error::Error;

@@ -360,7 +360,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 }
 
 /// The exit code of a failed command: `prune`, `stats` and `watch` have no "refused" code
-/// (CONTRACT.md), so what is 4 elsewhere is an operational error for them; `watch` has no
+/// (the README's table), so what is 4 elsewhere is an operational error for them; `watch` has no
 /// lock code either (a busy lock skips a cycle).
 fn error_code(command: &Command, e: &selfheal::error::Error) -> u8 {
     match (command, exit::of_error(e)) {

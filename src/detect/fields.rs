@@ -1,6 +1,6 @@
 //! Reading the fields `jsondoc` extracted from each position record. The extraction list is
 //! `checks::layout::position_extract`; this module looks each field up by name once, so the
-//! detectors never depend on its order, and classifies values the way CONTRACT.md defines a
+//! detectors never depend on its order, and classifies values the way the README defines a
 //! valid position.
 
 use crate::checks::layout::position_extract;
