@@ -1,8 +1,9 @@
 //! The state layout: the embedded default (the reference bot's layout, README
-//! "Configuration") and its override from `config/selfheal.json` (or `--config FILE`). Every item can be overridden; an unknown key,
-//! a wrong type or an impossible value is an [`Error::Config`] naming the file and the key,
-//! never silently ignored. A section given in the file replaces that whole section's default
-//! item by item (missing items keep their default).
+//! "Configuration") and its override from `config/selfheal.json` (or `--config FILE`).
+//! Every item can be overridden; an unknown key, a wrong type or an impossible value is an
+//! [`Error::Config`] naming the file and the key, never silently ignored. A section given
+//! in the file replaces that whole section's default item by item (missing items keep their
+//! default).
 
 use crate::error::{Error, Result};
 use crate::paths::RelPath;
