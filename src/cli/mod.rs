@@ -2,9 +2,10 @@
 //! (`TRADING_MODE`, `SELFHEAL_ROOT`), prints, and turns outcomes and errors into exit codes.
 
 mod exit;
+mod generate;
 mod human;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use selfheal::config::parse_duration;
 use selfheal::heal::{self, Options};
 use selfheal::mode::Mode;
@@ -15,7 +16,7 @@ use std::time::Duration;
 /// Repairs a trading bot's state directory, transactionally, and decides whether the
 /// trading engine may start.
 #[derive(Debug, Parser)]
-#[command(name = "selfheal", version, about)]
+#[command(name = "selfheal", version = version(), about)]
 struct Cli {
     /// The state root (default: the current directory).
     #[arg(long, global = true, env = "SELFHEAL_ROOT", value_name = "DIR")]
@@ -37,6 +38,20 @@ struct Cli {
     lock_timeout: Duration,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `selfheal --version`: the package version, the commit it was built from (`unknown` when
+/// built outside a git checkout) and the journal format version it reads and writes.
+fn version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{} (commit {}, journal format {})",
+            env!("CARGO_PKG_VERSION"),
+            env!("SELFHEAL_GIT_COMMIT"),
+            journal_format::VERSION
+        )
+    })
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -140,6 +155,12 @@ enum Command {
     },
     /// Print the effective configuration.
     Config,
+    /// Shell completions and the manual page, on stdout (for install steps).
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        what: generate::GenerateCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -304,6 +325,14 @@ fn run(cli: &Cli, out: &human::Out) -> Result<u8, selfheal::error::Error> {
             let layout = selfheal::config::Layout::load(&opts.root, opts.config.as_deref())?;
             out.config(&layout);
             Ok(0)
+        }
+        Command::Generate { what } => {
+            generate::run(what, Cli::command()).map_err(|source| selfheal::error::Error::Io {
+                op: selfheal::error::IoOp::Write,
+                path: PathBuf::from("standard output"),
+                source,
+            })?;
+            Ok(exit::OK)
         }
     }
 }
