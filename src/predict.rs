@@ -453,6 +453,9 @@ mod tests {
         }
     }
 
+    /// `(hours ago, value)` points of a series.
+    type Points = &'static [(i64, f64)];
+
     /// Samples `(hours ago, GiB)`.
     fn series(points: &[(i64, f64)]) -> Vec<Sample> {
         points
@@ -464,10 +467,10 @@ mod tests {
     #[test]
     fn disk_forecast_table() {
         let now = s(0, 10 * GIB);
-        let steady = [(8, 18.0), (6, 16.0), (4, 14.0), (2, 12.0), (1, 11.0)];
-        let cases: &[(&[(i64, f64)], bool, &str)] = &[
+        let steady: Points = &[(8, 18.0), (6, 16.0), (4, 14.0), (2, 12.0), (1, 11.0)];
+        let cases: &[(Points, bool, &str)] = &[
             (&[], false, "no history"),
-            (&steady, true, "1 GiB/h for 8 h: 10 h left"),
+            (steady, true, "1 GiB/h for 8 h: 10 h left"),
             (&steady[..4], false, "four samples are not enough"),
             (
                 &[(5, 15.0), (4, 14.0), (3, 13.0), (2, 12.0), (1, 11.0)],
@@ -536,7 +539,7 @@ mod tests {
     fn backups_growth_table() {
         let warn = 100 << 20;
         let mib = |m: f64| (m * f64::from(1u32 << 20)) as u64;
-        let cases: &[(f64, &[(i64, f64)], bool, &str)] = &[
+        let cases: &[(f64, Points, bool, &str)] = &[
             (
                 10.0,
                 &[(8, 2.0), (6, 4.0), (4, 6.0), (2, 8.0), (1, 9.0)],

@@ -6,7 +6,7 @@
 //! that stops every write and nobody is signalled; a damaged file under the bot's lock is
 //! reported only once the lock is released; exit codes.
 
-use crate::audit_prune::{root_with, CONFIG};
+use crate::audit_prune::CONFIG;
 use crate::predict_warnings::root_with_history;
 use crate::runtime_support::{bot, now, put, selfheal, tempdir, Guard};
 use crate::watch_support::{alerts, findings_of, journal_files, Watch};
