@@ -1,19 +1,18 @@
 #!/usr/bin/env python3
-"""Minimal start script of a trading bot gated by selfheal.
+"""Minimal start script of a trading bot gated by selfheal, for a bot started without
+systemd (a container, a supervisor, by hand); under systemd, examples/tradingbot.service
+gates the bot with ExecStartPre= instead. Use one gate or the other, not both.
 
-It does what the reference bot's run.py does before trading: heal the state directory,
-then start the trading engine only if that is allowed.
-
-  1. run `selfheal --root ROOT --json heal [--mode paper|real]`
+  1. run `selfheal --root ROOT --json heal`
      (binary: $SELFHEAL_BIN, else `selfheal` on PATH; ROOT: $SELFHEAL_ROOT, else the
-     current directory; mode: $TRADING_MODE, where `paper` is paper and anything else is
-     real; unset lets selfheal decide, which is paper);
+     current directory). No mode is passed: selfheal resolves it as the bot does
+     ($TRADING_MODE, else TRADING_MODE in the root's .env, else paper);
   2. print the critical issues and the health line;
   3. start the engine if the report says `start_allowed`, else refuse and exit 4.
 
-If selfheal itself cannot run or gives no report, paper mode still starts (with a warning)
-and real mode does not. The engine here is a dummy: it writes `engine.started` in the root
-and returns.
+If selfheal itself cannot run or gives no report, the mode is not known for sure: the
+engine starts (with a warning) only when $TRADING_MODE says paper, and otherwise does not.
+The engine here is a dummy: it writes `engine.started` in the root and returns.
 """
 
 import json
@@ -30,20 +29,15 @@ def selfheal_bin():
     return os.environ.get("SELFHEAL_BIN") or shutil.which("selfheal") or "selfheal"
 
 
-def mode_args():
-    mode = os.environ.get("TRADING_MODE", "").strip()
-    if not mode:
-        return []
-    return ["--mode", "paper" if mode == "paper" else "real"]
-
-
-def is_paper():
-    return os.environ.get("TRADING_MODE", "paper").strip() == "paper"
+def surely_paper():
+    """Paper as the bot reads it (`value.lower() == "paper"`), from the environment only:
+    without selfheal's report, anything else may be real mode."""
+    return os.environ.get("TRADING_MODE", "").lower() == "paper"
 
 
 def run_selfheal(root):
     """Returns (report, None) or (None, why)."""
-    cmd = [selfheal_bin(), "--root", root, "--json", "heal", *mode_args()]
+    cmd = [selfheal_bin(), "--root", root, "--json", "heal"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -79,7 +73,7 @@ def main():
     root = os.environ.get("SELFHEAL_ROOT") or os.getcwd()
     report, error = run_selfheal(root)
     if report is None:
-        if is_paper():
+        if surely_paper():
             print(f"⚠️ [SELF-HEAL] {error}; paper mode starts anyway")
             print("🚀 Starting trading engine")
             start_engine(root)
