@@ -1,20 +1,18 @@
 #!/usr/bin/env python3
-"""Minimal start script of a trading bot gated by selfheal.
-
-It does what the reference bot's run.py does before trading: heal the state directory,
-then start the trading engine only if that is allowed.
+"""Minimal start script of a trading bot gated by selfheal, for a bot started without
+systemd (a container, a supervisor, by hand); under systemd, examples/tradingbot.service
+gates the bot with ExecStartPre= instead. Use one gate or the other, not both.
 
   1. run `selfheal --root ROOT --json heal`
      (binary: $SELFHEAL_BIN, else `selfheal` on PATH; ROOT: $SELFHEAL_ROOT, else the
-     current directory; selfheal resolves the mode as the bot does: TRADING_MODE from the
-     environment, else from ROOT/.env, else paper; paper iff it lowercases to `paper`);
+     current directory). No mode is passed: selfheal resolves it as the bot does
+     ($TRADING_MODE, else TRADING_MODE in the root's .env, else paper);
   2. print the critical issues and the health line;
   3. start the engine if the report says `start_allowed`, else refuse and exit 4.
 
-If selfheal itself cannot run or gives no report, paper mode still starts (with a warning)
-and real mode does not; without a report, an unset TRADING_MODE counts as paper only when
-ROOT has no .env (which could set it). The engine here is a dummy: it writes `engine.started` in the root
-and returns.
+If selfheal itself cannot run or gives no report, the mode is not known for sure: the
+engine starts (with a warning) only when $TRADING_MODE says paper, and otherwise does not.
+The engine here is a dummy: it writes `engine.started` in the root and returns.
 """
 
 import json
@@ -31,12 +29,10 @@ def selfheal_bin():
     return os.environ.get("SELFHEAL_BIN") or shutil.which("selfheal") or "selfheal"
 
 
-def is_paper(root):
-    """The bot's rule, for when selfheal gave no report: no stripping, any case."""
-    mode = os.environ.get("TRADING_MODE")
-    if mode is None:
-        return not os.path.lexists(os.path.join(root, ".env"))
-    return mode.lower() == "paper"
+def surely_paper():
+    """Paper as the bot reads it (`value.lower() == "paper"`), from the environment only:
+    without selfheal's report, anything else may be real mode."""
+    return os.environ.get("TRADING_MODE", "").lower() == "paper"
 
 
 def run_selfheal(root):
@@ -77,7 +73,7 @@ def main():
     root = os.environ.get("SELFHEAL_ROOT") or os.getcwd()
     report, error = run_selfheal(root)
     if report is None:
-        if is_paper(root):
+        if surely_paper():
             print(f"⚠️ [SELF-HEAL] {error}; paper mode starts anyway")
             print("🚀 Starting trading engine")
             start_engine(root)

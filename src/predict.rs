@@ -6,28 +6,43 @@
 //! | code | warns when |
 //! |---|---|
 //! | `HEARTBEAT_AGING` | a heartbeat is older than 80% of `heartbeats.stale_after` and not yet stale |
-//! | `DISK_FORECAST` | free space of the filesystem holding `logs/backups/`, falling at the recent rate, runs out within 24 h |
-//! | `HEALING_ESCALATION` | the same path was healed by 3 or more committed `heal`/`watch` transactions within the last hour: the cause is upstream |
-//! | `BACKUPS_GROWTH` | `logs/backups/`, growing at the recent rate, crosses `retention.warn_size` within 24 h, or is growing and already past 90% of it (`BACKUPS_SIZE` takes over once it is over) |
+//! | `DISK_FORECAST` | free space of the filesystem holding `logs/backups/`, falling at a sustained rate, runs out within 24 h |
+//! | `HEALING_ESCALATION` | the same path was healed by 3 or more committed `heal`/`watch` transactions within the last hour, on a root with at least a day of history: the cause is upstream |
+//! | `BACKUPS_GROWTH` | `logs/backups/`, growing at a sustained rate, crosses `retention.warn_size` within 24 h, or is growing and already past 90% of it (`BACKUPS_SIZE` takes over once it is over) |
 //!
-//! The *recent rate* is the change between the oldest sample of the last 24 h that is at
-//! least 10 minutes old and the current measurement; without such a sample there is no
-//! forecast. Samples are the `disk_free` and `backups_bytes` members of the commit summaries
-//! of `heal` and `watch` transactions (journal-format/SPEC.md, `commit`), plus those a
-//! running `watch` keeps in memory. Everything here is pure: no disk, no clock.
+//! **Enough history first.** A forecast needs a trend, not an event: one large build on the
+//! disk, or a first afternoon of trial heals, must not raise an alert.
+//! - A *sustained rate* needs at least [`MIN_SAMPLES`] samples from the last 24 h, the
+//!   oldest of them at least [`MIN_SPAN_S`] (6 h) old. The rate is the change from that
+//!   oldest sample to the current measurement; the sample nearest the middle of that span
+//!   splits it in two halves, and each half's own rate must forecast the same trouble within
+//!   24 h as well. A one-off drop lands in one half only, so the other half keeps quiet.
+//! - `HEALING_ESCALATION` counts only once the root's history reaches back
+//!   [`MIN_HISTORY_S`] (a day): the oldest run the journal knows of (carried across prunes)
+//!   began at least that long ago. Repeated heals on a fresh root are setup and trials; a
+//!   crash loop there is stopped by the service manager's start limit.
+//!
+//! Samples are the `disk_free` and `backups_bytes` members of the commit summaries of `heal`
+//! and `watch` transactions (journal-format/SPEC.md, `commit`), plus those a running
+//! `watch` keeps in memory. Everything here is pure: no disk, no clock.
 
 use crate::checks::heartbeats::HeartbeatAge;
 use crate::findings::{code, Finding, Level};
 use crate::journal::{Journal, BACKUPS_DIR};
-use crate::stats::RUN_COMMANDS;
+use crate::stats::{Totals, RUN_COMMANDS};
 use journal_format::{self as jf, Body};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Samples older than this are ignored, and a forecast looks this far ahead (seconds).
 pub const WINDOW_S: i64 = 24 * 3600;
-/// A rate needs a sample at least this old (seconds): shorter spans are noise.
-pub const MIN_SPAN_S: i64 = 600;
+/// A rate needs a sample at least this old (seconds): shorter spans are events, not trends.
+pub const MIN_SPAN_S: i64 = 6 * 3600;
+/// A rate needs at least this many samples within [`WINDOW_S`] (the current measurement
+/// not counted).
+pub const MIN_SAMPLES: usize = 5;
+/// Heals escalate only on a root whose oldest run began at least this long ago (seconds).
+pub const MIN_HISTORY_S: i64 = 24 * 3600;
 /// How far back healing the same path counts as flapping (seconds).
 pub const FLAP_WINDOW_S: i64 = 3600;
 /// How many heals of one path within [`FLAP_WINDOW_S`] are flapping.
@@ -70,6 +85,9 @@ pub struct History {
     pub backups_bytes: Vec<Sample>,
     /// Paths healed.
     pub heals: Vec<Healed>,
+    /// When the oldest run the journal knows of began (epoch seconds), carried across
+    /// prunes; none on a root without runs.
+    pub since: Option<i64>,
 }
 
 /// What the current run measured (`None`: could not be measured).
@@ -98,7 +116,10 @@ impl Measured {
 impl History {
     /// The samples and heals of the committed `heal` and `watch` transactions of `journal`.
     pub fn from_journal(journal: &Journal) -> History {
-        let mut h = History::default();
+        let mut h = History {
+            since: Totals::of(journal.kept()).first_run_at(),
+            ..History::default()
+        };
         for t in journal.kept() {
             let records = t.records();
             let Ok(v) = jf::view(&records) else { continue };
@@ -156,6 +177,10 @@ impl History {
         self.disk_free.extend_from_slice(&other.disk_free);
         self.backups_bytes.extend_from_slice(&other.backups_bytes);
         self.heals.extend_from_slice(&other.heals);
+        self.since = match (self.since, other.since) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 }
 
@@ -198,7 +223,13 @@ pub fn run(i: &Inputs<'_>) -> Vec<Finding> {
             backups_growth(&i.history.backups_bytes, n, i.warn_size, i.prune_command)
         }),
     );
-    out.extend(flapping(&i.history.heals, i.now));
+    let old_enough = i
+        .history
+        .since
+        .is_some_and(|since| i.now.saturating_sub(since) >= MIN_HISTORY_S);
+    if old_enough {
+        out.extend(flapping(&i.history.heals, i.now));
+    }
     out
 }
 
@@ -225,18 +256,58 @@ pub fn heartbeat_aging(beats: &[HeartbeatAge], stale_after_s: i64) -> Vec<Findin
         .collect()
 }
 
-/// The sample a trend starts from: the oldest within [`WINDOW_S`] of `now` that is at least
-/// [`MIN_SPAN_S`] old.
-fn base(samples: &[Sample], now: i64) -> Option<Sample> {
-    samples
-        .iter()
-        .filter(|s| s.at >= now.saturating_sub(WINDOW_S))
-        .filter(|s| s.at <= now.saturating_sub(MIN_SPAN_S))
-        .min_by_key(|s| s.at)
-        .copied()
+/// A sustained rate: from the oldest sample of the window to now, and over each half.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Trend {
+    /// The sample it starts from.
+    from: Sample,
+    /// Bytes per second over the whole span (negative: shrinking).
+    rate: f64,
+    /// The rates of the older and the newer half.
+    halves: [f64; 2],
 }
 
-/// Bytes per second from `from` to `to` (negative: shrinking).
+impl Trend {
+    /// The rate of the span or half nearest zero on the side of `sign` (+1 growing,
+    /// -1 shrinking): what every part of the span agrees on. None when a part disagrees.
+    fn weakest(&self, sign: f64) -> Option<f64> {
+        let parts = [self.rate, self.halves[0], self.halves[1]];
+        let magnitudes = parts.map(|r| r * sign);
+        let min = magnitudes.into_iter().fold(f64::INFINITY, f64::min);
+        (min > 0.0).then_some(min)
+    }
+}
+
+/// The trend of `samples` up to `now`: at least [`MIN_SAMPLES`] of them within
+/// [`WINDOW_S`], the oldest at least [`MIN_SPAN_S`] old; the sample nearest the middle of
+/// the span (strictly inside it) splits it into halves.
+fn trend(samples: &[Sample], now: Sample) -> Option<Trend> {
+    let recent: Vec<Sample> = samples
+        .iter()
+        .filter(|s| s.at >= now.at.saturating_sub(WINDOW_S) && s.at < now.at)
+        .copied()
+        .collect();
+    if recent.len() < MIN_SAMPLES {
+        return None;
+    }
+    let from = recent.iter().min_by_key(|s| s.at).copied()?;
+    if now.at.saturating_sub(from.at) < MIN_SPAN_S {
+        return None;
+    }
+    let middle = from.at + (now.at - from.at) / 2;
+    let mid = recent
+        .iter()
+        .filter(|s| s.at > from.at)
+        .min_by_key(|s| s.at.abs_diff(middle))
+        .copied()?;
+    Some(Trend {
+        from,
+        rate: slope(from, now),
+        halves: [slope(from, mid), slope(mid, now)],
+    })
+}
+
+/// Bytes per second from `from` to `to` (negative: shrinking); `to` is later.
 fn slope(from: Sample, to: Sample) -> f64 {
     let span = (to.at - from.at) as f64;
     (to.value as f64 - from.value as f64) / span
@@ -255,17 +326,14 @@ fn hours(secs: f64) -> String {
     format!("{:.1} h", secs / 3600.0)
 }
 
-/// Free space falling at a rate that exhausts it within [`WINDOW_S`].
+/// Free space falling at a sustained rate that exhausts it within [`WINDOW_S`].
 pub fn disk_forecast(history: &[Sample], now: Sample) -> Option<Finding> {
-    let from = base(history, now.at)?;
-    let rate = -slope(from, now);
-    if rate <= 0.0 {
+    let t = trend(history, now)?;
+    if eta_s(now.value, t.weakest(-1.0)?) > WINDOW_S as f64 {
         return None;
     }
+    let (rate, from) = (-t.rate, t.from);
     let eta = eta_s(now.value, rate);
-    if eta > WINDOW_S as f64 {
-        return None;
-    }
     Some(
         Finding::new(
             code::DISK_FORECAST,
@@ -289,8 +357,9 @@ pub fn disk_forecast(history: &[Sample], now: Sample) -> Option<Finding> {
     )
 }
 
-/// A backup store growing at a rate that crosses `warn_size` within [`WINDOW_S`], or
-/// growing and already close to it; `prune` is the runnable prune command it names.
+/// A backup store growing at a sustained rate that crosses `warn_size` within
+/// [`WINDOW_S`], or growing and already close to it; `prune` is the runnable prune command
+/// it names.
 pub fn backups_growth(
     history: &[Sample],
     now: Sample,
@@ -300,16 +369,13 @@ pub fn backups_growth(
     if now.value >= warn_size {
         return None;
     }
-    let from = base(history, now.at)?;
-    let rate = slope(from, now);
-    if rate <= 0.0 {
-        return None;
-    }
-    let eta = eta_s(warn_size - now.value, rate);
+    let t = trend(history, now)?;
     let close = now.value.saturating_mul(100) >= warn_size.saturating_mul(CLOSE_PERCENT);
-    if eta > WINDOW_S as f64 && !close {
+    if eta_s(warn_size - now.value, t.weakest(1.0)?) > WINDOW_S as f64 && !close {
         return None;
     }
+    let (rate, from) = (t.rate, t.from);
+    let eta = eta_s(warn_size - now.value, rate);
     Some(
         Finding::new(
             code::BACKUPS_GROWTH,
@@ -396,36 +462,63 @@ mod tests {
         }
     }
 
+    /// `(hours ago, value)` points of a series.
+    type Points = &'static [(i64, f64)];
+
+    /// Samples `(hours ago, GiB)`.
+    fn series(points: &[(i64, f64)]) -> Vec<Sample> {
+        points
+            .iter()
+            .map(|(h, gib)| s(h * 3600, (gib * GIB as f64) as u64))
+            .collect()
+    }
+
     #[test]
     fn disk_forecast_table() {
         let now = s(0, 10 * GIB);
-        let cases: &[(&[Sample], bool, &str)] = &[
+        let steady: Points = &[(8, 18.0), (6, 16.0), (4, 14.0), (2, 12.0), (1, 11.0)];
+        let cases: &[(Points, bool, &str)] = &[
             (&[], false, "no history"),
+            (steady, true, "1 GiB/h for 8 h: 10 h left"),
+            (&steady[..4], false, "four samples are not enough"),
             (
-                &[s(300, 20 * GIB)],
+                &[(5, 15.0), (4, 14.0), (3, 13.0), (2, 12.0), (1, 11.0)],
                 false,
-                "only a sample younger than the minimum span",
-            ),
-            (&[s(3600, 11 * GIB)], true, "1 GiB/h: 10 h left"),
-            (
-                &[s(3600, 10 * GIB + GIB / 100)],
-                false,
-                "10 MiB/h: weeks left",
-            ),
-            (&[s(3600, 9 * GIB)], false, "growing"),
-            (
-                &[s(30 * 3600, 40 * GIB)],
-                false,
-                "sample outside the window",
+                "five samples over 5 h: too short a span",
             ),
             (
-                &[s(20 * 3600, 12 * GIB), s(3600, 100 * GIB)],
+                &[(8, 10.1), (6, 10.08), (4, 10.05), (2, 10.03), (1, 10.01)],
                 false,
-                "oldest in the window decides",
+                "12 MiB/h: weeks left",
+            ),
+            (
+                &[(8, 2.0), (6, 4.0), (4, 6.0), (2, 8.0), (1, 9.0)],
+                false,
+                "growing",
+            ),
+            (
+                &[(8, 40.0), (6, 40.0), (4, 40.0), (2, 10.0), (1, 10.0)],
+                false,
+                "one large write in the newer half, flat before it",
+            ),
+            (
+                &[(8, 40.0), (6, 10.0), (4, 10.0), (2, 10.0), (1, 10.0)],
+                false,
+                "one large write in the older half, flat after it",
+            ),
+            (
+                &[(30, 40.0), (8, 18.0), (6, 16.0), (4, 14.0), (2, 12.0)],
+                false,
+                "a sample outside the window does not count",
+            ),
+            (
+                &[(20, 30.0), (15, 25.0), (10, 20.0), (5, 15.0), (1, 11.0)],
+                true,
+                "the oldest in the window decides the span",
             ),
         ];
-        for (history, want, why) in cases {
-            let got = disk_forecast(history, now);
+        for (points, want, why) in cases {
+            let got = disk_forecast(&series(points), now);
             assert_eq!(got.is_some(), *want, "{why}: {got:?}");
             if let Some(f) = got {
                 assert_eq!(
@@ -438,48 +531,130 @@ mod tests {
     }
 
     #[test]
+    fn the_trend_splits_the_span_at_the_sample_nearest_its_middle() {
+        let t = trend(
+            &series(&[(8, 18.0), (7, 17.0), (5, 15.0), (2, 12.0), (1, 11.0)]),
+            s(0, 10 * GIB),
+        );
+        let t = t.unwrap_or_else(|| panic!("no trend"));
+        assert_eq!(t.from.at, NOW - 8 * 3600);
+        let per_hour = |r: f64| (r * 3600.0 / GIB as f64 * 1000.0).round() / 1000.0;
+        assert_eq!(per_hour(t.rate), -1.0);
+        assert_eq!(t.halves.map(per_hour), [-1.0, -1.0]);
+        assert!(t.weakest(-1.0).is_some() && t.weakest(1.0).is_none());
+    }
+
+    #[test]
     fn backups_growth_table() {
         let warn = 100 << 20;
-        let cases: &[(Sample, &[Sample], bool, &str)] = &[
+        let mib = |m: f64| (m * f64::from(1u32 << 20)) as u64;
+        let cases: &[(f64, Points, bool, &str)] = &[
             (
-                s(0, 10 << 20),
-                &[s(3600, 9 << 20)],
+                10.0,
+                &[(8, 2.0), (6, 4.0), (4, 6.0), (2, 8.0), (1, 9.0)],
                 false,
                 "1 MiB/h: 90 h left",
             ),
             (
-                s(0, 10 << 20),
-                &[s(3600, 5 << 20)],
-                true,
-                "5 MiB/h: 18 h left",
+                40.0,
+                &[(8, 0.0), (6, 0.0), (4, 0.0), (2, 0.0), (1, 20.0)],
+                false,
+                "5 MiB/h over 8 h, but all of it in the last two hours",
             ),
             (
-                s(0, 95 << 20),
-                &[s(20 * 3600, 94 << 20)],
+                50.0,
+                &[(8, 10.0), (6, 20.0), (4, 30.0), (2, 40.0), (1, 45.0)],
                 true,
-                "close and growing",
+                "5 MiB/h: 10 h left",
             ),
             (
-                s(0, 95 << 20),
-                &[s(3600, 95 << 20)],
+                95.0,
+                &[(20, 94.0), (15, 94.25), (10, 94.5), (5, 94.75), (1, 94.95)],
+                true,
+                "0.05 MiB/h, 100 h left, but growing and past 90%",
+            ),
+            (
+                95.0,
+                &[(8, 95.0), (6, 95.0), (4, 95.0), (2, 95.0), (1, 95.0)],
                 false,
                 "close, not growing",
             ),
             (
-                s(0, 120 << 20),
-                &[s(3600, 10 << 20)],
+                120.0,
+                &[(8, 10.0), (6, 20.0), (4, 30.0), (2, 40.0), (1, 50.0)],
                 false,
                 "already over: BACKUPS_SIZE",
             ),
-            (s(0, 10 << 20), &[], false, "no history"),
+            (10.0, &[], false, "no history"),
         ];
         for (now, history, want, why) in cases {
+            let history: Vec<Sample> = history.iter().map(|(h, m)| s(h * 3600, mib(*m))).collect();
             assert_eq!(
-                backups_growth(history, *now, warn, "selfheal prune").is_some(),
+                backups_growth(&history, s(0, mib(*now)), warn, "selfheal prune").is_some(),
                 *want,
                 "{why}"
             );
         }
+    }
+
+    fn history_since(ago: Option<i64>, heals: Vec<Healed>) -> History {
+        History {
+            heals,
+            since: ago.map(|a| NOW - a),
+            ..History::default()
+        }
+    }
+
+    fn escalations(h: &History) -> usize {
+        run(&Inputs {
+            now: NOW,
+            history: h,
+            measured: Measured::default(),
+            heartbeats: &[],
+            stale_after_s: 600,
+            warn_size: GIB,
+            prune_command: "selfheal prune",
+        })
+        .iter()
+        .filter(|f| f.code == code::HEALING_ESCALATION)
+        .count()
+    }
+
+    #[test]
+    fn heals_escalate_only_on_a_root_with_a_day_of_history() {
+        let heals: Vec<Healed> = (1..=3)
+            .map(|txn| Healed {
+                txn,
+                at: NOW - 600 * txn as i64,
+                path: "logs/positions_futures.json".into(),
+            })
+            .collect();
+        let cases = [
+            (None, 0, "no run recorded"),
+            (
+                Some(1800),
+                0,
+                "three trial heals on a root half an hour old",
+            ),
+            (Some(MIN_HISTORY_S - 1), 0, "just under a day"),
+            (Some(MIN_HISTORY_S), 1, "a day of history"),
+            (Some(30 * 24 * 3600), 1, "a month of history"),
+        ];
+        for (since, want, why) in cases {
+            assert_eq!(
+                escalations(&history_since(since, heals.clone())),
+                want,
+                "{why}"
+            );
+        }
+        let mut merged = history_since(None, heals);
+        merged.merge(&history_since(Some(2 * MIN_HISTORY_S), Vec::new()));
+        assert_eq!(merged.since, Some(NOW - 2 * MIN_HISTORY_S));
+        assert_eq!(
+            escalations(&merged),
+            1,
+            "the journal's age reaches a watch's memory"
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //! - *rollbacks*: committed transactions with `rollback_of`;
 //! - the *last run* is the newest run: its `begin` time and, when committed, its summary's
 //!   `duration_ms`;
+//! - the *first run* is the `begin` time of the oldest run, carried across prunes: how far
+//!   back the root's history goes (the predictive warnings wait for enough of it);
 //! - *salvage losses*: the commit summary's `salvage[].records_lost` and `bytes_lost`.
 
 use crate::journal::{Journal, TxnFile};
@@ -68,6 +70,8 @@ pub struct Totals {
     pub salvage_bytes_lost: u64,
     /// The newest run.
     pub last_run: Option<LastRun>,
+    /// When the oldest run began (RFC 3339).
+    pub first_run: Option<String>,
 }
 
 /// The metrics `selfheal stats` reports.
@@ -117,6 +121,9 @@ impl Totals {
             return;
         }
         self.runs += 1;
+        if let Some(time) = began(t) {
+            self.note_first_run(time);
+        }
         match summary {
             Some(s) => self.add_committed_run(&v, s),
             None => self.aborted_runs += 1,
@@ -179,6 +186,29 @@ impl Totals {
         if newer {
             self.last_run.clone_from(&other.last_run);
         }
+        if let Some(time) = &other.first_run {
+            self.note_first_run(time.clone());
+        }
+    }
+
+    /// Keeps `time` as the first run when it is older than the one known (or none is).
+    fn note_first_run(&mut self, time: String) {
+        let older = match (&self.first_run, epoch_seconds(&time)) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(known), Some(t)) => epoch_seconds(known).is_none_or(|k| t < k),
+        };
+        if older {
+            self.first_run = Some(time);
+        }
+    }
+
+    /// When the oldest run began, epoch seconds.
+    pub fn first_run_at(&self) -> Option<i64> {
+        self.first_run
+            .as_deref()
+            .and_then(epoch_seconds)
+            .map(|t| t.floor() as i64)
     }
 }
 
@@ -448,9 +478,31 @@ mod tests {
         };
         a.merge(&b);
         assert_eq!(a.runs, 5);
+        assert_eq!(a.first_run, None);
         assert_eq!(a.heals.get("empty_file"), Some(&3));
         assert_eq!(a.heals.get("stale_lock"), Some(&1));
         assert_eq!(a.last_run.map(|r| r.txn), Some(7));
+    }
+
+    #[test]
+    fn merge_keeps_the_oldest_first_run() {
+        let at = |t: &str| Totals {
+            first_run: Some(t.to_string()),
+            ..Totals::default()
+        };
+        let mut a = at("2026-11-02T00:00:00.000Z");
+        a.merge(&at("2026-11-01T12:00:00.000+00:00"));
+        assert_eq!(
+            a.first_run.as_deref(),
+            Some("2026-11-01T12:00:00.000+00:00")
+        );
+        a.merge(&at("2026-11-03T00:00:00Z"));
+        a.merge(&at("not a time"));
+        a.merge(&Totals::default());
+        assert_eq!(a.first_run_at(), Some(1_793_534_400));
+        let mut none = Totals::default();
+        none.merge(&at("2026-11-03T00:00:00Z"));
+        assert_eq!(none.first_run.as_deref(), Some("2026-11-03T00:00:00Z"));
     }
 
     #[test]

@@ -62,6 +62,7 @@ fn full_config(shared: &Path) -> Value {
             "SLOT_DIVERGENCE": "critical",
             "SLOT_INACTIVE_NEWER": "off"
         },
+        "trading_mode": {"dotenv_fallbacks": ["/nonexistent/selfheal-test/.env"]},
         "retention": {"keep": 7, "older_than": "3d", "warn_size": "10MiB", "auto": false},
         "trusted_symlinks": [{"link": "shared", "target": shared}],
         "limits": {"max_file_size": "1KiB"},

@@ -49,6 +49,8 @@ mod detect_false_positives;
 mod detect_examples;
 // The library API: heal/check and the read-only startup validators.
 mod detect_library;
+// --version, shell completions and the manual page cover every command.
+mod install_generate;
 // journal verify names the first bad record: flipped byte, deleted, reordered, lost file.
 mod audit_verify;
 // Retention: kept transactions roll back bit-exact, policy, auto-retention, size warning, crashes.

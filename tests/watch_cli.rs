@@ -6,7 +6,8 @@
 //! that stops every write and nobody is signalled; a damaged file under the bot's lock is
 //! reported only once the lock is released; exit codes.
 
-use crate::audit_prune::{root_with, CONFIG};
+use crate::audit_prune::CONFIG;
+use crate::predict_warnings::root_with_history;
 use crate::runtime_support::{bot, now, put, selfheal, tempdir, Guard};
 use crate::watch_support::{alerts, findings_of, journal_files, Watch};
 use serde_json::Value;
@@ -131,7 +132,9 @@ fn retention_config() -> String {
 
 #[test]
 fn retention_bounds_the_journal_and_a_file_damaged_every_cycle_escalates() {
-    let f = root_with(&retention_config());
+    // Two days of history (escalation waits for a day of it); retention prunes that run in
+    // the first cycle, and its age is carried.
+    let f = root_with_history(&retention_config());
     let opts = selfheal::Options {
         root: f.root(),
         mode: Some(selfheal::Mode::Paper),
@@ -183,7 +186,16 @@ fn retention_bounds_the_journal_and_a_file_damaged_every_cycle_escalates() {
         "12 watch transactions, retention keeps 3 (+ prunes): {list}"
     );
     let (_, stats) = f.json(&["stats"]);
-    assert_eq!(stats["runs"], 12, "pruned watch runs still count: {stats}");
+    assert_eq!(
+        stats["runs"], 13,
+        "pruned runs still count (12 watch cycles and the first heal): {stats}"
+    );
+    let first = stats["first_run"].as_str().unwrap_or_default();
+    let began = chrono::DateTime::parse_from_rfc3339(first).map(|t| t.timestamp());
+    assert!(
+        began.is_ok_and(|t| now() - t >= 47 * 3600),
+        "the first run's time is carried across prunes: {stats}"
+    );
     crate::audit_prune::verify_ok(&f);
 }
 

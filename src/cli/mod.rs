@@ -6,11 +6,12 @@
 //! and a closed pipe ends quietly.
 
 mod exit;
+mod generate;
 mod human;
 mod listing;
 mod output;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use selfheal::config::parse_duration;
 use selfheal::heal::{self, Options};
 use selfheal::hint::Hints;
@@ -22,7 +23,7 @@ use std::time::Duration;
 /// Repairs a trading bot's state directory, transactionally, and decides whether the
 /// trading engine may start.
 #[derive(Debug, Parser)]
-#[command(name = "selfheal", version, about)]
+#[command(name = "selfheal", version = version(), about)]
 struct Cli {
     /// The state root (default: the current directory).
     #[arg(long, global = true, env = "SELFHEAL_ROOT", value_name = "DIR")]
@@ -57,6 +58,20 @@ struct LockArg {
 
 /// The wait for the lock when no `--lock-timeout` is given.
 const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `selfheal --version`: the package version, the commit it was built from (`unknown` when
+/// built outside a git checkout) and the journal format version it reads and writes.
+fn version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{} (commit {}, journal format {})",
+            env!("CARGO_PKG_VERSION"),
+            env!("SELFHEAL_GIT_COMMIT"),
+            journal_format::VERSION
+        )
+    })
+}
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum ModeArg {
@@ -176,6 +191,12 @@ enum Command {
     },
     /// Print the effective configuration.
     Config,
+    /// Shell completions and the manual page, on stdout (for install steps).
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        what: generate::GenerateCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,7 +240,8 @@ impl Command {
             Command::Check { .. }
             | Command::Salvage { .. }
             | Command::Stats { .. }
-            | Command::Config => None,
+            | Command::Config
+            | Command::Generate { .. } => None,
         }
     }
 
@@ -237,6 +259,7 @@ impl Command {
             Command::Stats { .. } => "stats",
             Command::Journal { command } => return format!("journal {}", command.name()),
             Command::Config => "config",
+            Command::Generate { .. } => "generate",
         };
         name.to_string()
     }
@@ -497,6 +520,14 @@ fn run(cli: &Cli, out: &output::Out) -> Result<u8, selfheal::error::Error> {
             let layout = selfheal::config::Layout::load(&opts.root, opts.config.as_deref())?;
             out.config(&layout);
             Ok(0)
+        }
+        Command::Generate { what } => {
+            generate::run(what, Cli::command()).map_err(|source| selfheal::error::Error::Io {
+                op: selfheal::error::IoOp::Write,
+                path: PathBuf::from("standard output"),
+                source,
+            })?;
+            Ok(exit::OK)
         }
     }
 }

@@ -59,7 +59,7 @@ fn run(args: &[String]) -> Result<(), String> {
     let selfheal = bin_dir.join("selfheal");
     if !selfheal.is_file() {
         return Err(format!(
-            "{} not found: build it first (cargo build --release --bins)",
+            "{} not found: build it first (cargo build --profile profiling --bins)",
             selfheal.display()
         ));
     }
