@@ -184,19 +184,7 @@ impl Carry {
     ) -> Result<()> {
         let path = &spec.path;
         let n = self.cycle.n;
-        match old {
-            _ if self.cycle.full => tracing::debug!("cycle {n}: read {path} (full check)"),
-            None => tracing::debug!("cycle {n}: read {path} (not carried over)"),
-            Some(c) if c.lock != lock => tracing::debug!(
-                "cycle {n}: read {path} (its lock is {} now, it was {} in cycle {})",
-                lock.words(),
-                c.lock.words(),
-                c.read_in
-            ),
-            Some(c) => {
-                tracing::debug!("cycle {n}: read {path} (changed since cycle {})", c.read_in)
-            }
-        }
+        log_read(n, path, self.cycle.full, (lock, old));
         let marks = (p.findings.len(), p.failed.len(), p.ops.len());
         let started = SystemTime::now();
         layout::plan_managed(ctx, p, spec)?;
@@ -256,6 +244,21 @@ impl Carry {
         self.files = cycle.read;
         self.content = cycle.content;
         self.full_because = None;
+    }
+}
+
+/// Says in the debug log why cycle `n` reads `path` (`old`: what the last cycle kept).
+fn log_read(n: u64, path: &RelPath, full: bool, (lock, old): (LockState, Option<&Carried>)) {
+    match old {
+        _ if full => tracing::debug!("cycle {n}: read {path} (full check)"),
+        None => tracing::debug!("cycle {n}: read {path} (not carried over)"),
+        Some(c) if c.lock != lock => tracing::debug!(
+            "cycle {n}: read {path} (its lock is {} now, it was {} in cycle {})",
+            lock.words(),
+            c.lock.words(),
+            c.read_in
+        ),
+        Some(c) => tracing::debug!("cycle {n}: read {path} (changed since cycle {})", c.read_in),
     }
 }
 

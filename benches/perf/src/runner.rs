@@ -534,19 +534,14 @@ impl Ctx {
         let config = config.display().to_string();
         let k = self.plan.watch_cycles;
         let quick = self.per_cycle(healthy, Some(&config), k)?;
-        let name = "watch cycle, nothing changed (per cycle)";
-        let r = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
-        let cpu_ratio = r(quick.cpu, heal.cpu);
-        self.rows.push(Row {
-            name: name.into(),
-            figure: format!("{:.2} ms (CPU {:.2} ms)", ms(quick.wall), ms(quick.cpu)),
-            floor: format!("heal {:.0} ms (CPU {:.0} ms)", ms(heal.wall), ms(heal.cpu)),
-            ratio: Some(r(quick.wall, heal.wall)),
-            cpu_ratio: Some(cpu_ratio),
-            target: "<= 0.05x (CPU)".into(),
-            met: Some(cpu_ratio <= 0.05),
-        });
+        self.fraction_row(
+            "watch cycle, nothing changed (per cycle)",
+            quick,
+            heal,
+            0.05,
+        );
         let every = self.per_cycle(healthy, None, 20)?;
+        let r = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
         self.info(
             "watch cycle, default full_check_every 20 (amortized)",
             format!(
@@ -564,6 +559,21 @@ impl Ctx {
             self.plan.runs
         ));
         Ok(())
+    }
+
+    /// A row whose floor is a whole `heal` and whose target is a fraction of its CPU time.
+    fn fraction_row(&mut self, name: &str, figure: Sample, heal: Sample, target: f64) {
+        let r = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+        let cpu_ratio = r(figure.cpu, heal.cpu);
+        self.rows.push(Row {
+            name: name.into(),
+            figure: format!("{:.2} ms (CPU {:.2} ms)", ms(figure.wall), ms(figure.cpu)),
+            floor: format!("heal {:.0} ms (CPU {:.0} ms)", ms(heal.wall), ms(heal.cpu)),
+            ratio: Some(r(figure.wall, heal.wall)),
+            cpu_ratio: Some(cpu_ratio),
+            target: format!("<= {target}x (CPU)"),
+            met: Some(cpu_ratio <= target),
+        });
     }
 
     /// The wall and CPU time of one watch cycle after the first, over `k` cycles.
