@@ -1,12 +1,13 @@
 //! `watch` does not read again what did not change: a managed file with the same inode,
 //! size, mtime, ctime and lock state is carried over from the last complete check, the
-//! journal is not reloaded while its directory is unchanged. Proven from the outside:
-//! `openat` counts per cycle under strace (when it is installed) and the per-file lines of
-//! the debug log. A file rewritten in place with its size and mtime kept is read on the
-//! next cycle (its ctime changed); every `watch.full_check_every` cycles everything is read;
-//! heartbeat staleness is still judged every cycle; a lock taken or released makes the file
-//! read again. Cycles are ordered against the test's own actions by their start time (`ts`),
-//! never by how long anything takes.
+//! journal is not reloaded while its directory is unchanged, the alert log is not read
+//! again while it is unchanged. Proven from the outside: `openat` counts per cycle under
+//! strace (when it is installed) and the per-file lines of the debug log. A file rewritten
+//! in place with its size and mtime kept is read on the next cycle (its ctime changed);
+//! every `watch.full_check_every` cycles everything is read; heartbeat staleness is still
+//! judged every cycle; a lock taken or released makes the file read again; an `ack` between
+//! cycles is seen by the next one. Cycles are ordered against the test's own actions by
+//! their start time (`ts`), never by how long anything takes.
 
 use crate::runtime_support::{now, put, selfheal, tempdir};
 use crate::watch_support::{cycle_of, findings_of, Watch};
@@ -355,6 +356,64 @@ fn a_lock_taken_or_released_makes_the_file_read_again() {
         "cycle {m} reads it again once the lock is released:\n{err}"
     );
     assert_eq!(err.matches(": full check (").count(), 1, "{err}");
+}
+
+/// A positions file cut inside its last record: a paper-mode heal salvages it with a loss,
+/// which real mode waits to see acknowledged.
+fn cut_positions() -> Vec<u8> {
+    let rec = |i: usize| {
+        format!("{{\"symbol\": \"BTC-USDT\", \"direction\": \"LONG\", \"strategy\": \"s{i}\", \"entry_price\": 100.1, \"size\": 3.5, \"leverage\": 2}}")
+    };
+    let doc = format!(
+        "{{\"open_positions\": [{}], \"closed_positions\": [{}, {}]}}",
+        rec(0),
+        rec(1),
+        rec(2)
+    );
+    doc.as_bytes()[..doc.len() - 30].to_vec()
+}
+
+#[test]
+fn an_ack_between_cycles_is_seen_on_the_next_cycle() {
+    let dir = tempdir();
+    let root = dir.path();
+    put(root, "config/selfheal.json", NEVER_FULL.as_bytes());
+    put(root, POS, &cut_positions());
+    let run = selfheal(root, &["heal", "--mode", "paper"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let txn = run.json["transaction"]
+        .as_u64()
+        .expect("the salvage's transaction");
+    std::thread::sleep(Duration::from_secs(3));
+    let evidence = format!("unacknowledged salvage in transaction {txn}");
+    let waiting = |c: &Value| {
+        findings_of(c, "DATA_INTEGRITY")
+            .iter()
+            .any(|f| f["evidence"] == evidence.as_str())
+    };
+    let logs = tempdir();
+    let mut w = watch_debug(root, logs.path());
+    let carried = wait_carried(&mut w, POS);
+    assert!(
+        logged(&w.stderr(), carried, "the journal is unchanged: not read"),
+        "{}",
+        w.stderr()
+    );
+    let c = w.cycles.last().cloned().unwrap_or_default();
+    assert!(waiting(&c), "the salvage waits for an acknowledgement: {c}");
+    let ack = selfheal(root, &["ack", &txn.to_string()]);
+    assert_eq!(ack.code, 0, "{}", ack.stderr);
+    let next = first_after(&mut w, now_ms());
+    assert!(
+        !waiting(&next),
+        "the first cycle after the ack sees it: {next}"
+    );
+    let n = cycle_of(&next);
+    let err = w.stderr();
+    assert!(
+        !logged(&err, n, "the journal is unchanged"),
+        "the journal that changed is read again:\n{err}"
+    );
 }
 
 #[test]

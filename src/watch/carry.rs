@@ -292,3 +292,100 @@ fn keepable(
     }
     Ok(stat)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Observed;
+    use std::sync::Arc;
+
+    fn stat(ctime_sec: i64) -> Stat {
+        Stat {
+            kind: Kind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: 2,
+            mtime_sec: 0,
+            mtime_nsec: 0,
+            ctime_sec,
+            ctime_nsec: 0,
+            nlink: 1,
+            ino: 7,
+            dev: 1,
+        }
+    }
+
+    fn view(st: Stat, shape: bool) -> FileView {
+        let layout = crate::config::Layout::from_config(crate::config::Config::default(), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        FileView {
+            spec: layout.files[0].clone(),
+            observed: Observed::from_file(Arc::new(b"{}".to_vec()), st),
+            shape: shape.then(|| Arc::new(crate::jsondoc::Shape::Unusable("x".into()))),
+            op: None,
+            written: None,
+        }
+    }
+
+    #[test]
+    fn only_a_settled_regular_file_without_an_operation_is_kept() {
+        let now = SystemTime::now();
+        let secs = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        let old = stat(secs - 10);
+        assert_eq!(keepable(&view(old, true), false, now), Ok(old));
+        assert!(
+            keepable(&view(stat(secs), true), false, now).is_err(),
+            "just changed"
+        );
+        assert!(
+            keepable(&view(stat(secs - 1), true), false, now).is_err(),
+            "within 2 s"
+        );
+        assert!(
+            keepable(&view(stat(secs + 60), true), false, now).is_err(),
+            "future"
+        );
+        assert!(
+            keepable(&view(old, true), true, now).is_err(),
+            "an operation"
+        );
+        assert!(
+            keepable(&view(old, false), false, now).is_err(),
+            "not classified"
+        );
+        let dir = Stat {
+            kind: Kind::Dir,
+            ..old
+        };
+        assert!(
+            keepable(&view(dir, true), false, now).is_err(),
+            "a directory"
+        );
+    }
+
+    #[test]
+    fn full_checks_come_every_n_cycles_and_after_an_unclean_one() {
+        let mut c = Carry::new();
+        let fulls: Vec<u64> = (1..=7)
+            .filter(|&n| {
+                let full = c.begin(n, 3);
+                c.end(true);
+                full
+            })
+            .collect();
+        assert_eq!(fulls, [1, 4, 7]);
+        assert!(!c.begin(8, 3));
+        c.end(false);
+        assert!(c.begin(9, 3), "after a cycle that was not clean");
+        c.end(true);
+        let mut every = Carry::new();
+        assert!((1..=4).all(|n| {
+            let full = every.begin(n, 1);
+            every.end(true);
+            full
+        }));
+    }
+}
