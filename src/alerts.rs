@@ -73,11 +73,22 @@ pub struct Batch {
 impl Batch {
     /// Decides which of `findings` to append, by the recent lines of the log.
     pub fn prepare(root: &Root, layout: &Layout, findings: &[Finding], mode: Mode) -> Batch {
-        let now = chrono::Utc::now();
-        let (mut seen, torn) = recent(root, layout, epoch(&now));
+        Batch::prepare_from(&Recent::read(root, layout), layout, findings, mode)
+    }
+
+    /// [`Batch::prepare`] with the log's lines already read (`recent`, as long as the log
+    /// has not changed since).
+    pub fn prepare_from(
+        recent: &Recent,
+        layout: &Layout,
+        findings: &[Finding],
+        mode: Mode,
+    ) -> Batch {
+        let now = epoch(&chrono::Utc::now());
+        let mut seen = recent.keys_within(now, layout.alerts_dedupe);
         let mut batch = Batch {
             mode: Some(mode),
-            torn,
+            torn: recent.torn,
             ..Batch::default()
         };
         for f in findings {
@@ -219,47 +230,75 @@ struct SeenDetails {
     evidence: Option<String>,
 }
 
-/// The keys of alerts appended within the window before `now` (epoch seconds), and whether
-/// the log ends in a torn line.
-fn recent(root: &Root, layout: &Layout, now: f64) -> (HashSet<Key>, bool) {
-    match root.read_tail(&layout.alerts_file, TAIL_BYTES) {
-        Ok(Some((bytes, start))) => {
-            let torn = bytes.last().is_some_and(|&b| b != b'\n');
-            let window = layout.alerts_dedupe;
-            (keys_within(&bytes, start > 0, now, window), torn)
+/// The alerts found at the end of the log: each one's key and time, and whether the log
+/// ends in a torn line.
+#[derive(Debug, Clone, Default)]
+pub struct Recent {
+    lines: Vec<(Key, f64)>,
+    torn: bool,
+}
+
+impl Recent {
+    /// Reads the log's last [`TAIL_BYTES`]: a missing or unreadable log has no recent
+    /// alerts (none is suppressed).
+    pub fn read(root: &Root, layout: &Layout) -> Recent {
+        match root.read_tail(&layout.alerts_file, TAIL_BYTES) {
+            Ok(Some((bytes, start))) => Recent {
+                torn: bytes.last().is_some_and(|&b| b != b'\n'),
+                lines: parse(&bytes, start > 0),
+            },
+            Ok(None) => Recent::default(),
+            Err(e) => {
+                tracing::warn!("cannot read recent alerts ({e}); none is suppressed");
+                Recent::default()
+            }
         }
-        Ok(None) => (HashSet::new(), false),
-        Err(e) => {
-            tracing::warn!("cannot read recent alerts ({e}); none is suppressed");
-            (HashSet::new(), false)
+    }
+
+    /// The keys of the alerts appended within `window` of `now` (epoch seconds).
+    fn keys_within(&self, now: f64, window: Duration) -> HashSet<Key> {
+        if window.is_zero() {
+            return HashSet::new();
         }
+        let w = window.as_secs_f64();
+        self.lines
+            .iter()
+            .filter(|(_, at)| (now - at).abs() < w)
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 }
 
-/// Parses log lines (dropping the first when the bytes start mid-line) and keeps the keys of
-/// those written within `window` of `now`; anything unparsable is skipped.
-fn keys_within(bytes: &[u8], mid_line: bool, now: f64, window: Duration) -> HashSet<Key> {
-    if window.is_zero() {
-        return HashSet::new();
-    }
+/// Parses log lines (dropping the first when the bytes start mid-line) into keys and
+/// times; anything unparsable is skipped.
+fn parse(bytes: &[u8], mid_line: bool) -> Vec<(Key, f64)> {
     let mut lines = bytes.split(|&b| b == b'\n');
     if mid_line {
         lines.next();
     }
-    let w = window.as_secs_f64();
     lines
         // Other writers' lines may hold Python's NaN/Infinity (read as null here).
         .filter_map(|l| serde_json::from_slice::<Seen>(&crate::pyjson::nulled(l)).ok())
-        .filter(|s| (now - s.timestamp).abs() < w)
         .map(|s| {
-            (
+            let key = (
                 s.category,
                 s.level,
                 s.details.path.unwrap_or_default(),
                 s.details.evidence.unwrap_or_default(),
-            )
+            );
+            (key, s.timestamp)
         })
         .collect()
+}
+
+/// Parses log lines and keeps the keys of those written within `window` of `now`.
+#[cfg(test)]
+fn keys_within(bytes: &[u8], mid_line: bool, now: f64, window: Duration) -> HashSet<Key> {
+    let recent = Recent {
+        lines: parse(bytes, mid_line),
+        torn: false,
+    };
+    recent.keys_within(now, window)
 }
 
 #[cfg(test)]

@@ -49,6 +49,8 @@ pub struct Config {
     pub limits: Limits,
     /// The operator alert log.
     pub alerts: Alerts,
+    /// `watch`'s cycles.
+    pub watch: Watch,
     /// A file outside the root holding the journal's HMAC key (keyed audit chain).
     pub journal_key_file: Option<PathBuf>,
 }
@@ -339,6 +341,23 @@ pub struct Alerts {
     pub dedupe_window: String,
 }
 
+/// `watch`'s cycles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Watch {
+    /// Every this many cycles, every managed file is read again even if it looks unchanged
+    /// (1: every cycle reads every file).
+    pub full_check_every: u64,
+}
+
+impl Default for Watch {
+    fn default() -> Watch {
+        Watch {
+            full_check_every: 20,
+        }
+    }
+}
+
 fn default_dir_mode() -> String {
     "0755".into()
 }
@@ -376,6 +395,7 @@ impl Default for Config {
             trusted_symlinks: Vec::new(),
             limits: Limits::default(),
             alerts: Alerts::default(),
+            watch: Watch::default(),
             journal_key_file: None,
         }
     }

@@ -58,6 +58,11 @@ pub struct Stat {
     pub mtime_sec: i64,
     /// Modification time, nanoseconds.
     pub mtime_nsec: u32,
+    /// Status change time (ctime), seconds: set by the kernel to the current time on every
+    /// change of the content or the metadata; no process can set it to another value.
+    pub ctime_sec: i64,
+    /// Status change time, nanoseconds.
+    pub ctime_nsec: u32,
     /// Hard link count.
     pub nlink: u64,
     /// Inode number.
@@ -82,6 +87,8 @@ impl Stat {
             size: u64::try_from(st.st_size).unwrap_or(0),
             mtime_sec: st.st_mtime,
             mtime_nsec: u32::try_from(st.st_mtime_nsec).unwrap_or(0),
+            ctime_sec: st.st_ctime,
+            ctime_nsec: u32::try_from(st.st_ctime_nsec).unwrap_or(0),
             nlink: st.st_nlink,
             ino: st.st_ino,
             dev: st.st_dev,

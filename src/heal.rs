@@ -408,9 +408,19 @@ pub(crate) fn predictions(
             })
         }));
     }
+    predict_from(ctx, planned, measured, &history)
+}
+
+/// The predictive warnings for the state `ctx` and `planned` describe, given the history.
+pub(crate) fn predict_from(
+    ctx: &Ctx<'_>,
+    planned: &Planned,
+    measured: Measured,
+    history: &History,
+) -> Vec<Finding> {
     predict::run(&predict::Inputs {
         now: ctx.now,
-        history: &history,
+        history,
         measured,
         heartbeats: &planned.heartbeat_ages,
         stale_after_s: i64::try_from(ctx.layout.heartbeat_stale.as_secs()).unwrap_or(i64::MAX),

@@ -60,6 +60,19 @@ impl Observed {
         }
     }
 
+    /// What `watch` keeps of this observation of a file it does not read again while the
+    /// file stays unchanged: the metadata, without the bytes. No operation may be planned
+    /// from it: its node is unknown (`node()` is `None`), so nothing is ever checked or
+    /// written against it.
+    pub fn carried(&self) -> Observed {
+        Observed {
+            node: OnceLock::from(None),
+            untouchable: self.untouchable.clone(),
+            stat: self.stat,
+            bytes: None,
+        }
+    }
+
     /// The node, or `None` when the path is something no operation may touch (a symlink,
     /// a FIFO, unreachable through a symlink, or over the size cap).
     pub fn node(&self) -> Option<&Node> {

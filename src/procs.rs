@@ -38,12 +38,19 @@ impl ProcInfo {
 /// Every process that can be read now, in pid order. Processes that exit while being read
 /// are left out.
 pub fn list() -> Vec<ProcInfo> {
+    list_where(|_| true)
+}
+
+/// [`list`], reading the owner and the working directory only of the processes `wanted`
+/// says (from their pid, parent, start time and arguments); the others have neither
+/// (`uid` and `cwd` are `None`). Most of the cost of a scan is those two reads.
+pub fn list_where(wanted: impl Fn(&ProcInfo) -> bool) -> Vec<ProcInfo> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     let mut out: Vec<ProcInfo> = dir
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(info)
+        .filter_map(|pid| info_where(pid, &wanted))
         .collect();
     out.sort_by_key(|p| p.pid);
     out
@@ -51,20 +58,30 @@ pub fn list() -> Vec<ProcInfo> {
 
 /// Reads one process, or `None` if it is gone or unreadable.
 pub fn info(pid: u32) -> Option<ProcInfo> {
+    info_where(pid, |_| true)
+}
+
+/// [`info`], with the owner and working directory only when `wanted` says so.
+fn info_where(pid: u32, wanted: impl Fn(&ProcInfo) -> bool) -> Option<ProcInfo> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (ppid, start_ticks) = parse_stat(&stat)?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    Some(ProcInfo {
+    let mut p = ProcInfo {
         pid,
         ppid,
-        uid: std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .as_deref()
-            .and_then(effective_uid),
+        uid: None,
         start_ticks,
         cmdline: args(&cmdline),
-        cwd: std::fs::read_link(format!("/proc/{pid}/cwd")).ok(),
-    })
+        cwd: None,
+    };
+    if wanted(&p) {
+        p.uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .as_deref()
+            .and_then(effective_uid);
+        p.cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
+    }
+    Some(p)
 }
 
 /// The arguments in `/proc/<pid>/cmdline` (NUL-terminated), empty ones kept: their

@@ -21,10 +21,45 @@
 //! names the bot lock held for its path, so a recovery after this process was killed keeps
 //! what the bot wrote under that lock since. With `NOTIFY_SOCKET`, the cycles are reported
 //! to systemd (`notify`).
+//!
+//! # What a cycle does not read again
+//!
+//! A managed file whose device, inode, size, mtime and ctime (and mode, owner, link count)
+//! and whose bot lock state (held by flock or a POSIX record lock, free, no lock file) are
+//! those of the last complete check is not read: its classification and what planning found
+//! about it are carried over (`carry`). That is safe because the kernel sets a file's ctime
+//! to the current time on every change of its content or metadata (any write or truncate,
+//! chmod, chown, a new link, an xattr change) and no process can set it to anything else:
+//! `utimensat` (`touch -d`) puts the mtime back, never the ctime, which it moves forward
+//! itself. A file replaced by a rename is another inode. So an unchanged (device, inode,
+//! size, mtime, ctime) means unchanged bytes, except when the clock was set back and a
+//! rewrite of the same size landed on a past ctime: the full check every
+//! `watch.full_check_every` cycles (default 20; 1 reads everything every cycle) bounds how
+//! long that can go unseen. A file changed less than 2 s (`carry::RACY`) before it was read is
+//! read again next cycle (a write in the same timestamp tick after the read would keep its
+//! metadata), and a file an operation was planned for is never carried over.
+//!
+//! What a finding depends on besides the file's bytes is evaluated every cycle: the time
+//! (heartbeats, lock files and their holders, processes: small files, all read every
+//! cycle), the other managed files (the findings comparing them, STATE_MISMATCH and the
+//! position detectors, are carried over only while no managed file was read again, and are
+//! otherwise computed again from every file's classification), the journal (a vanished
+//! positions file, unacknowledged salvages, acknowledged slot findings, the predictions'
+//! history: all computed every cycle from the journal) and other deployment slots. The
+//! configuration and the mode are read once, when watch starts. After a cycle that
+//! repaired, skipped, was blocked, failed or found selfheal's lock busy, the next one reads
+//! everything. Besides the files (`reuse`): the journal is not reloaded while its directory
+//! listing and every file's metadata are unchanged (only a selfheal holding selfheal's lock,
+//! which a cycle holds throughout, writes it), the size of selfheal's part of
+//! `logs/backups/` is measured again only when the journal changed, and the alert log is
+//! read only when there is something to alert and it changed since it was last read; a full
+//! check reloads, measures and reads all three again.
 
+mod carry;
 mod gate;
 pub mod notify;
 mod report;
+mod reuse;
 
 pub use gate::Skip;
 pub use notify::NotifyTarget;
@@ -33,6 +68,7 @@ pub use report::{human_duration, CycleReport, Outcome};
 use crate::alerts::Batch;
 use crate::checks::locks::Known;
 use crate::checks::{self, Phase, Planned};
+use crate::detect::{self, PostState};
 use crate::engine::{self, TxnMeta};
 use crate::error::{Error, Result};
 use crate::findings::{code, Finding, Level};
@@ -45,7 +81,9 @@ use crate::plan::{Action, Op};
 use crate::predict::{History, Measured};
 use crate::recovery::{self, RecoveryOutcome};
 use crate::report::{RecoveryReport, Report};
+use carry::Carry;
 use notify::Notifier;
+use reuse::{Loaded, Reuse};
 use serde::Serialize;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
@@ -134,6 +172,8 @@ pub fn watch(
         accept_loss: opts.accept_loss,
         lock_wait: ping.map_or(opts.lock_timeout, |p| opts.lock_timeout.min(p)),
         memory: History::default(),
+        carry: Carry::new(),
+        reuse: Reuse::default(),
     };
     let mut done = 0;
     let mut failures = 0;
@@ -246,6 +286,10 @@ struct Watcher {
     accept_loss: bool,
     lock_wait: Duration,
     memory: History,
+    /// The managed files not read again while unchanged.
+    carry: Carry,
+    /// The journal, backups size and alert log lines not read again while unchanged.
+    reuse: Reuse,
 }
 
 /// What recovery left for the rest of the cycle.
@@ -282,8 +326,16 @@ impl Watcher {
         c
     }
 
-    /// One cycle; `None` when a signal stopped it before it wrote anything.
+    /// One cycle; `None` when a signal stopped it before it wrote anything. Only a cycle
+    /// that completed its check and changed, skipped and failed nothing lets the next one
+    /// carry over what did not change.
     fn cycle(&mut self, n: u64) -> Result<Option<CycleReport>> {
+        let r = self.run_cycle(n);
+        self.carry.end(matches!(&r, Ok(Some(c)) if clean(c)));
+        r
+    }
+
+    fn run_cycle(&mut self, n: u64) -> Result<Option<CycleReport>> {
         let started = Instant::now();
         let ts = journal::now_rfc3339();
         let boot = heal::bootstrap(&self.s.root)?;
@@ -297,8 +349,11 @@ impl Watcher {
             Err(Error::Interrupted) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let mut journal = Journal::load(&self.s.root, self.s.mac.clone())?;
-        let rec = match self.recover(&mut journal)? {
+        let full = self
+            .carry
+            .begin(n, self.s.layout.config.watch.full_check_every);
+        let mut loaded = self.reuse.journal(&self.s.root, &self.s.mac, (n, full))?;
+        let rec = match self.recover(&mut loaded.journal)? {
             Recovered::Ready(rec) => rec,
             Recovered::Blocked(report, skipped) => {
                 let mut c = CycleReport::new(n, ts, Outcome::Blocked);
@@ -315,13 +370,17 @@ impl Watcher {
             rec,
             cycle: n,
             started,
+            full,
         };
-        let Some((outcome, report, skipped)) = self.work(&mut journal, run)? else {
+        let Some((outcome, report, skipped)) = self.work(&mut loaded, run)? else {
             return Ok(None);
         };
         let mut c = CycleReport::new(n, ts, outcome);
         c.report = Some(report);
         c.skipped = skipped;
+        if clean(&c) {
+            self.reuse.keep_journal(loaded);
+        }
         Ok(Some(c))
     }
 
@@ -329,11 +388,11 @@ impl Watcher {
     /// or only reports; `None` when a signal arrived before anything was written.
     fn work(
         &mut self,
-        journal: &mut Journal,
+        loaded: &mut Loaded,
         run: Run,
     ) -> Result<Option<(Outcome, Report, Vec<Skip>)>> {
-        let (mut planned, mut skipped) = self.plan(journal)?;
-        let measured = heal::measure(&self.s.root);
+        let (mut planned, mut skipped) = self.plan(&loaded.journal)?;
+        let measured = self.measure(&loaded.key, run.full || run.rec.is_some());
         let now = chrono::Utc::now().timestamp();
         self.memory.remember(now, measured, SAMPLE_GAP_S);
         let (held, locked) = gate::take(&self.s.root, &self.s.layout, &mut planned)?;
@@ -342,10 +401,11 @@ impl Watcher {
             return Ok(None);
         }
         let (outcome, report) = if planned.ops.is_empty() {
-            let report = self.quiet(journal, planned, run, measured);
+            let report = self.quiet(loaded, planned, run, measured);
             (Outcome::Checked, report)
         } else {
             let locked = held.guarding(&self.s.layout, &planned.ops);
+            let journal = &mut loaded.journal;
             let mut r = self.commit(journal, planned, run, measured, (&skipped, locked))?;
             // ORDER: the bot's locks are released only once the transaction is committed.
             drop(held);
@@ -354,6 +414,23 @@ impl Watcher {
         };
         skipped.extend(changed_since(&report));
         Ok(Some((outcome, report, skipped)))
+    }
+
+    /// What the predictions measure now (see `heal::measure`): free space at once, the
+    /// size of the backups as last measured unless `fresh` or the journal changed.
+    fn measure(&mut self, journal: &reuse::DirState, fresh: bool) -> Measured {
+        let s = &self.s;
+        let backups = RelPath::new(journal::BACKUPS_DIR).ok();
+        let present = backups
+            .as_ref()
+            .is_some_and(|b| matches!(s.root.entry(b), Ok(crate::fsx::Entry::Present(_))));
+        if !present {
+            return Measured::default();
+        }
+        Measured {
+            disk_free: s.root.available_space(backups.as_ref()).ok(),
+            backups_bytes: self.reuse.backups_size(&s.root, journal, fresh),
+        }
     }
 
     /// Recovery of an interrupted transaction, under the bot's locks of the files it
@@ -445,16 +522,18 @@ impl Watcher {
         Known::waiting_until(Instant::now() + wait)
     }
 
-    /// The cycle's plan: what the checks plan in [`Phase::Watch`], minus what was read
-    /// while the bot was writing it (or under its lock), returned as skips (`gate::verify`),
-    /// and minus what must not run now (a plan asking for something watch never does; a
+    /// The cycle's plan: what the checks plan in [`Phase::Watch`] (the managed files that
+    /// did not change carried over from the last cycle, `carry`), minus what was read while
+    /// the bot was writing it (or under its lock), returned as skips (`gate::verify`), and
+    /// minus what must not run now (a plan asking for something watch never does; a
     /// duplicate instance in real mode; too little disk space for the backups).
-    fn plan(&self, journal: &Journal) -> Result<(Planned, Vec<Skip>)> {
+    fn plan(&mut self, journal: &Journal) -> Result<(Planned, Vec<Skip>)> {
         let known = self.known();
         let ctx = self
             .s
             .ctx(journal, self.mode, (Phase::Watch, self.accept_loss), &known);
-        let mut planned = checks::plan(&ctx)?;
+        let carry = &mut self.carry;
+        let mut planned = checks::plan_with(&ctx, &mut |ctx, p| carry.plan_files(ctx, p))?;
         let skipped = gate::verify(&self.s.root, &self.s.layout, &mut planned)?;
         refuse_forbidden(&mut planned);
         heal::hold_while_duplicate(&mut planned);
@@ -463,19 +542,38 @@ impl Watcher {
     }
 
     /// A cycle with nothing to change: findings, predictions and new alerts only.
-    fn quiet(&self, journal: &Journal, mut planned: Planned, run: Run, m: Measured) -> Report {
+    fn quiet(
+        &mut self,
+        loaded: &mut Loaded,
+        mut planned: Planned,
+        run: Run,
+        m: Measured,
+    ) -> Report {
         let known = self.known();
+        let Loaded {
+            journal, history, ..
+        } = loaded;
         let ctx = self
             .s
             .ctx(journal, self.mode, (Phase::Watch, self.accept_loss), &known);
-        heal::detect_after(&ctx, &mut planned, None);
-        let predicted = heal::predictions(&ctx, &planned, m, None, &self.memory);
+        detect_planned(&mut self.carry, &ctx, &mut planned);
+        let mut history = history
+            .get_or_insert_with(|| History::from_journal(journal))
+            .clone();
+        history.merge(&self.memory);
+        let predicted = heal::predict_from(&ctx, &planned, m, &history);
         planned.findings.extend(predicted);
         let mut report = heal::assemble(
             &self.s, journal, self.mode, &planned, None, &run.boot, false,
         );
         report.recovery = run.rec;
-        heal::alerted(&self.s, report)
+        let s = &self.s;
+        let findings = (report.findings.as_slice(), self.mode.mode);
+        let when = (run.cycle, run.full);
+        let batch = self.reuse.alerts(&s.root, &s.layout, findings, when);
+        report.alerts_suppressed = batch.suppressed;
+        heal::send_alerts(s, &batch, None, &mut report);
+        report
     }
 
     /// A cycle with work: one transaction, then its alerts.
@@ -533,12 +631,38 @@ fn with_cycle(mut summary: serde_json::Value, cycle: u64, skipped: &[Skip]) -> s
     summary
 }
 
+/// The detectors on the state as planned (`heal::detect_after` with nothing applied), the
+/// findings that depend only on the managed files' contents carried over while no managed
+/// file was read again.
+fn detect_planned(carry: &mut Carry, ctx: &checks::Ctx<'_>, planned: &mut Planned) {
+    let mut detection = {
+        let cfg = &ctx.layout.config;
+        let post = PostState::build(planned, None, &cfg.positions.identity);
+        let content = carry.content(|| detect::content(cfg, &post));
+        detect::run_with(ctx, &post, content)
+    };
+    planned.findings.append(&mut detection.findings);
+    detect::for_mode(&mut planned.findings, ctx.mode.mode);
+}
+
 /// What a cycle did before it planned.
 struct Run {
     boot: Vec<RelPath>,
     rec: Option<RecoveryReport>,
     cycle: u64,
     started: Instant,
+    /// Whether it reads everything again (nothing carried over).
+    full: bool,
+}
+
+/// Whether cycle `c` completed its check and changed, skipped and failed nothing: only
+/// then may the next cycle carry over what did not change since.
+fn clean(c: &CycleReport) -> bool {
+    c.outcome == Outcome::Checked
+        && c.skipped.is_empty()
+        && c.report
+            .as_ref()
+            .is_some_and(|r| r.recovery.is_none() && r.transaction.is_none())
 }
 
 /// The operations the engine skipped because their path changed since it was planned.

@@ -67,6 +67,7 @@ fn full_config(shared: &Path) -> Value {
         "trusted_symlinks": [{"link": "shared", "target": shared}],
         "limits": {"max_file_size": "1KiB"},
         "alerts": {"file": "var/alerts.jsonl", "dedupe_window": "5m"},
+        "watch": {"full_check_every": 5},
         "journal_key_file": null
     })
 }

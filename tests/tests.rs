@@ -69,6 +69,9 @@ mod watch_beside_bot;
 mod watch_cli;
 // watch and interrupted transactions: recovery under the bot's lock; an I/O error fails one cycle.
 mod watch_recovery;
+// watch does not read again what did not change: files, journal, alert log; full checks,
+// heartbeats, locks, acks.
+mod watch_skip;
 // Replays fuzz/seeds/** through the checks the fuzz targets run.
 mod fuzz_replay;
 // Property tests of the JSON salvage under generated corruptions.

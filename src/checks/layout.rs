@@ -163,17 +163,26 @@ fn with_spec<T>(spec: &File, identity: &[String], f: impl FnOnce(&Spec<'_>) -> T
 /// I/O errors while reading.
 pub fn plan_files(ctx: &Ctx<'_>, p: &mut Planned) -> Result<()> {
     for spec in &ctx.layout.files {
-        let observed = observe(ctx.root, &spec.path, ctx.layout.max_file_size)?;
-        let mut view = FileView {
-            spec: spec.clone(),
-            observed,
-            shape: None,
-            op: None,
-            written: None,
-        };
-        plan_file(ctx, p, &mut view);
-        p.files.push(view);
+        plan_managed(ctx, p, spec)?;
     }
+    Ok(())
+}
+
+/// Reads one managed file, plans its heals and adds its view to `p.files`.
+///
+/// # Errors
+/// I/O errors while reading.
+pub fn plan_managed(ctx: &Ctx<'_>, p: &mut Planned, spec: &File) -> Result<()> {
+    let observed = observe(ctx.root, &spec.path, ctx.layout.max_file_size)?;
+    let mut view = FileView {
+        spec: spec.clone(),
+        observed,
+        shape: None,
+        op: None,
+        written: None,
+    };
+    plan_file(ctx, p, &mut view);
+    p.files.push(view);
     Ok(())
 }
 
@@ -221,7 +230,7 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
             let identity = &ctx.layout.config.positions.identity;
             let (shape, scanned) = inspect_file_keeping(&spec, bytes, identity);
             plan_existing(ctx, p, view, (bytes, scanned), mode, &shape);
-            view.shape = Some(shape);
+            view.shape = Some(Arc::new(shape));
         }
         _ => p.fail("managed_file", Some(path), "could not be read"),
     }

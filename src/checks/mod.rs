@@ -61,8 +61,9 @@ pub struct FileView {
     pub spec: File,
     /// What was read.
     pub observed: Observed,
-    /// Its classification, when it could be read.
-    pub shape: Option<Shape>,
+    /// Its classification, when it could be read (shared: `watch` keeps it for the next
+    /// cycle while the file stays unchanged).
+    pub shape: Option<Arc<Shape>>,
     /// The index of the operation planned for it, if any.
     pub op: Option<usize>,
     /// The classification of the bytes that operation writes, when planning made it
@@ -171,12 +172,26 @@ impl Planned {
 /// # Errors
 /// I/O errors while reading the state.
 pub fn plan(ctx: &Ctx<'_>) -> Result<Planned> {
+    plan_with(ctx, &mut layout::plan_files)
+}
+
+/// [`plan`], with the managed files planned by `files` instead of [`layout::plan_files`]
+/// (`watch` carries the views of the files that did not change over from its last cycle);
+/// `files` must add one view per managed file, in layout order, with what planning them
+/// found.
+///
+/// # Errors
+/// I/O errors while reading the state.
+pub fn plan_with(
+    ctx: &Ctx<'_>,
+    files: &mut dyn FnMut(&Ctx<'_>, &mut Planned) -> Result<()>,
+) -> Result<Planned> {
     let mut p = Planned::default();
     // ORDER: terminations first: the engine applies them (each process confirmed gone)
     // before any other operation, so no bot can write while its files are replaced.
     processes::plan(ctx, &mut p)?;
     layout::plan_dirs(ctx, &mut p)?;
-    layout::plan_files(ctx, &mut p)?;
+    files(ctx, &mut p)?;
     locks::plan(ctx, &mut p)?;
     heartbeats::plan(ctx, &mut p)?;
     // Last: it chains onto the operations planned above for the same paths.

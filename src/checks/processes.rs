@@ -78,7 +78,9 @@ pub fn scan(root: &Root, layout: &Layout) -> Result<Vec<ProcInfo>> {
         root: &canon,
         bot: Matcher::of(layout),
     };
-    Ok(select(&procs::list(), &viewer))
+    // Only a bot's owner and working directory are ever looked at (`select`).
+    let table = procs::list_where(|p| is_bot(p, &viewer.bot));
+    Ok(select(&table, &viewer))
 }
 
 /// For `watch`, where one bot instance is expected: the DUPLICATE_INSTANCE finding when more

@@ -96,6 +96,7 @@ pub(super) fn layout(
     locks(&c, &config)?;
     slots(&c, &config)?;
     retention(&c, &config)?;
+    watch(&c, &config)?;
     let h = &config.heartbeats;
     let mut layout = Layout {
         heartbeat_dir: c.state_rel("heartbeats.json_dir", &h.json_dir)?,
@@ -454,6 +455,16 @@ fn slots(c: &Checker, config: &Config) -> Result<()> {
 fn retention(c: &Checker, config: &Config) -> Result<()> {
     if config.retention.keep == 0 {
         return Err(c.bad("retention.keep", "must keep at least 1 transaction"));
+    }
+    Ok(())
+}
+
+fn watch(c: &Checker, config: &Config) -> Result<()> {
+    if config.watch.full_check_every == 0 {
+        return Err(c.bad(
+            "watch.full_check_every",
+            "must be at least 1 (1 reads every file every cycle)",
+        ));
     }
     Ok(())
 }

@@ -35,18 +35,35 @@ pub struct Detection {
 
 /// Runs every detector on `post`.
 pub fn run(ctx: &Ctx<'_>, post: &PostState<'_>) -> Detection {
-    let cfg = &ctx.layout.config;
+    let content = content(&ctx.layout.config, post);
+    run_with(ctx, post, content)
+}
+
+/// The findings that depend on nothing but the managed files' contents and the
+/// configuration (the position detectors and STATE_MISMATCH), before the configured
+/// levels: the same files give the same findings, so `watch` computes them again only
+/// when one of the files changed.
+pub fn content(cfg: &crate::config::Config, post: &PostState<'_>) -> Vec<Finding> {
     let identity = &cfg.positions.identity;
-    let mut findings: Vec<Finding> = post
-        .files
-        .iter()
-        .filter_map(|f| gone::detect(f, ctx.journal, ctx.hints))
-        .collect();
+    let mut findings = Vec::new();
     let positions = post.role(FileRole::Positions);
     if let Some((file, doc)) = positions.and_then(|f| f.document().map(|d| (f, d))) {
         findings.extend(positions::detect(file.spec.path.as_str(), doc, identity));
     }
     findings.extend(state_mismatch(post, &cfg.positions));
+    findings
+}
+
+/// Runs every detector on `post`, with `content` the findings of [`content`] for it.
+pub fn run_with(ctx: &Ctx<'_>, post: &PostState<'_>, content: Vec<Finding>) -> Detection {
+    let cfg = &ctx.layout.config;
+    let mut findings: Vec<Finding> = post
+        .files
+        .iter()
+        .filter_map(|f| gone::detect(f, ctx.journal, ctx.hints))
+        .collect();
+    findings.extend(content);
+    let positions = post.role(FileRole::Positions);
     if let Some(layout) = slots::locate(ctx.root.path(), &cfg.slots) {
         findings.extend(slots::detect(&layout, positions));
         findings.extend(divergence::detect(ctx, &layout, positions));

@@ -122,14 +122,18 @@ fn post_file<'a>(
     let presence = match (&view.observed.untouchable, kind) {
         (Some(why), _) => Presence::Unreadable(why.clone()),
         (None, _) if view.observed.is_absent() => Presence::Absent,
-        (None, Some(Kind::File)) if view.observed.bytes.is_some() => Presence::Present,
+        // A file `watch` did not read again (unchanged since it was) keeps its
+        // classification but not its bytes.
+        (None, Some(Kind::File)) if view.observed.bytes.is_some() || view.shape.is_some() => {
+            Presence::Present
+        }
         (None, Some(Kind::Dir)) => Presence::Unreadable("is a directory".into()),
         (None, _) => Presence::Unreadable("could not be read".into()),
     };
     PostFile {
         spec: &view.spec,
         presence,
-        shape: view.shape.as_ref().map(Cow::Borrowed),
+        shape: view.shape.as_deref().map(Cow::Borrowed),
         written: false,
         was_absent,
         mtime_before,

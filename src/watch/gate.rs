@@ -106,9 +106,6 @@ pub fn take_paths(
 pub fn verify(root: &Root, layout: &Layout, planned: &mut Planned) -> Result<Vec<Skip>> {
     let mut unsure: Vec<(String, String, bool)> = Vec::new();
     for f in &planned.files {
-        let Some(read @ Node::File { .. }) = f.observed.node() else {
-            continue;
-        };
         let path = &f.spec.path;
         let name = path.as_str();
         let concerned = f.op.is_some()
@@ -121,9 +118,13 @@ pub fn verify(root: &Root, layout: &Layout, planned: &mut Planned) -> Result<Vec
                 .failed
                 .iter()
                 .any(|x| x.path.as_deref() == Some(name));
+        // ORDER: only a concerned file is hashed (a 100 MB file costs a SHA-256 pass).
         if !concerned {
             continue;
         }
+        let Some(read @ Node::File { .. }) = f.observed.node() else {
+            continue;
+        };
         let lock = lock_path(path, &layout.config.locks.suffix)?;
         let _held = match root.try_lock_file(&lock)? {
             TryLock::Taken(h) => Some(h),

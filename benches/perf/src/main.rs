@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         Some("floor") => floor_cmd(&args[1..]),
         Some("gen") => gen_cmd(&args[1..]),
         _ => Err(
-            "usage: selfheal-perf run [--smoke] [--dir DIR] [--only healthy,salvage,syscalls,scaling,startup] | floor ... | gen DIR OPEN CLOSED"
+            "usage: selfheal-perf run [--smoke] [--dir DIR] [--only healthy,salvage,syscalls,scaling,startup,watch] | floor ... | gen DIR OPEN CLOSED"
                 .into(),
         ),
     };
@@ -104,6 +104,9 @@ fn run(args: &[String]) -> Result<(), String> {
     if wants("startup") {
         ctx.startup_scenario()?;
     }
+    if wants("watch") {
+        ctx.watch_scenario(&healthy)?;
+    }
     ctx.notes.push(format!(
         "suite wall time: {:.0} s; load average at the end: {}",
         started.elapsed().as_secs_f64(),
@@ -117,7 +120,9 @@ fn run(args: &[String]) -> Result<(), String> {
 
 /// The scenario groups `--only a,b` selects (`None`: all of them).
 fn only(args: &[String]) -> Result<Option<Vec<String>>, String> {
-    const GROUPS: [&str; 5] = ["healthy", "salvage", "syscalls", "scaling", "startup"];
+    const GROUPS: [&str; 6] = [
+        "healthy", "salvage", "syscalls", "scaling", "startup", "watch",
+    ];
     let Some(i) = args.iter().position(|a| a == "--only") else {
         return Ok(None);
     };

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 /// Sizes and repetitions.
 pub struct Plan {
+    /// Quick cycles in the watch scenario's long run.
+    pub watch_cycles: u64,
     pub open: usize,
     pub closed: usize,
     pub runs: usize,
@@ -23,6 +25,7 @@ pub struct Plan {
 impl Plan {
     pub fn full() -> Plan {
         Plan {
+            watch_cycles: 100,
             open: 1_000,
             closed: 200_000,
             runs: 5,
@@ -34,6 +37,7 @@ impl Plan {
 
     pub fn smoke() -> Plan {
         Plan {
+            watch_cycles: 5,
             open: 10,
             closed: 1_000,
             runs: 1,
@@ -509,6 +513,90 @@ impl Ctx {
         Ok(())
     }
 
+    /// A `watch` cycle with nothing changed on the healthy root, CPU and wall time per
+    /// cycle, against a healthy `heal` of the same root measured here: (`watch --cycles
+    /// 1+K`) - (`watch --cycles 1`), divided by K, medians of each. With
+    /// `watch.full_check_every` above K (a configuration outside the root) every cycle after
+    /// the first is one that reads nothing again (the target); with the default 20, one in
+    /// 20 reads everything (reported, amortized over 20 cycles).
+    pub fn watch_scenario(&mut self, healthy: &Path) -> Result<(), String> {
+        let heal = median(
+            self.plan.runs,
+            |_| Ok(self.selfheal(healthy, &["heal"])),
+            &[0],
+        )?;
+        // Only a file unchanged for 2 s is carried over (the journal too): let the
+        // heals above settle, so what is measured is the steady state.
+        std::thread::sleep(Duration::from_secs(3));
+        let config = self.dir.join("watch-never-full.json");
+        std::fs::write(&config, r#"{"watch": {"full_check_every": 1000000}}"#)
+            .map_err(|e| e.to_string())?;
+        let config = config.display().to_string();
+        let k = self.plan.watch_cycles;
+        let quick = self.per_cycle(healthy, Some(&config), k)?;
+        self.fraction_row(
+            "watch cycle, nothing changed (per cycle)",
+            quick,
+            heal,
+            0.05,
+        );
+        let every = self.per_cycle(healthy, None, 20)?;
+        let r = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+        self.info(
+            "watch cycle, default full_check_every 20 (amortized)",
+            format!(
+                "{:.1} ms (CPU {:.1} ms; {:.3}x heal CPU)",
+                ms(every.wall),
+                ms(every.cpu),
+                r(every.cpu, heal.cpu)
+            ),
+            "report",
+            None,
+        );
+        self.notes.push(format!(
+            "watch: per cycle = (median of `watch --cycles {}` - median of `watch --cycles 1`) / {k}, --interval 0s, {} runs each; the floor is a healthy heal of the same root in this group",
+            k + 1,
+            self.plan.runs
+        ));
+        Ok(())
+    }
+
+    /// A row whose floor is a whole `heal` and whose target is a fraction of its CPU time.
+    fn fraction_row(&mut self, name: &str, figure: Sample, heal: Sample, target: f64) {
+        let r = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+        let cpu_ratio = r(figure.cpu, heal.cpu);
+        self.rows.push(Row {
+            name: name.into(),
+            figure: format!("{:.2} ms (CPU {:.2} ms)", ms(figure.wall), ms(figure.cpu)),
+            floor: format!("heal {:.0} ms (CPU {:.0} ms)", ms(heal.wall), ms(heal.cpu)),
+            ratio: Some(r(figure.wall, heal.wall)),
+            cpu_ratio: Some(cpu_ratio),
+            target: format!("<= {target}x (CPU)"),
+            met: Some(cpu_ratio <= target),
+        });
+    }
+
+    /// The wall and CPU time of one watch cycle after the first, over `k` cycles.
+    fn per_cycle(&self, root: &Path, config: Option<&str>, k: u64) -> Result<Sample, String> {
+        let run = |cycles: u64| {
+            let n = cycles.to_string();
+            let mut args = Vec::new();
+            if let Some(c) = config {
+                args.extend(["--config", c]);
+            }
+            args.extend(["watch", "--cycles", &n, "--interval", "0s"]);
+            median(self.plan.runs, |_| Ok(self.selfheal(root, &args)), &[0])
+        };
+        let one = run(1)?;
+        let many = run(1 + k)?;
+        let per = |a: Duration, b: Duration| a.saturating_sub(b) / u32::try_from(k).unwrap_or(1);
+        Ok(Sample {
+            wall: per(many.wall, one.wall),
+            cpu: per(many.cpu, one.cpu),
+            rss: many.rss,
+        })
+    }
+
     pub fn table(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
@@ -517,12 +605,8 @@ impl Ctx {
         );
         let _ = writeln!(s, "|---|---|---|---|---|---|---|");
         for r in &self.rows {
-            let ratio = r
-                .ratio
-                .map_or_else(|| "-".to_string(), |x| format!("{x:.2}x"));
-            let cpu = r
-                .cpu_ratio
-                .map_or_else(|| "-".to_string(), |x| format!("{x:.2}x"));
+            let ratio = r.ratio.map_or_else(|| "-".to_string(), times);
+            let cpu = r.cpu_ratio.map_or_else(|| "-".to_string(), times);
             let met = match r.met {
                 Some(true) => "yes",
                 Some(false) => "**no**",
@@ -538,6 +622,15 @@ impl Ctx {
             let _ = writeln!(s, "\n- {n}");
         }
         s
+    }
+}
+
+/// A ratio as `1.23x`, with three decimals below 0.1 (`0.008x`).
+fn times(x: f64) -> String {
+    if x < 0.1 {
+        format!("{x:.3}x")
+    } else {
+        format!("{x:.2}x")
     }
 }
 
