@@ -6,10 +6,11 @@
 
 use crate::journal::{Journal, TxnFile};
 use journal_format::{Body, TxnState};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A transaction whose salvage loss awaits acknowledgement.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
     /// The transaction.
     pub txn: u64,
@@ -60,30 +61,44 @@ pub fn acknowledged(journal: &Journal, txn: u64) -> bool {
     })
 }
 
-/// Every transaction whose salvage loss is not acknowledged yet.
+/// Every transaction whose salvage loss is not acknowledged yet (kept by the journal's
+/// facts, `journal::facts`, as transactions are read).
 pub fn pending(journal: &Journal) -> Vec<Pending> {
-    journal
-        .txns
+    journal.facts.pending.clone()
+}
+
+/// The pending acknowledgement `t` records, if it records one.
+pub fn pending_of(t: &TxnFile) -> Option<Pending> {
+    let list = entries(t);
+    if list.is_empty() {
+        return None;
+    }
+    Some(Pending {
+        txn: t.txn,
+        paths: list
+            .iter()
+            .filter_map(|e| e.get("path").and_then(Value::as_str).map(str::to_string))
+            .collect(),
+        records_lost: list
+            .iter()
+            .filter_map(|e| e.get("records_lost").and_then(Value::as_u64))
+            .sum(),
+        ambiguous: list
+            .iter()
+            .any(|e| e.get("ambiguous").and_then(Value::as_bool).unwrap_or(false)),
+    })
+}
+
+/// The transactions `t` acknowledges, when it is committed.
+pub fn acks_in(t: &TxnFile) -> Vec<u64> {
+    if t.state() != TxnState::Committed {
+        return Vec::new();
+    }
+    t.entries
         .iter()
-        .filter_map(|t| {
-            let list = entries(t);
-            if list.is_empty() || acknowledged(journal, t.txn) {
-                return None;
-            }
-            Some(Pending {
-                txn: t.txn,
-                paths: list
-                    .iter()
-                    .filter_map(|e| e.get("path").and_then(Value::as_str).map(str::to_string))
-                    .collect(),
-                records_lost: list
-                    .iter()
-                    .filter_map(|e| e.get("records_lost").and_then(Value::as_u64))
-                    .sum(),
-                ambiguous: list
-                    .iter()
-                    .any(|e| e.get("ambiguous").and_then(Value::as_bool).unwrap_or(false)),
-            })
+        .filter_map(|e| match &e.record.body {
+            Body::Ack(a) => Some(a.txn),
+            _ => None,
         })
         .collect()
 }

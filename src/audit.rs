@@ -130,6 +130,9 @@ pub struct TxnDetail {
     pub operations: Vec<OpView>,
     /// The commit summary or abort reason.
     pub result: Option<Value>,
+    /// Where the journal holding it was moved aside by a quarantine, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
 }
 
 /// Describes transaction `id`, with a record-level diff of every JSON file it changed.
@@ -137,7 +140,33 @@ pub struct TxnDetail {
 /// # Errors
 /// [`Error::NoSuchTransaction`]; I/O errors reading the store or a file.
 pub fn show(root: &Root, layout: &Layout, journal: &Journal, id: u64) -> Result<TxnDetail> {
-    let t = journal.find(id).ok_or(Error::NoSuchTransaction(id))?;
+    if let Some(p) = journal.unread_after_damage(id) {
+        return Err(Error::JournalCorrupt {
+            file: root.display(p.file()),
+            why: format!(
+                "transaction {id} is at or after the damaged record at {}: its records cannot be trusted; {}",
+                p.location(),
+                crate::journal::quarantine_advice(root)
+            ),
+        });
+    }
+    if let Some(t) = journal.find(id) {
+        return detail(root, layout, journal, t, None);
+    }
+    let old =
+        crate::quarantine::find(root, journal.mac(), id)?.ok_or(Error::NoSuchTransaction(id))?;
+    let t = old.find(id).ok_or(Error::NoSuchTransaction(id))?;
+    let moved = t.path.parent().map(|d| d.to_string());
+    detail(root, layout, &old, t, moved)
+}
+
+fn detail(
+    root: &Root,
+    layout: &Layout,
+    journal: &Journal,
+    t: &TxnFile,
+    moved_to: Option<String>,
+) -> Result<TxnDetail> {
     let mut ops: Vec<OpView> = Vec::new();
     let mut result = None;
     for e in &t.entries {
@@ -182,6 +211,7 @@ pub fn show(root: &Root, layout: &Layout, journal: &Journal, id: u64) -> Result<
         summary: summarize(journal, t),
         operations: ops,
         result,
+        moved_to,
     })
 }
 
@@ -381,64 +411,112 @@ pub struct Verification {
     pub leftovers: Vec<u64>,
 }
 
-/// Verifies the chain and every backup object a remaining transaction names.
+/// A backup object one intent names, and where.
+struct ObjectRef {
+    object: Digest,
+    size: u64,
+    line: u64,
+    seq: u64,
+}
+
+/// Verifies the whole journal — every file by every reader rule, streamed, keeping only a
+/// few words per file and the objects it names — then every backup object a remaining
+/// transaction names (each decompressed in chunks, never whole), and the run record.
+/// Memory stays bounded by one file's records and one object's compressed bytes, whatever
+/// the journal's length.
 ///
 /// # Errors
-/// I/O errors while reading the store.
-pub fn verify(root: &Root, journal: &Journal) -> Result<Verification> {
+/// I/O errors while reading.
+pub fn verify(root: &Root, mac: &journal_format::Mac) -> Result<Verification> {
+    let mut refs: Vec<Vec<ObjectRef>> = Vec::new();
+    let mut records = 0usize;
+    let scanned = crate::journal::scan(root, mac, &mut |_, _, d| {
+        records += d.entries.len();
+        refs.push(d.entries.iter().filter_map(object_ref).collect());
+    })?;
+    let trusted = &scanned.files[..scanned.trusted.min(scanned.files.len())];
+    let a = &scanned.assessment;
     let mut v = Verification {
-        transactions: journal.txns.len(),
-        records: journal.txns.iter().map(|t| t.entries.len()).sum(),
+        transactions: scanned.files.len(),
+        records,
         objects: 0,
-        problem: journal.problem.as_ref().map(Problem::describe),
-        bad_record: journal.problem.as_ref().map(bad_record),
-        torn_tail: journal
-            .torn
-            .as_ref()
-            .map(|t| format!("{}: {} torn byte(s) at offset {}", t.file, t.len, t.offset)),
-        pruned_through: journal.anchor.map(|c| c.through_txn),
-        leftovers: journal
-            .txns
+        problem: scanned.problem.as_ref().map(Problem::describe),
+        bad_record: scanned.problem.as_ref().map(bad_record),
+        torn_tail: None,
+        pruned_through: a.anchor.map(|c| c.through_txn),
+        leftovers: trusted
             .iter()
-            .filter(|t| journal.is_leftover(t.txn))
-            .map(|t| t.txn)
+            .map(|(_, f)| f.txn)
+            .filter(|t| a.is_leftover(*t))
             .collect(),
     };
+    if let (None, Some((path, f))) = (&v.problem, trusted.last()) {
+        v.torn_tail = f
+            .torn
+            .map(|(offset, len)| format!("{path}: {len} torn byte(s) at offset {offset}"));
+    }
     if v.problem.is_some() {
         return Ok(v);
     }
+    verify_objects(root, trusted, &refs, &mut v)?;
+    if v.problem.is_none() {
+        if let (_, Some(why)) = crate::journal::RunRecord::load(root, mac)? {
+            v.problem = Some(format!("{}: {why}", crate::journal::RUNS_FILE));
+        }
+    }
+    Ok(v)
+}
+
+fn object_ref(e: &journal_format::Entry) -> Option<ObjectRef> {
+    let Body::Intent(i) = &e.record.body else {
+        return None;
+    };
+    let (Some(object), Node::File { size, .. }) = (i.object, &i.before) else {
+        return None;
+    };
+    Some(ObjectRef {
+        object,
+        size: *size,
+        line: e.line,
+        seq: e.record.seq,
+    })
+}
+
+fn verify_objects(
+    root: &Root,
+    files: &[(RelPath, journal_format::FileSummary)],
+    refs: &[Vec<ObjectRef>],
+    v: &mut Verification,
+) -> Result<()> {
     let store = Store::new(root);
     let mut seen = std::collections::BTreeSet::new();
-    for t in journal.kept() {
-        for e in &t.entries {
-            let Body::Intent(i) = &e.record.body else {
-                continue;
-            };
-            let (Some(obj), Node::File { size, .. }) = (i.object, &i.before) else {
-                continue;
-            };
-            if !seen.insert(obj) {
+    for ((path, f), refs) in files.iter().zip(refs) {
+        if v.leftovers.contains(&f.txn) {
+            continue;
+        }
+        for r in refs {
+            if !seen.insert(r.object) {
                 continue;
             }
-            match store.get(&obj, *size) {
-                Ok(_) => v.objects += 1,
+            match store.verify(&r.object, r.size) {
+                Ok(()) => v.objects += 1,
                 Err(Error::ObjectCorrupt { sha256, why }) => {
                     v.problem = Some(format!(
-                        "{} line {} (seq {}): backup object {sha256} is {why}",
-                        t.path, e.line, e.record.seq
+                        "{path} line {} (seq {}): backup object {sha256} is {why}",
+                        r.line, r.seq
                     ));
                     v.bad_record = Some(BadRecord {
-                        file: t.path.to_string(),
-                        line: Some(e.line),
-                        seq: Some(e.record.seq),
+                        file: path.to_string(),
+                        line: Some(r.line),
+                        seq: Some(r.seq),
                     });
-                    return Ok(v);
+                    return Ok(());
                 }
                 Err(e) => return Err(e),
             }
         }
     }
-    Ok(v)
+    Ok(())
 }
 
 fn bad_record(p: &Problem) -> BadRecord {

@@ -163,7 +163,8 @@ pub fn heal(opts: &Options) -> Result<Report> {
     let mode = mode_of(opts);
     let boot = bootstrap(&s.root)?;
     let _lock = lock::acquire(&s.root, opts.lock_timeout)?;
-    let mut journal = Journal::load(&s.root, s.mac.clone())?;
+    let positions = crate::repeat::positions(&s.layout);
+    let mut journal = Journal::load_for_run(&s.root, s.mac.clone(), &positions)?;
     let cap = s.layout.max_file_size;
     if let Some(f) = defer_recovery(&s, &journal, mode)? {
         return Ok(blocked(mode.mode, f, None));
@@ -190,25 +191,37 @@ pub fn heal(opts: &Options) -> Result<Report> {
     let mut planned = checks::plan(&ctx)?;
     hold_while_duplicate(&mut planned);
     refuse_without_space(&s.root, &mut planned)?;
-    let mut txn = engine::begin(
-        &s.root,
-        &mut journal,
-        TxnMeta {
-            command: "heal",
-            mode: Some(mode.mode.to_string()),
-            rollback_of: None,
-        },
-        &planned.ops,
-        cap,
-    )?;
-    let results = txn.apply(&planned.ops)?;
+    let meta = || TxnMeta {
+        command: "heal",
+        mode: Some(mode.mode.to_string()),
+        rollback_of: None,
+    };
+    // A run with nothing to apply begins a transaction only once it is known to decide
+    // something else than the newest run (`repeat`).
+    let mut txn = match planned.ops.is_empty() {
+        true => None,
+        false => Some(engine::begin(
+            &s.root,
+            &mut journal,
+            meta(),
+            &planned.ops,
+            cap,
+        )?),
+    };
+    let results = match &mut txn {
+        Some(t) => t.apply(&planned.ops)?,
+        None => Vec::new(),
+    };
     // ORDER: detection sees the applied state and runs before the commit, so the commit
     // summary records the criticals; alerts follow the commit to name its id.
     let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
     let detection = detect_after(&ctx, &mut planned, Some(&results));
     let measured = measure(&s.root);
     let history = History::default();
-    predict_applied(&ctx, &mut planned, measured, (txn.id(), &results), &history);
+    let id = txn
+        .as_ref()
+        .map_or_else(|| journal.next_txn(), engine::Txn::id);
+    predict_applied(&ctx, &mut planned, measured, (id, &results), &history);
     let mut report = assemble(
         &s,
         &journal,
@@ -223,6 +236,17 @@ pub fn heal(opts: &Options) -> Result<Report> {
     report.alerts_suppressed = batch.suppressed;
     let salvaged = applied_salvages(&planned, &results);
     let summary = summary(&report, &detection, &salvaged, started, measured);
+    let txn = match txn {
+        Some(t) => t,
+        None => {
+            let (m, r) = (mode.mode, &mut report);
+            if crate::repeat::record(&s, &mut journal, m, &summary, measured, started, r)? {
+                send_alerts(&s, &batch, None, &mut report);
+                return Ok(report);
+            }
+            engine::begin(&s.root, &mut journal, meta(), &[], cap)?
+        }
+    };
     let id = txn.commit(&mut journal, summary)?;
     report.transaction = Some(id);
     send_alerts(&s, &batch, Some(id), &mut report);
@@ -441,12 +465,15 @@ pub fn check(opts: &Options) -> Result<Report> {
 fn inspect(opts: &Options, _as_heal: bool) -> Result<Report> {
     let s = Session::open(opts, false)?;
     let mode = mode_of(opts);
-    let journal = Journal::load(&s.root, s.mac.clone())?;
+    let _shared = lock::acquire_shared(&s.root, opts.lock_timeout)?;
+    let positions = crate::repeat::positions(&s.layout);
+    let journal = Journal::load_for_run(&s.root, s.mac.clone(), &positions)?;
     if let Some(p) = &journal.problem {
         if let journal::Problem::Version { .. } = p {
             return Err(p.to_error(&s.root));
         }
-        return Ok(blocked(mode.mode, journal_finding(&p.describe()), None));
+        let why = p.describe_with_advice(&s.root);
+        return Ok(blocked(mode.mode, journal_finding(&why), None));
     }
     let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
     let mut planned = checks::plan(&ctx)?;
@@ -805,9 +832,11 @@ pub fn prune(
     let s = Session::open(opts, false)?;
     let (_lock, mut journal) = locked_and_recovered(&s, opts)?;
     let configured = prune::Policy::of(&s.layout);
+    let keep = keep.unwrap_or(configured.keep);
     let policy = prune::Policy {
-        keep: keep.unwrap_or(configured.keep),
+        keep,
         older_than: older_than.unwrap_or(configured.older_than),
+        max_transactions: configured.max_transactions.max(keep),
     };
     prune::run(
         &s.root,
@@ -847,6 +876,7 @@ pub fn rollback(opts: &Options, txn: u64, force: bool) -> Result<RollbackReport>
     refuse_while_bot_runs(&s, force)?;
     let cap = s.layout.max_file_size;
     if opts.dry_run {
+        let _shared = lock::acquire_shared(&s.root, opts.lock_timeout)?;
         let journal = Journal::load(&s.root, s.mac.clone())?;
         let plan = rollback::plan(&s.root, &journal, txn, force, cap)?;
         return Ok(rollback_report(&plan, None, None));

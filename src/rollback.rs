@@ -62,13 +62,31 @@ pub fn plan(
     if let Some(p) = &journal.problem {
         return Err(p.to_error(root));
     }
-    let t = journal.find(txn).ok_or(Error::NoSuchTransaction(txn))?;
+    if let Some(t) = journal.find(txn) {
+        return plan_of(root, t, rolled_back_by(journal, txn), force, cap);
+    }
+    // A transaction of a journal moved aside: read there, verified up to its damage.
+    let old =
+        crate::quarantine::find(root, journal.mac(), txn)?.ok_or(Error::NoSuchTransaction(txn))?;
+    let t = old.find(txn).ok_or(Error::NoSuchTransaction(txn))?;
+    let by = rolled_back_by(journal, txn).or_else(|| rolled_back_by(&old, txn));
+    plan_of(root, t, by, force, cap)
+}
+
+fn plan_of(
+    root: &Root,
+    t: &crate::journal::TxnFile,
+    rolled_back: Option<u64>,
+    force: bool,
+    cap: u64,
+) -> Result<RollbackPlan> {
+    let txn = t.txn;
     if t.state() != TxnState::Committed {
         return Err(Error::Refused(format!(
             "transaction {txn} was not committed"
         )));
     }
-    if let Some(by) = rolled_back_by(journal, txn) {
+    if let Some(by) = rolled_back {
         return Err(Error::Refused(format!(
             "transaction {txn} was already rolled back by {by}"
         )));

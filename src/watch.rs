@@ -227,7 +227,8 @@ impl Watcher {
             Err(Error::Interrupted) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let mut journal = Journal::load(&self.s.root, self.s.mac.clone())?;
+        let positions = crate::repeat::positions(&self.s.layout);
+        let mut journal = Journal::load_for_run(&self.s.root, self.s.mac.clone(), &positions)?;
         let rec = match self.recover(&mut journal)? {
             Recovered::Ready(rec) => rec,
             Recovered::Blocked(report, skipped) => {
@@ -273,6 +274,7 @@ impl Watcher {
         }
         let (outcome, report) = if planned.ops.is_empty() {
             let report = self.quiet(journal, planned, run, measured);
+            journal.settle_index(&self.s.root);
             (Outcome::Checked, report)
         } else {
             let mut r = self.commit(journal, planned, run, measured, &skipped)?;

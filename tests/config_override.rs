@@ -52,7 +52,7 @@ fn full_config(shared: &Path) -> Value {
         "processes": {"patterns": ["node", "bot.js"], "min_age": "0s", "grace": "2s"},
         "positions": {"identity": ["symbol", "side"], "margin_tolerance": 0.5},
         "slots": {"infer": false, "current_link": null, "known": []},
-        "retention": {"keep": 7, "older_than": "3d", "warn_size": "10MiB", "auto": false},
+        "retention": {"keep": 7, "older_than": "3d", "warn_size": "10MiB", "auto": false, "max_transactions": 500},
         "trusted_symlinks": [{"link": "shared", "target": shared}],
         "limits": {"max_file_size": "1KiB"},
         "alerts": {"file": "var/alerts.jsonl", "dedupe_window": "5m"},
@@ -240,6 +240,10 @@ fn bad_configs_exit_16_naming_the_key() {
         ),
         (json!({"positions": {"identity": []}}), "positions.identity"),
         (json!({"retention": {"keep": "many"}}), "retention.keep"),
+        (
+            json!({"retention": {"keep": 7, "max_transactions": 3}}),
+            "retention.max_transactions",
+        ),
         (
             json!({"trusted_symlinks": [{"link": "logs", "target": "relative/dir"}]}),
             "trusted_symlinks[0].target",

@@ -69,6 +69,8 @@ pub enum ErrorKind {
     BadMagic,
     /// The file's mac kind is not the one the reader was given.
     MacMismatch,
+    /// The file's records exceed the bound every writer keeps ([`MAX_RECORDS_BYTES`]).
+    TooLarge(u64),
     /// The record belongs to another transaction than its file.
     WrongTransaction {
         /// The file's transaction.
@@ -89,6 +91,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::MissingHeader => f.write_str("first record is not a header"),
             ErrorKind::BadMagic => f.write_str("header magic is wrong"),
             ErrorKind::MacMismatch => f.write_str("header declares another tag algorithm"),
+            ErrorKind::TooLarge(max) => write!(
+                f,
+                "the file's records go past {max} bytes, more than selfheal ever writes"
+            ),
             ErrorKind::WrongTransaction { expected, found } => {
                 write!(f, "record of transaction {found} in the file of {expected}")
             }
@@ -138,68 +144,221 @@ fn claimed_seq(line: &[u8]) -> Option<u64> {
     serde_json::from_slice::<SeqProbe>(body).ok().map(|p| p.seq)
 }
 
-/// Decodes one transaction file.
+/// The most bytes of records (everything up to and including the last newline) one
+/// transaction file may hold (SPEC.md, "Reader rules", rule 7). Writers never go past it, so
+/// a file whose records would is damage; bytes after the last newline (a torn tail) are not
+/// counted and are never buffered.
+pub const MAX_RECORDS_BYTES: u64 = 64 << 20;
+
+/// Decodes one transaction file held in memory (see [`Decoder`]).
 ///
 /// `txn` is the transaction the file is named for, when the caller knows it.
 pub fn decode_file(bytes: &[u8], mac: &Mac, txn: Option<u64>) -> FileDecode {
-    let mut out = FileDecode {
-        entries: Vec::new(),
-        tail: Tail::Clean,
-        error: None,
-    };
-    let mut offset = 0usize;
-    let mut line_no = 0u64;
-    let mut expected_txn = txn;
-    while offset < bytes.len() {
-        line_no += 1;
-        let rest = bytes.get(offset..).unwrap_or_default();
-        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-            out.tail = torn(offset, rest.len());
-            return out;
-        };
-        let line = rest.get(..nl).unwrap_or_default();
-        let is_final = offset + nl + 1 == bytes.len();
-        let at = |kind| DecodeError {
-            line: line_no,
-            offset: offset as u64,
-            seq: claimed_seq(line),
-            kind,
-        };
-        let body = match unframe(line, mac) {
-            Ok((body, tag)) => (body, tag),
-            Err(_) if is_final => {
-                out.tail = torn(offset, rest.len());
-                return out;
-            }
-            Err(e) => {
-                out.error = Some(at(match e {
-                    FrameError::BadFraming => ErrorKind::BadFraming,
-                    FrameError::ChecksumMismatch => ErrorKind::ChecksumMismatch,
-                }));
-                return out;
-            }
-        };
-        match decode_body(body.0, mac, out.entries.is_empty(), &mut expected_txn) {
-            Ok(record) => out.entries.push(Entry {
-                record,
-                tag: body.1,
-                line: line_no,
-                offset: offset as u64,
-            }),
-            Err(kind) => {
-                out.error = Some(at(kind));
-                return out;
-            }
-        }
-        offset += nl + 1;
-    }
-    out
+    let mut d = Decoder::new(mac.clone(), txn);
+    d.feed(bytes);
+    d.finish()
 }
 
-fn torn(offset: usize, len: usize) -> Tail {
-    Tail::Torn {
-        offset: offset as u64,
-        len: len as u64,
+/// A terminated line whose framing failed: a torn tail if nothing follows it, corruption
+/// otherwise.
+#[derive(Debug, Clone)]
+struct Pending {
+    line: u64,
+    offset: u64,
+    len: u64,
+    seq: Option<u64>,
+    kind: ErrorKind,
+}
+
+/// Decodes one transaction file fed in chunks, with memory bounded by
+/// [`MAX_RECORDS_BYTES`] whatever the file's size: a torn tail of any length (a NUL tail
+/// after power loss) is counted, never kept. Feeding stops mattering once [`Decoder::done`]
+/// is true (an error was found); a caller may stop reading then.
+#[derive(Debug)]
+pub struct Decoder {
+    mac: Mac,
+    expected_txn: Option<u64>,
+    out: FileDecode,
+    /// Bytes of the current, not yet terminated line (empty once it is over the limit).
+    line: Vec<u8>,
+    /// Where the current line starts, and how long it is so far.
+    line_start: u64,
+    line_len: u64,
+    line_no: u64,
+    pending: Option<Pending>,
+    fed: u64,
+}
+
+impl Decoder {
+    /// A decoder for the file of transaction `txn` (when known), checked with `mac`.
+    pub fn new(mac: Mac, txn: Option<u64>) -> Decoder {
+        Decoder {
+            mac,
+            expected_txn: txn,
+            out: FileDecode {
+                entries: Vec::new(),
+                tail: Tail::Clean,
+                error: None,
+            },
+            line: Vec::new(),
+            line_start: 0,
+            line_len: 0,
+            line_no: 0,
+            pending: None,
+            fed: 0,
+        }
+    }
+
+    /// Whether an error was found: nothing fed after it matters.
+    pub fn done(&self) -> bool {
+        self.out.error.is_some()
+    }
+
+    /// How many bytes were fed.
+    pub fn fed(&self) -> u64 {
+        self.fed
+    }
+
+    /// Feeds the next bytes of the file.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let mut rest = chunk;
+        while !rest.is_empty() && !self.done() {
+            self.resolve_pending();
+            if self.done() {
+                return;
+            }
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    let (part, after) = rest.split_at(nl + 1);
+                    self.fed += part.len() as u64;
+                    self.extend(part.get(..nl).unwrap_or_default());
+                    self.end_line();
+                    rest = after;
+                }
+                None => {
+                    self.fed += rest.len() as u64;
+                    self.extend(rest);
+                    rest = &[];
+                }
+            }
+        }
+    }
+
+    /// Feeds `n` zero bytes (a hole of a sparse file): no newline, and never buffered past
+    /// the limit.
+    pub fn feed_zeros(&mut self, n: u64) {
+        if n == 0 || self.done() {
+            return;
+        }
+        self.resolve_pending();
+        if self.done() {
+            return;
+        }
+        self.fed += n;
+        self.line_len = self.line_len.saturating_add(n);
+        if self.over_limit() {
+            self.line = Vec::new();
+        } else {
+            let len = usize::try_from(self.line_len).unwrap_or(usize::MAX);
+            self.line.resize(len, 0);
+        }
+    }
+
+    /// Bytes after a failed terminated line make it corruption.
+    fn resolve_pending(&mut self) {
+        if let Some(p) = self.pending.take() {
+            self.out.error = Some(DecodeError {
+                line: p.line,
+                offset: p.offset,
+                seq: p.seq,
+                kind: p.kind,
+            });
+        }
+    }
+
+    fn over_limit(&self) -> bool {
+        self.line_start.saturating_add(self.line_len) > MAX_RECORDS_BYTES
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        self.line_len = self.line_len.saturating_add(bytes.len() as u64);
+        if self.over_limit() {
+            self.line = Vec::new();
+        } else {
+            self.line.extend_from_slice(bytes);
+        }
+    }
+
+    /// A line ended with its newline.
+    fn end_line(&mut self) {
+        self.line_no += 1;
+        let line = std::mem::take(&mut self.line);
+        let (offset, len) = (self.line_start, self.line_len + 1);
+        self.line_start = self.line_start.saturating_add(len);
+        self.line_len = 0;
+        if self.line_start > MAX_RECORDS_BYTES {
+            self.out.error = Some(DecodeError {
+                line: self.line_no,
+                offset,
+                seq: None,
+                kind: ErrorKind::TooLarge(MAX_RECORDS_BYTES),
+            });
+            return;
+        }
+        let seq = || claimed_seq(&line);
+        let (body, tag) = match unframe(&line, &self.mac) {
+            Ok(framed) => framed,
+            Err(e) => {
+                let kind = match e {
+                    FrameError::BadFraming => ErrorKind::BadFraming,
+                    FrameError::ChecksumMismatch => ErrorKind::ChecksumMismatch,
+                };
+                self.pending = Some(Pending {
+                    line: self.line_no,
+                    offset,
+                    len,
+                    seq: seq(),
+                    kind,
+                });
+                return;
+            }
+        };
+        let first = self.out.entries.is_empty();
+        match decode_body(body, &self.mac, first, &mut self.expected_txn) {
+            Ok(record) => self.out.entries.push(Entry {
+                record,
+                tag,
+                line: self.line_no,
+                offset,
+            }),
+            Err(kind) => {
+                self.out.error = Some(DecodeError {
+                    line: self.line_no,
+                    offset,
+                    seq: seq(),
+                    kind,
+                })
+            }
+        }
+    }
+
+    /// Everything was fed: what the file holds.
+    pub fn finish(mut self) -> FileDecode {
+        if self.done() {
+            return self.out;
+        }
+        if let Some(p) = self.pending.take() {
+            self.out.tail = Tail::Torn {
+                offset: p.offset,
+                len: p.len + self.line_len,
+            };
+        } else if self.line_len > 0 {
+            self.out.tail = Tail::Torn {
+                offset: self.line_start,
+                len: self.line_len,
+            };
+        }
+        self.out
     }
 }
 
@@ -319,27 +478,41 @@ impl Chain {
     /// # Errors
     /// [`ChainError`] when `seq` or `prev` do not follow.
     pub fn push(&mut self, entry: &Entry) -> Result<(), ChainError> {
-        let r = &entry.record;
+        self.link(entry.record.seq, entry.record.prev, entry.tag)
+    }
+
+    /// Checks that a record with `seq` and `prev` follows the records taken in so far, then
+    /// takes it in with its `tag`.
+    ///
+    /// # Errors
+    /// [`ChainError`] when `seq` or `prev` do not follow.
+    pub fn link(&mut self, seq: u64, prev: Digest, tag: Digest) -> Result<(), ChainError> {
         match (self.last, self.anchor) {
-            (None, None) if r.seq == 1 && r.prev == Digest::GENESIS => {}
-            (None, None) if r.seq == 1 => return Err(ChainError::BrokenLink { seq: 1 }),
-            (None, Some((seq, hash))) if r.seq == seq.saturating_add(1) && r.prev == hash => {}
-            (None, _) => return Err(ChainError::Unanchored { first_seq: r.seq }),
-            (Some((seq, tag)), _) => {
-                let expected = seq.saturating_add(1);
-                if r.seq != expected {
+            (None, None) if seq == 1 && prev == Digest::GENESIS => {}
+            (None, None) if seq == 1 => return Err(ChainError::BrokenLink { seq: 1 }),
+            (None, Some((s, hash))) if seq == s.saturating_add(1) && prev == hash => {}
+            (None, _) => return Err(ChainError::Unanchored { first_seq: seq }),
+            (Some((s, t)), _) => {
+                let expected = s.saturating_add(1);
+                if seq != expected {
                     return Err(ChainError::Sequence {
                         expected,
-                        found: r.seq,
+                        found: seq,
                     });
                 }
-                if r.prev != tag {
-                    return Err(ChainError::BrokenLink { seq: r.seq });
+                if prev != t {
+                    return Err(ChainError::BrokenLink { seq });
                 }
             }
         }
-        self.last = Some((r.seq, entry.tag));
+        self.last = Some((seq, tag));
         Ok(())
+    }
+
+    /// Moves the head to a record already checked in order (the rest of a file whose
+    /// records were chained to one another when it was read).
+    pub fn advance(&mut self, seq: u64, tag: Digest) {
+        self.last = Some((seq, tag));
     }
 
     /// The last record taken in: its seq and tag (what the next record chains to).
@@ -356,30 +529,38 @@ impl Chain {
     }
 }
 
-/// The anchor of a journal's chain: the checkpoint with the highest `through_txn` among
-/// the *committed prune* transactions of `files` (one slice of entries per transaction
-/// file, in any order). Files of transactions up to its `through_txn` are pruned leftovers,
-/// outside the chain (SPEC.md, "Reader rules", rule 5). `None`: the chain starts at genesis.
+/// The anchor of a journal's chain: the newest of the checkpoints of the *committed prune*
+/// transactions and the quarantine records of the *committed quarantine* transactions of
+/// `files` (one slice of entries per transaction file, in any order), by `through_txn`.
+/// Files of transactions up to its `through_txn` are leftovers, outside the chain (SPEC.md,
+/// "Reader rules", rule 5). `None`: the chain starts at genesis.
 pub fn prune_anchor<'a>(files: impl IntoIterator<Item = &'a [Entry]>) -> Option<Checkpoint> {
     files
         .into_iter()
-        .filter(|entries| is_committed_prune(entries))
-        .flat_map(|entries| entries.iter())
-        .filter_map(|e| match &e.record.body {
-            Body::Checkpoint(c) => Some(*c),
-            _ => None,
-        })
+        .filter_map(file_anchor)
         .max_by_key(|c| c.through_txn)
 }
 
-fn is_committed_prune(entries: &[Entry]) -> bool {
-    let prune = entries
+/// The anchor one file offers: its checkpoint or quarantine record, when it is a committed
+/// prune or quarantine transaction.
+pub fn file_anchor(entries: &[Entry]) -> Option<Checkpoint> {
+    let command = entries.iter().find_map(|e| match &e.record.body {
+        Body::Begin(b) => Some(b.command.as_str()),
+        _ => None,
+    })?;
+    let committed = entries
         .iter()
-        .any(|e| matches!(&e.record.body, Body::Begin(b) if b.command == "prune"));
-    prune
-        && entries
-            .iter()
-            .any(|e| matches!(e.record.body, Body::Commit(_)))
+        .any(|e| matches!(e.record.body, Body::Commit(_)));
+    if !committed {
+        return None;
+    }
+    entries
+        .iter()
+        .find_map(|e| match (&e.record.body, command) {
+            (Body::Checkpoint(c), "prune") => Some(*c),
+            (Body::Quarantine(q), "quarantine") => Some(q.anchor()),
+            _ => None,
+        })
 }
 
 #[derive(Deserialize)]

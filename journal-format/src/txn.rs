@@ -4,7 +4,9 @@
 //! (commit | abort)?`; `abort` may also follow the header alone. [`view`] checks that grammar
 //! and [`decide`] is the whole recovery rule for one operation.
 
-use crate::record::{Abort, Begin, Body, Checkpoint, Commit, Intent, Node, Record, RollbackOf};
+use crate::record::{
+    Abort, Begin, Body, Checkpoint, Commit, Intent, Node, Quarantine, Record, RollbackOf,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -36,6 +38,8 @@ pub struct TxnView<'a> {
     pub commit: Option<&'a Commit>,
     /// The abort, if any.
     pub abort: Option<&'a Abort>,
+    /// The quarantine record, in a transaction that starts a new chain.
+    pub quarantine: Option<&'a Quarantine>,
     /// Every record, in order.
     pub records: &'a [Record],
 }
@@ -81,6 +85,7 @@ pub fn view(records: &[Record]) -> Result<TxnView<'_>, GrammarError> {
         done: BTreeSet::new(),
         commit: None,
         abort: None,
+        quarantine: None,
         records,
     };
     for (i, r) in records.iter().enumerate() {
@@ -109,6 +114,11 @@ pub fn view(records: &[Record]) -> Result<TxnView<'_>, GrammarError> {
             (Body::Done(_), _) => return Err(fail("done without an intent")),
             (Body::Ack(_), _) => {}
             (Body::Checkpoint(c), _) => check_checkpoint(&v, r, c).map_err(fail)?,
+            (Body::Quarantine(q), 2) => {
+                check_quarantine(&v, r, q).map_err(fail)?;
+                v.quarantine = Some(q);
+            }
+            (Body::Quarantine(_), _) => return Err(fail("quarantine must follow begin")),
             (Body::Commit(c), _) => v.commit = Some(c),
             (Body::Abort(a), _) => {
                 if let Some(op) = a.ops.iter().find(|o| !v.intents.contains_key(&o.op)) {
@@ -128,6 +138,18 @@ fn check_checkpoint(v: &TxnView<'_>, r: &Record, c: &Checkpoint) -> Result<(), &
     }
     if c.through_txn >= r.txn || c.seq >= r.seq {
         return Err("a checkpoint names a transaction or record not older than itself");
+    }
+    Ok(())
+}
+
+/// A quarantine record belongs to a `quarantine` transaction and names only what lies
+/// before it.
+fn check_quarantine(v: &TxnView<'_>, r: &Record, q: &Quarantine) -> Result<(), &'static str> {
+    if v.begin.map(|b| b.command.as_str()) != Some("quarantine") {
+        return Err("a quarantine record outside a quarantine transaction");
+    }
+    if q.through_txn >= r.txn || q.seq >= r.seq {
+        return Err("a quarantine record names a transaction or record not older than itself");
     }
     Ok(())
 }

@@ -266,12 +266,15 @@ impl Out {
         &self,
         txns: &[TxnSummary],
         pruned_through: Option<u64>,
-        problem: Option<&Problem>,
+        stopped: Option<(&Problem, usize, String)>,
     ) {
+        let problem = stopped.as_ref().map(|(p, _, _)| *p);
         self.doc(&serde_json::json!({
             "transactions": txns,
             "pruned_through": pruned_through,
             "problem": problem.map(Problem::describe),
+            "complete": stopped.is_none(),
+            "not_listed": stopped.as_ref().map(|(_, n, _)| n),
         }));
         if let Some(p) = pruned_through {
             self.say(&format!("(transactions up to {p} were pruned)"));
@@ -299,10 +302,14 @@ impl Out {
                 t.outcome
             ));
         }
-        if let Some(p) = problem {
+        if let Some((p, unlisted, advice)) = &stopped {
             self.say(&format!(
                 "🚨 [CRITICAL] JOURNAL_INTEGRITY: {}",
                 p.describe()
+            ));
+            self.say(&format!(
+                "   the list stops at the damaged record ({}): {unlisted} transaction file(s) after it are not listed; {advice}",
+                p.location()
             ));
         }
     }
@@ -453,6 +460,29 @@ impl Out {
                 "✅ journal verified: {} transaction(s), {} record(s), {} backup object(s)",
                 v.transactions, v.records, v.objects
             )),
+        }
+    }
+
+    /// `journal quarantine`.
+    pub fn quarantine(&self, r: &selfheal::quarantine::QuarantineReport) {
+        self.doc(r);
+        self.say(&format!(
+            "✅ [SELF-HEAL] Moved the damaged journal ({} transaction file(s), up to transaction {}) to {}; every backup object is kept",
+            r.files_moved, r.through_txn, r.moved_to
+        ));
+        self.say(&format!("   it was: {}", r.problem));
+        let from = r
+            .last_good_txn
+            .map_or_else(|| "its start".to_string(), |t| format!("transaction {t}"));
+        self.say(&format!(
+            "   new journal from transaction {}, anchored to the last verified record (of {from})",
+            r.transaction
+        ));
+        if !r.pending_acks.is_empty() {
+            self.say(&format!(
+                "   ⚠️  unacknowledged lossy salvages carried over (transactions {:?}): selfheal ack {}",
+                r.pending_acks, r.transaction
+            ));
         }
     }
 

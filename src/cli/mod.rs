@@ -153,6 +153,9 @@ enum JournalCommand {
     },
     /// Verify the chain and every backup object.
     Verify,
+    /// Move a damaged journal aside (under logs/backups/quarantine/) and start a new one
+    /// anchored to it; every backup object is kept.
+    Quarantine,
 }
 
 /// Parses, runs, prints, exits.
@@ -189,7 +192,18 @@ pub fn main() -> ExitCode {
 /// (CONTRACT.md), so what is 4 elsewhere is an operational error for them; `watch` has no
 /// lock code either (a busy lock skips a cycle).
 fn error_code(command: &Command, e: &selfheal::error::Error) -> u8 {
+    let reader = matches!(
+        command,
+        Command::Check { .. } | Command::Stats { .. } | Command::Journal { .. }
+    ) && !matches!(
+        command,
+        Command::Journal {
+            command: JournalCommand::Quarantine
+        }
+    );
     match (command, exit::of_error(e)) {
+        // Readers wait for a writer's lock; their codes have no 32.
+        (_, exit::LOCK) if reader => exit::OPERATIONAL,
         (Command::Prune { .. } | Command::Stats { .. }, exit::MUST_NOT_START) => exit::OPERATIONAL,
         (Command::Watch { .. }, exit::MUST_NOT_START | exit::LOCK) => exit::OPERATIONAL,
         (_, code) => code,
@@ -325,6 +339,7 @@ fn stats(
     out: &human::Out,
 ) -> Result<u8, selfheal::error::Error> {
     let session = heal::Session::open(opts, false)?;
+    let _shared = selfheal::lock::acquire_shared(&session.root, opts.lock_timeout)?;
     let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;
     let stats = selfheal::stats::compute(&journal);
     if let Some(path) = prometheus {
@@ -344,30 +359,45 @@ fn journal(
     command: &JournalCommand,
     out: &human::Out,
 ) -> Result<u8, selfheal::error::Error> {
+    if let JournalCommand::Quarantine = command {
+        let report = selfheal::quarantine::run(opts)?;
+        out.quarantine(&report);
+        return Ok(exit::OK);
+    }
     let session = heal::Session::open(opts, false)?;
+    let _shared = selfheal::lock::acquire_shared(&session.root, opts.lock_timeout)?;
+    if let JournalCommand::Verify = command {
+        let v = selfheal::audit::verify(&session.root, &session.mac)?;
+        out.journal_verify(&v);
+        return Ok(if v.problem.is_some() {
+            exit::MUST_NOT_START
+        } else {
+            0
+        });
+    }
     let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;
     match command {
         JournalCommand::List => {
-            out.journal_list(
-                &selfheal::audit::list(&journal),
-                journal.anchor.map(|c| c.through_txn),
-                journal.problem.as_ref(),
-            );
-            Ok(0)
+            let listed = selfheal::audit::list(&journal);
+            let unlisted = journal.ids.iter().filter(|id| journal.find(**id).is_none());
+            let stopped = journal.problem.as_ref().map(|p| {
+                (
+                    p,
+                    unlisted.count(),
+                    selfheal::journal::quarantine_advice(&session.root),
+                )
+            });
+            out.journal_list(&listed, journal.anchor.map(|c| c.through_txn), stopped);
+            Ok(match journal.problem {
+                Some(_) => exit::MUST_NOT_START,
+                None => 0,
+            })
         }
         JournalCommand::Show { id } => {
             let detail = selfheal::audit::show(&session.root, &session.layout, &journal, *id)?;
             out.journal_show(&detail);
             Ok(0)
         }
-        JournalCommand::Verify => {
-            let v = selfheal::audit::verify(&session.root, &journal)?;
-            out.journal_verify(&v);
-            Ok(if v.problem.is_some() {
-                exit::MUST_NOT_START
-            } else {
-                0
-            })
-        }
+        JournalCommand::Verify | JournalCommand::Quarantine => Ok(0),
     }
 }
