@@ -139,7 +139,10 @@ pub fn bootstrap(root: &Root) -> Result<Vec<RelPath>> {
     ] {
         let rel = RelPath::new(dir)?;
         // The journal and object directories are selfheal's internals: not reported.
-        if root.ensure_dir(&rel, mode)? && (dir == "logs" || dir == BACKUPS_DIR) {
+        let made = root
+            .ensure_dir(&rel, mode)
+            .map_err(|e| root.explain_denied(e))?;
+        if made && (dir == "logs" || dir == BACKUPS_DIR) {
             created.push(rel);
         }
     }

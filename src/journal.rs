@@ -276,11 +276,24 @@ impl Journal {
         let now = chrono::Utc::now();
         if let Some(mut j) = index::open(root, &mac, positions, now)? {
             (j.runs, j.runs_damaged) = RunRecord::load(root, &mac)?;
+            tracing::debug!(
+                "journal read from its index and newest file (transaction {})",
+                j.next_txn().saturating_sub(1)
+            );
             return Ok(j);
         }
         let sig = root.dir_signature(&journal_dir())?;
         let mut j = Journal::load_full(root, mac, positions)?;
         j.settle = index::prepare(&j, sig, now);
+        tracing::debug!(
+            "journal read in full ({} transaction file(s)){}",
+            j.ids.len(),
+            if j.settle.is_some() {
+                "; an index is due"
+            } else {
+                ""
+            }
+        );
         Ok(j)
     }
 

@@ -60,7 +60,7 @@ pub fn run(opts: &Options) -> Result<QuarantineReport> {
     let positions = crate::repeat::positions(&s.layout);
     let j = Journal::load_full(&s.root, s.mac.clone(), &positions)?;
     let problem = refuse_unless_damaged(&s.root, &j)?;
-    remove_abandoned(&s.root, &s.mac)?;
+    remove_abandoned(&s.root, j.ids.last().copied().unwrap_or(0))?;
     let plan = Plan::of(&s.root, &j, problem)?;
     let dir = prepare(&s, &plan)?;
     // ORDER: the new chain is complete and durable before it takes the journal's place.
@@ -253,19 +253,17 @@ pub fn moved_journals(root: &Root) -> Result<Vec<RelPath>> {
 }
 
 /// Removes the directories a quarantine prepared and never swapped in (a crash before the
-/// swap): each holds exactly one file, a quarantine transaction naming that very directory.
-fn remove_abandoned(root: &Root, mac: &Mac) -> Result<()> {
+/// swap): empty, or holding only the file of one transaction newer than every transaction
+/// of the live journal (`newest`). A journal moved aside holds only older ones.
+fn remove_abandoned(root: &Root, newest: u64) -> Result<()> {
     for dir in moved_journals(root)? {
         let entries = root.list(Some(&dir))?;
-        let [only] = entries.as_slice() else { continue };
-        let Some(txn) = jf::parse_file_name(&only.name) else {
-            continue;
+        let abandoned = match entries.as_slice() {
+            [] => true,
+            [only] => jf::parse_file_name(&only.name).is_some_and(|t| t > newest),
+            _ => false,
         };
-        let path = dir.join(&only.name)?;
-        let names_itself = journal::entries_up_to_damage(root, &path, txn, mac)?
-            .iter()
-            .any(|e| matches!(&e.record.body, Body::Quarantine(q) if q.moved_to == dir.as_str()));
-        if names_itself {
+        if abandoned {
             root.remove_tree(&dir)?;
         }
     }

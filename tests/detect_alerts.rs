@@ -44,7 +44,9 @@ fn the_same_finding_is_appended_once_per_window_and_counted() {
     }
     assert_eq!(bot.alerts().len(), n, "appended again within the window");
     // The runs that decided the same wrote no transaction, and are still counted (the
-    // bot's setup heal is the first run).
+    // bot's setup heal is the first run); the one transaction of the blocked runs is the
+    // first, which suppressed nothing.
+    assert!(journal_text(&bot).contains("\"alerts_suppressed\":0"));
     let stats = bot.run(&["--json", "stats"], &[]).json;
     assert_eq!(stats["runs"], 8, "{stats}");
     assert_eq!(stats["transactions"], 2, "{stats}");

@@ -277,7 +277,9 @@ impl Out {
             "not_listed": stopped.as_ref().map(|(_, n, _)| n),
         }));
         if let Some(p) = pruned_through {
-            self.say(&format!("(transactions up to {p} were pruned)"));
+            self.say(&format!(
+                "(transactions up to {p} were pruned, or moved aside by a quarantine)"
+            ));
         }
         let pruned = |id: u64| pruned_through.is_some_and(|p| id <= p);
         for t in txns {
@@ -446,7 +448,9 @@ impl Out {
             self.say(&format!("   ⚠️  torn tail (tolerated): {t}"));
         }
         if let Some(t) = v.pruned_through {
-            self.say(&format!("   transactions up to {t} were pruned"));
+            self.say(&format!(
+                "   transactions up to {t} were pruned, or moved aside by a quarantine"
+            ));
         }
         if !v.leftovers.is_empty() {
             self.say(&format!(
