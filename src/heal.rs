@@ -219,7 +219,7 @@ pub fn heal(opts: &Options) -> Result<Report> {
     // summary records the criticals; alerts follow the commit to name its id.
     let ctx = s.ctx(&journal, mode, Phase::Startup, opts.accept_loss);
     let detection = detect_after(&ctx, &mut planned, Some(&results));
-    let measured = measure(&s.root);
+    let measured = measure(&s.root, &journal);
     let history = History::default();
     let id = txn
         .as_ref()
@@ -269,7 +269,7 @@ pub(crate) struct Applied<'a> {
 
 /// What the predictions measure now: free bytes where the backups live and their size
 /// (each `None` when it cannot be measured, e.g. before the first heal).
-pub(crate) fn measure(root: &Root) -> Measured {
+pub(crate) fn measure(root: &Root, journal: &Journal) -> Measured {
     let backups = RelPath::new(BACKUPS_DIR).ok();
     let present = backups
         .as_ref()
@@ -279,7 +279,7 @@ pub(crate) fn measure(root: &Root) -> Measured {
     }
     Measured {
         disk_free: root.available_space(backups.as_ref()).ok(),
-        backups_bytes: prune::backups_size(root).ok(),
+        backups_bytes: journal.backups_size(root).ok(),
     }
 }
 
@@ -483,7 +483,13 @@ fn inspect(opts: &Options, _as_heal: bool) -> Result<Report> {
     hold_while_duplicate(&mut planned);
     pending_recovery(&s, &journal, &mut planned)?;
     detect_after(&ctx, &mut planned, None);
-    let predicted = predictions(&ctx, &planned, measure(&s.root), None, &History::default());
+    let predicted = predictions(
+        &ctx,
+        &planned,
+        measure(&s.root, &journal),
+        None,
+        &History::default(),
+    );
     planned.findings.extend(predicted);
     let boot = missing_bootstrap(&s.root)?;
     let mut report = assemble(&s, &journal, mode.mode, &planned, None, &boot, true);

@@ -221,6 +221,7 @@ pub struct Journal {
     pub source: Source,
     head: (u64, Digest),
     newest: Option<u64>,
+    journal_bytes: Option<u64>,
     positions: Vec<String>,
     settle: Option<index::Index>,
     mac: Mac,
@@ -284,7 +285,7 @@ impl Journal {
         }
         let sig = root.dir_signature(&journal_dir())?;
         let mut j = Journal::load_full(root, mac, positions)?;
-        j.settle = index::prepare(&j, sig, now);
+        j.settle = index::prepare(root, &j, sig, now);
         tracing::debug!(
             "journal read in full ({} transaction file(s)){}",
             j.ids.len(),
@@ -331,6 +332,7 @@ impl Journal {
             torn: scanned.torn(&txns),
             head: scanned.assessment.head.unwrap_or((0, Digest::GENESIS)),
             newest: scanned.ids.last().copied(),
+            journal_bytes: None,
             ids: scanned.ids,
             problem: scanned.problem,
             anchor,
@@ -357,6 +359,24 @@ impl Journal {
                 "cannot write the journal index: {}",
                 crate::engine::error_chain(&e)
             );
+        }
+    }
+
+    /// The size of `logs/backups/` (for the predictions and the size warning). With its
+    /// index, the journal's own subtrees are not walked: they have not changed since the
+    /// index recorded their size.
+    ///
+    /// # Errors
+    /// I/O errors listing or reading metadata.
+    pub fn backups_size(&self, root: &Root) -> Result<u64> {
+        let top = RelPath::new(BACKUPS_DIR)?;
+        match self.journal_bytes {
+            Some(cached) => Ok(cached.saturating_add(crate::prune::tree_size(
+                root,
+                &top,
+                &crate::prune::JOURNAL_TREES,
+            )?)),
+            None => crate::prune::backups_size(root),
         }
     }
 
@@ -530,6 +550,7 @@ impl Journal {
             self.facts.add(t, &self.positions);
         }
         self.settle = None;
+        self.journal_bytes = None;
     }
 }
 

@@ -485,14 +485,33 @@ fn remove_objects(root: &Root, objects: &[Digest]) -> Result<()> {
 /// # Errors
 /// I/O errors listing or reading metadata.
 pub fn backups_size(root: &Root) -> Result<u64> {
+    tree_size(root, &RelPath::new(crate::journal::BACKUPS_DIR)?, &[])
+}
+
+/// The subdirectories of `logs/backups/` whose content changes only with the journal
+/// (transactions, prunes, torn tails, quarantines): what a journal index may record the
+/// size of.
+pub const JOURNAL_TREES: [&str; 4] = [
+    crate::journal::JOURNAL_DIR,
+    crate::store::OBJECTS_DIR,
+    crate::journal::TORN_DIR,
+    crate::journal::QUARANTINE_DIR,
+];
+
+/// Total size in bytes of the regular files under `dir`, leaving out the subtrees `skip`.
+///
+/// # Errors
+/// I/O errors listing or reading metadata.
+pub fn tree_size(root: &Root, dir: &RelPath, skip: &[&str]) -> Result<u64> {
     let mut total = 0u64;
-    let mut stack = vec![RelPath::new(crate::journal::BACKUPS_DIR)?];
+    let mut stack = vec![dir.clone()];
     while let Some(dir) = stack.pop() {
         for e in root.list(Some(&dir))? {
             let Ok(child) = dir.join(&e.name) else {
                 continue;
             };
             match e.kind {
+                Kind::Dir if skip.contains(&child.as_str()) => {}
                 Kind::Dir => stack.push(child),
                 Kind::File => {
                     if let Entry::Present(st) = root.entry(&child)? {

@@ -264,7 +264,7 @@ impl Watcher {
         run: Run,
     ) -> Result<Option<(Outcome, Report, Vec<Skip>)>> {
         let (mut planned, mut skipped) = self.plan(journal)?;
-        let measured = heal::measure(&self.s.root);
+        let measured = heal::measure(&self.s.root, journal);
         let now = chrono::Utc::now().timestamp();
         self.memory.remember(now, measured, SAMPLE_GAP_S);
         let (held, locked) = gate::take(&self.s.root, &self.s.layout, &mut planned)?;

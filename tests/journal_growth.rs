@@ -166,3 +166,44 @@ fn retention_bounds_the_number_of_transactions_whatever_their_age() {
     assert_eq!(code(&out), 16, "{}", stderr(&out));
     assert!(stderr(&out).contains("retention.max_transactions"));
 }
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_heal_writing_its_run_record_and_index_crashed_at_every_point() {
+    let template = idle(1);
+    let runs = |f: &Fixture| stats(f)["runs"].as_u64().expect("runs");
+    let n = runs(&template);
+    let copy = || {
+        let f = Fixture::new();
+        crate::util::copy_tree(&template.root(), &f.root());
+        f
+    };
+    // Each copy's journal directory is new: all are made first, then one wait settles them.
+    let traced = copy();
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    let points = traced.fault_points(&["heal"]);
+    assert!(
+        points.iter().any(|p| p.contains("runs.jsonl")),
+        "{points:?}"
+    );
+    assert!(
+        points.iter().any(|p| p.contains("index.jsonl")),
+        "{points:?}"
+    );
+    let copies: Vec<Fixture> = points.iter().map(|_| copy()).collect();
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    for (i, (point, f)) in points.iter().zip(copies).enumerate() {
+        assert_eq!(code(&f.crash_at(&["heal"], i + 1)), -6, "{point}");
+        let got = runs(&f);
+        assert!(got == n || got == n + 1, "{point}: {got} runs, {n} before");
+        assert_eq!(code(&f.run(&["journal", "verify"])), 0, "{point}");
+        let (rc, v) = f.json(&["heal"]);
+        assert_eq!(rc, 0, "{point}: {v}");
+        assert!(v["transaction"].is_null(), "{point}: {v}");
+        assert_eq!(runs(&f), got + 1, "{point}");
+    }
+    println!(
+        "crash matrix (run record and index): {} crash points covered",
+        points.len()
+    );
+}

@@ -584,3 +584,77 @@ pub fn declared_mac(bytes: &[u8]) -> Option<crate::record::MacKind> {
         .ok()
         .map(|h| h.data.mac)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Body, Header, MacKind};
+
+    fn header_line() -> Vec<u8> {
+        let r = Record {
+            v: VERSION,
+            seq: 1,
+            txn: 1,
+            ts: "2026-01-01T00:00:00.000Z".into(),
+            prev: Digest::GENESIS,
+            body: Body::Header(Header {
+                magic: MAGIC.into(),
+                tool: "t".into(),
+                mac: MacKind::Sha256,
+            }),
+        };
+        crate::encode(&r, &Mac::Sha256)
+            .map(|l| l.bytes)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_hole_of_any_length_is_a_torn_tail_never_buffered() {
+        let mut d = Decoder::new(Mac::Sha256, Some(1));
+        let line = header_line();
+        d.feed(&line);
+        d.feed_zeros(3 << 30);
+        assert!(d.line.capacity() <= MAX_RECORDS_BYTES as usize + 1);
+        let out = d.finish();
+        assert_eq!(out.entries.len(), 1);
+        assert!(out.error.is_none());
+        assert_eq!(
+            out.tail,
+            Tail::Torn {
+                offset: line.len() as u64,
+                len: 3 << 30
+            }
+        );
+    }
+
+    #[test]
+    fn records_past_the_bound_are_damage() {
+        let mut d = Decoder::new(Mac::Sha256, Some(1));
+        d.feed(&header_line());
+        d.feed_zeros(MAX_RECORDS_BYTES);
+        d.feed(b"\nmore\n");
+        let out = d.finish();
+        assert!(
+            matches!(
+                out.error.as_ref().map(|e| &e.kind),
+                Some(ErrorKind::TooLarge(_))
+            ),
+            "{:?}",
+            out.error
+        );
+    }
+
+    #[test]
+    fn feeding_in_pieces_decodes_as_feeding_whole() {
+        let mut bytes = header_line();
+        bytes.extend_from_slice(b"{\"torn");
+        let whole = decode_file(&bytes, &Mac::Sha256, Some(1));
+        for size in [1, 2, 7, 64] {
+            let mut d = Decoder::new(Mac::Sha256, Some(1));
+            for chunk in bytes.chunks(size) {
+                d.feed(chunk);
+            }
+            assert_eq!(d.finish(), whole, "pieces of {size}");
+        }
+    }
+}

@@ -5,7 +5,10 @@
 //! (`mode & !0o077`: 0700 directories, 0600 files). A file another operation of the plan
 //! already rewrites gets the tightened mode in that operation instead (a transaction holds
 //! at most one operation per path). Symlinks, and the trusted symlinks themselves, are never
-//! touched.
+//! touched. The files below `logs/backups/`'s subdirectories (one per transaction and per
+//! backup object: their number grows with the journal) are looked at when the journal was
+//! read in full, not on a run its index served (a start must not cost more with a longer
+//! journal; the index holds at most an hour, and selfheal creates them owner-only).
 
 use super::{listable_dir, Ctx, Planned};
 use crate::error::Result;
@@ -74,7 +77,11 @@ fn own_paths(ctx: &Ctx<'_>) -> Result<Vec<RelPath>> {
     let top = RelPath::new(BACKUPS_DIR)?;
     let mut out = vec![top.clone()];
     let mut level = vec![top];
-    for _ in 0..OWN_DEPTH {
+    let depth = match ctx.journal.source {
+        crate::journal::Source::Full => OWN_DEPTH,
+        crate::journal::Source::Index => 1,
+    };
+    for _ in 0..depth {
         let mut next = Vec::new();
         for dir in &level {
             if !listable_dir(ctx.root, dir)? {

@@ -48,6 +48,8 @@ pub(crate) struct Index {
     head_size: u64,
     anchor: Option<Checkpoint>,
     facts: Facts,
+    /// The size of the subtrees that change only with the journal (`prune::JOURNAL_TREES`).
+    journal_bytes: u64,
 }
 
 fn now_ns(now: chrono::DateTime<chrono::Utc>) -> i128 {
@@ -57,6 +59,7 @@ fn now_ns(now: chrono::DateTime<chrono::Utc>) -> i128 {
 /// The index a full read of `j` allows, when it allows one: no problem, no torn tail, no
 /// leftovers, the newest transaction finished, and the directory settled.
 pub(super) fn prepare(
+    root: &Root,
     j: &Journal,
     sig: Option<DirSig>,
     now: chrono::DateTime<chrono::Utc>,
@@ -73,6 +76,13 @@ pub(super) fn prepare(
     if !clean {
         return None;
     }
+    let journal_bytes = crate::prune::JOURNAL_TREES
+        .iter()
+        .map(|t| {
+            let rel = RelPath::new(*t).ok()?;
+            crate::prune::tree_size(root, &rel, &[]).ok()
+        })
+        .sum::<Option<u64>>()?;
     let (head_seq, head_tag) = j.head;
     Some(Index {
         v: 1,
@@ -88,6 +98,7 @@ pub(super) fn prepare(
         head_size: file_size(head),
         anchor: j.anchor,
         facts: j.facts.clone(),
+        journal_bytes,
     })
 }
 
@@ -141,6 +152,7 @@ pub(super) fn open(
         source: Source::Index,
         head: (idx.head_seq, idx.head_tag),
         newest: Some(idx.head_txn),
+        journal_bytes: Some(idx.journal_bytes),
         positions: positions.to_vec(),
         settle: None,
         mac: mac.clone(),
