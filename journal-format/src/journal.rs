@@ -43,8 +43,6 @@ pub struct FileSummary {
     pub anchor: Option<Checkpoint>,
     /// Its torn tail (offset, length), if any.
     pub torn: Option<(u64, u64)>,
-    /// The time of its last record.
-    pub last_ts: Option<String>,
 }
 
 impl FileSummary {
@@ -80,7 +78,6 @@ impl FileSummary {
                 Tail::Torn { offset, len } => Some((offset, len)),
                 Tail::Clean => None,
             },
-            last_ts: d.entries.last().map(|e| e.record.ts.clone()),
         }
     }
 

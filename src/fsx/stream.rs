@@ -58,7 +58,9 @@ fn stream(
     size: u64,
     sink: &mut dyn FnMut(Piece<'_>) -> Flow,
 ) -> std::io::Result<()> {
-    let mut buf = vec![0u8; CHUNK];
+    // Sized by the file: a journal of many small files must not zero a MiB for each.
+    let len = usize::try_from(size.saturating_sub(from)).unwrap_or(CHUNK);
+    let mut buf = vec![0u8; len.clamp(1, CHUNK)];
     let mut pos = from;
     loop {
         let hole = match skip_hole(&file, pos, size, sink)? {
@@ -70,7 +72,7 @@ fn stream(
         };
         rustix::fs::seek(&file, SeekFrom::Start(pos))?;
         while pos < hole {
-            let want = usize::try_from(hole - pos).unwrap_or(CHUNK).min(CHUNK);
+            let want = usize::try_from(hole - pos).unwrap_or(CHUNK).min(buf.len());
             let n = match file.read(buf.get_mut(..want).unwrap_or_default()) {
                 Ok(0) => return Ok(()),
                 Ok(n) => n,

@@ -95,15 +95,15 @@ pub(super) fn prepare(
         head_txn: head.txn,
         head_seq,
         head_tag,
-        head_size: file_size(head),
+        head_size: last_offset(head),
         anchor: j.anchor,
         facts: j.facts.clone(),
         journal_bytes,
     })
 }
 
-/// The size of a finished, clean file's records: where its last line ends.
-fn file_size(t: &TxnFile) -> u64 {
+/// Where the last record of a finished, clean file starts.
+fn last_offset(t: &TxnFile) -> u64 {
     t.entries.last().map_or(0, |e| e.offset)
 }
 
@@ -174,6 +174,6 @@ fn head_file(root: &Root, mac: &Mac, idx: &Index) -> Result<Option<TxnFile>> {
     let same = t.tail == jf::Tail::Clean
         && t.state() != TxnState::Unfinished
         && t.entries.last().map(|e| (e.record.seq, e.tag)) == Some((idx.head_seq, idx.head_tag))
-        && file_size(&t) == idx.head_size;
+        && last_offset(&t) == idx.head_size;
     Ok(same.then_some(t))
 }

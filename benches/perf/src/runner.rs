@@ -564,7 +564,7 @@ impl Ctx {
             "journal length: {short} and {long} transactions written with the format crate and healed until indexed in {:.1} s",
             gen.elapsed().as_secs_f64()
         ));
-        let runs = self.plan.runs.max(5) * 2 + 1;
+        let runs = self.plan.runs * 2 + 1;
         let (mut xs, mut ys) = (Vec::new(), Vec::new());
         for _ in 0..runs {
             xs.push(time_once(&mut self.selfheal(&a, &["heal"]), &[0])?);
