@@ -12,14 +12,14 @@
 use crate::findings::{code, Finding};
 use crate::journal::{Journal, TxnFile};
 use journal_format::{Body, TxnState};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The codes of recorded criticals `selfheal ack <id>` clears (besides a lossy salvage).
 pub const ACKABLE: &[&str] = &[code::SLOT_DIVERGENCE];
 
 /// A critical as a commit summary records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recorded {
     /// Its code.
     pub code: String,
@@ -74,31 +74,38 @@ pub fn recorded(t: &TxnFile) -> Vec<Recorded> {
         .collect()
 }
 
-/// The `ack` transaction that acknowledged `finding` (same code, path and evidence), if any.
+/// The `ack` transaction that acknowledged `finding` (same code, path and evidence), if any
+/// (kept by the journal's facts).
 pub fn acknowledged_by(journal: &Journal, finding: &Recorded) -> Option<u64> {
     journal
-        .txns
+        .facts
+        .acked
         .iter()
-        .filter(|t| {
-            t.entries
-                .iter()
-                .any(|e| matches!(&e.record.body, Body::Ack(a) if a.code == finding.code))
-        })
-        .find(|t| {
-            let named = summary(t)
-                .and_then(|s| s.get("findings"))
-                .and_then(Value::as_array);
-            named
-                .into_iter()
-                .flatten()
-                .filter_map(Recorded::parse)
-                .any(|r| r == *finding)
-        })
-        .map(|t| t.txn)
+        .find(|(r, _)| r == finding)
+        .map(|(_, txn)| *txn)
+}
+
+/// The recorded criticals the committed `ack` transaction `t` acknowledges (its commit
+/// summary's `findings[]`), when it acknowledges an [`ACKABLE`] code.
+pub fn findings_acked_in(t: &TxnFile) -> Vec<Recorded> {
+    let acks_ackable = t
+        .entries
+        .iter()
+        .any(|e| matches!(&e.record.body, Body::Ack(a) if ACKABLE.contains(&a.code.as_str())));
+    if !acks_ackable {
+        return Vec::new();
+    }
+    summary(t)
+        .and_then(|s| s.get("findings"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Recorded::parse)
+        .collect()
 }
 
 /// A transaction whose salvage loss awaits acknowledgement.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
     /// The transaction.
     pub txn: u64,
@@ -107,6 +114,7 @@ pub struct Pending {
     /// Records lost in all of them.
     pub records_lost: u64,
     /// Whether more may be lost than counted (a file was cut or damaged inside).
+    #[serde(default)]
     pub records_lost_is_lower_bound: bool,
     /// Whether any was ambiguous (more than one version).
     pub ambiguous: bool,
@@ -151,36 +159,55 @@ pub fn acknowledged(journal: &Journal, txn: u64) -> bool {
     })
 }
 
-/// Every transaction whose salvage loss stands (not rolled back) and is not acknowledged yet.
+/// Every transaction whose salvage loss stands (not rolled back) and is not acknowledged
+/// yet (kept by the journal's facts, `journal::facts`, as transactions are read).
 pub fn pending(journal: &Journal) -> Vec<Pending> {
-    journal
-        .txns
+    let facts = &journal.facts;
+    facts
+        .pending
         .iter()
-        .filter_map(|t| {
-            let list = entries(t);
-            let undone = crate::rollback::rolled_back_by(journal, t.txn).is_some();
-            if list.is_empty() || undone || acknowledged(journal, t.txn) {
-                return None;
-            }
-            Some(Pending {
-                txn: t.txn,
-                paths: list
-                    .iter()
-                    .filter_map(|e| e.get("path").and_then(Value::as_str).map(str::to_string))
-                    .collect(),
-                records_lost: list
-                    .iter()
-                    .filter_map(|e| e.get("records_lost").and_then(Value::as_u64))
-                    .sum(),
-                records_lost_is_lower_bound: list.iter().any(|e| {
-                    e.get("records_lost_is_lower_bound")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false)
-                }),
-                ambiguous: list
-                    .iter()
-                    .any(|e| e.get("ambiguous").and_then(Value::as_bool).unwrap_or(false)),
-            })
+        .filter(|p| facts.rolled_back_by(p.txn).is_none())
+        .cloned()
+        .collect()
+}
+
+/// The pending acknowledgement `t` records, if it records one.
+pub fn pending_of(t: &TxnFile) -> Option<Pending> {
+    let list = entries(t);
+    if list.is_empty() {
+        return None;
+    }
+    Some(Pending {
+        txn: t.txn,
+        paths: list
+            .iter()
+            .filter_map(|e| e.get("path").and_then(Value::as_str).map(str::to_string))
+            .collect(),
+        records_lost: list
+            .iter()
+            .filter_map(|e| e.get("records_lost").and_then(Value::as_u64))
+            .sum(),
+        records_lost_is_lower_bound: list.iter().any(|e| {
+            e.get("records_lost_is_lower_bound")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        }),
+        ambiguous: list
+            .iter()
+            .any(|e| e.get("ambiguous").and_then(Value::as_bool).unwrap_or(false)),
+    })
+}
+
+/// The transactions `t` acknowledges, when it is committed.
+pub fn acks_in(t: &TxnFile) -> Vec<u64> {
+    if t.state() != TxnState::Committed {
+        return Vec::new();
+    }
+    t.entries
+        .iter()
+        .filter_map(|e| match &e.record.body {
+            Body::Ack(a) => Some(a.txn),
+            _ => None,
         })
         .collect()
 }

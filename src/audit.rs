@@ -130,6 +130,9 @@ pub struct TxnDetail {
     pub operations: Vec<OpView>,
     /// The commit summary or abort reason.
     pub result: Option<Value>,
+    /// Where the journal holding it was moved aside by a quarantine, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
 }
 
 /// Describes transaction `id`, with a record-level diff of every JSON file it changed.
@@ -137,7 +140,33 @@ pub struct TxnDetail {
 /// # Errors
 /// [`Error::NoSuchTransaction`]; I/O errors reading the store or a file.
 pub fn show(root: &Root, layout: &Layout, journal: &Journal, id: u64) -> Result<TxnDetail> {
-    let t = journal.find(id).ok_or(Error::NoSuchTransaction(id))?;
+    if let Some(p) = journal.unread_after_damage(id) {
+        return Err(Error::JournalCorrupt {
+            file: root.display(p.file()),
+            why: format!(
+                "transaction {id} is at or after the damaged record at {}: its records cannot be trusted; {}",
+                p.location(),
+                crate::journal::quarantine_advice(root)
+            ),
+        });
+    }
+    if let Some(t) = journal.find(id) {
+        return detail(root, layout, journal, t, None);
+    }
+    let old =
+        crate::quarantine::find(root, journal.mac(), id)?.ok_or(Error::NoSuchTransaction(id))?;
+    let t = old.find(id).ok_or(Error::NoSuchTransaction(id))?;
+    let moved = t.path.parent().map(|d| d.to_string());
+    detail(root, layout, &old, t, moved)
+}
+
+fn detail(
+    root: &Root,
+    layout: &Layout,
+    journal: &Journal,
+    t: &TxnFile,
+    moved_to: Option<String>,
+) -> Result<TxnDetail> {
     let mut ops: Vec<OpView> = Vec::new();
     let mut result = None;
     for e in &t.entries {
@@ -182,6 +211,7 @@ pub fn show(root: &Root, layout: &Layout, journal: &Journal, id: u64) -> Result<
         summary: summarize(journal, t),
         operations: ops,
         result,
+        moved_to,
     })
 }
 
@@ -399,82 +429,136 @@ pub struct Unverified {
     pub key_id: Option<String>,
 }
 
-/// Verifies the chain and every backup object a remaining transaction names.
+/// A backup object one intent names, and where.
+struct ObjectRef {
+    object: Digest,
+    size: u64,
+    line: u64,
+    seq: u64,
+}
+
+/// Verifies the whole journal — every file by every reader rule, streamed, keeping only a
+/// few words per file and the objects it names — then every backup object a remaining
+/// transaction names (each decompressed in chunks, never whole), and the run record.
+/// Memory stays bounded by one file's records and one object's compressed bytes, whatever
+/// the journal's length.
 ///
 /// # Errors
-/// I/O errors while reading the store.
-pub fn verify(root: &Root, journal: &Journal) -> Result<Verification> {
+/// I/O errors while reading.
+pub fn verify(
+    root: &Root,
+    mac: &journal_format::Mac,
+    old: &[journal_format::Mac],
+) -> Result<Verification> {
+    let mut refs: Vec<Vec<ObjectRef>> = Vec::new();
+    let mut records_of = Vec::new();
+    let keys = crate::journal::Keys { own: mac, old };
+    let scanned = crate::journal::scan(root, keys, &mut |_, _, d, _| {
+        records_of.push(d.entries.len());
+        refs.push(d.entries.iter().filter_map(object_ref).collect());
+    })?;
+    let records = records_of.iter().sum();
+    let trusted = &scanned.files[..scanned.trusted.min(scanned.files.len())];
+    let a = &scanned.assessment;
     let mut v = Verification {
-        unverified: unverified(journal),
-        transactions: journal.txns.len(),
-        records: journal.txns.iter().map(|t| t.entries.len()).sum(),
+        unverified: unverified(&scanned, &records_of),
+        transactions: scanned.files.len(),
+        records,
         objects: 0,
-        problem: journal.problem.as_ref().map(Problem::describe),
-        bad_record: journal.problem.as_ref().map(bad_record),
-        torn_tail: journal.torn.as_ref().map(|t| {
-            let bytes = crate::text::count(t.len, "torn byte", "torn bytes");
-            format!("{}: {bytes} at offset {}", t.file, t.offset)
-        }),
-        pruned_through: journal.anchor.map(|c| c.through_txn),
-        leftovers: journal
-            .txns
+        problem: scanned.problem.as_ref().map(Problem::describe),
+        bad_record: scanned.problem.as_ref().map(bad_record),
+        torn_tail: None,
+        pruned_through: a.anchor.map(|c| c.through_txn),
+        leftovers: trusted
             .iter()
-            .filter(|t| journal.is_leftover(t.txn))
-            .map(|t| t.txn)
+            .map(|(_, f)| f.txn)
+            .filter(|t| a.is_leftover(*t))
             .collect(),
     };
+    if let (None, Some((path, f))) = (&v.problem, trusted.last()) {
+        v.torn_tail = f
+            .torn
+            .map(|(offset, len)| format!("{path}: {len} torn byte(s) at offset {offset}"));
+    }
     if v.problem.is_some() {
         return Ok(v);
     }
-    let store = Store::new(root);
-    let mut seen = std::collections::BTreeSet::new();
-    for t in journal.kept() {
-        for e in &t.entries {
-            let Body::Intent(i) = &e.record.body else {
-                continue;
-            };
-            let (Some(obj), Node::File { size, .. }) = (i.object, &i.before) else {
-                continue;
-            };
-            if !seen.insert(obj) {
-                continue;
-            }
-            match store.get(&obj, *size) {
-                Ok(_) => v.objects += 1,
-                Err(Error::ObjectCorrupt { sha256, why }) => {
-                    v.problem = Some(format!(
-                        "{} line {} (seq {}): backup object {sha256} is {why}",
-                        t.path, e.line, e.record.seq
-                    ));
-                    v.bad_record = Some(BadRecord {
-                        file: t.path.to_string(),
-                        line: Some(e.line),
-                        seq: Some(e.record.seq),
-                    });
-                    return Ok(v);
-                }
-                Err(e) => return Err(e),
-            }
+    verify_objects(root, trusted, &refs, &mut v)?;
+    if v.problem.is_none() {
+        if let (_, Some(why)) = crate::journal::RunRecord::load(root, mac)? {
+            v.problem = Some(format!("{}: {why}", crate::journal::RUNS_FILE));
         }
     }
     Ok(v)
 }
 
+fn object_ref(e: &journal_format::Entry) -> Option<ObjectRef> {
+    let Body::Intent(i) = &e.record.body else {
+        return None;
+    };
+    let (Some(object), Node::File { size, .. }) = (i.object, &i.before) else {
+        return None;
+    };
+    Some(ObjectRef {
+        object,
+        size: *size,
+        line: e.line,
+        seq: e.record.seq,
+    })
+}
+
+fn verify_objects(
+    root: &Root,
+    files: &[(RelPath, journal_format::FileSummary)],
+    refs: &[Vec<ObjectRef>],
+    v: &mut Verification,
+) -> Result<()> {
+    let store = Store::new(root);
+    let mut seen = std::collections::BTreeSet::new();
+    for ((path, f), refs) in files.iter().zip(refs) {
+        if v.leftovers.contains(&f.txn) {
+            continue;
+        }
+        for r in refs {
+            if !seen.insert(r.object) {
+                continue;
+            }
+            match store.verify(&r.object, r.size) {
+                Ok(()) => v.objects += 1,
+                Err(Error::ObjectCorrupt { sha256, why }) => {
+                    v.problem = Some(format!(
+                        "{path} line {} (seq {}): backup object {sha256} is {why}",
+                        r.line, r.seq
+                    ));
+                    v.bad_record = Some(BadRecord {
+                        file: path.to_string(),
+                        line: Some(r.line),
+                        seq: Some(r.seq),
+                    });
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The transactions read without their tags (before a key rotation, their key not given).
-fn unverified(journal: &Journal) -> Option<Unverified> {
-    let txns: Vec<u64> = journal.unverified().map(|t| t.txn).collect();
-    let last = *txns.last()?;
-    let records = journal.unverified().map(|t| t.entries.len()).sum();
-    let key_id = journal
-        .txns
-        .iter()
-        .filter(|t| t.verified && t.txn > last)
-        .find_map(|t| journal_format::committed_rekey(&t.entries))
-        .map(|k| k.previous.clone());
+fn unverified(scanned: &crate::journal::Scanned, records_of: &[usize]) -> Option<Unverified> {
+    scanned.unverified.last()?;
     Some(Unverified {
-        transactions: txns,
-        records,
-        key_id,
+        transactions: scanned
+            .unverified
+            .iter()
+            .filter_map(|&i| scanned.files.get(i).map(|(_, f)| f.txn))
+            .collect(),
+        records: scanned
+            .unverified
+            .iter()
+            .filter_map(|&i| records_of.get(i))
+            .sum(),
+        key_id: scanned.unverified_key_id.clone(),
     })
 }
 

@@ -311,6 +311,9 @@ pub struct Retention {
     pub warn_size: String,
     /// Prune automatically at the end of `heal` and `watch` cycles.
     pub auto: bool,
+    /// The journal keeps at most this many transactions, however young (the oldest go
+    /// first; an unacknowledged lossy salvage still stops retention).
+    pub max_transactions: u64,
 }
 
 /// A trusted symlink.
@@ -515,6 +518,7 @@ impl Default for Retention {
             older_than: "30d".into(),
             warn_size: "1GiB".into(),
             auto: true,
+            max_transactions: 10_000,
         }
     }
 }

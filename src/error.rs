@@ -92,6 +92,30 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// selfheal's own file or directory belongs to another user (a run as root left it).
+    #[error("cannot {op} `{}`: permission denied; it belongs to {owner} and this selfheal runs as uid {uid}: run `{fix}`", path.display())]
+    NotOwner {
+        /// What was being done.
+        op: IoOp,
+        /// The absolute path.
+        path: PathBuf,
+        /// Who owns it, in words.
+        owner: String,
+        /// The effective uid of this process.
+        uid: u32,
+        /// The command that gives selfheal's files back to this user.
+        fix: String,
+    },
+    /// A transaction id that does not fit a journal file name.
+    #[error("cannot begin transaction {txn}: transaction ids end at {max} (the journal file name holds 10 digits); nothing was written: {fix}")]
+    IdsExhausted {
+        /// The id that would be next.
+        txn: u64,
+        /// The last id a file name can hold.
+        max: u64,
+        /// What the operator can do.
+        fix: String,
+    },
     /// The state root does not exist (and `--init` was not given).
     #[error("state root `{}` does not exist (use --init to create it)", .0.display())]
     RootMissing(PathBuf),

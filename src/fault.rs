@@ -23,6 +23,9 @@
 //! - `created {dir, name, is_dir}` / `renamed {dir, from, to, stash}` / `removed {dir,
 //!   name, is_dir, stash, mode}`: a change to the entries of directory `dir` (relative to
 //!   the root); durable once `dir` is fsynced afterwards.
+//! - `exchanged {dir, name, to_dir, to_name}`: two directories swap places (the one
+//!   rename that crosses directories: a damaged journal moved aside); durable once both
+//!   `dir` and `to_dir` are fsynced afterwards.
 //! - `wrote {ino, size}` (the file's size before the write) / `truncated {ino, stash}` /
 //!   `attrs {ino, mode, uid, gid, mtime_sec, mtime_nsec}` (the attributes before the
 //!   change) / `xattr {ino, name, old}` (the extended attribute's value before the change,
@@ -34,8 +37,8 @@
 //! The model's assumptions, after ext4 with `data=ordered` but stricter: each object is
 //! durable only through its own fsync (no commit of one object carries another's changes
 //! along); a write is lost whole, never partly (a torn journal tail is covered separately
-//! by the reader rules); an fsync that returned success made the object durable; renames
-//! never cross directories (true of every rename selfheal makes). `Root::create` (`--init`)
+//! by the reader rules); an fsync that returned success made the object durable; a rename
+//! crosses directories only as the exchange of two directories (a journal moved aside). `Root::create` (`--init`)
 //! and reads are not recorded.
 
 use std::io;
@@ -77,6 +80,14 @@ pub(crate) enum Effect<'a> {
         dir_path: &'a Path,
         from: &'a str,
         to: &'a str,
+    },
+    /// `name` in the directory shown as `dir_path` and `to_name` in `to_dir_path` swap
+    /// places.
+    Exchanged {
+        dir_path: &'a Path,
+        name: &'a str,
+        to_dir_path: &'a Path,
+        to_name: &'a str,
     },
     /// `name` is removed from `dir`.
     Removed {

@@ -17,12 +17,17 @@ use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 mod lockfile;
+mod owner;
 mod probe;
+mod stream;
 mod sys;
+mod tree;
 mod xattr;
 
 pub use lockfile::{record_lock_held, HeldLock, TryLock, LOCK_MODE};
 pub use probe::{Capabilities, Change};
+pub use stream::{Flow, Piece};
+pub use tree::DirSig;
 pub use xattr::{kept as xattr_kept, ACL_ACCESS};
 
 /// Prefix of every temporary file selfheal creates beside a target.
@@ -558,7 +563,7 @@ impl Root {
         let path = tmp_display(rel, tmp_name);
         let dir_path = parent_display(rel);
         fault::hit(Point::Create, &path).ctx(IoOp::Create, &path)?;
-        match sys::create(dir, &dir_path, tmp_name, flags, 0o600) {
+        let fd = match sys::create(dir, &dir_path, tmp_name, flags, 0o600) {
             Err(Errno::EXIST) => {
                 // A leftover of an interrupted run with the same name: not ours to keep.
                 fault::hit(Point::Remove, &path).ctx(IoOp::Remove, &path)?;
@@ -567,7 +572,9 @@ impl Root {
                 sys::create(dir, &dir_path, tmp_name, flags, 0o600).ctx(IoOp::Create, &path)
             }
             other => other.ctx(IoOp::Create, &path),
-        }
+        }?;
+        owner::adopt(dir.as_fd(), fd.as_fd(), &path)?;
+        Ok(fd)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -682,6 +689,7 @@ impl Root {
             let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
             let fd = rustix::fs::openat(&parent, tmp_name, flags, Mode::empty())
                 .ctx(IoOp::Open, &tmp)?;
+            owner::adopt(parent.as_fd(), fd.as_fd(), &tmp)?;
             fault::hit(Point::Chmod, &tmp).ctx(IoOp::Chmod, &tmp)?;
             sys::fchmod(fd.as_fd(), mode).ctx(IoOp::Chmod, &tmp)?;
             // ORDER: the mode is durable before the name appears (POSIX promises an
@@ -713,6 +721,7 @@ impl Root {
         fault::hit(Point::Mkdir, disp).ctx(IoOp::Mkdir, disp)?;
         sys::mkdir(&parent, &parent_path, rel.file_name(), mode).ctx(IoOp::Mkdir, disp)?;
         let fd = self.open_dir_raw(Some(rel)).ctx(IoOp::Open, disp)?;
+        owner::adopt(parent.as_fd(), fd.as_fd(), disp)?;
         fault::hit(Point::Chmod, disp).ctx(IoOp::Chmod, disp)?;
         sys::fchmod(fd.as_fd(), mode).ctx(IoOp::Chmod, disp)?;
         // ORDER: the mode (which the umask may have narrowed at mkdir) is durable first.
@@ -794,6 +803,7 @@ impl Root {
         let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = sys::create(&dir, &parent_display(rel), rel.file_name(), flags, mode)
             .ctx(IoOp::Create, disp)?;
+        owner::adopt(dir.as_fd(), fd.as_fd(), disp)?;
         fault::hit(Point::Chmod, disp).ctx(IoOp::Chmod, disp)?;
         sys::fchmod(fd.as_fd(), mode).ctx(IoOp::Chmod, disp)?;
         Ok(AppendFile {
@@ -849,6 +859,7 @@ impl Root {
             Err(Errno::NOENT) => {
                 match sys::create(&dir, &parent_display(rel), name, flags, mode) {
                     Ok(fd) => {
+                        owner::adopt(dir.as_fd(), fd.as_fd(), disp)?;
                         fault::hit(Point::Chmod, disp).ctx(IoOp::Chmod, disp)?;
                         sys::fchmod(fd.as_fd(), mode).ctx(IoOp::Chmod, disp)?;
                         Ok(fd)

@@ -168,7 +168,10 @@ pub fn bootstrap(root: &Root) -> Result<Vec<RelPath>> {
     ] {
         let rel = RelPath::new(dir)?;
         // The journal and object directories are selfheal's internals: not reported.
-        if root.ensure_dir(&rel, mode)? && (dir == "logs" || dir == BACKUPS_DIR) {
+        let made = root
+            .ensure_dir(&rel, mode)
+            .map_err(|e| root.explain_denied(e))?;
+        if made && (dir == "logs" || dir == BACKUPS_DIR) {
             created.push(rel);
         }
     }
@@ -219,7 +222,8 @@ pub fn heal(opts: &Options) -> Result<Report> {
     let mode = resolved.choice;
     let boot = bootstrap(&s.root)?;
     let _lock = lock::acquire(&s.root, opts.lock_timeout)?;
-    let mut journal = Journal::load(&s.root, s.mac.clone())?;
+    let positions = crate::repeat::positions(&s.layout);
+    let mut journal = Journal::load_for_run(&s.root, s.mac.clone(), &positions)?;
     if let Some(f) = defer_recovery(&s, &journal, mode)? {
         return Ok(blocked(mode, f, None));
     }
@@ -229,6 +233,8 @@ pub fn heal(opts: &Options) -> Result<Report> {
         Ok(r) => r,
         Err(report) => return Ok(alerted(&s, report)),
     };
+    // ORDER: before any bot lock file is created, so a journal out of ids writes nothing.
+    journal.check_room(&s.root)?;
     let before = locked::before_plan(&s, &mut locks, deadline)?;
     let ctx = s.ctx(
         &journal,
@@ -308,28 +314,53 @@ fn commit_heal(
     run: HealRun,
     locks: BotLocks,
 ) -> Result<Report> {
-    let meta = TxnMeta {
+    let cap = s.layout.max_file_size;
+    let meta = || TxnMeta {
         command: "heal",
         mode: Some(mode.mode.to_string()),
         rollback_of: None,
     };
-    let mut txn = engine::begin(&s.root, journal, meta, &planned.ops, s.layout.max_file_size)?;
-    txn.under_bot_locks(locks.guarding(&s.layout, &planned.ops));
-    let results = txn.apply(&planned.ops)?;
+    // A run with nothing to apply begins a transaction only once it is known to decide
+    // something else than the newest run (`repeat`).
+    let mut txn = match planned.ops.is_empty() {
+        true => None,
+        false => Some(engine::begin(&s.root, journal, meta(), &planned.ops, cap)?),
+    };
+    if let Some(t) = &mut txn {
+        t.under_bot_locks(locks.guarding(&s.layout, &planned.ops));
+    }
+    let results = match &mut txn {
+        Some(t) => t.apply(&planned.ops)?,
+        None => Vec::new(),
+    };
     // ORDER: detection sees the applied state and runs before the commit, so the commit
     // summary records the criticals; alerts follow the commit to name its id.
+    let id = txn
+        .as_ref()
+        .map_or_else(|| journal.next_txn(), engine::Txn::id);
     let mut ctx = s.ctx(journal, mode, (Phase::Startup, run.accept_loss), &run.known);
-    ctx.txn = Some(txn.id());
+    ctx.txn = Some(id);
     let detection = detect_after(&ctx, &mut planned, Some(&results));
-    let measured = measure(&s.root);
+    let measured = measure(&s.root, journal);
     let history = History::default();
-    predict_applied(&ctx, &mut planned, measured, (txn.id(), &results), &history);
+    predict_applied(&ctx, &mut planned, measured, (id, &results), &history);
     let mut report = assemble(s, journal, mode, &planned, Some(&results), &run.boot, false);
     report.recovery = run.rec_report;
     let batch = Batch::prepare(&s.root, &s.layout, &report.findings, mode.mode);
     report.alerts_suppressed = batch.suppressed;
     let salvaged = applied_salvages(&planned, &results);
     let summary = summary(&report, &detection, &salvaged, run.started, measured);
+    let txn = match txn {
+        Some(t) => t,
+        None => {
+            let (m, r) = (mode.mode, &mut report);
+            if crate::repeat::record(s, journal, m, &summary, measured, run.started, r)? {
+                send_alerts(s, &batch, None, &mut report);
+                return Ok(report);
+            }
+            engine::begin(&s.root, journal, meta(), &[], cap)?
+        }
+    };
     let id = txn.commit(journal, summary)?;
     // ORDER: the bot's locks are released only once the transaction has committed.
     drop(locks);
@@ -351,7 +382,7 @@ pub(crate) struct Applied<'a> {
 
 /// What the predictions measure now: free bytes where the backups live and their size
 /// (each `None` when it cannot be measured, e.g. before the first heal).
-pub(crate) fn measure(root: &Root) -> Measured {
+pub(crate) fn measure(root: &Root, journal: &Journal) -> Measured {
     let backups = RelPath::new(BACKUPS_DIR).ok();
     let present = backups
         .as_ref()
@@ -361,7 +392,7 @@ pub(crate) fn measure(root: &Root) -> Measured {
     }
     Measured {
         disk_free: root.available_space(backups.as_ref()).ok(),
-        backups_bytes: prune::backups_size(root).ok(),
+        backups_bytes: journal.backups_size(root).ok(),
     }
 }
 
@@ -563,12 +594,15 @@ fn inspect(opts: &Options, _as_heal: bool) -> Result<Report> {
     let s = Session::open(opts, false)?;
     let resolved = mode_of(&s, opts);
     let mode = resolved.choice;
-    let journal = Journal::load(&s.root, s.mac.clone())?;
+    let _shared = lock::acquire_shared(&s.root, opts.lock_timeout)?;
+    let positions = crate::repeat::positions(&s.layout);
+    let journal = Journal::load_for_run(&s.root, s.mac.clone(), &positions)?;
     if let Some(p) = &journal.problem {
         if let journal::Problem::Version { .. } = p {
             return Err(p.to_error(&s.root));
         }
-        return Ok(blocked(mode, journal_finding(&p.describe()), None));
+        let why = p.describe_with_advice(&s.root);
+        return Ok(blocked(mode, journal_finding(&why), None));
     }
     let deadline = s.bot_lock_deadline();
     let mut locks = BotLocks::default();
@@ -586,7 +620,13 @@ fn inspect(opts: &Options, _as_heal: bool) -> Result<Report> {
     locked::after_plan(&s, &mut planned, &mut locks, busy, mode.mode, false)?;
     pending_recovery(&s, &journal, &mut planned)?;
     detect_after(&ctx, &mut planned, None);
-    let predicted = predictions(&ctx, &planned, measure(&s.root), None, &History::default());
+    let predicted = predictions(
+        &ctx,
+        &planned,
+        measure(&s.root, &journal),
+        None,
+        &History::default(),
+    );
     planned.findings.extend(predicted);
     let boot = missing_bootstrap(&s.root)?;
     let mut report = assemble(&s, &journal, mode, &planned, None, &boot, true);
@@ -963,9 +1003,11 @@ pub fn prune(
     let s = Session::open(opts, false)?;
     let (_lock, mut journal) = locked_and_recovered(&s, opts)?;
     let configured = prune::Policy::of(&s.layout);
+    let keep = keep.unwrap_or(configured.keep);
     let policy = prune::Policy {
-        keep: keep.unwrap_or(configured.keep),
+        keep,
         older_than: older_than.unwrap_or(configured.older_than),
+        max_transactions: configured.max_transactions.max(keep),
     };
     prune::run(
         &s.root,
@@ -1005,6 +1047,7 @@ pub fn rollback(opts: &Options, txn: u64, force: bool) -> Result<RollbackReport>
     refuse_while_bot_runs(&s, txn, force)?;
     let cap = s.layout.max_file_size;
     if opts.dry_run {
+        let _shared = lock::acquire_shared(&s.root, opts.lock_timeout)?;
         let journal = Journal::load(&s.root, s.mac.clone())?;
         let plan = rollback::plan(&s.root, &journal, txn, force, cap, &s.hints)?;
         return Ok(rollback_report(&plan, None, None));

@@ -1,27 +1,49 @@
-//! The engine's side of the journal: reading every transaction file under
-//! `logs/backups/journal/`, checking each against the reader rules and the chain, cutting a
-//! torn tail (after saving it aside), and appending records for a new transaction. Encoding,
-//! framing and the rules themselves live in `journal-format` (see its SPEC.md); this module
-//! adds only file handling.
+//! The engine's side of the journal: reading the transaction files under
+//! `logs/backups/journal/` by the reader rules (`journal-format`, its SPEC.md; each file
+//! streamed with bounded memory), the index that lets a run read only the newest file
+//! (`index`), the facts the startup checks take from the history (`facts`), the run record
+//! of runs that wrote no transaction (`runs`), cutting a torn tail after saving a bounded
+//! part of it (`torn`), and appending the records of a new transaction. Encoding, framing
+//! and the rules themselves live in `journal-format`; this module adds only file handling.
+
+mod facts;
+mod index;
+pub(crate) mod meta;
+mod read;
+mod runs;
+mod torn;
+
+pub use facts::{decision_key, Decision, Facts, Known};
+pub use index::{FULL_VERIFY_S, INDEX_FILE, SETTLE_NS};
+pub use meta::META_DIR;
+pub use read::{entries_up_to_damage, scan, scan_dir, Keys, OnFile, Scanned};
+pub use runs::{RunRecord, RUNS_FILE};
+pub use torn::TORN_KEEP;
 
 use crate::error::{Error, Result};
-use crate::fsx::{AppendFile, Kind, Read_, Root};
+use crate::fsx::{AppendFile, Root};
 use crate::paths::RelPath;
 use journal_format::{
-    self as jf, Body, Chain, Checkpoint, Digest, Entry, FileDecode, Header, Mac, MacKind, Record,
-    Tail, TxnState,
+    self as jf, Body, Checkpoint, Digest, Entry, Header, Mac, Record, Tail, TxnState,
 };
 
-/// The directory holding selfheal's own state (backups, journal, torn tails) in the
-/// subdirectories [`OWN_DIRS`]. It is shared: the bot keeps its own rolling backups in it,
-/// which selfheal never changes, counts or reports.
+/// The directory of selfheal's own state (backups, journal, torn tails).
 pub const BACKUPS_DIR: &str = "logs/backups";
 /// The journal directory.
 pub const JOURNAL_DIR: &str = "logs/backups/journal";
 /// Where torn journal tails are saved.
 pub const TORN_DIR: &str = "logs/backups/torn";
-/// selfheal's own subdirectories of [`BACKUPS_DIR`]: everything it owns there.
-pub const OWN_DIRS: [&str; 3] = [JOURNAL_DIR, crate::store::OBJECTS_DIR, TORN_DIR];
+/// Where damaged journals are moved aside, one directory each.
+pub const QUARANTINE_DIR: &str = "logs/backups/quarantine";
+/// selfheal's own subdirectories of [`BACKUPS_DIR`]: everything it owns there (the bot
+/// keeps its own files beside them).
+pub const OWN_DIRS: [&str; 5] = [
+    JOURNAL_DIR,
+    crate::store::OBJECTS_DIR,
+    TORN_DIR,
+    META_DIR,
+    QUARANTINE_DIR,
+];
 
 /// One transaction file, decoded.
 #[derive(Debug, Clone)]
@@ -34,8 +56,8 @@ pub struct TxnFile {
     pub entries: Vec<Entry>,
     /// How it ends.
     pub tail: Tail,
-    /// Whether its tags were verified; `false` for a file tagged with an earlier journal key
-    /// that was not given (read without its tags, SPEC.md, "Reader rules", rule 7).
+    /// Whether its tags were verified (false: tagged with an earlier journal key that was
+    /// not given, read without its tags; only before a key rotation).
     pub verified: bool,
 }
 
@@ -93,7 +115,7 @@ impl Problem {
         match self {
             Problem::Corrupt { file, .. } => Error::JournalCorrupt {
                 file: root.display(file),
-                why: self.what(),
+                why: format!("{}; {}", self.what(), quarantine_advice(root)),
             },
             Problem::Version { file, version } => Error::JournalVersion {
                 file: root.display(file),
@@ -121,12 +143,46 @@ impl Problem {
 
     /// One line for reports: the file, then the record and what failed.
     pub fn describe(&self) -> String {
+        format!("{}: {}", self.file(), self.what())
+    }
+
+    /// [`Problem::describe`] and, for damage, how to get out of it.
+    pub fn describe_with_advice(&self, root: &Root) -> String {
         match self {
-            Problem::Corrupt { file, .. } | Problem::Version { file, .. } => {
-                format!("{file}: {}", self.what())
-            }
+            Problem::Corrupt { .. } => format!("{}; {}", self.describe(), quarantine_advice(root)),
+            Problem::Version { .. } => self.describe(),
         }
     }
+
+    /// The file at fault.
+    pub fn file(&self) -> &RelPath {
+        match self {
+            Problem::Corrupt { file, .. } | Problem::Version { file, .. } => file,
+        }
+    }
+
+    /// Where the problem is, as `file:line` when one line is at fault.
+    pub fn location(&self) -> String {
+        match self {
+            Problem::Corrupt {
+                file,
+                line: Some(l),
+                ..
+            } => format!("{file}:line {l}"),
+            _ => self.file().to_string(),
+        }
+    }
+}
+
+/// The command that moves a damaged journal aside, for messages.
+pub fn quarantine_advice(root: &Root) -> String {
+    let abs = root
+        .canonical_path()
+        .unwrap_or_else(|_| root.path().to_path_buf());
+    format!(
+        "run `selfheal --root {} journal quarantine` to move the damaged journal aside and start a new one",
+        abs.display()
+    )
 }
 
 /// A torn tail found at the end of the newest file.
@@ -142,49 +198,85 @@ pub struct Torn {
     pub saved_to: Option<RelPath>,
 }
 
-/// The whole journal as read from disk.
+/// How a journal was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Every transaction file, by every reader rule.
+    Full,
+    /// The index and the newest file only (`txns` holds that file alone).
+    Index,
+}
+
+/// The journal as read from disk.
 #[derive(Debug)]
 pub struct Journal {
-    /// Every transaction file that could be read, oldest first.
+    /// Every transaction file that could be read and trusted, oldest first (with
+    /// [`Source::Index`], only the newest).
     pub txns: Vec<TxnFile>,
     /// The first reason the journal cannot be trusted, if any.
     pub problem: Option<Problem>,
     /// A torn tail on the newest file.
     pub torn: Option<Torn>,
-    /// Files whose names are not transaction files (reported, never touched).
-    pub strays: Vec<String>,
-    /// The newest committed checkpoint: transactions up to its `through_txn` were pruned,
-    /// and any of their files still present are leftovers outside the chain.
+    /// The anchor: the newest committed checkpoint or quarantine record. Transactions up to
+    /// its `through_txn` are not in the chain, and any of their files still present are
+    /// leftovers.
     pub anchor: Option<Checkpoint>,
-    chain: Chain,
+    /// Every transaction id named in the journal directory, read or not (full reads only).
+    pub ids: Vec<u64>,
+    /// What the startup checks read from the history.
+    pub facts: Facts,
+    /// The runs that wrote no transaction.
+    pub runs: RunRecord,
+    /// Why the run record cannot be read, when it cannot.
+    pub runs_damaged: Option<String>,
+    /// How it was read.
+    pub source: Source,
+    head: (u64, Digest),
+    newest: Option<u64>,
+    journal_bytes: Option<u64>,
+    positions: Vec<String>,
+    settle: Option<index::Index>,
     mac: Mac,
-    old_macs: Vec<Mac>,
+}
+
+/// Reads the key file and builds the journal's tag algorithm.
+///
+/// # Errors
+/// [`Error::Config`] when a configured key file cannot be read or is empty.
+pub fn mac_from_key_file(key_file: Option<&std::path::Path>) -> Result<Mac> {
+    let Some(path) = key_file else {
+        return Ok(Mac::Sha256);
+    };
+    let key = crate::config::read_regular(path, crate::config::MAX_CONFIG_SIZE).map_err(|e| {
+        Error::Config {
+            file: path.to_path_buf(),
+            key: "journal_key_file".into(),
+            why: format!("cannot read the key: {e}"),
+        }
+    })?;
+    if key.is_empty() {
+        return Err(Error::Config {
+            file: path.to_path_buf(),
+            key: "journal_key_file".into(),
+            why: "the key file is empty".into(),
+        });
+    }
+    Ok(Mac::HmacSha256(key))
 }
 
 fn journal_dir() -> RelPath {
     RelPath::new(JOURNAL_DIR).unwrap_or_else(|_| std::process::abort())
 }
 
-/// One file as read in the first pass, with the key that verified it (`None`: read without
-/// its tags).
-struct Decoded {
-    txn: u64,
-    path: RelPath,
-    file: FileDecode,
-    mac: Option<Mac>,
-}
-
 impl Journal {
-    /// Reads and checks every transaction file. Damage is recorded in `problem`, not
-    /// returned as an error, so read-only commands can still show what is there.
-    ///
-    /// Two passes (SPEC.md, "Reader rules"): every file is decoded first, so the newest
-    /// committed checkpoint is known before the chain is walked from it.
+    /// Reads and checks every transaction file (and the run record). Damage is recorded in
+    /// `problem`, not returned as an error, so read-only commands can still show what is
+    /// there.
     ///
     /// # Errors
     /// I/O errors reading the journal directory or a file.
     pub fn load(root: &Root, mac: Mac) -> Result<Journal> {
-        Journal::load_with_old_keys(root, mac, Vec::new())
+        Journal::load_full(root, mac, &[])
     }
 
     /// [`Journal::load`], also verifying files tagged with the earlier journal keys `old`
@@ -193,252 +285,147 @@ impl Journal {
     ///
     /// # Errors
     /// I/O errors reading the journal directory or a file.
-    pub fn load_with_old_keys(root: &Root, mac: Mac, old: Vec<Mac>) -> Result<Journal> {
-        let mut j = Journal {
-            txns: Vec::new(),
-            problem: None,
-            torn: None,
-            strays: Vec::new(),
-            anchor: None,
-            chain: Chain::new(),
-            mac,
-            old_macs: old,
-        };
-        let mut decoded = j.decode_all(root)?;
-        j.check_rotation(&mut decoded);
-        j.anchor = jf::prune_anchor(decoded.iter().map(|d| d.file.entries.as_slice()));
-        j.chain = j.anchor.as_ref().map_or_else(Chain::new, Chain::anchored);
-        let count = decoded.len();
-        for (i, d) in decoded.into_iter().enumerate() {
-            if !j.take_file(d, i + 1 == count) {
-                break;
-            }
+    pub fn load_with_old_keys(root: &Root, mac: Mac, old: &[Mac]) -> Result<Journal> {
+        Journal::read_dir(root, &journal_dir(), Keys { own: &mac, old }, &[])
+    }
+
+    /// Reads the journal for a run (`heal`, `check`, a `watch` cycle): from its index and
+    /// newest file when the index holds (SPEC.md section 11), else in full; `positions` are
+    /// the layout's positions files (what the facts track).
+    ///
+    /// # Errors
+    /// I/O errors reading the journal directory or a file.
+    pub fn load_for_run(root: &Root, mac: Mac, positions: &[String]) -> Result<Journal> {
+        let now = chrono::Utc::now();
+        if let Some(mut j) = index::open(root, &mac, positions, now)? {
+            (j.runs, j.runs_damaged) = RunRecord::load(root, &mac)?;
+            tracing::debug!(
+                "journal read from its index and newest file (transaction {})",
+                j.next_txn().saturating_sub(1)
+            );
+            return Ok(j);
         }
+        let sig = root
+            .dir_signature(&journal_dir())
+            .map_err(|e| root.explain_denied(e))?;
+        let mut j = Journal::load_full(root, mac, positions)?;
+        j.settle = index::prepare(root, &j, sig, now);
+        tracing::debug!(
+            "journal read in full ({} transaction file(s)){}",
+            j.ids.len(),
+            if j.settle.is_some() {
+                "; an index is due"
+            } else {
+                ""
+            }
+        );
         Ok(j)
     }
 
-    /// First pass: decodes every transaction file in id order, up to the first one that
-    /// cannot be decoded (recorded as the problem).
-    fn decode_all(&mut self, root: &Root) -> Result<Vec<Decoded>> {
-        let dir = journal_dir();
-        let mut ids = Vec::new();
-        for e in root.list(Some(&dir))? {
-            match jf::parse_file_name(&e.name) {
-                Some(t) => ids.push((t, e.kind)),
-                None if e.name.starts_with(crate::fsx::TMP_PREFIX) => {}
-                None => self.strays.push(e.name),
-            }
-        }
-        ids.sort_unstable_by_key(|(t, _)| *t);
-        let mut keyed = false;
-        let mut out = Vec::new();
-        for (txn, kind) in ids {
-            let path = dir.join(&jf::file_name(txn))?;
-            if kind != Kind::File {
-                // Not ours: selfheal only ever creates regular files there, and could
-                // neither read nor replace it (the next transaction would need its name).
-                let why = "not a regular file (a directory, FIFO or symlink has its name)";
-                self.fail(path, None, None, why.into());
-                break;
-            }
-            let bytes = match root.read(&path, u64::MAX)? {
-                Read_::File(b, _) => b,
-                _ => continue,
-            };
-            let Some(mac) = self.file_mac(&path, &bytes, &mut keyed) else {
-                break;
-            };
-            let (file, mac) = self.decode_keyed(&bytes, mac, txn);
-            if let Some(err) = &file.error {
-                self.problem = Some(match err.kind {
-                    jf::ErrorKind::UnknownVersion(version) => Problem::Version {
-                        file: path,
-                        version,
-                    },
-                    _ => Problem::Corrupt {
-                        file: path,
-                        line: Some(err.line),
-                        seq: err.seq,
-                        why: err.kind.to_string(),
-                    },
-                });
-                break;
-            }
-            out.push(Decoded {
+    /// Reads every transaction file, by every rule, with the facts of `positions`.
+    ///
+    /// # Errors
+    /// I/O errors reading the journal directory or a file.
+    pub fn load_full(root: &Root, mac: Mac, positions: &[String]) -> Result<Journal> {
+        Journal::load_dir(root, &journal_dir(), mac, positions)
+    }
+
+    /// Reads the journal directory `dir` (the live one, or one moved aside), read-only.
+    ///
+    /// # Errors
+    /// I/O errors reading the directory or a file.
+    pub fn load_dir(root: &Root, dir: &RelPath, mac: Mac, positions: &[String]) -> Result<Journal> {
+        Journal::read_dir(root, dir, Keys::own(&mac), positions)
+    }
+
+    fn read_dir(
+        root: &Root,
+        dir: &RelPath,
+        keys: Keys<'_>,
+        positions: &[String],
+    ) -> Result<Journal> {
+        let mac = keys.own.clone();
+        let mut txns = Vec::new();
+        let scanned = read::scan_dir(root, dir, keys, &mut |path, txn, d, verified| {
+            txns.push(TxnFile {
                 txn,
                 path,
-                file,
-                mac,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Decodes one file with `mac` (what its header declares and the configuration allows);
-    /// a keyed file whose tags do not verify under the configured key is tried with the
-    /// earlier keys, else read without its tags. Returns the key that verified it.
-    fn decode_keyed(&self, bytes: &[u8], mac: Mac, txn: u64) -> (FileDecode, Option<Mac>) {
-        if mac.kind() != MacKind::HmacSha256 {
-            return (jf::decode_file(bytes, &mac, Some(txn)), Some(mac));
-        }
-        let mut ring = vec![mac];
-        ring.extend(self.old_macs.iter().cloned());
-        let (file, used) = jf::decode_file_with_ring(bytes, &ring, Some(txn));
-        (file, used.and_then(|i| ring.get(i).cloned()))
-    }
-
-    /// Rule 7 of SPEC.md: files read without their tags must come before a rotation to a
-    /// key that verifies; the first file breaking it is the problem, and nothing from it on
-    /// is taken.
-    fn check_rotation(&mut self, decoded: &mut Vec<Decoded>) {
-        let files: Vec<(Option<&Mac>, &[Entry])> = decoded
+                entries: d.entries,
+                tail: d.tail,
+                verified,
+            })
+        })?;
+        txns.truncate(scanned.trusted);
+        let (runs, runs_damaged) = RunRecord::load(root, &mac)?;
+        let anchor = scanned.assessment.anchor;
+        let leftover = |t: &TxnFile| anchor.is_some_and(|c| t.txn <= c.through_txn);
+        let finished = txns
             .iter()
-            .map(|d| (d.mac.as_ref(), d.file.entries.as_slice()))
-            .collect();
-        let (index, line, why) = match jf::check_keys(&files) {
-            Ok(()) => return,
-            Err(jf::KeyError::Unverified { index }) => {
-                let why = decoded.get(index).map(|d| self.unverified_why(d));
-                (index, Some(1), why.unwrap_or_default())
-            }
-            Err(e @ jf::KeyError::WrongKeyId { index, .. }) => {
-                let line = decoded.get(index).and_then(|d| {
-                    d.file.entries.iter().find_map(|x| match x.record.body {
-                        Body::Rekey(_) => Some(x.line),
-                        _ => None,
-                    })
-                });
-                (index, line, e.to_string())
-            }
-        };
-        let Some(d) = decoded.get(index) else {
+            .filter(|t| !leftover(t) && t.state() != TxnState::Unfinished);
+        let facts = Facts::of(finished, positions);
+        Ok(Journal {
+            torn: scanned.torn(&txns),
+            head: scanned.assessment.head.unwrap_or((0, Digest::GENESIS)),
+            newest: scanned.ids.last().copied(),
+            journal_bytes: None,
+            ids: scanned.ids,
+            problem: scanned.problem,
+            anchor,
+            txns,
+            facts,
+            runs,
+            runs_damaged,
+            source: Source::Full,
+            positions: positions.to_vec(),
+            settle: None,
+            mac,
+        })
+    }
+
+    /// Writes the index this run's full read prepared, once the run leaves the journal as
+    /// it read it (a run that appended a transaction has changed the directory: its index
+    /// would be stale at once). Failing to write it costs only the next run's speed.
+    pub fn settle_index(&mut self, root: &Root) {
+        let Some(idx) = self.settle.take() else {
             return;
         };
-        let seq = d.file.entries.first().map(|e| e.record.seq);
-        self.problem = Some(Problem::Corrupt {
-            file: d.path.clone(),
-            line,
-            seq,
-            why,
-        });
-        decoded.truncate(index);
-    }
-
-    /// Why a file read without its tags cannot be taken: its first line fails its tag under
-    /// the configured key; when the file is itself a rotation, which key it names.
-    fn unverified_why(&self, d: &Decoded) -> String {
-        match jf::committed_rekey(&d.file.entries) {
-            Some(k) => format!(
-                "checksum mismatch: transaction {} rotated the journal key to key id {}, but journal_key_file holds key id {} (set journal_key_file to the key selfheal journal rekey was given)",
-                d.txn,
-                k.key_id,
-                self.mac.key_id()
-            ),
-            None => "checksum mismatch".into(),
-        }
-    }
-
-    /// The tag algorithm of one file, or `None` (with the problem recorded) when the file's
-    /// declaration is not acceptable.
-    fn file_mac(&mut self, path: &RelPath, bytes: &[u8], keyed: &mut bool) -> Option<Mac> {
-        let why = match (jf::declared_mac(bytes), &self.mac) {
-            (Some(MacKind::Sha256), Mac::HmacSha256(_)) if *keyed => {
-                "an unkeyed file follows keyed ones (downgrade)"
-            }
-            (Some(MacKind::Sha256), _) => return Some(Mac::Sha256),
-            (Some(MacKind::HmacSha256), Mac::Sha256) => {
-                "the journal is keyed but no journal_key_file is configured"
-            }
-            (Some(MacKind::HmacSha256), m) => {
-                *keyed = true;
-                return Some(m.clone());
-            }
-            (None, m) => return Some(m.clone()),
-        };
-        self.fail(path.clone(), Some(1), None, why.into());
-        None
-    }
-
-    /// Second pass over one decoded file: grammar, the chain (unless it is a pruned
-    /// leftover), tail and unfinished rules. Returns false once a problem stops the walk.
-    fn take_file(&mut self, d: Decoded, last: bool) -> bool {
-        let Decoded {
-            txn,
-            path,
-            file,
-            mac,
-        } = d;
-        let records: Vec<Record> = file.entries.iter().map(|e| e.record.clone()).collect();
-        if let Err(e) = jf::view(&records) {
-            let line = file
-                .entries
-                .iter()
-                .find(|x| x.record.seq == e.seq)
-                .map(|x| x.line);
-            return self.fail(path, line, Some(e.seq), e.why);
-        }
-        if !self.is_leftover(txn) {
-            for entry in &file.entries {
-                if let Err(e) = self.chain.push(entry) {
-                    return self.fail(
-                        path,
-                        Some(entry.line),
-                        Some(entry.record.seq),
-                        e.to_string(),
-                    );
-                }
-            }
-        }
-        if let Tail::Torn { offset, len } = file.tail {
-            if !last {
-                let why = format!("torn record at byte {offset} in a file that is not the newest");
-                return self.fail(path, None, None, why);
-            }
-            self.torn = Some(Torn {
-                file: path.clone(),
-                offset,
-                len,
-                saved_to: None,
-            });
-        }
-        let t = TxnFile {
-            txn,
-            path,
-            entries: file.entries,
-            tail: file.tail,
-            verified: mac.is_some(),
-        };
-        let unfinished = !last && t.state() == TxnState::Unfinished;
-        let p = t.path.clone();
-        self.txns.push(t);
-        if unfinished {
-            return self.fail(
-                p,
-                None,
-                None,
-                "an unfinished transaction is followed by another".into(),
+        if let Err(e) = index::write(root, &self.mac, &idx) {
+            tracing::warn!(
+                "cannot write the journal index: {}",
+                crate::engine::error_chain(&e)
             );
         }
-        true
     }
 
-    fn fail(&mut self, file: RelPath, line: Option<u64>, seq: Option<u64>, why: String) -> bool {
-        self.problem = Some(Problem::Corrupt {
-            file,
-            line,
-            seq,
-            why,
-        });
-        false
+    /// The size of `logs/backups/` (for the predictions and the size warning). With its
+    /// index, the journal's own subtrees are not walked: they have not changed since the
+    /// index recorded their size.
+    ///
+    /// # Errors
+    /// I/O errors listing or reading metadata.
+    pub fn backups_size(&self, root: &Root) -> Result<u64> {
+        match self.journal_bytes {
+            Some(cached) => {
+                Ok(cached
+                    .saturating_add(crate::prune::own_size(root, &crate::prune::JOURNAL_TREES)?))
+            }
+            None => crate::prune::backups_size(root),
+        }
     }
 
-    /// Whether transaction `txn` was pruned by a committed checkpoint (its file, if still
-    /// present, is a leftover of an interrupted prune, outside the chain).
+    /// Whether transaction `txn` is not in the chain: pruned (its file, if still present,
+    /// is a leftover of an interrupted prune) or moved aside by a quarantine.
     pub fn is_leftover(&self, txn: u64) -> bool {
         self.anchor.is_some_and(|c| txn <= c.through_txn)
     }
 
-    /// The transactions that stand: every transaction read except pruned leftovers.
+    /// The transactions read without their tags (tagged with an earlier journal key that
+    /// was not given): all older than the newest key rotation.
+    pub fn unverified(&self) -> impl Iterator<Item = &TxnFile> {
+        self.txns.iter().filter(|t| !t.verified)
+    }
+
+    /// The transactions that stand: every transaction read except leftovers.
     pub fn kept(&self) -> impl Iterator<Item = &TxnFile> {
         self.txns.iter().filter(|t| !self.is_leftover(t.txn))
     }
@@ -447,22 +434,41 @@ impl Journal {
     /// files, and takes the checkpoint as the anchor.
     pub fn forget_pruned(&mut self, checkpoint: Checkpoint) {
         self.txns.retain(|t| t.txn > checkpoint.through_txn);
+        self.ids.retain(|t| *t > checkpoint.through_txn);
         self.anchor = Some(checkpoint);
+        self.facts = Facts::of(
+            self.txns
+                .iter()
+                .filter(|t| t.state() != TxnState::Unfinished),
+            &self.positions,
+        );
     }
 
     /// The seq and tag the next record chains to.
     pub fn head(&self) -> (u64, Digest) {
-        self.chain.head().unwrap_or((0, Digest::GENESIS))
+        self.head
     }
 
-    /// The id the next transaction gets.
+    /// The id the next transaction gets (it may not fit a file name: [`Journal::begin`]
+    /// refuses it then).
     pub fn next_txn(&self) -> u64 {
-        self.txns.last().map_or(1, |t| t.txn + 1)
+        match (self.newest, self.anchor) {
+            (Some(n), _) => n.saturating_add(1),
+            (None, Some(c)) => c.through_txn.saturating_add(1),
+            (None, None) => 1,
+        }
     }
 
     /// The transaction `txn`, if present.
     pub fn find(&self, txn: u64) -> Option<&TxnFile> {
         self.txns.iter().find(|t| t.txn == txn)
+    }
+
+    /// Why transaction `txn`, whose file is in the journal directory, was not read: it is
+    /// at or after the damaged record. `None` when it was read or has no file.
+    pub fn unread_after_damage(&self, txn: u64) -> Option<&Problem> {
+        let p = self.problem.as_ref()?;
+        (self.find(txn).is_none() && self.ids.contains(&txn)).then_some(p)
     }
 
     /// The newest transaction, if it is unfinished.
@@ -477,60 +483,51 @@ impl Journal {
         &self.mac
     }
 
-    /// The transactions read without their tags (tagged with an earlier journal key that
-    /// was not given): all older than the newest key rotation.
-    pub fn unverified(&self) -> impl Iterator<Item = &TxnFile> {
-        self.txns.iter().filter(|t| !t.verified)
+    /// The positions files the facts track.
+    pub fn positions(&self) -> &[String] {
+        &self.positions
     }
 
-    /// Saves a torn tail under `logs/backups/torn/` and cuts it from the journal file, so the
-    /// file ends on its last good record again.
+    /// Refuses when the next transaction's id would not fit a file name, before a command
+    /// writes anything.
     ///
     /// # Errors
-    /// I/O errors; the tail stays in place if saving it failed.
-    pub fn repair_torn_tail(&mut self, root: &Root) -> Result<()> {
-        let Some(torn) = self.torn.as_mut() else {
-            return Ok(());
-        };
-        if torn.saved_to.is_some() {
+    /// [`Error::IdsExhausted`], naming the way out.
+    pub fn check_room(&self, root: &Root) -> Result<()> {
+        let txn = self.next_txn();
+        if jf::fits(txn) {
             return Ok(());
         }
-        let bytes = match root.read(&torn.file, u64::MAX)? {
-            Read_::File(b, _) => b,
-            _ => return Ok(()),
-        };
-        let start = usize::try_from(torn.offset).unwrap_or(usize::MAX);
-        let tail = bytes.get(start..).unwrap_or_default();
-        let dir = RelPath::new(TORN_DIR)?;
-        root.ensure_dir(&dir, 0o700)?;
-        let name = format!("{}.{}.torn", torn.file.file_name(), now_nanos());
-        let saved = dir.join(&name)?;
-        let mut f = root.create_append(&saved, 0o600)?;
-        f.append_sync(tail)?;
-        root.sync_dir(&dir)?;
-        root.truncate(&torn.file, torn.offset)?;
-        torn.saved_to = Some(saved);
-        Ok(())
+        Err(Error::IdsExhausted {
+            txn,
+            max: jf::MAX_TXN,
+            fix: quarantine_advice(root),
+        })
     }
 
     /// Starts transaction `self.next_txn()`: creates its file and writes the header and
     /// `begin` durably (file and directory).
     ///
     /// # Errors
-    /// I/O errors; a journal with a problem is refused.
+    /// I/O errors; a journal with a problem is refused; an id past the last one a file
+    /// name holds is refused before anything is written.
     pub fn begin(&mut self, root: &Root, begin: jf::Begin) -> Result<Writer> {
         if let Some(p) = &self.problem {
             return Err(p.to_error(root));
         }
+        self.check_room(root)?;
         let txn = self.next_txn();
         let path = journal_dir().join(&jf::file_name(txn))?;
-        let file = root.create_append(&path, 0o600)?;
+        let file = root
+            .create_append(&path, 0o600)
+            .map_err(|e| root.explain_denied(e))?;
         let mut w = Writer {
             file,
             txn,
             head: self.head(),
             mac: self.mac.clone(),
             entries: Vec::new(),
+            written: 0,
             poisoned: false,
         };
         w.append_many(vec![self.header(), Body::Begin(begin)], true)?;
@@ -546,12 +543,17 @@ impl Journal {
         let Some(t) = self.unfinished() else {
             return Err(Error::Refused("no unfinished transaction to close".into()));
         };
+        // A lower bound of the records' size: the start of the last one.
+        let written = t.entries.last().map_or(0, |e| e.offset);
         let mut w = Writer {
-            file: root.open_append(&t.path)?,
+            file: root
+                .open_append(&t.path)
+                .map_err(|e| root.explain_denied(e))?,
             txn: t.txn,
             head: self.head(),
             mac: self.mac.clone(),
             entries: Vec::new(),
+            written,
             poisoned: false,
         };
         if t.entries.is_empty() {
@@ -562,29 +564,44 @@ impl Journal {
     }
 
     fn header(&self) -> Body {
-        Body::Header(Header {
-            magic: jf::MAGIC.into(),
-            tool: format!("selfheal {}", env!("CARGO_PKG_VERSION")),
-            mac: self.mac.kind(),
-        })
+        Writer::header(&self.mac)
     }
 
     /// Takes in the records a writer appended, so later reads in this process see them.
     pub fn absorb(&mut self, w: Writer) {
-        for e in &w.entries {
-            // The writer chained them itself; a failure here would be a bug, not damage.
-            let _ = self.chain.push(e);
+        if let Some(e) = w.entries.last() {
+            self.head = (e.record.seq, e.tag);
         }
-        match self.txns.iter_mut().find(|t| t.txn == w.txn) {
-            Some(t) => t.entries.extend(w.entries),
-            None => self.txns.push(TxnFile {
-                txn: w.txn,
-                path: w.file.path().clone(),
-                entries: w.entries,
-                tail: Tail::Clean,
-                verified: true,
-            }),
+        self.newest = Some(self.newest.map_or(w.txn, |n| n.max(w.txn)));
+        if !self.ids.contains(&w.txn) && self.source == Source::Full {
+            self.ids.push(w.txn);
         }
+        let i = match self.txns.iter().position(|t| t.txn == w.txn) {
+            Some(i) => i,
+            None => {
+                self.txns.push(TxnFile {
+                    txn: w.txn,
+                    path: w.file.path().clone(),
+                    entries: Vec::new(),
+                    tail: Tail::Clean,
+                    verified: true,
+                });
+                self.txns.len() - 1
+            }
+        };
+        if let Some(t) = self.txns.get_mut(i) {
+            t.entries.extend(w.entries);
+            t.tail = Tail::Clean;
+        }
+        if let Some(t) = self
+            .txns
+            .get(i)
+            .filter(|t| t.state() != TxnState::Unfinished)
+        {
+            self.facts.add(t, &self.positions);
+        }
+        self.settle = None;
+        self.journal_bytes = None;
     }
 }
 
@@ -601,10 +618,47 @@ pub struct Writer {
     head: (u64, Digest),
     mac: Mac,
     entries: Vec<Entry>,
+    /// Bytes of records in the file so far (a lower bound for a resumed file).
+    written: u64,
     poisoned: bool,
 }
 
 impl Writer {
+    /// Creates the file `path` of transaction `txn` (not yet in any journal directory: the
+    /// first transaction of a new chain, prepared before it takes the journal's place),
+    /// whose records chain from `head`.
+    ///
+    /// # Errors
+    /// I/O errors naming the file.
+    pub fn start(
+        root: &Root,
+        path: &RelPath,
+        txn: u64,
+        head: (u64, Digest),
+        mac: Mac,
+    ) -> Result<Writer> {
+        Ok(Writer {
+            file: root
+                .create_append(path, 0o600)
+                .map_err(|e| root.explain_denied(e))?,
+            txn,
+            head,
+            mac,
+            entries: Vec::new(),
+            written: 0,
+            poisoned: false,
+        })
+    }
+
+    /// The header every transaction file starts with, for a writer of `mac`.
+    pub fn header(mac: &Mac) -> Body {
+        Body::Header(Header {
+            magic: jf::MAGIC.into(),
+            tool: format!("selfheal {}", env!("CARGO_PKG_VERSION")),
+            mac: mac.kind(),
+        })
+    }
+
     /// The transaction id.
     pub fn txn(&self) -> u64 {
         self.txn
@@ -657,6 +711,14 @@ impl Writer {
                 offset: 0,
             });
         }
+        let total = self.written.saturating_add(bytes.len() as u64);
+        if total > jf::MAX_RECORDS_BYTES {
+            return Err(Error::Refused(format!(
+                "{}: a transaction's records may take at most {} bytes; this one would take {total}",
+                self.file.path(),
+                jf::MAX_RECORDS_BYTES
+            )));
+        }
         let written = if sync {
             self.file.append_sync(&bytes)
         } else {
@@ -667,6 +729,7 @@ impl Writer {
             return Err(e);
         }
         self.head = (seq, prev);
+        self.written = total;
         self.entries.extend(new);
         Ok(())
     }

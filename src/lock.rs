@@ -1,6 +1,9 @@
 //! The exclusive lock that serialises heals, rollbacks, recoveries, prunes and watch
 //! cycles: `flock(LOCK_EX)` on the `logs/backups/` directory itself, so there is no lock
-//! file to go stale or to be mistaken for a bot lock. A waiter polls for a bounded time and
+//! file to go stale or to be mistaken for a bot lock. Readers of the journal (`check`,
+//! `journal list|show|verify`, `stats`, a dry-run rollback) take it shared
+//! (`flock(LOCK_SH)`), so no prune removes a file while they read it; opening a directory
+//! creates nothing, so `check` still writes nothing at all. A waiter polls for a bounded time and
 //! gives up with [`Error::LockTimeout`]; SIGTERM/SIGINT end the wait with
 //! [`Error::Interrupted`].
 //!
@@ -104,15 +107,42 @@ pub fn interrupted() -> bool {
 /// [`Error::LockTimeout`], [`Error::Interrupted`], or I/O errors opening the directory.
 pub fn acquire(root: &Root, timeout: Duration) -> Result<DirLock> {
     let rel = RelPath::new(BACKUPS_DIR)?;
-    let file = std::fs::File::from(root.open_dir(&rel)?);
+    let file = std::fs::File::from(root.open_dir(&rel).map_err(|e| root.explain_denied(e))?);
+    wait(root, &rel, file, timeout, std::fs::File::try_lock)
+}
+
+/// Takes the lock shared (a reader), waiting up to `timeout` while a writer holds it;
+/// `None` when `logs/backups/` does not exist (there is no journal to read).
+///
+/// # Errors
+/// [`Error::LockTimeout`], [`Error::Interrupted`], or I/O errors opening the directory.
+pub fn acquire_shared(root: &Root, timeout: Duration) -> Result<Option<DirLock>> {
+    let rel = RelPath::new(BACKUPS_DIR)?;
+    if !matches!(root.entry(&rel)?, crate::fsx::Entry::Present(st) if st.kind == crate::fsx::Kind::Dir)
+    {
+        return Ok(None);
+    }
+    let file = std::fs::File::from(root.open_dir(&rel).map_err(|e| root.explain_denied(e))?);
+    wait(root, &rel, file, timeout, std::fs::File::try_lock_shared).map(Some)
+}
+
+type TryLockFn = fn(&std::fs::File) -> std::result::Result<(), std::fs::TryLockError>;
+
+fn wait(
+    root: &Root,
+    rel: &RelPath,
+    file: std::fs::File,
+    timeout: Duration,
+    try_lock: TryLockFn,
+) -> Result<DirLock> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(10);
     loop {
-        match file.try_lock() {
+        match try_lock(&file) {
             Ok(()) => return Ok(DirLock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => {}
             Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Error::io(IoOp::Lock, root.display(&rel), e))
+                return Err(Error::io(IoOp::Lock, root.display(rel), e))
             }
         }
         if interrupted() {
@@ -121,7 +151,7 @@ pub fn acquire(root: &Root, timeout: Duration) -> Result<DirLock> {
         let waited = start.elapsed();
         if waited >= timeout {
             return Err(Error::LockTimeout {
-                path: root.display(&rel),
+                path: root.display(rel),
                 waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
             });
         }

@@ -23,14 +23,15 @@
 //!   crash loop there is stopped by the service manager's start limit.
 //!
 //! Samples are the `disk_free` and `backups_bytes` members of the commit summaries of `heal`
-//! and `watch` transactions (journal-format/SPEC.md, `commit`), plus those a running
-//! `watch` keeps in memory. Everything here is pure: no disk, no clock.
+//! and `watch` transactions (journal-format/SPEC.md, `commit`) and of the run record (heals
+//! that wrote no transaction), each series thinned to one sample per [`SAMPLE_GAP_S`]
+//! (10 minutes), plus those a running `watch` keeps in memory. Everything here is pure: no
+//! disk, no clock.
 
 use crate::checks::heartbeats::HeartbeatAge;
 use crate::findings::{code, Finding, Level};
 use crate::journal::{Journal, BACKUPS_DIR};
-use crate::stats::{Totals, RUN_COMMANDS};
-use journal_format::{self as jf, Body};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -51,13 +52,17 @@ pub const FLAP_COUNT: usize = 3;
 pub const AGING_PERCENT: i64 = 80;
 /// A growing backup store past this percentage of `retention.warn_size` is warned about.
 pub const CLOSE_PERCENT: u64 = 90;
+/// Samples of the history closer than this to the previous one kept are dropped (seconds).
+pub const SAMPLE_GAP_S: i64 = 600;
+/// At most this many heals within [`FLAP_WINDOW_S`] are kept (the oldest go first).
+pub const MAX_HEALS: usize = 10_000;
 /// The member of a commit summary holding free bytes where the backups live.
 pub const DISK_FREE_KEY: &str = "disk_free";
 /// The member of a commit summary holding the size of `logs/backups/`.
 pub const BACKUPS_BYTES_KEY: &str = "backups_bytes";
 
 /// One measurement at a time (epoch seconds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sample {
     /// When.
     pub at: i64,
@@ -66,7 +71,7 @@ pub struct Sample {
 }
 
 /// A path healed by a committed transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Healed {
     /// The transaction.
     pub txn: u64,
@@ -77,7 +82,7 @@ pub struct Healed {
 }
 
 /// What the predictions know of the past.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct History {
     /// Free bytes where the backups live.
     pub disk_free: Vec<Sample>,
@@ -114,45 +119,51 @@ impl Measured {
 }
 
 impl History {
-    /// The samples and heals of the committed `heal` and `watch` transactions of `journal`.
+    /// The samples and heals of the committed `heal` and `watch` transactions of `journal`
+    /// (its facts, thinned as [`History::add_run`] says), and the samples of the runs that
+    /// wrote no transaction (the run record).
     pub fn from_journal(journal: &Journal) -> History {
-        let mut h = History {
-            since: Totals::of(journal.kept()).first_run_at(),
-            ..History::default()
-        };
-        for t in journal.kept() {
-            let records = t.records();
-            let Ok(v) = jf::view(&records) else { continue };
-            let (Some(begin), Some(commit)) = (v.begin, v.commit) else {
-                continue;
-            };
-            if !RUN_COMMANDS.contains(&begin.command.as_str()) {
-                continue;
-            }
-            let Some(at) = committed_at(&records) else {
-                continue;
-            };
-            h.add_samples(at, &commit.summary);
-            for entry in begin.plan.iter().filter(|p| v.done.contains(&p.op)) {
-                if let Some(path) = &entry.path {
-                    h.heals.push(Healed {
-                        txn: t.txn,
-                        at,
-                        path: path.clone(),
-                    });
-                }
-            }
-        }
+        let mut h = journal.facts.history.clone();
+        h.merge(&journal.runs.history);
         h
+    }
+
+    /// Takes in a committed `heal` or `watch` transaction that committed at `at`: its samples,
+    /// each kept only when at least [`SAMPLE_GAP_S`] after the previous one kept (a day of
+    /// samples stays a few hundred whatever the rate of runs), and the paths it healed;
+    /// samples older than [`WINDOW_S`] and heals older than [`FLAP_WINDOW_S`] before `at`,
+    /// which no prediction from now on can use, are dropped.
+    pub fn add_run(&mut self, txn: u64, at: i64, summary: &Value, healed: Vec<String>) {
+        self.add_samples(at, summary);
+        self.heals
+            .extend(healed.into_iter().map(|path| Healed { txn, at, path }));
+        self.forget_before(at);
+    }
+
+    fn forget_before(&mut self, at: i64) {
+        let old = at.saturating_sub(WINDOW_S);
+        self.disk_free.retain(|s| s.at >= old);
+        self.backups_bytes.retain(|s| s.at >= old);
+        let flap = at.saturating_sub(FLAP_WINDOW_S);
+        self.heals.retain(|h| h.at >= flap);
+        if self.heals.len() > MAX_HEALS {
+            let cut = self.heals.len() - MAX_HEALS;
+            self.heals.drain(..cut);
+        }
     }
 
     fn add_samples(&mut self, at: i64, summary: &Value) {
         let get = |k: &str| summary.get(k).and_then(Value::as_u64);
-        if let Some(value) = get(DISK_FREE_KEY) {
-            self.disk_free.push(Sample { at, value });
-        }
-        if let Some(value) = get(BACKUPS_BYTES_KEY) {
-            self.backups_bytes.push(Sample { at, value });
+        for (series, value) in [
+            (&mut self.disk_free, get(DISK_FREE_KEY)),
+            (&mut self.backups_bytes, get(BACKUPS_BYTES_KEY)),
+        ] {
+            let due = series
+                .last()
+                .is_none_or(|s| at.saturating_sub(s.at) >= SAMPLE_GAP_S);
+            if let (Some(value), true) = (value, due) {
+                series.push(Sample { at, value });
+            }
         }
     }
 
@@ -182,16 +193,6 @@ impl History {
             (a, b) => a.or(b),
         };
     }
-}
-
-/// The time of a transaction's `commit` record, epoch seconds.
-fn committed_at(records: &[jf::Record]) -> Option<i64> {
-    let commit = records.iter().find(|r| matches!(r.body, Body::Commit(_)))?;
-    Some(
-        chrono::DateTime::parse_from_rfc3339(&commit.ts)
-            .ok()?
-            .timestamp(),
-    )
 }
 
 /// Everything the predictions look at.

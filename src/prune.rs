@@ -8,7 +8,7 @@
 use crate::config::Layout;
 use crate::error::Result;
 use crate::fsx::{Entry, Kind, Root};
-use crate::journal::{Journal, TxnFile};
+use crate::journal::{Journal, Source, TxnFile};
 use crate::paths::RelPath;
 use crate::stats::{self, Totals};
 use crate::store::Store;
@@ -25,17 +25,28 @@ pub struct Policy {
     /// and transactions that never began, are bookkeeping: they go with the prefix they
     /// fall in).
     pub keep: u64,
-    /// Only transactions that began at least this long ago may go.
+    /// Only transactions that began at least this long ago may go — unless the journal
+    /// holds more than `max_transactions`: then the oldest go down to that bound, however
+    /// young.
     pub older_than: Duration,
+    /// The most transactions the journal keeps.
+    pub max_transactions: u64,
 }
 
 impl Policy {
-    /// The configured retention (`retention.keep`, `retention.older_than`).
+    /// The configured retention (`retention.keep`, `retention.older_than`,
+    /// `retention.max_transactions`).
     pub fn of(layout: &Layout) -> Policy {
         Policy {
             keep: layout.config.retention.keep,
             older_than: layout.retention_older_than,
+            max_transactions: layout.config.retention.max_transactions,
         }
+    }
+
+    /// The smallest batch automatic retention prunes: max(1, keep / 10).
+    fn batch(&self) -> usize {
+        usize::try_from(self.keep / 10).unwrap_or(usize::MAX).max(1)
     }
 }
 
@@ -80,7 +91,15 @@ pub struct PruneReport {
     /// A transaction retention stopped at because it must stay (an unacknowledged lossy
     /// salvage), when that is what kept older-than-policy transactions.
     pub pinned: Option<u64>,
+    /// Saved torn tails removed (older than `older_than`, or beyond the newest
+    /// [`MAX_TORN`]).
+    pub torn_removed: usize,
+    /// Journals moved aside by a quarantine and removed (older than `older_than`).
+    pub quarantines_removed: usize,
 }
+
+/// The most saved torn tails kept.
+pub const MAX_TORN: usize = 100;
 
 /// The transactions selected, oldest first, and the pinned one that stopped selection.
 struct Selection<'j> {
@@ -103,12 +122,22 @@ pub fn run(
     if let Some(p) = &journal.problem {
         return Err(p.to_error(root));
     }
+    let mut report = PruneReport::default();
+    (report.torn_removed, report.quarantines_removed) = sweep_aside(root, policy, now)?;
+    if journal.source == Source::Index {
+        if trigger == Trigger::AfterHeal && !due(&journal.facts, policy, now) {
+            report.remaining = usize::try_from(journal.facts.kept).unwrap_or(usize::MAX);
+            return Ok(report);
+        }
+        let (mac, positions) = (journal.mac().clone(), journal.positions().to_vec());
+        *journal = Journal::load_full(root, mac, &positions)?;
+        if let Some(p) = &journal.problem {
+            return Err(p.to_error(root));
+        }
+    }
     let plan = plan(journal, policy, now, trigger);
     let leftovers = journal.txns.iter().any(|t| journal.is_leftover(t.txn));
-    let mut report = PruneReport {
-        pinned: plan.pinned,
-        ..PruneReport::default()
-    };
+    report.pinned = plan.pinned;
     if plan.pruned.is_empty() && !leftovers && trigger == Trigger::AfterHeal {
         report.remaining = journal.kept().count();
         return Ok(report);
@@ -122,7 +151,8 @@ pub fn run(
             "files_removed": files.len(),
             "objects_removed": objects.len(),
             "bytes_freed": bytes,
-            "policy": {"keep": policy.keep, "older_than_s": policy.older_than.as_secs()},
+            "policy": {"keep": policy.keep, "older_than_s": policy.older_than.as_secs(),
+                       "max_transactions": policy.max_transactions},
             "carried": plan.carried,
         });
         // ORDER: the checkpoint is committed and durable before any file is removed.
@@ -160,10 +190,7 @@ fn plan(
     trigger: Trigger,
 ) -> Plan {
     let mut sel = select(journal, policy, now);
-    let batch = usize::try_from(policy.keep / 10)
-        .unwrap_or(usize::MAX)
-        .max(1);
-    let small = trigger == Trigger::AfterHeal && sel.txns.len() < batch;
+    let small = trigger == Trigger::AfterHeal && sel.txns.len() < policy.batch();
     // Pruning nothing but bookkeeping would only replace one prune with another.
     if small || sel.txns.iter().all(|t| is_bookkeeping(t)) {
         sel.txns.clear();
@@ -184,18 +211,24 @@ fn select<'j>(
 ) -> Selection<'j> {
     let kept: Vec<&TxnFile> = journal.kept().collect();
     let limit = keep_boundary(&kept, policy.keep);
-    let cutoff = chrono::Duration::from_std(policy.older_than)
-        .ok()
-        .and_then(|d| now.checked_sub_signed(d));
+    let cutoff = cutoff(policy, now);
+    // Over the bound, the oldest go down to the bound less one batch, so that automatic
+    // retention does not prune at every run once the journal is full.
+    let max = usize::try_from(policy.max_transactions).unwrap_or(usize::MAX);
+    let excess = match kept.len() > max {
+        true => kept.len() - max.saturating_sub(policy.batch()).max(1),
+        false => 0,
+    };
     let mut sel = Selection {
         txns: Vec::new(),
         pinned: None,
     };
-    for t in kept.into_iter().take(limit) {
-        let old_enough = match (began_at(t), cutoff) {
-            (Some(b), Some(c)) => b <= c,
-            _ => false,
-        };
+    for (i, t) in kept.into_iter().take(limit).enumerate() {
+        let old_enough = i < excess
+            || match (began_at(t), cutoff) {
+                (Some(b), Some(c)) => b <= c,
+                _ => false,
+            };
         if t.state() == TxnState::Unfinished || !old_enough {
             break;
         }
@@ -206,6 +239,82 @@ fn select<'j>(
         sel.txns.push(t);
     }
     sel
+}
+
+fn cutoff(
+    policy: &Policy,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::Duration::from_std(policy.older_than)
+        .ok()
+        .and_then(|d| now.checked_sub_signed(d))
+}
+
+/// Whether automatic retention may find a batch to prune, by the journal's facts alone (a
+/// run that read only the index decides without reading the journal): more transactions
+/// than the bound, or a batch beyond the `keep` newest with the oldest old enough.
+fn due(facts: &crate::journal::Facts, policy: &Policy, now: chrono::DateTime<chrono::Utc>) -> bool {
+    if facts.kept > policy.max_transactions {
+        return true;
+    }
+    let beyond = facts.counting.saturating_sub(policy.keep);
+    let old = match (facts.oldest_began.as_deref(), cutoff(policy, now)) {
+        (Some(b), Some(c)) => chrono::DateTime::parse_from_rfc3339(b).is_ok_and(|b| b <= c),
+        _ => false,
+    };
+    beyond >= policy.batch() as u64 && old
+}
+
+/// Removes saved torn tails older than `older_than` or beyond the newest [`MAX_TORN`], and
+/// journals moved aside longer than `older_than` ago (after which their transactions can
+/// no longer be rolled back, and their backup objects go with the next prune).
+fn sweep_aside(
+    root: &Root,
+    policy: &Policy,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(usize, usize)> {
+    let Some(cut) = cutoff(policy, now) else {
+        return Ok((0, 0));
+    };
+    let torn_dir = RelPath::new(crate::journal::TORN_DIR)?;
+    let mut torn: Vec<(i64, String)> = root
+        .list(Some(&torn_dir))?
+        .into_iter()
+        .filter(|e| e.kind == Kind::File && e.name.ends_with(".torn"))
+        .map(|e| (torn_nanos(&e.name), e.name))
+        .collect();
+    torn.sort();
+    let keep_from = torn.len().saturating_sub(MAX_TORN);
+    let cut_ns = cut.timestamp_nanos_opt().unwrap_or(i64::MIN);
+    let old: Vec<RelPath> = torn
+        .iter()
+        .enumerate()
+        .filter(|(i, (ns, _))| *i < keep_from || *ns < cut_ns)
+        .filter_map(|(_, (_, name))| torn_dir.join(name).ok())
+        .collect();
+    for p in &old {
+        root.unlink(p)?;
+    }
+    if !old.is_empty() {
+        root.sync_dir(&torn_dir)?;
+    }
+    let mut moved = 0;
+    for dir in crate::quarantine::moved_journals(root)? {
+        if crate::quarantine::moved_at(&dir).is_some_and(|t| t < cut) {
+            root.remove_tree(&dir)?;
+            moved += 1;
+        }
+    }
+    Ok((old.len(), moved))
+}
+
+/// When a torn tail was saved, from its name (`<file>.<nanos>.torn`); unknown: the oldest.
+fn torn_nanos(name: &str) -> i64 {
+    name.trim_end_matches(".torn")
+        .rsplit('.')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(i64::MIN)
 }
 
 /// The index of the oldest of the `keep` newest transactions that count (0 when there are
@@ -274,7 +383,9 @@ fn files_to_remove(journal: &Journal, pruned: &[u64]) -> Vec<RelPath> {
 /// Every object in the store that no transaction remaining after the prune needs.
 fn objects_to_remove(root: &Root, journal: &Journal, pruned: &[u64]) -> Result<Vec<Digest>> {
     let remaining = journal.kept().filter(|t| !pruned.contains(&t.txn));
-    let needed = needed_objects(remaining);
+    let mut needed = needed_objects(remaining);
+    // The journals moved aside keep their objects while they are kept.
+    needed.extend(crate::quarantine::needed_objects(root, journal.mac())?);
     Ok(Store::new(root)
         .list()?
         .into_iter()
@@ -375,20 +486,52 @@ fn remove_objects(root: &Root, objects: &[Digest]) -> Result<()> {
 /// # Errors
 /// I/O errors listing or reading metadata.
 pub fn backups_size(root: &Root) -> Result<u64> {
+    own_size(root, &[])
+}
+
+/// Total size in bytes of the regular files in selfheal's own subdirectories of
+/// `logs/backups/`, leaving out the subdirectories `skip`.
+///
+/// # Errors
+/// I/O errors listing or reading metadata.
+pub fn own_size(root: &Root, skip: &[&str]) -> Result<u64> {
     let mut total = 0u64;
-    let mut stack = Vec::new();
     for dir in crate::journal::OWN_DIRS {
         let rel = RelPath::new(dir)?;
+        if skip.contains(&dir) {
+            continue;
+        }
         if matches!(root.entry(&rel)?, Entry::Present(st) if st.kind == Kind::Dir) {
-            stack.push(rel);
+            total = total.saturating_add(tree_size(root, &rel, &[])?);
         }
     }
+    Ok(total)
+}
+
+/// The subdirectories of `logs/backups/` whose content changes only with the journal
+/// (transactions, prunes, torn tails, quarantines): what a journal index may record the
+/// size of.
+pub const JOURNAL_TREES: [&str; 4] = [
+    crate::journal::JOURNAL_DIR,
+    crate::store::OBJECTS_DIR,
+    crate::journal::TORN_DIR,
+    crate::journal::QUARANTINE_DIR,
+];
+
+/// Total size in bytes of the regular files under `dir`, leaving out the subtrees `skip`.
+///
+/// # Errors
+/// I/O errors listing or reading metadata.
+pub fn tree_size(root: &Root, dir: &RelPath, skip: &[&str]) -> Result<u64> {
+    let mut total = 0u64;
+    let mut stack = vec![dir.clone()];
     while let Some(dir) = stack.pop() {
         for e in root.list(Some(&dir))? {
             let Ok(child) = dir.join(&e.name) else {
                 continue;
             };
             match e.kind {
+                Kind::Dir if skip.contains(&child.as_str()) => {}
                 Kind::Dir => stack.push(child),
                 Kind::File => {
                     if let Entry::Present(st) = root.entry(&child)? {

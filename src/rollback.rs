@@ -74,7 +74,25 @@ pub fn plan(
     if let Some(p) = &journal.problem {
         return Err(p.to_error(root));
     }
-    let t = journal.find(txn).ok_or(Error::NoSuchTransaction(txn))?;
+    if let Some(t) = journal.find(txn) {
+        return plan_of(root, t, rolled_back_by(journal, txn), (force, cap), hints);
+    }
+    // A transaction of a journal moved aside: read there, verified up to its damage.
+    let old =
+        crate::quarantine::find(root, journal.mac(), txn)?.ok_or(Error::NoSuchTransaction(txn))?;
+    let t = old.find(txn).ok_or(Error::NoSuchTransaction(txn))?;
+    let by = rolled_back_by(journal, txn).or_else(|| rolled_back_by(&old, txn));
+    plan_of(root, t, by, (force, cap), hints)
+}
+
+fn plan_of(
+    root: &Root,
+    t: &crate::journal::TxnFile,
+    rolled_back: Option<u64>,
+    (force, cap): (bool, u64),
+    hints: &crate::hint::Hints,
+) -> Result<RollbackPlan> {
+    let txn = t.txn;
     if !t.verified {
         return Err(Error::Refused(format!(
             "transaction {txn} is tagged with an earlier journal key (before a key rotation) and cannot be verified with journal_key_file: it is not rolled back"
@@ -85,7 +103,7 @@ pub fn plan(
             "transaction {txn} was not committed"
         )));
     }
-    if let Some(by) = rolled_back_by(journal, txn) {
+    if let Some(by) = rolled_back {
         return Err(Error::Refused(format!(
             "transaction {txn} was already rolled back by {by}"
         )));

@@ -7,7 +7,9 @@
 //!
 //! Definitions (what `stats` prints and the Prometheus metrics mean):
 //! - a *run* is a finished (committed or aborted) transaction of command `heal` or
-//!   `watch`; an unfinished one is counted once it finishes;
+//!   `watch`; an unfinished one is counted once it finishes; a `heal` that applied nothing
+//!   and decided what the newest run decided wrote no transaction and is counted from the
+//!   run record (`logs/backups/meta/runs.jsonl`) with that run's criticals and failures;
 //! - *heals by kind*: operations of committed runs that were applied (have `done`), by the
 //!   plan entry's `heal`;
 //! - *failures*: entries of the commit summary's `failed` list of committed runs;
@@ -111,7 +113,7 @@ impl Totals {
             return;
         };
         let summary = v.commit.map(|c| &c.summary);
-        if let (Some(s), "prune") = (summary, begin.command.as_str()) {
+        if let (Some(s), "prune" | "quarantine") = (summary, begin.command.as_str()) {
             self.merge(&carried(s));
         }
         if summary.is_some() && v.rollback_of.is_some() {
@@ -179,7 +181,7 @@ impl Totals {
             *self.criticals.entry(k.clone()).or_default() += n;
         }
         let newer = match (&self.last_run, &other.last_run) {
-            (Some(a), Some(b)) => b.txn > a.txn,
+            (Some(a), Some(b)) => b.txn > a.txn || (b.txn == a.txn && b.time > a.time),
             (None, Some(_)) => true,
             _ => false,
         };
@@ -253,7 +255,8 @@ fn epoch_seconds(ts: &str) -> Option<f64> {
 
 /// Computes the metrics of a journal.
 pub fn compute(journal: &Journal) -> Stats {
-    let totals = Totals::of(journal.kept());
+    let mut totals = Totals::of(journal.kept());
+    totals.merge(&journal.runs.totals);
     Stats {
         success_ratio: (totals.runs > 0).then(|| totals.successes as f64 / totals.runs as f64),
         last_run_timestamp: totals
@@ -265,7 +268,11 @@ pub fn compute(journal: &Journal) -> Stats {
         journal_problem: journal
             .problem
             .as_ref()
-            .map(crate::journal::Problem::describe),
+            .map(crate::journal::Problem::describe)
+            .or_else(|| {
+                let why = journal.runs_damaged.as_ref()?;
+                Some(format!("{}: {why}", crate::journal::RUNS_FILE))
+            }),
         totals,
     }
 }

@@ -158,21 +158,74 @@ impl<'r> Store<'r> {
     }
 
     fn load(&self, sha: &Digest, size: u64) -> Result<Vec<u8>> {
-        let path = Self::object_path(sha);
-        let corrupt = |why: &str| Error::ObjectCorrupt {
-            sha256: sha.to_hex(),
-            why: why.to_string(),
-        };
-        let compressed = match self.root.read(&path, u64::MAX)? {
-            Read_::File(bytes, _) => bytes,
-            Read_::Absent => return Err(corrupt("missing")),
-            _ => return Err(corrupt("not a regular file")),
-        };
+        let compressed = self.compressed(sha, size)?;
+        let corrupt = |why: &str| corrupt(sha, why);
         let bytes = decompress(&compressed, size).map_err(|_| corrupt("not a valid zstd frame"))?;
         if bytes.len() as u64 != size || sha256(&bytes) != *sha {
             return Err(corrupt("corrupt (checksum mismatch)"));
         }
         Ok(bytes)
+    }
+
+    /// Verifies object `sha` of `size` bytes without keeping what it decompresses to:
+    /// memory stays bounded by its compressed size and a chunk, whatever the object.
+    ///
+    /// # Errors
+    /// [`Error::ObjectCorrupt`] when missing, undecodable, of the wrong size or digest.
+    pub fn verify(&self, sha: &Digest, size: u64) -> Result<()> {
+        let compressed = self.compressed(sha, size)?;
+        let bad = |_| corrupt(sha, "not a valid zstd frame");
+        let mut dec = zstd::stream::Decoder::new(compressed.as_slice())
+            .map_err(bad)?
+            .take(size.saturating_add(1));
+        let mut hash = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0u64;
+        loop {
+            let n = dec.read(&mut buf).map_err(bad)?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            hash.update(buf.get(..n).unwrap_or_default());
+        }
+        if total != size || Digest(hash.finalize().into()) != *sha {
+            return Err(corrupt(sha, "corrupt (checksum mismatch)"));
+        }
+        Ok(())
+    }
+
+    /// The compressed bytes of object `sha`, read only when no larger than a zstd frame of
+    /// `size` bytes can be and when the frame declares no other size (SPEC.md section 2).
+    fn compressed(&self, sha: &Digest, size: u64) -> Result<Vec<u8>> {
+        let path = Self::object_path(sha);
+        let bound = usize::try_from(size)
+            .map(zstd::zstd_safe::compress_bound)
+            .map_or(u64::MAX, |b| b as u64)
+            .saturating_add(FRAME_SLACK);
+        let read = self
+            .root
+            .read(&path, bound)
+            .map_err(|e| self.root.explain_denied(e))?;
+        let bytes = match read {
+            Read_::File(bytes, _) => bytes,
+            Read_::Absent => return Err(corrupt(sha, "missing")),
+            Read_::TooLarge(n) => {
+                return Err(corrupt(
+                    sha,
+                    &format!("{n} bytes, larger than any zstd frame of the {size} bytes the journal recorded"),
+                ))
+            }
+            _ => return Err(corrupt(sha, "not a regular file")),
+        };
+        match zstd::zstd_safe::get_frame_content_size(&bytes) {
+            Ok(Some(n)) if n != size => Err(corrupt(
+                sha,
+                &format!("a frame of {n} bytes where the journal recorded {size}"),
+            )),
+            Ok(_) => Ok(bytes),
+            Err(_) => Err(corrupt(sha, "not a valid zstd frame")),
+        }
     }
 
     /// Every object digest in the store (for verification and pruning).
@@ -202,10 +255,27 @@ fn unreachable_path() -> RelPath {
     RelPath::new("logs/backups/objects/invalid").unwrap_or_else(|_| std::process::abort())
 }
 
+fn corrupt(sha: &Digest, why: &str) -> Error {
+    Error::ObjectCorrupt {
+        sha256: sha.to_hex(),
+        why: why.to_string(),
+    }
+}
+
+/// What a zstd frame may add beyond `compress_bound` (header, checksum).
+const FRAME_SLACK: u64 = 1 << 10;
+
+/// One zstd frame with the content size and checksum flags set. Streamed: the output grows
+/// with what it holds, never reserved at the input's size (a 1 GiB run of NULs compresses
+/// to a few KiB and costs no second GiB).
 fn compress(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut enc = zstd::bulk::Compressor::new(zstd_level(bytes.len()))?;
-    enc.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
-    enc.compress(bytes)
+    use std::io::Write;
+    let mut enc = zstd::stream::Encoder::new(Vec::new(), zstd_level(bytes.len()))?;
+    enc.include_checksum(true)?;
+    enc.include_contentsize(true)?;
+    enc.set_pledged_src_size(Some(bytes.len() as u64))?;
+    enc.write_all(bytes)?;
+    enc.finish()
 }
 
 fn decompress(bytes: &[u8], size: u64) -> std::io::Result<Vec<u8>> {

@@ -166,7 +166,9 @@ pub fn watch(
     if let Some(f) = heal::mode_doubt(&s, &resolved) {
         tracing::warn!("{}", f.message);
     }
+    let positions = crate::repeat::positions(&s.layout);
     let mut watcher = Watcher {
+        positions,
         s,
         mode: resolved.choice,
         accept_loss: opts.accept_loss,
@@ -290,6 +292,8 @@ struct Watcher {
     carry: Carry,
     /// The journal, backups size and alert log lines not read again while unchanged.
     reuse: Reuse,
+    /// The layout's positions files (what the journal's facts track).
+    positions: Vec<String>,
 }
 
 /// What recovery left for the rest of the cycle.
@@ -352,7 +356,9 @@ impl Watcher {
         let full = self
             .carry
             .begin(n, self.s.layout.config.watch.full_check_every);
-        let mut loaded = self.reuse.journal(&self.s.root, &self.s.mac, (n, full))?;
+        let mut loaded =
+            self.reuse
+                .journal(&self.s.root, &self.s.mac, &self.positions, (n, full))?;
         let rec = match self.recover(&mut loaded.journal)? {
             Recovered::Ready(rec) => rec,
             Recovered::Blocked(report, skipped) => {
@@ -402,6 +408,7 @@ impl Watcher {
         }
         let (outcome, report) = if planned.ops.is_empty() {
             let report = self.quiet(loaded, planned, run, measured);
+            loaded.journal.settle_index(&self.s.root);
             (Outcome::Checked, report)
         } else {
             let locked = held.guarding(&self.s.layout, &planned.ops);

@@ -619,7 +619,7 @@ fn lock_timeout_is_taken_only_where_the_lock_is() {
     assert_eq!(code(&out), 16);
     assert_eq!(
         stderr(&out),
-        "selfheal: --lock-timeout applies only to the commands that take selfheal's lock (heal, rollback, recover, prune, watch, ack, journal rekey); `check` never takes it\n"
+        "selfheal: --lock-timeout applies only to the commands that take selfheal's lock (heal, rollback, recover, prune, watch, ack, journal rekey, journal quarantine); `check` never takes it\n"
     );
     let out = f.run(&["--lock-timeout", "5s", "journal", "verify"]);
     assert!(

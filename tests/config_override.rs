@@ -63,7 +63,7 @@ fn full_config(shared: &Path) -> Value {
             "SLOT_INACTIVE_NEWER": "off"
         },
         "trading_mode": {"dotenv_fallbacks": ["/nonexistent/selfheal-test/.env"]},
-        "retention": {"keep": 7, "older_than": "3d", "warn_size": "10MiB", "auto": false},
+        "retention": {"keep": 7, "older_than": "3d", "warn_size": "10MiB", "auto": false, "max_transactions": 500},
         "trusted_symlinks": [{"link": "shared", "target": shared}],
         "limits": {"max_file_size": "1KiB"},
         "alerts": {"file": "var/alerts.jsonl", "dedupe_window": "5m"},
@@ -309,6 +309,10 @@ fn bad_configs_exit_16_naming_the_key() {
         ),
         (json!({"positions": {"identity": []}}), "positions.identity"),
         (json!({"retention": {"keep": "many"}}), "retention.keep"),
+        (
+            json!({"retention": {"keep": 7, "max_transactions": 3}}),
+            "retention.max_transactions",
+        ),
         (
             json!({"trusted_symlinks": [{"link": "logs", "target": "relative/dir"}]}),
             "trusted_symlinks[0].target",

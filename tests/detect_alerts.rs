@@ -43,7 +43,14 @@ fn the_same_finding_is_appended_once_per_window_and_counted() {
         assert!(human.stderr.contains("🚨 [CRITICAL] POSITION_CONFLICT: "));
     }
     assert_eq!(bot.alerts().len(), n, "appended again within the window");
-    assert!(journal_text(&bot).contains(&format!("\"alerts_suppressed\":{n}")));
+    // The runs that decided the same wrote no transaction, and are still counted (the
+    // bot's setup heal is the first run); the one transaction of the blocked runs is the
+    // first, which suppressed nothing.
+    assert!(journal_text(&bot).contains("\"alerts_suppressed\":0"));
+    let stats = bot.run(&["--json", "stats"], &[]).json;
+    assert_eq!(stats["runs"], 8, "{stats}");
+    assert_eq!(stats["transactions"], 2, "{stats}");
+    assert_eq!(stats["criticals"]["POSITION_CONFLICT"], 7, "{stats}");
 }
 
 #[test]

@@ -40,9 +40,24 @@ fn a_torn_journal_tail_is_saved_aside_and_cut() {
         .iter()
         .rposition(|&b| b == b'\n')
         .map_or(0, |p| p + 1);
+    // A header line (where the tail was, its length and SHA-256), then the bytes (all of
+    // them: this tail is shorter than the part kept).
+    let nl = saved_bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .expect("header line");
+    let header: serde_json::Value = serde_json::from_slice(&saved_bytes[..nl]).expect("json");
+    let torn = &bytes[last_line_start..cut];
+    assert_eq!(header["offset"], last_line_start as u64, "{header}");
+    assert_eq!(header["len"], torn.len() as u64, "{header}");
+    assert_eq!(header["saved"], torn.len() as u64, "{header}");
+    use sha2::Digest as _;
+    let sha = sha2::Sha256::digest(torn);
+    let hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(header["sha256"], hex.as_str(), "{header}");
     assert_eq!(
-        saved_bytes,
-        bytes[last_line_start..cut].to_vec(),
+        saved_bytes[nl + 1..].to_vec(),
+        torn.to_vec(),
         "the torn bytes are kept exactly"
     );
     assert_eq!(code(&f.run(&["journal", "verify"])), 0);

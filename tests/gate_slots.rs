@@ -145,6 +145,20 @@ fn ack_clears_exactly_what_it_acknowledged() {
     assert_eq!(started.code, 0, "{}", started.json);
     assert!(started.findings("SLOT_DIVERGENCE").is_empty());
 
+    // The ack, now in an older transaction file, still holds on a run its index serves
+    // (the index is written by a repeating run once the journal directory is settled).
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    let indexed = selfheal(&d.current(), &["heal", "--mode", "real"]);
+    assert_eq!(indexed.code, 0, "{}", indexed.json);
+    let served = selfheal(&d.current(), &["-vv", "heal", "--mode", "real"]);
+    assert!(
+        served.stderr.contains("journal read from its index"),
+        "{}",
+        served.stderr
+    );
+    assert_eq!(served.code, 0, "{}", served.json);
+    assert!(served.findings("SLOT_DIVERGENCE").is_empty());
+
     // The other slot changed: what was acknowledged no longer describes it.
     state(
         &d.slot("green"),

@@ -4,7 +4,7 @@
 //! re-chained so `journal verify` still passes), never by waiting; `check` reads without
 //! writing, so what it measures is what the test measured.
 
-use crate::audit_prune::{heal, retime, rewrite_all, root_with, verify_ok, CONFIG};
+use crate::audit_prune::{heal, heal_one_more, retime, rewrite_all, root_with, verify_ok, CONFIG};
 use crate::util::Fixture;
 use journal_format as jf;
 use serde_json::Value;
@@ -33,7 +33,7 @@ fn ago(secs: i64) -> String {
 /// the sample's value and the transaction moves to the sample's time (`(seconds ago,
 /// value)`). Returns the transactions.
 fn fake_samples(f: &Fixture, key: &str, samples: &[(i64, u64)]) -> Vec<u64> {
-    let txns: Vec<u64> = samples.iter().map(|_| heal(f)).collect();
+    let txns: Vec<u64> = samples.iter().map(|_| heal_one_more(f)).collect();
     rewrite_all(f, |t, r| {
         let sample = txns.iter().position(|x| *x == t).map(|i| samples[i]);
         if let Some((secs, value)) = sample {

@@ -208,6 +208,21 @@ fn reliability_hygiene_rolled_back_lossy_salvage_needs_no_ack() {
     assert_eq!(rc, 0, "{v}");
     let out = a.run(&["ack", &salvage]);
     assert_eq!(code(&out), 16, "nothing to acknowledge: {}", stderr(&out));
+    // The same on a run the journal's index serves (the rollback is in an older file).
+    assert_eq!(a.json(&["heal", "--mode", "real"]).0, 0);
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    assert_eq!(
+        a.json(&["heal", "--mode", "real"]).0,
+        0,
+        "the index is written"
+    );
+    let out = a.run(&["-vv", "--json", "heal", "--mode", "real"]);
+    assert!(
+        stderr(&out).contains("journal read from its index"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
     // Rolling the rollback back brings the salvage, and the need for an ack, back.
     let (rc, v) = a.json(&["rollback", &rollback, "--force"]);
     assert_eq!(rc, 0, "{v}");

@@ -5,10 +5,12 @@
 //! not followed by an fsync of that directory are undone, data written to a file and not
 //! followed by an fsync of that file is cut off, attributes set and not fsynced are put
 //! back — newest first. Recovery must then still land wholly before or wholly after, the
-//! journal must verify, and the next run must be clean. A heal and a rollback of files
-//! carrying extended attributes and a POSIX ACL are cut the same way, their attributes
-//! compared as part of each state (an attribute set and not fsynced is put back too).
-//! Together with the kill -9 matrix
+//! journal must verify, and the next run must be clean. The same for the journal's own
+//! write paths: a quarantine (the damaged journal wholly in place or wholly moved aside),
+//! and a heal that writes no transaction but the run record and the index. A heal and a
+//! rollback of files carrying extended attributes and a POSIX ACL are cut the same way,
+//! their attributes compared as part of each state (an attribute set and not fsynced is
+//! put back too). Together with the kill -9 matrix
 //! (`engine_crash`), which keeps every unsynced effect, this covers both extremes of what
 //! a crash can leave; the subsets in between (some unsynced effects kept, others lost) are
 //! not enumerated.
@@ -51,6 +53,14 @@ impl Effect {
             "created" | "renamed" | "removed" => {
                 let dir = self.text("dir");
                 syncs.into_iter().any(|s| s.0["dir"].as_str() == Some(dir))
+            }
+            "exchanged" => {
+                let synced = |d: &str| {
+                    later
+                        .iter()
+                        .any(|s| s.kind() == "synced" && s.0["dir"].as_str() == Some(d))
+                };
+                synced(self.text("dir")) && synced(self.text("to_dir"))
             }
             "wrote" | "truncated" => syncs.into_iter().any(|s| s.num("ino") == self.num("ino")),
             "attrs" | "xattr" => syncs
@@ -112,6 +122,13 @@ impl<'a> Cut<'a> {
         match e.kind() {
             "created" => self.uncreate(e),
             "renamed" => self.unrename(e),
+            "exchanged" => {
+                let a = self.entry(e, "name");
+                let b = self.root.join(e.text("to_dir")).join(e.text("to_name"));
+                let cwd = rustix::fs::CWD;
+                rustix::fs::renameat_with(cwd, &a, cwd, &b, rustix::fs::RenameFlags::EXCHANGE)
+                    .expect("undo an exchange");
+            }
             "removed" => self.unremove(e),
             "wrote" => {
                 if let Some(p) = self.find(e.num("ino")) {
@@ -536,5 +553,163 @@ fn power_cut_at_every_point_of_a_rollback_restoring_xattrs_recovers_wholly_befor
     println!(
         "power cut (rollback restoring xattrs): {} points, {} unsynced effects dropped, {} before, {} after",
         t.points, t.dropped, t.before, t.after
+    );
+}
+
+/// A default root with seven transactions, the third damaged in place.
+fn damaged_journal() -> Arena {
+    let a = Arena::new();
+    assert_eq!(code(&a.run(&["heal"])), 0);
+    for _ in 0..6 {
+        std::fs::write(a.root().join("logs/portfolio_futures.json"), "").expect("empty");
+        assert_eq!(code(&a.run(&["heal"])), 0);
+    }
+    let p = a.root().join("logs/backups/journal/txn-0000000003.jsonl");
+    let mut bytes = std::fs::read(&p).expect("read");
+    let second = bytes.iter().position(|&b| b == b'\n').expect("line") + 20;
+    bytes[second] ^= 1;
+    std::fs::write(&p, bytes).expect("damage");
+    a
+}
+
+fn journal_names(a: &Arena) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(a.root().join("logs/backups/journal"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Runs `args` on a copy of `template` with the power-cut log, cut at `at` (or run to its
+/// end), and drops every effect the cut could have lost.
+fn cut_run(template: &Arena, args: &[&str], at: Option<usize>) -> (Arena, usize) {
+    cut_in(Arena::copy_of(template), args, at)
+}
+
+fn cut_in(a: Arena, args: &[&str], at: Option<usize>) -> (Arena, usize) {
+    let log = a.aux("powercut.jsonl");
+    let mut cmd = a.cmd(args);
+    cmd.env("SELFHEAL_POWERCUT_LOG", &log);
+    if let Some(n) = at {
+        cmd.env("SELFHEAL_FAULT", format!("{n}:powercut"));
+    }
+    let out = a.output(&mut cmd);
+    assert_eq!(
+        code(&out),
+        if at.is_some() { -6 } else { 0 },
+        "{}",
+        stderr(&out)
+    );
+    let dropped = Cut::read(&a, &log, at).drop_unsynced();
+    (a, dropped)
+}
+
+#[test]
+fn power_cut_at_every_point_of_a_quarantine_is_wholly_before_or_after() {
+    let _summary = summary::Part::start();
+    let template = damaged_journal();
+    let args = ["journal", "quarantine"];
+    let points = trace(&Arena::copy_of(&template), &args);
+    let mut cuts: Vec<Option<usize>> = points.iter().map(|p| Some(p.n)).collect();
+    cuts.push(None);
+    let (mut before, mut after, mut dropped) = (0, 0, 0);
+    for at in &cuts {
+        let (a, d) = cut_run(&template, &args, *at);
+        dropped += d;
+        if journal_names(&a).len() == 7 {
+            before += 1;
+            assert_eq!(
+                code(&a.run(&["journal", "verify"])),
+                4,
+                "cut at {at:?}: untouched"
+            );
+            assert_eq!(code(&a.run(&args)), 0, "cut at {at:?}: quarantined again");
+        } else {
+            after += 1;
+            assert_eq!(
+                journal_names(&a),
+                vec!["txn-0000000008.jsonl"],
+                "cut at {at:?}"
+            );
+        }
+        assert_eq!(code(&a.run(&["journal", "verify"])), 0, "cut at {at:?}");
+        let moved: Vec<_> = std::fs::read_dir(a.root().join("logs/backups/quarantine"))
+            .expect("quarantine")
+            .flatten()
+            .collect();
+        assert_eq!(moved.len(), 1, "cut at {at:?}: {moved:?}");
+        assert_eq!(
+            std::fs::read_dir(moved[0].path()).expect("moved").count(),
+            7
+        );
+        assert_eq!(
+            code(&a.run(&["heal", "--mode", "real"])),
+            0,
+            "cut at {at:?}"
+        );
+    }
+    assert!(before > 0 && after > 0, "{before} / {after}");
+    summary::add(|s| {
+        s.crash_points += cuts.len() as u64;
+        s.dropped_effects += dropped as u64;
+    });
+    println!("power cut (quarantine): {} points, {dropped} unsynced effects dropped, {before} before, {after} after", cuts.len());
+}
+
+fn runs(a: &Arena) -> u64 {
+    let (rc, v) = a.json(&["stats"]);
+    assert_eq!(rc, 0, "{v}");
+    v["runs"].as_u64().expect("runs")
+}
+
+#[test]
+fn power_cut_at_every_point_of_a_heal_that_writes_no_transaction() {
+    let _summary = summary::Part::start();
+    let template = Arena::new();
+    for _ in 0..3 {
+        assert_eq!(code(&template.run(&["heal"])), 0);
+    }
+    let n = runs(&template);
+    let args = ["heal"];
+    // The index falls due once the journal directory's last change (here: its copy) is
+    // settled: every copy is made first, then one wait.
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(2_100));
+    let traced = Arena::copy_of(&template);
+    settle();
+    let points = trace(&traced, &args);
+    assert!(
+        points.iter().any(|p| p.path.contains("index.jsonl")),
+        "{points:?}"
+    );
+    let mut cuts: Vec<Option<usize>> = points.iter().map(|p| Some(p.n)).collect();
+    cuts.push(None);
+    let copies: Vec<Arena> = cuts.iter().map(|_| Arena::copy_of(&template)).collect();
+    settle();
+    let mut dropped = 0;
+    for (at, copy) in cuts.iter().zip(copies) {
+        let (a, d) = cut_in(copy, &args, *at);
+        dropped += d;
+        let got = runs(&a);
+        assert!(
+            got == n || got == n + 1,
+            "cut at {at:?}: {got} runs, {n} before"
+        );
+        assert_eq!(code(&a.run(&["journal", "verify"])), 0, "cut at {at:?}");
+        assert!(temps_left(&a.root()).is_empty(), "cut at {at:?}");
+        let (rc, v) = a.json(&["heal"]);
+        assert_eq!(rc, 0, "cut at {at:?}: {v}");
+        assert_eq!(runs(&a), got + 1, "cut at {at:?}: the next run counts");
+    }
+    summary::add(|s| {
+        s.crash_points += cuts.len() as u64;
+        s.dropped_effects += dropped as u64;
+    });
+    println!(
+        "power cut (run record and index): {} points, {dropped} unsynced effects dropped",
+        cuts.len()
     );
 }

@@ -59,6 +59,20 @@ mod audit_prune;
 mod audit_stats;
 // journal show: checksums, sizes, and JSON diffs by record identity.
 mod audit_show;
+// Shared helpers of the journal_* modules.
+mod journal_support;
+// A restart loop does not grow the journal or slow the start; retention bounds its length.
+mod journal_growth;
+// The way out of JOURNAL_INTEGRITY: quarantine, then heal, verify and roll back.
+mod journal_quarantine;
+// Transaction file names parsed strictly; strays are findings; ids never overflow.
+mod journal_ids;
+// Run as root, created files take the root's owner; a foreign owner is named with the fix.
+mod journal_owner;
+// Bounded memory for NUL tails, oversized records and objects, NUL state files; torn/ retention.
+mod journal_bounds;
+// Readers under the shared lock never see a prune half done.
+mod journal_readers;
 // Predictive warnings: each one triggered by a fixture, and silent on another.
 mod predict_warnings;
 // Shared helpers of the watch tests.

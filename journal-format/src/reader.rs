@@ -69,6 +69,8 @@ pub enum ErrorKind {
     BadMagic,
     /// The file's mac kind is not the one the reader was given.
     MacMismatch,
+    /// The file's records exceed the bound every writer keeps ([`MAX_RECORDS_BYTES`]).
+    TooLarge(u64),
     /// The record belongs to another transaction than its file.
     WrongTransaction {
         /// The file's transaction.
@@ -89,6 +91,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::MissingHeader => f.write_str("first record is not a header"),
             ErrorKind::BadMagic => f.write_str("header magic is wrong"),
             ErrorKind::MacMismatch => f.write_str("header declares another tag algorithm"),
+            ErrorKind::TooLarge(max) => write!(
+                f,
+                "the file's records go past {max} bytes, more than selfheal ever writes"
+            ),
             ErrorKind::WrongTransaction { expected, found } => {
                 write!(f, "record of transaction {found} in the file of {expected}")
             }
@@ -139,15 +145,15 @@ fn claimed_seq(line: &[u8]) -> Option<u64> {
 }
 
 /// How a file's tags are checked.
-#[derive(Clone, Copy)]
-enum Check<'a> {
+#[derive(Debug, Clone)]
+enum Check {
     /// Every tag under this mac.
-    Tags(&'a Mac),
+    Tags(Mac),
     /// Tags read but not checked: a keyed file under a key the reader does not hold.
     Unverified,
 }
 
-impl Check<'_> {
+impl Check {
     fn unframe<'l>(&self, line: &'l [u8]) -> Result<(&'l [u8], Digest), FrameError> {
         match self {
             Check::Tags(mac) => unframe(line, mac),
@@ -163,109 +169,273 @@ impl Check<'_> {
     }
 }
 
-/// Decodes one transaction file.
+/// The most bytes of records (everything up to and including the last newline) one
+/// transaction file may hold (SPEC.md, "Reader rules"). Writers never go past it, so a file
+/// whose records would is damage; bytes after the last newline (a torn tail) are not
+/// counted and are never buffered.
+pub const MAX_RECORDS_BYTES: u64 = 64 << 20;
+
+/// Decodes one transaction file held in memory (see [`Decoder`]).
 ///
 /// `txn` is the transaction the file is named for, when the caller knows it.
 pub fn decode_file(bytes: &[u8], mac: &Mac, txn: Option<u64>) -> FileDecode {
-    decode(bytes, Check::Tags(mac), txn)
+    let mut d = Decoder::new(mac.clone(), txn);
+    d.feed(bytes);
+    d.finish()
 }
 
 /// Decodes one keyed transaction file without checking its tags (each entry's `tag` is the
 /// one written on its line): a file tagged with a key the reader does not hold, acceptable
-/// only before a rotation to the reader's key (SPEC.md, "Reader rules", rule 7). Framing,
-/// records, paths and the header still follow every other rule.
+/// only before a rotation to the reader's key (SPEC.md, "Reader rules"). Framing, records,
+/// paths and the header still follow every other rule.
 pub fn decode_file_unverified(bytes: &[u8], txn: Option<u64>) -> FileDecode {
-    decode(bytes, Check::Unverified, txn)
+    let mut d = Decoder::unverified(txn);
+    d.feed(bytes);
+    d.finish()
 }
 
 /// Decodes a keyed file under the first key of `ring` (the reader's own key first, then
 /// older ones) that its first line verifies with, returning that key's index; else
-/// without checking its tags (`None`). A file whose first line is its only one, or is
-/// incomplete, is decoded under `ring[0]` as any file is (rule 1 tells a torn tail apart).
+/// without checking its tags (`None`). See [`key_for`].
 pub fn decode_file_with_ring(
     bytes: &[u8],
     ring: &[Mac],
     txn: Option<u64>,
 ) -> (FileDecode, Option<usize>) {
-    let own = ring.first().unwrap_or(&Mac::Sha256);
-    let first = match bytes.iter().position(|&b| b == b'\n') {
-        Some(nl) if nl + 1 < bytes.len() => bytes.get(..nl).unwrap_or_default(),
-        _ => return (decode_file(bytes, own, txn), Some(0)),
-    };
-    let keyed = ring
-        .iter()
-        .enumerate()
-        .find(|(_, m)| matches!(m, Mac::HmacSha256(_)) && unframe(first, m).is_ok());
-    match keyed {
-        Some((i, mac)) => (decode_file(bytes, mac, txn), Some(i)),
+    match key_for(bytes, ring) {
+        Some(i) => (
+            decode_file(bytes, ring.get(i).unwrap_or(&Mac::Sha256), txn),
+            Some(i),
+        ),
         None => (decode_file_unverified(bytes, txn), None),
     }
 }
 
-fn decode(bytes: &[u8], check: Check<'_>, txn: Option<u64>) -> FileDecode {
-    let mut out = FileDecode {
-        entries: Vec::new(),
-        tail: Tail::Clean,
-        error: None,
+/// Which key of `ring` (the reader's own key first, then older ones) a keyed file is
+/// decoded under, from `head`, its first bytes: the first key its first line verifies with;
+/// `None` when none does (the file is then read without checking its tags). A file whose
+/// first line is its only one, or is incomplete, is decoded under `ring[0]` as any file is
+/// (rule 1 tells a torn tail apart).
+pub fn key_for(head: &[u8], ring: &[Mac]) -> Option<usize> {
+    let first = match head.iter().position(|&b| b == b'\n') {
+        Some(nl) if nl + 1 < head.len() => head.get(..nl).unwrap_or_default(),
+        _ => return Some(0),
     };
-    let mut offset = 0usize;
-    let mut line_no = 0u64;
-    let mut expected_txn = txn;
-    while offset < bytes.len() {
-        line_no += 1;
-        let rest = bytes.get(offset..).unwrap_or_default();
-        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-            out.tail = torn(offset, rest.len());
-            return out;
-        };
-        let line = rest.get(..nl).unwrap_or_default();
-        let is_final = offset + nl + 1 == bytes.len();
-        let at = |kind| DecodeError {
-            line: line_no,
-            offset: offset as u64,
-            seq: claimed_seq(line),
-            kind,
-        };
-        let body = match check.unframe(line) {
-            Ok((body, tag)) => (body, tag),
-            Err(_) if is_final => {
-                out.tail = torn(offset, rest.len());
-                return out;
-            }
-            Err(e) => {
-                out.error = Some(at(match e {
-                    FrameError::BadFraming => ErrorKind::BadFraming,
-                    FrameError::ChecksumMismatch => ErrorKind::ChecksumMismatch,
-                }));
-                return out;
-            }
-        };
-        match decode_body(
-            body.0,
-            check.kind(),
-            out.entries.is_empty(),
-            &mut expected_txn,
-        ) {
-            Ok(record) => out.entries.push(Entry {
-                record,
-                tag: body.1,
-                line: line_no,
-                offset: offset as u64,
-            }),
-            Err(kind) => {
-                out.error = Some(at(kind));
-                return out;
-            }
-        }
-        offset += nl + 1;
-    }
-    out
+    ring.iter()
+        .position(|m| matches!(m, Mac::HmacSha256(_)) && unframe(first, m).is_ok())
 }
 
-fn torn(offset: usize, len: usize) -> Tail {
-    Tail::Torn {
-        offset: offset as u64,
-        len: len as u64,
+/// A terminated line whose framing failed: a torn tail if nothing follows it, corruption
+/// otherwise.
+#[derive(Debug, Clone)]
+struct Pending {
+    line: u64,
+    offset: u64,
+    len: u64,
+    seq: Option<u64>,
+    kind: ErrorKind,
+}
+
+/// Decodes one transaction file fed in chunks, with memory bounded by
+/// [`MAX_RECORDS_BYTES`] whatever the file's size: a torn tail of any length (a NUL tail
+/// after power loss) is counted, never kept. Feeding stops mattering once [`Decoder::done`]
+/// is true (an error was found); a caller may stop reading then.
+#[derive(Debug)]
+pub struct Decoder {
+    check: Check,
+    expected_txn: Option<u64>,
+    out: FileDecode,
+    /// Bytes of the current, not yet terminated line (empty once it is over the limit).
+    line: Vec<u8>,
+    /// Where the current line starts, and how long it is so far.
+    line_start: u64,
+    line_len: u64,
+    line_no: u64,
+    pending: Option<Pending>,
+    fed: u64,
+}
+
+impl Decoder {
+    /// A decoder for the file of transaction `txn` (when known), checked with `mac`.
+    pub fn new(mac: Mac, txn: Option<u64>) -> Decoder {
+        Decoder::checking(Check::Tags(mac), txn)
+    }
+
+    /// A decoder that reads tags without checking them: a keyed file under a key the
+    /// reader does not hold, acceptable only before a rotation to the reader's key (SPEC.md,
+    /// "Reader rules", rule 7).
+    pub fn unverified(txn: Option<u64>) -> Decoder {
+        Decoder::checking(Check::Unverified, txn)
+    }
+
+    fn checking(check: Check, txn: Option<u64>) -> Decoder {
+        Decoder {
+            check,
+            expected_txn: txn,
+            out: FileDecode {
+                entries: Vec::new(),
+                tail: Tail::Clean,
+                error: None,
+            },
+            line: Vec::new(),
+            line_start: 0,
+            line_len: 0,
+            line_no: 0,
+            pending: None,
+            fed: 0,
+        }
+    }
+
+    /// Whether an error was found: nothing fed after it matters.
+    pub fn done(&self) -> bool {
+        self.out.error.is_some()
+    }
+
+    /// How many bytes were fed.
+    pub fn fed(&self) -> u64 {
+        self.fed
+    }
+
+    /// Feeds the next bytes of the file.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let mut rest = chunk;
+        while !rest.is_empty() && !self.done() {
+            self.resolve_pending();
+            if self.done() {
+                return;
+            }
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    let (part, after) = rest.split_at(nl + 1);
+                    self.fed += part.len() as u64;
+                    self.extend(part.get(..nl).unwrap_or_default());
+                    self.end_line();
+                    rest = after;
+                }
+                None => {
+                    self.fed += rest.len() as u64;
+                    self.extend(rest);
+                    rest = &[];
+                }
+            }
+        }
+    }
+
+    /// Feeds `n` zero bytes (a hole of a sparse file): no newline, and never buffered past
+    /// the limit.
+    pub fn feed_zeros(&mut self, n: u64) {
+        if n == 0 || self.done() {
+            return;
+        }
+        self.resolve_pending();
+        if self.done() {
+            return;
+        }
+        self.fed += n;
+        self.line_len = self.line_len.saturating_add(n);
+        if self.over_limit() {
+            self.line = Vec::new();
+        } else {
+            let len = usize::try_from(self.line_len).unwrap_or(usize::MAX);
+            self.line.resize(len, 0);
+        }
+    }
+
+    /// Bytes after a failed terminated line make it corruption.
+    fn resolve_pending(&mut self) {
+        if let Some(p) = self.pending.take() {
+            self.out.error = Some(DecodeError {
+                line: p.line,
+                offset: p.offset,
+                seq: p.seq,
+                kind: p.kind,
+            });
+        }
+    }
+
+    fn over_limit(&self) -> bool {
+        self.line_start.saturating_add(self.line_len) > MAX_RECORDS_BYTES
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        self.line_len = self.line_len.saturating_add(bytes.len() as u64);
+        if self.over_limit() {
+            self.line = Vec::new();
+        } else {
+            self.line.extend_from_slice(bytes);
+        }
+    }
+
+    /// A line ended with its newline.
+    fn end_line(&mut self) {
+        self.line_no += 1;
+        let line = std::mem::take(&mut self.line);
+        let (offset, len) = (self.line_start, self.line_len + 1);
+        self.line_start = self.line_start.saturating_add(len);
+        self.line_len = 0;
+        if self.line_start > MAX_RECORDS_BYTES {
+            self.out.error = Some(DecodeError {
+                line: self.line_no,
+                offset,
+                seq: None,
+                kind: ErrorKind::TooLarge(MAX_RECORDS_BYTES),
+            });
+            return;
+        }
+        let seq = || claimed_seq(&line);
+        let (body, tag) = match self.check.unframe(&line) {
+            Ok(framed) => framed,
+            Err(e) => {
+                let kind = match e {
+                    FrameError::BadFraming => ErrorKind::BadFraming,
+                    FrameError::ChecksumMismatch => ErrorKind::ChecksumMismatch,
+                };
+                self.pending = Some(Pending {
+                    line: self.line_no,
+                    offset,
+                    len,
+                    seq: seq(),
+                    kind,
+                });
+                return;
+            }
+        };
+        let first = self.out.entries.is_empty();
+        match decode_body(body, self.check.kind(), first, &mut self.expected_txn) {
+            Ok(record) => self.out.entries.push(Entry {
+                record,
+                tag,
+                line: self.line_no,
+                offset,
+            }),
+            Err(kind) => {
+                self.out.error = Some(DecodeError {
+                    line: self.line_no,
+                    offset,
+                    seq: seq(),
+                    kind,
+                })
+            }
+        }
+    }
+
+    /// Everything was fed: what the file holds.
+    pub fn finish(mut self) -> FileDecode {
+        if self.done() {
+            return self.out;
+        }
+        if let Some(p) = self.pending.take() {
+            self.out.tail = Tail::Torn {
+                offset: p.offset,
+                len: p.len + self.line_len,
+            };
+        } else if self.line_len > 0 {
+            self.out.tail = Tail::Torn {
+                offset: self.line_start,
+                len: self.line_len,
+            };
+        }
+        self.out
     }
 }
 
@@ -385,27 +555,41 @@ impl Chain {
     /// # Errors
     /// [`ChainError`] when `seq` or `prev` do not follow.
     pub fn push(&mut self, entry: &Entry) -> Result<(), ChainError> {
-        let r = &entry.record;
+        self.link(entry.record.seq, entry.record.prev, entry.tag)
+    }
+
+    /// Checks that a record with `seq` and `prev` follows the records taken in so far, then
+    /// takes it in with its `tag`.
+    ///
+    /// # Errors
+    /// [`ChainError`] when `seq` or `prev` do not follow.
+    pub fn link(&mut self, seq: u64, prev: Digest, tag: Digest) -> Result<(), ChainError> {
         match (self.last, self.anchor) {
-            (None, None) if r.seq == 1 && r.prev == Digest::GENESIS => {}
-            (None, None) if r.seq == 1 => return Err(ChainError::BrokenLink { seq: 1 }),
-            (None, Some((seq, hash))) if r.seq == seq.saturating_add(1) && r.prev == hash => {}
-            (None, _) => return Err(ChainError::Unanchored { first_seq: r.seq }),
-            (Some((seq, tag)), _) => {
-                let expected = seq.saturating_add(1);
-                if r.seq != expected {
+            (None, None) if seq == 1 && prev == Digest::GENESIS => {}
+            (None, None) if seq == 1 => return Err(ChainError::BrokenLink { seq: 1 }),
+            (None, Some((s, hash))) if seq == s.saturating_add(1) && prev == hash => {}
+            (None, _) => return Err(ChainError::Unanchored { first_seq: seq }),
+            (Some((s, t)), _) => {
+                let expected = s.saturating_add(1);
+                if seq != expected {
                     return Err(ChainError::Sequence {
                         expected,
-                        found: r.seq,
+                        found: seq,
                     });
                 }
-                if r.prev != tag {
-                    return Err(ChainError::BrokenLink { seq: r.seq });
+                if prev != t {
+                    return Err(ChainError::BrokenLink { seq });
                 }
             }
         }
-        self.last = Some((r.seq, entry.tag));
+        self.last = Some((seq, tag));
         Ok(())
+    }
+
+    /// Moves the head to a record already checked in order (the rest of a file whose
+    /// records were chained to one another when it was read).
+    pub fn advance(&mut self, seq: u64, tag: Digest) {
+        self.last = Some((seq, tag));
     }
 
     /// The last record taken in: its seq and tag (what the next record chains to).
@@ -422,30 +606,38 @@ impl Chain {
     }
 }
 
-/// The anchor of a journal's chain: the checkpoint with the highest `through_txn` among
-/// the *committed prune* transactions of `files` (one slice of entries per transaction
-/// file, in any order). Files of transactions up to its `through_txn` are pruned leftovers,
-/// outside the chain (SPEC.md, "Reader rules", rule 5). `None`: the chain starts at genesis.
+/// The anchor of a journal's chain: the newest of the checkpoints of the *committed prune*
+/// transactions and the quarantine records of the *committed quarantine* transactions of
+/// `files` (one slice of entries per transaction file, in any order), by `through_txn`.
+/// Files of transactions up to its `through_txn` are leftovers, outside the chain (SPEC.md,
+/// "Reader rules", rule 5). `None`: the chain starts at genesis.
 pub fn prune_anchor<'a>(files: impl IntoIterator<Item = &'a [Entry]>) -> Option<Checkpoint> {
     files
         .into_iter()
-        .filter(|entries| is_committed_prune(entries))
-        .flat_map(|entries| entries.iter())
-        .filter_map(|e| match &e.record.body {
-            Body::Checkpoint(c) => Some(*c),
-            _ => None,
-        })
+        .filter_map(file_anchor)
         .max_by_key(|c| c.through_txn)
 }
 
-fn is_committed_prune(entries: &[Entry]) -> bool {
-    let prune = entries
+/// The anchor one file offers: its checkpoint or quarantine record, when it is a committed
+/// prune or quarantine transaction.
+pub fn file_anchor(entries: &[Entry]) -> Option<Checkpoint> {
+    let command = entries.iter().find_map(|e| match &e.record.body {
+        Body::Begin(b) => Some(b.command.as_str()),
+        _ => None,
+    })?;
+    let committed = entries
         .iter()
-        .any(|e| matches!(&e.record.body, Body::Begin(b) if b.command == "prune"));
-    prune
-        && entries
-            .iter()
-            .any(|e| matches!(e.record.body, Body::Commit(_)))
+        .any(|e| matches!(e.record.body, Body::Commit(_)));
+    if !committed {
+        return None;
+    }
+    entries
+        .iter()
+        .find_map(|e| match (&e.record.body, command) {
+            (Body::Checkpoint(c), "prune") => Some(*c),
+            (Body::Quarantine(q), "quarantine") => Some(q.anchor()),
+            _ => None,
+        })
 }
 
 #[derive(Deserialize)]
@@ -561,4 +753,78 @@ pub fn declared_mac(bytes: &[u8]) -> Option<crate::record::MacKind> {
     serde_json::from_slice::<HeaderProbe>(body)
         .ok()
         .map(|h| h.data.mac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Body, Header, MacKind};
+
+    fn header_line() -> Vec<u8> {
+        let r = Record {
+            v: VERSION,
+            seq: 1,
+            txn: 1,
+            ts: "2026-01-01T00:00:00.000Z".into(),
+            prev: Digest::GENESIS,
+            body: Body::Header(Header {
+                magic: MAGIC.into(),
+                tool: "t".into(),
+                mac: MacKind::Sha256,
+            }),
+        };
+        crate::encode(&r, &Mac::Sha256)
+            .map(|l| l.bytes)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_hole_of_any_length_is_a_torn_tail_never_buffered() {
+        let mut d = Decoder::new(Mac::Sha256, Some(1));
+        let line = header_line();
+        d.feed(&line);
+        d.feed_zeros(3 << 30);
+        assert!(d.line.capacity() <= MAX_RECORDS_BYTES as usize + 1);
+        let out = d.finish();
+        assert_eq!(out.entries.len(), 1);
+        assert!(out.error.is_none());
+        assert_eq!(
+            out.tail,
+            Tail::Torn {
+                offset: line.len() as u64,
+                len: 3 << 30
+            }
+        );
+    }
+
+    #[test]
+    fn records_past_the_bound_are_damage() {
+        let mut d = Decoder::new(Mac::Sha256, Some(1));
+        d.feed(&header_line());
+        d.feed_zeros(MAX_RECORDS_BYTES);
+        d.feed(b"\nmore\n");
+        let out = d.finish();
+        assert!(
+            matches!(
+                out.error.as_ref().map(|e| &e.kind),
+                Some(ErrorKind::TooLarge(_))
+            ),
+            "{:?}",
+            out.error
+        );
+    }
+
+    #[test]
+    fn feeding_in_pieces_decodes_as_feeding_whole() {
+        let mut bytes = header_line();
+        bytes.extend_from_slice(b"{\"torn");
+        let whole = decode_file(&bytes, &Mac::Sha256, Some(1));
+        for size in [1, 2, 7, 64] {
+            let mut d = Decoder::new(Mac::Sha256, Some(1));
+            for chunk in bytes.chunks(size) {
+                d.feed(chunk);
+            }
+            assert_eq!(d.finish(), whole, "pieces of {size}");
+        }
+    }
 }

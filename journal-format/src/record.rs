@@ -56,6 +56,8 @@ pub enum Body {
     /// The journal key changes: this transaction's file and every later one are tagged
     /// with the key it names.
     Rekey(Rekey),
+    /// A damaged chain was moved aside; this anchors the new chain to what was moved.
+    Quarantine(Quarantine),
 }
 
 impl Body {
@@ -72,6 +74,7 @@ impl Body {
             Body::Ack(_) => "ack",
             Body::Checkpoint(_) => "checkpoint",
             Body::Rekey(_) => "rekey",
+            Body::Quarantine(_) => "quarantine",
         }
     }
 }
@@ -384,12 +387,43 @@ pub struct Rekey {
     pub previous: String,
 }
 
+/// `quarantine` data: the first record after `begin` of the transaction that starts a new
+/// chain once a damaged one was moved aside (SPEC.md section 10, "Quarantine").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantine {
+    /// Where the damaged journal directory now is, relative to the root.
+    pub moved_to: String,
+    /// The newest transaction id among the files moved.
+    pub through_txn: u64,
+    /// `seq` of the last record of the moved chain that verified (0 when none did).
+    pub seq: u64,
+    /// That record's tag (all zeros when none did): the `prev` of this transaction's header.
+    pub hash: Digest,
+    /// The transaction that record belongs to (absent when none verified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_good_txn: Option<u64>,
+    /// The first problem the reader found in the moved chain, as it reported it.
+    pub problem: String,
+}
+
+impl Quarantine {
+    /// The anchor the new chain continues from.
+    pub fn anchor(&self) -> Checkpoint {
+        Checkpoint {
+            through_txn: self.through_txn,
+            seq: self.seq,
+            hash: self.hash,
+        }
+    }
+}
+
 impl Record {
-    /// Every path the record names (plan entries and intent paths).
+    /// Every path the record names (plan entries, intent paths, a quarantine's directory).
     pub fn paths(&self) -> Vec<&str> {
         match &self.body {
             Body::Begin(b) => b.plan.iter().filter_map(|p| p.path.as_deref()).collect(),
             Body::Intent(i) => i.path.as_deref().into_iter().collect(),
+            Body::Quarantine(q) => vec![q.moved_to.as_str()],
             _ => Vec::new(),
         }
     }

@@ -5,7 +5,7 @@
 //! and [`decide`] is the whole recovery rule for one operation.
 
 use crate::record::{
-    Abort, Begin, Body, Checkpoint, Commit, Intent, MacKind, Node, Record, RollbackOf,
+    Abort, Begin, Body, Checkpoint, Commit, Intent, MacKind, Node, Quarantine, Record, RollbackOf,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -38,6 +38,8 @@ pub struct TxnView<'a> {
     pub commit: Option<&'a Commit>,
     /// The abort, if any.
     pub abort: Option<&'a Abort>,
+    /// The quarantine record, in a transaction that starts a new chain.
+    pub quarantine: Option<&'a Quarantine>,
     /// Every record, in order.
     pub records: &'a [Record],
 }
@@ -83,6 +85,7 @@ pub fn view(records: &[Record]) -> Result<TxnView<'_>, GrammarError> {
         done: BTreeSet::new(),
         commit: None,
         abort: None,
+        quarantine: None,
         records,
     };
     for (i, r) in records.iter().enumerate() {
@@ -112,6 +115,11 @@ pub fn view(records: &[Record]) -> Result<TxnView<'_>, GrammarError> {
             (Body::Ack(_), _) => {}
             (Body::Checkpoint(c), _) => check_checkpoint(&v, r, c).map_err(fail)?,
             (Body::Rekey(_), _) => check_rekey(&v, i).map_err(fail)?,
+            (Body::Quarantine(q), 2) => {
+                check_quarantine(&v, r, q).map_err(fail)?;
+                v.quarantine = Some(q);
+            }
+            (Body::Quarantine(_), _) => return Err(fail("quarantine must follow begin")),
             (Body::Commit(c), _) => v.commit = Some(c),
             (Body::Abort(a), _) => {
                 if let Some(op) = a.ops.iter().find(|o| !v.intents.contains_key(&o.op)) {
@@ -147,6 +155,18 @@ fn check_rekey(v: &TxnView<'_>, index: usize) -> Result<(), &'static str> {
         Some(Body::Header(h)) if h.mac == MacKind::HmacSha256 => Ok(()),
         _ => Err("a rekey in a file that is not keyed"),
     }
+}
+
+/// A quarantine record belongs to a `quarantine` transaction and names only what lies
+/// before it.
+fn check_quarantine(v: &TxnView<'_>, r: &Record, q: &Quarantine) -> Result<(), &'static str> {
+    if v.begin.map(|b| b.command.as_str()) != Some("quarantine") {
+        return Err("a quarantine record outside a quarantine transaction");
+    }
+    if q.through_txn >= r.txn || q.seq >= r.seq {
+        return Err("a quarantine record names a transaction or record not older than itself");
+    }
+    Ok(())
 }
 
 fn add_intent<'a>(v: &mut TxnView<'a>, it: &'a Intent) -> Result<(), String> {

@@ -58,6 +58,24 @@ impl History {
         })
     }
 
+    /// Continues the chain from the last record of `txn`, as a quarantine does from the
+    /// last record that verified.
+    fn rewind(&mut self, txn: u64) {
+        (self.seq, self.prev) = self.last[&txn];
+    }
+
+    fn quarantine(&self, after: u64, through_txn: u64) -> Body {
+        let (seq, hash) = self.last[&after];
+        Body::Quarantine(Quarantine {
+            moved_to: "logs/backups/quarantine/20261127T120000.000Z".into(),
+            through_txn,
+            seq,
+            hash,
+            last_good_txn: Some(after),
+            problem: "txn-0000000003.jsonl: line 3: checksum mismatch".into(),
+        })
+    }
+
     fn subset(&self, txns: &[u64]) -> BTreeMap<String, Vec<u8>> {
         txns.iter()
             .map(|t| (file_name(*t), self.files[t].clone()))
@@ -164,9 +182,53 @@ fn stray_checkpoint() -> History {
     h
 }
 
+/// Heals 1-3, the file of 3 damaged; quarantine 4 (through 3, anchored at the end of 2)
+/// starts a new chain; heal 5 follows it.
+fn quarantined() -> History {
+    let mut h = History::default();
+    for t in 1..=3 {
+        h.txn(t, heal(t, None));
+    }
+    let q = h.quarantine(2, 3);
+    h.rewind(2);
+    h.txn(
+        4,
+        vec![header(), begin("quarantine", Vec::new()), q, commit()],
+    );
+    h.txn(5, heal(5, None));
+    h
+}
+
+/// Heal 1, then heal 2 carrying a quarantine record: only a quarantine transaction may.
+fn stray_quarantine() -> History {
+    let mut h = History::default();
+    h.txn(1, heal(1, None));
+    let q = h.quarantine(1, 1);
+    h.txn(2, vec![header(), begin("heal", Vec::new()), q, commit()]);
+    h
+}
+
+fn with(mut files: BTreeMap<String, Vec<u8>>, name: &str) -> BTreeMap<String, Vec<u8>> {
+    files.insert(name.into(), Vec::new());
+    files
+}
+
 fn builders() -> BTreeMap<&'static str, BTreeMap<String, Vec<u8>>> {
     let (f, a, s) = (full(), aborted(), stray_checkpoint());
+    let (q, sq) = (quarantined(), stray_quarantine());
     BTreeMap::from([
+        ("quarantined", q.subset(&[4, 5])),
+        ("quarantine-file-back", q.subset(&[3, 4, 5])),
+        ("quarantine-outside-its-transaction", sq.subset(&[1, 2])),
+        (
+            "id-gap-empty-file",
+            with(f.subset(&[1, 2, 3]), "txn-0000000005.jsonl"),
+        ),
+        (
+            "stray-eleven-digits",
+            with(f.subset(&[1, 2, 3]), "txn-10000000000.jsonl"),
+        ),
+        ("stray-name", with(f.subset(&[1, 2, 3]), "notes.txt")),
         ("unpruned", f.subset(&[1, 2, 3])),
         ("pruned", f.subset(&[3, 4])),
         ("pruned-interrupted", f.subset(&[1, 2, 3, 4])),
@@ -183,57 +245,60 @@ fn builders() -> BTreeMap<&'static str, BTreeMap<String, Vec<u8>>> {
 
 /// Reads a journal directory by the reader rules and describes the outcome in the
 /// manifest's terms: files read, leftovers outside the chain, chained records, first error.
+/// A name that is not a transaction file is a stray (rule 8), reported before anything else
+/// is read; the rules across files are the crate's own (`assess`).
 fn outcome(files: &BTreeMap<String, Vec<u8>>) -> Value {
+    if let Some(stray) = files.keys().find(|n| parse_file_name(n).is_none()) {
+        return result(files.len(), 0, 0, Some((stray, "stray", None)));
+    }
     let mut decoded = Vec::new();
     for (name, bytes) in files {
         let txn = parse_file_name(name).expect("txn file name");
         let d = decode_file(bytes, &Mac::Sha256, Some(txn));
-        if let Some(e) = d.error {
-            return result(files.len(), 0, 0, Some((name, "decode", e.line)));
+        if let Some(e) = &d.error {
+            return result(files.len(), 0, 0, Some((name, "decode", Some(e.line))));
         }
-        decoded.push((name, txn, d.entries));
+        decoded.push((name, FileSummary::of(txn, &d)));
     }
-    let anchor = prune_anchor(decoded.iter().map(|(_, _, e)| e.as_slice()));
-    let mut chain = anchor.as_ref().map_or_else(Chain::new, Chain::anchored);
-    let (mut pruned, mut records) = (0, 0);
-    for (name, txn, entries) in &decoded {
-        let plain: Vec<Record> = entries.iter().map(|e| e.record.clone()).collect();
-        if let Err(e) = view(&plain) {
-            let line = entries
-                .iter()
-                .find(|x| x.record.seq == e.seq)
-                .map(|x| x.line);
-            return result(
-                files.len(),
-                pruned,
-                records,
-                Some((name, "grammar", line.unwrap_or(0))),
-            );
-        }
-        if anchor.is_some_and(|c| *txn <= c.through_txn) {
-            pruned += 1;
-            continue;
-        }
-        for entry in entries {
-            if let Err(e) = chain.push(entry) {
-                let kind = match e {
-                    ChainError::Sequence { .. } => "sequence",
-                    ChainError::BrokenLink { .. } => "broken_link",
-                    ChainError::Unanchored { .. } => "unanchored",
-                };
-                return result(files.len(), pruned, records, Some((name, kind, entry.line)));
-            }
-            records += 1;
-        }
+    let summaries: Vec<FileSummary> = decoded.iter().map(|(_, s)| s.clone()).collect();
+    let a = assess(&summaries);
+    let upto = a.fault.as_ref().map_or(decoded.len(), |f| f.file);
+    let chained = |s: &FileSummary| !a.is_leftover(s.txn);
+    let before = &summaries[..upto];
+    let pruned = before.iter().filter(|s| !chained(s)).count();
+    let mut records: usize = before
+        .iter()
+        .filter(|s| chained(s))
+        .map(|s| s.records)
+        .sum();
+    let Some(f) = a.fault else {
+        return result(files.len(), pruned, records, None);
+    };
+    let kind = match &f.fault {
+        Fault::Grammar(_) => "grammar",
+        Fault::Chain(ChainError::Sequence { .. }) => "sequence",
+        Fault::Chain(ChainError::BrokenLink { .. }) => "broken_link",
+        Fault::Chain(ChainError::Unanchored { .. }) => "unanchored",
+        Fault::IdGap { .. } => "id_gap",
+        Fault::TornNotNewest { .. } => "torn_not_newest",
+        Fault::UnfinishedNotNewest => "unfinished_not_newest",
+    };
+    if let (Fault::Chain(_), Some(line)) = (&f.fault, f.line) {
+        records += usize::try_from(line).unwrap_or(1) - 1;
     }
-    result(files.len(), pruned, records, None)
+    result(
+        files.len(),
+        pruned,
+        records,
+        Some((decoded[f.file].0, kind, f.line)),
+    )
 }
 
 fn result(
     files: usize,
     pruned: usize,
     records: usize,
-    error: Option<(&String, &str, u64)>,
+    error: Option<(&String, &str, Option<u64>)>,
 ) -> Value {
     let error = error.map(|(file, kind, line)| json!({"kind": kind, "file": file, "line": line}));
     json!({"files": files, "pruned": pruned, "records": records, "error": error})

@@ -340,6 +340,7 @@ fn outcome(bytes: &[u8], key: Option<&str>) -> Value {
             ErrorKind::BadMagic => "bad_magic",
             ErrorKind::MacMismatch => "mac_mismatch",
             ErrorKind::WrongTransaction { .. } => "wrong_transaction",
+            ErrorKind::TooLarge(_) => "too_large",
         };
         json!({"kind": kind, "line": e.line})
     });

@@ -13,6 +13,10 @@
 //! carrying a POSIX access ACL loses only the world-write bit: its group bits are the ACL's
 //! mask, which bounds the users and groups the operator named in it (a bot writing through
 //! such an entry), not the owning group's permissions.
+//! The files below selfheal's subdirectories (one per transaction and per backup object:
+//! their number grows with the journal) are looked at when the journal was read in full,
+//! not on a run its index served (a start must not cost more with a longer journal; the
+//! index holds at most an hour, and selfheal creates them owner-only).
 
 use super::{listable_dir, Ctx, Planned};
 use crate::error::Result;
@@ -116,7 +120,11 @@ fn own_paths(ctx: &Ctx<'_>) -> Result<Vec<RelPath>> {
             level.push(rel);
         }
     }
-    for _ in 0..OWN_DEPTH {
+    let depth = match ctx.journal.source {
+        crate::journal::Source::Full => OWN_DEPTH,
+        crate::journal::Source::Index => 0,
+    };
+    for _ in 0..depth {
         let mut next = Vec::new();
         for dir in &level {
             for e in ctx.root.list(Some(dir))? {

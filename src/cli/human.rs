@@ -211,6 +211,33 @@ impl Out {
         }
     }
 
+    /// `journal quarantine`.
+    pub fn quarantine(&self, r: &selfheal::quarantine::QuarantineReport, hints: &Hints) {
+        self.doc(r);
+        self.say(&format!(
+            "✅ [SELF-HEAL] Moved the damaged journal ({}, up to transaction {}) to {}; every backup object is kept",
+            count(r.files_moved, "transaction file", "transaction files"),
+            r.through_txn,
+            r.moved_to
+        ));
+        self.say(&format!("   it was: {}", r.problem));
+        let from = r
+            .last_good_txn
+            .map_or_else(|| "its start".to_string(), |t| format!("transaction {t}"));
+        self.say(&format!(
+            "   new journal from transaction {}, anchored to the last verified record (of {from})",
+            r.transaction
+        ));
+        if !r.pending_acks.is_empty() {
+            let ids: Vec<String> = r.pending_acks.iter().map(u64::to_string).collect();
+            self.say(&format!(
+                "   ⚠️  unacknowledged lossy salvages carried over (transactions {}): {}",
+                ids.join(", "),
+                hints.command(&["ack", &r.transaction.to_string()])
+            ));
+        }
+    }
+
     /// `prune`; `hints` name the root in the command it suggests.
     pub fn prune(&self, r: &PruneReport, hints: &Hints) {
         self.doc(r);

@@ -88,15 +88,20 @@ impl Out {
         &self,
         txns: &[TxnSummary],
         pruned_through: Option<u64>,
-        problem: Option<&Problem>,
+        stopped: Option<(&Problem, usize, String)>,
     ) {
+        let problem = stopped.as_ref().map(|(p, _, _)| *p);
         self.doc(&serde_json::json!({
             "transactions": txns,
             "pruned_through": pruned_through,
             "problem": problem.map(Problem::describe),
+            "complete": stopped.is_none(),
+            "not_listed": stopped.as_ref().map(|(_, n, _)| n),
         }));
         if let Some(p) = pruned_through {
-            self.data(&format!("(transactions up to {p} were pruned)"));
+            self.data(&format!(
+                "(transactions up to {p} were pruned, or moved aside by a quarantine)"
+            ));
         }
         let pruned = |id: u64| pruned_through.is_some_and(|p| id <= p);
         for t in txns {
@@ -121,10 +126,16 @@ impl Out {
                 t.outcome
             ));
         }
-        if let Some(p) = problem {
+        if let Some((p, unlisted, advice)) = &stopped {
             self.alert(&format!(
                 "🚨 [CRITICAL] JOURNAL_INTEGRITY: {}",
                 p.describe()
+            ));
+            self.alert(&format!(
+                "   the list stops at the damaged record ({}): {} after it {} not listed; {advice}",
+                p.location(),
+                count(*unlisted, "transaction file", "transaction files"),
+                if *unlisted == 1 { "is" } else { "are" }
             ));
         }
     }
@@ -263,7 +274,9 @@ impl Out {
             self.say(&format!("   ⚠️  torn tail (tolerated): {t}"));
         }
         if let Some(t) = v.pruned_through {
-            self.data(&format!("transactions up to {t} were pruned"));
+            self.data(&format!(
+                "transactions up to {t} were pruned, or moved aside by a quarantine"
+            ));
         }
         if !v.leftovers.is_empty() {
             self.say(&format!(

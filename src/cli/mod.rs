@@ -224,6 +224,12 @@ enum JournalCommand {
         #[command(flatten)]
         lock: LockArg,
     },
+    /// Move a damaged journal aside (under logs/backups/quarantine/) and start a new one
+    /// anchored to it; every backup object is kept.
+    Quarantine {
+        #[command(flatten)]
+        lock: LockArg,
+    },
 }
 
 impl Command {
@@ -272,7 +278,7 @@ impl JournalCommand {
             JournalCommand::List | JournalCommand::Show { .. } | JournalCommand::Verify { .. } => {
                 None
             }
-            JournalCommand::Rekey { lock, .. } => Some(lock),
+            JournalCommand::Rekey { lock, .. } | JournalCommand::Quarantine { lock } => Some(lock),
         }
     }
 
@@ -283,6 +289,7 @@ impl JournalCommand {
             JournalCommand::Show { .. } => "show",
             JournalCommand::Verify { .. } => "verify",
             JournalCommand::Rekey { .. } => "rekey",
+            JournalCommand::Quarantine { .. } => "quarantine",
         }
     }
 }
@@ -386,7 +393,11 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 /// (the README's table), so what is 4 elsewhere is an operational error for them; `watch` has no
 /// lock code either (a busy lock skips a cycle).
 fn error_code(command: &Command, e: &selfheal::error::Error) -> u8 {
+    // The commands that take no exclusive lock read under a shared one.
+    let reader = command.lock().is_none();
     match (command, exit::of_error(e)) {
+        // Readers wait for a writer's lock; their codes have no 32.
+        (_, exit::LOCK) if reader => exit::OPERATIONAL,
         (Command::Prune { .. } | Command::Stats { .. }, exit::MUST_NOT_START) => exit::OPERATIONAL,
         (Command::Watch { .. }, exit::MUST_NOT_START | exit::LOCK) => exit::OPERATIONAL,
         (_, code) => code,
@@ -583,6 +594,7 @@ fn stats(
         ));
     }
     let session = heal::Session::open(opts, false)?;
+    let _shared = selfheal::lock::acquire_shared(&session.root, opts.lock_timeout)?;
     let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;
     let stats = selfheal::stats::compute(&journal);
     if let Some(path) = prometheus {
@@ -609,42 +621,57 @@ fn journal(
     command: &JournalCommand,
     out: &output::Out,
 ) -> Result<u8, selfheal::error::Error> {
-    if let JournalCommand::Rekey { new_key_file, .. } = command {
-        let report = selfheal::rekey::rekey(opts, new_key_file)?;
-        out.journal_rekey(&report);
-        return Ok(exit::OK);
+    match command {
+        JournalCommand::Rekey { new_key_file, .. } => {
+            let report = selfheal::rekey::rekey(opts, new_key_file)?;
+            out.journal_rekey(&report);
+            return Ok(exit::OK);
+        }
+        JournalCommand::Quarantine { .. } => {
+            let report = selfheal::quarantine::run(opts)?;
+            out.quarantine(&report, &Hints::new(&opts.root, opts.config.as_deref()));
+            return Ok(exit::OK);
+        }
+        _ => {}
     }
     let session = heal::Session::open(opts, false)?;
-    let old = match command {
-        JournalCommand::Verify { old_key_files } => old_macs(opts, old_key_files)?,
-        _ => Vec::new(),
-    };
-    let journal =
-        selfheal::journal::Journal::load_with_old_keys(&session.root, session.mac.clone(), old)?;
+    let _shared = selfheal::lock::acquire_shared(&session.root, opts.lock_timeout)?;
+    if let JournalCommand::Verify { old_key_files } = command {
+        let old = old_macs(opts, old_key_files)?;
+        let v = selfheal::audit::verify(&session.root, &session.mac, &old)?;
+        out.journal_verify(&v);
+        return Ok(if v.problem.is_some() {
+            exit::MUST_NOT_START
+        } else {
+            0
+        });
+    }
+    let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;
     match command {
-        JournalCommand::Rekey { .. } => Ok(exit::OK),
         JournalCommand::List => {
-            out.journal_list(
-                &selfheal::audit::list(&journal),
-                journal.anchor.map(|c| c.through_txn),
-                journal.problem.as_ref(),
-            );
-            Ok(0)
+            let listed = selfheal::audit::list(&journal);
+            let unlisted = journal.ids.iter().filter(|id| journal.find(**id).is_none());
+            let stopped = journal.problem.as_ref().map(|p| {
+                (
+                    p,
+                    unlisted.count(),
+                    selfheal::journal::quarantine_advice(&session.root),
+                )
+            });
+            out.journal_list(&listed, journal.anchor.map(|c| c.through_txn), stopped);
+            Ok(match journal.problem {
+                Some(_) => exit::MUST_NOT_START,
+                None => 0,
+            })
         }
         JournalCommand::Show { id } => {
             let detail = selfheal::audit::show(&session.root, &session.layout, &journal, *id)?;
             out.journal_show(&detail);
             Ok(0)
         }
-        JournalCommand::Verify { .. } => {
-            let v = selfheal::audit::verify(&session.root, &journal)?;
-            out.journal_verify(&v);
-            Ok(if v.problem.is_some() {
-                exit::MUST_NOT_START
-            } else {
-                0
-            })
-        }
+        JournalCommand::Rekey { .. }
+        | JournalCommand::Verify { .. }
+        | JournalCommand::Quarantine { .. } => Ok(0),
     }
 }
 

@@ -453,8 +453,21 @@ fn slots(c: &Checker, config: &Config) -> Result<()> {
 }
 
 fn retention(c: &Checker, config: &Config) -> Result<()> {
-    if config.retention.keep == 0 {
+    let r = &config.retention;
+    if r.keep == 0 {
         return Err(c.bad("retention.keep", "must keep at least 1 transaction"));
+    }
+    if r.max_transactions < r.keep {
+        return Err(c.bad(
+            "retention.max_transactions",
+            format!("must be at least retention.keep ({})", r.keep),
+        ));
+    }
+    if r.max_transactions > journal_format::MAX_TXN {
+        return Err(c.bad(
+            "retention.max_transactions",
+            format!("must be at most {}", journal_format::MAX_TXN),
+        ));
     }
     Ok(())
 }

@@ -23,25 +23,24 @@ use serde_json::json;
 pub const KNOWN_FILES: &str = "known_files";
 
 /// The newest committed transaction showing `path` present, if the newest statement about
-/// it says present.
+/// it says present (kept by the journal's facts as transactions are read).
 pub fn journal_knew(journal: &Journal, path: &str) -> Option<u64> {
     journal
-        .txns
-        .iter()
-        .rev()
-        .filter(|t| committed(t))
-        .find_map(|t| statement(t, path).map(|present| (t.txn, present)))
-        .and_then(|(txn, present)| present.then_some(txn))
+        .facts
+        .known
+        .get(path)
+        .and_then(|k| k.present.then_some(k.txn))
 }
 
-fn committed(t: &TxnFile) -> bool {
+/// Whether `t` is committed.
+pub fn committed(t: &TxnFile) -> bool {
     t.entries
         .iter()
         .any(|e| matches!(e.record.body, Body::Commit(_)))
 }
 
 /// What one transaction last says about `path`: present, absent, or nothing.
-fn statement(t: &TxnFile, path: &str) -> Option<bool> {
+pub fn statement(t: &TxnFile, path: &str) -> Option<bool> {
     let mut said = None;
     for e in &t.entries {
         match &e.record.body {

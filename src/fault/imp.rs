@@ -114,6 +114,13 @@ pub(super) fn prepare(effect: Effect<'_>) -> Option<String> {
             let stash = stash_file(dir, to);
             json!({"e": "renamed", "dir": text(dir_path), "from": from, "to": to, "stash": stash})
         }
+        Effect::Exchanged {
+            dir_path,
+            name,
+            to_dir_path,
+            to_name,
+        } => json!({"e": "exchanged", "dir": text(dir_path), "name": name,
+                    "to_dir": text(to_dir_path), "to_name": to_name}),
         Effect::Removed {
             dir,
             dir_path,

@@ -41,7 +41,7 @@ use super::{parent_display, Root};
 use crate::error::{Error, IoContext, IoOp, Result};
 use crate::fault::{self, Point};
 use crate::paths::RelPath;
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
@@ -160,6 +160,7 @@ fn open_lock(dir: &OwnedFd, rel: &RelPath, create: bool) -> Result<Option<OwnedF
     ) {
         Ok(fd) => {
             rustix::fs::fchmod(&fd, mode).ctx(IoOp::Chmod, disp)?;
+            super::owner::adopt(dir.as_fd(), fd.as_fd(), disp)?;
             Ok(Some(fd))
         }
         Err(Errno::EXIST) => open_lock(dir, rel, false),

@@ -50,6 +50,23 @@ pub(super) fn rename(
     Ok(())
 }
 
+/// `renameat2(RENAME_EXCHANGE)`: swaps `a.2` in directory `a.0` with `b.2` in `b.0` (each
+/// shown as `.1`).
+pub(super) fn exchange(
+    a: (&OwnedFd, &Path, &str),
+    b: (&OwnedFd, &Path, &str),
+) -> rustix::io::Result<()> {
+    let pc = fault::before(Effect::Exchanged {
+        dir_path: a.1,
+        name: a.2,
+        to_dir_path: b.1,
+        to_name: b.2,
+    });
+    rustix::fs::renameat_with(a.0, a.2, b.0, b.2, RenameFlags::EXCHANGE)?;
+    pc.done();
+    Ok(())
+}
+
 /// `mkdirat(dir, name, mode)`.
 pub(super) fn mkdir(
     dir: &OwnedFd,

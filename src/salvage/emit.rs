@@ -274,7 +274,9 @@ pub(crate) fn sanitize_array_default(raw: &str) -> String {
 }
 
 fn render(buf: &[u8], slots: &[(String, Slot)], style: &Style) -> Vec<u8> {
-    let mut out = Vec::with_capacity(buf.len() + 64);
+    // Sized by what is kept, not by the input: a 1 GiB file of NULs salvages to `{}` and
+    // must not cost a second GiB.
+    let mut out = Vec::with_capacity(rendered_len(slots, style));
     out.push(b'{');
     for (n, (_, slot)) in slots.iter().enumerate() {
         style.item(&mut out, n, 1);
@@ -301,6 +303,28 @@ fn render(buf: &[u8], slots: &[(String, Slot)], style: &Style) -> Vec<u8> {
     }
     out.push(b'}');
     out
+}
+
+/// An upper bound of the length [`render`] produces.
+fn rendered_len(slots: &[(String, Slot)], style: &Style) -> usize {
+    let per_item =
+        2 + style.comma.len() + style.newline.map_or(0, <[u8]>::len) + 2 * style.indent.len();
+    let span = |s: &Span| s.end.saturating_sub(s.start);
+    let mut n = 64usize;
+    for (_, slot) in slots {
+        n = n.saturating_add(per_item + style.colon.len());
+        n = n.saturating_add(match slot {
+            Slot::Raw { key, value } => span(key).saturating_add(span(value)),
+            Slot::Records { key, records, .. } => records
+                .iter()
+                .map(|r| span(r).saturating_add(per_item))
+                .fold(span(key).saturating_add(4), usize::saturating_add),
+            Slot::Restored { name, value } => {
+                name.len().saturating_mul(6).saturating_add(value.len())
+            }
+        });
+    }
+    n
 }
 
 fn render_records(buf: &[u8], out: &mut Vec<u8>, records: &[Span], style: &Style) {

@@ -95,7 +95,13 @@ impl Reuse {
     ///
     /// # Errors
     /// I/O errors reading the journal.
-    pub fn journal(&mut self, root: &Root, mac: &Mac, (n, fresh): (u64, bool)) -> Result<Loaded> {
+    pub fn journal(
+        &mut self,
+        root: &Root,
+        mac: &Mac,
+        positions: &[String],
+        (n, fresh): (u64, bool),
+    ) -> Result<Loaded> {
         let taken = SystemTime::now();
         let key = DirState::of(root, &RelPath::new(JOURNAL_DIR)?)?;
         match self.journal.take() {
@@ -104,7 +110,7 @@ impl Reuse {
                 Ok(Loaded { taken, ..l })
             }
             _ => Ok(Loaded {
-                journal: Journal::load(root, mac.clone())?,
+                journal: Journal::load_for_run(root, mac.clone(), positions)?,
                 key,
                 taken,
                 history: None,

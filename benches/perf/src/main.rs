@@ -7,6 +7,7 @@
 
 mod floor;
 mod gen;
+mod history;
 mod measure;
 mod runner;
 
@@ -20,7 +21,7 @@ fn main() -> ExitCode {
         Some("floor") => floor_cmd(&args[1..]),
         Some("gen") => gen_cmd(&args[1..]),
         _ => Err(
-            "usage: selfheal-perf run [--smoke] [--dir DIR] [--only healthy,salvage,syscalls,scaling,startup,watch] | floor ... | gen DIR OPEN CLOSED"
+            "usage: selfheal-perf run [--smoke] [--dir DIR] [--only healthy,salvage,syscalls,scaling,startup,watch,journal] | floor ... | gen DIR OPEN CLOSED"
                 .into(),
         ),
     };
@@ -107,6 +108,9 @@ fn run(args: &[String]) -> Result<(), String> {
     if wants("watch") {
         ctx.watch_scenario(&healthy)?;
     }
+    if wants("journal") {
+        ctx.journal_scenario()?;
+    }
     ctx.notes.push(format!(
         "suite wall time: {:.0} s; load average at the end: {}",
         started.elapsed().as_secs_f64(),
@@ -120,8 +124,8 @@ fn run(args: &[String]) -> Result<(), String> {
 
 /// The scenario groups `--only a,b` selects (`None`: all of them).
 fn only(args: &[String]) -> Result<Option<Vec<String>>, String> {
-    const GROUPS: [&str; 6] = [
-        "healthy", "salvage", "syscalls", "scaling", "startup", "watch",
+    const GROUPS: [&str; 7] = [
+        "healthy", "salvage", "syscalls", "scaling", "startup", "watch", "journal",
     ];
     let Some(i) = args.iter().position(|a| a == "--only") else {
         return Ok(None);
