@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("floor") => floor_cmd(&args[1..]),
         Some("gen") => gen_cmd(&args[1..]),
+        Some("measured") => measure::measured(&args[1..]),
         _ => Err(
             "usage: selfheal-perf run [--smoke] [--dir DIR] [--only healthy,salvage,syscalls,scaling,startup,watch,journal] | floor ... | gen DIR OPEN CLOSED"
                 .into(),

@@ -1,5 +1,5 @@
-//! Measuring whole processes: wall time, CPU time and peak RSS of each run (`wait4` gives
-//! the child's own resource usage; medians of several runs), peak RSS through a wrapper
+//! Measuring whole processes: wall time, CPU time and peak RSS of each run (`wait4` in a
+//! small wrapper process gives the child's own resource usage; medians of several runs), peak RSS through a wrapper
 //! process too (`getrusage(RUSAGE_CHILDREN)`), and syscall counts under `strace -f -c`.
 
 use std::process::{Command, Stdio};
@@ -13,15 +13,71 @@ pub struct Sample {
     pub rss: u64,
 }
 
-/// Runs `cmd` once (stdout discarded); fails on a non-accepted exit code.
+/// Runs `cmd` once (stdout discarded); fails on a non-accepted exit code. The command runs
+/// under a small wrapper process (`selfheal-perf measured`), which times it and reads its
+/// resource usage: Linux carries a process's peak RSS across `exec`, so a child spawned
+/// straight from this process (which holds the generated data) would report this
+/// process's peak as its own; a child forked by the small wrapper reports only its own.
 pub fn time_once(cmd: &mut Command, accept: &[i32]) -> Result<Sample, String> {
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let err = tempfile_path("stderr");
+    let result = tempfile_path("measured");
     let err_file = std::fs::File::create(&err).map_err(|e| e.to_string())?;
-    cmd.stdin(Stdio::null())
+    let mut wrapper = Command::new(me);
+    wrapper
+        .arg("measured")
+        .arg(&result)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapper.env(k, v),
+            None => wrapper.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapper.current_dir(dir);
+    }
+    let status = wrapper
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(err_file);
+        .stderr(err_file)
+        .status()
+        .map_err(|e| format!("{cmd:?}: {e}"))?;
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    let _ = std::fs::remove_file(&err);
+    let text = std::fs::read_to_string(&result).unwrap_or_default();
+    let _ = std::fs::remove_file(&result);
+    let fields: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let [code, wall_ns, cpu_us, rss_kb] = fields[..] else {
+        return Err(format!("{cmd:?}: the wrapper failed ({status}): {stderr}"));
+    };
+    let code = i32::try_from(code).unwrap_or(-1);
+    if !accept.contains(&code) {
+        return Err(format!("{cmd:?} exited {code}: {stderr}"));
+    }
+    Ok(Sample {
+        wall: Duration::from_nanos(wall_ns),
+        cpu: Duration::from_micros(cpu_us),
+        rss: rss_kb * 1024,
+    })
+}
+
+/// `measured RESULT PROGRAM ARGS...`: runs PROGRAM with this process's standard streams,
+/// and writes `exit_code wall_ns cpu_us peak_rss_kb` to RESULT (exit code 255: killed by a
+/// signal).
+pub fn measured(args: &[String]) -> Result<(), String> {
+    let [result, program, rest @ ..] = args else {
+        return Err("measured RESULT PROGRAM ARGS...".into());
+    };
     let start = Instant::now();
-    let child = cmd.spawn().map_err(|e| format!("{cmd:?}: {e}"))?;
+    let child = Command::new(program)
+        .args(rest)
+        .spawn()
+        .map_err(|e| format!("{program}: {e}"))?;
     let pid = libc::pid_t::try_from(child.id()).map_err(|e| e.to_string())?;
     let mut status = 0;
     // SAFETY: wait4 on our own child, writing into a zeroed rusage we own. The `Child` is
@@ -29,7 +85,7 @@ pub fn time_once(cmd: &mut Command, accept: &[i32]) -> Result<Sample, String> {
     let usage = unsafe {
         let mut u: libc::rusage = std::mem::zeroed();
         if libc::wait4(pid, &mut status, 0, &mut u) != pid {
-            return Err(format!("{cmd:?}: wait4 failed"));
+            return Err(format!("{program}: wait4 failed"));
         }
         u
     };
@@ -38,22 +94,18 @@ pub fn time_once(cmd: &mut Command, accept: &[i32]) -> Result<Sample, String> {
     let code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
-        -1
+        255
     };
-    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
-    let _ = std::fs::remove_file(&err);
-    if !accept.contains(&code) {
-        return Err(format!("{cmd:?} exited {code}: {stderr}"));
-    }
-    let tv = |t: libc::timeval| {
-        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
-            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    let us = |t: libc::timeval| {
+        u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000 + u64::try_from(t.tv_usec).unwrap_or(0)
     };
-    Ok(Sample {
-        wall,
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        rss: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
-    })
+    let line = format!(
+        "{code} {} {} {}\n",
+        wall.as_nanos(),
+        us(usage.ru_utime) + us(usage.ru_stime),
+        usage.ru_maxrss
+    );
+    std::fs::write(result, line).map_err(|e| e.to_string())
 }
 
 fn tempfile_path(what: &str) -> std::path::PathBuf {
