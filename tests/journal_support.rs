@@ -32,15 +32,7 @@ pub fn repair_once(f: &Fixture) -> u64 {
 
 /// The names in the journal directory, sorted.
 pub fn journal_files(f: &Fixture) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(f.path(JOURNAL))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    crate::watch_support::journal_files(&f.root())
 }
 
 pub fn txn_path(f: &Fixture, txn: u64) -> PathBuf {

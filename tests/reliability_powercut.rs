@@ -573,15 +573,7 @@ fn damaged_journal() -> Arena {
 }
 
 fn journal_names(a: &Arena) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(a.root().join("logs/backups/journal"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+    crate::watch_support::journal_files(&a.root())
 }
 
 /// Runs `args` on a copy of `template` with the power-cut log, cut at `at` (or run to its
