@@ -11,7 +11,7 @@
 
 use crate::findings::{code, Finding};
 use crate::journal::{Journal, TxnFile};
-use journal_format::{Body, TxnState};
+use journal_format::{Body, RunSummary, SalvageEntry, TxnState, RUN_COMMANDS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -118,35 +118,34 @@ pub struct Pending {
     pub records_lost_is_lower_bound: bool,
     /// Whether any was ambiguous (more than one version).
     pub ambiguous: bool,
+    /// Why the run's commit summary cannot be read, when it cannot: then what it lost is
+    /// unknown, and it is acknowledged like a loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
-/// Whether one `salvage[]` summary entry needs an acknowledgement: records lost, maybe
-/// lost (a cut file: the records past the cut were never counted), or two versions.
-pub fn entry_needs_ack(e: &Value) -> bool {
-    let flag = |k: &str| e.get(k).and_then(Value::as_bool).unwrap_or(false);
-    let lost = e.get("records_lost").and_then(Value::as_u64).unwrap_or(0);
-    !flag("accepted") && (lost > 0 || flag("records_lost_is_lower_bound") || flag("ambiguous"))
-}
-
-/// The salvage entries of `t`'s commit summary that need an acknowledgement.
-fn entries(t: &TxnFile) -> Vec<Value> {
-    if t.state() != TxnState::Committed {
-        return Vec::new();
+/// What `t`'s commit summary says of its salvages, when `t` is a committed run: `Ok` with
+/// the entries that need an acknowledgement, `Err` with why the summary cannot be read
+/// (then nothing is known of what the run lost, and the reader assumes a loss).
+fn entries(t: &TxnFile) -> Result<Vec<SalvageEntry>, String> {
+    if t.state() != TxnState::Committed || !t.command().is_some_and(|c| RUN_COMMANDS.contains(&c)) {
+        return Ok(Vec::new());
     }
-    t.entries
-        .iter()
-        .filter_map(|e| match &e.record.body {
-            Body::Commit(c) => c.summary.get("salvage").and_then(Value::as_array).cloned(),
-            _ => None,
-        })
-        .flatten()
-        .filter(entry_needs_ack)
-        .collect()
+    let Some(s) = summary(t) else {
+        return Ok(Vec::new());
+    };
+    let run = RunSummary::read(s)?;
+    Ok(run
+        .salvage
+        .into_iter()
+        .filter(SalvageEntry::needs_ack)
+        .collect())
 }
 
-/// Whether `t` recorded a salvage loss that needs an acknowledgement (acknowledged or not).
+/// Whether `t` recorded a salvage loss that needs an acknowledgement (acknowledged or not),
+/// or a run summary that cannot be read (assumed to).
 pub fn needs_ack(t: &TxnFile) -> bool {
-    !entries(t).is_empty()
+    entries(t).map_or(true, |e| !e.is_empty())
 }
 
 /// Whether an `ack` record names `txn`'s salvage loss.
@@ -171,30 +170,32 @@ pub fn pending(journal: &Journal) -> Vec<Pending> {
         .collect()
 }
 
-/// The pending acknowledgement `t` records, if it records one.
+/// The pending acknowledgement `t` records, if it records one: a lossy salvage, or a run
+/// summary that cannot be read (what that run lost is unknown, so it is taken as lost).
 pub fn pending_of(t: &TxnFile) -> Option<Pending> {
-    let list = entries(t);
+    let list = match entries(t) {
+        Ok(list) => list,
+        Err(why) => {
+            return Some(Pending {
+                txn: t.txn,
+                paths: Vec::new(),
+                records_lost: 0,
+                records_lost_is_lower_bound: true,
+                ambiguous: false,
+                unreadable: Some(why),
+            })
+        }
+    };
     if list.is_empty() {
         return None;
     }
     Some(Pending {
         txn: t.txn,
-        paths: list
-            .iter()
-            .filter_map(|e| e.get("path").and_then(Value::as_str).map(str::to_string))
-            .collect(),
-        records_lost: list
-            .iter()
-            .filter_map(|e| e.get("records_lost").and_then(Value::as_u64))
-            .sum(),
-        records_lost_is_lower_bound: list.iter().any(|e| {
-            e.get("records_lost_is_lower_bound")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        }),
-        ambiguous: list
-            .iter()
-            .any(|e| e.get("ambiguous").and_then(Value::as_bool).unwrap_or(false)),
+        paths: list.iter().map(|e| e.path.clone()).collect(),
+        records_lost: list.iter().map(|e| e.records_lost).sum(),
+        records_lost_is_lower_bound: list.iter().any(|e| e.records_lost_is_lower_bound),
+        ambiguous: list.iter().any(|e| e.ambiguous),
+        unreadable: None,
     })
 }
 

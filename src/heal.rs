@@ -956,31 +956,51 @@ fn score(
 pub(crate) fn summary(
     r: &Report,
     d: &Detection,
-    salvaged: &[serde_json::Value],
+    salvaged: &[journal_format::SalvageEntry],
     started: Instant,
     measured: Measured,
 ) -> serde_json::Value {
-    let mut v = json!({
-        "salvage": salvaged,
-        "healed": r.healed,
-        "failed": r.failed,
-        "critical": r.findings.iter().filter(|f| f.is_critical()).map(|f| json!({"code": f.code, "path": f.path, "evidence": f.evidence})).collect::<Vec<_>>(),
-        "stats": r.stats,
-        "health_score": r.health.score,
-        "status": r.health.status,
-        "start_allowed": r.start_allowed,
-        "alerts_suppressed": r.alerts_suppressed,
-        detect::gone::KNOWN_FILES: d.known_files,
-        "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    });
-    if let Some(obj) = v.as_object_mut() {
-        obj.extend(measured.summary_members());
+    let mut other = serde_json::Map::new();
+    for (k, v) in [
+        ("stats", json!(r.stats)),
+        ("health_score", json!(r.health.score)),
+        ("alerts_suppressed", json!(r.alerts_suppressed)),
+        (
+            "duration_ms",
+            json!(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)),
+        ),
+    ] {
+        other.insert(k.into(), v);
     }
-    v
+    journal_format::RunSummary {
+        salvage: salvaged.to_vec(),
+        healed: r.healed.clone(),
+        failed: r.failed.clone(),
+        critical: r
+            .findings
+            .iter()
+            .filter(|f| f.is_critical())
+            .map(|f| journal_format::Critical {
+                code: f.code.clone(),
+                path: f.path.clone(),
+                evidence: f.evidence.clone(),
+            })
+            .collect(),
+        status: r.health.status.word().to_string(),
+        start_allowed: r.start_allowed,
+        known_files: d.known_files.clone(),
+        disk_free: measured.disk_free,
+        backups_bytes: measured.backups_bytes,
+        other,
+    }
+    .to_value()
 }
 
 /// The commit summary entries of the salvages that were applied.
-pub(crate) fn applied_salvages(planned: &Planned, results: &[OpResult]) -> Vec<serde_json::Value> {
+pub(crate) fn applied_salvages(
+    planned: &Planned,
+    results: &[OpResult],
+) -> Vec<journal_format::SalvageEntry> {
     planned
         .salvages
         .iter()

@@ -47,6 +47,17 @@ pub enum Status {
     Critical,
 }
 
+impl Status {
+    /// The word for it, as reports and commit summaries write it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Healthy => "healthy",
+            Status::Degraded => "degraded",
+            Status::Critical => "critical",
+        }
+    }
+}
+
 /// The score, status and checks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Health {

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The commands whose transactions are runs.
-pub const RUN_COMMANDS: [&str; 2] = ["heal", "watch"];
+pub use journal_format::RUN_COMMANDS;
 
 /// The newest run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -73,6 +73,8 @@ mod journal_owner;
 mod journal_bounds;
 // Readers under the shared lock never see a prune half done.
 mod journal_readers;
+// Commit summaries read fail-closed.
+mod journal_summary;
 // Predictive warnings: each one triggered by a fixture, and silent on another.
 mod predict_warnings;
 // Shared helpers of the watch tests.

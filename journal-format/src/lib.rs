@@ -16,6 +16,7 @@ mod journal;
 mod path;
 mod reader;
 mod record;
+mod summary;
 mod txn;
 
 pub use frame::{encode, unframe, unframe_unverified, FrameError, Line, Mac, KEY_ID_LABEL};
@@ -32,6 +33,7 @@ pub use record::{
     Mode, Node, OpKind, OpOutcome, PlanEntry, ProcessRef, Quarantine, Record, Rekey, RollbackOf,
     UndoOutcome, Xattrs, MAGIC, VERSION,
 };
+pub use summary::{Critical, RunSummary, SalvageEntry, RUN_COMMANDS};
 pub use txn::{decide, view, Decision, GrammarError, TxnState, TxnView};
 
 /// File name of a transaction's journal file (SPEC.md, "Files"): `txn-`, the id in exactly

@@ -34,18 +34,24 @@ pub struct Note {
 
 impl Note {
     /// The commit summary entry (`salvage[]`, SPEC.md section 10).
-    pub fn summary(&self) -> serde_json::Value {
-        json!({
-            "path": self.path,
-            "outcome": self.report.outcome,
-            "records_kept": self.report.records_kept,
-            "records_lost": self.report.records_lost,
-            "records_lost_is_lower_bound": self.report.records_lost_is_lower_bound,
-            "bytes_lost": self.report.bytes_lost,
-            "ambiguous": self.report.outcome == Outcome::Ambiguous,
-            "versions": self.report.versions.len(),
-            "accepted": self.accepted,
-        })
+    pub fn summary(&self) -> journal_format::SalvageEntry {
+        let mut other = serde_json::Map::new();
+        for (k, v) in [
+            ("outcome", json!(self.report.outcome)),
+            ("records_kept", json!(self.report.records_kept)),
+            ("bytes_lost", json!(self.report.bytes_lost)),
+            ("versions", json!(self.report.versions.len())),
+        ] {
+            other.insert(k.into(), v);
+        }
+        journal_format::SalvageEntry {
+            path: self.path.to_string(),
+            records_lost: self.report.records_lost,
+            records_lost_is_lower_bound: self.report.records_lost_is_lower_bound,
+            ambiguous: self.report.outcome == Outcome::Ambiguous,
+            accepted: self.accepted,
+            other,
+        }
     }
 }
 

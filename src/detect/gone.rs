@@ -16,7 +16,7 @@ use crate::findings::{code, Finding, Level};
 use crate::hint::Hints;
 use crate::journal::{Journal, TxnFile};
 use crate::mode::Mode;
-use journal_format::{Body, Node};
+use journal_format::{Body, Node, RunSummary, RUN_COMMANDS};
 use serde_json::json;
 
 /// The commit summary key listing the positions files a heal knows exist.
@@ -46,6 +46,13 @@ pub fn statement(t: &TxnFile, path: &str) -> Option<bool> {
         match &e.record.body {
             Body::Intent(it) if it.path.as_deref() == Some(path) => {
                 said = Some(matches!(it.after, Node::File { .. }));
+            }
+            Body::Commit(c) if t.command().is_some_and(|c| RUN_COMMANDS.contains(&c)) => {
+                // A run summary that cannot be read says nothing; the run is then taken as
+                // one that lost data (`acks`), which blocks real mode until acknowledged.
+                if let Ok(run) = RunSummary::read(&c.summary) {
+                    said = Some(run.known_files.iter().any(|f| f == path));
+                }
             }
             Body::Commit(c) => {
                 if let Some(list) = c.summary.get(KNOWN_FILES).and_then(|v| v.as_array()) {

@@ -127,8 +127,16 @@ impl Facts {
         let acked = acks::acks_in(t);
         self.pending.retain(|p| !acked.contains(&p.txn));
         self.pending.extend(acks::pending_of(t));
+        // A run whose summary cannot be read is taken to have known every positions file:
+        // one that is gone is then not re-created in real mode (SPEC.md, "Run summary").
+        let unreadable = acks::pending_of(t).is_some_and(|p| p.unreadable.is_some());
         for path in positions {
-            if let Some(present) = gone::statement(t, path) {
+            let said = if unreadable {
+                Some(true)
+            } else {
+                gone::statement(t, path)
+            };
+            if let Some(present) = said {
                 let k = Known {
                     txn: t.txn,
                     present,
