@@ -80,6 +80,7 @@ pub mod alerts;
 pub mod audit;
 pub mod checks;
 pub mod config;
+pub mod content;
 pub mod detect;
 pub mod engine;
 pub mod error;

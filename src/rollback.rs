@@ -5,6 +5,7 @@
 //! the transaction (unless forced: the current content is then backed up first, like any
 //! other change). A rollback is itself a transaction, so it can be rolled back.
 
+use crate::content::Content;
 use crate::error::{Error, Result};
 use crate::fsx::Root;
 use crate::journal::Journal;
@@ -14,7 +15,6 @@ use crate::recovery::intents_of;
 use crate::store::Store;
 use journal_format::{Body, Intent, Node, OpKind, TxnState};
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 /// A rollback, planned and checked.
 #[derive(Debug, Clone)]
@@ -181,10 +181,9 @@ fn inverse(root: &Root, it: &Intent, now: &Node) -> Result<Action> {
         }
         (Node::File { sha256, size, mode }, _) => {
             let object = it.object.unwrap_or(*sha256);
-            let bytes = Arc::new(Store::new(root).get(&object, *size)?);
             // `get` proved these bytes hash to the object's name: the intent's `after`
             // need not hash them again.
-            crate::store::remember_sha256(&bytes, object);
+            let bytes = Content::with_sha256(Store::new(root).get(&object, *size)?, object);
             Action::WriteFile {
                 bytes,
                 mode: mode.0,

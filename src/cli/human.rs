@@ -565,7 +565,7 @@ impl Out {
             return;
         }
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(&s.salvaged.document);
+        let _ = s.write_document(&mut out);
         let _ = out.flush();
         if !self.quiet {
             let _ = writeln!(

@@ -279,7 +279,6 @@ pub fn retain_ops(planned: &mut Planned, keep: &[bool]) {
 mod tests {
     use super::*;
     use crate::plan::{Action, Observed};
-    use std::sync::Arc;
 
     fn op(path: &str, before: Option<Node>, action: Action) -> Op {
         Op {
@@ -305,7 +304,7 @@ mod tests {
 
     fn write() -> Action {
         Action::WriteFile {
-            bytes: Arc::new(b"{}".to_vec()),
+            bytes: crate::content::Content::new(b"{}".to_vec()),
             mode: 0o644,
             owner: None,
             mtime: None,
