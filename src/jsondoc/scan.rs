@@ -850,15 +850,17 @@ impl<'a> Scanner<'a> {
     ) -> R<Record> {
         let start = self.i;
         let taken = known.and_then(|k| self.take_known(k));
+        let is_object = self.peek() == Some(b'{');
         let mut rec = if let Some(rec) = taken {
             rec
-        } else if self.peek() == Some(b'{') {
+        } else if is_object && !fields.is_empty() {
             self.record(extract, fields)?
         } else {
+            // nothing to pull out: validated like any value
             self.skip(2)?;
             Record {
                 values: Vec::new(),
-                is_object: false,
+                is_object,
                 raw_hash: None,
             }
         };
