@@ -150,11 +150,11 @@ pub fn plan(
     });
 }
 
-/// The bytes a salvage writes, as pieces of the damaged `input` (`source` holds those very
-/// bytes; without it they are copied), and their classification: assembled from the
-/// salvage's parts, the records the scan of `input` completed taken as they are, so that
-/// the document is never in one buffer nor scanned again. A salvage that kept no key is
-/// `{}`, which the next run would take for an empty file and replace with the default: the
+/// The bytes a salvage writes, as pieces of the damaged `input` (the bytes `observed`
+/// read; other bytes are copied), and their classification: assembled from the salvage's
+/// parts, the records the scan of `input` completed taken as they are, so that the
+/// document is never in one buffer nor scanned again. A salvage that kept no key is `{}`,
+/// which the next run would take for an empty file and replace with the default: the
 /// default is written instead, so one heal settles it.
 fn written(
     spec: &File,
