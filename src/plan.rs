@@ -81,6 +81,24 @@ impl Observed {
             .as_ref()
     }
 
+    /// Starts hashing the bytes read on a thread of their own, for a caller that will
+    /// need the node later and has other work first (a large file about to be salvaged,
+    /// whose backup needs the digest): whoever asks for the node meanwhile waits for that
+    /// one computation. Nothing happens for bytes under a MiB, a digest already known, or
+    /// when no thread can be started.
+    pub fn hash_beside(&self) {
+        let Some(bytes) = &self.bytes else {
+            return;
+        };
+        if bytes.len() < crate::store::LARGE_OBJECT || self.hashed.get().is_some() {
+            return;
+        }
+        let (bytes, hashed) = (Arc::clone(bytes), Arc::clone(&self.hashed));
+        let _ = std::thread::Builder::new().spawn(move || {
+            hashed.get_or_init(|| Hashed::of(&bytes));
+        });
+    }
+
     /// New bytes made of `output`'s pieces of `input`, the bytes read (a salvage of
     /// them), sharing those bytes: when they begin with a long prefix of them, that prefix
     /// is hashed once for both. `Err(output)` when `input` is not the bytes read.

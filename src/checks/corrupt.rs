@@ -20,6 +20,7 @@ use crate::salvage::{
 use serde_json::json;
 use std::collections::VecDeque;
 use std::ops::Range;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 /// A salvage planned by this run, kept for the commit summary and the report.
 #[derive(Debug, Clone)]
@@ -81,7 +82,22 @@ pub fn plan(
     let path = spec.path.as_str();
     // The records the classification completed before the break are the salvage's
     // skeleton: it scans only from there.
-    let rebuilt = rebuild_beside(bytes, &shape_of(&spec), skeleton(scanned.as_ref()));
+    let skeleton = skeleton(scanned.as_ref());
+    let rebuilt = match prepared(&view.observed) {
+        Some(rewinds) => {
+            let answer = *rewinds.get_or_init(|| crate::salvage::block_rewinds(bytes));
+            rebuild(
+                bytes,
+                &shape_of(&spec),
+                &skeleton.with_block_rewinds(answer),
+            )
+        }
+        None => {
+            // A salvage is written over the damaged bytes, whose backup needs their digest.
+            view.observed.hash_beside();
+            rebuild_beside(bytes, &shape_of(&spec), skeleton)
+        }
+    };
     let r = &rebuilt.report;
     let lossy = matches!(r.outcome, Outcome::Lossy | Outcome::Ambiguous);
     let details = json!({"file": path, "problem": why, "salvage": r});
@@ -248,6 +264,56 @@ pub(crate) fn known<'a>(
         source: input,
         arrays: out,
     }
+}
+
+/// Answers to "does the text rewind at a block boundary", being computed by [`prepare`],
+/// by the bytes they are about (while those live).
+type Prepared = Vec<(Weak<Vec<u8>>, Arc<OnceLock<bool>>)>;
+static PREPARED: Mutex<Prepared> = Mutex::new(Vec::new());
+
+/// Starts, on a thread of its own, the work only a salvage of a managed file needs, while
+/// the classification scans it: whether its text rewinds at a block boundary, then the
+/// digest its backup needs. Only for a large file that cannot be a document as it stands
+/// (its last non-blank byte is not `}`: cut short, or padded), which the classification
+/// will find broken; the salvage takes the answer ([`plan`]), or works it out itself if
+/// the thread has not. Nothing happens when no thread can be started.
+pub fn prepare(observed: &Observed) {
+    let Some(bytes) = observed.bytes.as_ref() else {
+        return;
+    };
+    let last = bytes.iter().rposition(|b| !b.is_ascii_whitespace());
+    let may_be_a_document = last.and_then(|i| bytes.get(i)) == Some(&b'}');
+    if bytes.len() < crate::store::LARGE_OBJECT || may_be_a_document {
+        return;
+    }
+    let rewinds: Arc<OnceLock<bool>> = Arc::default();
+    let (answer, file) = (Arc::clone(&rewinds), observed.clone());
+    let spawned = std::thread::Builder::new().spawn(move || {
+        if let Some(bytes) = &file.bytes {
+            answer.get_or_init(|| crate::salvage::block_rewinds(bytes));
+        }
+        // the digest of the bytes read, kept where the backup looks for it
+        let _ = file.node();
+    });
+    if spawned.is_ok() {
+        let mut prepared = PREPARED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        prepared.retain(|(w, _)| w.strong_count() > 0);
+        prepared.push((Arc::downgrade(bytes), rewinds));
+    }
+}
+
+/// The answer [`prepare`] is working out for the bytes `observed` read, if it started.
+fn prepared(observed: &Observed) -> Option<Arc<OnceLock<bool>>> {
+    let bytes = observed.bytes.as_ref()?;
+    let prepared = PREPARED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    prepared
+        .iter()
+        .find(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(bytes)))
+        .map(|(_, answer)| Arc::clone(answer))
 }
 
 /// [`rebuild`] with `skeleton`, asking whether the text rewinds at a block boundary (the
@@ -457,7 +523,19 @@ mod tests {
             extract: Some(&extract),
             ..crate::jsondoc::Spec::default()
         };
-        for (input, rewinds) in [(cut, false), (mixed, true)] {
+        let mut padded = v1.clone();
+        padded.resize(v1.len() + 10_000, 0);
+        let mixed_cut = mixed
+            .get(..mixed.len() * 9 / 10)
+            .unwrap_or_default()
+            .to_vec();
+        let cases = [
+            (cut, false),
+            (mixed, true),
+            (padded, false),
+            (mixed_cut, true),
+        ];
+        for (input, rewinds) in cases {
             assert_eq!(crate::salvage::block_rewinds(&input), rewinds);
             let (_, scanned) = crate::jsondoc::inspect_keeping(&input, &spec);
             let beside = rebuild_beside(&input, &shape, skeleton(scanned.as_ref()));
@@ -465,7 +543,23 @@ mod tests {
                 beside.into_salvaged(&input),
                 reference_salvage(&input, &shape)
             );
+            // asked while the classification scans: the same answer, and the digest
+            let observed = Observed::from_file(std::sync::Arc::new(input.clone()), stat(&input));
+            prepare(&observed);
+            let answer = prepared(&observed).map(|a| *a.wait());
+            let last = input.iter().rposition(|b| !b.is_ascii_whitespace());
+            let broken = last.and_then(|i| input.get(i)) != Some(&b'}');
+            assert_eq!(answer, broken.then_some(rewinds));
+            let digest = match observed.node() {
+                Some(journal_format::Node::File { sha256, .. }) => Some(*sha256),
+                _ => None,
+            };
+            assert_eq!(digest, Some(crate::store::sha256(&input)));
         }
+        // a file that may be a document is left to the classification alone
+        let whole = Observed::from_file(std::sync::Arc::new(v1.clone()), stat(&v1));
+        prepare(&whole);
+        assert!(prepared(&whole).is_none());
     }
 
     fn stat(bytes: &[u8]) -> crate::fsx::Stat {

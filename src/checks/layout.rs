@@ -232,6 +232,7 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
         (_, Some(Kind::File), Some(bytes)) => {
             let mode = view.observed.stat.map_or(spec.mode, |s| s.mode);
             let identity = &ctx.layout.config.positions.identity;
+            super::corrupt::prepare(&view.observed);
             let (shape, scanned) = inspect_file_keeping(&spec, bytes, identity);
             plan_existing(ctx, p, view, (bytes, scanned), mode, &shape);
             view.shape = Some(shape);
