@@ -151,11 +151,12 @@ fn fast_f64(text: &[u8]) -> Option<f64> {
     for &c in digits {
         match c {
             b'0'..=b'9' => {
-                m = m * 10 + u64::from(c - b'0');
+                // m holds at most 18 digits here: `m * 10 + 9` stays below 10^19
                 count += 1;
                 if count > 19 {
                     return None;
                 }
+                m = m * 10 + u64::from(c - b'0');
                 if let Some(f) = frac.as_mut() {
                     *f += 1;
                 }
@@ -1457,6 +1458,8 @@ mod tests {
             "0.0000000000000000000001",
             "0.00000000000000000000001",
             "12345678901234567890",
+            "99999999999999999999",
+            "-8888888888888888888888888",
             "1.7976931348623157",
             "1e5",
             "60000.123456",
