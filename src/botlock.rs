@@ -310,7 +310,6 @@ mod tests {
     use super::*;
     use crate::config::{Config, Layout};
     use crate::plan::Observed;
-    use std::sync::Arc;
 
     fn op(path: &str, before: Option<Node>, action: Action) -> Op {
         Op {
@@ -336,7 +335,7 @@ mod tests {
 
     fn write() -> Action {
         Action::WriteFile {
-            bytes: Arc::new(b"{}".to_vec()),
+            bytes: crate::content::Content::new(b"{}".to_vec()),
             mode: 0o644,
             owner: None,
             mtime: None,

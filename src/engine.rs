@@ -165,7 +165,7 @@ impl<'r> Txn<'r> {
             // cannot be started leaves it to the intent.
             if let Action::WriteFile { bytes, .. } = &op.action {
                 if bytes.len() >= crate::store::LARGE_OBJECT && op.backup().is_some() {
-                    let hash = || crate::store::sha256_shared(bytes);
+                    let hash = || bytes.sha256();
                     let _ = std::thread::Builder::new().spawn_scoped(scope, hash);
                 }
             }
@@ -307,7 +307,7 @@ impl<'r> Txn<'r> {
                     xattrs: given.or(kept),
                 };
                 self.root
-                    .write_atomic(need()?, bytes, &attrs, &tmp, replace)
+                    .write_atomic_chunks(need()?, &mut bytes.chunks(), &attrs, &tmp, replace)
             }
             Action::RemoveFile => self.root.remove_file(need()?),
             Action::RemoveLock => match guard {

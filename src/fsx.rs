@@ -548,9 +548,26 @@ impl Root {
         tmp_name: &str,
         replace: Replace,
     ) -> Result<()> {
+        let mut chunks = std::iter::once(bytes);
+        self.write_atomic_chunks(rel, &mut chunks, attrs, tmp_name, replace)
+    }
+
+    /// [`Self::write_atomic`] of the bytes `chunks` yields, in order (written as they come:
+    /// one write of the file, however many chunks).
+    ///
+    /// # Errors
+    /// As [`Self::write_atomic`].
+    pub fn write_atomic_chunks(
+        &self,
+        rel: &RelPath,
+        chunks: &mut dyn Iterator<Item = &[u8]>,
+        attrs: &Attrs,
+        tmp_name: &str,
+        replace: Replace,
+    ) -> Result<()> {
         let dir = self.parent_fd(rel)?;
         let tmp = self.create_temp(&dir, rel, tmp_name)?;
-        let result = self.fill_and_rename(&dir, rel, tmp, bytes, attrs, tmp_name, replace);
+        let result = self.fill_and_rename(&dir, rel, tmp, chunks, attrs, tmp_name, replace);
         if result.is_err() {
             discard(&dir, &parent_display(rel), tmp_name, false);
             return result;
@@ -583,7 +600,7 @@ impl Root {
         dir: &OwnedFd,
         rel: &RelPath,
         tmp: OwnedFd,
-        bytes: &[u8],
+        chunks: &mut dyn Iterator<Item = &[u8]>,
         attrs: &Attrs<'_>,
         tmp_name: &str,
         replace: Replace,
@@ -591,7 +608,7 @@ impl Root {
         let path = tmp_display(rel, tmp_name);
         fault::hit(Point::Write, &path).ctx(IoOp::Write, &path)?;
         let mut file = std::fs::File::from(tmp);
-        sys::write_all(&mut file, bytes).ctx(IoOp::Write, &path)?;
+        sys::write_all_chunks(&mut file, chunks).ctx(IoOp::Write, &path)?;
         set_attrs(&file, attrs, &path)?;
         fault::hit(Point::Fsync, &path).ctx(IoOp::Fsync, &path)?;
         sys::fsync(file.as_fd(), &path).ctx(IoOp::Fsync, &path)?;

@@ -1281,8 +1281,26 @@ pub fn ack(opts: &Options, txn: u64) -> Result<AckReport> {
 pub struct SalvageOutput {
     /// The file read (`-` for standard input).
     pub source: String,
-    /// The salvage.
-    pub salvaged: crate::salvage::Salvaged,
+    /// The bytes read.
+    pub input: Vec<u8>,
+    /// The salvage; its document is pieces of `input` ([`Self::write_document`]).
+    pub salvaged: crate::salvage::Rebuilt,
+}
+
+impl SalvageOutput {
+    /// Writes the salvaged document to `w` as it is made: piece by piece, straight from
+    /// the bytes read (no second copy of the file).
+    ///
+    /// # Errors
+    /// The writer's errors.
+    pub fn write_document(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.salvaged.output.write_to(&self.input, w)
+    }
+
+    /// The salvaged document in one buffer.
+    pub fn document(&self) -> Vec<u8> {
+        self.salvaged.output.to_vec(&self.input)
+    }
 }
 
 /// Runs `salvage [FILE|-]`, read-only: the managed positions file of the root when no file
@@ -1324,10 +1342,41 @@ pub fn salvage_file(opts: &Options, file: Option<&std::path::Path>) -> Result<Sa
         Some(spec) => checks::corrupt::shape_of(&spec),
         None => crate::salvage::Shape::positions(),
     };
+    let skeleton = salvage_skeleton(&bytes, &shape.record_arrays);
+    let salvaged = crate::salvage::rebuild(&bytes, &shape, &skeleton);
     Ok(SalvageOutput {
         source,
-        salvaged: crate::salvage::salvage(&bytes, &shape),
+        input: bytes,
+        salvaged,
     })
+}
+
+/// One pass over the intact part: the strict scan finds where the bytes break and the
+/// records it completed before, which the salvage takes instead of scanning them again.
+/// Whether the text rewinds at a block boundary, the salvage's other pass over the whole
+/// input, is asked beside it on a second thread for a large input (inline when a thread
+/// cannot be started).
+fn salvage_skeleton(bytes: &[u8], record_arrays: &[String]) -> crate::salvage::Skeleton {
+    let spec = crate::jsondoc::Spec {
+        record_arrays,
+        ..crate::jsondoc::Spec::default()
+    };
+    let (runs, rewinds) = std::thread::scope(|scope| {
+        let beside = (bytes.len() >= crate::store::LARGE_OBJECT)
+            .then(|| {
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, || crate::salvage::block_rewinds(bytes))
+                    .ok()
+            })
+            .flatten();
+        let runs = crate::jsondoc::record_runs(bytes, &spec);
+        (runs, beside.and_then(|h| h.join().ok()))
+    });
+    let skeleton = crate::salvage::Skeleton::runs(runs);
+    match rewinds {
+        Some(r) => skeleton.with_block_rewinds(r),
+        None => skeleton,
+    }
 }
 
 /// The managed file `path` names, if it is one (compared after resolving both).

@@ -83,6 +83,7 @@ pub mod audit;
 pub mod botlock;
 pub mod checks;
 pub mod config;
+pub mod content;
 pub mod detect;
 pub mod dotenv;
 pub mod engine;

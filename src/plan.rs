@@ -2,10 +2,10 @@
 //! path was when it was observed. Planning is pure; `engine` applies a plan. Also the
 //! observation of a path as a journal [`Node`], shared by planning, recovery and rollback.
 
+use crate::content::{Content, Hashed};
 use crate::error::Result;
 use crate::fsx::{Kind, Read_, Root, Stat};
 use crate::paths::RelPath;
-use crate::store::{sha256, sha256_shared};
 use journal_format::{Meta, Mode, Node, OpKind, ProcessRef};
 use std::sync::{Arc, OnceLock};
 
@@ -15,6 +15,9 @@ use std::sync::{Arc, OnceLock};
 #[derive(Debug, Clone)]
 pub struct Observed {
     node: OnceLock<Option<Node>>,
+    /// The digest of `bytes` once computed, shared by clones and by new bytes made of a
+    /// prefix of them ([`Content::salvaged`]), so that the prefix is hashed once.
+    hashed: Arc<OnceLock<Hashed>>,
     /// Why the path cannot be touched (then `node()` is `None`), in words.
     pub untouchable: Option<String>,
     /// Metadata, when present.
@@ -33,6 +36,7 @@ impl Observed {
     pub fn with_node(node: Node, stat: Option<Stat>) -> Observed {
         Observed {
             node: OnceLock::from(Some(node)),
+            hashed: Arc::default(),
             untouchable: None,
             stat,
             bytes: None,
@@ -43,6 +47,7 @@ impl Observed {
     pub fn untouchable(why: impl Into<String>, stat: Option<Stat>) -> Observed {
         Observed {
             node: OnceLock::from(None),
+            hashed: Arc::default(),
             untouchable: Some(why.into()),
             stat,
             bytes: None,
@@ -54,6 +59,7 @@ impl Observed {
     pub fn from_file(bytes: Arc<Vec<u8>>, stat: Stat) -> Observed {
         Observed {
             node: OnceLock::new(),
+            hashed: Arc::default(),
             untouchable: None,
             stat: Some(stat),
             bytes: Some(bytes),
@@ -67,6 +73,7 @@ impl Observed {
     pub fn carried(&self) -> Observed {
         Observed {
             node: OnceLock::from(None),
+            hashed: Arc::default(),
             untouchable: self.untouchable.clone(),
             stat: self.stat,
             bytes: None,
@@ -80,12 +87,48 @@ impl Observed {
             .get_or_init(|| {
                 let (bytes, stat) = (self.bytes.as_ref()?, self.stat?);
                 Some(Node::File {
-                    sha256: sha256(bytes),
+                    sha256: self.hashed.get_or_init(|| Hashed::of(bytes)).digest(),
                     size: bytes.len() as u64,
                     mode: Mode(stat.mode),
                 })
             })
             .as_ref()
+    }
+
+    /// Starts hashing the bytes read on a thread of their own, for a caller that will
+    /// need the node later and has other work first (a large file about to be salvaged,
+    /// whose backup needs the digest): whoever asks for the node meanwhile waits for that
+    /// one computation. Nothing happens for bytes under a MiB, a digest already known, or
+    /// when no thread can be started.
+    pub fn hash_beside(&self) {
+        let Some(bytes) = &self.bytes else {
+            return;
+        };
+        if bytes.len() < crate::store::LARGE_OBJECT || self.hashed.get().is_some() {
+            return;
+        }
+        let (bytes, hashed) = (Arc::clone(bytes), Arc::clone(&self.hashed));
+        let _ = std::thread::Builder::new().spawn(move || {
+            hashed.get_or_init(|| Hashed::of(&bytes));
+        });
+    }
+
+    /// New bytes made of `output`'s pieces of `input`, the bytes read (a salvage of
+    /// them), sharing those bytes: when they begin with a long prefix of them, that prefix
+    /// is hashed once for both. `Err(output)` when `input` is not the bytes read.
+    pub fn salvaged(
+        &self,
+        input: &[u8],
+        output: crate::salvage::Output,
+    ) -> std::result::Result<Content, crate::salvage::Output> {
+        match &self.bytes {
+            Some(bytes) if std::ptr::eq(bytes.as_slice(), input) => Ok(Content::salvaged(
+                Arc::clone(bytes),
+                Arc::clone(&self.hashed),
+                output,
+            )),
+            _ => Err(output),
+        }
     }
 
     /// Whether nothing is at the path (cheap: never hashes).
@@ -196,7 +239,7 @@ pub enum Action {
     /// Create or replace a file with these bytes.
     WriteFile {
         /// New content.
-        bytes: Arc<Vec<u8>>,
+        bytes: Content,
         /// Permission bits.
         mode: u32,
         /// Owner to set (`None`: the writer's, for new files; the old one is kept on replace).
@@ -261,7 +304,7 @@ impl Op {
         match &self.action {
             Action::CreateDir { mode } => Node::Dir { mode: Mode(*mode) },
             Action::WriteFile { bytes, mode, .. } => Node::File {
-                sha256: sha256_shared(bytes),
+                sha256: bytes.sha256(),
                 size: bytes.len() as u64,
                 mode: Mode(*mode),
             },

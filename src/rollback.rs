@@ -14,6 +14,7 @@
 //! transaction wrote over `limits.max_file_size` can still be rolled back: its size is
 //! known from the journal.
 
+use crate::content::Content;
 use crate::error::{Error, Result};
 use crate::fsx::Root;
 use crate::journal::Journal;
@@ -23,7 +24,6 @@ use crate::recovery::intents_of;
 use crate::store::Store;
 use journal_format::{Body, Intent, Node, OpKind, TxnState, Xattrs};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 /// A rollback, planned and checked.
 #[derive(Debug, Clone)]
@@ -266,10 +266,9 @@ fn inverse(root: &Root, it: &Intent, now: &Node) -> Result<Action> {
         }
         (Node::File { sha256, size, mode }, _) => {
             let object = it.object.unwrap_or(*sha256);
-            let bytes = Arc::new(Store::new(root).get(&object, *size)?);
             // `get` proved these bytes hash to the object's name: the intent's `after`
             // need not hash them again.
-            crate::store::remember_sha256(&bytes, object);
+            let bytes = Content::with_sha256(Store::new(root).get(&object, *size)?, object);
             Action::WriteFile {
                 bytes,
                 mode: mode.0,

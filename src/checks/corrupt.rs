@@ -7,17 +7,20 @@
 //! engine. The original bytes always go to the backup store first (the engine's job).
 
 use super::{Ctx, FileView, Planned};
-use crate::checks::layout::{inspect_file, inspect_file_reusing};
+use crate::checks::layout::{inspect_file, inspect_file_assembled};
 use crate::config::{File, FileRole};
+use crate::content::Content;
 use crate::findings::{code, Finding, Level};
-use crate::jsondoc::{Known, Record, Scanned, Spanned};
+use crate::jsondoc::{Known, Part, Record, Scanned, Spanned};
 use crate::mode::Mode;
-use crate::plan::{Action, Op};
-use crate::salvage::{salvage_validated, KeptRecord, Outcome, SalvageReport, Salvaged, Shape};
+use crate::plan::{Action, Observed, Op};
+use crate::salvage::{
+    rebuild, KeptRecord, Member, Outcome, Rebuilt, SalvageReport, Shape, Skeleton,
+};
 use serde_json::json;
 use std::collections::VecDeque;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 /// A salvage planned by this run, kept for the commit summary and the report.
 #[derive(Debug, Clone)]
@@ -84,18 +87,25 @@ pub fn plan(
 ) {
     let spec = view.spec.clone();
     let path = spec.path.as_str();
-    // Records the classification completed before the break need no second validation.
-    let valid: Vec<Range<usize>> = scanned
-        .iter()
-        .flat_map(|s| s.arrays.iter())
-        .flat_map(|(_, recs)| recs.iter().map(|(r, _)| r.clone()))
-        .collect();
-    let Salvaged {
-        document,
-        report,
-        records,
-    } = salvage_validated(bytes, &shape_of(&spec), &sorted(valid));
-    let r = &report;
+    // The records the classification completed before the break are the salvage's
+    // skeleton: it scans only from there.
+    let skeleton = skeleton(scanned.as_ref());
+    let rebuilt = match prepared(&view.observed) {
+        Some(rewinds) => {
+            let answer = *rewinds.get_or_init(|| crate::salvage::block_rewinds(bytes));
+            rebuild(
+                bytes,
+                &shape_of(&spec),
+                &skeleton.with_block_rewinds(answer),
+            )
+        }
+        None => {
+            // A salvage is written over the damaged bytes, whose backup needs their digest.
+            view.observed.hash_beside();
+            rebuild_beside(bytes, &shape_of(&spec), skeleton)
+        }
+    };
+    let r = &rebuilt.report;
     let lossy = matches!(r.outcome, Outcome::Lossy | Outcome::Ambiguous);
     let details = json!({"file": path, "problem": why, "salvage": r});
     if matches!(r.outcome, Outcome::Intact) {
@@ -114,19 +124,11 @@ pub fn plan(
             .push(corrupt(path, &msg, details, evidence(bytes.len(), r)));
         return;
     }
-    let document = Arc::new(document);
-    let known = known(bytes, &spec.record_arrays, &records, scanned);
+    let report = rebuilt.report.clone();
+    let r = &report;
     let identity = &ctx.layout.config.positions.identity;
-    let mut written = inspect_file_reusing(&spec, &document, identity, known);
-    // A salvage that kept no key is `{}`, which the next run would take for an empty file
-    // and replace with the default: the default is written now, so one heal settles it.
-    let document = if matches!(written, crate::jsondoc::Shape::Empty(_)) {
-        written = inspect_file(&spec, &spec.default_bytes, identity);
-        Arc::new(spec.default_bytes.clone())
-    } else {
-        document
-    };
-    view.written = Some((Arc::clone(&document), written));
+    let (document, written) = written(&spec, identity, (bytes, &view.observed), rebuilt, scanned);
+    view.written = Some((document.clone(), written));
     let op = p.push(Op {
         heal: "corrupted_json",
         message: format!(
@@ -173,10 +175,63 @@ pub fn plan(
     });
 }
 
+/// The bytes a salvage writes, as pieces of the damaged `input` (the bytes `observed`
+/// read; other bytes are copied), and their classification: assembled from the salvage's
+/// parts, the records the scan of `input` completed taken as they are, so that the
+/// document is never in one buffer nor scanned again. A salvage that kept no key is `{}`,
+/// which the next run would take for an empty file and replace with the default: the
+/// default is written instead, so one heal settles it.
+fn written(
+    spec: &File,
+    identity: &[String],
+    (input, observed): (&[u8], &Observed),
+    rebuilt: Rebuilt,
+    scanned: Option<Scanned>,
+) -> (Content, crate::jsondoc::Shape) {
+    let known = known(input, &spec.record_arrays, &rebuilt.records, scanned);
+    let spans: Vec<Range<usize>> = rebuilt.records.iter().map(|k| k.span.clone()).collect();
+    let parts = parts(&rebuilt.members, &spans);
+    let assembled = inspect_file_assembled(spec, input, &parts, identity, known);
+    let content = observed
+        .salvaged(input, rebuilt.output)
+        .unwrap_or_else(|output| Content::new(output.to_vec(input)));
+    let shape = assembled.unwrap_or_else(|| inspect_file(spec, &content.contiguous(), identity));
+    if matches!(shape, crate::jsondoc::Shape::Empty(_)) {
+        let default = spec.default_bytes.clone();
+        let shape = inspect_file(spec, &default, identity);
+        return (Content::new(default), shape);
+    }
+    (content, shape)
+}
+
+/// The top-level members of a salvage's output as parts of the document for
+/// [`inspect_file_assembled`]; `spans` holds the ranges of its records, in output order.
+pub(crate) fn parts<'a>(members: &'a [Member], spans: &'a [Range<usize>]) -> Vec<Part<'a>> {
+    let mut rest = spans;
+    members
+        .iter()
+        .map(|m| match m {
+            Member::Copied { key, value } => Part::Copied {
+                key: key.clone(),
+                value: value.clone(),
+            },
+            Member::Records { key, count, .. } => {
+                let (elements, after) = rest.split_at((*count).min(rest.len()));
+                rest = after;
+                Part::Records {
+                    key: key.clone(),
+                    elements,
+                }
+            }
+            Member::Restored { name, value } => Part::Written { name, value },
+        })
+        .collect()
+}
+
 /// The records of a salvage's output that the scan of the damaged `input` already went
 /// through: each kept record, per array in output order, with its text's range in `input`
 /// and, when the scan completed that very text in the same array, its scanned fields.
-fn known<'a>(
+pub(crate) fn known<'a>(
     input: &'a [u8],
     arrays: &[String],
     kept: &[KeptRecord],
@@ -195,16 +250,23 @@ fn known<'a>(
         .collect();
     let mut out: Vec<(String, VecDeque<_>)> = arrays
         .iter()
-        .map(|a| (a.clone(), VecDeque::new()))
+        .enumerate()
+        .map(|(i, a)| {
+            let n = kept.iter().filter(|k| k.array == i).count();
+            (a.clone(), VecDeque::with_capacity(n))
+        })
         .collect();
+    // where the last record was taken, per scanned array: kept records come in order
+    let mut next = vec![0usize; scanned.len()];
     for k in kept {
         let Some((name, queue)) = out.get_mut(k.array) else {
             continue;
         };
         let record = scanned
             .iter_mut()
-            .filter(|(key, _)| key == name)
-            .find_map(|(_, recs)| take_record(recs, &k.span));
+            .zip(next.iter_mut())
+            .filter(|((key, _), _)| key == name)
+            .find_map(|((_, recs), at)| take_record(recs, &k.span, at));
         queue.push_back((k.span.clone(), record));
     }
     Known {
@@ -213,16 +275,111 @@ fn known<'a>(
     }
 }
 
-fn sorted(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
-    ranges.sort_unstable_by_key(|r| r.start);
-    ranges
+/// Answers to "does the text rewind at a block boundary", being computed by [`prepare`],
+/// by the bytes they are about (while those live).
+type Prepared = Vec<(Weak<Vec<u8>>, Arc<OnceLock<bool>>)>;
+static PREPARED: Mutex<Prepared> = Mutex::new(Vec::new());
+
+/// Starts, on a thread of its own, the work only a salvage of a managed file needs, while
+/// the classification scans it: whether its text rewinds at a block boundary, then the
+/// digest its backup needs. Only for a large file that cannot be a document as it stands
+/// (its last non-blank byte is not `}`: cut short, or padded), which the classification
+/// will find broken; the salvage takes the answer ([`plan`]), or works it out itself if
+/// the thread has not. Nothing happens when no thread can be started.
+pub fn prepare(observed: &Observed) {
+    let Some(bytes) = observed.bytes.as_ref() else {
+        return;
+    };
+    let last = bytes.iter().rposition(|b| !b.is_ascii_whitespace());
+    let may_be_a_document = last.and_then(|i| bytes.get(i)) == Some(&b'}');
+    if bytes.len() < crate::store::LARGE_OBJECT || may_be_a_document {
+        return;
+    }
+    let rewinds: Arc<OnceLock<bool>> = Arc::default();
+    let (answer, file) = (Arc::clone(&rewinds), observed.clone());
+    let spawned = std::thread::Builder::new().spawn(move || {
+        if let Some(bytes) = &file.bytes {
+            answer.get_or_init(|| crate::salvage::block_rewinds(bytes));
+        }
+        // the digest of the bytes read, kept where the backup looks for it
+        let _ = file.node();
+    });
+    if spawned.is_ok() {
+        let mut prepared = PREPARED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        prepared.retain(|(w, _)| w.strong_count() > 0);
+        prepared.push((Arc::downgrade(bytes), rewinds));
+    }
 }
 
-/// Takes the scanned record whose text is exactly `span` (once: it is moved out).
-fn take_record(recs: &mut [(Range<usize>, Option<Record>)], span: &Range<usize>) -> Option<Record> {
-    let at = recs
-        .binary_search_by_key(&span.start, |(r, _)| r.start)
-        .ok()?;
+/// The answer [`prepare`] is working out for the bytes `observed` read, if it started.
+fn prepared(observed: &Observed) -> Option<Arc<OnceLock<bool>>> {
+    let bytes = observed.bytes.as_ref()?;
+    let prepared = PREPARED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    prepared
+        .iter()
+        .find(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(bytes)))
+        .map(|(_, answer)| Arc::clone(answer))
+}
+
+/// [`rebuild`] with `skeleton`, asking whether the text rewinds at a block boundary (the
+/// salvage's one pass over all of a large input) on a second thread, while the salvage
+/// goes on as if it does not; only when it does (two writers' blocks interleaved) is the
+/// salvage done again with that answer. The same result as [`rebuild`] either way.
+fn rebuild_beside(bytes: &[u8], shape: &Shape, mut skeleton: Skeleton) -> Rebuilt {
+    if bytes.len() < crate::store::LARGE_OBJECT {
+        return rebuild(bytes, shape, &skeleton);
+    }
+    let (guess, rewinds) = std::thread::scope(|scope| {
+        let beside = std::thread::Builder::new()
+            .spawn_scoped(scope, || crate::salvage::block_rewinds(bytes))
+            .ok();
+        let Some(beside) = beside else {
+            return (None, crate::salvage::block_rewinds(bytes));
+        };
+        skeleton.set_block_rewinds(Some(false));
+        let guess = rebuild(bytes, shape, &skeleton);
+        let rewinds = beside
+            .join()
+            .unwrap_or_else(|_| crate::salvage::block_rewinds(bytes));
+        (Some(guess), rewinds)
+    });
+    match guess {
+        Some(guess) if !rewinds => guess,
+        _ => {
+            skeleton.set_block_rewinds(Some(rewinds));
+            rebuild(bytes, shape, &skeleton)
+        }
+    }
+}
+
+/// The runs of elements a strict scan completed, per record array.
+pub(crate) fn skeleton(scanned: Option<&Scanned>) -> Skeleton {
+    Skeleton::runs(
+        scanned
+            .iter()
+            .flat_map(|s| s.arrays.iter())
+            .map(|(_, recs)| recs.iter().map(|(r, _)| r.clone()).collect()),
+    )
+}
+
+/// Takes the scanned record whose text is exactly `span` (once: it is moved out), looking
+/// at index `next` first and leaving it after the record taken.
+fn take_record(
+    recs: &mut [(Range<usize>, Option<Record>)],
+    span: &Range<usize>,
+    next: &mut usize,
+) -> Option<Record> {
+    let at = match recs.get(*next) {
+        Some((r, _)) if r.start == span.start => *next,
+        _ => recs
+            .binary_search_by_key(&span.start, |(r, _)| r.start)
+            .ok()?,
+    };
+    *next = at + 1;
     match recs.get_mut(at)? {
         (r, rec) if r == span => rec.take(),
         _ => None,
@@ -340,9 +497,100 @@ mod tests {
         out
     }
 
+    /// Large inputs, where the interleaving question is asked on a second thread: the
+    /// salvage is the reference salvage whether the text rewinds (two writers' blocks) or
+    /// not (a cut).
+    #[test]
+    fn asking_beside_gives_the_same_salvage() {
+        use crate::salvage::fuzzing::{interleave, reference_salvage, render, Layout, Rec};
+        let recs = |from: u32, n: u32| -> Vec<Rec> {
+            (from..from + n)
+                .map(|id| Rec {
+                    id,
+                    symbol: u8::try_from(id % 200).unwrap_or(0),
+                    price: u8::try_from(id * 7 % 251).unwrap_or(0),
+                    size: u8::try_from(id * 13 % 251).unwrap_or(0),
+                    leverage: 3,
+                    extras: u8::try_from(id % 16).unwrap_or(0),
+                })
+                .collect()
+        };
+        let layout = Layout {
+            pretty: true,
+            ..Layout::default()
+        };
+        let v1 = render(&recs(1, 40), &recs(41, 4000), layout).bytes;
+        let v2 = render(&recs(1, 41), &recs(42, 3999), layout).bytes;
+        assert!(v1.len() > crate::store::LARGE_OBJECT);
+        let cut = v1.get(..v1.len() * 9 / 10).unwrap_or_default().to_vec();
+        let mixed = interleave(&v1, &v2, 4096);
+        let shape = Shape::positions();
+        let identity = ["symbol", "direction", "strategy"].map(String::from);
+        let extract = crate::checks::layout::position_extract(&identity);
+        let spec = crate::jsondoc::Spec {
+            record_arrays: &shape.record_arrays,
+            extract: Some(&extract),
+            ..crate::jsondoc::Spec::default()
+        };
+        let mut padded = v1.clone();
+        padded.resize(v1.len() + 10_000, 0);
+        let mixed_cut = mixed
+            .get(..mixed.len() * 9 / 10)
+            .unwrap_or_default()
+            .to_vec();
+        let cases = [
+            (cut, false),
+            (mixed, true),
+            (padded, false),
+            (mixed_cut, true),
+        ];
+        for (input, rewinds) in cases {
+            assert_eq!(crate::salvage::block_rewinds(&input), rewinds);
+            let (_, scanned) = crate::jsondoc::inspect_keeping(&input, &spec);
+            let beside = rebuild_beside(&input, &shape, skeleton(scanned.as_ref()));
+            assert_eq!(
+                beside.into_salvaged(&input),
+                reference_salvage(&input, &shape)
+            );
+            // asked while the classification scans: the same answer, and the digest
+            let observed = Observed::from_file(std::sync::Arc::new(input.clone()), stat(&input));
+            prepare(&observed);
+            let answer = prepared(&observed).map(|a| *a.wait());
+            let last = input.iter().rposition(|b| !b.is_ascii_whitespace());
+            let broken = last.and_then(|i| input.get(i)) != Some(&b'}');
+            assert_eq!(answer, broken.then_some(rewinds));
+            let digest = match observed.node() {
+                Some(journal_format::Node::File { sha256, .. }) => Some(*sha256),
+                _ => None,
+            };
+            assert_eq!(digest, Some(crate::store::sha256(&input)));
+        }
+        // a file that may be a document is left to the classification alone
+        let whole = Observed::from_file(std::sync::Arc::new(v1.clone()), stat(&v1));
+        prepare(&whole);
+        assert!(prepared(&whole).is_none());
+    }
+
+    fn stat(bytes: &[u8]) -> crate::fsx::Stat {
+        crate::fsx::Stat {
+            kind: crate::fsx::Kind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: bytes.len() as u64,
+            mtime_sec: 0,
+            mtime_nsec: 0,
+            ctime_sec: 0,
+            ctime_nsec: 0,
+            nlink: 1,
+            ino: 1,
+            dev: 1,
+        }
+    }
+
     /// What planning hands over (the validated records, the scanned fields) changes
-    /// nothing: the salvage and the classification of its output are what they are
-    /// without it.
+    /// nothing: the salvage is the reference salvage, and the classification of its output,
+    /// assembled from its pieces, is what a scan of the output itself gives.
     #[test]
     fn handed_over_scan_gives_the_same_salvage_and_classification() {
         let layout = Layout::from_config(Config::default(), None).unwrap_or_else(|e| panic!("{e}"));
@@ -355,19 +603,26 @@ mod tests {
                 if !matches!(shape, crate::jsondoc::Shape::Corrupt(_)) {
                     continue;
                 }
-                let valid: Vec<Range<usize>> = scanned
-                    .iter()
-                    .flat_map(|s| s.arrays.iter())
-                    .flat_map(|(_, recs)| recs.iter().map(|(r, _)| r.clone()))
-                    .collect();
-                reused += valid.len();
-                let plain = crate::salvage::salvage(input, &shape_of(spec));
-                let handed = salvage_validated(input, &shape_of(spec), &sorted(valid));
-                assert_eq!(plain, handed, "input {n}");
-                let k = known(input, &spec.record_arrays, &plain.records, scanned);
-                let direct = inspect_file(spec, &plain.document, identity);
-                let again = inspect_file_reusing(spec, &plain.document, identity, k);
-                assert_eq!(direct, again, "input {n}");
+                let handed = skeleton(scanned.as_ref());
+                reused += handed.len();
+                let reference = crate::salvage::fuzzing::reference_salvage(input, &shape_of(spec));
+                let rebuilt = rebuild(input, &shape_of(spec), &handed);
+                assert_eq!(rebuilt.clone().into_salvaged(input), reference, "input {n}");
+                let source = std::sync::Arc::new(input.clone());
+                let observed = Observed::from_file(std::sync::Arc::clone(&source), stat(input));
+                let pair = (source.as_slice(), &observed);
+                let (content, written) = written(spec, identity, pair, rebuilt, scanned);
+                let direct = inspect_file(spec, &content.to_vec(), identity);
+                assert_eq!(written, direct, "input {n}");
+                assert_eq!(content.sha256(), crate::store::sha256(&content.to_vec()));
+                if content.to_vec() != spec.default_bytes {
+                    assert_eq!(content.to_vec(), reference.document, "input {n}");
+                }
+                let node = observed.node().cloned();
+                assert!(
+                    matches!(node, Some(journal_format::Node::File { sha256, .. }) if sha256 == crate::store::sha256(input)),
+                    "input {n}"
+                );
             }
         }
         assert!(reused > 1000, "the inputs exercise the hand-over: {reused}");

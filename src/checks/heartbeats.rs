@@ -28,7 +28,6 @@ use crate::jsondoc;
 use crate::paths::RelPath;
 use crate::plan::{observe, Action, Observed, Op};
 use std::ops::Range;
-use std::sync::Arc;
 
 const TS_KEY: &str = "last_heartbeat_ts";
 const DT_KEY: &str = "last_heartbeat_dt";
@@ -334,7 +333,7 @@ fn reset(ctx: &Ctx<'_>, before: &Observed, component: &str, format: Format) -> A
         Format::Json => reset_json(old, component, ctx.now),
     };
     Action::WriteFile {
-        bytes: Arc::new(bytes),
+        bytes: crate::content::Content::new(bytes),
         mode: before.stat.map_or(0o644, |s| s.mode),
         owner: None,
         mtime: None,

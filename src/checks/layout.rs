@@ -143,6 +143,21 @@ pub fn inspect_file_reusing(
     })
 }
 
+/// [`inspect_file`] of the document a salvage assembles from `parts` of `source` (the
+/// damaged bytes, whose records `known` holds as their scan found them): `None` when only
+/// the document itself can tell.
+pub fn inspect_file_assembled(
+    spec: &File,
+    source: &[u8],
+    parts: &[jsondoc::Part<'_>],
+    identity: &[String],
+    known: Known<'_>,
+) -> Option<Shape> {
+    with_spec(spec, identity, |s| {
+        jsondoc::inspect_assembled(source, parts, s, known)
+    })
+}
+
 /// Calls `f` with the scan specification of a managed file.
 fn with_spec<T>(spec: &File, identity: &[String], f: impl FnOnce(&Spec<'_>) -> T) -> T {
     let extract = position_extract(identity);
@@ -228,6 +243,7 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
         (_, Some(Kind::File), Some(bytes)) => {
             let mode = view.observed.stat.map_or(spec.mode, |s| s.mode);
             let identity = &ctx.layout.config.positions.identity;
+            super::corrupt::prepare(&view.observed);
             let (shape, scanned) = inspect_file_keeping(&spec, bytes, identity);
             plan_existing(ctx, p, view, (bytes, scanned), mode, &shape);
             view.shape = Some(Arc::new(shape));
@@ -238,7 +254,7 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
 
 fn new_file(spec: &File) -> Action {
     Action::WriteFile {
-        bytes: Arc::new(spec.default_bytes.clone()),
+        bytes: crate::content::Content::new(spec.default_bytes.clone()),
         mode: spec.mode,
         owner: None,
         mtime: None,
@@ -299,7 +315,7 @@ fn plan_existing(
                 reason: format!("required keys missing: {}", names.join(", ")),
                 path: Some(spec.path.clone()),
                 action: Action::WriteFile {
-                    bytes: Arc::new(new),
+                    bytes: crate::content::Content::new(new),
                     mode,
                     owner: None,
                     mtime: None,

@@ -69,7 +69,7 @@ pub struct FileView {
     /// The classification of the bytes that operation writes, when planning made it
     /// already (a salvage: its records were scanned with the damaged input), with those
     /// bytes.
-    pub written: Option<(Arc<Vec<u8>>, Shape)>,
+    pub written: Option<(crate::content::Content, Shape)>,
 }
 
 /// The plan and everything else the checks found.

@@ -12,6 +12,7 @@ use selfheal::prune::PruneReport;
 use selfheal::report::Report;
 use selfheal::text::count;
 use selfheal::watch::{CycleReport, Stop, WatchSummary};
+use std::io::Write;
 
 /// `N issue(s)`.
 fn issues(n: usize) -> String {
@@ -20,8 +21,28 @@ fn issues(n: usize) -> String {
 
 /// Whether `salvage` ends its document with a newline of its own: only on a terminal, and
 /// only when the document lacks one (a pipe or a file gets exactly what `heal` writes).
-fn needs_newline(document: &[u8], terminal: bool) -> bool {
-    terminal && !document.ends_with(b"\n")
+fn needs_newline(last: Option<u8>, terminal: bool) -> bool {
+    terminal && last != Some(b'\n')
+}
+
+/// A writer that remembers the last byte written through it.
+struct LastByte<'a> {
+    inner: &'a mut dyn Write,
+    last: Option<u8>,
+}
+
+impl Write for LastByte<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(b) = n.checked_sub(1).and_then(|i| buf.get(i)) {
+            self.last = Some(*b);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 impl Out {
@@ -309,11 +330,17 @@ impl Out {
             self.doc(&serde_json::json!({"source": s.source, "report": r}));
             return;
         }
-        let document = &s.salvaged.document;
-        self.stdout(document);
-        if needs_newline(document, terminal) {
-            self.stdout(b"\n");
-        }
+        self.stdout_with(&mut |w| {
+            let mut last = LastByte {
+                inner: w,
+                last: None,
+            };
+            s.write_document(&mut last)?;
+            match needs_newline(last.last, terminal) {
+                true => last.write_all(b"\n"),
+                false => Ok(()),
+            }
+        });
         self.say(&format!("{}: {}", s.source, r.summary()));
         for d in &r.damaged {
             self.say(&format!(
@@ -355,7 +382,7 @@ mod tests {
         ];
         for (doc, terminal, want) in cases {
             assert_eq!(
-                needs_newline(doc, *terminal),
+                needs_newline(doc.last().copied(), *terminal),
                 *want,
                 "input: {doc:?} terminal {terminal}"
             );

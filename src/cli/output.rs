@@ -141,6 +141,18 @@ impl Out {
         }
     }
 
+    /// Writes to standard output through `write` (a document written as it is produced),
+    /// keeping the first error like [`Out::stdout`].
+    pub fn stdout_with(&self, write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>) {
+        if self.failed.borrow().is_some() {
+            return;
+        }
+        let mut out = io::stdout().lock();
+        if let Err(e) = write(&mut out) {
+            self.keep(e);
+        }
+    }
+
     fn keep(&self, e: io::Error) {
         self.failed.borrow_mut().get_or_insert(e);
     }

@@ -11,7 +11,6 @@ use crate::fsx::Kind;
 use crate::jsondoc::{Document, Shape};
 use crate::plan::Action;
 use std::borrow::Cow;
-use std::sync::Arc;
 
 /// Whether a managed file is there after the heal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,8 +105,8 @@ fn post_file<'a>(
     if let Some(bytes) = new_bytes {
         // Planning may have classified these very bytes already (a salvage).
         let shape = match &view.written {
-            Some((known, shape)) if Arc::ptr_eq(known, bytes) => Cow::Borrowed(shape),
-            _ => Cow::Owned(inspect_file(&view.spec, bytes, identity)),
+            Some((known, shape)) if known.same(bytes) => Cow::Borrowed(shape),
+            _ => Cow::Owned(inspect_file(&view.spec, &bytes.contiguous(), identity)),
         };
         return PostFile {
             spec: &view.spec,

@@ -155,6 +155,20 @@ pub(super) fn write_all(file: &mut std::fs::File, bytes: &[u8]) -> std::io::Resu
     Ok(())
 }
 
+/// Writes all the bytes `chunks` yields, in order, at the file's offset: one write as far
+/// as a power cut is concerned (lost whole or kept whole, like [`write_all`]).
+pub(super) fn write_all_chunks(
+    file: &mut std::fs::File,
+    chunks: &mut dyn Iterator<Item = &[u8]>,
+) -> std::io::Result<()> {
+    let pc = fault::before(Effect::Wrote { file: file.as_fd() });
+    for chunk in chunks {
+        file.write_all(chunk)?;
+    }
+    pc.done();
+    Ok(())
+}
+
 /// `fsync(fd)` of the file or directory shown as `path`.
 pub(super) fn fsync(fd: BorrowedFd<'_>, path: &Path) -> rustix::io::Result<()> {
     let pc = fault::before(Effect::Synced {

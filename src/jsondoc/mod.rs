@@ -217,6 +217,37 @@ pub struct Known<'a> {
     pub arrays: Vec<(String, VecDeque<Spanned<Option<Record>>>)>,
 }
 
+/// One top-level member of a document assembled from texts of other bytes (the
+/// `source`), in order: the document is `{` part `,` part ... `}`, whitespace aside, but
+/// never has to be in one buffer (see [`inspect_assembled`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part<'a> {
+    /// A member whose key (quotes included) and value are the source's texts at these
+    /// ranges.
+    Copied {
+        /// The key's range.
+        key: Range<usize>,
+        /// The value's range.
+        value: Range<usize>,
+    },
+    /// An array whose key is the source's text at `key` and whose elements are the
+    /// source's texts at `elements`, in order.
+    Records {
+        /// The key's range.
+        key: Range<usize>,
+        /// The elements' ranges.
+        elements: &'a [Range<usize>],
+    },
+    /// A member of its own: the key `name` written as `serde_json` writes a string, and the
+    /// value's JSON text.
+    Written {
+        /// The key.
+        name: &'a str,
+        /// The value, JSON text.
+        value: &'a str,
+    },
+}
+
 /// Classifies `bytes` in one pass and pulls out what `spec` asks for.
 pub fn inspect(bytes: &[u8], spec: &Spec<'_>) -> Shape {
     classify(bytes, spec, |b, s| (scan::document(b, s), None)).0
@@ -237,6 +268,35 @@ pub fn inspect_reusing(bytes: &[u8], spec: &Spec<'_>, known: Known<'_>) -> Shape
         scan::document_with(b, s, false, Some(known))
     })
     .0
+}
+
+/// What [`inspect`] gives for the document `parts` assemble from `source`, without that
+/// document ever being in one buffer: each part is scanned where it lies (a salvage keeps
+/// its output as pieces of the damaged input, whose records the scan of that input already
+/// went through: `known` names them, as for [`inspect_reusing`], and they are taken, not
+/// scanned). `None` when the document would not be a usable object with unique keys (a
+/// value out of range, nesting too deep, a duplicate key, a part that is not exactly one
+/// value): then only the document itself can tell what it is, and where.
+pub fn inspect_assembled(
+    source: &[u8],
+    parts: &[Part<'_>],
+    spec: &Spec<'_>,
+    known: Known<'_>,
+) -> Option<Shape> {
+    match scan::assembled(source, parts, spec, Some(known))? {
+        scan::Top::Object(doc) if doc.keys.is_empty() => Some(Shape::Empty(EmptyKind::EmptyObject)),
+        scan::Top::Object(doc) => Some(Shape::Object(doc)),
+        _ => None,
+    }
+}
+
+/// What a strict scan of `bytes` completed in `spec`'s record arrays: per array it entered,
+/// in order, the byte ranges of its elements, all of them when the bytes are a usable
+/// document, those before the first broken or unusable byte otherwise. Each is exactly one
+/// valid JSON value (of the state files' dialect) and two neighbours in a list have only
+/// whitespace and one comma between them: the skeleton `crate::salvage::rebuild` takes.
+pub fn record_runs(bytes: &[u8], spec: &Spec<'_>) -> Vec<Vec<Range<usize>>> {
+    scan::record_runs(bytes, spec)
 }
 
 fn classify<'a>(

@@ -15,7 +15,7 @@
 //! are converted exactly without the general parser (Clinger's fast path); digits are
 //! skipped eight at a time.
 
-use super::{fnv, Document, Extract, Known, Record, Scanned, Spec, Val};
+use super::{fnv, Document, Extract, Known, Part, Record, Scanned, Spec, Val};
 use crate::pyjson::NonFinite;
 use std::fmt;
 use std::ops::Range;
@@ -151,11 +151,12 @@ fn fast_f64(text: &[u8]) -> Option<f64> {
     for &c in digits {
         match c {
             b'0'..=b'9' => {
-                m = m * 10 + u64::from(c - b'0');
+                // m holds at most 18 digits here: `m * 10 + 9` stays below 10^19
                 count += 1;
                 if count > 19 {
                     return None;
                 }
+                m = m * 10 + u64::from(c - b'0');
                 if let Some(f) = frac.as_mut() {
                     *f += 1;
                 }
@@ -329,26 +330,76 @@ pub(super) fn document_with<'a>(
     keep: bool,
     known: Option<Known<'a>>,
 ) -> (Result<Top, ScanError>, Option<Scanned>) {
-    let mut s = Scanner {
-        b: bytes,
-        i: 0,
-        keys: Vec::new(),
-        slots: Vec::new(),
-        cache: vec![None; CACHE_SLOTS],
-        keep,
-        spans: Vec::new(),
-        cut: (Vec::new(), None),
-        known,
-    };
-    let result = match s.top(spec).map_err(|f| error_at(bytes, f)) {
-        Err(e) if e.unusable => Err(first_break(bytes).unwrap_or(e)),
-        other => other,
-    };
+    let mut s = Scanner::new(bytes, keep, known);
+    let result = s.checked_top(spec);
     let scanned = match &result {
         Err(e) if keep && !e.unusable => Some(s.scanned()),
         _ => None,
     };
     (result, scanned)
+}
+
+/// Per record array of `spec` that a scan of `bytes` entered, in order, the byte ranges of
+/// the elements it completed there: all of them when the bytes are a document, those
+/// before the first thing the scan could not take otherwise. Each is exactly one valid
+/// value, and two neighbours in a list have only whitespace and one comma between them.
+pub(super) fn record_runs(bytes: &[u8], spec: &Spec<'_>) -> Vec<Vec<Range<usize>>> {
+    let mut s = Scanner::new(bytes, true, None);
+    let _ = s.top(spec);
+    std::mem::take(&mut s.spans)
+        .into_iter()
+        .map(|(_, spans)| spans)
+        .collect()
+}
+
+/// Scans the document `parts` assemble from `source` (see `super::inspect_assembled`):
+/// `None` unless it is an object with unique keys whose every part is exactly one usable
+/// value and whose record arrays are arrays.
+pub(super) fn assembled<'a>(
+    source: &'a [u8],
+    parts: &[Part<'_>],
+    spec: &Spec<'_>,
+    known: Option<Known<'a>>,
+) -> Option<Top> {
+    let mut s = Scanner::new(source, false, known);
+    let mut doc = Document::default();
+    let mut bad_array = None;
+    let mut raw_keys: Vec<Vec<u8>> = Vec::with_capacity(parts.len());
+    for part in parts {
+        match part {
+            Part::Copied { key, value } => {
+                let (name, raw) = s.key_at(key)?;
+                raw_keys.push(raw);
+                s.i = value.start;
+                s.top_member(spec, &mut doc, name, &mut bad_array).ok()?;
+                (s.i == value.end).then_some(())?;
+            }
+            Part::Records { key, elements } => {
+                let (name, raw) = s.key_at(key)?;
+                raw_keys.push(raw);
+                if !spec.record_arrays.contains(&name) {
+                    return None;
+                }
+                let records = s.records_at(&name, elements, spec).ok()?;
+                doc.arrays.push((name.clone(), records));
+                doc.top.push((name.clone(), Val::Array));
+                doc.keys.push(name);
+            }
+            Part::Written { name, value } => {
+                let key = serde_json::to_string(name).ok()?;
+                let text = format!("{key}:{value}");
+                let mut w = Scanner::new(text.as_bytes(), false, None);
+                let (name, raw) = w.key_at(&(0..key.len()))?;
+                raw_keys.push(raw);
+                w.i = key.len() + 1;
+                w.top_member(spec, &mut doc, name, &mut bad_array).ok()?;
+                (w.i == text.len()).then_some(())?;
+            }
+        }
+    }
+    raw_keys.sort_unstable();
+    let unique = raw_keys.windows(2).all(|w| w.first() != w.get(1));
+    (unique && bad_array.is_none()).then_some(Top::Object(doc))
 }
 
 /// Where the bytes break, if they do: the scan stops at the first thing it cannot use
@@ -384,6 +435,45 @@ fn error_at(bytes: &[u8], f: Fail) -> ScanError {
 }
 
 impl<'a> Scanner<'a> {
+    fn new(b: &'a [u8], keep: bool, known: Option<Known<'a>>) -> Self {
+        Scanner {
+            b,
+            i: 0,
+            keys: Vec::new(),
+            slots: Vec::new(),
+            cache: vec![None; CACHE_SLOTS],
+            keep,
+            spans: Vec::new(),
+            cut: (Vec::new(), None),
+            known,
+        }
+    }
+
+    /// [`Self::top`] with the error placed (line and column), and an unusable document
+    /// reported broken when its bytes are broken further on.
+    fn checked_top(&mut self, spec: &Spec<'_>) -> Result<Top, ScanError> {
+        let bytes = self.b;
+        match self.top(spec).map_err(|f| error_at(bytes, f)) {
+            Err(e) if e.unusable => Err(first_break(bytes).unwrap_or(e)),
+            other => other,
+        }
+    }
+
+    /// The key whose text (quotes included) is exactly `range`: its decoded name and its
+    /// content as written.
+    fn key_at(&mut self, range: &Range<usize>) -> Option<(String, Vec<u8>)> {
+        self.i = range.start;
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        let key = self.string().ok()?;
+        if self.i != range.end {
+            return None;
+        }
+        let name = self.key_text(key, range.start).ok()?;
+        Some((name, self.b.get(key.start..key.end)?.to_vec()))
+    }
+
     #[inline]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
@@ -457,6 +547,10 @@ impl<'a> Scanner<'a> {
         };
         self.ws();
         if self.i < self.b.len() {
+            // a complete document, then more bytes: its records were completed
+            if let (true, Top::Object(doc)) = (self.keep, top) {
+                self.cut.0 = doc.arrays;
+            }
             return broken(self.i, "trailing characters");
         }
         Ok(top)
@@ -495,26 +589,38 @@ impl<'a> Scanner<'a> {
         let mut bad_array = None;
         self.object(0, |s, key| {
             let key_text = s.key_text(key.s, key.at)?;
-            if spec.record_arrays.contains(&key_text) {
-                let hash = spec.hash_records.contains(&key_text);
-                s.ws();
-                if s.peek() == Some(b'[') {
-                    let full = spec.full_records.contains(&key_text);
-                    let records = s.record_array(&key_text, spec.extract, hash, full)?;
-                    doc.arrays.push((key_text.clone(), records));
-                } else {
-                    s.skip(1)?;
-                    bad_array.get_or_insert_with(|| key_text.clone());
-                }
-                doc.top.push((key_text.clone(), Val::Array));
-            } else {
-                let v = s.value(&[], 1)?;
-                doc.top.push((key_text.clone(), v));
-            }
-            doc.keys.push(key_text);
-            Ok(())
+            s.top_member(spec, doc, key_text, &mut bad_array)
         })?;
         Ok(bad_array)
+    }
+
+    /// The value of top-level key `key_text` (the cursor before it) into `doc`; a record
+    /// array key whose value is not an array is noted in `bad_array`.
+    fn top_member(
+        &mut self,
+        spec: &Spec<'_>,
+        doc: &mut Document,
+        key_text: String,
+        bad_array: &mut Option<String>,
+    ) -> R<()> {
+        if spec.record_arrays.contains(&key_text) {
+            let hash = spec.hash_records.contains(&key_text);
+            self.ws();
+            if self.peek() == Some(b'[') {
+                let full = spec.full_records.contains(&key_text);
+                let records = self.record_array(&key_text, spec.extract, hash, full)?;
+                doc.arrays.push((key_text.clone(), records));
+            } else {
+                self.skip(1)?;
+                bad_array.get_or_insert_with(|| key_text.clone());
+            }
+            doc.top.push((key_text.clone(), Val::Array));
+        } else {
+            let v = self.value(&[], 1)?;
+            doc.top.push((key_text.clone(), v));
+        }
+        doc.keys.push(key_text);
+        Ok(())
     }
 
     /// Scans an object at `depth` (the cursor on `{`), checking keys for duplicates and
@@ -666,37 +772,13 @@ impl<'a> Scanner<'a> {
     ) -> R<Vec<Record>> {
         let mut out = Vec::new();
         let mut spans = Vec::new();
-        let known = self
-            .known
-            .as_ref()
-            .and_then(|k| k.arrays.iter().position(|(name, _)| name == key));
-        self.slots.clear();
-        let fields = extract.map(|e| e.fields.as_slice()).unwrap_or_default();
-        let fields = match extract {
-            Some(e) if !full => fields.get(..e.common).unwrap_or(fields),
-            _ => fields,
-        };
+        let (known, fields) = self.array_start(key, extract, full);
         let result = self.array(1, |s| {
             let start = s.i;
             if s.keep {
                 spans.push(start..start);
             }
-            let taken = known.and_then(|k| s.take_known(k));
-            let mut rec = if let Some(rec) = taken {
-                rec
-            } else if s.peek() == Some(b'{') {
-                s.record(extract, fields)?
-            } else {
-                s.skip(2)?;
-                Record {
-                    values: Vec::new(),
-                    is_object: false,
-                    raw_hash: None,
-                }
-            };
-            if hash && rec.raw_hash.is_none() {
-                rec.raw_hash = Some(fnv(s.b.get(start..s.i).unwrap_or_default()));
-            }
+            let rec = s.element(known, extract, fields, hash)?;
             if let Some(span) = spans.last_mut() {
                 span.end = s.i;
             }
@@ -714,6 +796,81 @@ impl<'a> Scanner<'a> {
         result.map(|()| out)
     }
 
+    /// The records of record array `key` whose elements are the texts at `elements`, in
+    /// order: what [`Self::record_array`] gives for an array of exactly those elements.
+    fn records_at(
+        &mut self,
+        key: &str,
+        elements: &[Range<usize>],
+        spec: &Spec<'_>,
+    ) -> R<Vec<Record>> {
+        let hash = spec.hash_records.iter().any(|k| k == key);
+        let full = spec.full_records.iter().any(|k| k == key);
+        let (known, fields) = self.array_start(key, spec.extract, full);
+        let mut out = Vec::with_capacity(elements.len());
+        for range in elements {
+            self.i = range.start;
+            out.push(self.element(known, spec.extract, fields, hash)?);
+            if self.i != range.end {
+                return broken(self.i, "an element is not exactly its range");
+            }
+        }
+        Ok(out)
+    }
+
+    /// Starts the records of array `key`: its index among the known arrays, and the fields
+    /// its records get.
+    fn array_start<'e>(
+        &mut self,
+        key: &str,
+        extract: Option<&'e Extract>,
+        full: bool,
+    ) -> (Option<usize>, &'e [String]) {
+        let known = self
+            .known
+            .as_ref()
+            .and_then(|k| k.arrays.iter().position(|(name, _)| name == key));
+        self.slots.clear();
+        let fields = extract.map(|e| e.fields.as_slice()).unwrap_or_default();
+        let fields = match extract {
+            Some(e) if !full => fields.get(..e.common).unwrap_or(fields),
+            _ => fields,
+        };
+        (known, fields)
+    }
+
+    /// One element of a record array (the cursor on it): the known record when its text
+    /// is at the cursor, else the record scanned (an element that is not an object is
+    /// skipped, validated); with `hash`, the hash of its bytes.
+    fn element(
+        &mut self,
+        known: Option<usize>,
+        extract: Option<&Extract>,
+        fields: &[String],
+        hash: bool,
+    ) -> R<Record> {
+        let start = self.i;
+        let taken = known.and_then(|k| self.take_known(k));
+        let is_object = self.peek() == Some(b'{');
+        let mut rec = if let Some(rec) = taken {
+            rec
+        } else if is_object && !fields.is_empty() {
+            self.record(extract, fields)?
+        } else {
+            // nothing to pull out: validated like any value
+            self.skip(2)?;
+            Record {
+                values: Vec::new(),
+                is_object,
+                raw_hash: None,
+            }
+        };
+        if hash && rec.raw_hash.is_none() {
+            rec.raw_hash = Some(fnv(self.b.get(start..self.i).unwrap_or_default()));
+        }
+        Ok(rec)
+    }
+
     /// The next known record of known array `k` when its text is, byte for byte, the text
     /// at the cursor: it is taken and the cursor moved past it. Each call consumes one
     /// known record, as each element of the array corresponds to one.
@@ -722,7 +879,9 @@ impl<'a> Scanner<'a> {
         let (span, rec) = known.arrays.get_mut(k)?.1.pop_front()?;
         let rec = rec?;
         let end = self.i.checked_add(span.len())?;
-        if self.b.get(self.i..end)? != known.source.get(span)? {
+        // the same bytes at the same place need no comparison
+        let here = std::ptr::eq(self.b, known.source) && span.start == self.i;
+        if !here && self.b.get(self.i..end)? != known.source.get(span)? {
             return None;
         }
         self.i = end;
@@ -1299,6 +1458,8 @@ mod tests {
             "0.0000000000000000000001",
             "0.00000000000000000000001",
             "12345678901234567890",
+            "99999999999999999999",
+            "-8888888888888888888888888",
             "1.7976931348623157",
             "1e5",
             "60000.123456",

@@ -3,13 +3,13 @@
 //! An anchor is the header of a record array, `"KEY"` ws `:` ws `[` with KEY one of the
 //! shape's record arrays, whose opening quote is not escaped and is preceded (after
 //! whitespace) by `{` (a document starts here) or `,` (the middle of a top-level object).
-//! Anchors are found with `memmem` and cached per key, so that asking for the next anchor
-//! from positions that only move forward costs linear time over the whole input.
-//! An anchor is a heuristic: a record that itself contains `"KEY": [` looks the same.
+//! Anchors are found from their `[`: every `[` (found with `memchr`, one pass over the
+//! input for all keys at once) is read backwards, `:` and a key before it, and the answer
+//! is cached, so that asking for the next anchor from positions that only move forward
+//! costs linear time over the whole input. An anchor is a heuristic: a record that itself
+//! contains `"KEY": [` looks the same.
 
-use memchr::memmem::Finder;
-
-use super::lex::{at, is_ws, skip_ws};
+use super::lex::{at, is_ws};
 
 /// What precedes an anchor's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,83 +49,83 @@ struct Cached {
 /// Finds record-array headers in one input.
 pub(crate) struct Anchors<'a> {
     buf: &'a [u8],
-    finders: Vec<Finder<'static>>,
-    cache: Vec<Option<Cached>>,
+    /// Each key as JSON text (`"KEY"`, as `serde_json` writes it).
+    needles: Vec<Vec<u8>>,
+    cache: Option<Cached>,
 }
 
 impl<'a> Anchors<'a> {
     pub(crate) fn new(buf: &'a [u8], keys: &[String]) -> Self {
-        let finders: Vec<Finder<'static>> = keys
+        let needles = keys
             .iter()
-            .map(|k| {
-                let quoted = serde_json::to_string(k).unwrap_or_default();
-                Finder::new(quoted.as_bytes()).into_owned()
-            })
+            .map(|k| serde_json::to_string(k).unwrap_or_default().into_bytes())
             .collect();
-        let cache = vec![None; finders.len()];
         Anchors {
             buf,
-            finders,
-            cache,
+            needles,
+            cache: None,
         }
     }
 
     /// The first anchor whose quote is at or after `from`.
     pub(crate) fn next(&mut self, from: usize) -> Option<Anchor> {
-        let mut best: Option<Anchor> = None;
-        for key in 0..self.finders.len() {
-            let found = self.next_for(key, from);
-            if let Some(a) = found {
-                if best.is_none_or(|b| a.quote < b.quote) {
-                    best = Some(a);
-                }
-            }
-        }
-        best
-    }
-
-    fn next_for(&mut self, key: usize, from: usize) -> Option<Anchor> {
-        if let Some(Some(c)) = self.cache.get(key) {
-            let still_valid = c.from <= from && c.found.is_none_or(|a| a.quote >= from);
-            if still_valid {
+        if let Some(c) = self.cache {
+            if c.from <= from && c.found.is_none_or(|a| a.quote >= from) {
                 return c.found;
             }
         }
-        let found = self.search(key, from);
-        if let Some(slot) = self.cache.get_mut(key) {
-            *slot = Some(Cached { from, found });
-        }
+        let found = self.search(from);
+        self.cache = Some(Cached { from, found });
         found
     }
 
-    fn search(&self, key: usize, from: usize) -> Option<Anchor> {
-        let finder = self.finders.get(key)?;
+    /// Anchors do not overlap (a key's text holds no unescaped quote), so the first `[`
+    /// at or after `from` that ends one whose quote is at or after `from` ends the first.
+    fn search(&self, from: usize) -> Option<Anchor> {
         let mut pos = from;
         loop {
-            let hit = pos + finder.find(self.buf.get(pos..)?)?;
-            if let Some(anchor) = self.verify(key, hit, finder.needle().len()) {
-                return Some(anchor);
+            let bracket = pos + memchr::memchr(b'[', self.buf.get(pos..)?)?;
+            match self.ending_at(bracket) {
+                Some(anchor) if anchor.quote >= from => return Some(anchor),
+                _ => pos = bracket + 1,
             }
-            pos = hit + 1;
         }
     }
 
-    fn verify(&self, key: usize, quote: usize, len: usize) -> Option<Anchor> {
-        let after = skip_ws(self.buf, quote + len);
-        if at(self.buf, after)? != b':' {
+    /// The anchor whose `[` is at `bracket`: `"KEY"` ws `:` ws `[`, the key's quote
+    /// preceded (after whitespace) by `{` or `,`; the one starting first if several keys
+    /// fit.
+    fn ending_at(&self, bracket: usize) -> Option<Anchor> {
+        let colon = self.previous_significant(bracket)?;
+        if at(self.buf, colon)? != b':' {
             return None;
         }
-        let bracket = skip_ws(self.buf, after + 1);
-        if at(self.buf, bracket)? != b'[' {
+        let close = self.previous_significant(colon)?;
+        if at(self.buf, close)? != b'"' {
             return None;
         }
-        let before = self.previous_significant(quote)?;
-        let kind = match at(self.buf, before)? {
-            b'{' => AnchorKind::Doc { brace: before },
-            b',' => AnchorKind::Mid { comma: before },
-            _ => return None,
-        };
-        Some(Anchor { key, quote, kind })
+        let end = close + 1;
+        let mut best: Option<Anchor> = None;
+        for (key, needle) in self.needles.iter().enumerate() {
+            let Some(quote) = end.checked_sub(needle.len()) else {
+                continue;
+            };
+            if self.buf.get(quote..end) != Some(needle.as_slice()) {
+                continue;
+            }
+            let Some(before) = self.previous_significant(quote) else {
+                continue;
+            };
+            let kind = match at(self.buf, before) {
+                Some(b'{') => AnchorKind::Doc { brace: before },
+                Some(b',') => AnchorKind::Mid { comma: before },
+                _ => continue,
+            };
+            if best.is_none_or(|b| quote < b.quote) {
+                best = Some(Anchor { key, quote, kind });
+            }
+        }
+        best
     }
 
     /// The index of the last non-whitespace byte before `pos`.
@@ -167,6 +167,119 @@ mod tests {
             })
         ));
         assert_eq!(anchors.next(second.map_or(0, |a| a.quote) + 1), None);
+    }
+
+    /// The search of the previous version: each key's text found with `memmem`, then
+    /// checked forwards (`:` and `[` after it, `{` or `,` before it).
+    fn by_needles(buf: &[u8], keys: &[String], from: usize) -> Option<Anchor> {
+        let mut best: Option<Anchor> = None;
+        for (key, k) in keys.iter().enumerate() {
+            let needle = serde_json::to_string(k).unwrap_or_default().into_bytes();
+            let finder = memchr::memmem::Finder::new(&needle);
+            let mut pos = from;
+            let found = loop {
+                let Some(hit) = buf.get(pos..).and_then(|r| finder.find(r)) else {
+                    break None;
+                };
+                let quote = pos + hit;
+                let after = crate::salvage::lex::skip_ws(buf, quote + needle.len());
+                let bracket = crate::salvage::lex::skip_ws(buf, after + 1);
+                let before = buf
+                    .get(..quote)
+                    .and_then(|h| h.iter().rposition(|&b| !is_ws(b)));
+                let kind = match before.and_then(|b| at(buf, b).map(|c| (b, c))) {
+                    Some((b, b'{')) => Some(AnchorKind::Doc { brace: b }),
+                    Some((b, b',')) => Some(AnchorKind::Mid { comma: b }),
+                    _ => None,
+                };
+                match kind {
+                    Some(kind)
+                        if at(buf, after) == Some(b':') && at(buf, bracket) == Some(b'[') =>
+                    {
+                        break Some(Anchor { key, quote, kind })
+                    }
+                    _ => pos = quote + 1,
+                }
+            };
+            if let Some(a) = found {
+                if best.is_none_or(|b| a.quote < b.quote) {
+                    best = Some(a);
+                }
+            }
+        }
+        best
+    }
+
+    /// From every position of generated JSON-like text (keys, quotes, escapes, brackets,
+    /// whitespace) and of the salvage seeds, the next anchor is what the needle search
+    /// finds, asked in order (through the cache) and each on its own.
+    #[test]
+    fn brackets_find_what_the_needles_find() {
+        let keys = vec![
+            "open_positions".to_string(),
+            "closed_positions".to_string(),
+            "positions".to_string(),
+            "a\"b".to_string(),
+            "b".to_string(),
+        ];
+        let parts: &[&[u8]] = &[
+            b"{",
+            b"}",
+            b"[",
+            b"]",
+            b",",
+            b":",
+            b" ",
+            b"\n",
+            b"\"",
+            b"\\",
+            b"x",
+            b"\"open_positions\"",
+            b"\"closed_positions\"",
+            b"\"positions\"",
+            b"\"b\"",
+            b"\"a\\\"b\"",
+            b"\"open_positions\": [",
+            b", \"closed_positions\":[",
+            b"1",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut inputs: Vec<Vec<u8>> = (0..400)
+            .map(|_| {
+                let n = usize::try_from(next() % 40).unwrap_or(0);
+                (0..n)
+                    .flat_map(|_| {
+                        let i = usize::try_from(next()).unwrap_or(0) % parts.len();
+                        parts.get(i).copied().unwrap_or_default().iter().copied()
+                    })
+                    .collect()
+            })
+            .collect();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+        for sub in ["salvage", "salvage_structured"] {
+            if let Ok(entries) = std::fs::read_dir(dir.join(sub)) {
+                inputs.extend(
+                    entries
+                        .flatten()
+                        .filter_map(|e| std::fs::read(e.path()).ok()),
+                );
+            }
+        }
+        for buf in &inputs {
+            let mut anchors = Anchors::new(buf, &keys);
+            let step = (buf.len() / 512).max(1);
+            for from in (0..=buf.len()).step_by(step) {
+                let want = by_needles(buf, &keys, from);
+                assert_eq!(anchors.next(from), want, "from {from} in {buf:?}");
+                assert_eq!(Anchors::new(buf, &keys).next(from), want);
+            }
+        }
     }
 
     #[test]

@@ -1,10 +1,13 @@
-//! The public entry point: [`salvage`] takes bytes and a [`Shape`] and returns a valid
-//! document plus its [`SalvageReport`]. It owns the decision "intact or not": an intact
+//! The public entry points: [`salvage`] takes bytes and a [`Shape`] and returns a valid
+//! document plus its [`SalvageReport`]; [`rebuild`] returns the same document as pieces of
+//! the input ([`Output`]), for a caller that writes or hashes it as it goes instead of
+//! holding a second copy of the file. It owns the decision "intact or not": an intact
 //! input is returned byte for byte, everything else is rebuilt by `emit.rs`.
 
 use std::ops::Range;
 
-use super::emit::{emit, sanitize_array_default, sanitize_default};
+use super::emit::{emit, sanitize_array_default, sanitize_default, Member, Sink};
+use super::output::Output;
 use super::report::{build, SalvageReport};
 use super::scan::{scan, ScanOut};
 
@@ -73,6 +76,103 @@ impl Shape {
     }
 }
 
+/// What a strict scan of the input proved, handed to [`rebuild`] so that the salvage does
+/// not scan those bytes again: values it completed, and which of them follow one another
+/// as elements of one array.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Skeleton {
+    /// Byte ranges of the input, each exactly one valid JSON value (UTF-8, RFC 8259
+    /// grammar plus Python's non-finite numbers), sorted by start, not overlapping.
+    values: Vec<Range<usize>>,
+    /// `sibling[i]`: `values[i + 1]` is the next element of the array holding
+    /// `values[i]` (only whitespace and one comma lie between them).
+    sibling: Vec<bool>,
+    /// [`block_rewinds`] of the input, when the caller computed it.
+    rewinds: Option<bool>,
+}
+
+/// Whether the text of `input` rewinds at a 4 KiB boundary (two writers' blocks
+/// interleaved, see the module documentation): the salvage's first question, which reads
+/// the whole input. A caller may ask it beside its own scan of the input and hand the
+/// answer over ([`Skeleton::with_block_rewinds`]).
+pub fn block_rewinds(input: &[u8]) -> bool {
+    super::evidence::any_block_rewinds(input)
+}
+
+impl Skeleton {
+    /// Values, nothing claimed about the bytes between them.
+    pub fn values(mut values: Vec<Range<usize>>) -> Skeleton {
+        values.sort_unstable_by_key(|r| r.start);
+        let sibling = vec![false; values.len()];
+        Skeleton {
+            values,
+            sibling,
+            rewinds: None,
+        }
+    }
+
+    /// Runs of consecutive elements of one array each: the elements in order, only
+    /// whitespace and one comma between two elements of a run.
+    pub fn runs(runs: impl IntoIterator<Item = Vec<Range<usize>>>) -> Skeleton {
+        let mut tagged: Vec<(Range<usize>, bool)> = Vec::new();
+        for run in runs {
+            let n = run.len();
+            tagged.extend(run.into_iter().enumerate().map(|(i, r)| (r, i + 1 < n)));
+        }
+        tagged.sort_by_key(|(r, _)| r.start);
+        let (values, sibling) = tagged.into_iter().unzip();
+        Skeleton {
+            values,
+            sibling,
+            rewinds: None,
+        }
+    }
+
+    /// The same, with [`block_rewinds`] of the input already answered.
+    pub fn with_block_rewinds(mut self, rewinds: bool) -> Skeleton {
+        self.rewinds = Some(rewinds);
+        self
+    }
+
+    /// [`block_rewinds`] of the input, when the caller answered it.
+    pub(crate) fn block_rewinds(&self) -> Option<bool> {
+        self.rewinds
+    }
+
+    /// Sets (or forgets) the answer to [`block_rewinds`].
+    pub(crate) fn set_block_rewinds(&mut self, rewinds: Option<bool>) {
+        self.rewinds = rewinds;
+    }
+
+    /// How many values it holds.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True if it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The index of the value starting at `start`, trying `hint` first.
+    pub(crate) fn find(&self, start: usize, hint: usize) -> Option<usize> {
+        match self.values.get(hint) {
+            Some(r) if r.start == start => Some(hint),
+            _ => self.values.binary_search_by_key(&start, |r| r.start).ok(),
+        }
+    }
+
+    /// Value `i`.
+    pub(crate) fn value(&self, i: usize) -> Option<&Range<usize>> {
+        self.values.get(i)
+    }
+
+    /// Whether value `i + 1` is the next element of the array holding value `i`.
+    pub(crate) fn sibling(&self, i: usize) -> bool {
+        self.sibling.get(i).copied().unwrap_or(false)
+    }
+}
+
 /// One record of the output and where its text lies in the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeptRecord {
@@ -93,47 +193,102 @@ pub struct Salvaged {
     pub records: Vec<KeptRecord>,
 }
 
+/// A salvage whose document is kept as pieces of the input it was made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// The document: write it with [`Output::write_to`] or walk [`Output::chunks`],
+    /// giving both the salvaged bytes.
+    pub output: Output,
+    /// What was kept, lost, restored and dropped.
+    pub report: SalvageReport,
+    /// Every record of the document, in output order.
+    pub records: Vec<KeptRecord>,
+    /// The document's top-level members, in order; each [`Member::Records`] holds the
+    /// next records of `records`.
+    pub members: Vec<Member>,
+}
+
+impl Rebuilt {
+    /// The salvage with its document in one buffer; `input` is the salvaged bytes.
+    pub fn into_salvaged(self, input: &[u8]) -> Salvaged {
+        Salvaged {
+            document: self.output.to_vec(input),
+            report: self.report,
+            records: self.records,
+        }
+    }
+}
+
 /// Salvages `input` as a document of `shape`. Never fails and never panics: the worst
 /// case is the shape's empty document with a report that says what was lost.
 pub fn salvage(input: &[u8], shape: &Shape) -> Salvaged {
-    salvage_validated(input, shape, &[])
+    rebuild(input, shape, &Skeleton::default()).into_salvaged(input)
 }
 
 /// [`salvage`] when the caller already knows that each range of `valid` (sorted by start)
-/// is exactly one valid JSON value (UTF-8, RFC 8259 grammar), e.g. the records a strict
-/// parser completed before the damage: a record with exactly such a range is not validated
-/// again. The result is [`salvage`]'s whenever that claim holds.
+/// is exactly one valid JSON value (UTF-8, RFC 8259 grammar plus Python's non-finite
+/// numbers), e.g. the records a strict parser completed before the damage: a record with
+/// exactly such a range is neither scanned for its end nor validated again. The result is
+/// [`salvage`]'s whenever that claim holds.
 pub fn salvage_validated(input: &[u8], shape: &Shape, valid: &[Range<usize>]) -> Salvaged {
-    let scanned = scan(input, &shape.record_arrays, valid);
+    rebuild(input, shape, &Skeleton::values(valid.to_vec())).into_salvaged(input)
+}
+
+/// [`salvage`] of `input` with what a strict scan proved about it (`skeleton`): the
+/// values it completed are neither scanned for their end nor validated again, and runs of
+/// elements it completed are taken whole, without reading their bytes. The document is
+/// returned as pieces of `input` (nothing copied). The result is [`salvage`]'s whenever
+/// the skeleton's claims hold.
+pub fn rebuild(input: &[u8], shape: &Shape, skeleton: &Skeleton) -> Rebuilt {
+    let scanned = scan(input, &shape.record_arrays, skeleton);
+    let (emitted, report) = finish::<Output>(input, shape, &scanned);
+    Rebuilt {
+        output: emitted.document,
+        report,
+        records: kept(&emitted.records),
+        members: emitted.members,
+    }
+}
+
+/// The salvage as it is done without a hand-over: every value scanned and validated, the
+/// document built in one buffer. The reference the faster paths are checked against.
+pub(crate) fn reference(input: &[u8], shape: &Shape) -> Salvaged {
+    let scanned = scan(input, &shape.record_arrays, &Skeleton::default());
+    let (emitted, report) = finish::<Vec<u8>>(input, shape, &scanned);
+    Salvaged {
+        records: kept(&emitted.records),
+        document: emitted.document,
+        report,
+    }
+}
+
+fn finish<S: Sink>(
+    input: &[u8],
+    shape: &Shape,
+    scanned: &ScanOut,
+) -> (super::emit::Emitted<S>, SalvageReport) {
     let required = shape.sanitized_required();
-    let scan_intact = is_intact(&scanned);
-    let (emitted, intact) = emit(
-        input,
-        &scanned,
-        &shape.record_arrays,
-        &required,
-        scan_intact,
-    );
+    let scan_intact = is_intact(scanned);
+    let (emitted, intact) = emit::<S>(input, scanned, &shape.record_arrays, &required, scan_intact);
     let report = build(
         input.len(),
-        &scanned,
+        emitted.document.size(),
+        scanned,
         &emitted,
         &shape.record_arrays,
         intact,
     );
-    let records = emitted
-        .records
+    (emitted, report)
+}
+
+fn kept(records: &[(usize, super::lex::Span)]) -> Vec<KeptRecord> {
+    records
         .iter()
         .map(|&(array, s)| KeptRecord {
             array,
             span: s.start..s.end,
         })
-        .collect();
-    Salvaged {
-        document: emitted.document,
-        report,
-        records,
-    }
+        .collect()
 }
 
 /// The spans of the records [`salvage`] keeps, for verbatim checks.

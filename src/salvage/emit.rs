@@ -1,7 +1,9 @@
-//! Output: builds the salvaged document from the scan, copying every kept key, value and
+//! Output: builds the salvaged document from the scan, taking every kept key, value and
 //! record from the input bytes. It never parses a value into a tree and never prints a
 //! number: the only bytes it writes itself are the skeleton (`{`, `}`, `[`, `]`, `,`, the
-//! key/value separator and whitespace) and the defaults of restored keys.
+//! key/value separator and whitespace) and the defaults of restored keys. The document is
+//! emitted into a [`Sink`]: an [`Output`] keeps it as pieces of the input (nothing copied,
+//! memory in proportion to the skeleton it writes), a `Vec<u8>` as one buffer.
 //!
 //! Invariants: the output is one JSON object with unique keys, in first-appearance order,
 //! restored keys last; a record array holds, per version in order, the records of that
@@ -9,9 +11,102 @@
 //! emitted only as many times as the version holding it most often.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
 use super::lex::{is_ws, Span};
+use super::output::Output;
 use super::scan::{Entry, EntryValue, ScanOut};
+
+/// Where the emitted document goes: every byte either comes from the input (`copy`) or
+/// is written by the salvage (`write`).
+pub(crate) trait Sink: Sized {
+    /// The input, unchanged.
+    fn whole(buf: &[u8]) -> Self;
+    /// An empty document.
+    fn empty(buf: &[u8]) -> Self;
+    /// Appends the input's bytes `span`.
+    fn copy(&mut self, buf: &[u8], span: Span);
+    /// Appends bytes of the salvage's own.
+    fn write(&mut self, buf: &[u8], bytes: &[u8]);
+    /// Length of the document so far.
+    fn size(&self) -> usize;
+}
+
+impl Sink for Output {
+    fn whole(buf: &[u8]) -> Self {
+        Output::whole(buf.len())
+    }
+
+    fn empty(_: &[u8]) -> Self {
+        Output::default()
+    }
+
+    fn copy(&mut self, _: &[u8], span: Span) {
+        Output::copy(self, span);
+    }
+
+    fn write(&mut self, buf: &[u8], bytes: &[u8]) {
+        Output::write(self, buf, bytes);
+    }
+
+    fn size(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn whole(buf: &[u8]) -> Self {
+        buf.to_vec()
+    }
+
+    fn empty(_: &[u8]) -> Self {
+        // Grown by what is kept, not sized by the input: a 1 GiB file of NULs salvages to
+        // `{}` and must not cost a second GiB.
+        Vec::new()
+    }
+
+    fn copy(&mut self, buf: &[u8], span: Span) {
+        self.extend_from_slice(span.of(buf));
+    }
+
+    fn write(&mut self, _: &[u8], bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+
+    fn size(&self) -> usize {
+        self.len()
+    }
+}
+
+/// One top-level member of a salvage's output, in output order: what the document is
+/// made of, for a reader that wants its structure without parsing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Member {
+    /// A key and its value, both copied from the input (byte ranges of the input).
+    Copied {
+        /// The key's text, quotes included.
+        key: Range<usize>,
+        /// The value's text.
+        value: Range<usize>,
+    },
+    /// A record array whose key is copied from the input; it holds the next `count`
+    /// records of the output's record list.
+    Records {
+        /// The key's text, quotes included.
+        key: Range<usize>,
+        /// Index into the shape's record arrays.
+        array: usize,
+        /// How many records it holds.
+        count: usize,
+    },
+    /// A required key that was missing, written with its default.
+    Restored {
+        /// The key.
+        name: String,
+        /// The default, JSON text.
+        value: String,
+    },
+}
 
 /// The layout copied from the input's first top-level key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,22 +151,34 @@ impl Style {
     }
 
     /// Starts item `n` at `depth` (1 = top-level key, 2 = record).
-    fn item(&self, out: &mut Vec<u8>, n: usize, depth: usize) {
+    fn item<S: Sink>(&self, buf: &[u8], out: &mut S, n: usize, depth: usize) {
+        out.write(buf, &self.before_item(n, depth));
+    }
+
+    /// What [`Self::item`] writes.
+    fn before_item(&self, n: usize, depth: usize) -> Vec<u8> {
+        let mut text = Vec::new();
         if n > 0 {
-            out.extend_from_slice(if self.newline.is_some() {
+            text.extend_from_slice(if self.newline.is_some() {
                 b","
             } else {
                 self.comma
             });
         }
-        self.line(out, depth);
+        if let Some(nl) = self.newline {
+            text.extend_from_slice(nl);
+            for _ in 0..depth {
+                text.extend_from_slice(&self.indent);
+            }
+        }
+        text
     }
 
-    fn line(&self, out: &mut Vec<u8>, depth: usize) {
+    fn line<S: Sink>(&self, buf: &[u8], out: &mut S, depth: usize) {
         if let Some(nl) = self.newline {
-            out.extend_from_slice(nl);
+            out.write(buf, nl);
             for _ in 0..depth {
-                out.extend_from_slice(&self.indent);
+                out.write(buf, &self.indent);
             }
         }
     }
@@ -97,32 +204,42 @@ enum Slot {
 
 /// What was emitted.
 #[derive(Debug, Default)]
-pub(crate) struct Emitted {
-    pub document: Vec<u8>,
+pub(crate) struct Emitted<S> {
+    pub document: S,
     /// (record array index, span in the input) of every emitted record, in output order.
     pub records: Vec<(usize, Span)>,
     pub merged: u64,
     pub keys_kept: Vec<String>,
     pub keys_restored: Vec<String>,
+    /// The document's top-level members, in order.
+    pub members: Vec<Member>,
 }
 
 /// Builds the output document. `required` holds (key, default) pairs already sanitised.
 /// When the scan found the input intact and no key needs restoring, the document is the
 /// input itself (`intact` is true on return).
-pub(crate) fn emit(
+pub(crate) fn emit<S: Sink>(
     buf: &[u8],
     scan: &ScanOut,
     record_keys: &[String],
     required: &[(String, String)],
     scan_intact: bool,
-) -> (Emitted, bool) {
-    let mut emitted = Emitted::default();
+) -> (Emitted<S>, bool) {
+    let mut emitted = Emitted {
+        document: S::empty(&[]),
+        records: Vec::new(),
+        merged: 0,
+        keys_kept: Vec::new(),
+        keys_restored: Vec::new(),
+        members: Vec::new(),
+    };
     let mut slots = collect_slots(buf, scan, &mut emitted);
     restore_required(&mut slots, &mut emitted, record_keys, required);
     emitted.records = kept_records(&slots);
+    emitted.members = members(&slots);
     let intact = scan_intact && emitted.keys_restored.is_empty();
     if intact {
-        emitted.document = buf.to_vec();
+        emitted.document = S::whole(buf);
     } else {
         let style = scan
             .entries
@@ -131,6 +248,31 @@ pub(crate) fn emit(
         emitted.document = render(buf, &slots, &style);
     }
     (emitted, intact)
+}
+
+fn members(slots: &[(String, Slot)]) -> Vec<Member> {
+    slots
+        .iter()
+        .map(|(_, slot)| match slot {
+            Slot::Raw { key, value } => Member::Copied {
+                key: key.start..key.end,
+                value: value.start..value.end,
+            },
+            Slot::Records {
+                key,
+                array,
+                records,
+            } => Member::Records {
+                key: key.start..key.end,
+                array: *array,
+                count: records.len(),
+            },
+            Slot::Restored { name, value } => Member::Restored {
+                name: name.clone(),
+                value: value.clone(),
+            },
+        })
+        .collect()
 }
 
 fn kept_records(slots: &[(String, Slot)]) -> Vec<(usize, Span)> {
@@ -143,7 +285,7 @@ fn kept_records(slots: &[(String, Slot)]) -> Vec<(usize, Span)> {
     out
 }
 
-fn collect_slots(buf: &[u8], scan: &ScanOut, emitted: &mut Emitted) -> Vec<(String, Slot)> {
+fn collect_slots<S>(buf: &[u8], scan: &ScanOut, emitted: &mut Emitted<S>) -> Vec<(String, Slot)> {
     let mut order: Vec<(String, Slot)> = Vec::new();
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for entry in &scan.entries {
@@ -180,11 +322,11 @@ fn first_slot(entry: &Entry) -> Slot {
 }
 
 /// Rebuilds every record slot so that a record repeated across versions appears once.
-fn dedup_across_versions(
+fn dedup_across_versions<S>(
     buf: &[u8],
     scan: &ScanOut,
     order: &mut [(String, Slot)],
-    emitted: &mut Emitted,
+    emitted: &mut Emitted<S>,
 ) {
     for (name, slot) in order.iter_mut() {
         let Slot::Records { records, .. } = slot else {
@@ -226,9 +368,9 @@ fn union_of_versions<'b, 'l>(
     (kept, merged)
 }
 
-fn restore_required(
+fn restore_required<S>(
     slots: &mut Vec<(String, Slot)>,
-    emitted: &mut Emitted,
+    emitted: &mut Emitted<S>,
     record_keys: &[String],
     required: &[(String, String)],
 ) {
@@ -273,70 +415,48 @@ pub(crate) fn sanitize_array_default(raw: &str) -> String {
     }
 }
 
-fn render(buf: &[u8], slots: &[(String, Slot)], style: &Style) -> Vec<u8> {
-    // Sized by what is kept, not by the input: a 1 GiB file of NULs salvages to `{}` and
-    // must not cost a second GiB.
-    let mut out = Vec::with_capacity(rendered_len(slots, style));
-    out.push(b'{');
+fn render<S: Sink>(buf: &[u8], slots: &[(String, Slot)], style: &Style) -> S {
+    let mut out = S::empty(buf);
+    out.write(buf, b"{");
     for (n, (_, slot)) in slots.iter().enumerate() {
-        style.item(&mut out, n, 1);
+        style.item(buf, &mut out, n, 1);
         match slot {
             Slot::Raw { key, value } => {
-                out.extend_from_slice(key.of(buf));
-                out.extend_from_slice(&style.colon);
-                out.extend_from_slice(value.of(buf));
+                out.copy(buf, *key);
+                out.write(buf, &style.colon);
+                out.copy(buf, *value);
             }
             Slot::Records { key, records, .. } => {
-                out.extend_from_slice(key.of(buf));
-                out.extend_from_slice(&style.colon);
+                out.copy(buf, *key);
+                out.write(buf, &style.colon);
                 render_records(buf, &mut out, records, style);
             }
             Slot::Restored { name, value } => {
-                out.extend_from_slice(serde_json::to_string(name).unwrap_or_default().as_bytes());
-                out.extend_from_slice(&style.colon);
-                out.extend_from_slice(value.as_bytes());
+                let key = serde_json::to_string(name).unwrap_or_default();
+                out.write(buf, key.as_bytes());
+                out.write(buf, &style.colon);
+                out.write(buf, value.as_bytes());
             }
         }
     }
     if !slots.is_empty() {
-        style.line(&mut out, 0);
+        style.line(buf, &mut out, 0);
     }
-    out.push(b'}');
+    out.write(buf, b"}");
     out
 }
 
-/// An upper bound of the length [`render`] produces.
-fn rendered_len(slots: &[(String, Slot)], style: &Style) -> usize {
-    let per_item =
-        2 + style.comma.len() + style.newline.map_or(0, <[u8]>::len) + 2 * style.indent.len();
-    let span = |s: &Span| s.end.saturating_sub(s.start);
-    let mut n = 64usize;
-    for (_, slot) in slots {
-        n = n.saturating_add(per_item + style.colon.len());
-        n = n.saturating_add(match slot {
-            Slot::Raw { key, value } => span(key).saturating_add(span(value)),
-            Slot::Records { key, records, .. } => records
-                .iter()
-                .map(|r| span(r).saturating_add(per_item))
-                .fold(span(key).saturating_add(4), usize::saturating_add),
-            Slot::Restored { name, value } => {
-                name.len().saturating_mul(6).saturating_add(value.len())
-            }
-        });
-    }
-    n
-}
-
-fn render_records(buf: &[u8], out: &mut Vec<u8>, records: &[Span], style: &Style) {
-    out.push(b'[');
+fn render_records<S: Sink>(buf: &[u8], out: &mut S, records: &[Span], style: &Style) {
+    out.write(buf, b"[");
+    let (first, next) = (style.before_item(0, 2), style.before_item(1, 2));
     for (n, span) in records.iter().enumerate() {
-        style.item(out, n, 2);
-        out.extend_from_slice(span.of(buf));
+        out.write(buf, if n == 0 { &first } else { &next });
+        out.copy(buf, *span);
     }
     if !records.is_empty() {
-        style.line(out, 1);
+        style.line(buf, out, 1);
     }
-    out.push(b']');
+    out.write(buf, b"]");
 }
 
 #[cfg(test)]
@@ -371,8 +491,10 @@ mod tests {
 
     #[test]
     fn empty_scan_renders_an_object() {
-        let (e, intact) = emit(b"", &ScanOut::default(), &[], &[], false);
+        let (e, intact) = emit::<Vec<u8>>(b"", &ScanOut::default(), &[], &[], false);
         assert_eq!(e.document, b"{}");
+        let (o, _) = emit::<Output>(b"", &ScanOut::default(), &[], &[], false);
+        assert_eq!(o.document.to_vec(b""), b"{}");
         assert!(!intact);
     }
 }

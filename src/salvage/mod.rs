@@ -86,6 +86,19 @@
 //! each non-finite token) over each kept value's bytes. Damaged regions are
 //! scanned once more. Bracket depth is a counter, never a recursion or a stack per level,
 //! except in damaged regions where a stack of open brackets is kept (bounded by the input).
+//! The rewind check reads the whole input once more (`memmem` in the 8 KiB before each
+//! 4 KiB boundary), and so does the search for anchors.
+//!
+//! A caller that scanned the input strictly first hands over what that scan completed
+//! ([`Skeleton`]: the values it validated, in runs of consecutive array elements), and
+//! [`rebuild`] scans only from where that scan stopped: a handed-over value is neither
+//! scanned for its end nor validated, and a run is kept whole without reading its bytes,
+//! up to an element holding an anchor-like key (which the scan takes for damage) or the
+//! run's last element (whose end is checked). Every decision (versions, rewinds, anchors,
+//! placement) is the one the full scan makes; the fuzz checks compare the two on every
+//! input. The document is emitted as pieces of the input ([`Output`]): nothing is copied,
+//! the memory it takes is the skeleton bytes it writes itself and one entry per piece, and
+//! a reader writes or hashes it piece by piece.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -96,6 +109,7 @@ mod emit;
 mod evidence;
 mod lex;
 mod lost;
+mod output;
 mod report;
 mod resume;
 mod scan;
@@ -103,7 +117,12 @@ mod scan;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use api::{record_spans, salvage, salvage_validated, KeptRecord, Salvaged, Shape};
+pub use api::{
+    block_rewinds, rebuild, record_spans, salvage, salvage_validated, KeptRecord, Rebuilt,
+    Salvaged, Shape, Skeleton,
+};
+pub use emit::Member;
+pub use output::Output;
 pub use report::{
     ArrayReport, ByteRange, Damage, DamagedRange, FormRepairs, Outcome, SalvageReport,
     VersionEvidence, VersionReport,

@@ -219,10 +219,11 @@ fn u(n: usize) -> u64 {
 }
 
 /// Builds the report; `intact` is decided by the caller from the scan.
-pub(crate) fn build(
+pub(crate) fn build<S>(
     input_len: usize,
+    output_len: usize,
     scan: &ScanOut,
-    emitted: &Emitted,
+    emitted: &Emitted<S>,
     record_keys: &[String],
     intact: bool,
 ) -> SalvageReport {
@@ -243,7 +244,7 @@ pub(crate) fn build(
     let mut report = SalvageReport {
         outcome: Outcome::Intact,
         input_bytes: u(input_len),
-        output_bytes: u(emitted.document.len()),
+        output_bytes: u(output_len),
         records_kept: u(emitted.records.len()),
         records_lost: array_lost + unplaced,
         records_lost_is_lower_bound: false,
@@ -278,7 +279,7 @@ pub(crate) fn build(
 
 /// The bytes of the damaged ranges that are not part of a kept record: with interleaved
 /// blocks a damaged range may hold records placed and kept, which are not lost.
-fn bytes_lost(scan: &ScanOut, emitted: &Emitted) -> u64 {
+fn bytes_lost<S>(scan: &ScanOut, emitted: &Emitted<S>) -> u64 {
     let mut kept: Vec<(usize, usize)> = emitted
         .records
         .iter()
@@ -325,7 +326,11 @@ fn outcome(r: &SalvageReport, intact: bool) -> Outcome {
     }
 }
 
-fn array_reports(scan: &ScanOut, emitted: &Emitted, record_keys: &[String]) -> Vec<ArrayReport> {
+fn array_reports<S>(
+    scan: &ScanOut,
+    emitted: &Emitted<S>,
+    record_keys: &[String],
+) -> Vec<ArrayReport> {
     record_keys
         .iter()
         .enumerate()

@@ -12,12 +12,13 @@
 //! context holds only inside the block where it was learned, and `blocks.rs` places the
 //! records of whole blocks afterwards. Work is linear: every skeleton byte is read
 //! once by this pass and at most once more by `lost.rs`, element bytes once more by the
-//! validator; nothing recurses.
+//! validator; nothing recurses. Elements the caller's [`Skeleton`] vouches for are not
+//! read at all (see `proven_run` and `element_extent`): the result is the same.
 
 use std::collections::HashSet;
-use std::ops::Range;
 
 use super::anchor::{Anchor, AnchorKind, Anchors};
+use super::api::Skeleton;
 use super::evidence::{any_block_rewinds, classify, first_key, first_key_of, record_keys};
 use super::evidence::{repeats_across_block, Sampled, BLOCK};
 use super::lex::string_end;
@@ -126,10 +127,11 @@ struct Broken {
 }
 
 /// Scans `buf` for documents whose record arrays are `record_keys`.
-pub(crate) fn scan(buf: &[u8], record_keys: &[String], valid: &[Range<usize>]) -> ScanOut {
+pub(crate) fn scan(buf: &[u8], record_keys: &[String], skeleton: &Skeleton) -> ScanOut {
     let mut s = Scanner {
         buf,
-        valid,
+        skeleton,
+        next_value: 0,
         keys: record_keys,
         anchors: Anchors::new(buf, record_keys),
         whole_valid: None,
@@ -151,8 +153,10 @@ pub(crate) fn scan(buf: &[u8], record_keys: &[String], valid: &[Range<usize>]) -
 
 struct Scanner<'a> {
     buf: &'a [u8],
-    /// Ranges of `buf` known to be one valid JSON value each, sorted by start.
-    valid: &'a [Range<usize>],
+    /// What the caller proved about `buf` (values and runs of array elements).
+    skeleton: &'a Skeleton,
+    /// The index of the skeleton's value after the one last used.
+    next_value: usize,
     keys: &'a [String],
     anchors: Anchors<'a>,
     whole_valid: Option<bool>,
@@ -181,7 +185,11 @@ impl<'a> Scanner<'a> {
             self.body = 3;
         }
         self.pos = self.body;
-        self.splice_guard = any_block_rewinds(self.buf) && !self.whole_input_valid();
+        let rewinds = match self.skeleton.block_rewinds() {
+            Some(known) => known,
+            None => any_block_rewinds(self.buf),
+        };
+        self.splice_guard = rewinds && !self.whole_input_valid();
         self.out.interleaved = self.splice_guard;
         let mut step = Step::Between;
         loop {
@@ -401,7 +409,7 @@ impl<'a> Scanner<'a> {
     fn raw_value(&mut self, mut entry: Entry) -> Result<(), Broken> {
         let v = entry.value_start;
         let end = match self.extent(v) {
-            Extent::Complete(end) if self.is_intact(Span::new(v, end), b'}') => end,
+            Extent::Complete(end) if self.is_intact(Span::new(v, end), b'}', false) => end,
             _ => {
                 self.out.keys_lost.push(entry.name);
                 return Err(Broken {
@@ -447,6 +455,12 @@ impl<'a> Scanner<'a> {
                 self.pos = p + 1;
                 return Ok(());
             }
+            if let Some(next) = self.proven_run(p) {
+                // as many elements as the run took, each followed by its comma
+                i = next;
+                after_comma = true;
+                continue;
+            }
             i = self.element(p).map_err(|b| Broken {
                 array: Some(array),
                 ..b
@@ -486,11 +500,44 @@ impl<'a> Scanner<'a> {
             .map_or(self.pos, |e| e.value_start + 1)
     }
 
+    /// The elements of a proven run starting at `p` that the element-by-element scan
+    /// would keep without a doubt, kept at once without reading their bytes: each is one
+    /// valid value (kept, once its extent is known), followed by whitespace, one comma and
+    /// the next element (so it ends cleanly and the scan goes on there), and its extent is
+    /// the run's range whenever no anchor lies inside it (a valid value of any kind
+    /// followed by a comma ends exactly there). Not while blocks interleave, where every
+    /// element is checked against the block boundaries. Returns where the scan goes on:
+    /// the start of the first element not taken.
+    fn proven_run(&mut self, p: usize) -> Option<usize> {
+        if self.splice_guard {
+            return None;
+        }
+        let first = self.skeleton.find(p, self.next_value)?;
+        let limit = self.anchors.next(p).map_or(usize::MAX, |a| a.quote);
+        let mut i = first;
+        while self.skeleton.sibling(i) {
+            let Some(value) = self.skeleton.value(i) else {
+                break;
+            };
+            if value.end > limit {
+                break;
+            }
+            self.push_record(Span::new(value.start, value.end));
+            i += 1;
+        }
+        if i == first {
+            return None;
+        }
+        self.next_value = i;
+        self.skeleton.value(i).map(|r| r.start)
+    }
+
     /// One element at `p`: kept if it closes and is valid, else counted lost.
     fn element(&mut self, p: usize) -> Result<usize, Broken> {
-        if let Extent::Complete(end) = self.extent(p) {
+        let (extent, vouched) = self.element_extent(p);
+        if let Extent::Complete(end) = extent {
             let span = Span::new(p, end);
-            if self.is_intact(span, b']') {
+            if self.is_intact(span, b']', vouched) {
                 self.push_record(span);
                 return Ok(end);
             }
@@ -511,21 +558,21 @@ impl<'a> Scanner<'a> {
         self.splice_guard && p / BLOCK != self.origin
     }
 
-    /// A value is intact if it ends cleanly (see `ends_cleanly`), is valid on its own, and
-    /// does not straddle a block boundary of interleaved writers.
-    fn is_intact(&self, span: Span, closer: u8) -> bool {
+    /// A value is intact if it ends cleanly (see `ends_cleanly`), is valid on its own
+    /// (`vouched`: the caller said so), and does not straddle a block boundary of
+    /// interleaved writers.
+    fn is_intact(&self, span: Span, closer: u8, vouched: bool) -> bool {
         let straddles = span.start / BLOCK != span.end.saturating_sub(1) / BLOCK;
         !(self.splice_guard && straddles)
             && ends_cleanly(self.buf, span.end, closer)
-            && (self.known_valid(span) || is_valid_json(span.of(self.buf)))
+            && (vouched || self.known_valid(span) || is_valid_json(span.of(self.buf)))
     }
 
     /// Whether the caller vouched for exactly `span` being valid JSON.
     fn known_valid(&self, span: Span) -> bool {
-        self.valid
-            .binary_search_by_key(&span.start, |r| r.start)
-            .ok()
-            .and_then(|i| self.valid.get(i))
+        self.skeleton
+            .find(span.start, self.next_value)
+            .and_then(|i| self.skeleton.value(i))
             .is_some_and(|r| r.end == span.end)
     }
 
@@ -547,6 +594,35 @@ impl<'a> Scanner<'a> {
         {
             list.lost += 1;
         }
+    }
+
+    /// [`Self::extent`] of an element, without reading its bytes when the caller vouched
+    /// for a range starting at `p` holding an object, array or string: such a value,
+    /// valid, closes exactly where the range ends (its brackets and quotes are balanced
+    /// there and nowhere before), so the scan's answer is that end whenever its limit, the
+    /// next anchor, does not lie inside the range.
+    /// Also says whether the element is exactly a value the caller vouched for.
+    fn element_extent(&mut self, p: usize) -> (Extent, bool) {
+        let Some(end) = self.vouched_end(p) else {
+            return (self.extent(p), false);
+        };
+        if self.anchors.next(p).is_none_or(|a| a.quote >= end) {
+            return (Extent::Complete(end), true);
+        }
+        let extent = self.extent(p);
+        (extent, extent == Extent::Complete(end))
+    }
+
+    /// The end of the value the caller vouched for that starts at `p`, if it is an object,
+    /// array or string (a number's extent also depends on what follows it).
+    fn vouched_end(&mut self, p: usize) -> Option<usize> {
+        if !matches!(at(self.buf, p), Some(b'{' | b'[' | b'"')) {
+            return None;
+        }
+        // elements come in input order: the value after the last one found first
+        let i = self.skeleton.find(p, self.next_value)?;
+        self.next_value = i + 1;
+        self.skeleton.value(i).map(|r| r.end)
     }
 
     /// The extent of the value at `start`, not crossing the next anchor unless the whole
@@ -822,7 +898,7 @@ mod tests {
     }
 
     fn reasons(input: &str) -> Vec<VersionReason> {
-        scan(input.as_bytes(), &keys(), &[])
+        scan(input.as_bytes(), &keys(), &Skeleton::default())
             .versions
             .iter()
             .map(|v| v.reason)
@@ -877,7 +953,7 @@ mod tests {
             ),
         ];
         for (input, want) in cases {
-            let kinds: Vec<DamageKind> = scan(input, &keys(), &[])
+            let kinds: Vec<DamageKind> = scan(input, &keys(), &Skeleton::default())
                 .damage
                 .iter()
                 .map(|d| d.kind)
@@ -887,7 +963,7 @@ mod tests {
     }
 
     fn kept_and_unplaced(input: &[u8]) -> (Vec<&[u8]>, Vec<&[u8]>) {
-        let out = scan(input, &keys(), &[]);
+        let out = scan(input, &keys(), &Skeleton::default());
         let kept = out
             .entries
             .iter()
@@ -899,6 +975,46 @@ mod tests {
             .collect();
         let unplaced = out.unplaced.iter().map(|s| s.of(input)).collect();
         (kept, unplaced)
+    }
+
+    /// A skeleton of runs gives the scan without one: a run is taken whole up to a record
+    /// holding an anchor-like key (which the scan takes for damage), and a record that does
+    /// not end cleanly is checked where the run ends.
+    #[test]
+    fn proven_runs_give_the_same_scan() {
+        let inputs: &[&[u8]] = &[
+            b"{\"open_positions\": [{\"a\": 1}, {\"x\": {\"closed_positions\": [1]}}, {\"b\": 2}, {\"c\": 3",
+            b"{\"open_positions\": [{\"a\": 1}, {\"b\": 2}, {\"c\": 3} x, {\"d\": 4}]}",
+            b"{\"open_positions\": [{\"a\": 1}, {\"b\": 2}], \"closed_positions\": [{\"c\": 3}, {\"d\": 4}]} {",
+        ];
+        for input in inputs {
+            let runs = crate::jsondoc::record_runs(
+                input,
+                &crate::jsondoc::Spec {
+                    record_arrays: &keys(),
+                    ..crate::jsondoc::Spec::default()
+                },
+            );
+            assert!(runs.iter().any(|r| r.len() > 1), "{runs:?}");
+            let plain = kept_and_unplaced(input);
+            let with = scan(input, &keys(), &Skeleton::runs(runs));
+            let kept: Vec<&[u8]> = with
+                .entries
+                .iter()
+                .filter_map(|e| match &e.value {
+                    EntryValue::Records(l) => Some(l.records.iter().map(|s| s.of(input))),
+                    EntryValue::Raw(_) => None,
+                })
+                .flatten()
+                .collect();
+            let unplaced: Vec<&[u8]> = with.unplaced.iter().map(|s| s.of(input)).collect();
+            assert_eq!(
+                (kept, unplaced),
+                plain,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+        }
     }
 
     #[test]

@@ -6,12 +6,16 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use super::gen::{garbage_byte, Corruption, Doc, Placed, Spec};
+use crate::checks::corrupt::{known, parts, skeleton};
+use crate::jsondoc;
 use crate::salvage::lex::is_valid_json;
-use crate::salvage::{salvage, Outcome, Salvaged, Shape};
+use crate::salvage::{rebuild, salvage, Outcome, Salvaged, Shape, Skeleton};
 
 /// Invariants of one salvage of `input`, for any bytes.
 pub fn check_bytes(input: &[u8], shape: &Shape) -> Result<Salvaged, String> {
     let s = salvage(input, shape);
+    check_one_pass(input, shape).map_err(|e| format!("input: {e}"))?;
+    check_one_pass(&s.document, shape).map_err(|e| format!("output: {e}"))?;
     let members = top_members(&s.document).ok_or("output is not one JSON object")?;
     if !is_valid_json(&s.document) {
         return Err("output is not valid JSON".into());
@@ -47,6 +51,83 @@ fn check_output_shape(members: &[(String, &str)], shape: &Shape) -> Result<(), S
         }
     }
     Ok(())
+}
+
+/// The salvage a heal runs equals the reference salvage ([`super::reference_salvage`]):
+/// handed the ranges of the records a strict scan of `input` completed, it neither scans
+/// those records nor validates them again, and it keeps its document as pieces of `input`;
+/// the version, rewind and placement evidence, the report and the document must come out
+/// the same. And the classification of that document assembled from its pieces (the
+/// records the strict scan completed taken as they are) equals the classification of the
+/// document itself.
+pub fn check_one_pass(input: &[u8], shape: &Shape) -> Result<(), String> {
+    let reference = super::reference_salvage(input, shape);
+    let identity = ["symbol", "direction", "strategy", "order_id"].map(String::from);
+    let extract = crate::checks::layout::position_extract(&identity);
+    let first: Vec<String> = shape.record_arrays.iter().take(1).cloned().collect();
+    let spec = jsondoc::Spec {
+        record_arrays: &shape.record_arrays,
+        extract: Some(&extract),
+        hash_records: &first,
+        full_records: &first,
+    };
+    let runs = jsondoc::record_runs(input, &spec);
+    let flat: Vec<Range<usize>> = runs.iter().flatten().cloned().collect();
+    let rewinds = crate::salvage::block_rewinds(input);
+    let one_pass = rebuild(
+        input,
+        shape,
+        &Skeleton::runs(runs).with_block_rewinds(rewinds),
+    );
+    let document = same_as_reference(input, &one_pass, &reference)?;
+    // the values alone, without the runs
+    same_as_reference(
+        input,
+        &rebuild(input, shape, &Skeleton::values(flat)),
+        &reference,
+    )?;
+    let (_, scanned) = jsondoc::inspect_keeping(input, &spec);
+    if scanned.is_some() {
+        // what a heal hands over: the records its classification completed
+        let handed = rebuild(input, shape, &skeleton(scanned.as_ref()));
+        same_as_reference(input, &handed, &reference)?;
+    }
+    let spans: Vec<Range<usize>> = one_pass.records.iter().map(|k| k.span.clone()).collect();
+    let parts = parts(&one_pass.members, &spans);
+    let known = known(input, &shape.record_arrays, &one_pass.records, scanned);
+    let assembled = jsondoc::inspect_assembled(input, &parts, &spec, known);
+    let direct = jsondoc::inspect(&document, &spec);
+    match assembled {
+        Some(a) if a == direct => Ok(()),
+        None if !matches!(direct, jsondoc::Shape::Object(_) | jsondoc::Shape::Empty(_)) => Ok(()),
+        other => Err(format!(
+            "assembled classification {other:?} differs from the document's {direct:?}"
+        )),
+    }
+}
+
+/// The document of `rebuilt`, after checking that it, its report and its records are the
+/// reference's.
+fn same_as_reference(
+    input: &[u8],
+    rebuilt: &crate::salvage::Rebuilt,
+    reference: &Salvaged,
+) -> Result<Vec<u8>, String> {
+    let document = rebuilt.output.to_vec(input);
+    if document != reference.document {
+        return Err(format!(
+            "one pass: document differs: {:?} vs the reference's {:?}",
+            String::from_utf8_lossy(&document),
+            String::from_utf8_lossy(&reference.document)
+        ));
+    }
+    if rebuilt.report != reference.report || rebuilt.records != reference.records {
+        return Err(format!(
+            "one pass: report or records differ: {:?} vs the reference's {:?}",
+            rebuilt.report, reference.report
+        ));
+    }
+    Ok(document)
 }
 
 /// Every output record is the exact input text of the record it claims to be.

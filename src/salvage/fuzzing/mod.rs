@@ -7,10 +7,20 @@
 mod check;
 mod gen;
 
-pub use check::{check_bytes, check_spec, corrupted_bytes, interleave, is_document_of_shape};
+pub use check::{
+    check_bytes, check_one_pass, check_spec, corrupted_bytes, interleave, is_document_of_shape,
+};
 pub use gen::{garbage_byte, render, Bytes, Corruption, Doc, Layout, Placed, Rec, Second, Spec};
 
-use super::Shape;
+use super::{Salvaged, Shape};
+
+/// The salvage as it is done without any hand-over: every value scanned for its end and
+/// validated, the document built in one buffer. The faster paths (`rebuild` with the
+/// ranges a strict scan completed, the document as pieces of the input) are checked
+/// against it.
+pub fn reference_salvage(input: &[u8], shape: &Shape) -> Salvaged {
+    super::api::reference(input, shape)
+}
 
 /// Target `salvage`: any bytes, read as a positions file and as a portfolio file. No
 /// panic; the output is a valid document of the shape; salvaging it again changes
