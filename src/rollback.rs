@@ -40,6 +40,9 @@ pub struct RollbackPlan {
     pub kept_dirs: Vec<String>,
     /// The extended attributes each restored file gets back (as recorded).
     pub xattrs: BTreeMap<RelPath, Xattrs>,
+    /// The store object each restored file's bytes come from: the base the file it
+    /// replaces is backed up against (a delta, SPEC.md section 2).
+    pub bases: BTreeMap<RelPath, journal_format::Digest>,
 }
 
 /// The committed rollback that currently stands for `txn`, if any (a rollback that was
@@ -123,6 +126,7 @@ fn plan_of(
         changed: Vec::new(),
         kept_dirs: Vec::new(),
         xattrs: BTreeMap::new(),
+        bases: BTreeMap::new(),
     };
     for it in intents_of(t).iter().rev().filter(|i| done.contains(&i.op)) {
         plan_one(root, it, force, cap, &mut plan)?;
@@ -186,6 +190,7 @@ fn plan_one(
     if let (Action::WriteFile { .. }, Node::File { .. }) = (&action, &it.before) {
         let recorded = it.xattrs.as_deref().cloned().unwrap_or_default();
         plan.xattrs.insert(rel.clone(), recorded);
+        plan.bases.insert(rel.clone(), it.object.unwrap_or(*before_sha(&it.before)));
     }
     plan.ops.push(Op {
         heal: "rollback",
@@ -280,6 +285,14 @@ fn inverse(root: &Root, it: &Intent, now: &Node) -> Result<Action> {
         (Node::Dir { mode }, Node::Absent) => Action::CreateDir { mode: mode.0 },
         (Node::Dir { mode }, _) => Action::SetMode { mode: mode.0 },
     })
+}
+
+/// The digest of a file node (only called on one).
+fn before_sha(n: &Node) -> &journal_format::Digest {
+    match n {
+        Node::File { sha256, .. } => sha256,
+        _ => &journal_format::Digest::GENESIS,
+    }
 }
 
 fn message(rel: &RelPath, action: &Action, before: &Node) -> String {
