@@ -7,7 +7,7 @@
 //! on state JSON it is about 2.5 times faster for objects about 17% larger, and a heal or
 //! rollback of a large file is dominated by compression otherwise ([`zstd_level`]).
 //!
-//! An object is *full* (one zstd frame) or a *delta* (SPEC.md section 2, "Objects"): a
+//! An object is *full* (one zstd frame) or a *delta* (SPEC.md section 2): a
 //! header naming a full base object, then a zstd frame compressed with the base's content
 //! as its prefix ([`Store::put_delta`]; a rollback stores the file it replaces that way,
 //! against the bytes it puts back). Reading a delta reads its base (verified) and decodes

@@ -1,4 +1,4 @@
-//! Backup objects (SPEC.md section 2, "Objects"): the two kinds an object file may hold and
+//! Backup objects (SPEC.md section 2): the two kinds an object file may hold and
 //! the rules that tie a delta object to its base. A *full* object is one zstd frame of the
 //! content. A *delta* object is a header naming its base (a zstd skippable frame: kind, the
 //! base's SHA-256 and size) then one zstd frame compressed with the base's content as its
