@@ -581,7 +581,10 @@ mod tests {
         let other = b"not needed".to_vec();
         assert!(matches!(store.put(&base, &base_sha), Ok(Put::Written(_))));
         let written = store.put_delta(&content, &sha, &base, &base_sha);
-        assert!(matches!(written, Ok(Put::Written(n)) if n < 4096), "{written:?}");
+        assert!(
+            matches!(written, Ok(Put::Written(n)) if n < 4096),
+            "{written:?}"
+        );
         assert_eq!(store.delta_base(&sha).ok(), Some(Some(base_sha)));
         assert!(store.put(&other, &sha256(&other)).is_ok());
         // Only the delta is named: its base stays, the unnamed object goes.

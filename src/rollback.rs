@@ -191,7 +191,8 @@ fn plan_one(
     if let (Action::WriteFile { .. }, Node::File { .. }) = (&action, &it.before) {
         let recorded = it.xattrs.as_deref().cloned().unwrap_or_default();
         plan.xattrs.insert(rel.clone(), recorded);
-        plan.bases.insert(rel.clone(), it.object.unwrap_or(*before_sha(&it.before)));
+        plan.bases
+            .insert(rel.clone(), it.object.unwrap_or(*before_sha(&it.before)));
     }
     plan.ops.push(Op {
         heal: "rollback",
@@ -291,12 +292,7 @@ fn restored(root: &Root, object: journal_format::Digest, size: u64) -> Result<Ar
 
 /// The action that turns `now` back into the intent's `before` state, with the backup
 /// bytes already fetched and verified (`fetched`, when [`prefetch`] read them).
-fn inverse(
-    root: &Root,
-    it: &Intent,
-    now: &Node,
-    fetched: Option<Arc<Vec<u8>>>,
-) -> Result<Action> {
+fn inverse(root: &Root, it: &Intent, now: &Node, fetched: Option<Arc<Vec<u8>>>) -> Result<Action> {
     Ok(match (&it.before, now) {
         (Node::Absent, Node::Dir { .. }) => Action::RemoveDir,
         (Node::Absent, _) => Action::RemoveFile,

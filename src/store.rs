@@ -188,9 +188,10 @@ impl<'r> Store<'r> {
     /// Whether object `sha` is in the store as a full object (by its first bytes; its
     /// content is verified when it is read).
     fn is_full(&self, sha: &Digest) -> Result<bool> {
-        let head = self
-            .root
-            .read_head(&Self::object_path(sha), journal_format::DELTA_MAGIC.len() as u64)?;
+        let head = self.root.read_head(
+            &Self::object_path(sha),
+            journal_format::DELTA_MAGIC.len() as u64,
+        )?;
         Ok(head.is_some_and(|h| h.as_slice() != journal_format::DELTA_MAGIC))
     }
 
@@ -247,7 +248,10 @@ impl<'r> Store<'r> {
         let base_of = |why: String| {
             corrupt(
                 sha,
-                &format!("a delta whose base object {} is {why}", header.base.to_hex()),
+                &format!(
+                    "a delta whose base object {} is {why}",
+                    header.base.to_hex()
+                ),
             )
         };
         let base_file = match self.object_file(&header.base, header.base_size) {

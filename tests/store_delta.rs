@@ -14,7 +14,7 @@ fn record(i: usize) -> String {
 
 /// A positions file of about 3 MB, cut inside its last closed record, healed in paper mode
 /// (salvaged). Returns the truncated bytes, the salvaged bytes and the heal's id.
-fn salvaged(f: &Fixture) -> (Vec<u8>, Vec<u8>, u64) {
+pub fn salvaged(f: &Fixture) -> (Vec<u8>, Vec<u8>, u64) {
     let closed: Vec<String> = (2..20_000).map(record).collect();
     let doc = format!(
         "{{\"open_positions\": [{}, {}], \"closed_positions\": [{}]}}",
@@ -24,7 +24,10 @@ fn salvaged(f: &Fixture) -> (Vec<u8>, Vec<u8>, u64) {
     );
     let truncated = doc.as_bytes()[..doc.len() - 50].to_vec();
     f.write(POSITIONS, &truncated);
-    f.write("logs/portfolio_futures.json", "{\"open_positions_count\": 2}");
+    f.write(
+        "logs/portfolio_futures.json",
+        "{\"open_positions_count\": 2}",
+    );
     let (rc, v) = f.json(&["heal", "--mode", "paper"]);
     assert_eq!(rc, 0, "{v}");
     let id = v["transaction"].as_u64().expect("a heal transaction");
@@ -38,7 +41,11 @@ fn object_path(f: &Fixture, content: &[u8]) -> std::path::PathBuf {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    f.path(&format!("logs/backups/objects/{}/{}.zst", &hex[..2], &hex[2..]))
+    f.path(&format!(
+        "logs/backups/objects/{}/{}.zst",
+        &hex[..2],
+        &hex[2..]
+    ))
 }
 
 /// The id of the newest transaction.

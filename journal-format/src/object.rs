@@ -121,7 +121,9 @@ pub fn parse_object(bytes: &[u8]) -> Result<ObjectKind<'_>, ObjectError> {
     if bytes.get(..4) != Some(&DELTA_MAGIC[..]) {
         return Ok(ObjectKind::Full(bytes));
     }
-    let header = bytes.get(..DELTA_HEADER_LEN).ok_or(ObjectError::Truncated)?;
+    let header = bytes
+        .get(..DELTA_HEADER_LEN)
+        .ok_or(ObjectError::Truncated)?;
     let len = header.get(4..8).ok_or(ObjectError::Truncated)?;
     let len = u32::from_le_bytes(len.try_into().map_err(|_| ObjectError::Truncated)?);
     if len != DELTA_PAYLOAD_LEN {

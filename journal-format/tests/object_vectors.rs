@@ -26,7 +26,12 @@ fn sha(bytes: &[u8]) -> Digest {
 /// The base's content: a positions file of 60 records.
 fn base_content() -> Vec<u8> {
     let recs: Vec<String> = (0..60)
-        .map(|i| format!("{{\"symbol\": \"BTC-USDT\", \"order_id\": \"o{i}\", \"size\": {}.5}}", i * 3))
+        .map(|i| {
+            format!(
+                "{{\"symbol\": \"BTC-USDT\", \"order_id\": \"o{i}\", \"size\": {}.5}}",
+                i * 3
+            )
+        })
         .collect();
     format!("{{\"closed_positions\": [{}]}}", recs.join(", ")).into_bytes()
 }
@@ -104,12 +109,40 @@ fn build() -> BTreeMap<&'static str, (Vec<u8>, Digest, u64, &'static str)> {
     BTreeMap::from([
         ("base.zst", (full(&base), base_sha, base_size, "ok")),
         ("delta.zst", (good.clone(), content_sha, size, "ok")),
-        ("delta-unknown-kind.zst", (with_header(kind), content_sha, size, "unknown_kind")),
-        ("delta-bad-length.zst", (with_header(len), content_sha, size, "bad_length")),
-        ("delta-truncated-header.zst", (good[..20].to_vec(), content_sha, size, "truncated")),
-        ("delta-self-base.zst", (with_header(self_base.encode()), content_sha, size, "self_base")),
-        ("delta-base-too-large.zst", (with_header(too_large.encode()), content_sha, size, "base_too_large")),
-        ("delta-flipped-bit.zst", (flipped, content_sha, size, "decode")),
+        (
+            "delta-unknown-kind.zst",
+            (with_header(kind), content_sha, size, "unknown_kind"),
+        ),
+        (
+            "delta-bad-length.zst",
+            (with_header(len), content_sha, size, "bad_length"),
+        ),
+        (
+            "delta-truncated-header.zst",
+            (good[..20].to_vec(), content_sha, size, "truncated"),
+        ),
+        (
+            "delta-self-base.zst",
+            (
+                with_header(self_base.encode()),
+                content_sha,
+                size,
+                "self_base",
+            ),
+        ),
+        (
+            "delta-base-too-large.zst",
+            (
+                with_header(too_large.encode()),
+                content_sha,
+                size,
+                "base_too_large",
+            ),
+        ),
+        (
+            "delta-flipped-bit.zst",
+            (flipped, content_sha, size, "decode"),
+        ),
     ])
 }
 
@@ -169,10 +202,9 @@ fn object_vectors() {
         let text = serde_json::to_string_pretty(&manifest).expect("json") + "\n";
         std::fs::write(dir().join("MANIFEST.json"), text).expect("write manifest");
     }
-    let committed: BTreeMap<String, Value> = serde_json::from_slice(
-        &std::fs::read(dir().join("MANIFEST.json")).expect("manifest"),
-    )
-    .expect("manifest json");
+    let committed: BTreeMap<String, Value> =
+        serde_json::from_slice(&std::fs::read(dir().join("MANIFEST.json")).expect("manifest"))
+            .expect("manifest json");
     assert_eq!(committed, manifest, "MANIFEST.json matches the builders");
     let base = std::fs::read(dir().join("base.zst")).expect("base vector");
     for (name, (bytes, sha, size, outcome)) in &built {
