@@ -188,11 +188,10 @@ fn plan_one(
         return Ok(());
     }
     let action = inverse(root, it, &node, fetched)?;
-    if let (Action::WriteFile { .. }, Node::File { .. }) = (&action, &it.before) {
+    if let (Action::WriteFile { .. }, Node::File { sha256, .. }) = (&action, &it.before) {
         let recorded = it.xattrs.as_deref().cloned().unwrap_or_default();
         plan.xattrs.insert(rel.clone(), recorded);
-        plan.bases
-            .insert(rel.clone(), it.object.unwrap_or(*before_sha(&it.before)));
+        plan.bases.insert(rel.clone(), it.object.unwrap_or(*sha256));
     }
     plan.ops.push(Op {
         heal: "rollback",
@@ -314,14 +313,6 @@ fn inverse(root: &Root, it: &Intent, now: &Node, fetched: Option<Arc<Vec<u8>>>) 
         (Node::Dir { mode }, Node::Absent) => Action::CreateDir { mode: mode.0 },
         (Node::Dir { mode }, _) => Action::SetMode { mode: mode.0 },
     })
-}
-
-/// The digest of a file node (only called on one).
-fn before_sha(n: &Node) -> &journal_format::Digest {
-    match n {
-        Node::File { sha256, .. } => sha256,
-        _ => &journal_format::Digest::GENESIS,
-    }
 }
 
 fn message(rel: &RelPath, action: &Action, before: &Node) -> String {
