@@ -43,6 +43,9 @@ pub struct Txn<'r> {
     /// Extended attributes a written file gets exactly, by path (a rollback's recorded
     /// ones); a file not named here keeps those of the file it replaces.
     xattrs: BTreeMap<RelPath, Xattrs>,
+    /// The store object whose content a written file gets, by path (a rollback's): the
+    /// file it replaces is backed up as a delta against it.
+    bases: BTreeMap<RelPath, Digest>,
 }
 
 /// How a transaction is described in its `begin` record.
@@ -99,6 +102,7 @@ pub fn begin<'r>(
         cap,
         bot_locks: BTreeMap::new(),
         xattrs: BTreeMap::new(),
+        bases: BTreeMap::new(),
     })
 }
 
@@ -137,6 +141,13 @@ impl<'r> Txn<'r> {
     /// the recorded ones instead of keeping the current file's).
     pub fn with_xattrs(&mut self, xattrs: BTreeMap<RelPath, Xattrs>) {
         self.xattrs = xattrs;
+    }
+
+    /// The store object each named path's new bytes are the content of (a rollback puts
+    /// back stored bytes): the file such a write replaces is backed up as a delta against
+    /// that object (SPEC.md section 2), when the store finds it worth it.
+    pub fn with_delta_bases(&mut self, bases: BTreeMap<RelPath, Digest>) {
+        self.bases = bases;
     }
 
     /// Applies every operation in order. On an I/O error the operations applied so far are
@@ -244,7 +255,14 @@ impl<'r> Txn<'r> {
             Some(Node::File { sha256, .. }) => *sha256,
             _ => crate::store::sha256(bytes),
         };
-        Store::new(self.root).put(bytes, &sha)?;
+        let store = Store::new(self.root);
+        let base = op.path.as_ref().and_then(|p| self.bases.get(p));
+        match (&op.action, base) {
+            (Action::WriteFile { bytes: new, .. }, Some(base)) => {
+                store.put_delta(bytes, &sha, &new.contiguous(), base)?
+            }
+            _ => store.put(bytes, &sha)?,
+        };
         Ok(Some(sha))
     }
 

@@ -374,6 +374,22 @@ impl Root {
         Ok(Read_::File(Vec::new(), stat))
     }
 
+    /// The first `max` bytes (fewer in a shorter file) of the regular file `rel`; `None`
+    /// when there is no regular file there.
+    ///
+    /// # Errors
+    /// I/O errors while opening or reading.
+    pub fn read_head(&self, rel: &RelPath, max: u64) -> Result<Option<Vec<u8>>> {
+        let Ok((file, _)) = self.open_regular(rel, u64::MAX)? else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        file.take(max)
+            .read_to_end(&mut out)
+            .map_err(|e| Error::io(IoOp::Read, rel.as_path(), e))?;
+        Ok(Some(out))
+    }
+
     /// Opens `rel` for reading when it is a regular file of at most `cap` bytes (by its
     /// metadata); otherwise what it is.
     fn open_regular(

@@ -1102,6 +1102,7 @@ pub fn rollback(opts: &Options, txn: u64, force: bool) -> Result<RollbackReport>
         cap,
     )?;
     t.with_xattrs(plan.xattrs.clone());
+    t.with_delta_bases(plan.bases.clone());
     t.under_bot_locks(locks.guarding(&s.layout, &plan.ops));
     let results = t.apply(&plan.ops)?;
     let summary = json!({

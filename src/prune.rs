@@ -386,11 +386,20 @@ fn objects_to_remove(root: &Root, journal: &Journal, pruned: &[u64]) -> Result<V
     let mut needed = needed_objects(remaining);
     // The journals moved aside keep their objects while they are kept.
     needed.extend(crate::quarantine::needed_objects(root, journal.mac())?);
-    Ok(Store::new(root)
-        .list()?
-        .into_iter()
-        .filter(|d| !needed.contains(d))
-        .collect())
+    unneeded(&Store::new(root), needed)
+}
+
+/// The objects in the store that are neither in `needed` nor the base of a delta in it: a
+/// delta kept is never left without its base.
+fn unneeded(store: &Store<'_>, mut needed: BTreeSet<Digest>) -> Result<Vec<Digest>> {
+    let all = store.list()?;
+    let mut bases = Vec::new();
+    for d in all.iter().filter(|d| needed.contains(d)) {
+        // A delta's base is always a full object (SPEC.md section 2): one level.
+        bases.extend(store.delta_base(d)?);
+    }
+    needed.extend(bases);
+    Ok(all.into_iter().filter(|d| !needed.contains(d)).collect())
 }
 
 /// The objects `txns` need: named by an intent (what a rollback restores), or the digest
@@ -543,4 +552,47 @@ pub fn tree_size(root: &Root, dir: &RelPath, skip: &[&str]) -> Result<u64> {
         }
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{sha256, Put};
+
+    /// Content of `n` bytes that a delta against `base` encodes in a few bytes.
+    fn similar(base: &[u8]) -> Vec<u8> {
+        let mut v = base.to_vec();
+        v.extend_from_slice(b"]}");
+        v
+    }
+
+    #[test]
+    fn a_kept_delta_keeps_its_base_and_an_unneeded_one_does_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = Root::create(dir.path()).expect("root");
+        for d in ["logs", "logs/backups", crate::store::OBJECTS_DIR] {
+            let rel = RelPath::new(d).expect("path");
+            root.ensure_dir(&rel, 0o700).expect("dir");
+        }
+        let store = Store::new(&root);
+        let base: Vec<u8> = (0..(2u32 << 20)).map(|i| (i % 251) as u8).collect();
+        let (base_sha, content) = (sha256(&base), similar(&base));
+        let sha = sha256(&content);
+        let other = b"not needed".to_vec();
+        assert!(matches!(store.put(&base, &base_sha), Ok(Put::Written(_))));
+        let written = store.put_delta(&content, &sha, &base, &base_sha);
+        assert!(
+            matches!(written, Ok(Put::Written(n)) if n < 4096),
+            "{written:?}"
+        );
+        assert_eq!(store.delta_base(&sha).ok(), Some(Some(base_sha)));
+        assert!(store.put(&other, &sha256(&other)).is_ok());
+        // Only the delta is named: its base stays, the unnamed object goes.
+        let gone = unneeded(&store, BTreeSet::from([sha])).expect("unneeded");
+        assert_eq!(gone, vec![sha256(&other)]);
+        // Nothing named: all three go.
+        let gone = unneeded(&store, BTreeSet::new()).expect("unneeded");
+        assert_eq!(gone.len(), 3);
+        assert_eq!(store.get(&sha, content.len() as u64).ok(), Some(content));
+    }
 }

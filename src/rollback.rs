@@ -40,6 +40,9 @@ pub struct RollbackPlan {
     pub kept_dirs: Vec<String>,
     /// The extended attributes each restored file gets back (as recorded).
     pub xattrs: BTreeMap<RelPath, Xattrs>,
+    /// The store object each restored file's bytes come from: the base the file it
+    /// replaces is backed up against (a delta, SPEC.md section 2).
+    pub bases: BTreeMap<RelPath, journal_format::Digest>,
 }
 
 /// The committed rollback that currently stands for `txn`, if any (a rollback that was
@@ -123,6 +126,7 @@ fn plan_of(
         changed: Vec::new(),
         kept_dirs: Vec::new(),
         xattrs: BTreeMap::new(),
+        bases: BTreeMap::new(),
     };
     for it in intents_of(t).iter().rev().filter(|i| done.contains(&i.op)) {
         plan_one(root, it, force, cap, &mut plan)?;
@@ -155,6 +159,7 @@ fn plan_one(
     };
     let rel = RelPath::new(path.as_str())?;
     let now = observe(root, &rel, cap_for(it, cap))?;
+    let fetched = prefetch(root, it, &now)?;
     let Some(node) = now.node().cloned() else {
         let why = now.untouchable.clone().unwrap_or_default();
         return Err(mismatch(plan.target, it, &rel, &why));
@@ -182,10 +187,11 @@ fn plan_one(
         }
         return Ok(());
     }
-    let action = inverse(root, it, &node)?;
-    if let (Action::WriteFile { .. }, Node::File { .. }) = (&action, &it.before) {
+    let action = inverse(root, it, &node, fetched)?;
+    if let (Action::WriteFile { .. }, Node::File { sha256, .. }) = (&action, &it.before) {
         let recorded = it.xattrs.as_deref().cloned().unwrap_or_default();
         plan.xattrs.insert(rel.clone(), recorded);
+        plan.bases.insert(rel.clone(), it.object.unwrap_or(*sha256));
     }
     plan.ops.push(Op {
         heal: "rollback",
@@ -255,9 +261,38 @@ fn dir_emptied(root: &Root, rel: &RelPath, earlier: &[Op]) -> Result<bool> {
     Ok(true)
 }
 
+/// The verified bytes a large file is certain to be restored from (it is a file now, of
+/// another size than the one put back), read while another thread hashes the current
+/// content (`now`'s node): the two costs of planning its rollback overlap. `None` when the
+/// restore is not certain or the file is small; [`inverse`] then reads the object itself.
+fn prefetch(root: &Root, it: &Intent, now: &Observed) -> Result<Option<Content>> {
+    let (Node::File { sha256, size, .. }, Some(st)) = (&it.before, now.stat) else {
+        return Ok(None);
+    };
+    let large = st.size >= crate::store::LARGE_OBJECT as u64;
+    if now.bytes.is_none() || st.size == *size || !large {
+        return Ok(None);
+    }
+    std::thread::scope(|scope| {
+        // A thread that cannot be started leaves the hash to the caller.
+        let _ = std::thread::Builder::new().spawn_scoped(scope, || now.node().is_some());
+        restored(root, it.object.unwrap_or(*sha256), *size)
+    })
+    .map(Some)
+}
+
+/// The bytes of `object`, verified: the store proved they hash to its name, so the
+/// intent's `after` need not hash them again.
+fn restored(root: &Root, object: journal_format::Digest, size: u64) -> Result<Content> {
+    Ok(Content::with_sha256(
+        Store::new(root).get(&object, size)?,
+        object,
+    ))
+}
+
 /// The action that turns `now` back into the intent's `before` state, with the backup
-/// bytes already fetched and verified.
-fn inverse(root: &Root, it: &Intent, now: &Node) -> Result<Action> {
+/// bytes already fetched and verified (`fetched`, when [`prefetch`] read them).
+fn inverse(root: &Root, it: &Intent, now: &Node, fetched: Option<Content>) -> Result<Action> {
     Ok(match (&it.before, now) {
         (Node::Absent, Node::Dir { .. }) => Action::RemoveDir,
         (Node::Absent, _) => Action::RemoveFile,
@@ -265,10 +300,10 @@ fn inverse(root: &Root, it: &Intent, now: &Node) -> Result<Action> {
             Action::SetMode { mode: mode.0 }
         }
         (Node::File { sha256, size, mode }, _) => {
-            let object = it.object.unwrap_or(*sha256);
-            // `get` proved these bytes hash to the object's name: the intent's `after`
-            // need not hash them again.
-            let bytes = Content::with_sha256(Store::new(root).get(&object, *size)?, object);
+            let bytes = match fetched {
+                Some(bytes) => bytes,
+                None => restored(root, it.object.unwrap_or(*sha256), *size)?,
+            };
             Action::WriteFile {
                 bytes,
                 mode: mode.0,

@@ -13,6 +13,8 @@ mod engine_cli;
 mod cli_output;
 // Rollback: bit-exact, rolling back the rollback, refusals.
 mod engine_rollback;
+// Delta backup objects: a rollback backs up a large file as a delta; verify decodes it.
+mod store_delta;
 // Crash at every mutation, fsync and journal append of a heal and of a rollback.
 mod engine_crash;
 // Symlinks and tampered journal paths never lead outside the root.

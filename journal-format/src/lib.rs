@@ -13,6 +13,7 @@ mod frame;
 pub mod fuzzing;
 mod hex;
 mod journal;
+mod object;
 mod path;
 mod reader;
 mod record;
@@ -22,6 +23,10 @@ mod txn;
 pub use frame::{encode, unframe, unframe_unverified, FrameError, Line, Mac, KEY_ID_LABEL};
 pub use hex::Digest;
 pub use journal::{assess, Assessment, Fault, FaultAt, FileSummary, MAX_TXN};
+pub use object::{
+    check_delta, delta_window_log, delta_worth, parse_object, DeltaHeader, ObjectError, ObjectKind,
+    DELTA_HEADER_LEN, DELTA_KIND_PREFIX, DELTA_MAGIC, DELTA_MIN, DELTA_PAYLOAD_LEN, MAX_BASE_RATIO,
+};
 pub use path::{validate_rel_path, PathError};
 pub use reader::{
     check_keys, committed_rekey, declared_mac, decode_file, decode_file_unverified,

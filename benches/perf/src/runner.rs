@@ -409,7 +409,7 @@ impl Ctx {
         if restored != std::fs::read(original).map_err(|e| e.to_string())? {
             return Err("the rollback did not restore the truncated bytes".into());
         }
-        self.row("rollback of the salvage", rb, floor, 1.5);
+        self.row("rollback of the salvage", rb, floor, 1.3);
         Ok(())
     }
 
