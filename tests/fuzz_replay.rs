@@ -46,3 +46,9 @@ fn salvage_structured_seeds() {
 fn journal_decode_seeds() {
     replay("journal_decode", journal_format::fuzzing::check_decode);
 }
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn engine_seeds() {
+    replay("engine", selfheal::engine::fuzzing::check_engine);
+}
