@@ -23,6 +23,10 @@ use journal_format::{
 };
 use std::collections::BTreeMap;
 
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 /// What became of one operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpResult {
@@ -230,12 +234,16 @@ impl<'r> Txn<'r> {
         }
     }
 
-    /// The extended attributes of the file `op` replaces or removes (read after the
-    /// re-check, so they belong to the bytes the intent names); `None` for anything else.
+    /// The extended attributes of the file `op` replaces, removes or changes the mode of
+    /// (read after the re-check, so they belong to the bytes the intent names); `None` for
+    /// anything else.
     fn kept_xattrs(&self, op: &Op) -> Result<Option<Xattrs>> {
         let replaces = matches!(
             op.action,
-            Action::WriteFile { .. } | Action::RemoveFile | Action::RemoveLock
+            Action::WriteFile { .. }
+                | Action::RemoveFile
+                | Action::RemoveLock
+                | Action::SetMode { .. }
         );
         match (&op.path, op.before.node()) {
             (Some(path), Some(Node::File { .. })) if replaces => {

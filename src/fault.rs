@@ -11,6 +11,21 @@
 //! `SELFHEAL_FAULT_FREE=BYTES` caps the free space the run sees (a small filesystem where
 //! none can be mounted).
 //!
+//! # In-process injection
+//!
+//! The environment plan counts points over the whole process and a crash aborts it. A
+//! caller that runs commands as library calls (the engine fuzz target) arms an
+//! [`Injection`] on its thread instead ([`arm`], [`disarm`]): points are counted from the
+//! arming, the environment plan is ignored meanwhile, and a crash does not abort. At point
+//! N a `Crash` or `PowerCut` fails the call, and so does every later point on the thread:
+//! since every mutating call passes its point first, nothing more reaches the disk after
+//! point N, which leaves the disk exactly as the death of the process there would; the
+//! command then returns whatever error it returns, and the caller drops it and everything
+//! it held (locks included) like the kernel would. An `Errno` fails point N alone, like the
+//! environment's `eio`. With a stash directory the effects are kept in memory in the
+//! power-cut log format below (stash entries in that directory, which must be on the
+//! root's filesystem), for the caller to drop what a power cut would have lost.
+//!
 //! # The power-cut log
 //!
 //! A kill -9 loses nothing the kernel already has; a power cut also loses what was not yet
@@ -168,6 +183,54 @@ impl Pending {
             imp::log(&line);
         }
     }
+}
+
+/// What an armed injection does at its point.
+#[cfg(feature = "fault-injection")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// The process dies: this point and every later one fail, nothing more is written.
+    Crash,
+    /// As `Crash`; the caller then drops the effects that were not durable.
+    PowerCut,
+    /// This point alone fails with the OS error number.
+    Errno(i32),
+}
+
+/// An injection armed on the calling thread.
+#[cfg(feature = "fault-injection")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Injection {
+    /// The 1-based point (counted from the arming) that fails; `None`: none fails.
+    pub at: Option<u64>,
+    /// What happens there.
+    pub fault: Fault,
+    /// Where the power-cut log keeps what an undo needs; `None` keeps no log.
+    pub stash: Option<std::path::PathBuf>,
+}
+
+/// What happened while an injection was armed.
+#[cfg(feature = "fault-injection")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Injected {
+    /// Points passed.
+    pub points: u64,
+    /// Whether the fault fired.
+    pub fired: bool,
+    /// The power-cut log lines of the effects, oldest first.
+    pub effects: Vec<String>,
+}
+
+/// Arms `injection` on this thread, replacing any armed before.
+#[cfg(feature = "fault-injection")]
+pub(crate) fn arm(injection: Injection) {
+    imp::arm(injection);
+}
+
+/// Disarms this thread's injection and says what happened under it.
+#[cfg(feature = "fault-injection")]
+pub(crate) fn disarm() -> Injected {
+    imp::disarm()
 }
 
 #[cfg(feature = "fault-injection")]

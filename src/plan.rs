@@ -321,12 +321,16 @@ impl Op {
         }
     }
 
-    /// Bytes the store must hold before the operation may run (the file it replaces or
-    /// removes).
+    /// Bytes the store must hold before the operation may run (the file it replaces,
+    /// removes, or changes the mode of: a forced rollback after the file was rewritten puts
+    /// those bytes back with the mode).
     pub fn backup(&self) -> Option<&Arc<Vec<u8>>> {
         match (&self.action, self.before.node()) {
             (
-                Action::WriteFile { .. } | Action::RemoveFile | Action::RemoveLock,
+                Action::WriteFile { .. }
+                | Action::RemoveFile
+                | Action::RemoveLock
+                | Action::SetMode { .. },
                 Some(Node::File { .. }),
             ) => self.before.bytes.as_ref(),
             _ => None,

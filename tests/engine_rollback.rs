@@ -164,6 +164,43 @@ fn rollback_after_a_later_change_is_refused_and_force_backs_up_first() {
 }
 
 #[test]
+fn a_forced_rollback_of_a_mode_change_after_the_bot_rewrote_the_file_puts_back_its_bytes() {
+    let f = Fixture::with_root();
+    let config = damaged(&f);
+    let old = b"{\"open_positions\":[],\"closed_positions\":[]}\n".to_vec();
+    f.write("logs/positions_futures.json", &old);
+    f.chmod("logs/positions_futures.json", 0o666);
+    let healed = heal_with(&f, &config);
+    let id = healed["transaction"].as_u64().expect("txn");
+    let mode = |f: &Fixture| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(f.path("logs/positions_futures.json"))
+            .expect("positions")
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode(&f), 0o644, "the heal tightened the mode: {healed}");
+    let newer = b"{\"open_positions\":[{\"symbol\":\"ETH\"}],\"closed_positions\":[]}".to_vec();
+    f.write("logs/positions_futures.json", &newer);
+    let out = rollback(&f, &config, id, &["--force"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(f.read("logs/positions_futures.json"), old);
+    assert_eq!(mode(&f), 0o666);
+    let rb = f.json(&["journal", "list"]).1["transactions"]
+        .as_array()
+        .and_then(|t| t.last().cloned())
+        .expect("txn");
+    let rb_id = rb["id"].as_u64().expect("id");
+    assert_eq!(code(&rollback(&f, &config, rb_id, &[])), 0);
+    assert_eq!(
+        f.read("logs/positions_futures.json"),
+        newer,
+        "the bot's version overwritten by --force was backed up"
+    );
+}
+
+#[test]
 fn a_flipped_byte_in_a_backup_object_is_refused_before_any_change() {
     let f = Fixture::with_root();
     let config = damaged(&f);

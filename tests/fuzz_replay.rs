@@ -46,3 +46,22 @@ fn salvage_structured_seeds() {
 fn journal_decode_seeds() {
     replay("journal_decode", journal_format::fuzzing::check_decode);
 }
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn engine_seeds() {
+    replay("engine", selfheal::engine::fuzzing::check_engine);
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+#[ignore]
+fn engine_repro() {
+    let dir = std::env::var("ENGINE_REPRO").expect("ENGINE_REPRO");
+    for e in fs::read_dir(dir).expect("dir").flatten() {
+        let data = fs::read(e.path()).expect("read");
+        if let Err(err) = selfheal::engine::fuzzing::check_engine(&data) {
+            panic!("{}: {err}", e.path().display());
+        }
+    }
+}

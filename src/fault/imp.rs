@@ -11,6 +11,7 @@ use super::{Effect, Point};
 use rustix::fd::{BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use serde_json::json;
+use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +46,9 @@ pub(super) fn free_space(real: u64) -> u64 {
 }
 
 pub(super) fn hit(point: Point, path: &Path) -> io::Result<()> {
+    if let Some(result) = local_hit() {
+        return result;
+    }
     let n = COUNTER.fetch_add(1, Ordering::SeqCst) + 1;
     let plan = plan();
     if plan.trace {
@@ -74,6 +78,9 @@ fn fire(n: u64, action: &str) -> io::Result<()> {
 
 /// Appends one line to the power-cut log.
 pub(super) fn log(line: &str) {
+    if local_log(line) {
+        return;
+    }
     static FILE: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
     let Some(path) = &plan().log else { return };
     let file = FILE.get_or_init(|| {
@@ -97,7 +104,9 @@ fn fatal(what: &str, e: &dyn std::fmt::Display) -> ! {
 
 /// Describes `effect` (and stashes what its undo needs) before the call is made.
 pub(super) fn prepare(effect: Effect<'_>) -> Option<String> {
-    plan().log.as_ref()?;
+    if !local_logging().unwrap_or(plan().log.is_some()) {
+        return None;
+    }
     let v = match effect {
         Effect::Created {
             dir_path,
@@ -182,14 +191,20 @@ fn fstat(fd: BorrowedFd<'_>) -> rustix::fs::Stat {
     rustix::fs::fstat(fd).unwrap_or_else(|e| fatal("fstat for the power-cut log", &e))
 }
 
-/// The stash directory beside the log, created on first use.
+/// The stash directory beside the log (or the one an armed injection names), created on
+/// first use.
 fn stash_dir() -> (OwnedFd, PathBuf) {
-    let Some(log) = &plan().log else {
-        fatal("stash", &"no power-cut log");
+    let dir = match local_stash() {
+        Some(dir) => dir,
+        None => {
+            let Some(log) = &plan().log else {
+                fatal("stash", &"no power-cut log");
+            };
+            let mut dir = log.clone().into_os_string();
+            dir.push(".stash");
+            PathBuf::from(dir)
+        }
     };
-    let mut dir = log.clone().into_os_string();
-    dir.push(".stash");
-    let dir = PathBuf::from(dir);
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| fatal("create the stash", &e));
     let fd = rustix::fs::open(&dir, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
         .unwrap_or_else(|e| fatal("open the stash", &e));
@@ -250,4 +265,87 @@ fn read_all(dir: BorrowedFd<'_>, name: &str) -> Vec<u8> {
         .read_to_end(&mut bytes)
         .unwrap_or_else(|e| fatal("read a file to stash", &e));
     bytes
+}
+
+/// An injection armed on this thread (see [`super::Injection`]): it replaces the
+/// environment's plan for every point this thread passes until it is disarmed.
+struct Armed {
+    injection: super::Injection,
+    /// Points passed since arming.
+    passed: u64,
+    /// Whether the fault fired.
+    fired: bool,
+    /// The effects recorded, when the injection keeps a power-cut log.
+    effects: Vec<String>,
+}
+
+thread_local! {
+    static ARMED: RefCell<Option<Armed>> = const { RefCell::new(None) };
+}
+
+pub(super) fn arm(injection: super::Injection) {
+    ARMED.with(|a| {
+        *a.borrow_mut() = Some(Armed {
+            injection,
+            passed: 0,
+            fired: false,
+            effects: Vec::new(),
+        });
+    });
+}
+
+pub(super) fn disarm() -> super::Injected {
+    let armed = ARMED.with(|a| a.borrow_mut().take());
+    armed.map_or_else(super::Injected::default, |a| super::Injected {
+        points: a.passed,
+        fired: a.fired,
+        effects: a.effects,
+    })
+}
+
+/// The outcome of a point under an armed injection; `None` when none is armed.
+fn local_hit() -> Option<io::Result<()>> {
+    ARMED.with(|a| {
+        let mut a = a.borrow_mut();
+        let a = a.as_mut()?;
+        a.passed += 1;
+        let fault = a.injection.fault;
+        let dead = || io::Error::other("fault injection: the process is gone (simulated crash)");
+        if a.fired {
+            return Some(match fault {
+                super::Fault::Crash | super::Fault::PowerCut => Err(dead()),
+                super::Fault::Errno(_) => Ok(()),
+            });
+        }
+        if a.injection.at != Some(a.passed) {
+            return Some(Ok(()));
+        }
+        a.fired = true;
+        Some(Err(match fault {
+            super::Fault::Crash | super::Fault::PowerCut => dead(),
+            super::Fault::Errno(e) => io::Error::from_raw_os_error(e),
+        }))
+    })
+}
+
+/// Whether an armed injection keeps a power-cut log; `None` when none is armed.
+fn local_logging() -> Option<bool> {
+    ARMED.with(|a| a.borrow().as_ref().map(|a| a.injection.stash.is_some()))
+}
+
+fn local_stash() -> Option<PathBuf> {
+    ARMED.with(|a| a.borrow().as_ref().and_then(|a| a.injection.stash.clone()))
+}
+
+/// Keeps `line` in the armed injection's log; false when none is armed.
+fn local_log(line: &str) -> bool {
+    ARMED.with(|a| match a.borrow_mut().as_mut() {
+        Some(a) => {
+            if a.injection.stash.is_some() {
+                a.effects.push(line.to_string());
+            }
+            true
+        }
+        None => false,
+    })
 }
