@@ -503,18 +503,7 @@ mod tests {
     #[test]
     fn asking_beside_gives_the_same_salvage() {
         use crate::salvage::fuzzing::{interleave, reference_salvage, render, Layout, Rec};
-        let recs = |from: u32, n: u32| -> Vec<Rec> {
-            (from..from + n)
-                .map(|id| Rec {
-                    id,
-                    symbol: u8::try_from(id % 200).unwrap_or(0),
-                    price: u8::try_from(id * 7 % 251).unwrap_or(0),
-                    size: u8::try_from(id * 13 % 251).unwrap_or(0),
-                    leverage: 3,
-                    extras: u8::try_from(id % 16).unwrap_or(0),
-                })
-                .collect()
-        };
+        let recs = Rec::series;
         let layout = Layout {
             pretty: true,
             ..Layout::default()

@@ -544,16 +544,7 @@ mod tests {
     use crate::salvage::{salvage, Outcome, Shape};
 
     fn recs(from: u32, n: u32) -> Vec<Rec> {
-        (from..from + n)
-            .map(|id| Rec {
-                id,
-                symbol: u8::try_from(id % 200).unwrap_or(0),
-                price: u8::try_from(id * 7 % 251).unwrap_or(0),
-                size: u8::try_from(id * 13 % 251).unwrap_or(0),
-                leverage: 3,
-                extras: u8::try_from(id % 16).unwrap_or(0),
-            })
-            .collect()
+        Rec::series(from, n)
     }
 
     fn spec(n_open: u32, n_closed: u32, second: Second, pretty: bool) -> Spec {

@@ -94,6 +94,20 @@ pub struct Rec {
 }
 
 impl Rec {
+    /// `n` positions with ids from `from`, their fields spread over the pools.
+    pub fn series(from: u32, n: u32) -> Vec<Rec> {
+        (from..from + n)
+            .map(|id| Rec {
+                id,
+                symbol: u8::try_from(id % 200).unwrap_or(0),
+                price: u8::try_from(id * 7 % 251).unwrap_or(0),
+                size: u8::try_from(id * 13 % 251).unwrap_or(0),
+                leverage: 3,
+                extras: u8::try_from(id % 16).unwrap_or(0),
+            })
+            .collect()
+    }
+
     pub fn decode(b: &mut Bytes<'_>, id: u32) -> Self {
         Rec {
             id,
