@@ -23,13 +23,6 @@ use std::time::{Duration, SystemTime};
 /// The alert log: selfheal appends to it outside transactions, so only its mode is state.
 pub const ALERT_LOG: &str = "logs/operator_alerts.jsonl";
 
-/// selfheal's own trees under `logs/backups/`: never state.
-const OWN: &[&str] = &[
-    "logs/backups/journal",
-    "logs/backups/objects",
-    "logs/backups/torn",
-];
-
 /// What a path of the state is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
@@ -157,8 +150,10 @@ pub fn remove_tree(path: &Path) {
     let _ = fs::remove_dir_all(path);
 }
 
+/// Whether `rel` is in one of selfheal's own trees under `logs/backups/`: never state.
 fn own(rel: &str) -> bool {
-    OWN.iter()
+    crate::journal::OWN_DIRS
+        .iter()
         .any(|o| rel == *o || rel.strip_prefix(o).is_some_and(|r| r.starts_with('/')))
 }
 
