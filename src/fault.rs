@@ -9,7 +9,9 @@
 //! like `crash` after noting the cut in the power-cut log. `SELFHEAL_FAULT_TRACE=1` prints
 //! `fault-point N KIND PATH` to stderr for every point, so a test can enumerate them.
 //! `SELFHEAL_FAULT_FREE=BYTES` caps the free space the run sees (a small filesystem where
-//! none can be mounted).
+//! none can be mounted). `SELFHEAL_FAULT_STALL_RENAME_MS=MS` sleeps before every rename,
+//! widening the window between an operation's last check and its rename, so a test can
+//! race another process into it.
 //!
 //! # In-process injection
 //!

@@ -11,7 +11,10 @@
 //!   directory, symlink, nothing): refused at plan time with exit 4 naming the path and
 //!   both kinds, or done with what it replaces backed up; never a chmod of something else,
 //!   never an error half way;
-//! - `stats --prometheus FILE` through a symlink, at a device, inside the root, and `-`.
+//! - `stats --prometheus FILE` through a symlink, at a device, inside the root, and `-`;
+//! - `heal --mode paper` again and again beside a bot that rewrites the positions file by
+//!   rename under its flock (some versions cut short, so heals salvage): no version of the
+//!   bot is replaced while it holds its lock, and its last version stands.
 
 use crate::reliability_support::{in_store, journal_text, lost_bytes, summary, temps_left, Arena};
 use crate::util::{code, snapshot, stderr, Snapshot};
@@ -474,4 +477,89 @@ fn prometheus_metrics_are_written_through_a_symlink_never_over_one_nor_inside_th
         .collect();
     assert_eq!(names.len(), 4, "{names:?}");
     summary::count("prometheus targets", 6);
+}
+
+/// A bot-like process that, until the file `stop` exists, loads the positions file, checks
+/// it still holds the version it last saved, and saves the next one — each time under its
+/// flock, by temp, fsync and rename, as the reference bot does. Each version lacks
+/// `closed_positions`, so every heal beside it has a repair to apply (the key restored,
+/// `seq` kept). A version it finds older than the one it last saved is a write lost to a
+/// replacement made behind its lock: logged as `lost`. Its log holds one line per save.
+const RACING_BOT: &str = r#"
+import fcntl, json, os, sys, time
+path, log, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+seq = 0
+with open(log, "w") as done:
+    while not os.path.exists(stop):
+        with open(path + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                with open(path) as f:
+                    seen = json.load(f).get("seq", 0)
+            except (OSError, ValueError):
+                seen = None
+            if seq and seen != seq:
+                done.write(f"lost {seq}: found {seen}\n")
+            seq += 1
+            tmp = path + ".bot-tmp"
+            with open(tmp, "w") as f:
+                f.write(json.dumps({"open_positions": [], "seq": seq}, indent=2))
+                f.flush()
+                os.fsync(f.fileno())
+            os.rename(tmp, path)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        done.write(f"{seq}\n")
+        done.flush()
+        time.sleep(0.001)
+"#;
+
+#[test]
+fn a_paper_heal_racing_a_bot_that_rewrites_by_rename_never_overwrites_its_writes() {
+    let _summary = summary::Part::start();
+    let a = Arena::new();
+    assert_eq!(a.json(&["heal"]).0, 0);
+    let file = a.root().join(POSITIONS);
+    let log = a.aux("racing-bot.log");
+    let stop = a.aux("racing-bot.stop");
+    let mut bot = Command::new("python3")
+        .args(["-c", RACING_BOT])
+        .arg(&file)
+        .arg(&log)
+        .arg(&stop)
+        .spawn()
+        .expect("python3 is required by the tests");
+    let heals = 60u64;
+    let mut repaired = 0u64;
+    for _ in 0..heals {
+        // Each rename waits 20 ms after its last check: a bot write unguarded by its lock
+        // would land in that window.
+        let mut cmd = a.cmd(&["--json", "heal", "--mode", "paper"]);
+        cmd.env("SELFHEAL_FAULT_STALL_RENAME_MS", "20");
+        let out = crate::reliability_support::output_within(
+            &mut cmd,
+            crate::reliability_support::RUN_LIMIT,
+        );
+        crate::reliability_support::observe_run(&out);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a report");
+        if v["actions"].to_string().contains(POSITIONS) {
+            repaired += 1;
+        }
+    }
+    std::fs::write(&stop, "").expect("stop the bot");
+    assert!(bot.wait().expect("wait").success(), "the bot failed");
+    let lines = std::fs::read_to_string(&log).expect("bot log");
+    let lost: Vec<&str> = lines.lines().filter(|l| l.starts_with("lost")).collect();
+    assert!(
+        lost.is_empty(),
+        "bot writes replaced behind its lock: {lost:?}"
+    );
+    let writes = lines.lines().count() as u64;
+    assert!(
+        writes > 0 && repaired > 0,
+        "{writes} writes, {repaired} repairs"
+    );
+    assert_eq!(code(&a.run(&["journal", "verify"])), 0);
+    println!("{heals} paper heals ({repaired} repairing the positions file) beside {writes} bot writes by rename");
+    summary::count("heals racing a bot writing by rename", heals);
 }

@@ -39,6 +39,20 @@ fn plan() -> &'static Plan {
     })
 }
 
+/// Sleeps `SELFHEAL_FAULT_STALL_RENAME_MS` milliseconds, when it is set.
+fn stall() {
+    static MS: OnceLock<Option<u64>> = OnceLock::new();
+    let ms = MS.get_or_init(|| {
+        std::env::var("SELFHEAL_FAULT_STALL_RENAME_MS")
+            .ok()?
+            .parse()
+            .ok()
+    });
+    if let Some(ms) = ms {
+        std::thread::sleep(std::time::Duration::from_millis(*ms));
+    }
+}
+
 pub(super) fn free_space(real: u64) -> u64 {
     static CAP: OnceLock<Option<u64>> = OnceLock::new();
     let cap = CAP.get_or_init(|| std::env::var("SELFHEAL_FAULT_FREE").ok()?.parse().ok());
@@ -50,6 +64,9 @@ pub(super) fn hit(point: Point, path: &Path) -> io::Result<()> {
         return result;
     }
     let n = COUNTER.fetch_add(1, Ordering::SeqCst) + 1;
+    if point == Point::Rename {
+        stall();
+    }
     let plan = plan();
     if plan.trace {
         eprintln!("fault-point {n} {point:?} {}", path.display());
