@@ -561,5 +561,5 @@ fn a_paper_heal_racing_a_bot_that_rewrites_by_rename_never_overwrites_its_writes
     );
     assert_eq!(code(&a.run(&["journal", "verify"])), 0);
     println!("{heals} paper heals ({repaired} repairing the positions file) beside {writes} bot writes by rename");
-    summary::count("heals racing a bot writing by rename", heals);
+    summary::count("heals racing a bot", heals);
 }
