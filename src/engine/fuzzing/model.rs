@@ -367,9 +367,7 @@ impl Model {
             let bootstrap = matches!(p.as_str(), "logs" | "logs/backups")
                 && b.is_none()
                 && matches!(a, Some(Node::Dir { .. }));
-            let lock = p.ends_with(".lock")
-                && b.is_none()
-                && matches!(a, Some(Node::File { size: 0, .. }));
+            let lock = created_lock(p, b, a);
             let log = p == ALERT_LOG && b.is_none();
             if !(bootstrap || lock || log) {
                 return Err(format!(
@@ -525,4 +523,10 @@ fn agrees(u: u64, path: &str, d: Decision, o: &OpOutcome) -> Result<(), String> 
             o.outcome
         ))
     }
+}
+
+/// Whether `path` going from `before` to `after` is a bot lock file selfheal created empty,
+/// unjournaled, before rewriting a managed file in place (as the bot's own locking does).
+pub(super) fn created_lock(path: &str, before: Option<&Node>, after: Option<&Node>) -> bool {
+    path.ends_with(".lock") && before.is_none() && matches!(after, Some(Node::File { size: 0, .. }))
 }
