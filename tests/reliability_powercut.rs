@@ -297,18 +297,7 @@ fn run_matrix(m: &Matrix<'_>) -> Tally {
 /// Runs the command on a copy, cut at `at`, and drops what the cut lost; returns the copy
 /// and how many effects were dropped.
 fn cut_copy(m: &Matrix<'_>, at: Option<usize>, what: &str) -> (Arena, usize) {
-    let a = Arena::copy_of(m.template);
-    let log = a.aux("powercut.jsonl");
-    let mut cmd = a.cmd(m.args);
-    cmd.env("SELFHEAL_POWERCUT_LOG", &log);
-    if let Some(n) = at {
-        cmd.env("SELFHEAL_FAULT", format!("{n}:powercut"));
-    }
-    let out = a.output(&mut cmd);
-    let want = if at.is_some() { -6 } else { 0 };
-    assert_eq!(code(&out), want, "cut at {what}: {}", stderr(&out));
-    let dropped = Cut::read(&a, &log, at).drop_unsynced();
-    (a, dropped)
+    cut_in(Arena::copy_of(m.template), m.args, at, what)
 }
 
 fn one_cut(m: &Matrix<'_>, at: Option<usize>, what: &str) -> (usize, Side) {
@@ -579,10 +568,10 @@ fn journal_names(a: &Arena) -> Vec<String> {
 /// Runs `args` on a copy of `template` with the power-cut log, cut at `at` (or run to its
 /// end), and drops every effect the cut could have lost.
 fn cut_run(template: &Arena, args: &[&str], at: Option<usize>) -> (Arena, usize) {
-    cut_in(Arena::copy_of(template), args, at)
+    cut_in(Arena::copy_of(template), args, at, &format!("{at:?}"))
 }
 
-fn cut_in(a: Arena, args: &[&str], at: Option<usize>) -> (Arena, usize) {
+fn cut_in(a: Arena, args: &[&str], at: Option<usize>, what: &str) -> (Arena, usize) {
     let log = a.aux("powercut.jsonl");
     let mut cmd = a.cmd(args);
     cmd.env("SELFHEAL_POWERCUT_LOG", &log);
@@ -590,12 +579,8 @@ fn cut_in(a: Arena, args: &[&str], at: Option<usize>) -> (Arena, usize) {
         cmd.env("SELFHEAL_FAULT", format!("{n}:powercut"));
     }
     let out = a.output(&mut cmd);
-    assert_eq!(
-        code(&out),
-        if at.is_some() { -6 } else { 0 },
-        "{}",
-        stderr(&out)
-    );
+    let want = if at.is_some() { -6 } else { 0 };
+    assert_eq!(code(&out), want, "cut at {what}: {}", stderr(&out));
     let dropped = Cut::read(&a, &log, at).drop_unsynced();
     (a, dropped)
 }
@@ -683,7 +668,7 @@ fn power_cut_at_every_point_of_a_heal_that_writes_no_transaction() {
     settle();
     let mut dropped = 0;
     for (at, copy) in cuts.iter().zip(copies) {
-        let (a, d) = cut_in(copy, &args, *at);
+        let (a, d) = cut_in(copy, &args, *at, &format!("{at:?}"));
         dropped += d;
         let got = runs(&a);
         assert!(
