@@ -175,9 +175,9 @@ impl<'r> Txn<'r> {
 
     fn apply_one(&mut self, index: u32, op: &Op) -> Result<OpResult> {
         let object = std::thread::scope(|scope| {
-            // The digest of large new bytes (the intent's `after`, remembered by
-            // `sha256_shared`) is computed beside the backup's compression; a thread that
-            // cannot be started leaves it to the intent.
+            // The digest of large new bytes (the intent's `after`, kept by their `Content`)
+            // is computed beside the backup's compression; a thread that cannot be started
+            // leaves it to the intent.
             if let Action::WriteFile { bytes, .. } = &op.action {
                 if bytes.len() >= crate::store::LARGE_OBJECT && op.backup().is_some() {
                     let hash = || bytes.sha256();

@@ -21,7 +21,6 @@ use crate::paths::RelPath;
 use journal_format::{Digest, ObjectKind};
 use sha2::{Digest as _, Sha256};
 use std::io::Read;
-use std::sync::{Arc, Mutex, Weak};
 
 /// Where the store lives, relative to the root.
 pub const OBJECTS_DIR: &str = "logs/backups/objects";
@@ -47,56 +46,6 @@ pub fn zstd_level(len: usize) -> i32 {
 /// SHA-256 of `bytes`.
 pub fn sha256(bytes: &[u8]) -> Digest {
     Digest(Sha256::digest(bytes).into())
-}
-
-/// Shared bytes hashed at least this large are remembered by [`sha256_shared`].
-const MEMO_MIN: usize = 1 << 16;
-/// How many digests [`sha256_shared`] remembers.
-const MEMO_SLOTS: usize = 8;
-
-/// Digests of shared buffers still alive, by identity (a `Weak` keeps the address from
-/// being reused, and an `Arc` with a `Weak` outstanding cannot be mutated in place).
-static MEMO: Mutex<Vec<(Weak<Vec<u8>>, Digest)>> = Mutex::new(Vec::new());
-
-/// SHA-256 of shared bytes, computed once per buffer: an operation's new bytes are hashed
-/// for its intent, its report line and its plan, and a large file costs a full pass each
-/// time otherwise.
-pub fn sha256_shared(bytes: &Arc<Vec<u8>>) -> Digest {
-    if bytes.len() < MEMO_MIN {
-        return sha256(bytes);
-    }
-    let known = |memo: &Vec<(Weak<Vec<u8>>, Digest)>| {
-        memo.iter()
-            .find(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(bytes)))
-            .map(|(_, d)| *d)
-    };
-    let memo = MEMO
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(d) = known(&memo) {
-        return d;
-    }
-    drop(memo);
-    let d = sha256(bytes);
-    remember_sha256(bytes, d);
-    d
-}
-
-/// Records that the SHA-256 of `bytes` is `digest`, already proven (e.g. bytes a
-/// [`Store::get`] just verified against their object's name), so [`sha256_shared`] does
-/// not hash them again. Only for a digest computed from these very bytes.
-pub fn remember_sha256(bytes: &Arc<Vec<u8>>, digest: Digest) {
-    if bytes.len() < MEMO_MIN {
-        return;
-    }
-    let mut memo = MEMO
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    memo.retain(|(w, _)| w.strong_count() > 0);
-    if memo.len() >= MEMO_SLOTS {
-        memo.remove(0);
-    }
-    memo.push((Arc::downgrade(bytes), digest));
 }
 
 /// What a put did.

@@ -126,10 +126,11 @@ impl Facts {
             .extend(acks::findings_acked_in(t).into_iter().map(|r| (r, t.txn)));
         let acked = acks::acks_in(t);
         self.pending.retain(|p| !acked.contains(&p.txn));
-        self.pending.extend(acks::pending_of(t));
+        let pending = acks::pending_of(t);
         // A run whose summary cannot be read is taken to have known every positions file:
         // one that is gone is then not re-created in real mode (SPEC.md, "Run summary").
-        let unreadable = acks::pending_of(t).is_some_and(|p| p.unreadable.is_some());
+        let unreadable = pending.as_ref().is_some_and(|p| p.unreadable.is_some());
+        self.pending.extend(pending);
         for path in positions {
             let said = if unreadable {
                 Some(true)
