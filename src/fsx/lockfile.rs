@@ -37,12 +37,11 @@
 //! flock: a bot that locks with `fcntl`/`lockf` is seen as holding its lock (its file is
 //! skipped, its lock never removed), but it is not made to wait while `watch` repairs.
 
-use super::{parent_display, Root};
+use super::{parent_display, sys, Root};
 use crate::error::{Error, IoContext, IoOp, Result};
-use crate::fault::{self, Point};
 use crate::paths::RelPath;
 use rustix::fd::{AsFd, OwnedFd};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, OFlags};
 use rustix::io::Errno;
 
 /// The mode of a lock file `watch` creates for the bot's locking protocol.
@@ -141,7 +140,7 @@ pub fn record_lock_held(fd: impl rustix::fd::AsFd) -> bool {
 fn open_lock(dir: &OwnedFd, rel: &RelPath, create: bool) -> Result<Option<OwnedFd>> {
     let disp = rel.as_path();
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    match rustix::fs::openat(dir, rel.file_name(), flags, Mode::empty()) {
+    match sys::open(dir, rel.file_name(), flags) {
         Ok(fd) => return Ok(Some(fd)),
         Err(Errno::NOENT) if create => {}
         // A name too long for the filesystem can be no process's lock file.
@@ -150,22 +149,14 @@ fn open_lock(dir: &OwnedFd, rel: &RelPath, create: bool) -> Result<Option<OwnedF
         }
         Err(e) => return Err(Error::io(IoOp::Open, disp, e.into())),
     }
-    fault::hit(Point::Create, disp).ctx(IoOp::Create, disp)?;
-    let mode = Mode::from_raw_mode(LOCK_MODE);
-    match rustix::fs::openat(
-        dir,
-        rel.file_name(),
-        flags | OFlags::CREATE | OFlags::EXCL,
-        mode,
-    ) {
+    match sys::create_lock(dir, rel.file_name(), flags, LOCK_MODE, disp) {
         Ok(fd) => {
-            rustix::fs::fchmod(&fd, mode).ctx(IoOp::Chmod, disp)?;
             super::owner::adopt(dir.as_fd(), fd.as_fd(), disp)?;
             Ok(Some(fd))
         }
-        Err(Errno::EXIST) => open_lock(dir, rel, false),
-        Err(Errno::LOOP) => Ok(None),
-        Err(e) => Err(Error::io(IoOp::Create, disp, e.into())),
+        Err(f) if f.errno() == Some(Errno::EXIST) => open_lock(dir, rel, false),
+        Err(f) if f.errno() == Some(Errno::LOOP) => Ok(None),
+        Err(f) => Err(f.into()),
     }
 }
 
@@ -209,10 +200,8 @@ impl HeldLock {
                 self.rel
             )));
         }
-        fault::hit(Point::Remove, disp).ctx(IoOp::Remove, disp)?;
         let dir_path = parent_display(&self.rel);
-        super::sys::unlink(&self.dir, &dir_path, self.rel.file_name(), false)
-            .ctx(IoOp::Remove, disp)?;
+        sys::unlink(&self.dir, &dir_path, self.rel.file_name(), false, disp)?;
         super::fsync_dir(&self.dir, &dir_path)
         // ORDER: the flock is released only here, when `self.file` drops, after the unlink
         // is durable.

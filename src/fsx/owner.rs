@@ -7,7 +7,6 @@
 
 use super::{Entry, Root};
 use crate::error::{Error, IoContext, IoOp, Result};
-use crate::fault::{self, Point};
 use crate::paths::RelPath;
 use rustix::fd::{AsFd, BorrowedFd};
 use std::path::Path;
@@ -27,8 +26,11 @@ pub(super) fn adopt(dir: BorrowedFd<'_>, new: BorrowedFd<'_>, path: &Path) -> Re
     if (st.st_uid, st.st_gid) == super::current_owner() {
         return Ok(());
     }
-    fault::hit(Point::Chown, path).ctx(IoOp::Chown, path)?;
-    super::sys::fchown(new.as_fd(), st.st_uid, st.st_gid).ctx(IoOp::Chown, path)
+    Ok(super::sys::fchown(
+        new.as_fd(),
+        (st.st_uid, st.st_gid),
+        path,
+    )?)
 }
 
 impl Root {

@@ -5,11 +5,11 @@
 //! instead of an I/O error that aborts the whole transaction on every run. The probes only
 //! look (`faccessat(AT_EACCESS)`, `FS_IOC_GETFLAGS`, `fstat`); they change nothing.
 
-use super::{current_owner, Entry, Kind, Root, Stat};
+use super::{current_owner, sys, Entry, Kind, Root, Stat};
 use crate::error::{Error, IoOp, Result};
 use crate::paths::RelPath;
 use rustix::fd::OwnedFd;
-use rustix::fs::{Access, AtFlags, IFlags, Mode, OFlags};
+use rustix::fs::{Access, AtFlags, IFlags, OFlags};
 use rustix::io::Errno;
 
 /// What an operation does to a path, as far as permissions go.
@@ -123,7 +123,7 @@ impl Root {
     fn open_entry(&self, rel: &RelPath) -> Result<Option<OwnedFd>> {
         let parent = self.parent_fd(rel)?;
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        match rustix::fs::openat(&parent, rel.file_name(), flags, Mode::empty()) {
+        match sys::open(&parent, rel.file_name(), flags) {
             Ok(fd) => Ok(Some(fd)),
             Err(Errno::NOENT | Errno::LOOP | Errno::NXIO | Errno::NODEV | Errno::ACCESS) => {
                 Ok(None)

@@ -5,7 +5,6 @@
 
 use super::{fsync_dir, parent_display, sys, Kind, Root};
 use crate::error::{Error, IoContext, IoOp, Result};
-use crate::fault::{self, Point};
 use crate::paths::RelPath;
 
 /// How deep [`Root::remove_tree`] descends before it gives up on a directory.
@@ -20,12 +19,11 @@ impl Root {
     pub fn exchange_dirs(&self, a: &RelPath, b: &RelPath) -> Result<()> {
         let (pa, pb) = (self.parent_fd(a)?, self.parent_fd(b)?);
         let disp = a.as_path();
-        fault::hit(Point::Rename, disp).ctx(IoOp::Rename, disp)?;
         sys::exchange(
             (&pa, &parent_display(a), a.file_name()),
             (&pb, &parent_display(b), b.file_name()),
-        )
-        .ctx(IoOp::Rename, disp)?;
+            disp,
+        )?;
         fsync_dir(&pb, &parent_display(b))?;
         fsync_dir(&pa, &parent_display(a))
     }
@@ -53,9 +51,7 @@ impl Root {
                 self.empty_dir(&child, depth + 1)?;
             }
             let disp = child.as_path();
-            fault::hit(Point::Remove, disp).ctx(IoOp::Remove, disp)?;
-            sys::unlink(&dir, rel.as_path(), &e.name, e.kind == Kind::Dir)
-                .ctx(IoOp::Remove, disp)?;
+            sys::unlink(&dir, rel.as_path(), &e.name, e.kind == Kind::Dir, disp)?;
         }
         fsync_dir(&dir, rel.as_path())
     }

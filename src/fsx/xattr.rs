@@ -10,12 +10,11 @@
 //! a warning; any other failure is an error, and the write does not happen.
 
 use super::{sys, Root};
-use crate::error::{Error, IoContext, IoOp, Result};
-use crate::fault::{self, Point};
+use crate::error::{Error, IoOp, Result};
 use crate::paths::RelPath;
 use journal_format::{HexBytes, Xattrs};
 use rustix::fd::{AsFd, BorrowedFd};
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::OFlags;
 use rustix::io::Errno;
 use std::path::Path;
 
@@ -39,7 +38,7 @@ impl Root {
     pub fn has_acl(&self, rel: &RelPath) -> Result<bool> {
         let parent = self.parent_fd(rel)?;
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = match rustix::fs::openat(&parent, rel.file_name(), flags, Mode::empty()) {
+        let fd = match sys::open(&parent, rel.file_name(), flags) {
             Ok(fd) => fd,
             Err(Errno::NOENT | Errno::LOOP | Errno::NXIO | Errno::NODEV | Errno::ACCESS) => {
                 return Ok(false)
@@ -61,7 +60,7 @@ impl Root {
     pub fn xattrs(&self, rel: &RelPath) -> Result<Option<Xattrs>> {
         let parent = self.parent_fd(rel)?;
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = match rustix::fs::openat(&parent, rel.file_name(), flags, Mode::empty()) {
+        let fd = match sys::open(&parent, rel.file_name(), flags) {
             Ok(fd) => fd,
             Err(Errno::NOENT | Errno::LOOP | Errno::NXIO | Errno::NODEV) => return Ok(None),
             Err(e) => return Err(Error::io(IoOp::Open, rel.as_path(), e.into())),
@@ -121,19 +120,17 @@ pub(super) fn apply(fd: BorrowedFd<'_>, want: &Xattrs, path: &Path) -> Result<()
         if want.contains_key(&name) || name.starts_with("security.") {
             continue;
         }
-        fault::hit(Point::SetXattr, path).ctx(IoOp::SetXattr, path)?;
-        match sys::fremovexattr(fd, &name) {
-            Ok(()) | Err(Errno::NODATA) => {}
-            Err(e) if skippable(&name, e) => skipped(&name, path, e),
-            Err(e) => return Err(Error::io(IoOp::SetXattr, path, e.into())),
+        match sys::fremovexattr(fd, &name, path).map_err(|f| (f.errno(), f)) {
+            Ok(()) | Err((Some(Errno::NODATA), _)) => {}
+            Err((Some(e), _)) if skippable(&name, e) => skipped(&name, path, e),
+            Err((_, f)) => return Err(f.into()),
         }
     }
     for (name, value) in want {
-        fault::hit(Point::SetXattr, path).ctx(IoOp::SetXattr, path)?;
-        match sys::fsetxattr(fd, name, &value.0) {
+        match sys::fsetxattr(fd, name, &value.0, path).map_err(|f| (f.errno(), f)) {
             Ok(()) => {}
-            Err(e) if skippable(name, e) => skipped(name, path, e),
-            Err(e) => return Err(Error::io(IoOp::SetXattr, path, e.into())),
+            Err((Some(e), _)) if skippable(name, e) => skipped(name, path, e),
+            Err((_, f)) => return Err(f.into()),
         }
     }
     Ok(())
