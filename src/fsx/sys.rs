@@ -357,7 +357,8 @@ pub(super) fn ftruncate(
 
 /// Flags that make `openat` change the filesystem.
 fn mutating(flags: OFlags) -> bool {
-    flags.intersects(OFlags::CREATE | OFlags::TRUNC | OFlags::TMPFILE)
+    // O_TMPFILE includes O_DIRECTORY: only all of its bits make a temp file.
+    flags.intersects(OFlags::CREATE | OFlags::TRUNC) || flags.contains(OFlags::TMPFILE)
 }
 
 /// `openat(dir, name, flags)` of something that exists; refuses (`EINVAL`) flags that
