@@ -6,6 +6,7 @@ use crate::fsx::Root;
 use crate::paths::RelPath;
 use journal_format::{self as jf, Body, Entry, Record, Tail, TxnState};
 
+/// One transaction file, decoded.
 #[derive(Debug, Clone)]
 pub struct TxnFile {
     /// Transaction id.

@@ -51,8 +51,6 @@ pub const OWN_DIRS: [&str; 5] = [
     QUARANTINE_DIR,
 ];
 
-/// One transaction file, decoded.
-
 /// How a journal was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
