@@ -388,3 +388,35 @@ pub(super) fn open_beneath(
 pub(super) fn create_root_dirs(path: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_refuses_flags_that_create_or_truncate() {
+        let dir = tempfile::tempdir().expect("scratch dir");
+        let fd = rustix::fs::open(
+            dir.path(),
+            OFlags::RDONLY | OFlags::DIRECTORY,
+            Mode::empty(),
+        )
+        .expect("open scratch dir");
+        let cases = [
+            (OFlags::RDONLY | OFlags::DIRECTORY, Ok(())),
+            (OFlags::WRONLY | OFlags::CREATE, Err(Errno::INVAL)),
+            (OFlags::WRONLY | OFlags::TRUNC, Err(Errno::INVAL)),
+            (OFlags::WRONLY | OFlags::TMPFILE, Err(Errno::INVAL)),
+        ];
+        for (flags, want) in cases {
+            assert_eq!(open(&fd, ".", flags).map(drop), want, "input: {flags:?}");
+        }
+        assert!(
+            std::fs::read_dir(dir.path())
+                .expect("list")
+                .next()
+                .is_none(),
+            "nothing was created"
+        );
+    }
+}
