@@ -4,8 +4,8 @@
 //! the index and run record, new state files, created directories, a moved journal). A
 //! journal file the user cannot open is a message naming it, its owner and the fix.
 
-use crate::journal_support::{as_user, flip, is_root, JOURNAL};
-use crate::util::{code, stderr, Fixture};
+use crate::support::journal::{as_user, flip, is_root, JOURNAL};
+use crate::support::{code, stderr, Fixture};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 

@@ -4,8 +4,10 @@
 //! re-chained so `journal verify` still passes), never by waiting; `check` reads without
 //! writing, so what it measures is what the test measured.
 
-use crate::audit_prune::{heal, heal_one_more, retime, rewrite_all, root_with, verify_ok, CONFIG};
-use crate::util::Fixture;
+use crate::journal_prune::{
+    heal, heal_one_more, retime, rewrite_all, root_with, verify_ok, CONFIG,
+};
+use crate::support::Fixture;
 use journal_format as jf;
 use serde_json::Value;
 

@@ -4,25 +4,17 @@
 //! every tag recomputed) nor through a directory swapped for a symlink. Every test also
 //! checks, through its arena, that nothing outside the root was written.
 
-use crate::engine_rollback::damaged;
-use crate::reliability_support::{no_raw_control, summary, Arena};
-use crate::util::{code, stderr};
+use crate::rollback_exact::damaged;
+use crate::support::arena::{no_raw_control, summary, Arena};
+use crate::support::{code, stderr};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 /// `selfheal args...` with umask 000, so only selfheal's own modes protect what it writes.
 fn with_open_umask(a: &Arena, args: &[&str]) -> std::process::Output {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg("umask 000 && exec \"$@\"")
-        .arg("sh")
-        .arg(crate::util::bin())
-        .arg("--root")
-        .arg(a.root())
-        .args(args)
-        .env_remove("TRADING_MODE");
+    let mut cmd = crate::support::wrapped("sh", &["-c", "umask 000 && exec \"$@\"", "sh"]);
+    cmd.arg("--root").arg(a.root()).args(args);
     a.output(&mut cmd)
 }
 
@@ -246,7 +238,7 @@ fn control_characters_from_file_content_never_reach_the_alert_log_or_the_termina
 #[cfg(feature = "fault-injection")]
 mod journal_paths {
     use super::*;
-    use crate::reliability_support::trace;
+    use crate::support::arena::trace;
     use journal_format::{self as jf, Body, Mac};
 
     /// A heal interrupted after it reset a stale heartbeat in `state/heartbeats/` (the

@@ -3,7 +3,7 @@
 //! bit-exactly from that delta; `journal verify` decodes deltas end to end, so a damaged
 //! delta and a damaged base are both findings (exit 4).
 
-use crate::util::{code, stderr, stdout, Fixture};
+use crate::support::{code, stderr, stdout, Fixture};
 use sha2::{Digest as _, Sha256};
 
 const POSITIONS: &str = "logs/positions_futures.json";

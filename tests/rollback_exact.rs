@@ -1,7 +1,7 @@
 //! Rollback: a heal undone restores every byte, mode, mtime and the existence of every file;
 //! rolling back the rollback re-applies the heal; and every refusal leaves the state as it was.
 
-use crate::util::{code, diff, stderr, Fixture, Snapshot};
+use crate::support::{code, diff, stderr, Fixture, Snapshot};
 use journal_format::{self as jf, Mac};
 
 /// A damaged root: an empty positions file (0640, old), a portfolio missing a required key

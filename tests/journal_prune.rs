@@ -4,7 +4,8 @@
 //! keeps counters whole; a heal warns when `logs/backups/` is over its size; and a prune
 //! killed at any point leaves a journal that verifies and that the next prune finishes.
 
-use crate::util::{code, copy_tree, diff, stderr, Fixture, Node, Snapshot};
+use crate::support::journal::journal_files;
+use crate::support::{code, copy_tree, diff, stderr, Fixture, Node, Snapshot};
 use journal_format::{self as jf, Mac};
 use std::collections::BTreeSet;
 
@@ -65,16 +66,6 @@ pub fn verify_ok(f: &Fixture) -> serde_json::Value {
     let (rc, v) = f.json(&["journal", "verify"]);
     assert_eq!(rc, 0, "{v}");
     v
-}
-
-fn journal_files(f: &Fixture) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(f.path("logs/backups/journal"))
-        .expect("journal dir")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 pub fn objects(f: &Fixture) -> BTreeSet<String> {

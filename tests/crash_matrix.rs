@@ -11,8 +11,8 @@
 
 #![cfg(feature = "fault-injection")]
 
-use crate::engine_rollback::{damaged, heal_with};
-use crate::util::{
+use crate::rollback_exact::{damaged, heal_with};
+use crate::support::{
     code, copy_tree, diff, snapshot, stderr, tag_with_xattrs, with_xattrs, without_mtimes, Fixture,
     Node, Snapshot,
 };
