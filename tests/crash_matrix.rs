@@ -11,7 +11,7 @@
 
 #![cfg(feature = "fault-injection")]
 
-use crate::rollback_exact::{damaged, heal_with};
+use crate::support::states::{damaged, heal_with};
 use crate::support::{
     code, copy_tree, diff, snapshot, stderr, tag_with_xattrs, with_xattrs, without_mtimes, Fixture,
     Node, Snapshot,
@@ -326,7 +326,7 @@ fn crash_during_recovery_still_recovers_wholly_before() {
 #[test]
 fn crash_at_every_point_of_a_rollback_writing_and_reading_a_delta_recovers_wholly() {
     let template = Fixture::with_root();
-    let heal = crate::store_delta::salvaged(&template).2.to_string();
+    let heal = crate::support::states::salvaged(&template).2.to_string();
     let healed = template.snapshot();
     let reference = copy_of(&template);
     let out = reference.run(&["rollback", heal.as_str()]);

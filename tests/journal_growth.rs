@@ -131,7 +131,7 @@ fn the_index_is_dropped_when_the_newest_file_changes() {
     let f = idle(2);
     settled_index(&f);
     // Re-chained history (as someone with write access could): the newest tag differs.
-    crate::journal_prune::retime(&f, &[1], "2020-01-01T00:00:00.000Z");
+    crate::support::states::retime(&f, &[1], "2020-01-01T00:00:00.000Z");
     let out = f.run(&["-vv", "heal"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(

@@ -4,7 +4,7 @@
 //! mode meanwhile; `ack` clears it. Without the typed reading, the same journal let real
 //! mode start on an empty positions file.
 
-use crate::journal_prune::rewrite_all;
+use crate::support::states::rewrite_all;
 use crate::support::{code, stderr, Fixture};
 
 #[test]

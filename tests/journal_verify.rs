@@ -1,7 +1,7 @@
 //! `journal verify` catches a flipped byte, a deleted record, a reordered record and a lost
 //! transaction file, and names the first bad record by file, line and seq (exit 4).
 
-use crate::rollback_exact::{damaged, heal_with};
+use crate::support::states::{damaged, heal_with};
 use crate::support::{code, stderr, Fixture};
 
 const FIRST: &str = "logs/backups/journal/txn-0000000001.jsonl";

@@ -8,10 +8,10 @@
 //! a test can prove none was lost, beside concurrent `check`s and beside `watch` (until
 //! both have done enough in CI, 60 s in the long variant).
 
-use crate::rollback_exact::damaged;
 use crate::support::arena::{
     collect, journal_text, long, lost_bytes, output_within, summary, temps_left, Arena, RUN_LIMIT,
 };
+use crate::support::states::damaged;
 use crate::support::watch::{actions_on, Watch};
 use crate::support::{code, diff, stderr, without_mtimes, Snapshot};
 use serde_json::Value;

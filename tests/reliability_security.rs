@@ -4,8 +4,8 @@
 //! every tag recomputed) nor through a directory swapped for a symlink. Every test also
 //! checks, through its arena, that nothing outside the root was written.
 
-use crate::rollback_exact::damaged;
 use crate::support::arena::{no_raw_control, summary, Arena};
+use crate::support::states::damaged;
 use crate::support::{code, stderr};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;

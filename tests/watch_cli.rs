@@ -6,10 +6,9 @@
 //! that stops every write and nobody is signalled; a damaged file under the bot's lock is
 //! reported only once the lock is released; exit codes.
 
-use crate::journal_prune::CONFIG;
-use crate::predict_warnings::root_with_history;
 use crate::support::journal::journal_names;
 use crate::support::procs::{bot, now, put, selfheal, tempdir, Guard};
+use crate::support::states::{root_with_history, FOUR_FILES as CONFIG};
 use crate::support::watch::{alerts, findings_of, Watch};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -195,7 +194,7 @@ fn retention_bounds_the_journal_and_a_file_damaged_every_cycle_escalates() {
         began.is_ok_and(|t| now() - t >= 47 * 3600),
         "the first run's time is carried across prunes: {stats}"
     );
-    crate::journal_prune::verify_ok(&f);
+    crate::support::states::verify_ok(&f);
 }
 
 /// Every datagram `sock` receives until `STOPPING=1`.

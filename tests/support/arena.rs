@@ -463,7 +463,7 @@ pub fn journal_text(root: &Path) -> String {
 /// A damaged root (the crash matrix's: ten operations) and its config path.
 pub fn damaged_arena() -> (Arena, String) {
     let mut a = Arena::new();
-    let config = crate::rollback_exact::damaged(&a.fx);
+    let config = crate::support::states::damaged(&a.fx);
     a.seal();
     (a, config.to_str().expect("utf8").to_string())
 }

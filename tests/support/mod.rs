@@ -15,6 +15,7 @@ pub mod journal;
 mod output;
 pub mod procs;
 mod snapshot;
+pub mod states;
 pub mod summary;
 pub mod watch;
 
