@@ -696,12 +696,13 @@ mod tests {
     fn the_tag_algorithm_a_file_declares_is_checked_against_the_configuration() {
         let key = Mac::HmacSha256(b"k".to_vec());
         // (declared, configured, keyed files seen before, accepted algorithm or refusal)
-        let table: [(
+        type Row<'a> = (
             Option<MacKind>,
-            &Mac,
+            &'a Mac,
             bool,
-            std::result::Result<MacKind, &str>,
-        ); 6] = [
+            std::result::Result<MacKind, &'a str>,
+        );
+        let table: [Row<'_>; 6] = [
             (
                 Some(MacKind::Sha256),
                 &Mac::Sha256,
