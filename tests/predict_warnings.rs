@@ -59,21 +59,13 @@ fn free_bytes(f: &Fixture) -> u64 {
 
 /// The size of `logs/backups/` as `du --apparent-size` would sum its files.
 fn backups_bytes(f: &Fixture) -> u64 {
-    fn walk(p: &std::path::Path) -> u64 {
-        std::fs::read_dir(p)
-            .expect("list")
-            .flatten()
-            .map(|e| {
-                let m = e.metadata().expect("stat");
-                if m.is_dir() {
-                    walk(&e.path())
-                } else {
-                    m.len()
-                }
-            })
-            .sum()
-    }
-    walk(&f.path("logs/backups"))
+    crate::support::exact_tree(&f.path("logs/backups"))
+        .values()
+        .map(|node| match node {
+            crate::support::Node::File { bytes, .. } => bytes.len() as u64,
+            _ => 0,
+        })
+        .sum()
 }
 
 fn heartbeat(f: &Fixture, age_s: i64) {

@@ -9,7 +9,7 @@
 //! mount) say so and are skipped elsewhere.
 
 use crate::support::arena::{journal_text, lost_bytes, summary, Arena};
-use crate::support::{code, snapshot, stderr};
+use crate::support::{chown_tree, code, snapshot, stderr};
 use rustix::fs::IFlags;
 use serde_json::Value;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -134,18 +134,6 @@ fn another_users_file_is_a_failed_heal_and_the_other_repairs_go_ahead() {
     // Back to root's, so the arena's own checks and cleanup run as before.
     chown_tree(&a.root(), 0);
     summary::count("unavailable operations", 3);
-}
-
-fn chown_tree(dir: &Path, uid: u32) {
-    std::os::unix::fs::lchown(dir, Some(uid), Some(uid)).expect("chown");
-    for e in std::fs::read_dir(dir).expect("ls").flatten() {
-        let p = e.path();
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            chown_tree(&p, uid);
-        } else {
-            std::os::unix::fs::lchown(&p, Some(uid), Some(uid)).expect("chown");
-        }
-    }
 }
 
 #[test]

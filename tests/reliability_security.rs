@@ -6,7 +6,7 @@
 
 use crate::support::arena::{no_raw_control, summary, Arena};
 use crate::support::states::damaged;
-use crate::support::{code, stderr};
+use crate::support::{code, exact_tree, stderr, Node};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -24,33 +24,25 @@ fn with_open_umask(a: &Arena, args: &[&str]) -> std::process::Output {
 fn owner_only(root: &Path) -> usize {
     let top = root.join("logs/backups");
     let mut checked = 0;
-    let mut stack: Vec<_> = ["journal", "objects", "torn"]
+    for dir in ["journal", "objects", "torn"]
         .iter()
         .map(|d| top.join(d))
         .filter(|d| d.is_dir())
-        .collect();
-    while let Some(dir) = stack.pop() {
-        let mode = std::fs::symlink_metadata(&dir)
-            .expect("lstat")
-            .permissions()
-            .mode()
-            & 0o7777;
+    {
+        let mode = mode_of(&dir);
         assert_eq!(mode, 0o700, "{}: {mode:o}", dir.display());
         checked += 1;
-        for e in std::fs::read_dir(&dir).expect("ls").flatten() {
-            let md = std::fs::symlink_metadata(e.path()).expect("lstat");
-            if md.is_dir() {
-                stack.push(e.path());
-            } else {
-                let mode = md.permissions().mode() & 0o7777;
-                assert!(
-                    md.is_file(),
-                    "{}: only files and directories",
-                    e.path().display()
-                );
-                assert_eq!(mode, 0o600, "{}: {mode:o}", e.path().display());
-                checked += 1;
+        for (rel, node) in exact_tree(&dir) {
+            let at = dir.join(rel);
+            match node {
+                Node::Dir { mode } => assert_eq!(mode, 0o700, "{}: {mode:o}", at.display()),
+                Node::File { mode, .. } => assert_eq!(mode, 0o600, "{}: {mode:o}", at.display()),
+                other => panic!(
+                    "{}: only files and directories, not {other:?}",
+                    at.display()
+                ),
             }
+            checked += 1;
         }
     }
     checked

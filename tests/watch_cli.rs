@@ -6,41 +6,16 @@
 //! that stops every write and nobody is signalled; a damaged file under the bot's lock is
 //! reported only once the lock is released; exit codes.
 
+use crate::support::exact_tree;
 use crate::support::journal::journal_names;
 use crate::support::procs::{bot, now, put, selfheal, tempdir, Guard};
 use crate::support::states::{root_with_history, FOUR_FILES as CONFIG};
 use crate::support::watch::{alerts, findings_of, Watch};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::ops::ControlFlow;
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-/// A path's bytes (files), mode and mtime (files).
-type Seen = (Option<Vec<u8>>, u32, i64, i64);
-
-/// Every path under `root`, selfheal's own files and the alert log included, so "nothing
-/// written" can be checked exactly.
-fn everything(root: &Path) -> BTreeMap<PathBuf, Seen> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).expect("list").flatten() {
-            let p = e.path();
-            let m = std::fs::symlink_metadata(&p).expect("stat");
-            if m.is_dir() {
-                stack.push(p.clone());
-                out.insert(p, (None, m.mode(), 0, 0));
-            } else {
-                let bytes = std::fs::read(&p).ok();
-                out.insert(p, (bytes, m.mode(), m.mtime(), m.mtime_nsec()));
-            }
-        }
-    }
-    out
-}
 
 /// `selfheal --root ROOT --json watch ARGS` run to its end; its cycle lines and exit code.
 fn watch_run(root: &Path, args: &[&str]) -> (i32, Vec<Value>) {
@@ -75,7 +50,7 @@ fn healed_root() -> tempfile::TempDir {
 #[test]
 fn a_cycle_with_nothing_to_do_writes_nothing_at_all() {
     let dir = healed_root();
-    let before = everything(dir.path());
+    let before = exact_tree(dir.path());
     let (rc, cycles) = watch_run(dir.path(), &["--cycles", "3", "--interval", "0s"]);
     assert_eq!(rc, 0);
     assert_eq!(cycles.len(), 3);
@@ -89,7 +64,7 @@ fn a_cycle_with_nothing_to_do_writes_nothing_at_all() {
         "the last cycle has no next"
     );
     assert_eq!(
-        everything(dir.path()),
+        exact_tree(dir.path()),
         before,
         "no journal record, no lock file, nothing"
     );

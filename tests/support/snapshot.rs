@@ -102,6 +102,15 @@ pub fn walk(dir: &Path, skip: &[&str]) -> Snapshot {
     out
 }
 
+/// Gives `dir` and every path the walker finds under it (symlinks themselves, not
+/// followed) to `uid:uid`.
+pub fn chown_tree(dir: &Path, uid: u32) {
+    std::os::unix::fs::lchown(dir, Some(uid), Some(uid)).expect("chown");
+    for rel in walk(dir, &[]).keys() {
+        std::os::unix::fs::lchown(dir.join(rel), Some(uid), Some(uid)).expect("chown");
+    }
+}
+
 /// The snapshot without file mtimes (for states whose files were freshly written).
 pub fn without_mtimes(s: &Snapshot) -> Snapshot {
     s.iter()
