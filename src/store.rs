@@ -424,3 +424,244 @@ fn decompress(bytes: &[u8], size: u64) -> std::io::Result<Vec<u8>> {
         .read_to_end(&mut out)?;
     Ok(out)
 }
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // damages objects in a temp dir, not a state root
+mod tests {
+    use super::*;
+
+    /// A store in a fresh temp dir.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        root: Root,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::create_dir_all(dir.path().join(OBJECTS_DIR)).expect("mkdir objects");
+            let root = Root::open(dir.path()).expect("open root");
+            Fixture { dir, root }
+        }
+
+        fn store(&self) -> Store<'_> {
+            Store::new(&self.root)
+        }
+
+        fn file(&self, sha: &Digest) -> std::path::PathBuf {
+            self.dir.path().join(Store::object_path(sha).as_path())
+        }
+
+        /// Stores `bytes` as a full object; its digest.
+        fn put(&self, bytes: &[u8]) -> Digest {
+            let sha = sha256(bytes);
+            let put = self.store().put(bytes, &sha).expect("put");
+            assert!(matches!(put, Put::Written(n) if n > 0), "{put:?}");
+            sha
+        }
+    }
+
+    /// Why a read of `sha` was refused; fails the test when it was not.
+    fn refusal(r: Result<Vec<u8>>) -> String {
+        match r {
+            Err(Error::ObjectCorrupt { why, .. }) => why,
+            other => panic!("expected ObjectCorrupt, got {other:?}"),
+        }
+    }
+
+    /// `n` bytes of state-file-like text that compresses well but not to nothing.
+    fn text(n: usize, seed: u8) -> Vec<u8> {
+        (0..n)
+            .map(|i| {
+                b"{\"symbol\": \"BTC\", \"size\": 1.5}\n"[i % 31]
+                    .wrapping_add(seed * u8::from(i % 97 == 0))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn put_then_get_round_trips_every_size() {
+        let f = Fixture::new();
+        for bytes in [
+            Vec::new(),
+            b"{}".to_vec(),
+            text(4096, 1),
+            text(LARGE_OBJECT, 2),
+        ] {
+            let sha = f.put(&bytes);
+            let got = f.store().get(&sha, bytes.len() as u64).expect("get");
+            assert_eq!(got, bytes, "{} bytes", bytes.len());
+            assert!(f.store().verify(&sha, bytes.len() as u64).is_ok());
+            let mode = std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(f.file(&sha))
+                    .expect("object")
+                    .permissions(),
+            );
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(f.store().list().expect("list").len(), 4);
+    }
+
+    #[test]
+    fn objects_are_named_by_the_uncompressed_digest() {
+        let sha = sha256(b"abc");
+        assert_eq!(
+            sha.to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            Store::object_path(&sha).as_str(),
+            "logs/backups/objects/ba/7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.zst"
+        );
+    }
+
+    #[test]
+    fn a_second_put_of_the_same_bytes_writes_nothing() {
+        let f = Fixture::new();
+        let sha = f.put(b"same bytes");
+        let before = std::fs::read(f.file(&sha)).expect("object");
+        let mtime = std::fs::metadata(f.file(&sha)).and_then(|m| m.modified());
+        let again = f.store().put(b"same bytes", &sha).expect("put again");
+        assert_eq!(again, Put::Existing);
+        assert_eq!(std::fs::read(f.file(&sha)).expect("object"), before);
+        assert_eq!(
+            std::fs::metadata(f.file(&sha))
+                .and_then(|m| m.modified())
+                .ok(),
+            mtime.ok()
+        );
+    }
+
+    #[test]
+    fn damaged_objects_are_refused_on_get() {
+        let content = text(2000, 3);
+        let other = text(2000, 4);
+        let z = |b: &[u8]| compress(b).expect("compress");
+        let flipped = |mut b: Vec<u8>| {
+            let mid = b.len() / 2;
+            b[mid] ^= 0x40;
+            b
+        };
+        // (what replaces the object file, a word of the refusal)
+        let cases: Vec<(&str, Option<Vec<u8>>, &str)> = vec![
+            (
+                "another content of the same size",
+                Some(z(&other)),
+                "checksum mismatch",
+            ),
+            ("a flipped byte", Some(flipped(z(&content))), ""),
+            ("not zstd", Some(b"plain text, not a frame".to_vec()), ""),
+            ("empty", Some(Vec::new()), ""),
+            ("missing", None, "missing"),
+        ];
+        for (what, replacement, word) in cases {
+            let f = Fixture::new();
+            let sha = f.put(&content);
+            match replacement {
+                Some(bytes) => std::fs::write(f.file(&sha), bytes).expect("damage"),
+                None => std::fs::remove_file(f.file(&sha)).expect("remove"),
+            }
+            let why = refusal(f.store().get(&sha, content.len() as u64));
+            assert!(why.contains(word), "{what}: {why}");
+            assert!(
+                matches!(
+                    f.store().verify(&sha, content.len() as u64),
+                    Err(Error::ObjectCorrupt { .. })
+                ),
+                "{what}: verify accepted it"
+            );
+        }
+    }
+
+    #[test]
+    fn a_put_over_a_damaged_object_replaces_it() {
+        let f = Fixture::new();
+        let content = text(3000, 5);
+        let sha = f.put(&content);
+        std::fs::write(f.file(&sha), compress(&text(3000, 6)).expect("z")).expect("damage");
+        let put = f.store().put(&content, &sha).expect("put");
+        assert!(matches!(put, Put::Written(_)), "{put:?}");
+        assert_eq!(f.store().get(&sha, 3000).expect("get"), content);
+    }
+
+    #[test]
+    fn the_recorded_size_bounds_what_is_read() {
+        let f = Fixture::new();
+        let content = text(5000, 7);
+        let sha = f.put(&content);
+        for wrong in [4999, 5001, 0] {
+            let why = refusal(f.store().get(&sha, wrong));
+            assert!(
+                why.contains(&format!("where the journal recorded {wrong}")),
+                "{wrong}: {why}"
+            );
+        }
+        // A file far larger than any frame of the recorded size is not read at all.
+        let small = f.put(b"tiny");
+        std::fs::write(f.file(&small), vec![0u8; 64 * 1024]).expect("grow");
+        let why = refusal(f.store().get(&small, 4));
+        assert!(why.contains("larger than any zstd frame"), "{why}");
+    }
+
+    #[test]
+    fn a_large_file_is_stored_as_a_delta_against_its_base_and_read_back() {
+        let f = Fixture::new();
+        let base = text(journal_format::DELTA_MIN as usize, 8);
+        let mut bytes = base.clone();
+        bytes.extend_from_slice(b"{\"symbol\": \"ETH\"}\n");
+        bytes[1000] = b'X';
+        let base_sha = f.put(&base);
+        let sha = sha256(&bytes);
+        let put = f.store().put_delta(&bytes, &sha, &base, &base_sha);
+        let written = match put {
+            Ok(Put::Written(n)) => n,
+            other => panic!("{other:?}"),
+        };
+        assert!(written < 4096, "a delta of a near copy is small: {written}");
+        let file = std::fs::read(f.file(&sha)).expect("delta object");
+        assert!(file.starts_with(&journal_format::DELTA_MAGIC));
+        assert_eq!(f.store().delta_base(&sha).expect("header"), Some(base_sha));
+        assert_eq!(f.store().delta_base(&base_sha).expect("header"), None);
+        assert_eq!(f.store().get(&sha, bytes.len() as u64).expect("get"), bytes);
+        assert!(f.store().verify(&sha, bytes.len() as u64).is_ok());
+        // A damaged base makes the delta unreadable, and says so.
+        std::fs::write(
+            f.file(&base_sha),
+            compress(&text(base.len(), 9)).expect("z"),
+        )
+        .expect("damage base");
+        let why = refusal(f.store().get(&sha, bytes.len() as u64));
+        assert!(why.contains("a delta whose base object"), "{why}");
+    }
+
+    #[test]
+    fn put_delta_falls_back_to_a_full_object() {
+        let big = text(journal_format::DELTA_MIN as usize, 10);
+        let other = text(journal_format::DELTA_MIN as usize, 11);
+        // (content, base, whether the base is in the store)
+        let cases: [(&[u8], &[u8], bool); 3] = [
+            (b"small", &other, true),
+            (&big, &other, false),
+            (&big, &big, true),
+        ];
+        for (i, (bytes, base, stored)) in cases.into_iter().enumerate() {
+            let f = Fixture::new();
+            let base_sha = sha256(base);
+            if stored {
+                f.put(base);
+            }
+            let sha = sha256(bytes);
+            let put = f.store().put_delta(bytes, &sha, base, &base_sha);
+            assert!(
+                matches!(put, Ok(Put::Written(_) | Put::Existing)),
+                "case {i}: {put:?}"
+            );
+            assert_eq!(
+                f.store().delta_base(&sha).expect("header"),
+                None,
+                "case {i}"
+            );
+            assert_eq!(f.store().get(&sha, bytes.len() as u64).expect("get"), bytes);
+        }
+    }
+}

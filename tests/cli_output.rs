@@ -3,7 +3,7 @@
 //! wording (tense, plurals, no Rust type names), write errors on stdout, and
 //! `--lock-timeout` only where the lock is taken.
 
-use crate::util::{code, data_of, debug_name, stderr, stdout, Fixture};
+use crate::support::{code, data_of, debug_name, stderr, stdout, Fixture};
 use std::process::{Output, Stdio};
 
 const POSITIONS: &str = "logs/positions_futures.json";
@@ -283,9 +283,8 @@ fn check_exit_codes_follow_the_start_decision() {
         "{line}"
     );
     let words: Vec<&str> = heal.split(' ').collect();
-    let run = std::process::Command::new(crate::util::bin())
+    let run = crate::support::bin()
         .args(&words[1..])
-        .env_remove("TRADING_MODE")
         .output()
         .expect("run the printed heal");
     assert_eq!(code(&run), 0, "{}", stderr(&run));

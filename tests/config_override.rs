@@ -2,9 +2,7 @@
 //! is honoured end to end; a bad configuration is exit 16 with a message that leads with the
 //! key and names the file, and nothing is written.
 
-use crate::runtime_support::{
-    age, bot, bot_as, chmod, get, mode, now, put, selfheal, tempdir, Run,
-};
+use crate::support::procs::{age, bot, bot_as, chmod, get, mode, now, put, selfheal, tempdir, Run};
 use serde_json::{json, Value};
 use std::path::Path;
 

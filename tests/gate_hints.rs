@@ -2,7 +2,7 @@
 //! (absolute, quoted for the shell) and the mode where it matters. Each test takes a hint
 //! the binary printed and runs it verbatim with `sh -c` from another directory.
 
-use crate::runtime_support::{put, selfheal, tempdir};
+use crate::support::procs::{put, selfheal, tempdir};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -19,19 +19,17 @@ fn hints(text: &str) -> Vec<String> {
 
 /// Runs `command` with `sh -c` from `cwd`, with the binary under test first on the PATH.
 fn sh(command: &str, cwd: &Path) -> Output {
-    let bin = Path::new(env!("CARGO_BIN_EXE_selfheal"));
+    let bin = Path::new(crate::support::BIN);
     let dir = bin.parent().expect("bin dir");
     let path = format!(
         "{}:{}",
         dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    Command::new("sh")
+    crate::support::clean(&mut Command::new("sh"))
         .args(["-c", command])
         .current_dir(cwd)
         .env("PATH", path)
-        .env_remove("SELFHEAL_ROOT")
-        .env_remove("TRADING_MODE")
         .output()
         .expect("sh")
 }

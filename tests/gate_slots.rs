@@ -4,7 +4,7 @@
 //! critical SLOT_DIVERGENCE (HIGH in paper mode), cleared by `selfheal ack <id>` for exactly
 //! what was seen; the other slot's file is only read.
 
-use crate::runtime_support::{put, selfheal, snapshot, tempdir, Run};
+use crate::support::procs::{put, selfheal, snapshot, tempdir, Run};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 

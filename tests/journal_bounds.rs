@@ -4,8 +4,8 @@
 //! state file of NULs near `limits.max_file_size`. Each runs under an address-space limit
 //! (`prlimit --as`). A saved torn tail is bounded too, and retention removes old ones.
 
-use crate::journal_support::{history, journal_files, limited, txn_path};
-use crate::util::{code, stderr, Fixture};
+use crate::support::journal::{history, journal_files, limited, txn_path};
+use crate::support::{code, stderr, Fixture};
 use sha2::Digest as _;
 
 const GIB: u64 = 1 << 30;
@@ -100,7 +100,7 @@ fn big_object() -> Fixture {
 
 /// The one backup object of the root, and its path.
 fn the_object(f: &Fixture) -> std::path::PathBuf {
-    let objects = crate::reliability_support::exact_tree(&f.path("logs/backups/objects"));
+    let objects = crate::support::exact_tree(&f.path("logs/backups/objects"));
     let zst: Vec<_> = objects.keys().filter(|k| k.ends_with(".zst")).collect();
     assert_eq!(zst.len(), 1, "{zst:?}");
     f.path("logs/backups/objects").join(zst[0])

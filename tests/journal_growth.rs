@@ -3,8 +3,8 @@
 //! a heal whose index holds reads the index and the newest file only; retention bounds the
 //! number of transactions whatever their age.
 
-use crate::journal_support::{history, journal_files, repair_once, JOURNAL};
-use crate::util::{code, stderr, Fixture};
+use crate::support::journal::{history, journal_files, repair_once, JOURNAL};
+use crate::support::{code, stderr, Fixture};
 use serde_json::Value;
 
 fn stats(f: &Fixture) -> Value {
@@ -93,7 +93,7 @@ fn with_its_index_a_heal_reads_only_the_newest_file() {
     // An older file damaged in place (the directory unchanged) is not read by these heals:
     // proof that they read the index and the newest file only. `journal verify` reads
     // everything and finds it (as does the next full read: SPEC.md section 11).
-    crate::journal_support::flip(&f, 3, 2);
+    crate::support::journal::flip(&f, 3, 2);
     for _ in 0..3 {
         let out = f.run(&["-vv", "heal"]);
         assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -131,7 +131,7 @@ fn the_index_is_dropped_when_the_newest_file_changes() {
     let f = idle(2);
     settled_index(&f);
     // Re-chained history (as someone with write access could): the newest tag differs.
-    crate::audit_prune::retime(&f, &[1], "2020-01-01T00:00:00.000Z");
+    crate::support::states::retime(&f, &[1], "2020-01-01T00:00:00.000Z");
     let out = f.run(&["-vv", "heal"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
@@ -175,7 +175,7 @@ fn a_heal_writing_its_run_record_and_index_crashed_at_every_point() {
     let n = runs(&template);
     let copy = || {
         let f = Fixture::new();
-        crate::util::copy_tree(&template.root(), &f.root());
+        crate::support::copy_tree(&template.root(), &f.root());
         f
     };
     // Each copy's journal directory is new: all are made first, then one wait settles them.

@@ -3,12 +3,12 @@
 //! reader cannot account for could hide a transaction), never ignored; and a transaction
 //! whose id would not fit its file name is refused before anything is written.
 
-use crate::journal_support::{history, journal_files, JOURNAL};
-use crate::util::{code, stderr, Fixture};
+use crate::support::journal::{history, journal_files, JOURNAL};
+use crate::support::{code, stderr, Fixture};
 use journal_format as jf;
 
 fn blocked_naming(f: &Fixture, name: &str) {
-    let before = crate::reliability_support::exact_tree(&f.path("logs/backups"));
+    let before = crate::support::exact_tree(&f.path("logs/backups"));
     let (rc, v) = f.json(&["heal", "--mode", "real"]);
     assert_eq!(rc, 4, "{v}");
     let critical = v["critical"].to_string();
@@ -20,7 +20,7 @@ fn blocked_naming(f: &Fixture, name: &str) {
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     assert!(stderr(&out).contains(name), "{}", stderr(&out));
     assert_eq!(
-        crate::reliability_support::exact_tree(&f.path("logs/backups")),
+        crate::support::exact_tree(&f.path("logs/backups")),
         before,
         "nothing written"
     );
@@ -110,7 +110,7 @@ fn an_id_past_the_file_name_width_is_refused_before_anything_is_written() {
     last_id_journal(&f);
     assert_eq!(code(&f.run(&["journal", "verify"])), 0, "it verifies");
     f.write("logs/portfolio_futures.json", "");
-    let before = crate::reliability_support::exact_tree(&f.root());
+    let before = crate::support::exact_tree(&f.root());
     let out = f.run(&["heal"]);
     assert_eq!(code(&out), 8, "{}", stderr(&out));
     assert!(
@@ -119,7 +119,7 @@ fn an_id_past_the_file_name_width_is_refused_before_anything_is_written() {
         stderr(&out)
     );
     assert_eq!(journal_files(&f), vec![jf::file_name(jf::MAX_TXN)]);
-    let after = crate::reliability_support::exact_tree(&f.root());
+    let after = crate::support::exact_tree(&f.root());
     let changed: Vec<_> = after
         .iter()
         .filter(|(k, v)| before.get(*k) != Some(v) && !k.starts_with("logs/operator_alerts"))

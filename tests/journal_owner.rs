@@ -4,31 +4,20 @@
 //! the index and run record, new state files, created directories, a moved journal). A
 //! journal file the user cannot open is a message naming it, its owner and the fix.
 
-use crate::journal_support::{as_user, flip, is_root, JOURNAL};
-use crate::util::{code, stderr, Fixture};
+use crate::support::journal::{as_user, flip, is_root, JOURNAL};
+use crate::support::{chown_tree, code, exact_tree, stderr, Fixture};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 const BOT: u32 = 12_345;
 
-fn chown_tree(p: &Path, uid: u32) {
-    std::os::unix::fs::lchown(p, Some(uid), Some(uid)).expect("chown");
-    if p.is_dir() && !p.is_symlink() {
-        for e in std::fs::read_dir(p).expect("list").flatten() {
-            chown_tree(&e.path(), uid);
-        }
-    }
-}
-
 /// Every path under `p` not owned by `uid:uid`.
 fn not_owned(p: &Path, uid: u32, out: &mut Vec<String>) {
-    let md = std::fs::symlink_metadata(p).expect("lstat");
-    if (md.uid(), md.gid()) != (uid, uid) {
-        out.push(format!("{} ({}:{})", p.display(), md.uid(), md.gid()));
-    }
-    if md.is_dir() {
-        for e in std::fs::read_dir(p).expect("list").flatten() {
-            not_owned(&e.path(), uid, out);
+    let under = exact_tree(p).into_keys().map(|rel| p.join(rel));
+    for path in std::iter::once(p.to_path_buf()).chain(under) {
+        let md = std::fs::symlink_metadata(&path).expect("lstat");
+        if (md.uid(), md.gid()) != (uid, uid) {
+            out.push(format!("{} ({}:{})", path.display(), md.uid(), md.gid()));
         }
     }
 }

@@ -5,8 +5,8 @@
 //! one after it is refused with the reason. Crashed at every fault point, a quarantine
 //! leaves the journal wholly before (damaged, untouched) or wholly after.
 
-use crate::journal_support::{flip, history, journal_files, JOURNAL};
-use crate::util::{code, stderr, Fixture};
+use crate::support::journal::{flip, history, journal_files, JOURNAL};
+use crate::support::{code, stderr, Fixture};
 
 /// Seven transactions (1: init, 2-7: each repairs the emptied portfolio), the third
 /// damaged in its second line.
@@ -47,7 +47,7 @@ fn a_damaged_journal_is_quarantined_and_the_next_heal_runs() {
     ] {
         assert!(stderr(&show).contains(part), "{part}: {}", stderr(&show));
     }
-    let objects = crate::reliability_support::exact_tree(&f.path("logs/backups/objects"));
+    let objects = crate::support::exact_tree(&f.path("logs/backups/objects"));
     // The way out.
     let (rc, q) = f.json(&["journal", "quarantine"]);
     assert_eq!(rc, 0, "{q}");
@@ -62,7 +62,7 @@ fn a_damaged_journal_is_quarantined_and_the_next_heal_runs() {
     );
     assert_eq!(journal_files(&f), vec![journal_format::file_name(8)]);
     assert_eq!(
-        crate::reliability_support::exact_tree(&f.path("logs/backups/objects")),
+        crate::support::exact_tree(&f.path("logs/backups/objects")),
         objects,
         "every backup object kept"
     );
@@ -107,7 +107,7 @@ fn a_quarantine_carries_what_the_journal_knew() {
 #[test]
 fn a_journal_that_verifies_is_not_quarantined() {
     let f = history(2);
-    let before = crate::reliability_support::exact_tree(&f.path("logs/backups"));
+    let before = crate::support::exact_tree(&f.path("logs/backups"));
     let out = f.run(&["journal", "quarantine"]);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     assert!(
@@ -115,10 +115,7 @@ fn a_journal_that_verifies_is_not_quarantined() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(
-        crate::reliability_support::exact_tree(&f.path("logs/backups")),
-        before
-    );
+    assert_eq!(crate::support::exact_tree(&f.path("logs/backups")), before);
 }
 
 #[test]
@@ -144,7 +141,7 @@ fn a_quarantine_crashed_at_every_point_is_wholly_before_or_after() {
     let (mut before, mut after) = (0, 0);
     for (i, point) in points.iter().enumerate() {
         let f = Fixture::new();
-        crate::util::copy_tree(&template.root(), &f.root());
+        crate::support::copy_tree(&template.root(), &f.root());
         let out = f.crash_at(&["journal", "quarantine"], i + 1);
         assert_eq!(code(&out), -6, "{point}: {}", stderr(&out));
         if journal_files(&f).len() == 7 {
@@ -185,7 +182,7 @@ fn a_quarantine_crashed_at_every_point_is_wholly_before_or_after() {
 #[cfg(feature = "fault-injection")]
 fn template_points(template: &Fixture) -> Vec<String> {
     let f = Fixture::new();
-    crate::util::copy_tree(&template.root(), &f.root());
+    crate::support::copy_tree(&template.root(), &f.root());
     f.fault_points(&["journal", "quarantine"])
 }
 

@@ -2,8 +2,8 @@
 //! take selfheal's lock shared, so a prune removing files at the same moment never makes
 //! them report a false JOURNAL_INTEGRITY. Rounds are counted, not timed.
 
-use crate::journal_support::{history, repair_once};
-use crate::util::{code, stderr};
+use crate::support::journal::{history, repair_once};
+use crate::support::{code, stderr};
 use std::process::Stdio;
 
 #[test]
@@ -61,7 +61,7 @@ fn concurrent_prunes_never_make_readers_report_damage() {
 #[test]
 fn check_still_writes_nothing_at_all() {
     let f = history(1);
-    let before = crate::reliability_support::exact_tree(&f.root());
+    let before = crate::support::exact_tree(&f.root());
     assert_eq!(code(&f.run(&["check"])), 0);
-    assert_eq!(crate::reliability_support::exact_tree(&f.root()), before);
+    assert_eq!(crate::support::exact_tree(&f.root()), before);
 }

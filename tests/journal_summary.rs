@@ -4,8 +4,8 @@
 //! mode meanwhile; `ack` clears it. Without the typed reading, the same journal let real
 //! mode start on an empty positions file.
 
-use crate::audit_prune::rewrite_all;
-use crate::util::{code, stderr, Fixture};
+use crate::support::states::rewrite_all;
+use crate::support::{code, stderr, Fixture};
 
 #[test]
 fn a_run_summary_missing_a_decision_member_blocks_real_mode_until_acknowledged() {

@@ -4,8 +4,11 @@
 //! re-chained so `journal verify` still passes), never by waiting; `check` reads without
 //! writing, so what it measures is what the test measured.
 
-use crate::audit_prune::{heal, heal_one_more, retime, rewrite_all, root_with, verify_ok, CONFIG};
-use crate::util::Fixture;
+use crate::support::states::{
+    ago, heal, heal_one_more, retime, rewrite_all, root_with, root_with_history, verify_ok,
+    FOUR_FILES as CONFIG,
+};
+use crate::support::Fixture;
 use journal_format as jf;
 use serde_json::Value;
 
@@ -21,12 +24,6 @@ fn findings(report: &Value, code: &str) -> Vec<Value> {
         .as_array()
         .map(|a| a.iter().filter(|x| x["code"] == code).cloned().collect())
         .unwrap_or_default()
-}
-
-/// An RFC 3339 time `secs` seconds ago.
-fn ago(secs: i64) -> String {
-    (chrono::Utc::now() - chrono::Duration::seconds(secs))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// One heal per sample, oldest first; then each transaction's commit summary gets `key` =
@@ -62,21 +59,13 @@ fn free_bytes(f: &Fixture) -> u64 {
 
 /// The size of `logs/backups/` as `du --apparent-size` would sum its files.
 fn backups_bytes(f: &Fixture) -> u64 {
-    fn walk(p: &std::path::Path) -> u64 {
-        std::fs::read_dir(p)
-            .expect("list")
-            .flatten()
-            .map(|e| {
-                let m = e.metadata().expect("stat");
-                if m.is_dir() {
-                    walk(&e.path())
-                } else {
-                    m.len()
-                }
-            })
-            .sum()
-    }
-    walk(&f.path("logs/backups"))
+    crate::support::exact_tree(&f.path("logs/backups"))
+        .values()
+        .map(|node| match node {
+            crate::support::Node::File { bytes, .. } => bytes.len() as u64,
+            _ => 0,
+        })
+        .sum()
 }
 
 fn heartbeat(f: &Fixture, age_s: i64) {
@@ -239,20 +228,6 @@ fn empty_and_heal(f: &Fixture) -> Value {
     let (rc, v) = f.json(&["heal"]);
     assert_eq!(rc, 0, "{v}");
     v
-}
-
-/// A root managing `config`'s files whose journal reaches back two days: its first heal
-/// (which created the files) moved back, then the files removed so the next run creates
-/// them again.
-pub fn root_with_history(config: &str) -> Fixture {
-    let f = root_with(config);
-    let first = heal(&f);
-    retime(&f, &[first], &ago(2 * 24 * 3600));
-    verify_ok(&f);
-    for name in ["a", "b", "c", "d"] {
-        std::fs::remove_file(f.path(&format!("state/{name}.json"))).expect("remove");
-    }
-    f
 }
 
 /// Heals state/a.json three times (creating it, then twice after emptying it); the third

@@ -4,7 +4,7 @@
 //! positions file with those values (`tests/fixtures/realbot/`); the sample's other files
 //! may give other findings, so the tests assert on the positions file only.
 
-use crate::util::{code, copy_tree, stderr, stdout, Fixture};
+use crate::support::{code, copy_tree, stderr, stdout, Fixture};
 use std::path::Path;
 
 const POSITIONS: &str = "logs/positions_futures.json";

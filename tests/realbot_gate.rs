@@ -4,8 +4,8 @@
 //! real mode starts on that intact state; a lost open position is STATE_MISMATCH; the
 //! `open_positions_count` comparison is a configuration switch, off by default.
 
-use crate::runtime_support::{put, selfheal, tempdir, Run};
-use crate::util::copy_tree;
+use crate::support::copy_tree;
+use crate::support::procs::{put, selfheal, tempdir, Run};
 use serde_json::Value;
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 //! heal that waits for it), its trades file salvaged under the real-mode rules, its own
 //! rolling backups in `logs/backups/` never touched, and `watch` beside idle lock files.
 
-use crate::runtime_support::{age, get, mode, mtime_ns, now, put, selfheal, tempdir, Guard, Run};
+use crate::support::procs::{age, get, mode, mtime_ns, now, put, selfheal, tempdir, Guard, Run};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -320,7 +320,7 @@ impl Holder {
             .spawn()
             .expect("spawn holder");
         let h = Holder { child };
-        let up = crate::runtime_support::wait_until(std::time::Duration::from_secs(30), || {
+        let up = crate::support::procs::wait_until(std::time::Duration::from_secs(30), || {
             ready.exists()
         });
         assert!(up, "the holder never took the lock");
@@ -405,12 +405,10 @@ fn a_heal_waits_for_a_lock_released_within_the_timeout_and_proceeds() {
     std::fs::set_permissions(r.join(POSITIONS), std::fs::Permissions::from_mode(0o666))
         .expect("chmod");
     let mut holder = Holder::hold(&r.join(POSITIONS_LOCK), &aux.path().join("ready"));
-    let mut heal = Command::new(env!("CARGO_BIN_EXE_selfheal"))
+    let mut heal = crate::support::bin()
         .arg("--root")
         .arg(r)
         .args(["--json", "-v", "heal", "--mode", "paper"])
-        .env_remove("TRADING_MODE")
-        .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -573,13 +571,11 @@ fn the_bots_own_backups_are_never_changed_counted_or_reported() {
 
 /// `selfheal --root ROOT --json watch ARGS` to its end: its cycle lines.
 fn watch(r: &Path, args: &[&str]) -> Vec<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_selfheal"))
+    let out = crate::support::bin()
         .arg("--root")
         .arg(r)
         .args(["--json", "watch"])
         .args(args)
-        .env_remove("TRADING_MODE")
-        .env_remove("NOTIFY_SOCKET")
         .output()
         .expect("run watch");
     assert_eq!(

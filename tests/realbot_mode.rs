@@ -4,10 +4,9 @@
 //! doubt is real. The expected values of the `.env` rows are what python-dotenv (1.2.1 and
 //! 1.2.4) gives for the same bytes.
 
-use crate::runtime_support::{put, selfheal_env, tempdir};
+use crate::support::procs::{put, selfheal_env, tempdir};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::process::Command;
 
 /// `check --json` on a root holding `dotenv` (if any), with `TRADING_MODE` set to `env`
 /// (if any) and `--mode flag` (if any): `(mode, mode_source)`.
@@ -16,12 +15,11 @@ fn resolve(flag: Option<&str>, env: Option<&[u8]>, dotenv: Option<&[u8]>) -> (St
     if let Some(text) = dotenv {
         put(root.path(), ".env", text);
     }
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_selfheal"));
+    let mut cmd = crate::support::bin();
     cmd.arg("--root").arg(root.path()).args(["--json", "check"]);
     if let Some(m) = flag {
         cmd.args(["--mode", m]);
     }
-    cmd.env_remove("TRADING_MODE").env_remove("SELFHEAL_ROOT");
     if let Some(v) = env {
         cmd.env("TRADING_MODE", OsStr::from_bytes(v));
     }
@@ -263,11 +261,10 @@ fn a_dotenv_linked_from_a_shared_directory_is_read_like_the_bot_reads_it() {
 fn the_human_output_says_where_the_mode_came_from() {
     let root = tempdir();
     put(root.path(), ".env", b"TRADING_MODE=live\n");
-    let out = Command::new(env!("CARGO_BIN_EXE_selfheal"))
+    let out = crate::support::bin()
         .arg("--root")
         .arg(root.path())
         .arg("check")
-        .env_remove("TRADING_MODE")
         .output()
         .expect("run");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -292,15 +289,13 @@ fn a_fallback_dotenv_is_read_when_the_root_has_none() {
     });
     put(dir.path(), "selfheal.json", text.to_string().as_bytes());
     let run = |extra: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_selfheal"))
+        let out = crate::support::bin()
             .arg("--root")
             .arg(&root)
             .arg("--config")
             .arg(&config)
             .args(["--json", "check"])
             .args(extra)
-            .env_remove("TRADING_MODE")
-            .env_remove("SELFHEAL_ROOT")
             .output()
             .expect("run selfheal");
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");

@@ -3,8 +3,8 @@
 //! so a real-mode start in the empty slot would trade as if the six open positions of the
 //! other slot did not exist: SLOT_DIVERGENCE blocks it until an operator acknowledges it.
 
-use crate::runtime_support::{selfheal, snapshot, tempdir, Run};
-use crate::util::copy_tree;
+use crate::support::copy_tree;
+use crate::support::procs::{selfheal, snapshot, tempdir, Run};
 use std::path::{Path, PathBuf};
 
 /// `trading-bot-A` (the bot's sample, 6 open positions) and an empty `trading-bot-B`,

@@ -8,8 +8,8 @@
 //! refused its first directories. Cases that need root (another uid, inode flags, a
 //! mount) say so and are skipped elsewhere.
 
-use crate::reliability_support::{journal_text, lost_bytes, summary, Arena};
-use crate::util::{code, snapshot, stderr};
+use crate::support::arena::{journal_text, lost_bytes, summary, Arena};
+use crate::support::{chown_tree, code, snapshot, stderr};
 use rustix::fs::IFlags;
 use serde_json::Value;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -136,18 +136,6 @@ fn another_users_file_is_a_failed_heal_and_the_other_repairs_go_ahead() {
     summary::count("unavailable operations", 3);
 }
 
-fn chown_tree(dir: &Path, uid: u32) {
-    std::os::unix::fs::lchown(dir, Some(uid), Some(uid)).expect("chown");
-    for e in std::fs::read_dir(dir).expect("ls").flatten() {
-        let p = e.path();
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            chown_tree(&p, uid);
-        } else {
-            std::os::unix::fs::lchown(&p, Some(uid), Some(uid)).expect("chown");
-        }
-    }
-}
-
 #[test]
 fn an_immutable_file_is_a_failed_heal_and_the_other_repairs_go_ahead() {
     let _part = summary::Part::start();
@@ -174,11 +162,11 @@ fn an_immutable_file_is_a_failed_heal_and_the_other_repairs_go_ahead() {
 }
 
 fn xattrs(path: &Path) -> Vec<(String, Vec<u8>)> {
-    crate::util::xattrs_of(path)
+    crate::support::xattrs_of(path)
 }
 
 fn set_xattr(path: &Path, name: &str, value: &[u8]) -> bool {
-    crate::util::set_xattr(path, name, value).is_ok()
+    crate::support::set_xattr(path, name, value).is_ok()
 }
 
 #[test]
@@ -190,7 +178,7 @@ fn a_repair_keeps_xattrs_and_acls_and_rollback_puts_them_back() {
     std::fs::write(&file, SHORT_PORTFOLIO).expect("write");
     // The ACL names the bot's user, 4321.
     let bot = 4321;
-    if !crate::util::tag_with_xattrs(&a.root(), PORTFOLIO) {
+    if !crate::support::tag_with_xattrs(&a.root(), PORTFOLIO) {
         eprintln!("skipped: the arena's filesystem keeps no user xattrs or ACLs");
         return;
     }
@@ -320,7 +308,7 @@ fn watch(
 #[cfg(feature = "fault-injection")]
 #[test]
 fn watch_reports_a_transient_enospc_and_repairs_on_the_next_cycle() {
-    use crate::reliability_support::trace;
+    use crate::support::arena::trace;
     let _part = summary::Part::start();
     let a = Arena::new();
     assert_eq!(heal(&a, "paper").0, 0);

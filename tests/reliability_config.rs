@@ -5,8 +5,9 @@
 //! the configuration does not list are implied; the embedded default and the reference
 //! bot's layout stay valid.
 
-use crate::reliability_support::{exact_tree, summary, Arena};
-use crate::util::{code, stderr};
+use crate::support::arena::{summary, Arena};
+use crate::support::exact_tree;
+use crate::support::{code, stderr};
 use serde_json::{json, Value};
 
 /// A managed JSON file entry.
@@ -239,7 +240,7 @@ fn reliability_config_every_overlap_is_exit_16_naming_both() {
             before == after,
             "{}: a refused layout writes nothing:\n{}",
             case.what,
-            crate::util::diff(&before, &after)
+            crate::support::diff(&before, &after)
         );
     }
     summary::count("config overlaps refused", all.len() as u64);

@@ -8,11 +8,11 @@
 
 #![cfg(feature = "fault-injection")]
 
-use crate::reliability_support::{
+use crate::support::arena::{
     damaged_arena, heal_template, lost_bytes, rollback_unless_at, side, summary, temps_left, trace,
     Arena, Point, Side,
 };
-use crate::util::{code, diff, stderr, without_mtimes, Snapshot};
+use crate::support::{code, diff, stderr, without_mtimes, Snapshot};
 
 #[test]
 fn an_error_at_a_journal_fsync_leaves_a_journal_that_verifies() {
@@ -58,7 +58,7 @@ const ERRNOS: [(&str, &str); 4] = [
 /// The errors to inject at point `n`: all four with `SELFHEAL_LONG_TESTS=1`, else one,
 /// rotating through the four from point to point.
 fn errnos_at(n: usize) -> Vec<(&'static str, &'static str)> {
-    if crate::reliability_support::long() {
+    if crate::support::arena::long() {
         ERRNOS.to_vec()
     } else {
         vec![ERRNOS[(n - 1) % ERRNOS.len()]]

@@ -16,8 +16,8 @@
 //!   rename under its flock (some versions cut short, so heals salvage): no version of the
 //!   bot is replaced while it holds its lock, and its last version stands.
 
-use crate::reliability_support::{in_store, journal_text, lost_bytes, summary, temps_left, Arena};
-use crate::util::{code, snapshot, stderr, Snapshot};
+use crate::support::arena::{in_store, journal_text, lost_bytes, summary, temps_left, Arena};
+use crate::support::{code, snapshot, stderr, Snapshot};
 use sha2::Digest as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -72,7 +72,7 @@ const BOT_BEFORE: &str = r#"{"open_positions": [], "written_by": "the bot"}"#;
 #[cfg(feature = "fault-injection")]
 #[test]
 fn a_watch_killed_beside_a_flock_bot_never_leaves_a_recovery_conflict() {
-    use crate::reliability_support::trace;
+    use crate::support::arena::trace;
     let _part = summary::Part::start();
     let template = root_for_watch();
     let watch = [
@@ -395,8 +395,8 @@ fn check_case(
         Want::PutBack => {
             assert_eq!(code(out), 0, "{case}: {err}");
             let back = only(a, t.path);
-            let same =
-                crate::util::without_mtimes(&back) == crate::util::without_mtimes(&t.original);
+            let same = crate::support::without_mtimes(&back)
+                == crate::support::without_mtimes(&t.original);
             assert!(same, "{case}: not put back: {back:?} vs {:?}", t.original);
             assert_eq!(
                 lost_bytes(pre, &a.root()),
@@ -535,11 +535,8 @@ fn a_paper_heal_racing_a_bot_that_rewrites_by_rename_never_overwrites_its_writes
         // would land in that window.
         let mut cmd = a.cmd(&["--json", "heal", "--mode", "paper"]);
         cmd.env("SELFHEAL_FAULT_STALL_RENAME_MS", "20");
-        let out = crate::reliability_support::output_within(
-            &mut cmd,
-            crate::reliability_support::RUN_LIMIT,
-        );
-        crate::reliability_support::observe_run(&out);
+        let out = crate::support::arena::output_within(&mut cmd, crate::support::arena::RUN_LIMIT);
+        crate::support::arena::observe_run(&out);
         assert_eq!(code(&out), 0, "{}", stderr(&out));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a report");
         if v["actions"].to_string().contains(POSITIONS) {

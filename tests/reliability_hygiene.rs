@@ -5,8 +5,8 @@
 //! with `--json` every failure prints one JSON document; a lock file held with a POSIX
 //! record lock (`lockf`, `fcntl`) is held, like one held with `flock`.
 
-use crate::reliability_support::{summary, Arena};
-use crate::util::{code, stderr};
+use crate::support::arena::{summary, Arena};
+use crate::support::{code, stderr};
 use serde_json::Value;
 use std::io::BufRead;
 use std::os::unix::fs::PermissionsExt;
@@ -162,7 +162,7 @@ fn reliability_hygiene_key_file_readable_by_others_or_inside_the_root_is_refused
         );
         let cfg = a.config(&text);
         let cfg = cfg.to_str().expect("utf8");
-        let before = crate::reliability_support::exact_tree(&a.root());
+        let before = crate::support::exact_tree(&a.root());
         for cmd in [&["heal"][..], &["journal", "verify"], &["check"]] {
             let mut args = vec!["--config", cfg];
             args.extend_from_slice(cmd);
@@ -174,7 +174,7 @@ fn reliability_hygiene_key_file_readable_by_others_or_inside_the_root_is_refused
                 "{place} {mode:o}: {err}"
             );
         }
-        let after = crate::reliability_support::exact_tree(&a.root());
+        let after = crate::support::exact_tree(&a.root());
         assert!(before == after, "a refused key writes nothing");
         if *place == "root" {
             std::fs::remove_file(&path).expect("rm");
@@ -358,7 +358,7 @@ fn reliability_hygiene_posix_record_locks_are_held() {
             assert_eq!(code(&out), 0, "{}", stderr(&out));
             let cycle: Value = serde_json::from_slice(&out.stdout).expect("one cycle line");
             assert!(
-                crate::watch_support::skipped_locked(&cycle, "logs/positions_futures.json"),
+                crate::support::watch::skipped_locked(&cycle, "logs/positions_futures.json"),
                 "watch must skip a file whose lock is held with lockf: {cycle}"
             );
             assert_eq!(std::fs::read(&positions).expect("read"), b"", "untouched");

@@ -5,10 +5,9 @@
 //! error naming what is wrong, the exit code the README gives, no original byte lost,
 //! nothing written outside the root (the arena's sentinel check).
 
-use crate::reliability_support::{lost_bytes, no_raw_control, summary, Arena};
-use crate::util::{code, stderr, Node, Snapshot};
+use crate::support::arena::{lost_bytes, no_raw_control, summary, Arena};
+use crate::support::{code, stderr, Node, Snapshot};
 use serde_json::Value;
-use std::process::Command;
 
 /// Counts `n` bad inputs in the summary.
 fn inputs(n: usize) {
@@ -402,14 +401,10 @@ fn a_2gib_sparse_file_over_the_size_cap() {
     let cfg = cfg.to_str().expect("utf8");
     for (mode, want) in [("paper", 0), ("real", 4)] {
         // At most 256 MiB of address space: reading the file whole would fail.
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg("ulimit -v 262144 && exec \"$@\"")
-            .arg("sh")
-            .arg(crate::util::bin())
-            .args(["--root", a.root().to_str().expect("utf8"), "--config", cfg])
-            .args(["--json", "heal", "--mode", mode])
-            .env_remove("TRADING_MODE");
+        let mut cmd =
+            crate::support::wrapped("sh", &["-c", "ulimit -v 262144 && exec \"$@\"", "sh"]);
+        cmd.args(["--root", a.root().to_str().expect("utf8"), "--config", cfg])
+            .args(["--json", "heal", "--mode", mode]);
         let out = a.output(&mut cmd);
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         assert_eq!(code(&out), want, "{mode}: {v}\n{}", stderr(&out));
@@ -623,7 +618,7 @@ fn line_ends(bytes: &[u8]) -> Vec<usize> {
 /// The offsets run through the binary: every one with `SELFHEAL_LONG_TESTS=1`, else each
 /// line end and the bytes either side of it, and every 97th.
 fn cli_offsets(len: usize, ends: &[usize]) -> Vec<usize> {
-    if crate::reliability_support::long() {
+    if crate::support::arena::long() {
         return (0..=len).collect();
     }
     let mut set = std::collections::BTreeSet::new();
@@ -847,7 +842,7 @@ fn a_backup_object_swapped_for_another_valid_object() {
     let (rc, v, err) = heal(&a, "paper", &["--config", cfg]);
     assert_eq!(rc, 0, "{v}\n{err}");
     let objects: Vec<std::path::PathBuf> =
-        crate::reliability_support::exact_tree(&a.root().join("logs/backups/objects"))
+        crate::support::exact_tree(&a.root().join("logs/backups/objects"))
             .into_keys()
             .filter(|k| k.ends_with(".zst"))
             .map(|k| a.root().join("logs/backups/objects").join(k))

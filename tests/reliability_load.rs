@@ -8,12 +8,12 @@
 //! a test can prove none was lost, beside concurrent `check`s and beside `watch` (until
 //! both have done enough in CI, 60 s in the long variant).
 
-use crate::engine_rollback::damaged;
-use crate::reliability_support::{
+use crate::support::arena::{
     collect, journal_text, long, lost_bytes, output_within, summary, temps_left, Arena, RUN_LIMIT,
 };
-use crate::util::{code, diff, stderr, without_mtimes, Snapshot};
-use crate::watch_support::{actions_on, Watch};
+use crate::support::states::damaged;
+use crate::support::watch::{actions_on, Watch};
+use crate::support::{code, diff, stderr, without_mtimes, Snapshot};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -67,7 +67,7 @@ fn round(a: &Arena, cfg: &str, target: u64) -> (usize, usize) {
     let (mut rolled_back, mut timed_out) = (0, 0);
     for (is_rollback, child) in children {
         let out = collect(child, RUN_LIMIT);
-        crate::reliability_support::observe_run(&out);
+        crate::support::arena::observe_run(&out);
         let rc = code(&out);
         let what = if is_rollback { "rollback" } else { "heal" };
         let allowed: &[i32] = if is_rollback { &[0, 4, 32] } else { &[0, 32] };
@@ -389,7 +389,7 @@ fn a_positions_writer_under_flock_beside_concurrent_checks_loses_nothing() {
     let _summary = summary::Part::start();
     let a = Arena::new();
     assert_eq!(a.json(&["heal"]).0, 0);
-    let journal_before = crate::reliability_support::journal_text(&a.root());
+    let journal_before = crate::support::arena::journal_text(&a.root());
     let file = a.root().join("logs/positions_futures.json");
     let count = 2_000;
     let mut writer = Writer::start(&file, &a.aux("writer.log"), count);
@@ -404,7 +404,7 @@ fn a_positions_writer_under_flock_beside_concurrent_checks_loses_nothing() {
         last = seq;
         seen += 1;
         let out = output_within(&mut a.cmd(&["--json", "check"]), RUN_LIMIT);
-        crate::reliability_support::observe_run(&out);
+        crate::support::arena::observe_run(&out);
         assert!([0, 1, 4].contains(&code(&out)), "{}", stderr(&out));
         checks += 1;
     }
@@ -420,7 +420,7 @@ fn a_positions_writer_under_flock_beside_concurrent_checks_loses_nothing() {
         "the last write is what the file holds: none lost"
     );
     assert_eq!(
-        crate::reliability_support::journal_text(&a.root()),
+        crate::support::arena::journal_text(&a.root()),
         journal_before,
         "check wrote nothing"
     );

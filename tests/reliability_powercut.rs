@@ -17,11 +17,13 @@
 
 #![cfg(feature = "fault-injection")]
 
-use crate::reliability_support::{
-    damaged_arena, exact_tree, heal_template, lost_bytes, rollback_unless_at, side, summary,
-    temps_left, trace, Arena, Side,
+use crate::support::arena::{
+    damaged_arena, heal_template, lost_bytes, rollback_unless_at, side, summary, temps_left, trace,
+    Arena, Side,
 };
-use crate::util::{code, diff, stderr, tag_with_xattrs, with_xattrs, without_mtimes, Snapshot};
+use crate::support::{
+    code, diff, exact_tree, stderr, tag_with_xattrs, with_xattrs, without_mtimes, Snapshot,
+};
 use serde_json::Value;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -212,7 +214,7 @@ impl<'a> Cut<'a> {
                     .step_by(2)
                     .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
                     .collect();
-                crate::util::set_xattr(&p, name, &old).expect("xattr back");
+                crate::support::set_xattr(&p, name, &old).expect("xattr back");
             }
             None => {
                 let _ = rustix::fs::lremovexattr(&p, name);
@@ -562,7 +564,7 @@ fn damaged_journal() -> Arena {
 }
 
 fn journal_names(a: &Arena) -> Vec<String> {
-    crate::watch_support::journal_files(&a.root())
+    crate::support::journal::journal_names(&a.root())
 }
 
 /// Runs `args` on a copy of `template` with the power-cut log, cut at `at` (or run to its

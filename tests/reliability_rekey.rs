@@ -5,8 +5,8 @@
 //! transaction is not rolled back without its key; edits after the rotation are found; a
 //! crash at any point of the rotation leaves the journal wholly under one key.
 
-use crate::reliability_support::{summary, Arena};
-use crate::util::{code, stderr};
+use crate::support::arena::{summary, Arena};
+use crate::support::{code, stderr};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 
@@ -68,7 +68,7 @@ fn reliability_rekey_rotation_verifies_from_the_new_key_on() {
     assert_eq!(r["transaction"], 3, "{r}");
     assert_ne!(r["key_id"], r["previous"], "{r}");
     // Still configured with the old key: nothing is written, and the refusal says why.
-    let before = crate::reliability_support::exact_tree(&a.root().join("logs/backups"));
+    let before = crate::support::exact_tree(&a.root().join("logs/backups"));
     let (rc, v) = a.json(&["--config", &old, "heal", "--mode", "real"]);
     assert_eq!(rc, 4, "{v}");
     let critical = v["critical"].to_string();
@@ -76,7 +76,7 @@ fn reliability_rekey_rotation_verifies_from_the_new_key_on() {
         critical.contains("JOURNAL_INTEGRITY") && critical.contains("rotated the journal key"),
         "{critical}"
     );
-    let after = crate::reliability_support::exact_tree(&a.root().join("logs/backups"));
+    let after = crate::support::exact_tree(&a.root().join("logs/backups"));
     assert!(before == after, "nothing is written under the old key");
     // With the new key: new transactions, the rotation and what follows verify.
     let (rc, v) = a.json(&["--config", &new, "heal", "--mode", "real"]);
@@ -187,7 +187,7 @@ fn reliability_rekey_refuses_unfit_new_keys() {
     std::fs::write(&empty, "").expect("write");
     std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let journal = a.root().join("logs/backups/journal");
-    let before = crate::reliability_support::exact_tree(&journal);
+    let before = crate::support::exact_tree(&journal);
     let cases = [
         (inside, "inside the state root"),
         (open, "chmod 600"),
@@ -208,7 +208,7 @@ fn reliability_rekey_refuses_unfit_new_keys() {
         assert!(stderr(&out).contains(needle), "{needle}: {}", stderr(&out));
     }
     assert!(
-        crate::reliability_support::exact_tree(&journal) == before,
+        crate::support::exact_tree(&journal) == before,
         "nothing written"
     );
     summary::count("unfit new keys refused", cases.len() as u64);
@@ -233,7 +233,7 @@ fn reliability_rekey_crash_at_every_point_leaves_one_key() {
         "--new-key-file",
         key.as_str(),
     ];
-    let points = crate::reliability_support::trace(&Arena::copy_of(&template), &args);
+    let points = crate::support::arena::trace(&Arena::copy_of(&template), &args);
     assert!(points.len() >= 3, "{points:?}");
     for p in &points {
         let a = Arena::copy_of(&template);

@@ -4,25 +4,17 @@
 //! every tag recomputed) nor through a directory swapped for a symlink. Every test also
 //! checks, through its arena, that nothing outside the root was written.
 
-use crate::engine_rollback::damaged;
-use crate::reliability_support::{no_raw_control, summary, Arena};
-use crate::util::{code, stderr};
+use crate::support::arena::{no_raw_control, summary, Arena};
+use crate::support::states::damaged;
+use crate::support::{code, exact_tree, stderr, Node};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 /// `selfheal args...` with umask 000, so only selfheal's own modes protect what it writes.
 fn with_open_umask(a: &Arena, args: &[&str]) -> std::process::Output {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg("umask 000 && exec \"$@\"")
-        .arg("sh")
-        .arg(crate::util::bin())
-        .arg("--root")
-        .arg(a.root())
-        .args(args)
-        .env_remove("TRADING_MODE");
+    let mut cmd = crate::support::wrapped("sh", &["-c", "umask 000 && exec \"$@\"", "sh"]);
+    cmd.arg("--root").arg(a.root()).args(args);
     a.output(&mut cmd)
 }
 
@@ -32,33 +24,25 @@ fn with_open_umask(a: &Arena, args: &[&str]) -> std::process::Output {
 fn owner_only(root: &Path) -> usize {
     let top = root.join("logs/backups");
     let mut checked = 0;
-    let mut stack: Vec<_> = ["journal", "objects", "torn"]
+    for dir in ["journal", "objects", "torn"]
         .iter()
         .map(|d| top.join(d))
         .filter(|d| d.is_dir())
-        .collect();
-    while let Some(dir) = stack.pop() {
-        let mode = std::fs::symlink_metadata(&dir)
-            .expect("lstat")
-            .permissions()
-            .mode()
-            & 0o7777;
+    {
+        let mode = mode_of(&dir);
         assert_eq!(mode, 0o700, "{}: {mode:o}", dir.display());
         checked += 1;
-        for e in std::fs::read_dir(&dir).expect("ls").flatten() {
-            let md = std::fs::symlink_metadata(e.path()).expect("lstat");
-            if md.is_dir() {
-                stack.push(e.path());
-            } else {
-                let mode = md.permissions().mode() & 0o7777;
-                assert!(
-                    md.is_file(),
-                    "{}: only files and directories",
-                    e.path().display()
-                );
-                assert_eq!(mode, 0o600, "{}: {mode:o}", e.path().display());
-                checked += 1;
+        for (rel, node) in exact_tree(&dir) {
+            let at = dir.join(rel);
+            match node {
+                Node::Dir { mode } => assert_eq!(mode, 0o700, "{}: {mode:o}", at.display()),
+                Node::File { mode, .. } => assert_eq!(mode, 0o600, "{}: {mode:o}", at.display()),
+                other => panic!(
+                    "{}: only files and directories, not {other:?}",
+                    at.display()
+                ),
             }
+            checked += 1;
         }
     }
     checked
@@ -246,7 +230,7 @@ fn control_characters_from_file_content_never_reach_the_alert_log_or_the_termina
 #[cfg(feature = "fault-injection")]
 mod journal_paths {
     use super::*;
-    use crate::reliability_support::trace;
+    use crate::support::arena::trace;
     use journal_format::{self as jf, Body, Mac};
 
     /// A heal interrupted after it reset a stale heartbeat in `state/heartbeats/` (the

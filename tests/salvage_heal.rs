@@ -3,7 +3,7 @@
 //! and real mode stays blocked until `ack`; unusable valid JSON is never rewritten; the
 //! read-only `salvage` command; `journal show` lists what a salvage kept and lost.
 
-use crate::util::{code, stderr, Fixture};
+use crate::support::{code, stderr, Fixture};
 
 fn record(i: usize) -> String {
     format!("{{\"symbol\": \"BTC-USDT\", \"direction\": \"LONG\", \"strategy\": \"s{i}\", \"entry_price\": 100.10, \"size\": -3.519194e1, \"leverage\": 2, \"order_id\": \"o{i}\"}}")
@@ -161,7 +161,7 @@ fn journal_show_of_a_salvage_lists_the_records_kept_and_lost() {
             .is_some_and(|t| t.contains("\"strategy\": \"s4\"")),
         "{lost:?}"
     );
-    let human = crate::util::data_of(&f.run(&["journal", "show", &txn.to_string()]));
+    let human = crate::support::data_of(&f.run(&["journal", "show", &txn.to_string()]));
     assert!(
         human.contains("kept   closed_positions: BTC-USDT / s3 / LONG")
             && human.contains("lost   bytes")
@@ -312,7 +312,7 @@ fn a_salvage_that_keeps_nothing_settles_in_one_heal() {
 fn salvage_command_is_read_only() {
     let f = Fixture::with_root();
     let original = truncated(&f);
-    let before = crate::util::snapshot(f.dir.path());
+    let before = crate::support::snapshot(f.dir.path());
     let out = f.run(&["salvage"]);
     assert_eq!(code(&out), 1, "something lost: {}", stderr(&out));
     let doc: serde_json::Value =
@@ -351,7 +351,7 @@ fn salvage_command_is_read_only() {
     assert_eq!(f.read("logs/positions_futures.json"), original);
     assert_eq!(
         before,
-        crate::util::snapshot(f.dir.path()),
+        crate::support::snapshot(f.dir.path()),
         "salvage writes nothing"
     );
 }

@@ -3,38 +3,11 @@
 //! bit-exactly from that delta; `journal verify` decodes deltas end to end, so a damaged
 //! delta and a damaged base are both findings (exit 4).
 
-use crate::util::{code, stderr, stdout, Fixture};
+use crate::support::states::salvaged;
+use crate::support::{code, stderr, stdout, Fixture};
 use sha2::{Digest as _, Sha256};
 
 const POSITIONS: &str = "logs/positions_futures.json";
-
-fn record(i: usize) -> String {
-    format!("{{\"symbol\": \"BTC-USDT\", \"direction\": \"LONG\", \"strategy\": \"s{i}\", \"entry_price\": 100.10, \"size\": 35.19194, \"leverage\": 2, \"order_id\": \"o{i}\"}}")
-}
-
-/// A positions file of about 3 MB, cut inside its last closed record, healed in paper mode
-/// (salvaged). Returns the truncated bytes, the salvaged bytes and the heal's id.
-pub fn salvaged(f: &Fixture) -> (Vec<u8>, Vec<u8>, u64) {
-    let closed: Vec<String> = (2..20_000).map(record).collect();
-    let doc = format!(
-        "{{\"open_positions\": [{}, {}], \"closed_positions\": [{}]}}",
-        record(0),
-        record(1),
-        closed.join(", ")
-    );
-    let truncated = doc.as_bytes()[..doc.len() - 50].to_vec();
-    f.write(POSITIONS, &truncated);
-    f.write(
-        "logs/portfolio_futures.json",
-        "{\"open_positions_count\": 2}",
-    );
-    let (rc, v) = f.json(&["heal", "--mode", "paper"]);
-    assert_eq!(rc, 0, "{v}");
-    let id = v["transaction"].as_u64().expect("a heal transaction");
-    let salvaged = f.read(POSITIONS);
-    assert_ne!(salvaged, truncated, "the heal salvaged the file");
-    (truncated, salvaged, id)
-}
 
 fn object_path(f: &Fixture, content: &[u8]) -> std::path::PathBuf {
     let hex: String = Sha256::digest(content)

@@ -8,10 +8,9 @@
 //! and alerted and left as it is, no file touched while its lock was held, no process
 //! signalled, and SIGTERM must end watch with exit 0 after at most one more cycle.
 
-use crate::runtime_support::{now, put, tempdir, wait_until, Guard};
-use crate::watch_support::{
-    actions_on, alerts, findings_of, journal_files, skipped_locked, Watch, PATIENCE,
-};
+use crate::support::journal::journal_names;
+use crate::support::procs::{now, put, tempdir, wait_until, Guard};
+use crate::support::watch::{actions_on, alerts, findings_of, skipped_locked, Watch, PATIENCE};
 use journal_format::{self as jf, Mac};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -143,7 +142,7 @@ fn heartbeats(root: &Path, ts: i64) -> (Vec<u8>, Vec<u8>) {
     put(root, JSON_HB, json.as_bytes());
     put(root, PLAIN_HB, plain.as_bytes());
     for rel in [JSON_HB, PLAIN_HB] {
-        crate::runtime_support::chmod(&root.join(rel), 0o644);
+        crate::support::procs::chmod(&root.join(rel), 0o644);
     }
     (json.into_bytes(), plain.into_bytes())
 }
@@ -167,7 +166,7 @@ fn rfc3339_ns(ts: &str) -> i128 {
 /// a span the lock was certainly held that contains this one is a write under the lock.
 fn watch_writes(root: &Path, path: &str) -> Vec<(i128, i128)> {
     let mut out = Vec::new();
-    for name in journal_files(root) {
+    for name in journal_names(root) {
         let txn = jf::parse_file_name(&name).expect("txn file");
         let bytes = std::fs::read(root.join("logs/backups/journal").join(&name)).expect("read");
         let records: Vec<jf::Record> = jf::decode_file(&bytes, &Mac::Sha256, Some(txn))
@@ -241,14 +240,14 @@ fn watch_beside_a_writing_bot_heals_reports_and_stops_cleanly() {
     let dir = tempdir();
     let root = dir.path().join("root");
     let aux = tempdir();
-    let setup = crate::runtime_support::selfheal(
+    let setup = crate::support::procs::selfheal(
         &dir.path().join("root"),
         &["heal", "--init", "--mode", "paper"],
     );
     assert_eq!(setup.code, 0, "{}", setup.stderr);
     let (fresh_json, fresh_plain) = heartbeats(&root, now());
     let mut writer = Writer::start(&root, aux.path());
-    let journal_before = journal_files(&root);
+    let journal_before = journal_names(&root);
     let mut w = Watch::spawn(
         &root,
         &["--mode", "paper", "--interval", "200ms", "--cycles", "1000"],
@@ -263,7 +262,7 @@ fn watch_beside_a_writing_bot_heals_reports_and_stops_cleanly() {
         assert!(c["transaction"].is_null(), "{c}");
     }
     assert_eq!(
-        journal_files(&root),
+        journal_names(&root),
         journal_before,
         "a cycle with nothing to do records nothing"
     );
@@ -414,9 +413,9 @@ fn watch_beside_a_writing_bot_heals_reports_and_stops_cleanly() {
             );
         }
     }
-    let verify = crate::runtime_support::selfheal(&root, &["journal", "verify"]);
+    let verify = crate::support::procs::selfheal(&root, &["journal", "verify"]);
     assert_eq!(verify.code, 0, "{}", verify.stderr);
-    let stats = crate::runtime_support::selfheal(&root, &["stats"]);
+    let stats = crate::support::procs::selfheal(&root, &["stats"]);
     assert!(
         stats.json["runs"].as_u64() >= Some(3),
         "watch transactions are runs: {}",

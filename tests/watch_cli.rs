@@ -6,52 +6,25 @@
 //! that stops every write and nobody is signalled; a damaged file under the bot's lock is
 //! reported only once the lock is released; exit codes.
 
-use crate::audit_prune::CONFIG;
-use crate::predict_warnings::root_with_history;
-use crate::runtime_support::{bot, now, put, selfheal, tempdir, Guard};
-use crate::watch_support::{alerts, findings_of, journal_files, Watch};
+use crate::support::exact_tree;
+use crate::support::journal::journal_names;
+use crate::support::procs::{bot, now, put, selfheal, tempdir, Guard};
+use crate::support::states::{root_with_history, FOUR_FILES as CONFIG};
+use crate::support::watch::{alerts, findings_of, Watch};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::ops::ControlFlow;
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-/// A path's bytes (files), mode and mtime (files).
-type Seen = (Option<Vec<u8>>, u32, i64, i64);
-
-/// Every path under `root`, selfheal's own files and the alert log included, so "nothing
-/// written" can be checked exactly.
-fn everything(root: &Path) -> BTreeMap<PathBuf, Seen> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).expect("list").flatten() {
-            let p = e.path();
-            let m = std::fs::symlink_metadata(&p).expect("stat");
-            if m.is_dir() {
-                stack.push(p.clone());
-                out.insert(p, (None, m.mode(), 0, 0));
-            } else {
-                let bytes = std::fs::read(&p).ok();
-                out.insert(p, (bytes, m.mode(), m.mtime(), m.mtime_nsec()));
-            }
-        }
-    }
-    out
-}
 
 /// `selfheal --root ROOT --json watch ARGS` run to its end; its cycle lines and exit code.
 fn watch_run(root: &Path, args: &[&str]) -> (i32, Vec<Value>) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"))
+    let out = crate::support::bin()
         .arg("--root")
         .arg(root)
         .arg("--json")
         .arg("watch")
         .args(args)
-        .env_remove("TRADING_MODE")
-        .env_remove("NOTIFY_SOCKET")
         .output()
         .expect("run watch");
     let lines = String::from_utf8_lossy(&out.stdout)
@@ -77,7 +50,7 @@ fn healed_root() -> tempfile::TempDir {
 #[test]
 fn a_cycle_with_nothing_to_do_writes_nothing_at_all() {
     let dir = healed_root();
-    let before = everything(dir.path());
+    let before = exact_tree(dir.path());
     let (rc, cycles) = watch_run(dir.path(), &["--cycles", "3", "--interval", "0s"]);
     assert_eq!(rc, 0);
     assert_eq!(cycles.len(), 3);
@@ -91,7 +64,7 @@ fn a_cycle_with_nothing_to_do_writes_nothing_at_all() {
         "the last cycle has no next"
     );
     assert_eq!(
-        everything(dir.path()),
+        exact_tree(dir.path()),
         before,
         "no journal record, no lock file, nothing"
     );
@@ -103,7 +76,7 @@ fn findings_alone_are_alerted_once_and_recorded_nowhere_else() {
     let r = dir.path();
     let hb = format!("{}\n", now() - 5000);
     put(r, "logs/.bot_heartbeat", hb.as_bytes());
-    let journal = journal_files(r);
+    let journal = journal_names(r);
     let (rc, cycles) = watch_run(r, &["--cycles", "3", "--interval", "0s"]);
     assert_eq!(rc, 0);
     for c in &cycles {
@@ -115,7 +88,7 @@ fn findings_alone_are_alerted_once_and_recorded_nowhere_else() {
         "later cycles count the repeat"
     );
     assert_eq!(alerts(r, "STALE_HEARTBEAT").len(), 1, "appended once");
-    assert_eq!(journal_files(r), journal, "no journal record");
+    assert_eq!(journal_names(r), journal, "no journal record");
     assert_eq!(
         std::fs::read(r.join("logs/.bot_heartbeat")).ok(),
         Some(hb.into_bytes())
@@ -196,12 +169,12 @@ fn retention_bounds_the_journal_and_a_file_damaged_every_cycle_escalates() {
         began.is_ok_and(|t| now() - t >= 47 * 3600),
         "the first run's time is carried across prunes: {stats}"
     );
-    crate::audit_prune::verify_ok(&f);
+    crate::support::states::verify_ok(&f);
 }
 
 /// Every datagram `sock` receives until `STOPPING=1`.
 fn datagrams(sock: &UnixDatagram) -> Vec<String> {
-    sock.set_read_timeout(Some(crate::watch_support::PATIENCE))
+    sock.set_read_timeout(Some(crate::support::watch::PATIENCE))
         .expect("timeout");
     let mut out = Vec::new();
     let mut buf = vec![0u8; 4096];
@@ -227,7 +200,7 @@ fn notify_run(
     args: &[&str],
     watchdog_usec: Option<&str>,
 ) -> (i32, Vec<String>) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"));
+    let mut cmd = crate::support::bin();
     cmd.arg("--root")
         .arg(root)
         .arg("-q")
@@ -395,7 +368,7 @@ fn a_damaged_file_under_the_bots_lock_is_reported_only_once_the_lock_is_released
             "reported while the bot held the lock: {c}"
         );
         assert!(
-            crate::watch_support::skipped_locked(c, rel),
+            crate::support::watch::skipped_locked(c, rel),
             "not reported as skipped: {c}"
         );
     }
@@ -437,7 +410,7 @@ fn real_mode_reports_a_second_instance_writes_nothing_and_signals_nobody() {
     let aux = tempdir();
     let (mut a, mut b) = two_bots(r, aux.path());
     std::fs::write(r.join("logs/portfolio_futures.json"), b"").expect("empty portfolio");
-    let journal = journal_files(r);
+    let journal = journal_names(r);
     let (rc, cycles) = watch_run(r, &["--mode", "real", "--cycles", "2", "--interval", "0s"]);
     assert_eq!(rc, 0);
     for c in &cycles {
@@ -450,7 +423,7 @@ fn real_mode_reports_a_second_instance_writes_nothing_and_signals_nobody() {
             "{c}"
         );
     }
-    assert_eq!(journal_files(r), journal);
+    assert_eq!(journal_names(r), journal);
     assert_eq!(
         std::fs::read(r.join("logs/portfolio_futures.json")).ok(),
         Some(Vec::new())
@@ -476,7 +449,7 @@ fn exit_codes() {
     let dir = healed_root();
     let r = dir.path();
     let code = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"))
+        crate::support::bin()
             .arg("--root")
             .arg(r)
             .args(args)
@@ -495,7 +468,7 @@ fn exit_codes() {
     assert_eq!(code(&["watch", "--cycles", "1"]), Some(16));
     std::fs::remove_file(r.join("config/selfheal.json")).expect("rm config");
     let missing = r.join("no-such-root");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"))
+    let out = crate::support::bin()
         .arg("--root")
         .arg(&missing)
         .args(["watch", "--cycles", "1"])
@@ -507,7 +480,7 @@ fn exit_codes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let bad_socket = std::process::Command::new(env!("CARGO_BIN_EXE_selfheal"))
+    let bad_socket = crate::support::bin()
         .arg("--root")
         .arg(r)
         .args(["watch", "--cycles", "1"])

@@ -6,24 +6,17 @@
 
 #![cfg(feature = "fault-injection")]
 
-use crate::runtime_support::{selfheal, tempdir};
-use crate::util::copy_tree;
+use crate::support::copy_tree;
+use crate::support::procs::{selfheal, tempdir};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const PORTFOLIO: &str = "logs/portfolio_futures.json";
 
 fn watch(root: &Path, args: &[&str], fault: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_selfheal"));
-    cmd.arg("--root")
-        .arg(root)
-        .arg("--json")
-        .arg("watch")
-        .args(args);
-    cmd.env_remove("TRADING_MODE")
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("SELFHEAL_FAULT");
+    let mut cmd = crate::support::bin_on(root);
+    cmd.arg("--json").arg("watch").args(args);
     match fault {
         Some("trace") => cmd.env("SELFHEAL_FAULT_TRACE", "1"),
         Some(f) => cmd.env("SELFHEAL_FAULT", f),

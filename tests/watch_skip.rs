@@ -9,8 +9,8 @@
 //! cycles is seen by the next one. Cycles are ordered against the test's own actions by
 //! their start time (`ts`), never by how long anything takes.
 
-use crate::runtime_support::{now, put, selfheal, tempdir};
-use crate::watch_support::{cycle_of, findings_of, Watch};
+use crate::support::procs::{now, put, selfheal, tempdir};
+use crate::support::watch::{cycle_of, findings_of, Watch};
 use serde_json::Value;
 use std::io::{Seek, Write};
 use std::os::unix::fs::MetadataExt;
@@ -156,24 +156,19 @@ type Reads = (Option<Vec<Vec<usize>>>, String);
 fn reads(root: &Path, cycles: u64, names: &[&str]) -> Reads {
     let trace = tempdir();
     let log = trace.path().join("strace.log");
-    let bin = env!("CARGO_BIN_EXE_selfheal");
     let n = cycles.to_string();
     let args = ["watch", "--cycles", &n, "--interval", "0s"];
-    let mut cmd = Command::new("strace");
-    cmd.args(["-f", "-s", "64", "-e", "trace=openat,write", "-o"])
-        .arg(&log);
-    cmd.arg(bin).arg("--root").arg(root).args(args);
-    let traced = cmd
-        .env("RUST_LOG", "debug")
-        .env_remove("TRADING_MODE")
-        .output();
+    let log_arg = log.to_str().expect("utf-8 temp path");
+    let strace = ["-f", "-s", "64", "-e", "trace=openat,write", "-o", log_arg];
+    let mut cmd = crate::support::wrapped("strace", &strace);
+    cmd.arg("--root").arg(root).args(args);
+    let traced = cmd.env("RUST_LOG", "debug").output();
     let out = match traced {
         Ok(out) if out.status.success() && log.is_file() => out,
         _ => {
             eprintln!("strace is not available: only the debug log is checked");
-            let mut plain = Command::new(bin);
-            plain.arg("--root").arg(root).args(args);
-            plain.env("RUST_LOG", "debug").env_remove("TRADING_MODE");
+            let mut plain = crate::support::bin_on(root);
+            plain.args(args).env("RUST_LOG", "debug");
             let out = plain.output().expect("run watch");
             let err = String::from_utf8_lossy(&out.stderr).into_owned();
             assert!(out.status.success(), "{err}");
@@ -285,7 +280,7 @@ fn the_alert_log_is_read_only_when_it_changed() {
         assert!(log[0] >= 1 && log[1] >= 1, "{opens:?}");
         assert_eq!(log[2..], [0, 0, 0], "not opened while unchanged: {opens:?}");
     }
-    let alerts = crate::watch_support::alerts(dir.path(), "STALE_HEARTBEAT");
+    let alerts = crate::support::watch::alerts(dir.path(), "STALE_HEARTBEAT");
     assert_eq!(alerts.len(), 1, "alerted once");
 }
 

@@ -1,7 +1,7 @@
 //! No false positives: states a careful operator calls healthy give no finding at all,
 //! including a large one (1,000 open and 100,000 closed positions) that must also stay fast.
 
-use crate::detect_support::*;
+use crate::support::bot::*;
 use serde_json::json;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! Stale heartbeats in both formats: reset to now with every other byte kept, staleness
 //! reported, rollback restoring the old bytes; fresh ones untouched; garbage repaired.
 
-use crate::runtime_support::{get, mtime_ns, now, put, selfheal, tempdir};
+use crate::support::procs::{get, mtime_ns, now, put, selfheal, tempdir};
 use serde_json::Value;
 
 const JSON_HB: &str = "state/heartbeats/bot_cycle.json";

@@ -3,8 +3,11 @@
 //! writes a Prometheus textfile that parses (HELP and TYPE for every family, valid samples)
 //! atomically, leaving no temp file.
 
-use crate::audit_prune::{prune, rewrite_all, rollback, root_with, verify_ok, CONFIG};
-use crate::util::{code, stderr, Fixture};
+#[cfg_attr(not(feature = "fault-injection"), allow(unused_imports))]
+use crate::support::states::{
+    copy_of, heal, prune, rewrite_all, rollback, root_with, verify_ok, FOUR_FILES as CONFIG,
+};
+use crate::support::{code, stderr, Fixture};
 use journal_format as jf;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -98,7 +101,7 @@ fn assert_matches(v: &Value, e: &Expected, last: u64) {
 /// A run that fails while applying (an I/O error on its first write) and is aborted.
 #[cfg(feature = "fault-injection")]
 fn aborted_run(f: &Fixture, e: &mut Expected) {
-    let probe = crate::audit_prune::copy_of(f);
+    let probe = copy_of(f);
     let out = probe
         .cmd(&["heal"])
         .env("SELFHEAL_FAULT_TRACE", "1")
@@ -294,8 +297,8 @@ fn stats_of_an_empty_journal_and_a_damaged_one() {
         v["success_ratio"].is_null() && v["last_run"].is_null(),
         "{v}"
     );
-    crate::audit_prune::heal(&f);
-    crate::audit_prune::heal(&f);
+    heal(&f);
+    heal(&f);
     let journal = f.path("logs/backups/journal/txn-0000000001.jsonl");
     let mut bytes = std::fs::read(&journal).expect("read");
     bytes[40] ^= 0x01;

@@ -1,85 +1,13 @@
-//! Helpers for the runtime-heal tests: run the real binary on a temporary root, age files
-//! with explicit mtimes, spawn child processes that are always killed and reaped, and wait
-//! for events instead of sleeping.
+//! Files and processes around a state root: write and age files with explicit mtimes,
+//! spawn child processes (a bot stand-in) that are always killed and reaped, and wait for
+//! events instead of sleeping. Runs of the binary go through [`selfheal`] (the one
+//! clean-environment builder).
 
-use serde_json::Value;
+pub use super::{selfheal, selfheal_env, snapshot, Run};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// What one run of the binary gave.
-#[derive(Debug)]
-pub struct Run {
-    /// Exit code (-1 when killed by a signal).
-    pub code: i32,
-    /// The `--json` document (`Null` when stdout was not JSON).
-    pub json: Value,
-    /// stderr, for messages.
-    pub stderr: String,
-}
-
-impl Run {
-    /// The strings of a top-level array of the report.
-    pub fn list(&self, key: &str) -> Vec<String> {
-        self.json[key]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Whether some `healed` line starts with `prefix`.
-    pub fn healed(&self, prefix: &str) -> bool {
-        self.list("healed").iter().any(|l| l.starts_with(prefix))
-    }
-
-    /// The findings with `code`.
-    pub fn findings(&self, code: &str) -> Vec<Value> {
-        self.json["findings"]
-            .as_array()
-            .map(|a| a.iter().filter(|f| f["code"] == code).cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// A stats counter.
-    pub fn stat(&self, key: &str) -> u64 {
-        self.json["stats"][key].as_u64().unwrap_or(u64::MAX)
-    }
-
-    /// The transaction id.
-    pub fn txn(&self) -> String {
-        self.json["transaction"]
-            .as_u64()
-            .map(|t| t.to_string())
-            .unwrap_or_default()
-    }
-}
-
-/// Runs `selfheal --root ROOT --json ARGS` with a clean environment for the mode.
-pub fn selfheal(root: &Path, args: &[&str]) -> Run {
-    selfheal_env(root, args, &[])
-}
-
-/// Like [`selfheal`], with extra environment variables.
-pub fn selfheal_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_selfheal"));
-    cmd.arg("--root").arg(root).arg("--json").args(args);
-    cmd.env_remove("TRADING_MODE").env_remove("SELFHEAL_ROOT");
-    cmd.env_remove("RUST_LOG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run selfheal");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        json: serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 /// A fresh temporary directory.
 pub fn tempdir() -> tempfile::TempDir {
@@ -263,38 +191,4 @@ pub fn python_exe() -> PathBuf {
         PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
     })
     .clone()
-}
-
-/// Every path under `root` (outside `logs/backups` and the operator alert log, which
-/// selfheal appends to by design) with its bytes and mode, and for files their mtime: a
-/// snapshot to prove that no state file was written.
-pub fn snapshot(root: &Path) -> Vec<(String, Option<Vec<u8>>, u32, u128)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&dir)
-            .expect("list")
-            .map(|e| e.expect("entry").path())
-            .collect();
-        entries.sort();
-        for p in entries {
-            let rel = p
-                .strip_prefix(root)
-                .expect("under root")
-                .to_string_lossy()
-                .into_owned();
-            if rel == "logs/backups" || rel == "logs/operator_alerts.jsonl" {
-                continue;
-            }
-            let meta = std::fs::symlink_metadata(&p).expect("stat");
-            let bytes = meta.is_file().then(|| std::fs::read(&p).expect("read"));
-            let mtime = if meta.is_dir() { 0 } else { mtime_ns(&p) };
-            if meta.is_dir() {
-                stack.push(p.clone());
-            }
-            out.push((rel, bytes, mode(&p), mtime));
-        }
-    }
-    out.sort();
-    out
 }

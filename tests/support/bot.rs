@@ -1,15 +1,12 @@
-//! Helpers shared by the `detect_*` tests: a state root in a fresh `TempDir` with the
-//! default layout (made by the real binary's `heal --init`), position documents, runs of the
-//! real binary with a clean environment, and snapshots of the state for byte-for-byte
-//! comparison.
+//! A bot's state root with the default layout (made by the real binary's `heal --init`),
+//! the position and portfolio documents the reference bot writes, and its operator alert
+//! log: the state the detector, alert and health tests start from. Runs go through the
+//! one clean-environment builder; the state is compared by content through the one walker.
 
+pub use super::{bin_on, clean, contents, Run, BIN};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_selfheal");
+use std::path::PathBuf;
 
 /// The alert log, relative to the root.
 pub const ALERTS: &str = "logs/operator_alerts.jsonl";
@@ -30,32 +27,6 @@ pub const ALERT_KEYS: [&str; 9] = [
     "ts",
     "transaction",
 ];
-
-/// One run of the binary.
-#[derive(Debug)]
-pub struct Outcome {
-    /// Exit code.
-    pub code: i32,
-    /// stdout parsed as JSON (`Null` when it is not JSON).
-    pub json: Value,
-    /// stderr.
-    pub stderr: String,
-}
-
-impl Outcome {
-    /// The codes of findings at `level`.
-    pub fn codes(&self, level: &str) -> Vec<String> {
-        self.json["findings"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter(|f| f["level"] == level)
-                    .filter_map(|f| f["code"].as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
 
 /// A state root inside a temporary directory.
 pub struct Bot {
@@ -136,14 +107,12 @@ impl Bot {
 
     /// Runs the binary on this root with `args` and only the `env` given (no
     /// `TRADING_MODE`, `SELFHEAL_ROOT` or `RUST_LOG` from the caller).
-    pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Outcome {
-        let mut cmd = Command::new(BIN);
-        cmd.arg("--root").arg(&self.root).args(args);
-        run_cmd(cmd, env)
+    pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        Run::of(bin_on(&self.root).args(args).envs(env.iter().copied()))
     }
 
     /// `--json heal --mode MODE`.
-    pub fn heal(&self, mode: &str) -> Outcome {
+    pub fn heal(&self, mode: &str) -> Run {
         self.run(&["--json", "heal", "--mode", mode], &[])
     }
 
@@ -158,62 +127,14 @@ impl Bot {
     /// The managed state: every file and directory under the root except selfheal's own
     /// backups/journal and the alert log, with its bytes (a symlink: its target).
     pub fn state(&self) -> BTreeMap<String, Vec<u8>> {
-        let mut all = snapshot(&self.root);
+        let mut all = contents(&self.root);
         all.retain(|k, _| !k.starts_with("logs/backups") && k != ALERTS);
         all
     }
 
     /// Everything under the root, selfheal's own files included.
     pub fn everything(&self) -> BTreeMap<String, Vec<u8>> {
-        snapshot(&self.root)
-    }
-}
-
-/// Runs `cmd` with a clean environment plus `env`.
-pub fn run_cmd(mut cmd: Command, env: &[(&str, &str)]) -> Outcome {
-    cmd.env_remove("TRADING_MODE")
-        .env_remove("SELFHEAL_ROOT")
-        .env_remove("RUST_LOG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run selfheal");
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        json: serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// Every path under `root` (relative, `/`-separated) with its content; directories map
-/// to `b"<dir>"`, symlinks to their target.
-pub fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        let rel = path
-            .strip_prefix(root)
-            .expect("under root")
-            .to_string_lossy()
-            .into_owned();
-        let ft = e.file_type().expect("file type");
-        if ft.is_symlink() {
-            let target = std::fs::read_link(&path).expect("readlink");
-            out.insert(rel, target.to_string_lossy().as_bytes().to_vec());
-        } else if ft.is_dir() {
-            out.insert(rel, b"<dir>".to_vec());
-            walk(root, &path, out);
-        } else {
-            out.insert(rel, std::fs::read(&path).expect("read"));
-        }
+        contents(&self.root)
     }
 }
 

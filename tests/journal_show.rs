@@ -2,7 +2,7 @@
 //! a JSON file a diff by record identity (positions: symbol, strategy, direction in any
 //! case), with the records verbatim; a side whose bytes are gone is said to be unavailable.
 
-use crate::util::{code, data_of, stderr, Fixture};
+use crate::support::{code, data_of, stderr, Fixture};
 use serde_json::Value;
 
 const POSITIONS: &str = "logs/positions_futures.json";

@@ -1,8 +1,8 @@
 //! `journal verify` catches a flipped byte, a deleted record, a reordered record and a lost
 //! transaction file, and names the first bad record by file, line and seq (exit 4).
 
-use crate::engine_rollback::{damaged, heal_with};
-use crate::util::{code, stderr, Fixture};
+use crate::support::states::{damaged, heal_with};
+use crate::support::{code, stderr, Fixture};
 
 const FIRST: &str = "logs/backups/journal/txn-0000000001.jsonl";
 

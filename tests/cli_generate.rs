@@ -4,12 +4,12 @@
 //! `--help` (read from the binary, so a new command without completions or a manual entry
 //! fails here), and the generator itself stays out of help and completions.
 
-use crate::util::{bin, code, stderr};
+use crate::support::{bin, code, stderr};
 use std::path::Path;
 use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
-    Command::new(bin())
+    bin()
         .args(args)
         .env("SELFHEAL_ROOT", "/nonexistent/selfheal-root")
         .output()

@@ -4,41 +4,15 @@
 //! keeps counters whole; a heal warns when `logs/backups/` is over its size; and a prune
 //! killed at any point leaves a journal that verifies and that the next prune finishes.
 
-use crate::util::{code, copy_tree, diff, stderr, Fixture, Node, Snapshot};
-use journal_format::{self as jf, Mac};
+use crate::support::journal::journal_files;
+use crate::support::states::{
+    copy_of, heal, heal_one_more, prune, retime, rewrite_all, rollback, root_with, verify_ok,
+    FOUR_FILES as CONFIG,
+};
+#[cfg_attr(not(feature = "fault-injection"), allow(unused_imports))]
+use crate::support::{code, diff, stderr, Fixture, Node, Snapshot};
+use journal_format as jf;
 use std::collections::BTreeSet;
-
-pub const CONFIG: &str = r#"{
-  "files": [
-    {"path": "state/a.json", "role": "json", "default": {"a": []}},
-    {"path": "state/b.json", "role": "json", "default": {"b": []}},
-    {"path": "state/c.json", "role": "json", "default": {"c": []}},
-    {"path": "state/d.json", "role": "json", "default": {"d": []}}
-  ],
-  "retention": {"keep": 200, "older_than": "30d", "warn_size": "1GiB", "auto": false}
-}"#;
-
-/// A root whose config (inside it, so copies carry it) manages four JSON files.
-pub fn root_with(config: &str) -> Fixture {
-    let f = Fixture::with_root();
-    f.write("config/selfheal.json", config);
-    f
-}
-
-pub fn heal(f: &Fixture) -> u64 {
-    let (rc, v) = f.json(&["heal"]);
-    assert_eq!(rc, 0, "{v}");
-    v["transaction"].as_u64().expect("transaction")
-}
-
-/// Empties `state/d.json` and heals it: one more committed transaction (a heal that
-/// repairs nothing and decides as the one before writes none).
-pub fn heal_one_more(f: &Fixture) -> u64 {
-    if f.path("state/d.json").exists() {
-        f.write("state/d.json", "");
-    }
-    heal(f)
-}
 
 /// Empties `rel` with `bytes` (an "empty" document: 0 bytes, whitespace, `{}` or `null`) and heals it.
 fn damage_and_heal(f: &Fixture, rel: &str, bytes: &str) -> (u64, Snapshot) {
@@ -46,35 +20,6 @@ fn damage_and_heal(f: &Fixture, rel: &str, bytes: &str) -> (u64, Snapshot) {
     f.age(rel, 5_000);
     let pre = f.snapshot();
     (heal(f), pre)
-}
-
-pub fn rollback(f: &Fixture, id: u64) {
-    let out = f.run(&["rollback", &id.to_string()]);
-    assert_eq!(code(&out), 0, "rollback {id}: {}", stderr(&out));
-}
-
-pub fn prune(f: &Fixture, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["prune"];
-    all.extend_from_slice(args);
-    let (rc, v) = f.json(&all);
-    assert_eq!(rc, 0, "{v}");
-    v
-}
-
-pub fn verify_ok(f: &Fixture) -> serde_json::Value {
-    let (rc, v) = f.json(&["journal", "verify"]);
-    assert_eq!(rc, 0, "{v}");
-    v
-}
-
-fn journal_files(f: &Fixture) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(f.path("logs/backups/journal"))
-        .expect("journal dir")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 pub fn objects(f: &Fixture) -> BTreeSet<String> {
@@ -103,12 +48,6 @@ fn sha(bytes: &[u8]) -> String {
         .collect()
 }
 
-pub fn copy_of(f: &Fixture) -> Fixture {
-    let g = Fixture::new();
-    copy_tree(&f.root(), &g.root());
-    g
-}
-
 /// Rolls back `id` in a copy of `f` and checks that only `rel` changed, to exactly `want`.
 fn rolls_back_exactly(f: &Fixture, id: u64, rel: &str, want: &Node) {
     let g = copy_of(f);
@@ -122,58 +61,6 @@ fn rolls_back_exactly(f: &Fixture, id: u64, rel: &str, want: &Node) {
         diff(&expected, &now)
     );
     verify_ok(&g);
-}
-
-/// Sets the `ts` of every record of `txns` and re-chains the whole journal with valid tags
-/// (what the journal would hold had those transactions run at `ts`).
-pub fn retime(f: &Fixture, txns: &[u64], ts: &str) {
-    rewrite_all(f, |txn, r| {
-        if txns.contains(&txn) {
-            r.ts = ts.to_string();
-        }
-    });
-}
-
-/// Applies `edit` to every record (with its transaction id) and re-chains the whole
-/// journal with valid tags, as someone with write access but no key could.
-pub fn rewrite_all(f: &Fixture, edit: impl Fn(u64, &mut jf::Record)) {
-    let mut prev = jf::Digest::GENESIS;
-    for name in journal_files(f) {
-        let txn = jf::parse_file_name(&name).expect("txn file");
-        let path = f.path(&format!("logs/backups/journal/{name}"));
-        let decoded = jf::decode_file(
-            &std::fs::read(&path).expect("read"),
-            &Mac::Sha256,
-            Some(txn),
-        );
-        assert!(decoded.error.is_none(), "{name}: {:?}", decoded.error);
-        let mut out = Vec::new();
-        for e in decoded.entries {
-            let mut r = e.record;
-            if prev == jf::Digest::GENESIS && r.seq != 1 {
-                prev = r.prev;
-            }
-            edit(txn, &mut r);
-            if let jf::Body::Checkpoint(c) = &mut r.body {
-                c.hash = checkpoint_hash(f, c.through_txn).unwrap_or(c.hash);
-            }
-            r.prev = prev;
-            let line = jf::encode(&r, &Mac::Sha256).expect("encode");
-            prev = line.tag;
-            out.extend_from_slice(&line.bytes);
-        }
-        std::fs::write(&path, out).expect("write journal");
-    }
-}
-
-/// The tag of the last record of `txn`, when its file is present.
-fn checkpoint_hash(f: &Fixture, txn: u64) -> Option<jf::Digest> {
-    let bytes =
-        std::fs::read(f.path(&format!("logs/backups/journal/{}", jf::file_name(txn)))).ok()?;
-    jf::decode_file(&bytes, &Mac::Sha256, Some(txn))
-        .entries
-        .last()
-        .map(|e| e.tag)
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! state file reaches the log or the terminal, the log is created 0640 whatever the umask,
 //! and a torn last line neither breaks the heal nor swallows the next alert.
 
-use crate::detect_support::*;
+use crate::support::bot::*;
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 
@@ -130,11 +130,12 @@ fn the_log_is_created_0640_whatever_the_umask() {
     let bot = Bot::new();
     conflicting(&bot);
     let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c")
+    clean(&mut cmd)
+        .arg("-c")
         .arg("umask 077; exec \"$0\" --root \"$1\" heal --mode real")
         .arg(BIN)
         .arg(&bot.root);
-    let out = run_cmd(cmd, &[]);
+    let out = Run::of(&mut cmd);
     assert_eq!(out.code, 4, "{}", out.stderr);
     let mode = std::fs::metadata(bot.path(ALERTS))
         .expect("alert log")

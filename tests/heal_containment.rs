@@ -1,7 +1,7 @@
 //! Containment: a symlinked state path is a finding, never a target; nothing outside the
 //! root is ever modified.
 
-use crate::util::{code, stderr, Fixture};
+use crate::support::{code, stderr, Fixture};
 
 #[test]
 fn a_positions_file_symlinked_outside_the_root_is_never_modified() {

@@ -7,7 +7,7 @@
 //! (a fake bot whose `run.py` imports its `src` package), and with `systemd-analyze verify`
 //! when that is installed.
 
-use crate::detect_support::*;
+use crate::support::bot::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,7 +24,7 @@ fn run_py(bot: &Bot, trading_mode: Option<&str>) -> (i32, String) {
     if let Some(m) = trading_mode {
         env.push(("TRADING_MODE", m));
     }
-    cmd.env_remove("TRADING_MODE").env_remove("SELFHEAL_ROOT");
+    clean(&mut cmd);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -84,7 +84,8 @@ fn run_py_refuses_in_real_mode_when_selfheal_cannot_decide() {
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = dir.path().join("no-such-root");
     let mut cmd = Command::new("python3");
-    cmd.arg(example("run.py"))
+    clean(&mut cmd)
+        .arg(example("run.py"))
         .env("SELFHEAL_BIN", BIN)
         .env("SELFHEAL_ROOT", &missing)
         .env("TRADING_MODE", "real");
@@ -106,11 +107,10 @@ fn run_py_without_a_report_starts_only_when_the_environment_says_paper() {
     ] {
         let _ = std::fs::remove_file(bot.path("engine.started"));
         let mut cmd = Command::new("python3");
-        cmd.arg(example("run.py"))
+        clean(&mut cmd)
+            .arg(example("run.py"))
             .current_dir(&bot.root)
-            .env("SELFHEAL_BIN", bot.dir.path().join("no-such-selfheal"))
-            .env_remove("SELFHEAL_ROOT")
-            .env_remove("TRADING_MODE");
+            .env("SELFHEAL_BIN", bot.dir.path().join("no-such-selfheal"));
         if let Some(m) = mode {
             cmd.env("TRADING_MODE", m);
         }
@@ -338,11 +338,9 @@ fn start_as_systemd(d: &Deployment) -> i32 {
         .collect();
     let run = |line: &str| {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let out = Command::new(words[0])
+        let out = clean(&mut Command::new(words[0]))
             .args(&words[1..])
             .current_dir(get("WorkingDirectory"))
-            .env_remove("TRADING_MODE")
-            .env_remove("SELFHEAL_ROOT")
             .envs(env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("run a unit command");

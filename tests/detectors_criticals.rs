@@ -4,11 +4,11 @@
 //! `--mode` behaves the same, `check --mode real` sees the same and writes nothing at all;
 //! paper mode exits 0.
 
-use crate::detect_support::*;
+use crate::support::bot::*;
 use serde_json::{json, Value};
 
 /// Runs the whole contract for one fixture; returns the real-mode outcome.
-fn assert_blocks(bot: &Bot, code: &str) -> Outcome {
+fn assert_blocks(bot: &Bot, code: &str) -> Run {
     let before = bot.state();
     let real = bot.heal("real");
     assert_eq!(real.code, 4, "{code}: {}", real.stderr);
@@ -204,11 +204,7 @@ fn gone_positions_file_is_recreated_in_real_mode_only_with_accept_loss() {
 fn a_positions_file_the_journal_never_knew_is_created() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("fresh");
-    let mut cmd = std::process::Command::new(BIN);
-    cmd.arg("--root")
-        .arg(&root)
-        .args(["--json", "heal", "--init", "--mode", "real"]);
-    let out = run_cmd(cmd, &[]);
+    let out = Run::of(bin_on(&root).args(["--json", "heal", "--init", "--mode", "real"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(root.join(POSITIONS).exists());
     assert_eq!(out.json["findings"], json!([]));
@@ -241,11 +237,7 @@ fn slot_valid_when_current_names_it() {
     std::fs::create_dir(bot.dir.path().join("bot-B")).expect("mkdir");
     std::os::unix::fs::symlink("bot-A", bot.dir.path().join("bot-current")).expect("symlink");
     let through_link = bot.dir.path().join("bot-current");
-    let mut cmd = std::process::Command::new(BIN);
-    cmd.arg("--root")
-        .arg(&through_link)
-        .args(["--json", "heal", "--mode", "real"]);
-    let out = run_cmd(cmd, &[]);
+    let out = Run::of(bin_on(&through_link).args(["--json", "heal", "--mode", "real"]));
     assert_eq!(out.code, 0, "{}", out.json);
     assert_eq!(out.json["findings"], json!([]));
 }

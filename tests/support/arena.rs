@@ -11,10 +11,10 @@
 
 #![cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
 
-use crate::util::{self, Fixture, Node, Snapshot};
+pub use super::summary;
+use super::{exact_tree, Fixture, Node, Snapshot};
 use sha2::Digest as _;
-use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::fs::MetadataExt;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -78,7 +78,7 @@ impl Arena {
     /// An arena holding an exact copy of `template`'s root.
     pub fn copy_of(template: &Arena) -> Arena {
         let a = Arena::without_root();
-        util::copy_tree(&template.root(), &a.root());
+        super::copy_tree(&template.root(), &a.root());
         a
     }
 
@@ -112,11 +112,7 @@ impl Arena {
 
     /// `selfheal --root <root> args...`, with no fault injection unless the caller adds it.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = self.fx.cmd(args);
-        c.env_remove("SELFHEAL_FAULT_TRACE")
-            .env_remove("SELFHEAL_POWERCUT_LOG")
-            .env_remove("RUST_LOG");
-        c
+        self.fx.cmd(args)
     }
 
     /// Runs `args`, counting the run and failing on a panic.
@@ -136,7 +132,7 @@ impl Arena {
     pub fn json(&self, args: &[&str]) -> (i32, serde_json::Value) {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
-        util::json_of(&self.run(&all))
+        super::json_of(&self.run(&all))
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -150,7 +146,7 @@ impl Arena {
         names.remove("root");
         let mut want = self.listing.clone();
         want.remove("root");
-        let diffs = util::diff(&self.sentinel, &now);
+        let diffs = super::diff(&self.sentinel, &now);
         let bad = usize::from(!diffs.is_empty()) + usize::from(names != want);
         summary::add(|t| {
             t.sentinel_checks += 1;
@@ -206,42 +202,6 @@ fn listing(dir: &Path) -> BTreeSet<String> {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
-}
-
-/// Every path under `dir`, nothing excluded, symlinks not followed.
-pub fn exact_tree(dir: &Path) -> Snapshot {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            let rel = p
-                .strip_prefix(dir)
-                .expect("under dir")
-                .to_string_lossy()
-                .into_owned();
-            let md = std::fs::symlink_metadata(&p).expect("lstat");
-            let mode = md.mode() & 0o7777;
-            let node = if md.file_type().is_symlink() {
-                Node::Symlink {
-                    target: std::fs::read_link(&p).expect("readlink"),
-                }
-            } else if md.is_dir() {
-                stack.push(p.clone());
-                Node::Dir { mode }
-            } else if md.is_file() {
-                Node::File {
-                    mode,
-                    mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
-                    bytes: std::fs::read(&p).expect("read"),
-                }
-            } else {
-                Node::Other
-            };
-            out.insert(rel, node);
-        }
-    }
-    out
 }
 
 /// How long one run may take before it counts as hung: far beyond any run of this suite
@@ -311,7 +271,7 @@ pub fn collect(mut child: std::process::Child, limit: std::time::Duration) -> Ou
 /// Counts a finished run; a panic (exit 101 or a panic message) fails the test.
 pub fn observe_run(out: &Output) {
     let err = String::from_utf8_lossy(&out.stderr);
-    let panicked = util::code(out) == 101 || err.contains("panicked at");
+    let panicked = super::code(out) == 101 || err.contains("panicked at");
     summary::add(|t| {
         t.runs += 1;
         t.panics += u64::from(panicked);
@@ -369,8 +329,8 @@ impl Point {
 /// The fault points `selfheal args...` passes in `arena`, in order (it must succeed).
 pub fn trace(arena: &Arena, args: &[&str]) -> Vec<Point> {
     let out = arena.output(arena.cmd(args).env("SELFHEAL_FAULT_TRACE", "1"));
-    assert_eq!(util::code(&out), 0, "trace run: {}", util::stderr(&out));
-    util::stderr(&out)
+    assert_eq!(super::code(&out), 0, "trace run: {}", super::stderr(&out));
+    super::stderr(&out)
         .lines()
         .filter_map(|l| {
             let mut parts = l.strip_prefix("fault-point ")?.splitn(3, ' ');
@@ -417,15 +377,15 @@ pub fn side(
     let after = if post_exact {
         now == post
     } else {
-        util::without_mtimes(now) == util::without_mtimes(post) && untouched_kept(now, pre, post)
+        super::without_mtimes(now) == super::without_mtimes(post) && untouched_kept(now, pre, post)
     };
     if after {
         return Ok(Side::After);
     }
     Err(format!(
         "neither before nor after.\nvs before:\n{}\nvs after:\n{}",
-        util::diff(pre, now),
-        util::diff(post, now)
+        super::diff(pre, now),
+        super::diff(post, now)
     ))
 }
 
@@ -500,200 +460,10 @@ pub fn journal_text(root: &Path) -> String {
     text
 }
 
-/// The suite's totals, computed by the tests and written to `target/reliability-summary.txt`.
-/// Every test of the suite holds a [`summary::Part`]; the summary is complete (and printed)
-/// once every `reliability_*` test the binary holds has finished.
-pub mod summary {
-    use std::collections::{BTreeMap, BTreeSet};
-    use std::io::Write;
-    use std::sync::{Mutex, OnceLock};
-
-    #[derive(Debug, Default, Clone)]
-    pub struct Totals {
-        pub faults_injected: u64,
-        pub fault_points: u64,
-        pub crash_points: u64,
-        pub dropped_effects: u64,
-        pub bad_inputs: u64,
-        pub input_kinds: u64,
-        pub concurrent_runs: u64,
-        pub rounds: u64,
-        pub checks_beside_writer: u64,
-        pub writer_writes: u64,
-        pub watch_cycles_in_rounds: u64,
-        pub watch_rounds: u64,
-        pub watch_cycles_beside_writer: u64,
-        pub writes_beside_watch: u64,
-        pub watch_writer_secs: u64,
-        pub runs: u64,
-        pub bytes_lost: u64,
-        pub panics: u64,
-        pub outside_writes: u64,
-        pub sentinel_checks: u64,
-        /// Further categories, each a line of its own: what was attacked -> cases run.
-        pub categories: BTreeMap<String, u64>,
-        pub done: BTreeSet<String>,
-    }
-
-    static TOTALS: Mutex<Totals> = Mutex::new(Totals {
-        faults_injected: 0,
-        fault_points: 0,
-        crash_points: 0,
-        dropped_effects: 0,
-        bad_inputs: 0,
-        input_kinds: 0,
-        concurrent_runs: 0,
-        rounds: 0,
-        checks_beside_writer: 0,
-        writer_writes: 0,
-        watch_cycles_in_rounds: 0,
-        watch_rounds: 0,
-        watch_cycles_beside_writer: 0,
-        writes_beside_watch: 0,
-        watch_writer_secs: 0,
-        runs: 0,
-        bytes_lost: 0,
-        panics: 0,
-        outside_writes: 0,
-        sentinel_checks: 0,
-        categories: BTreeMap::new(),
-        done: BTreeSet::new(),
-    });
-
-    /// Adds to the totals.
-    pub fn add(f: impl FnOnce(&mut Totals)) {
-        let mut t = TOTALS.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut t);
-    }
-
-    /// Counts `n` cases of `category` (a short phrase, printed as its own summary line).
-    pub fn count(category: &str, n: u64) {
-        add(|t| *t.categories.entry(category.to_string()).or_default() += n);
-    }
-
-    /// The suite's tests, as this binary lists them.
-    fn suite() -> &'static BTreeSet<String> {
-        static SUITE: OnceLock<BTreeSet<String>> = OnceLock::new();
-        SUITE.get_or_init(|| {
-            let exe = std::env::current_exe().expect("the test binary");
-            let out = std::process::Command::new(exe)
-                .args(["--list", "--format", "terse"])
-                .output()
-                .expect("list the tests");
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter_map(|l| l.strip_suffix(": test"))
-                .filter(|n| n.starts_with("reliability_"))
-                .map(str::to_string)
-                .collect()
-        })
-    }
-
-    /// Created first in every test of the suite, so it is dropped last (after the test's
-    /// arenas made their sentinel checks): marks the test done unless it failed.
-    pub struct Part;
-
-    impl Part {
-        pub fn start() -> Part {
-            Part
-        }
-    }
-
-    impl Drop for Part {
-        fn drop(&mut self) {
-            if !std::thread::panicking() {
-                done();
-            }
-        }
-    }
-
-    /// Marks the calling test (the thread libtest names after it) done and writes the
-    /// summary; prints it when every test of the suite is done.
-    fn done() {
-        let name = std::thread::current().name().unwrap_or("?").to_string();
-        let t = {
-            let mut t = TOTALS.lock().unwrap_or_else(|e| e.into_inner());
-            if name.starts_with("reliability_inputs::") && !t.done.contains(&name) {
-                t.input_kinds += 1;
-            }
-            t.done.insert(name);
-            t.clone()
-        };
-        let all = suite();
-        let complete = all.iter().all(|n| t.done.contains(n));
-        let text = render(&t, all.len(), complete);
-        let path = file();
-        let _ = std::fs::write(&path, &text);
-        if complete {
-            // Straight to the process's stderr, so it shows without --nocapture.
-            let _ = std::io::stderr()
-                .lock()
-                .write_all(format!("\n{text}(written to {})\n", path.display()).as_bytes());
-        }
-    }
-
-    /// `target/reliability-summary.txt`.
-    pub fn file() -> std::path::PathBuf {
-        let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-        tmp.parent().unwrap_or(tmp).join("reliability-summary.txt")
-    }
-
-    fn render(t: &Totals, tests: usize, complete: bool) -> String {
-        let scope = if super::long() {
-            "long run, SELFHEAL_LONG_TESTS=1"
-        } else {
-            "CI run"
-        };
-        let status = if complete {
-            format!("all {tests} tests")
-        } else {
-            format!("partial: {} of {tests} tests", t.done.len())
-        };
-        let categories: String = t
-            .categories
-            .iter()
-            .map(|(c, n)| format!("{:<26}{n}\n", format!("{c}:")))
-            .collect();
-        format!(
-            "selfheal reliability summary ({scope}, {status})\n\
-             I/O faults injected:      {} at {} fault points (ENOSPC, EIO, EACCES, EROFS)\n\
-             power-cut crash points:   {} ({} unsynced effects dropped before recovery)\n\
-             bad inputs:               {} cases of {} kinds\n\
-             concurrent runs:          {} heals and rollbacks in {} rounds on one root; {} checks beside {} locked writes\n\
-             watch under load:         {} cycles through {} of those rounds; {} cycles beside {} locked writes in {} s\n\
-             {categories}\
-             selfheal runs in total:   {}\n\
-             bytes lost:               {}\n\
-             panics:                   {}\n\
-             writes outside the root:  {} ({} sentinel checks)\n",
-            t.faults_injected,
-            t.fault_points,
-            t.crash_points,
-            t.dropped_effects,
-            t.bad_inputs,
-            t.input_kinds,
-            t.concurrent_runs,
-            t.rounds,
-            t.checks_beside_writer,
-            t.writer_writes,
-            t.watch_cycles_in_rounds,
-            t.watch_rounds,
-            t.watch_cycles_beside_writer,
-            t.writes_beside_watch,
-            t.watch_writer_secs,
-            t.runs,
-            t.bytes_lost,
-            t.panics,
-            t.outside_writes,
-            t.sentinel_checks,
-        )
-    }
-}
-
 /// A damaged root (the crash matrix's: ten operations) and its config path.
 pub fn damaged_arena() -> (Arena, String) {
     let mut a = Arena::new();
-    let config = crate::engine_rollback::damaged(&a.fx);
+    let config = crate::support::states::damaged(&a.fx);
     a.seal();
     (a, config.to_str().expect("utf8").to_string())
 }
@@ -713,10 +483,10 @@ pub fn rollback_unless_at(a: &Arena, rollback: &[&str], pre_heal: &Snapshot) {
     if a.snapshot() != *pre_heal {
         let out = a.run(rollback);
         assert_eq!(
-            util::code(&out),
+            super::code(&out),
             0,
             "the next rollback: {}",
-            util::stderr(&out)
+            super::stderr(&out)
         );
     }
 }

@@ -1,7 +1,7 @@
 //! The cold-start heals end to end through the binary, and the promises around them:
 //! the root must exist, `check` writes nothing at all, a second heal changes nothing.
 
-use crate::util::{code, snapshot, stderr, without_mtimes, Fixture};
+use crate::support::{code, snapshot, stderr, without_mtimes, Fixture};
 
 #[test]
 fn missing_root_is_refused_and_init_creates_it() {
@@ -105,7 +105,7 @@ fn second_heal_applies_nothing_and_changes_no_managed_file() {
         after_first,
         after_second,
         "{}",
-        crate::util::diff(&after_first, &after_second)
+        crate::support::diff(&after_first, &after_second)
     );
     assert!(second["transaction"].as_u64() > first["transaction"].as_u64());
 }
@@ -126,7 +126,7 @@ fn check_writes_nothing_at_all() {
         before,
         after,
         "check changed the tree:\n{}",
-        crate::util::diff(&before, &after)
+        crate::support::diff(&before, &after)
     );
     assert!(
         !f.path("logs/backups").exists(),

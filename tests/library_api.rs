@@ -2,7 +2,7 @@
 //! and the read-only validators describe the state and the deployment slot without
 //! changing anything.
 
-use crate::detect_support::*;
+use crate::support::bot::*;
 use selfheal::{Mode, Options};
 use serde_json::json;
 

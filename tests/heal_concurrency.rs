@@ -1,7 +1,7 @@
 //! One at a time: concurrent heals of one damaged root serialise on the lock; exactly one
 //! transaction does the work, the others find nothing to do (or time out with 32).
 
-use crate::util::{code, stderr, Fixture};
+use crate::support::{code, stderr, Fixture};
 
 #[test]
 fn eight_concurrent_heals_do_the_work_once() {

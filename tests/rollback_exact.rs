@@ -1,54 +1,9 @@
 //! Rollback: a heal undone restores every byte, mode, mtime and the existence of every file;
 //! rolling back the rollback re-applies the heal; and every refusal leaves the state as it was.
 
-use crate::util::{code, diff, stderr, Fixture, Snapshot};
+use crate::support::states::{damaged, heal_with};
+use crate::support::{code, diff, stderr, Fixture, Snapshot};
 use journal_format::{self as jf, Mac};
-
-/// A damaged root: an empty positions file (0640, old), a portfolio missing a required key
-/// (via config), a stale unheld lock file of a file selfheal does not manage, missing
-/// directories, an untouched file; the bot's own lock files of the two managed files it
-/// rewrites exist, as a bot that locks them leaves them. Returns the config path.
-pub fn damaged(f: &Fixture) -> std::path::PathBuf {
-    f.mkdir("logs");
-    f.write("logs/positions_futures.json", "");
-    f.chmod("logs/positions_futures.json", 0o640);
-    f.age("logs/positions_futures.json", 86_400);
-    f.write(
-        "logs/portfolio_futures.json",
-        "{\n  \"realized_pnl\": -3.519194,\n  \"snapshots\": [{\"amount\": 100.10}]\n}\n",
-    );
-    f.age("logs/portfolio_futures.json", 3_600);
-    f.write("logs/orders_futures.json.lock", "");
-    f.age("logs/orders_futures.json.lock", 3_600);
-    f.write("logs/positions_futures.json.lock", "");
-    f.write("logs/portfolio_futures.json.lock", "");
-    f.write("logs/notes.txt", "not managed\n");
-    f.age("logs/notes.txt", 7_200);
-    let config = f.dir.path().join("selfheal.json");
-    std::fs::write(&config, CONFIG).expect("write config");
-    config
-}
-
-const CONFIG: &str = r#"{
-  "files": [
-    {"path": "logs/positions_futures.json", "role": "positions",
-     "required_keys": {"open_positions": [], "closed_positions": []},
-     "default": {"open_positions": [], "closed_positions": []},
-     "record_arrays": ["open_positions", "closed_positions"]},
-    {"path": "logs/portfolio_futures.json", "role": "portfolio",
-     "required_keys": {"used_margin": 0.0},
-     "default": {"used_margin": 0.0, "snapshots": []},
-     "record_arrays": ["snapshots"]},
-    {"path": "state/bot_state.json", "role": "json",
-     "default": {"streak": 0}}
-  ]
-}"#;
-
-pub fn heal_with(f: &Fixture, config: &std::path::Path) -> serde_json::Value {
-    let (rc, v) = f.json(&["--config", config.to_str().expect("utf8"), "heal"]);
-    assert_eq!(rc, 0, "{v}");
-    v
-}
 
 fn rollback(
     f: &Fixture,

@@ -5,7 +5,7 @@
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -26,18 +26,9 @@ pub struct Watch {
 impl Watch {
     /// Starts watch on `root` with `args` after `watch`, and `env`.
     pub fn spawn(root: &Path, args: &[&str], env: &[(&str, &str)], stderr_file: &Path) -> Watch {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_selfheal"));
-        cmd.arg("--root")
-            .arg(root)
-            .arg("--json")
-            .arg("watch")
-            .args(args);
-        cmd.env_remove("TRADING_MODE")
-            .env_remove("SELFHEAL_ROOT")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("WATCHDOG_PID")
-            .env("RUST_LOG", "info");
+        let mut cmd = super::bin_on(root);
+        cmd.arg("--json").arg("watch").args(args);
+        cmd.env("RUST_LOG", "info");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -220,17 +211,4 @@ pub fn alerts(root: &Path, category: &str) -> Vec<Value> {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v["category"] == category)
         .collect()
-}
-
-/// The names of the journal's transaction files.
-pub fn journal_files(root: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root.join("logs/backups/journal"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
 }

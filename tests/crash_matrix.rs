@@ -11,37 +11,17 @@
 
 #![cfg(feature = "fault-injection")]
 
-use crate::engine_rollback::{damaged, heal_with};
-use crate::util::{
+use crate::support::arena::temps_left;
+use crate::support::states::{damaged, heal_with};
+use crate::support::{
     code, copy_tree, diff, snapshot, stderr, tag_with_xattrs, with_xattrs, without_mtimes, Fixture,
     Node, Snapshot,
 };
-use std::path::Path;
 
 fn copy_of(template: &Fixture) -> Fixture {
     let f = Fixture::new();
     copy_tree(&template.root(), &f.root());
     f
-}
-
-fn temps_left(root: &Path) -> Vec<String> {
-    let mut left = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() && !p.is_symlink() {
-                stack.push(p.clone());
-            }
-            if e.file_name()
-                .to_string_lossy()
-                .starts_with(".selfheal-tmp.")
-            {
-                left.push(p.display().to_string());
-            }
-        }
-    }
-    left
 }
 
 /// Which side a recovered state is on; panics on a mix.
@@ -326,7 +306,7 @@ fn crash_during_recovery_still_recovers_wholly_before() {
 #[test]
 fn crash_at_every_point_of_a_rollback_writing_and_reading_a_delta_recovers_wholly() {
     let template = Fixture::with_root();
-    let heal = crate::store_delta::salvaged(&template).2.to_string();
+    let heal = crate::support::states::salvaged(&template).2.to_string();
     let healed = template.snapshot();
     let reference = copy_of(&template);
     let out = reference.run(&["rollback", heal.as_str()]);

@@ -1,7 +1,8 @@
-//! Shared helpers of the journal_* tests: a history of committed heals, the journal's files,
-//! damage to one record, runs under an address-space limit and as another user.
+//! The journal as the tests see it: a history of committed heals, the journal's files,
+//! damage to one record, runs under an address-space limit and as another user (through
+//! the one clean-environment builder).
 
-use crate::util::{code, stderr, Fixture};
+use super::{code, stderr, wrapped, Fixture};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -32,7 +33,20 @@ pub fn repair_once(f: &Fixture) -> u64 {
 
 /// The names in the journal directory, sorted.
 pub fn journal_files(f: &Fixture) -> Vec<String> {
-    crate::watch_support::journal_files(&f.root())
+    journal_names(&f.root())
+}
+
+/// The names of the journal's transaction files under `root`, sorted.
+pub fn journal_names(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join(JOURNAL))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 pub fn txn_path(f: &Fixture, txn: u64) -> PathBuf {
@@ -55,15 +69,12 @@ pub fn flip(f: &Fixture, txn: u64, line: usize) {
 
 /// `selfheal --root <root> args` under an address-space limit of `bytes`.
 pub fn limited(f: &Fixture, bytes: u64, args: &[&str]) -> Output {
-    let mut c = Command::new("prlimit");
-    c.arg(format!("--as={bytes}"))
-        .arg(crate::util::bin())
+    wrapped("prlimit", &[&format!("--as={bytes}")])
         .arg("--root")
         .arg(f.root())
         .args(args)
-        .env_remove("TRADING_MODE")
-        .env_remove("SELFHEAL_ROOT");
-    c.output().expect("prlimit")
+        .output()
+        .expect("prlimit")
 }
 
 /// Whether this test process runs as root (the ownership tests need to).
@@ -81,15 +92,14 @@ pub fn as_user(uid: u32, root: &Path, args: &[&str]) -> Option<Command> {
     if !ok {
         return None;
     }
-    let mut c = Command::new("setpriv");
-    c.arg(format!("--reuid={uid}"))
-        .arg(format!("--regid={uid}"))
-        .arg("--clear-groups")
-        .arg(crate::util::bin())
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env_remove("TRADING_MODE")
-        .env_remove("SELFHEAL_ROOT");
+    let mut c = wrapped(
+        "setpriv",
+        &[
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+            "--clear-groups",
+        ],
+    );
+    c.arg("--root").arg(root).args(args);
     Some(c)
 }

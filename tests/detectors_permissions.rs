@@ -3,7 +3,7 @@
 //! held to owner-only, while `logs/backups/` itself (the bot's directory too) is only
 //! reported, never changed.
 
-use crate::runtime_support::{chmod, get, mode, put, selfheal, tempdir};
+use crate::support::procs::{chmod, get, mode, put, selfheal, tempdir};
 
 #[test]
 fn insecure_modes_are_tightened_and_rollback_restores_them() {

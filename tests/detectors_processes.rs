@@ -5,7 +5,7 @@
 //! otherwise; in real mode a DUPLICATE_INSTANCE that stops every write. System directories
 //! are refused as roots.
 
-use crate::runtime_support::{
+use crate::support::procs::{
     age, bot, get, now, put, selfheal, selfheal_env, snapshot, tempdir, Guard,
 };
 use std::path::Path;
@@ -155,9 +155,9 @@ fn real_mode_with_a_live_instance_signals_and_writes_nothing() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("alert line is JSON"))
         .collect();
-    let dup = crate::detect_support::alerts_of(&alerts, "DUPLICATE_INSTANCE");
+    let dup = crate::support::bot::alerts_of(&alerts, "DUPLICATE_INSTANCE");
     assert_eq!(dup.len(), 1, "appended once, then deduplicated: {alerts:?}");
-    crate::detect_support::assert_alert_shape(dup[0]);
+    crate::support::bot::assert_alert_shape(dup[0]);
     assert_eq!(dup[0]["level"], "CRITICAL");
     assert!(
         dup[0]["transaction"].is_u64(),
@@ -281,7 +281,7 @@ fn a_bot_older_than_min_age_is_terminated() {
     let aux = tempdir();
     let mut b = bot_in(aux.path(), root.path(), false);
     // Wait for the event (the plan terminating it), not for a number of seconds.
-    let old_enough = crate::runtime_support::wait_until(std::time::Duration::from_secs(60), || {
+    let old_enough = crate::support::procs::wait_until(std::time::Duration::from_secs(60), || {
         let c = selfheal(root.path(), &["check", "--mode", "paper"]);
         c.json["actions"]
             .as_array()
@@ -296,7 +296,7 @@ fn a_bot_older_than_min_age_is_terminated() {
 
 #[test]
 fn look_alike_command_lines_survive_explicit_paper_mode() {
-    use crate::runtime_support::{python_exe, RUN_PY};
+    use crate::support::procs::{python_exe, RUN_PY};
     use std::os::unix::process::CommandExt;
     let root = fast_root();
     let aux = tempdir();
@@ -396,11 +396,9 @@ fn system_directories_are_refused_as_roots() {
         }
     }
     // Under systemd the default working directory is `/`, and the default root is `.`.
-    let out = Command::new(env!("CARGO_BIN_EXE_selfheal"))
+    let out = crate::support::bin()
         .args(["--json", "check", "--mode", "paper"])
         .current_dir("/")
-        .env_remove("SELFHEAL_ROOT")
-        .env_remove("TRADING_MODE")
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(16));

@@ -3,7 +3,7 @@
 //! lock file is never reported; the lock of a managed file is held by selfheal for the
 //! whole run, so it is never removed.
 
-use crate::runtime_support::{age, bot, get, mode, mtime_ns, put, selfheal, tempdir, Guard};
+use crate::support::procs::{age, bot, get, mode, mtime_ns, put, selfheal, tempdir, Guard};
 use std::path::Path;
 use std::process::Command;
 
@@ -29,7 +29,7 @@ fn stale_unheld_lock_is_removed_and_rollback_restores_it() {
     let state_lock = put(r, "state/streak_state_alpha.json.lock", b"4194304\n");
     let store_lock = put(r, "feature_store/hold_time_policy.json.lock", b"");
     let positions_lock = put(r, POSITIONS_LOCK, b"");
-    crate::runtime_support::chmod(&lock, 0o640);
+    crate::support::procs::chmod(&lock, 0o640);
     age(&lock, 1000);
     age(&state_lock, 5000);
     age(&store_lock, 5000);

@@ -2,7 +2,7 @@
 //! decides; a torn journal tail is saved aside and cut; a journal of an unknown format
 //! version is never appended to.
 
-use crate::util::{code, stderr, Fixture};
+use crate::support::{code, stderr, Fixture};
 
 #[test]
 fn a_torn_journal_tail_is_saved_aside_and_cut() {

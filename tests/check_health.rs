@@ -2,7 +2,7 @@
 //! penalty, each failing check moves the score by its documented weight, and a score under
 //! 50 (or a critical status) blocks real mode while paper mode still starts.
 
-use crate::detect_support::*;
+use crate::support::bot::*;
 use serde_json::{json, Value};
 
 const CHECKS: [&str; 8] = [
@@ -16,7 +16,7 @@ const CHECKS: [&str; 8] = [
     "salvage_losses",
 ];
 
-fn penalties(out: &Outcome) -> Vec<(String, u64)> {
+fn penalties(out: &Run) -> Vec<(String, u64)> {
     out.json["health"]["checks"]
         .as_array()
         .expect("checks")
@@ -30,14 +30,14 @@ fn penalties(out: &Outcome) -> Vec<(String, u64)> {
         .collect()
 }
 
-fn penalty(out: &Outcome, name: &str) -> u64 {
+fn penalty(out: &Run, name: &str) -> u64 {
     penalties(out)
         .into_iter()
         .find(|(n, _)| n == name)
         .map_or(u64::MAX, |(_, p)| p)
 }
 
-fn assert_consistent(out: &Outcome) {
+fn assert_consistent(out: &Run) {
     let names: Vec<String> = penalties(out).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, CHECKS);
     let sum: u64 = penalties(out).iter().map(|(_, p)| p).sum();
