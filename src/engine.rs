@@ -23,7 +23,7 @@ use journal_format::{
 };
 use std::collections::BTreeMap;
 
-#[cfg(feature = "fault-injection")]
+#[cfg(all(feature = "fuzzing", feature = "fault-injection"))]
 #[doc(hidden)]
 pub mod fuzzing;
 

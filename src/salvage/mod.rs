@@ -114,6 +114,7 @@ mod report;
 mod resume;
 mod scan;
 
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 
