@@ -128,7 +128,8 @@ struct Scanner<'a> {
     slots: Vec<Option<usize>>,
     /// Shared copies of extracted strings without escapes, by hash of their bytes.
     cache: Vec<Option<Arc<str>>>,
-    /// Whether to keep what was scanned when the scan breaks ([`Scanned`]).
+    /// Whether to keep what was scanned when the scan breaks
+    /// ([`Scanned`](crate::jsondoc::Scanned)).
     keep: bool,
     /// While keeping: per record array scanned, its key and its records' byte ranges.
     spans: Vec<(String, Vec<Range<usize>>)>,
