@@ -1,6 +1,6 @@
 //! Records of two writers whose 4 KiB blocks alternate in one file, placed by each
 //! writer's own record-array headers. Only read when the text rewinds at a 4 KiB boundary
-//! and the input is not valid JSON (`scan.rs` then keeps nothing across a boundary).
+//! and the input is not valid JSON (`scan` then keeps nothing across a boundary).
 //! Pure: bytes in, spans out; one pass over the line breaks; never panics.
 //!
 //! # The model

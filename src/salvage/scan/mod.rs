@@ -9,7 +9,7 @@
 //! there are reported as unplaced, never placed. New versions of the document start at a
 //! second document start, at a top-level key repeated within one version, and at a damaged
 //! region that repeats records already kept. When two writers' blocks interleave, the
-//! context holds only inside the block where it was learned, and `blocks.rs` places the
+//! context holds only inside the block where it was learned, and `blocks` places the
 //! records of whole blocks afterwards. Work is linear: every skeleton byte is read
 //! once by this pass and at most once more by `lost.rs`, element bytes once more by the
 //! validator; nothing recurses. Elements the caller's [`Skeleton`] vouches for are not
