@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "fuzzing")]
 use selfheal::salvage::fuzzing::{check_salvage, check_structured};
 
 fn seeds(target: &str) -> Vec<PathBuf> {
@@ -32,11 +33,13 @@ fn replay(target: &str, check: fn(&[u8]) -> Result<(), String>) {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+#[cfg(feature = "fuzzing")]
 #[test]
 fn salvage_seeds() {
     replay("salvage", check_salvage);
 }
 
+#[cfg(feature = "fuzzing")]
 #[test]
 fn salvage_structured_seeds() {
     replay("salvage_structured", check_structured);
@@ -47,13 +50,13 @@ fn journal_decode_seeds() {
     replay("journal_decode", journal_format::fuzzing::check_decode);
 }
 
-#[cfg(feature = "fault-injection")]
+#[cfg(all(feature = "fuzzing", feature = "fault-injection"))]
 #[test]
 fn engine_seeds() {
     replay("engine", selfheal::engine::fuzzing::check_engine);
 }
 
-#[cfg(feature = "fault-injection")]
+#[cfg(all(feature = "fuzzing", feature = "fault-injection"))]
 #[test]
 #[ignore]
 fn engine_repro() {

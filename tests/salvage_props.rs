@@ -3,6 +3,8 @@
 //! every corruption kind, checked with the
 //! same functions the fuzz targets use (`selfheal::salvage::fuzzing`).
 
+#![cfg(feature = "fuzzing")]
+
 use proptest::prelude::*;
 use selfheal::salvage::fuzzing::{
     check_bytes, check_salvage, check_spec, Corruption, Layout, Rec, Second, Spec,

@@ -19,7 +19,7 @@ mod restore;
 mod run;
 mod undo;
 
-#[cfg(feature = "fault-injection")]
+#[cfg(all(feature = "fuzzing", feature = "fault-injection"))]
 #[doc(hidden)]
 pub mod fuzzing;
 

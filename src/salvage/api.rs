@@ -252,6 +252,7 @@ pub fn rebuild(input: &[u8], shape: &Shape, skeleton: &Skeleton) -> Rebuilt {
 
 /// The salvage as it is done without a hand-over: every value scanned and validated, the
 /// document built in one buffer. The reference the faster paths are checked against.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn reference(input: &[u8], shape: &Shape) -> Salvaged {
     let scanned = scan(input, &shape.record_arrays, &Skeleton::default());
     let (emitted, report) = finish::<Vec<u8>>(input, shape, &scanned);

@@ -48,7 +48,7 @@
 //! something that parses (`"timtime_exit"`), and the bytes after a boundary may be the
 //! other writer's, so the scanner keeps nothing outside the block where it learned its
 //! context (a document start or a header). The records lying wholly inside one block are
-//! then placed by `blocks.rs` when the headers of the writer owning that block prove
+//! then placed by `blocks` when the headers of the writer owning that block prove
 //! their array: blocks alternate between the two writers (checked: strong rewinds two
 //! blocks apart), the text is pretty-printed (a line's indentation gives its depth), and
 //! a record is placed only when every position the writer's hidden headers could take
@@ -65,7 +65,7 @@
 //! a record can yield a record that parses though no writer wrote it. A splice inside one
 //! record is undetectable without a checksum, like a flipped digit. Interleaved files keep
 //! only records inside one block, and beyond those after a header in the same block only
-//! when the model of `blocks.rs` holds: compact JSON, blocks of 8 KiB, writers whose
+//! when the model of `blocks` holds: compact JSON, blocks of 8 KiB, writers whose
 //! blocks come in runs rather than alternating, versions that never rewind 64 bytes at
 //! boundaries two blocks apart, a writer none of whose headers is visible, and a shorter
 //! version whose end hides in the other's block (then both writers' headers must agree)
@@ -114,6 +114,7 @@ mod report;
 mod resume;
 mod scan;
 
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 
