@@ -16,6 +16,7 @@ fn damaged_history() -> Fixture {
     f
 }
 
+#[cfg(feature = "fault-injection")]
 fn quarantine_dirs(f: &Fixture) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(f.path("logs/backups/quarantine"))
         .map(|d| d.flatten().map(|e| e.path()).collect())

@@ -16,8 +16,11 @@
 //!   rename under its flock (some versions cut short, so heals salvage): no version of the
 //!   bot is replaced while it holds its lock, and its last version stands.
 
-use crate::support::arena::{in_store, journal_text, lost_bytes, summary, temps_left, Arena};
+#[cfg(feature = "fault-injection")]
+use crate::support::arena::{in_store, temps_left};
+use crate::support::arena::{journal_text, lost_bytes, summary, Arena};
 use crate::support::{code, snapshot, stderr, Snapshot};
+#[cfg(feature = "fault-injection")]
 use sha2::Digest as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -26,6 +29,7 @@ use std::process::Command;
 const POSITIONS: &str = "logs/positions_futures.json";
 const PORTFOLIO: &str = "logs/portfolio_futures.json";
 
+#[cfg(feature = "fault-injection")]
 /// A bot-like writer, as a process of its own: waits for the flock on `<file>.lock`, writes
 /// `text` to a temp file beside the file, fsyncs it, renames it over the file, unlocks.
 pub fn bot_write(root: &Path, rel: &str, text: &str) {
@@ -50,6 +54,7 @@ with open(path + ".lock", "a") as lock:
     assert!(out.status.success(), "bot write: {}", stderr(&out));
 }
 
+#[cfg(feature = "fault-injection")]
 fn sha_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes)
         .iter()
@@ -57,6 +62,7 @@ fn sha_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+#[cfg(feature = "fault-injection")]
 /// A healthy root (real mode starts) whose positions file the bot just rewrote without
 /// `closed_positions`, which a watch cycle adds under the bot's lock.
 fn root_for_watch() -> Arena {
@@ -67,6 +73,7 @@ fn root_for_watch() -> Arena {
     a
 }
 
+#[cfg(feature = "fault-injection")]
 const BOT_BEFORE: &str = r#"{"open_positions": [], "written_by": "the bot"}"#;
 
 #[cfg(feature = "fault-injection")]
