@@ -431,7 +431,7 @@ pub enum Undo {
 /// and saved to the store first (its object named in the outcome).
 ///
 /// # Errors
-/// [`Error::JournalCorrupt`] for a conflict; I/O errors while restoring.
+/// [`Error::RecoveryConflict`] for a conflict; I/O errors while restoring.
 pub fn undo_intents(
     root: &Root,
     txn: u64,
@@ -604,7 +604,7 @@ fn conflict(root: &Root, txn: u64, it: &Intent, now: &Observed) -> Error {
 }
 
 fn conflict_because(root: &Root, txn: u64, it: &Intent, what: &str) -> Error {
-    Error::JournalCorrupt {
+    Error::RecoveryConflict {
         file: root.display(
             &RelPath::new(crate::journal::JOURNAL_DIR).unwrap_or_else(|_| std::process::abort()),
         ),
@@ -686,7 +686,7 @@ mod tests {
 
     fn op(action: Action) -> Op {
         Op {
-            heal: "test",
+            heal: crate::plan::HealKind::MissingFile,
             path: RelPath::new("logs").ok(),
             reason: String::new(),
             message: String::new(),

@@ -141,7 +141,7 @@ fn fail_busy(s: &Session, planned: &mut Planned, busy: &[Busy]) {
                 path: Some(b.file.to_string()),
                 reason: format!("skipped: {}", b.describe()),
             });
-            if op.heal == "stale_heartbeat" {
+            if op.heal == crate::plan::HealKind::StaleHeartbeat {
                 planned.stale_heartbeats += 1;
             }
         }
