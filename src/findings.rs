@@ -239,7 +239,7 @@ impl Finding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failed {
     /// The heal kind.
-    pub heal: String,
+    pub heal: crate::plan::HealKind,
     /// The path, if any.
     pub path: Option<String>,
     /// Why it was refused.

@@ -747,7 +747,7 @@ pub(crate) fn refuse_without_space(root: &Root, planned: &mut Planned) -> Result
 pub(crate) fn drop_ops(planned: &mut Planned, reason: &str) {
     for op in std::mem::take(&mut planned.ops) {
         planned.failed.push(Failed {
-            heal: op.heal.to_string(),
+            heal: op.heal,
             path: op.path.map(|p| p.to_string()),
             reason: reason.to_string(),
         });

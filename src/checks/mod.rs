@@ -160,7 +160,7 @@ impl Planned {
     /// Records a refused repair.
     pub fn fail(&mut self, heal: HealKind, path: Option<&str>, reason: impl Into<String>) {
         self.failed.push(Failed {
-            heal: heal.to_string(),
+            heal,
             path: path.map(str::to_string),
             reason: reason.into(),
         });
