@@ -9,20 +9,21 @@
 //! an `ack` names exactly that code, path and evidence: if anything it says changed, the
 //! critical is back. Read-only: the `ack` command itself is in `heal`.
 
-use crate::findings::{code, Finding};
+use crate::findings::{code, Code, Finding};
 use crate::journal::{Journal, TxnFile};
 use journal_format::{Body, RunSummary, SalvageEntry, TxnState, RUN_COMMANDS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The codes of recorded criticals `selfheal ack <id>` clears (besides a lossy salvage).
-pub const ACKABLE: &[&str] = &[code::SLOT_DIVERGENCE];
+pub const ACKABLE: &[Code] = &[code::SLOT_DIVERGENCE];
 
 /// A critical as a commit summary records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recorded {
-    /// Its code.
-    pub code: String,
+    /// Its code (one this version does not know is kept as [`Code::Other`]: it matches
+    /// no finding and is never acknowledgeable).
+    pub code: Code,
     /// Its path, if any.
     pub path: Option<String>,
     /// What was seen (stable between runs while nothing changes).
@@ -41,7 +42,7 @@ impl Recorded {
 
     fn parse(v: &Value) -> Option<Recorded> {
         Some(Recorded {
-            code: v.get("code")?.as_str()?.to_string(),
+            code: Code::parse(v.get("code")?.as_str()?),
             path: match v.get("path")? {
                 Value::Null => None,
                 p => Some(p.as_str()?.to_string()),
@@ -70,7 +71,7 @@ pub fn recorded(t: &TxnFile) -> Vec<Recorded> {
     list.into_iter()
         .flatten()
         .filter_map(Recorded::parse)
-        .filter(|r| ACKABLE.contains(&r.code.as_str()))
+        .filter(|r| ACKABLE.contains(&r.code))
         .collect()
 }
 
@@ -91,7 +92,7 @@ pub fn findings_acked_in(t: &TxnFile) -> Vec<Recorded> {
     let acks_ackable = t
         .entries
         .iter()
-        .any(|e| matches!(&e.record.body, Body::Ack(a) if ACKABLE.contains(&a.code.as_str())));
+        .any(|e| matches!(&e.record.body, Body::Ack(a) if ACKABLE.contains(&Code::parse(&a.code))));
     if !acks_ackable {
         return Vec::new();
     }
@@ -153,7 +154,7 @@ pub fn acknowledged(journal: &Journal, txn: u64) -> bool {
     journal.txns.iter().any(|t| {
         t.state() == TxnState::Committed
             && t.entries.iter().any(|e| {
-                matches!(&e.record.body, Body::Ack(a) if a.txn == txn && a.code == code::DATA_INTEGRITY)
+                matches!(&e.record.body, Body::Ack(a) if a.txn == txn && Code::parse(&a.code) == code::DATA_INTEGRITY)
             })
     })
 }
@@ -211,4 +212,40 @@ pub fn acks_in(t: &TxnFile) -> Vec<u64> {
             _ => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A recorded critical whose code this version does not know is kept with that code:
+    /// it is neither acknowledgeable nor equal to the record of any known finding.
+    #[test]
+    fn an_unknown_recorded_code_is_kept_and_never_acknowledgeable() {
+        let v = json!({"code": "FUTURE_CODE", "path": "logs/p.json", "evidence": "e"});
+        let r = Recorded::parse(&v);
+        let want = Recorded {
+            code: Code::Other("FUTURE_CODE".into()),
+            path: Some("logs/p.json".into()),
+            evidence: "e".into(),
+        };
+        assert_eq!(r.as_ref(), Some(&want));
+        assert!(!ACKABLE.contains(&want.code));
+        let known = Finding::new(
+            code::SLOT_DIVERGENCE,
+            crate::findings::Level::Critical,
+            Some("logs/p.json"),
+            "m",
+            "e",
+        );
+        assert_ne!(Recorded::of(&known), want);
+        let ackable = json!({"code": "SLOT_DIVERGENCE", "path": "logs/p.json", "evidence": "e"});
+        assert_eq!(Recorded::parse(&ackable), Some(Recorded::of(&known)));
+        // Serialized as before, and read back the same.
+        let text = serde_json::to_value(&want).unwrap_or_default();
+        assert_eq!(text, v);
+        let back: Option<Recorded> = serde_json::from_value(text).ok();
+        assert_eq!(back, Some(want));
+    }
 }

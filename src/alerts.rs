@@ -52,7 +52,7 @@ type Key = (String, String, String, String);
 
 fn key_of(f: &Finding) -> Key {
     (
-        clean(&f.code),
+        clean(f.code.as_str()),
         f.level.to_string(),
         clean(f.path.as_deref().unwrap_or("")),
         clean(&f.evidence),
@@ -198,7 +198,7 @@ fn render(
     clean_json(&mut details);
     let line = Line {
         level: f.level,
-        category: &f.code,
+        category: f.code.as_str(),
         message: clean(&f.message),
         details,
         action_required: f.level >= Level::High,

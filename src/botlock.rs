@@ -313,7 +313,7 @@ mod tests {
 
     fn op(path: &str, before: Option<Node>, action: Action) -> Op {
         Op {
-            heal: "test",
+            heal: crate::plan::HealKind::MissingFile,
             path: Some(RelPath::new(path).unwrap_or_else(|e| panic!("{e}"))),
             reason: String::new(),
             message: String::new(),

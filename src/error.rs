@@ -154,6 +154,15 @@ pub enum Error {
         /// What failed, naming the record.
         why: String,
     },
+    /// Undoing a transaction found a path that matches neither its state before nor after
+    /// the transaction: nothing was changed. Worded as a journal integrity failure.
+    #[error("journal integrity: `{}`: {why}", file.display())]
+    RecoveryConflict {
+        /// The journal directory.
+        file: PathBuf,
+        /// Which transaction, operation and path, and what the path is now.
+        why: String,
+    },
     /// The journal was written by a newer format version; nothing may be appended.
     #[error("journal `{}` uses format version {version}, this selfheal knows only {known}", file.display())]
     JournalVersion {

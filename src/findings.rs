@@ -2,7 +2,7 @@
 //! with level CRITICAL blocks real mode; its `code` is one of the critical codes the README lists.
 //! Findings are data, never errors.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Alert level, as the reference bot writes it.
@@ -30,72 +30,162 @@ impl fmt::Display for Level {
     }
 }
 
-/// The critical codes (README, "Troubleshooting"), plus warning codes.
-pub mod code {
+/// Defines [`Code`], its names, and the [`code`] constants (one per known code).
+macro_rules! codes {
+    ($( $(#[$doc:meta])* $variant:ident => $name:ident, )*) => {
+        /// A finding's code: the critical codes (README, "Troubleshooting"), plus warning codes.
+        /// Written and serialized as its SCREAMING name (`DATA_INTEGRITY`). A code read back from
+        /// the journal that this version does not know is kept as [`Code::Other`] with its text:
+        /// never dropped, never taken for a known (harmless) one.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $(
+                $(#[$doc])*
+                $variant,
+            )*
+            /// A code this version does not know (read back from the journal), kept verbatim.
+            Other(String),
+        }
+
+        impl Code {
+            /// Every known code.
+            pub const KNOWN: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The code as written (`DATA_INTEGRITY`).
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Code::$variant => stringify!($name),)*
+                    Code::Other(s) => s,
+                }
+            }
+
+            /// The code written as `s`: a known code, or [`Code::Other`] keeping `s` (so
+            /// two codes are equal exactly when their texts are).
+            pub fn parse(s: &str) -> Code {
+                match s {
+                    $(stringify!($name) => Code::$variant,)*
+                    other => Code::Other(other.to_string()),
+                }
+            }
+        }
+
+        /// The known codes as constants (`code::DATA_INTEGRITY`).
+        pub mod code {
+            use super::Code;
+            $(
+                $(#[$doc])*
+                pub const $name: Code = Code::$variant;
+            )*
+        }
+    };
+}
+
+codes! {
     /// Portfolio and positions disagree.
-    pub const STATE_MISMATCH: &str = "STATE_MISMATCH";
+    StateMismatch => STATE_MISMATCH,
     /// A filled position whose size is not its order's.
-    pub const PARTIAL_FILL: &str = "PARTIAL_FILL";
+    PartialFill => PARTIAL_FILL,
     /// Two open positions with the same identity.
-    pub const POSITION_CONFLICT: &str = "POSITION_CONFLICT";
+    PositionConflict => POSITION_CONFLICT,
     /// Invalid or lost position data.
-    pub const DATA_INTEGRITY: &str = "DATA_INTEGRITY";
+    DataIntegrity => DATA_INTEGRITY,
     /// Another live bot instance in real mode.
-    pub const DUPLICATE_INSTANCE: &str = "DUPLICATE_INSTANCE";
+    DuplicateInstance => DUPLICATE_INSTANCE,
     /// The deployment slot is not valid.
-    pub const SLOT_INVALID: &str = "SLOT_INVALID";
+    SlotInvalid => SLOT_INVALID,
     /// selfheal's own journal or store failed verification, or recovery found a conflict.
-    pub const JOURNAL_INTEGRITY: &str = "JOURNAL_INTEGRITY";
+    JournalIntegrity => JOURNAL_INTEGRITY,
     /// At startup, a managed state file's bot lock stayed held past the bot's own lock
     /// timeout: the bot would read an empty default and overwrite the file (HIGH in paper
     /// mode).
-    pub const LOCK_HELD: &str = "LOCK_HELD";
+    LockHeld => LOCK_HELD,
     /// Warning: a stale lock file that was kept (held, naming a live process, or a bot runs).
-    pub const STALE_LOCK: &str = "STALE_LOCK";
+    StaleLock => STALE_LOCK,
     /// Warning: a heartbeat was stale or unreadable (reset at startup, reported always).
-    pub const STALE_HEARTBEAT: &str = "STALE_HEARTBEAT";
+    StaleHeartbeat => STALE_HEARTBEAT,
     /// Warning: a bot instance runs in the root and was not terminated.
-    pub const BOT_INSTANCE: &str = "BOT_INSTANCE";
+    BotInstance => BOT_INSTANCE,
     /// Real mode in a deployment slot whose positions file is missing or empty while a
     /// sibling slot holds open positions (cleared by `selfheal ack`).
-    pub const SLOT_DIVERGENCE: &str = "SLOT_DIVERGENCE";
+    SlotDivergence => SLOT_DIVERGENCE,
     /// Warning: an inactive deployment slot's positions file is newer than the active
     /// slot's (the mark of a slot flip that may have lost positions).
-    pub const SLOT_INACTIVE_NEWER: &str = "SLOT_INACTIVE_NEWER";
+    SlotInactiveNewer => SLOT_INACTIVE_NEWER,
     /// Warning: the root's `.env` left a doubt about `TRADING_MODE`; real mode is assumed.
-    pub const MODE_UNCERTAIN: &str = "MODE_UNCERTAIN";
+    ModeUncertain => MODE_UNCERTAIN,
     /// Warning: `logs/backups/` is larger than `retention.warn_size`.
-    pub const BACKUPS_SIZE: &str = "BACKUPS_SIZE";
+    BackupsSize => BACKUPS_SIZE,
     /// Warning: automatic retention after a heal failed (the heal stands).
-    pub const RETENTION: &str = "RETENTION";
+    Retention => RETENTION,
     /// Warning: a watch cycle stopped on an operational error; the next cycle retries.
-    pub const WATCH_CYCLE_FAILED: &str = "WATCH_CYCLE_FAILED";
+    WatchCycleFailed => WATCH_CYCLE_FAILED,
     /// Prediction: a heartbeat is past 80% of its stale threshold.
-    pub const HEARTBEAT_AGING: &str = "HEARTBEAT_AGING";
+    HeartbeatAging => HEARTBEAT_AGING,
     /// Prediction: at the recent rate, free disk space runs out within a day.
-    pub const DISK_FORECAST: &str = "DISK_FORECAST";
+    DiskForecast => DISK_FORECAST,
     /// Prediction: the same path was healed again and again (the cause is upstream).
-    pub const HEALING_ESCALATION: &str = "HEALING_ESCALATION";
+    HealingEscalation => HEALING_ESCALATION,
     /// Prediction: at the recent rate, `logs/backups/` crosses `retention.warn_size` within
     /// a day.
-    pub const BACKUPS_GROWTH: &str = "BACKUPS_GROWTH";
+    BackupsGrowth => BACKUPS_GROWTH,
     /// Warning: an entry of a scanned directory (lock files, heartbeats) that selfheal
     /// cannot check and leaves alone: its name cannot be written in the journal (not
     /// UTF-8, control characters), or it is not a regular file.
-    pub const UNCHECKED_PATH: &str = "UNCHECKED_PATH";
+    UncheckedPath => UNCHECKED_PATH,
     /// Warning: a directory selfheal shares but does not own (`logs/backups/`) is group- or
     /// world-writable; it is reported, not changed.
-    pub const INSECURE_PERMISSIONS: &str = "INSECURE_PERMISSIONS";
+    InsecurePermissions => INSECURE_PERMISSIONS,
     /// Warning: the alert log is not a plain file selfheal may append to (a symlink, not a
     /// regular file, more than one hard link); alerts go to stderr only.
-    pub const ALERT_LOG: &str = "ALERT_LOG";
+    AlertLog => ALERT_LOG,
+}
+
+impl Code {
+    /// Whether this version knows the code (not [`Code::Other`]).
+    pub fn is_known(&self) -> bool {
+        !matches!(self, Code::Other(_))
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl From<&str> for Code {
+    fn from(s: &str) -> Code {
+        Code::parse(s)
+    }
+}
+
+impl From<Code> for String {
+    fn from(c: Code) -> String {
+        match c {
+            Code::Other(s) => s,
+            known => known.as_str().to_string(),
+        }
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Code, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(Code::parse(&s))
+    }
 }
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     /// The code (`DATA_INTEGRITY`, ...).
-    pub code: String,
+    pub code: Code,
     /// The level.
     pub level: Level,
     /// The path concerned, if any.
@@ -112,14 +202,14 @@ pub struct Finding {
 impl Finding {
     /// A finding with empty details.
     pub fn new(
-        code: &str,
+        code: Code,
         level: Level,
         path: Option<&str>,
         message: impl Into<String>,
         evidence: impl Into<String>,
     ) -> Finding {
         Finding {
-            code: code.to_string(),
+            code,
             level,
             path: path.map(str::to_string),
             message: message.into(),
@@ -149,7 +239,7 @@ impl Finding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failed {
     /// The heal kind.
-    pub heal: String,
+    pub heal: crate::plan::HealKind,
     /// The path, if any.
     pub path: Option<String>,
     /// Why it was refused.
@@ -162,6 +252,46 @@ impl Failed {
         match &self.path {
             Some(p) => format!("{}: {p}: {}", self.heal, self.reason),
             None => format!("{}: {}", self.heal, self.reason),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{code, Code};
+
+    /// Every known code reads back as itself, and is written, displayed and serialized
+    /// as its name.
+    #[test]
+    fn known_codes_round_trip() {
+        assert!(Code::KNOWN.len() >= 24);
+        for c in Code::KNOWN {
+            assert!(c.is_known());
+            assert_eq!(Code::parse(c.as_str()), *c);
+            assert_eq!(c.to_string(), c.as_str());
+            let json = serde_json::to_string(c).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", c.as_str()));
+            let back: Code = serde_json::from_str(&json).unwrap_or(Code::Other(String::new()));
+            assert_eq!(back, *c);
+        }
+        assert_eq!(code::DATA_INTEGRITY.as_str(), "DATA_INTEGRITY");
+        assert_eq!(code::SLOT_DIVERGENCE.as_str(), "SLOT_DIVERGENCE");
+    }
+
+    /// A code this version does not know is kept with its text: it equals no known code,
+    /// not even one differing only in case, and is written back unchanged.
+    #[test]
+    fn unknown_codes_are_kept() {
+        for text in ["FUTURE_CODE", "data_integrity", "", "SLOT_DIVERGENCE "] {
+            let c = Code::parse(text);
+            assert_eq!(c, Code::Other(text.to_string()));
+            assert!(!c.is_known());
+            assert!(!Code::KNOWN.contains(&c));
+            assert_eq!(c.as_str(), text);
+            assert_eq!(String::from(c.clone()), text);
+            let back: Code = serde_json::from_value(serde_json::json!(text))
+                .unwrap_or(Code::Other("wrong".into()));
+            assert_eq!(back, c);
         }
     }
 }

@@ -747,11 +747,11 @@ pub(crate) fn refuse_without_space(root: &Root, planned: &mut Planned) -> Result
 pub(crate) fn drop_ops(planned: &mut Planned, reason: &str) {
     for op in std::mem::take(&mut planned.ops) {
         planned.failed.push(Failed {
-            heal: op.heal.to_string(),
+            heal: op.heal,
             path: op.path.map(|p| p.to_string()),
             reason: reason.to_string(),
         });
-        if op.heal == "stale_heartbeat" {
+        if op.heal == crate::plan::HealKind::StaleHeartbeat {
             planned.stale_heartbeats += 1;
         }
     }
@@ -856,7 +856,7 @@ pub(crate) fn assemble(
         if dry {
             healed.push(planned_message(&line));
         } else {
-            stats.count("bootstrap_directory");
+            stats.count(crate::plan::HealKind::BootstrapDirectory);
             healed.push(line);
         }
     }
@@ -981,7 +981,7 @@ pub(crate) fn summary(
             .iter()
             .filter(|f| f.is_critical())
             .map(|f| journal_format::Critical {
-                code: f.code.clone(),
+                code: f.code.to_string(),
                 path: f.path.clone(),
                 evidence: f.evidence.clone(),
             })
@@ -1245,8 +1245,8 @@ pub fn ack(opts: &Options, txn: u64) -> Result<AckReport> {
         codes.push(code::DATA_INTEGRITY.to_string());
     }
     for f in &findings {
-        if !codes.contains(&f.code) {
-            codes.push(f.code.clone());
+        if !codes.contains(&f.code.to_string()) {
+            codes.push(f.code.to_string());
         }
     }
     if codes.is_empty() {

@@ -291,9 +291,9 @@ mod tests {
 
     #[test]
     fn findings_feed_their_checks() {
-        use crate::findings::{code, Level};
+        use crate::findings::{code, Code, Level};
         let f =
-            |c: &str, level, details| Finding::new(c, level, None, "m", "e").with_details(details);
+            |c: Code, level, details| Finding::new(c, level, None, "m", "e").with_details(details);
         let findings = vec![
             f(code::STALE_HEARTBEAT, Level::High, serde_json::json!({})),
             f(code::STALE_HEARTBEAT, Level::High, serde_json::json!({})),

@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::fsx::{Kind, Read_, Root, Stat};
 use crate::paths::RelPath;
 use journal_format::{Meta, Mode, Node, OpKind, ProcessRef};
+use serde::Serialize;
 use std::sync::{Arc, OnceLock};
 
 /// What a path is now, as far as an operation can tell. The [`Node`] of a regular file
@@ -228,6 +229,66 @@ pub fn unchanged(root: &Root, rel: &RelPath, cap: u64, seen: &Observed) -> Resul
     })
 }
 
+/// The kind of heal an operation (or a refused repair) serves, written as today's
+/// snake_case name (`missing_directory`) in the report, the journal and the alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealKind {
+    /// A directory of the layout was created.
+    MissingDirectory,
+    /// A directory the store or the journal needs was created at bootstrap.
+    BootstrapDirectory,
+    /// A managed file was created.
+    MissingFile,
+    /// An empty managed file was initialized.
+    EmptyFile,
+    /// Keys missing from a managed file were added.
+    MissingKeys,
+    /// A managed file that cannot be healed (a directory, unreadable).
+    ManagedFile,
+    /// A corrupted JSON file was salvaged or reset.
+    CorruptedJson,
+    /// Permissions were tightened or restored.
+    InsecurePermissions,
+    /// A stale heartbeat was reset.
+    StaleHeartbeat,
+    /// A stale lock file was removed.
+    StaleLock,
+    /// An orphan process was terminated.
+    OrphanProcess,
+    /// A transaction was rolled back.
+    Rollback,
+    /// Recovery of an interrupted transaction.
+    Recovery,
+}
+
+impl HealKind {
+    /// The kind as written (`missing_directory`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealKind::MissingDirectory => "missing_directory",
+            HealKind::BootstrapDirectory => "bootstrap_directory",
+            HealKind::MissingFile => "missing_file",
+            HealKind::EmptyFile => "empty_file",
+            HealKind::MissingKeys => "missing_keys",
+            HealKind::ManagedFile => "managed_file",
+            HealKind::CorruptedJson => "corrupted_json",
+            HealKind::InsecurePermissions => "insecure_permissions",
+            HealKind::StaleHeartbeat => "stale_heartbeat",
+            HealKind::StaleLock => "stale_lock",
+            HealKind::OrphanProcess => "orphan_process",
+            HealKind::Rollback => "rollback",
+            HealKind::Recovery => "recovery",
+        }
+    }
+}
+
+impl std::fmt::Display for HealKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// What an operation does.
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -271,8 +332,8 @@ pub enum Action {
 /// One planned operation.
 #[derive(Debug, Clone)]
 pub struct Op {
-    /// The heal it serves (`missing_directory`, `empty_file`, ...).
-    pub heal: &'static str,
+    /// The heal it serves.
+    pub heal: HealKind,
     /// The path (none for a signal).
     pub path: Option<RelPath>,
     /// Why, for the journal and the report.
@@ -334,6 +395,35 @@ impl Op {
                 Some(Node::File { .. }),
             ) => self.before.bytes.as_ref(),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HealKind;
+
+    /// The serialized name and the written one are the same text.
+    #[test]
+    fn heal_kind_serializes_as_written() {
+        for k in [
+            HealKind::MissingDirectory,
+            HealKind::BootstrapDirectory,
+            HealKind::MissingFile,
+            HealKind::EmptyFile,
+            HealKind::MissingKeys,
+            HealKind::ManagedFile,
+            HealKind::CorruptedJson,
+            HealKind::InsecurePermissions,
+            HealKind::StaleHeartbeat,
+            HealKind::StaleLock,
+            HealKind::OrphanProcess,
+            HealKind::Rollback,
+            HealKind::Recovery,
+        ] {
+            let json = serde_json::to_value(k).unwrap_or_default();
+            assert_eq!(json.as_str(), Some(k.as_str()));
+            assert_eq!(k.to_string(), k.as_str());
         }
     }
 }

@@ -91,7 +91,7 @@ pub fn recover(
                 ops,
             }
         }
-        Err(Error::JournalCorrupt { why, .. }) if keep_current => {
+        Err(Error::RecoveryConflict { why, .. }) if keep_current => {
             let ops = intents
                 .iter()
                 .map(|i| OpOutcome {
@@ -110,7 +110,7 @@ pub fn recover(
                 txn: unfinished.txn,
             }
         }
-        Err(Error::JournalCorrupt { why, .. }) => {
+        Err(Error::RecoveryConflict { why, .. }) => {
             return Ok(Recovery {
                 outcome: RecoveryOutcome::Conflict {
                     txn: unfinished.txn,

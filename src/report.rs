@@ -8,7 +8,7 @@ use crate::engine::OpResult;
 use crate::findings::{Failed, Finding};
 use crate::health::Health;
 use crate::mode::{Mode, ModeSource};
-use crate::plan::Op;
+use crate::plan::{HealKind, Op};
 use crate::recovery::RecoveryOutcome;
 use journal_format::{Node, OpKind};
 use serde::Serialize;
@@ -32,16 +32,52 @@ pub struct Stats {
 
 impl Stats {
     /// Counts one applied heal of kind `heal`.
-    pub fn count(&mut self, heal: &str) {
+    pub fn count(&mut self, heal: HealKind) {
         match heal {
-            "missing_directory" | "bootstrap_directory" => self.directories_created += 1,
-            "missing_file" => self.files_created += 1,
-            "stale_heartbeat" => self.heartbeats_reset += 1,
-            "stale_lock" => self.locks_cleared += 1,
-            "orphan_process" => self.orphans_killed += 1,
-            "rollback" => {}
-            _ => self.files_repaired += 1,
+            HealKind::MissingDirectory | HealKind::BootstrapDirectory => {
+                self.directories_created += 1;
+            }
+            HealKind::MissingFile => self.files_created += 1,
+            HealKind::StaleHeartbeat => self.heartbeats_reset += 1,
+            HealKind::StaleLock => self.locks_cleared += 1,
+            HealKind::OrphanProcess => self.orphans_killed += 1,
+            HealKind::Rollback => {}
+            HealKind::EmptyFile
+            | HealKind::MissingKeys
+            | HealKind::ManagedFile
+            | HealKind::CorruptedJson
+            | HealKind::InsecurePermissions
+            | HealKind::Recovery => self.files_repaired += 1,
         }
+    }
+}
+
+/// What became of an operation, as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionResult {
+    /// Only planned (`check`, `--dry-run`).
+    Planned,
+    /// Applied.
+    Applied,
+    /// Skipped (its path changed since it was planned).
+    Skipped,
+}
+
+impl ActionResult {
+    /// The result as written (`applied`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionResult::Planned => "planned",
+            ActionResult::Applied => "applied",
+            ActionResult::Skipped => "skipped",
+        }
+    }
+}
+
+impl std::fmt::Display for ActionResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -49,15 +85,15 @@ impl Stats {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Action {
     /// The heal kind.
-    pub heal: String,
+    pub heal: HealKind,
     /// The filesystem effect.
     pub kind: OpKind,
     /// The path, if any.
     pub path: Option<String>,
     /// The human line.
     pub message: String,
-    /// `applied`, `skipped` or `planned` (check / dry run).
-    pub result: &'static str,
+    /// Applied, skipped or planned (check / dry run).
+    pub result: ActionResult,
     /// Why it was skipped, if it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped_because: Option<String>,
@@ -83,12 +119,12 @@ impl Action {
             Some(_) => op.message.clone(),
         };
         let (result, skipped_because) = match result {
-            None => ("planned", None),
-            Some(OpResult::Applied) => ("applied", None),
-            Some(OpResult::Skipped(why)) => ("skipped", Some(why.clone())),
+            None => (ActionResult::Planned, None),
+            Some(OpResult::Applied) => (ActionResult::Applied, None),
+            Some(OpResult::Skipped(why)) => (ActionResult::Skipped, Some(why.clone())),
         };
         Action {
-            heal: op.heal.to_string(),
+            heal: op.heal,
             kind: op.kind(),
             path: op.path.as_ref().map(|p| p.to_string()),
             message,
@@ -171,16 +207,48 @@ impl Report {
     pub fn pending(&self) -> usize {
         self.actions
             .iter()
-            .filter(|a| a.result == "planned")
+            .filter(|a| a.result == ActionResult::Planned)
             .count()
+    }
+}
+
+/// What recovery did, as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryResult {
+    /// Only a torn journal tail was cut.
+    TornTail,
+    /// The interrupted transaction was rolled back.
+    RolledBack,
+    /// A path matched neither side: nothing was changed, the run is blocked.
+    Conflict,
+    /// The operator kept the current files.
+    KeptCurrent,
+}
+
+impl RecoveryResult {
+    /// The outcome as written (`rolled_back`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecoveryResult::TornTail => "torn_tail",
+            RecoveryResult::RolledBack => "rolled_back",
+            RecoveryResult::Conflict => "conflict",
+            RecoveryResult::KeptCurrent => "kept_current",
+        }
+    }
+}
+
+impl std::fmt::Display for RecoveryResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
 /// Recovery, as reported.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RecoveryReport {
-    /// `rolled_back`, `conflict`, `kept_current`.
-    pub outcome: &'static str,
+    /// What recovery did.
+    pub outcome: RecoveryResult,
     /// The transaction concerned.
     pub transaction: u64,
     /// Details.
@@ -196,7 +264,7 @@ impl RecoveryReport {
         let (o, txn, detail) = match outcome {
             RecoveryOutcome::Clean => {
                 return torn.map(|t| RecoveryReport {
-                    outcome: "torn_tail",
+                    outcome: RecoveryResult::TornTail,
                     transaction: 0,
                     detail: "a torn journal record was cut".into(),
                     torn_tail_saved_to: Some(t),
@@ -216,7 +284,7 @@ impl RecoveryReport {
                     String::new()
                 };
                 (
-                    "rolled_back",
+                    RecoveryResult::RolledBack,
                     *txn,
                     format!(
                         "interrupted transaction {txn} rolled back ({} checked{newer})",
@@ -224,9 +292,9 @@ impl RecoveryReport {
                     ),
                 )
             }
-            RecoveryOutcome::Conflict { txn, why } => ("conflict", *txn, why.clone()),
+            RecoveryOutcome::Conflict { txn, why } => (RecoveryResult::Conflict, *txn, why.clone()),
             RecoveryOutcome::KeptCurrent { txn } => (
-                "kept_current",
+                RecoveryResult::KeptCurrent,
                 *txn,
                 format!("transaction {txn} closed; the current files were accepted"),
             ),
@@ -243,6 +311,58 @@ impl RecoveryReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Results and recovery outcomes serialize and display as their written names.
+    #[test]
+    fn results_and_outcomes_are_written_as_before() {
+        let results = [
+            (ActionResult::Planned, "planned"),
+            (ActionResult::Applied, "applied"),
+            (ActionResult::Skipped, "skipped"),
+        ];
+        for (r, want) in results {
+            assert_eq!(serde_json::to_value(r).ok(), Some(serde_json::json!(want)));
+            assert_eq!(r.to_string(), want);
+        }
+        let outcomes = [
+            (RecoveryResult::TornTail, "torn_tail"),
+            (RecoveryResult::RolledBack, "rolled_back"),
+            (RecoveryResult::Conflict, "conflict"),
+            (RecoveryResult::KeptCurrent, "kept_current"),
+        ];
+        for (o, want) in outcomes {
+            assert_eq!(serde_json::to_value(o).ok(), Some(serde_json::json!(want)));
+            assert_eq!(o.to_string(), want);
+        }
+    }
+
+    /// Each heal kind counts where the reference counters put it.
+    #[test]
+    fn stats_count_by_kind() {
+        let mut s = Stats::default();
+        for k in [
+            HealKind::MissingDirectory,
+            HealKind::BootstrapDirectory,
+            HealKind::MissingFile,
+            HealKind::StaleHeartbeat,
+            HealKind::StaleLock,
+            HealKind::OrphanProcess,
+            HealKind::Rollback,
+            HealKind::EmptyFile,
+            HealKind::CorruptedJson,
+        ] {
+            s.count(k);
+        }
+        let want = Stats {
+            files_created: 1,
+            files_repaired: 2,
+            directories_created: 2,
+            heartbeats_reset: 1,
+            locks_cleared: 1,
+            orphans_killed: 1,
+        };
+        assert_eq!(s, want);
+    }
 
     #[test]
     fn planned_messages_are_conditional() {

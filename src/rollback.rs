@@ -194,7 +194,7 @@ fn plan_one(
         plan.bases.insert(rel.clone(), it.object.unwrap_or(*sha256));
     }
     plan.ops.push(Op {
-        heal: "rollback",
+        heal: crate::plan::HealKind::Rollback,
         message: message(&rel, &action, &it.before),
         reason: format!(
             "undo op {} ({}) of the rolled-back transaction",

@@ -57,7 +57,7 @@ mod tests {
 
     fn dir(path: &str) -> Op {
         Op {
-            heal: "missing_directory",
+            heal: crate::plan::HealKind::MissingDirectory,
             path: RelPath::new(path).ok(),
             reason: "directory is missing".into(),
             message: String::new(),

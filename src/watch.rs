@@ -677,9 +677,9 @@ fn changed_since(report: &Report) -> Vec<Skip> {
     report
         .actions
         .iter()
-        .filter(|a| a.result == "skipped")
+        .filter(|a| a.result == crate::report::ActionResult::Skipped)
         .map(|a| Skip {
-            heal: a.heal.clone(),
+            heal: a.heal.to_string(),
             path: a.path.clone().unwrap_or_default(),
             reason: a.skipped_because.clone().unwrap_or_default(),
             locked: false,
@@ -692,7 +692,7 @@ fn forbidden(op: &Op) -> Option<&'static str> {
     match op.action {
         Action::Signal { .. } => Some("signal a process"),
         Action::RemoveLock => Some("remove a lock file"),
-        _ if op.heal == "stale_heartbeat" => Some("reset a heartbeat"),
+        _ if op.heal == crate::plan::HealKind::StaleHeartbeat => Some("reset a heartbeat"),
         _ => None,
     }
 }
@@ -723,7 +723,7 @@ mod tests {
     use crate::plan::Observed;
     use journal_format::ProcessRef;
 
-    fn op(heal: &'static str, action: Action) -> Op {
+    fn op(heal: crate::plan::HealKind, action: Action) -> Op {
         Op {
             heal,
             path: RelPath::new("logs/x").ok(),
@@ -746,12 +746,12 @@ mod tests {
         };
         let dir = || Action::CreateDir { mode: 0o755 };
         for bad in [
-            op("orphan_process", signal),
-            op("stale_lock", Action::RemoveLock),
-            op("stale_heartbeat", dir()),
+            op(crate::plan::HealKind::OrphanProcess, signal),
+            op(crate::plan::HealKind::StaleLock, Action::RemoveLock),
+            op(crate::plan::HealKind::StaleHeartbeat, dir()),
         ] {
             let mut p = Planned::default();
-            p.push(op("missing_directory", dir()));
+            p.push(op(crate::plan::HealKind::MissingDirectory, dir()));
             p.push(bad);
             refuse_forbidden(&mut p);
             assert!(p.ops.is_empty());
@@ -759,7 +759,7 @@ mod tests {
             assert!(p.failed[0].reason.contains("which watch never does"));
         }
         let mut fine = Planned::default();
-        fine.push(op("missing_directory", dir()));
+        fine.push(op(crate::plan::HealKind::MissingDirectory, dir()));
         refuse_forbidden(&mut fine);
         assert_eq!(fine.ops.len(), 1);
     }

@@ -13,7 +13,7 @@ use crate::content::Content;
 use crate::findings::{code, Finding, Level};
 use crate::jsondoc::{Known, Part, Record, Scanned, Spanned};
 use crate::mode::Mode;
-use crate::plan::{Action, Observed, Op};
+use crate::plan::{Action, HealKind, Observed, Op};
 use crate::salvage::{
     rebuild, KeptRecord, Member, Outcome, Rebuilt, SalvageReport, Shape, Skeleton,
 };
@@ -130,7 +130,7 @@ pub fn plan(
     let (document, written) = written(&spec, identity, (bytes, &view.observed), rebuilt, scanned);
     view.written = Some((document.clone(), written));
     let op = p.push(Op {
-        heal: "corrupted_json",
+        heal: HealKind::CorruptedJson,
         message: format!(
             "Repaired corrupted {}: {path} ({})",
             noun(spec.role),

@@ -10,7 +10,7 @@ use super::{Ctx, Planned};
 use crate::error::Result;
 use crate::fsx::{current_owner, Capabilities, Change};
 use crate::paths::RelPath;
-use crate::plan::{Action, Op};
+use crate::plan::{Action, HealKind, Op};
 use journal_format::Node;
 
 /// Takes every operation that cannot be done out of `p`, as a failed heal.
@@ -37,7 +37,7 @@ pub fn refuse_infeasible(ctx: &Ctx<'_>, p: &mut Planned) -> Result<()> {
         if let (Some(why), Some(path)) = (why, &op.path) {
             dropped.push(path.clone());
             failed.push((op.heal, path.to_string(), why));
-            if op.heal == "stale_heartbeat" {
+            if op.heal == HealKind::StaleHeartbeat {
                 p.stale_heartbeats += 1;
             }
         }

@@ -26,7 +26,7 @@ use crate::findings::{code, Finding, Level};
 use crate::fsx::{Entry, Kind};
 use crate::jsondoc;
 use crate::paths::RelPath;
-use crate::plan::{observe, Action, Observed, Op};
+use crate::plan::{observe, Action, HealKind, Observed, Op};
 use std::ops::Range;
 
 const TS_KEY: &str = "last_heartbeat_ts";
@@ -125,12 +125,16 @@ fn reachable_dir(ctx: &Ctx<'_>, dir: &RelPath, p: &mut Planned) -> Result<bool> 
 fn plan_one(ctx: &Ctx<'_>, p: &mut Planned, rel: &RelPath, plain: bool) -> Result<()> {
     let before = observe(ctx.root, rel, ctx.layout.max_file_size)?;
     if let Some(why) = &before.untouchable {
-        p.fail("stale_heartbeat", Some(rel.as_str()), format!("it {why}"));
+        p.fail(
+            HealKind::StaleHeartbeat,
+            Some(rel.as_str()),
+            format!("it {why}"),
+        );
         return Ok(());
     }
     if before.stat.is_some_and(|s| s.kind == Kind::Dir) {
         p.fail(
-            "stale_heartbeat",
+            HealKind::StaleHeartbeat,
             Some(rel.as_str()),
             "it is a directory, not a file",
         );
@@ -236,7 +240,7 @@ impl Beat<'_> {
             _ => format!("Reset stale heartbeat: {comp} ({rel}, stale for {age} s)"),
         };
         p.push(Op {
-            heal: "stale_heartbeat",
+            heal: HealKind::StaleHeartbeat,
             message,
             reason: format!("heartbeat {off}"),
             path: Some(rel.clone()),
@@ -276,7 +280,7 @@ impl Beat<'_> {
             Format::Json => Format::Json,
         };
         p.push(Op {
-            heal: "stale_heartbeat",
+            heal: HealKind::StaleHeartbeat,
             message: format!("Repaired unreadable heartbeat: {comp} ({rel}: {why})"),
             reason: format!("heartbeat has no usable time: {why}"),
             path: Some(rel.clone()),

@@ -11,7 +11,7 @@ use crate::findings::{code, Finding, Level};
 use crate::fsx::{Entry, Kind};
 use crate::jsondoc::{self, Extract, Known, Scanned, Shape, Spec};
 use crate::paths::RelPath;
-use crate::plan::{observe, Action, Observed, Op};
+use crate::plan::{observe, Action, HealKind, Observed, Op};
 use std::sync::Arc;
 
 /// Plans the creation of every missing configured directory, parents first.
@@ -34,11 +34,11 @@ pub fn plan_dirs(ctx: &Ctx<'_>, p: &mut Planned) -> Result<()> {
                 } else {
                     "exists but is not a directory"
                 };
-                p.fail("missing_directory", Some(dir.as_str()), what);
+                p.fail(HealKind::MissingDirectory, Some(dir.as_str()), what);
             }
             Entry::Unreachable => {
                 p.fail(
-                    "missing_directory",
+                    HealKind::MissingDirectory,
                     Some(dir.as_str()),
                     "lies behind a symlink or a non-directory (not followed)",
                 );
@@ -47,14 +47,14 @@ pub fn plan_dirs(ctx: &Ctx<'_>, p: &mut Planned) -> Result<()> {
                 let parent_ok = dir.parent().is_none_or(|par| planned.contains(&par) || matches!(ctx.root.entry(&par), Ok(Entry::Present(s)) if s.kind == Kind::Dir));
                 if !parent_ok {
                     p.fail(
-                        "missing_directory",
+                        HealKind::MissingDirectory,
                         Some(dir.as_str()),
                         "its parent cannot be created",
                     );
                     continue;
                 }
                 p.push(Op {
-                    heal: "missing_directory",
+                    heal: HealKind::MissingDirectory,
                     message: format!("Created directory: {dir}"),
                     reason: "directory is missing".into(),
                     path: Some(dir.clone()),
@@ -215,7 +215,7 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
     let path = spec.path.as_str();
     if let Some(why) = &view.observed.untouchable {
         p.fail(
-            "managed_file",
+            HealKind::ManagedFile,
             Some(path),
             format!("cannot be checked: it {why}"),
         );
@@ -229,7 +229,7 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
         (true, _, _) if crate::detect::gone::must_not_recreate(ctx, &spec) => {}
         (true, _, _) => {
             view.op = Some(p.push(Op {
-                heal: "missing_file",
+                heal: HealKind::MissingFile,
                 message: format!("Initialized {}: {path}", noun(spec.role)),
                 reason: "file is missing".into(),
                 path: Some(spec.path.clone()),
@@ -238,7 +238,11 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
             }));
         }
         (_, Some(Kind::Dir), _) => {
-            p.fail("managed_file", Some(path), "is a directory, not a file");
+            p.fail(
+                HealKind::ManagedFile,
+                Some(path),
+                "is a directory, not a file",
+            );
         }
         (_, Some(Kind::File), Some(bytes)) => {
             let mode = view.observed.stat.map_or(spec.mode, |s| s.mode);
@@ -248,7 +252,7 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
             plan_existing(ctx, p, view, (bytes, scanned), mode, &shape);
             view.shape = Some(Arc::new(shape));
         }
-        _ => p.fail("managed_file", Some(path), "could not be read"),
+        _ => p.fail(HealKind::ManagedFile, Some(path), "could not be read"),
     }
 }
 
@@ -277,7 +281,7 @@ fn plan_existing(
                 return;
             };
             view.op = Some(p.push(Op {
-                heal: "empty_file",
+                heal: HealKind::EmptyFile,
                 message: format!("Repaired empty {}: {path} (was {kind})", noun(spec.role)),
                 reason: format!("file is empty ({kind})"),
                 path: Some(spec.path.clone()),
@@ -302,11 +306,15 @@ fn plan_existing(
             }
             let names: Vec<&str> = missing.iter().map(|(k, _)| k.as_str()).collect();
             let Some(new) = jsondoc::insert_keys(bytes, &missing) else {
-                p.fail("missing_keys", Some(path), "the keys could not be inserted");
+                p.fail(
+                    HealKind::MissingKeys,
+                    Some(path),
+                    "the keys could not be inserted",
+                );
                 return;
             };
             view.op = Some(p.push(Op {
-                heal: "missing_keys",
+                heal: HealKind::MissingKeys,
                 message: format!(
                     "Added missing keys ({}) to {}: {path}",
                     names.join(", "),

@@ -21,7 +21,7 @@ use crate::findings::{code, Finding, Level};
 use crate::fsx::{Kind, TryLock};
 use crate::holders::{self, Holder};
 use crate::paths::RelPath;
-use crate::plan::{observe, Action, Op};
+use crate::plan::{observe, Action, HealKind, Op};
 use crate::procs;
 use std::time::{Duration, Instant};
 
@@ -121,7 +121,7 @@ fn plan_lock(
         waiting.push(Waiting { rel: rel.clone() });
     } else if is_stale && removable {
         p.push(Op {
-            heal: "stale_lock",
+            heal: HealKind::StaleLock,
             message: format!("Removed stale lock: {rel} (age {age} s)"),
             reason: format!(
                 "lock file is {age} s old (stale after {stale} s), not held, names no live process"

@@ -18,7 +18,7 @@ use crate::journal::Journal;
 use crate::jsondoc::Shape;
 use crate::mode::ModeChoice;
 use crate::paths::RelPath;
-use crate::plan::{Observed, Op};
+use crate::plan::{HealKind, Observed, Op};
 use std::sync::Arc;
 
 /// When the checks run.
@@ -158,9 +158,9 @@ impl Planned {
     }
 
     /// Records a refused repair.
-    pub fn fail(&mut self, heal: &str, path: Option<&str>, reason: impl Into<String>) {
+    pub fn fail(&mut self, heal: HealKind, path: Option<&str>, reason: impl Into<String>) {
         self.failed.push(Failed {
-            heal: heal.to_string(),
+            heal,
             path: path.map(str::to_string),
             reason: reason.into(),
         });

@@ -24,7 +24,7 @@ use crate::findings::{code, Finding, Level};
 use crate::fsx::{Entry, Kind, TMP_PREFIX};
 use crate::journal::{BACKUPS_DIR, OWN_DIRS};
 use crate::paths::RelPath;
-use crate::plan::{observe, Action, Op};
+use crate::plan::{observe, Action, HealKind, Op};
 use journal_format::Node;
 use std::collections::BTreeSet;
 
@@ -181,7 +181,7 @@ fn plan_one(ctx: &Ctx<'_>, p: &mut Planned, rel: &RelPath, strip: u32) -> Result
         _ => format!("mode {mode:04o} {}", loose(mode, strip, dir)),
     };
     p.push(Op {
-        heal: "insecure_permissions",
+        heal: HealKind::InsecurePermissions,
         message: format!("Tightened permissions: {rel} {mode:04o} -> {new:04o}"),
         reason: why,
         path: Some(rel.clone()),

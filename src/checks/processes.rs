@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::findings::{code, Finding, Level};
 use crate::fsx::Root;
 use crate::mode::Mode;
-use crate::plan::{Action, Observed, Op};
+use crate::plan::{Action, HealKind, Observed, Op};
 use crate::procs::{self, ProcInfo};
 use journal_format::ProcessRef;
 use std::collections::{BTreeMap, BTreeSet};
@@ -318,7 +318,7 @@ fn terminate(layout: &Layout, b: &ProcInfo) -> Op {
         .as_ref()
         .map_or_else(String::new, |c| c.display().to_string());
     Op {
-        heal: "orphan_process",
+        heal: HealKind::OrphanProcess,
         path: None,
         reason: format!("bot process in the root (cwd {cwd}), running for {age} s"),
         message: format!("Terminated orphan process {}", describe(b)),

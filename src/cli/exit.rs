@@ -77,9 +77,10 @@ pub fn of_error(e: &Error) -> u8 {
     match e {
         Error::Usage(_) | Error::Config { .. } | Error::NoSuchTransaction(_) => USAGE,
         Error::LockTimeout { .. } | Error::Interrupted => LOCK,
-        Error::Refused(_) | Error::ObjectCorrupt { .. } | Error::JournalCorrupt { .. } => {
-            MUST_NOT_START
-        }
+        Error::Refused(_)
+        | Error::ObjectCorrupt { .. }
+        | Error::JournalCorrupt { .. }
+        | Error::RecoveryConflict { .. } => MUST_NOT_START,
         _ => OPERATIONAL,
     }
 }
@@ -111,5 +112,20 @@ mod tests {
             assert_eq!(highest(*a, *b), *want, "input: {a} {b}");
             assert_eq!(highest(*b, *a), *want, "input: {b} {a}");
         }
+    }
+
+    /// A recovery conflict exits like the journal integrity failure it is worded as.
+    #[test]
+    fn a_recovery_conflict_must_not_start() {
+        let conflict = Error::RecoveryConflict {
+            file: "/r/logs/selfheal/journal".into(),
+            why: "transaction 3 op 0: a matches neither".into(),
+        };
+        let corrupt = Error::JournalCorrupt {
+            file: "/r/logs/selfheal/journal".into(),
+            why: "transaction 3 op 0: a matches neither".into(),
+        };
+        assert_eq!(of_error(&conflict), MUST_NOT_START);
+        assert_eq!(conflict.to_string(), corrupt.to_string());
     }
 }

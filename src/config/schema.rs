@@ -239,9 +239,9 @@ pub struct Detectors {
 
 impl Detectors {
     /// The configured level of `code`, if it is configurable.
-    pub fn severity(&self, code: &str) -> Option<Severity> {
+    pub fn severity(&self, code: &crate::findings::Code) -> Option<Severity> {
         use crate::findings::code as c;
-        Some(match code {
+        Some(match *code {
             c::STATE_MISMATCH => self.state_mismatch,
             c::PARTIAL_FILL => self.partial_fill,
             c::POSITION_CONFLICT => self.position_conflict,

@@ -135,8 +135,9 @@ pub fn for_mode(findings: &mut [Finding], mode: Mode) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::findings::Code;
 
-    fn f(code: &str, level: Level) -> Finding {
+    fn f(code: Code, level: Level) -> Finding {
         Finding::new(code, level, None, "m", "e")
     }
 
@@ -158,7 +159,7 @@ mod tests {
         ];
         configured(&mut all, &d);
         let levels = |all: &[Finding]| -> Vec<(String, Level)> {
-            all.iter().map(|f| (f.code.clone(), f.level)).collect()
+            all.iter().map(|f| (f.code.to_string(), f.level)).collect()
         };
         let want = vec![
             (code::STATE_MISMATCH.to_string(), Level::High),

@@ -198,7 +198,7 @@ mod tests {
         };
         detect(&pair, &rules)
             .into_iter()
-            .map(|f| (f.code, f.level, f.evidence))
+            .map(|f| (f.code.into(), f.level, f.evidence))
             .collect()
     }
 

@@ -6,7 +6,7 @@
 //! kind, then one summary, so a broken file cannot flood the operator.
 
 use super::fields::{self, Defect, Fields};
-use crate::findings::{code, Finding, Level};
+use crate::findings::{code, Code, Finding, Level};
 use crate::jsondoc::{Document, Record};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -268,7 +268,7 @@ fn bounded(
     out
 }
 
-fn summary(path: &str, code: &str, total: usize, what: &str) -> Finding {
+fn summary(path: &str, code: Code, total: usize, what: &str) -> Finding {
     let more = total.saturating_sub(MAX_EACH);
     Finding::new(
         code,
@@ -309,7 +309,7 @@ mod tests {
         };
         detect("p.json", &doc, &identity())
             .into_iter()
-            .map(|f| (f.code, f.level))
+            .map(|f| (f.code.into(), f.level))
             .collect()
     }
 
@@ -358,7 +358,7 @@ mod tests {
 
     #[test]
     fn each_issue_is_found() {
-        let crit = |c: &str| (c.to_string(), Level::Critical);
+        let crit = |c: Code| (c.to_string(), Level::Critical);
         let a = pos("BTC", "a", "LONG", "");
         type Want = Vec<(String, Level)>;
         let cases: Vec<(String, String, Want)> = vec![

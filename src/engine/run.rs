@@ -390,7 +390,7 @@ mod tests {
 
     fn op(action: Action) -> Op {
         Op {
-            heal: "test",
+            heal: crate::plan::HealKind::MissingFile,
             path: RelPath::new("logs").ok(),
             reason: String::new(),
             message: String::new(),

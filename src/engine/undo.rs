@@ -27,7 +27,7 @@ pub enum Undo {
 /// and saved to the store first (its object named in the outcome).
 ///
 /// # Errors
-/// [`Error::JournalCorrupt`] for a conflict; I/O errors while restoring.
+/// [`Error::RecoveryConflict`] for a conflict; I/O errors while restoring.
 pub fn undo_intents(
     root: &Root,
     txn: u64,
@@ -241,7 +241,7 @@ fn conflict(root: &Root, txn: u64, it: &Intent, now: &Observed) -> Error {
 }
 
 fn conflict_because(root: &Root, txn: u64, it: &Intent, what: &str) -> Error {
-    Error::JournalCorrupt {
+    Error::RecoveryConflict {
         file: root.display(
             &RelPath::new(crate::journal::JOURNAL_DIR).unwrap_or_else(|_| std::process::abort()),
         ),

@@ -137,11 +137,11 @@ fn fail_busy(s: &Session, planned: &mut Planned, busy: &[Busy]) {
         keep.push(blocked.is_none());
         if let Some(b) = blocked {
             failed.push(Failed {
-                heal: op.heal.to_string(),
+                heal: op.heal,
                 path: Some(b.file.to_string()),
                 reason: format!("skipped: {}", b.describe()),
             });
-            if op.heal == "stale_heartbeat" {
+            if op.heal == crate::plan::HealKind::StaleHeartbeat {
                 planned.stale_heartbeats += 1;
             }
         }
@@ -210,7 +210,7 @@ pub(crate) fn recovery_waits(s: &Session, txn: u64, busy: &[Busy], mode: Mode) -
             planned.findings.push(lock_held(s, b, mode));
         }
         planned.failed.push(Failed {
-            heal: "recovery".to_string(),
+            heal: crate::plan::HealKind::Recovery,
             path: Some(b.file.to_string()),
             reason: format!("skipped: {}", b.describe()),
         });

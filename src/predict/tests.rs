@@ -95,10 +95,7 @@ fn disk_forecast_table() {
         let got = disk_forecast(&series(points), now);
         assert_eq!(got.is_some(), *want, "{why}: {got:?}");
         if let Some(f) = got {
-            assert_eq!(
-                (f.code.as_str(), f.level),
-                (code::DISK_FORECAST, Level::High)
-            );
+            assert_eq!((f.code, f.level), (code::DISK_FORECAST, Level::High));
             assert_eq!(f.evidence, "runs out within 24 h");
         }
     }

@@ -157,7 +157,7 @@ pub fn verify(root: &Root, layout: &Layout, planned: &mut Planned) -> Result<Vec
                 .ops
                 .iter()
                 .filter(|o| on_path(o))
-                .map(|o| skip(o.heal)),
+                .map(|o| skip(o.heal.as_str())),
         );
         if skips.len() == before {
             skips.push(skip("check"));
@@ -186,7 +186,7 @@ mod tests {
 
     fn op(path: &str, before: Option<Node>, action: Action) -> Op {
         Op {
-            heal: "test",
+            heal: crate::plan::HealKind::MissingFile,
             path: Some(RelPath::new(path).unwrap_or_else(|e| panic!("{e}"))),
             reason: String::new(),
             message: String::new(),

@@ -71,7 +71,10 @@ impl CycleReport {
     /// Operations applied by this cycle.
     pub fn healed(&self) -> usize {
         self.report.as_ref().map_or(0, |r| {
-            r.actions.iter().filter(|a| a.result == "applied").count()
+            r.actions
+                .iter()
+                .filter(|a| a.result == crate::report::ActionResult::Applied)
+                .count()
         })
     }
 
