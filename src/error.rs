@@ -222,3 +222,15 @@ impl<T> IoContext<T> for rustix::io::Result<T> {
         self.map_err(|e| Error::io(op, path, e.into()))
     }
 }
+
+/// The error and its causes on one line.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cur = err.source();
+    while let Some(c) = cur {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cur = c.source();
+    }
+    text
+}

@@ -13,8 +13,8 @@
 
 use crate::error::{Error, IoOp, Result};
 use crate::fsx::Root;
-use crate::journal::BACKUPS_DIR;
 use crate::paths::RelPath;
+use crate::paths::BACKUPS_DIR;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::io::Read;
 use std::os::unix::net::UnixStream;

@@ -256,7 +256,7 @@ fn read(path: &Path) -> Read {
         Err(e) => return Read::Unreadable(e.to_string()),
         Ok(_) => {}
     }
-    match crate::config::read_regular(path, MAX_DOTENV) {
+    match crate::fsx::read_regular(path, MAX_DOTENV) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => Read::Text(text),
             Err(_) => Read::Unreadable("it is not valid UTF-8".into()),

@@ -7,6 +7,26 @@ use crate::error::{Error, Result};
 use std::fmt;
 use std::path::Path;
 
+/// The directory of selfheal's own state (backups, journal, torn tails).
+pub const BACKUPS_DIR: &str = "logs/backups";
+/// The journal directory.
+pub const JOURNAL_DIR: &str = "logs/backups/journal";
+/// The backup store's objects.
+pub const OBJECTS_DIR: &str = "logs/backups/objects";
+/// Where torn journal tails are saved.
+pub const TORN_DIR: &str = "logs/backups/torn";
+/// The journal's index and run record.
+pub const META_DIR: &str = "logs/backups/meta";
+/// Where damaged journals are moved aside, one directory each.
+pub const QUARANTINE_DIR: &str = "logs/backups/quarantine";
+/// selfheal's own subdirectories of [`BACKUPS_DIR`]: everything it owns there (the bot
+/// keeps its own files beside them).
+pub const OWN_DIRS: [&str; 5] = [JOURNAL_DIR, OBJECTS_DIR, TORN_DIR, META_DIR, QUARANTINE_DIR];
+/// The subdirectories of [`BACKUPS_DIR`] whose content changes only with the journal
+/// (transactions, prunes, torn tails, quarantines): what a journal index may record the
+/// size of.
+pub const JOURNAL_TREES: [&str; 4] = [JOURNAL_DIR, OBJECTS_DIR, TORN_DIR, QUARANTINE_DIR];
+
 /// Directories that are never a bot's state root (compared with the root's canonical path):
 /// a heal would create its layout there, and every `python … run.py` of the user whose
 /// working directory lies below would count as a bot instance. Under systemd the default

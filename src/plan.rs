@@ -399,6 +399,15 @@ impl Op {
     }
 }
 
+/// What became of one operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpResult {
+    /// Applied and journaled.
+    Applied,
+    /// Not applied: the target no longer matched what the plan saw.
+    Skipped(String),
+}
+
 #[cfg(test)]
 mod tests {
     use super::HealKind;

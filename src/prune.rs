@@ -276,7 +276,7 @@ fn sweep_aside(
     let Some(cut) = cutoff(policy, now) else {
         return Ok((0, 0));
     };
-    let torn_dir = RelPath::new(crate::journal::TORN_DIR)?;
+    let torn_dir = RelPath::new(crate::paths::TORN_DIR)?;
     let mut torn: Vec<(i64, String)> = root
         .list(Some(&torn_dir))?
         .into_iter()
@@ -472,7 +472,7 @@ fn remove_files(root: &Root, files: &[RelPath]) -> Result<()> {
     for f in files {
         root.unlink(f)?;
     }
-    root.sync_dir(&RelPath::new(crate::journal::JOURNAL_DIR)?)
+    root.sync_dir(&RelPath::new(crate::paths::JOURNAL_DIR)?)
 }
 
 fn remove_objects(root: &Root, objects: &[Digest]) -> Result<()> {
@@ -488,71 +488,9 @@ fn remove_objects(root: &Root, objects: &[Digest]) -> Result<()> {
     Ok(())
 }
 
-/// Total size in bytes of the regular files in selfheal's own subdirectories of
-/// `logs/backups/` (journal, objects, torn tails), for the size warning; the bot's own
-/// backups beside them are not counted.
-///
-/// # Errors
-/// I/O errors listing or reading metadata.
-pub fn backups_size(root: &Root) -> Result<u64> {
-    own_size(root, &[])
-}
-
-/// Total size in bytes of the regular files in selfheal's own subdirectories of
-/// `logs/backups/`, leaving out the subdirectories `skip`.
-///
-/// # Errors
-/// I/O errors listing or reading metadata.
-pub fn own_size(root: &Root, skip: &[&str]) -> Result<u64> {
-    let mut total = 0u64;
-    for dir in crate::journal::OWN_DIRS {
-        let rel = RelPath::new(dir)?;
-        if skip.contains(&dir) {
-            continue;
-        }
-        if matches!(root.entry(&rel)?, Entry::Present(st) if st.kind == Kind::Dir) {
-            total = total.saturating_add(tree_size(root, &rel, &[])?);
-        }
-    }
-    Ok(total)
-}
-
-/// The subdirectories of `logs/backups/` whose content changes only with the journal
-/// (transactions, prunes, torn tails, quarantines): what a journal index may record the
-/// size of.
-pub const JOURNAL_TREES: [&str; 4] = [
-    crate::journal::JOURNAL_DIR,
-    crate::store::OBJECTS_DIR,
-    crate::journal::TORN_DIR,
-    crate::journal::QUARANTINE_DIR,
-];
-
-/// Total size in bytes of the regular files under `dir`, leaving out the subtrees `skip`.
-///
-/// # Errors
-/// I/O errors listing or reading metadata.
-pub fn tree_size(root: &Root, dir: &RelPath, skip: &[&str]) -> Result<u64> {
-    let mut total = 0u64;
-    let mut stack = vec![dir.clone()];
-    while let Some(dir) = stack.pop() {
-        for e in root.list(Some(&dir))? {
-            let Ok(child) = dir.join(&e.name) else {
-                continue;
-            };
-            match e.kind {
-                Kind::Dir if skip.contains(&child.as_str()) => {}
-                Kind::Dir => stack.push(child),
-                Kind::File => {
-                    if let Entry::Present(st) = root.entry(&child)? {
-                        total = total.saturating_add(st.size);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    Ok(total)
-}
+pub use crate::fsx::tree_size;
+pub use crate::journal::{backups_size, own_size};
+pub use crate::paths::JOURNAL_TREES;
 
 #[cfg(test)]
 mod tests {
@@ -570,7 +508,7 @@ mod tests {
     fn a_kept_delta_keeps_its_base_and_an_unneeded_one_does_not() {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = Root::create(dir.path()).expect("root");
-        for d in ["logs", "logs/backups", crate::store::OBJECTS_DIR] {
+        for d in ["logs", "logs/backups", crate::paths::OBJECTS_DIR] {
             let rel = RelPath::new(d).expect("path");
             root.ensure_dir(&rel, 0o700).expect("dir");
         }

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::fsx::{Entry, Kind, Root, TMP_PREFIX};
 use crate::journal::{Journal, Torn, TxnFile};
 use crate::paths::RelPath;
-use crate::store::OBJECTS_DIR;
+use crate::paths::OBJECTS_DIR;
 use journal_format::{Abort, Body, Intent, OpOutcome, UndoOutcome};
 use std::collections::BTreeSet;
 

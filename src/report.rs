@@ -4,10 +4,10 @@
 //! prints and what the library returns; the human rendering lives in the CLI. An operation
 //! not yet applied (`check`, `--dry-run`) is worded as what would be done, never as done.
 
-use crate::engine::OpResult;
 use crate::findings::{Failed, Finding};
 use crate::health::Health;
 use crate::mode::{Mode, ModeSource};
+use crate::plan::OpResult;
 use crate::plan::{HealKind, Op};
 use crate::recovery::RecoveryOutcome;
 use journal_format::{Node, OpKind};

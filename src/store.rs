@@ -22,8 +22,7 @@ use journal_format::{Digest, ObjectKind};
 use sha2::{Digest as _, Sha256};
 use std::io::Read;
 
-/// Where the store lives, relative to the root.
-pub const OBJECTS_DIR: &str = "logs/backups/objects";
+pub use crate::paths::OBJECTS_DIR;
 
 /// zstd level for backup objects below [`LARGE_OBJECT`].
 pub const ZSTD_LEVEL: i32 = 3;

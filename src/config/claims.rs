@@ -17,9 +17,9 @@
 //! A new path key of the configuration is one more row in [`collect`].
 
 use super::Layout;
-use crate::journal::{BACKUPS_DIR, JOURNAL_DIR, TORN_DIR};
 use crate::paths::RelPath;
-use crate::store::OBJECTS_DIR;
+use crate::paths::OBJECTS_DIR;
+use crate::paths::{BACKUPS_DIR, JOURNAL_DIR, TORN_DIR};
 
 /// What a claimed path is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 
 use super::{parse_duration, parse_mode, parse_size, Config, File, FileRole, Layout, ManagedFile};
 use crate::error::{Error, Result};
-use crate::journal::BACKUPS_DIR;
 use crate::paths::RelPath;
+use crate::paths::BACKUPS_DIR;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

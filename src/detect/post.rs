@@ -6,10 +6,10 @@
 use crate::checks::layout::inspect_file;
 use crate::checks::{FileView, Planned};
 use crate::config::{File, FileRole};
-use crate::engine::OpResult;
 use crate::fsx::Kind;
 use crate::jsondoc::{Document, Shape};
 use crate::plan::Action;
+use crate::plan::OpResult;
 use std::borrow::Cow;
 
 /// Whether a managed file is there after the heal.

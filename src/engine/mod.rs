@@ -23,27 +23,8 @@ mod undo;
 #[doc(hidden)]
 pub mod fuzzing;
 
+pub use crate::error::error_chain;
+pub use crate::plan::OpResult;
 pub use restore::{restore_node, Restore};
 pub use run::{begin, Txn, TxnMeta};
 pub use undo::{undo_intents, Undo};
-
-/// What became of one operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OpResult {
-    /// Applied and journaled.
-    Applied,
-    /// Not applied: the target no longer matched what the plan saw.
-    Skipped(String),
-}
-
-/// The error and its causes on one line.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut cur = err.source();
-    while let Some(c) = cur {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cur = c.source();
-    }
-    text
-}

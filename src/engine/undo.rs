@@ -243,7 +243,7 @@ fn conflict(root: &Root, txn: u64, it: &Intent, now: &Observed) -> Error {
 fn conflict_because(root: &Root, txn: u64, it: &Intent, what: &str) -> Error {
     Error::RecoveryConflict {
         file: root.display(
-            &RelPath::new(crate::journal::JOURNAL_DIR).unwrap_or_else(|_| std::process::abort()),
+            &RelPath::new(crate::paths::JOURNAL_DIR).unwrap_or_else(|_| std::process::abort()),
         ),
         why: format!(
             "transaction {txn} op {}: {} {what}",

@@ -37,9 +37,9 @@ pub use append::AppendFile;
 use dirs::{discard, fsync_dir};
 pub use lockfile::{record_lock_held, HeldLock, TryLock, LOCK_MODE};
 pub use probe::{Capabilities, Change};
-pub use read::{DirEntry, Entry, Kind, Read_, Stat};
+pub use read::{read_regular, DirEntry, Entry, Kind, Read_, Stat};
 pub use stream::{Flow, Piece};
-pub use tree::DirSig;
+pub use tree::{tree_size, DirSig};
 pub use write::{Attrs, Replace};
 pub use xattr::{kept as xattr_kept, ACL_ACCESS};
 

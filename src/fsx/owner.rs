@@ -65,7 +65,7 @@ impl Root {
             uid,
             fix: format!(
                 "sudo chown -R {uid}:{gid} {}",
-                root.join(crate::journal::BACKUPS_DIR).display()
+                root.join(crate::paths::BACKUPS_DIR).display()
             ),
         }
     }

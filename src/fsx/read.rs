@@ -317,3 +317,33 @@ impl Root {
         Ok(out)
     }
 }
+
+/// Reads a small regular file (a configuration, a key) that may live outside the root.
+/// Never blocks on a FIFO or a device (opened non-blocking, and refused unless it is a
+/// regular file) and never reads more than `cap` bytes.
+///
+/// # Errors
+/// The OS error, or `InvalidData` for something that is not a regular file or is larger
+/// than `cap`.
+pub fn read_regular(path: &std::path::Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use rustix::fs::{FileType, Mode, OFlags};
+    use std::io::Read;
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = rustix::fs::open(path, flags, Mode::empty())?;
+    let st = rustix::fs::fstat(&fd)?;
+    let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => {}
+        FileType::Directory => return Err(invalid("it is a directory".into())),
+        _ => return Err(invalid("it is not a regular file".into())),
+    }
+    let size = u64::try_from(st.st_size).unwrap_or(u64::MAX);
+    if size > cap {
+        return Err(invalid(format!(
+            "it is {size} bytes, over the limit of {cap}"
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::from(fd).take(cap).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}

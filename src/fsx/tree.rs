@@ -93,3 +93,30 @@ impl Root {
         }))
     }
 }
+
+/// Total size in bytes of the regular files under `dir`, leaving out the subtrees `skip`.
+///
+/// # Errors
+/// I/O errors listing or reading metadata.
+pub fn tree_size(root: &Root, dir: &RelPath, skip: &[&str]) -> Result<u64> {
+    let mut total = 0u64;
+    let mut stack = vec![dir.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in root.list(Some(&dir))? {
+            let Ok(child) = dir.join(&e.name) else {
+                continue;
+            };
+            match e.kind {
+                Kind::Dir if skip.contains(&child.as_str()) => {}
+                Kind::Dir => stack.push(child),
+                Kind::File => {
+                    if let super::Entry::Present(st) = root.entry(&child)? {
+                        total = total.saturating_add(st.size);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(total)
+}

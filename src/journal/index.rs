@@ -76,11 +76,11 @@ pub(super) fn prepare(
     if !clean {
         return None;
     }
-    let journal_bytes = crate::prune::JOURNAL_TREES
+    let journal_bytes = crate::paths::JOURNAL_TREES
         .iter()
         .map(|t| {
             let rel = RelPath::new(*t).ok()?;
-            crate::prune::tree_size(root, &rel, &[]).ok()
+            crate::fsx::tree_size(root, &rel, &[]).ok()
         })
         .sum::<Option<u64>>()?;
     let (head_seq, head_tag) = j.head;

@@ -131,7 +131,7 @@ impl Journal {
         if let Err(e) = index::write(root, &self.mac, &idx) {
             tracing::warn!(
                 "cannot write the journal index: {}",
-                crate::engine::error_chain(&e)
+                crate::error::error_chain(&e)
             );
         }
     }
@@ -144,11 +144,11 @@ impl Journal {
     /// I/O errors listing or reading metadata.
     pub fn backups_size(&self, root: &Root) -> Result<u64> {
         match self.journal_bytes {
-            Some(cached) => {
-                Ok(cached
-                    .saturating_add(crate::prune::own_size(root, &crate::prune::JOURNAL_TREES)?))
-            }
-            None => crate::prune::backups_size(root),
+            Some(cached) => Ok(cached.saturating_add(crate::journal::own_size(
+                root,
+                &crate::paths::JOURNAL_TREES,
+            )?)),
+            None => crate::journal::backups_size(root),
         }
     }
 

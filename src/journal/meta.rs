@@ -9,8 +9,7 @@ use crate::fsx::{Attrs, Read_, Replace, Root};
 use crate::paths::RelPath;
 use journal_format::Mac;
 
-/// The directory of the small state files.
-pub const META_DIR: &str = "logs/backups/meta";
+pub use crate::paths::META_DIR;
 
 /// The largest such file read; anything larger is damaged.
 const MAX_META_BYTES: u64 = 4 << 20;

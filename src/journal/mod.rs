@@ -17,6 +17,7 @@ mod load;
 pub(crate) mod meta;
 mod read;
 mod runs;
+mod size;
 mod torn;
 mod writer;
 
@@ -26,6 +27,7 @@ pub use index::{FULL_VERIFY_S, INDEX_FILE, SETTLE_NS};
 pub use meta::META_DIR;
 pub use read::{entries_up_to_damage, scan, scan_dir, Keys, OnFile, Scanned};
 pub use runs::{RunRecord, RUNS_FILE};
+pub use size::{backups_size, own_size};
 pub use torn::TORN_KEEP;
 pub use writer::Writer;
 
@@ -33,23 +35,7 @@ use crate::error::{Error, Result};
 use crate::paths::RelPath;
 use journal_format::{Checkpoint, Digest, Mac};
 
-/// The directory of selfheal's own state (backups, journal, torn tails).
-pub const BACKUPS_DIR: &str = "logs/backups";
-/// The journal directory.
-pub const JOURNAL_DIR: &str = "logs/backups/journal";
-/// Where torn journal tails are saved.
-pub const TORN_DIR: &str = "logs/backups/torn";
-/// Where damaged journals are moved aside, one directory each.
-pub const QUARANTINE_DIR: &str = "logs/backups/quarantine";
-/// selfheal's own subdirectories of [`BACKUPS_DIR`]: everything it owns there (the bot
-/// keeps its own files beside them).
-pub const OWN_DIRS: [&str; 5] = [
-    JOURNAL_DIR,
-    crate::store::OBJECTS_DIR,
-    TORN_DIR,
-    META_DIR,
-    QUARANTINE_DIR,
-];
+pub use crate::paths::{BACKUPS_DIR, JOURNAL_DIR, OWN_DIRS, QUARANTINE_DIR, TORN_DIR};
 
 /// How a journal was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +86,7 @@ pub fn mac_from_key_file(key_file: Option<&std::path::Path>) -> Result<Mac> {
     let Some(path) = key_file else {
         return Ok(Mac::Sha256);
     };
-    let key = crate::config::read_regular(path, crate::config::MAX_CONFIG_SIZE).map_err(|e| {
+    let key = crate::fsx::read_regular(path, crate::config::MAX_CONFIG_SIZE).map_err(|e| {
         Error::Config {
             file: path.to_path_buf(),
             key: "journal_key_file".into(),

@@ -7,7 +7,7 @@ use super::trend::{eta_s, hours, mib, trend};
 use super::{AGING_PERCENT, CLOSE_PERCENT, FLAP_COUNT, FLAP_WINDOW_S, MIN_HISTORY_S, WINDOW_S};
 use crate::checks::heartbeats::HeartbeatAge;
 use crate::findings::{code, Finding, Level};
-use crate::journal::BACKUPS_DIR;
+use crate::paths::BACKUPS_DIR;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 

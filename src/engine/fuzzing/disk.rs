@@ -8,7 +8,7 @@
 
 use super::script::{Damage, Seed, DIRS, FILES, LOCKS, MODES};
 use crate::fsx::TMP_PREFIX;
-use crate::journal::BACKUPS_DIR;
+use crate::paths::BACKUPS_DIR;
 use crate::salvage::fuzzing::{render, Layout, Rec};
 use crate::store::sha256;
 use journal_format::Digest;
@@ -152,7 +152,7 @@ pub fn remove_tree(path: &Path) {
 
 /// Whether `rel` is in one of selfheal's own trees under `logs/backups/`: never state.
 fn own(rel: &str) -> bool {
-    crate::journal::OWN_DIRS
+    crate::paths::OWN_DIRS
         .iter()
         .any(|o| rel == *o || rel.strip_prefix(o).is_some_and(|r| r.starts_with('/')))
 }

@@ -411,7 +411,7 @@ fn acceptable(cmd: &Command, result: &Result<(), Error>) -> Result<(), String> {
     } else {
         Err(format!(
             "{cmd:?} failed without a fault: {}",
-            crate::engine::error_chain(e)
+            crate::error::error_chain(e)
         ))
     }
 }
