@@ -1218,7 +1218,7 @@ pub struct AckReport {
     /// The critical codes acknowledged.
     pub codes: Vec<String>,
     /// The recorded findings acknowledged (code, path, evidence), besides a salvage loss.
-    pub findings: Vec<crate::acks::Recorded>,
+    pub findings: Vec<crate::journal::acks::Recorded>,
     /// The transaction that recorded the acknowledgement.
     pub transaction: u64,
 }
@@ -1235,10 +1235,12 @@ pub fn ack(opts: &Options, txn: u64) -> Result<AckReport> {
     let s = Session::open(opts, false)?;
     let (_lock, mut journal) = locked_and_recovered(&s, opts)?;
     let target = journal.find(txn).ok_or(Error::NoSuchTransaction(txn))?;
-    let salvage = crate::acks::pending(&journal).iter().any(|p| p.txn == txn);
-    let findings: Vec<crate::acks::Recorded> = crate::acks::recorded(target)
+    let salvage = crate::journal::acks::pending(&journal)
+        .iter()
+        .any(|p| p.txn == txn);
+    let findings: Vec<crate::journal::acks::Recorded> = crate::journal::acks::recorded(target)
         .into_iter()
-        .filter(|r| crate::acks::acknowledged_by(&journal, r).is_none())
+        .filter(|r| crate::journal::acks::acknowledged_by(&journal, r).is_none())
         .collect();
     let mut codes: Vec<String> = Vec::new();
     if salvage {

@@ -77,7 +77,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod acks;
 pub mod alerts;
 pub mod audit;
 pub mod botlock;

@@ -351,7 +351,7 @@ fn began_at(t: &TxnFile) -> Option<chrono::DateTime<chrono::Utc>> {
 /// Whether `t` records a lossy salvage that no `ack` names: its critical must outlive
 /// retention until an operator acknowledges it.
 fn is_pinned(journal: &Journal, t: &TxnFile) -> bool {
-    crate::acks::needs_ack(t) && !crate::acks::acknowledged(journal, t.txn)
+    crate::journal::acks::needs_ack(t) && !crate::journal::acks::acknowledged(journal, t.txn)
 }
 
 fn checkpoint_of(t: &TxnFile) -> Option<Checkpoint> {

@@ -226,7 +226,7 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
     match (view.observed.is_absent(), kind, &bytes) {
         // A positions file the journal knew is not re-created empty in real mode: the
         // detectors report it (`detect::gone`).
-        (true, _, _) if crate::detect::gone::must_not_recreate(ctx, &spec) => {}
+        (true, _, _) if must_not_recreate(ctx, &spec) => {}
         (true, _, _) => {
             view.op = Some(p.push(Op {
                 heal: HealKind::MissingFile,
@@ -345,4 +345,13 @@ fn plan_existing(
         }
         Shape::Corrupt(why) => super::corrupt::plan(ctx, p, view, (bytes, scanned), mode, why),
     }
+}
+
+/// Whether planning must not re-create `spec` empty: a positions file the journal knew, in
+/// real mode, without `--accept-loss`.
+pub fn must_not_recreate(ctx: &Ctx<'_>, spec: &File) -> bool {
+    spec.role == FileRole::Positions
+        && ctx.mode.mode == crate::mode::Mode::Real
+        && !ctx.accept_loss
+        && crate::journal::known::journal_knew(ctx.journal, spec.path.as_str()).is_some()
 }

@@ -3,7 +3,7 @@
 //! slot of the deployment holds open positions. State is never copied between slots, so a
 //! switch to a fresh slot starts the bot with no knowledge of positions still open on the
 //! exchange. A CRITICAL finding (paper mode makes it HIGH, see `for_mode`) until an operator
-//! acknowledges it with `selfheal ack <id>` ([`crate::acks`]); its evidence names the other
+//! acknowledges it with `selfheal ack <id>` ([`crate::journal::acks`]); its evidence names the other
 //! slot and the SHA-256 of its positions file, so any change there brings it back.
 //!
 //! Reading another slot is read-only and bounded: only that slot's positions file (the same
@@ -13,11 +13,11 @@
 
 use super::post::{PostFile, Presence};
 use super::slots::{shown, SlotLayout};
-use crate::acks::{self, Recorded};
 use crate::checks::layout::inspect_file;
 use crate::checks::Ctx;
 use crate::findings::{code, Finding, Level};
 use crate::fsx::{Read_, Root};
+use crate::journal::acks::{self, Recorded};
 use crate::jsondoc::Shape;
 use serde_json::json;
 use std::path::Path;

@@ -10,69 +10,13 @@
 //! with a HIGH warning.
 
 use super::post::{PostFile, Presence};
-use crate::checks::Ctx;
-use crate::config::{File, FileRole};
+use crate::config::FileRole;
 use crate::findings::{code, Finding, Level};
 use crate::hint::Hints;
-use crate::journal::{Journal, TxnFile};
-use crate::mode::Mode;
-use journal_format::{Body, Node, RunSummary, RUN_COMMANDS};
+use crate::journal::known::journal_knew;
+pub use crate::journal::known::{committed, statement, KNOWN_FILES};
+use crate::journal::Journal;
 use serde_json::json;
-
-/// The commit summary key listing the positions files a heal knows exist.
-pub const KNOWN_FILES: &str = "known_files";
-
-/// The newest committed transaction showing `path` present, if the newest statement about
-/// it says present (kept by the journal's facts as transactions are read).
-pub fn journal_knew(journal: &Journal, path: &str) -> Option<u64> {
-    journal
-        .facts
-        .known
-        .get(path)
-        .and_then(|k| k.present.then_some(k.txn))
-}
-
-/// Whether `t` is committed.
-pub fn committed(t: &TxnFile) -> bool {
-    t.entries
-        .iter()
-        .any(|e| matches!(e.record.body, Body::Commit(_)))
-}
-
-/// What one transaction last says about `path`: present, absent, or nothing.
-pub fn statement(t: &TxnFile, path: &str) -> Option<bool> {
-    let mut said = None;
-    for e in &t.entries {
-        match &e.record.body {
-            Body::Intent(it) if it.path.as_deref() == Some(path) => {
-                said = Some(matches!(it.after, Node::File { .. }));
-            }
-            Body::Commit(c) if t.command().is_some_and(|c| RUN_COMMANDS.contains(&c)) => {
-                // A run summary that cannot be read says nothing; the run is then taken as
-                // one that lost data (`acks`), which blocks real mode until acknowledged.
-                if let Ok(run) = RunSummary::read(&c.summary) {
-                    said = Some(run.known_files.iter().any(|f| f == path));
-                }
-            }
-            Body::Commit(c) => {
-                if let Some(list) = c.summary.get(KNOWN_FILES).and_then(|v| v.as_array()) {
-                    said = Some(list.iter().any(|v| v.as_str() == Some(path)));
-                }
-            }
-            _ => {}
-        }
-    }
-    said
-}
-
-/// Whether planning must not re-create `spec` empty: a positions file the journal knew, in
-/// real mode, without `--accept-loss`.
-pub fn must_not_recreate(ctx: &Ctx<'_>, spec: &File) -> bool {
-    spec.role == FileRole::Positions
-        && ctx.mode.mode == Mode::Real
-        && !ctx.accept_loss
-        && journal_knew(ctx.journal, spec.path.as_str()).is_some()
-}
 
 /// The finding for a positions file that was gone before this run.
 pub fn detect(file: &PostFile<'_>, journal: &Journal, hints: &Hints) -> Option<Finding> {

@@ -1,9 +1,9 @@
 //! Lossy salvages applied in paper mode and not yet acknowledged (`acks`): a CRITICAL
 //! DATA_INTEGRITY for real mode, a HIGH warning in paper mode, until `selfheal ack <id>`.
 
-use crate::acks;
 use crate::findings::{code, Finding, Level};
 use crate::hint::Hints;
+use crate::journal::acks;
 use crate::journal::Journal;
 use crate::mode::Mode;
 use serde_json::json;

@@ -7,11 +7,11 @@
 //! an index are extended with the transactions after it (SPEC.md section 11), so `heal`
 //! need not read every transaction file to know them.
 
+use super::acks::{self, Pending};
+use super::history::History;
+use super::known as gone;
+use super::totals::{self as stats, RUN_COMMANDS};
 use super::TxnFile;
-use crate::acks::{self, Pending};
-use crate::detect::gone;
-use crate::predict::History;
-use crate::stats::{self, RUN_COMMANDS};
 use journal_format::{self as jf, Body, Record};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

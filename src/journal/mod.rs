@@ -10,15 +10,19 @@
 //! The files: `files` (a transaction file as decoded, and what can be wrong with one),
 //! `load` (reading the journal), `writer` (appending a transaction's records).
 
+pub mod acks;
 mod facts;
 mod files;
+pub mod history;
 mod index;
+pub mod known;
 mod load;
 pub(crate) mod meta;
 mod read;
 mod runs;
 mod size;
 mod torn;
+pub mod totals;
 mod writer;
 
 pub use facts::{decision_key, Decision, Facts, Known};

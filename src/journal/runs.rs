@@ -5,12 +5,12 @@
 //! failures and criticals by code, as `stats` defines them) and the newest such run, plus
 //! the samples thinned like the journal's; it never grows with the number of runs.
 
+use super::history::{History, Measured, SAMPLE_GAP_S};
 use super::meta::{self, Framed};
+use super::totals::{LastRun, Totals};
 use crate::error::Result;
 use crate::fsx::Root;
 use crate::paths::RelPath;
-use crate::predict::{History, Measured, SAMPLE_GAP_S};
-use crate::stats::{LastRun, Totals};
 use journal_format::Mac;
 use serde::{Deserialize, Serialize};
 

@@ -32,17 +32,17 @@
 //! running `watch`), `trend` the sustained-rate rule above, and `warnings` the four
 //! predictions themselves.
 
-mod history;
 #[cfg(test)]
 mod tests;
 mod trend;
 mod warnings;
 
-pub use history::{Healed, History, Measured, Sample};
+pub use crate::journal::history::{
+    Healed, History, Measured, Sample, BACKUPS_BYTES_KEY, DISK_FREE_KEY, FLAP_WINDOW_S, MAX_HEALS,
+    SAMPLE_GAP_S, WINDOW_S,
+};
 pub use warnings::{backups_growth, disk_forecast, flapping, heartbeat_aging, run, Inputs};
 
-/// Samples older than this are ignored, and a forecast looks this far ahead (seconds).
-pub const WINDOW_S: i64 = 24 * 3600;
 /// A rate needs a sample at least this old (seconds): shorter spans are events, not trends.
 pub const MIN_SPAN_S: i64 = 6 * 3600;
 /// A rate needs at least this many samples within [`WINDOW_S`] (the current measurement
@@ -50,19 +50,9 @@ pub const MIN_SPAN_S: i64 = 6 * 3600;
 pub const MIN_SAMPLES: usize = 5;
 /// Heals escalate only on a root whose oldest run began at least this long ago (seconds).
 pub const MIN_HISTORY_S: i64 = 24 * 3600;
-/// How far back healing the same path counts as flapping (seconds).
-pub const FLAP_WINDOW_S: i64 = 3600;
 /// How many heals of one path within [`FLAP_WINDOW_S`] are flapping.
 pub const FLAP_COUNT: usize = 3;
 /// A heartbeat older than this percentage of its stale threshold is aging.
 pub const AGING_PERCENT: i64 = 80;
 /// A growing backup store past this percentage of `retention.warn_size` is warned about.
 pub const CLOSE_PERCENT: u64 = 90;
-/// Samples of the history closer than this to the previous one kept are dropped (seconds).
-pub const SAMPLE_GAP_S: i64 = 600;
-/// At most this many heals within [`FLAP_WINDOW_S`] are kept (the oldest go first).
-pub const MAX_HEALS: usize = 10_000;
-/// The member of a commit summary holding free bytes where the backups live.
-pub const DISK_FREE_KEY: &str = "disk_free";
-/// The member of a commit summary holding the size of `logs/backups/`.
-pub const BACKUPS_BYTES_KEY: &str = "backups_bytes";

@@ -2,8 +2,8 @@
 //! [`MIN_SAMPLES`] samples) to now, and over each half split at the sample nearest the
 //! middle; and the plain-English units the warnings print.
 
-use super::history::Sample;
 use super::{MIN_SAMPLES, MIN_SPAN_S, WINDOW_S};
+use crate::journal::history::Sample;
 
 /// A sustained rate: from the oldest sample of the window to now, and over each half.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -2,11 +2,11 @@
 //! `HEALING_ESCALATION`), each a HIGH finding whose evidence does not change with the
 //! numbers, and [`run`], which runs them all on one set of inputs.
 
-use super::history::{Healed, History, Measured, Sample};
 use super::trend::{eta_s, hours, mib, trend};
 use super::{AGING_PERCENT, CLOSE_PERCENT, FLAP_COUNT, FLAP_WINDOW_S, MIN_HISTORY_S, WINDOW_S};
 use crate::checks::heartbeats::HeartbeatAge;
 use crate::findings::{code, Finding, Level};
+use crate::journal::history::{Healed, History, Measured, Sample};
 use crate::paths::BACKUPS_DIR;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};

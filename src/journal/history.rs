@@ -1,11 +1,23 @@
-//! What the predictions read: per-series samples from commit summaries and the run record
+//! What the predictions (`predict`) read from the journal: per-series samples from commit summaries and the run record
 //! (thinned to one per [`SAMPLE_GAP_S`], windowed to [`WINDOW_S`]), what a running `watch`
 //! measured, and the heals of the last [`FLAP_WINDOW_S`] (at most [`MAX_HEALS`]).
 
-use super::{BACKUPS_BYTES_KEY, DISK_FREE_KEY, FLAP_WINDOW_S, MAX_HEALS, SAMPLE_GAP_S, WINDOW_S};
-use crate::journal::Journal;
+use super::Journal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// Samples older than this are ignored, and a forecast looks this far ahead (seconds).
+pub const WINDOW_S: i64 = 24 * 3600;
+/// How far back healing the same path counts as flapping (seconds).
+pub const FLAP_WINDOW_S: i64 = 3600;
+/// Samples of the history closer than this to the previous one kept are dropped (seconds).
+pub const SAMPLE_GAP_S: i64 = 600;
+/// At most this many heals within [`FLAP_WINDOW_S`] are kept (the oldest go first).
+pub const MAX_HEALS: usize = 10_000;
+/// The member of a commit summary holding free bytes where the backups live.
+pub const DISK_FREE_KEY: &str = "disk_free";
+/// The member of a commit summary holding the size of `logs/backups/`.
+pub const BACKUPS_BYTES_KEY: &str = "backups_bytes";
 
 /// One measurement at a time (epoch seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

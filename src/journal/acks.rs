@@ -9,8 +9,8 @@
 //! an `ack` names exactly that code, path and evidence: if anything it says changed, the
 //! critical is back. Read-only: the `ack` command itself is in `heal`.
 
+use super::{Journal, TxnFile};
 use crate::findings::{code, Code, Finding};
-use crate::journal::{Journal, TxnFile};
 use journal_format::{Body, RunSummary, SalvageEntry, TxnState, RUN_COMMANDS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
