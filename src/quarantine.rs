@@ -190,7 +190,7 @@ fn carried(j: &Journal, totals: Totals, facts: &Facts) -> Value {
         "problem": j.problem.as_ref().map(journal::Problem::describe),
         "carried": totals,
         "salvage": salvage,
-        crate::detect::gone::KNOWN_FILES: known,
+        crate::journal::known::KNOWN_FILES: known,
         "files_moved": j.ids.len(),
     })
 }
