@@ -15,7 +15,7 @@
 use crate::checks::Planned;
 use crate::error::Result;
 use crate::findings::{code, Failed};
-use crate::fsx::Root;
+use crate::fsx::{Entry, Root};
 use crate::journal::BACKUPS_DIR;
 use crate::paths::RelPath;
 use crate::plan::{Action, Op};
@@ -50,9 +50,9 @@ fn refuse_without_space(root: &Root, planned: &mut Planned) -> Result<()> {
     if planned.ops.is_empty() {
         return Ok(());
     }
-    let backups = RelPath::new(BACKUPS_DIR)?;
-    let need = crate::space::needed(&planned.ops, root.block_size(Some(&backups))?);
-    let have = root.available_space(Some(&backups))?;
+    let at = backups_or_parent(root)?;
+    let need = crate::space::needed(&planned.ops, root.block_size(at.as_ref())?);
+    let have = root.available_space(at.as_ref())?;
     if have >= need {
         return Ok(());
     }
@@ -61,6 +61,19 @@ fn refuse_without_space(root: &Root, planned: &mut Planned) -> Result<()> {
         &format!("not enough disk space for the backups: need {need} bytes, {have} free"),
     );
     Ok(())
+}
+
+/// Where the backups are (or, for a run that writes nothing on a root where selfheal's
+/// directories do not exist yet, `logs/` or the root that will hold them): a writing run
+/// creates `logs/backups/` before it plans.
+fn backups_or_parent(root: &Root) -> Result<Option<RelPath>> {
+    for dir in [BACKUPS_DIR, "logs"] {
+        let rel = RelPath::new(dir)?;
+        if !matches!(root.entry(&rel)?, Entry::Absent) {
+            return Ok(Some(rel));
+        }
+    }
+    Ok(None)
 }
 
 /// Turns every planned operation into a failed heal with `reason`.
