@@ -120,9 +120,12 @@ pub mod store;
 pub mod text;
 pub mod textfile;
 
+pub use commands::check::check;
+pub use commands::heal::heal;
+// `watch` is also the module of its reports (`selfheal::watch::CycleReport`, ...).
+pub use commands::watch::{self, watch, CycleReport, WatchOptions};
 pub use commands::{
-    check, heal, validate_startup_state, validate_systemd_slot, watch, CycleReport, SlotValidation,
-    StartupValidation, WatchOptions,
+    validate_startup_state, validate_systemd_slot, SlotValidation, StartupValidation,
 };
 pub use error::{Error, Result};
 pub use findings::{Finding, Level};

@@ -6,7 +6,7 @@ use crate::report::Report;
 use crate::run::{self, Options};
 
 /// Runs `heal` (recover -> inspect -> plan -> apply -> assess -> commit -> alert ->
-/// retention, see `run`); with `opts.dry_run`, [`crate::check`].
+/// retention, see `run`); with `opts.dry_run`, [`crate::check()`].
 ///
 /// # Errors
 /// Operational errors (exit 8), lock timeout or a signal while waiting (32), invalid config

@@ -11,7 +11,7 @@ use std::time::Duration;
 /// store, under the lock and after recovery; `None` takes the configured value.
 ///
 /// # Errors
-/// A journal problem or a recovery conflict ([`Error::Refused`]), operational errors, lock
+/// A journal problem or a recovery conflict ([`crate::Error::Refused`]), operational errors, lock
 /// timeout, invalid config.
 pub fn prune(
     opts: &Options,

@@ -6,29 +6,31 @@
 //!
 //! 1. *recover* (`recover`): an interrupted transaction is rolled back first, under the bot's
 //!    locks of its files (a read-only run only says what recovery would do).
-//! 2. *inspect* ([`inspect`]): the checks read the state, each managed file under its bot
-//!    lock, and plan repairs: an [`Inspection`].
-//! 3. *plan* ([`plan`]): the plan policy ([`policy`], one table for every [`RunKind`]) and
-//!    the bot-lock gate drop what must not run now: a [`Plan`], whose operations are exactly
+//! 2. *inspect* (`inspect`): the checks read the state, each managed file under its bot
+//!    lock, and plan repairs: an `Inspection`.
+//! 3. *plan* (`plan`): the plan policy (`policy`, one table for every `RunKind`) and
+//!    the bot-lock gate drop what must not run now: a `Plan`, whose operations are exactly
 //!    what will be applied.
-//! 4. *apply* ([`apply`]): one transaction begins, snapshots and applies the plan: an
-//!    [`Applied`] (a read-only run applies nothing and assesses the plan as it would be).
-//! 5. *assess* ([`assess`]): the detectors read the state after the plan, the predictions
-//!    and the health score follow, all assembled into an [`Assessment`] (the report).
-//! 6. *commit* ([`commit`]): the transaction commits with the assessment as its summary (a
+//! 4. *apply* (`apply`): one transaction begins, snapshots and applies the plan: an
+//!    `Applied` (a read-only run applies nothing and assesses the plan as it would be).
+//! 5. *assess* (`assess`): the detectors read the state after the plan, the predictions
+//!    and the health score follow, all assembled into an `Assessment` (the report).
+//! 6. *commit* (`commit`): the transaction commits with the assessment as its summary (a
 //!    `heal` that applies nothing and decides what the newest run decided is added to the
-//!    run record instead, `repeat`): [`Committed`]. The bot's locks are released after it.
-//! 7. *alert* ([`alert`]): the findings go to the operator alert log, naming the commit.
-//! 8. *retention* ([`retention`]): automatic pruning and the backups size warning.
+//!    run record instead, `repeat`): `Committed`. The bot's locks are released after it.
+//! 7. *alert* (`alert`): the findings go to the operator alert log, naming the commit.
+//! 8. *retention* (`retention`): automatic pruning and the backups size warning.
 //!
-//! [`heal`] and [`check`] are sequenced here, and nowhere else; a `watch` cycle
+//! `heal` and `check` are sequenced here, and nowhere else; a `watch` cycle
 //! (`commands::watch`) calls the same stage functions in the same order, with what it
-//! carries between cycles. `check` (and `heal --dry-run`) runs stages 1 to 5 without
-//! writing: recovery as a report, the same inspection and the same policy as `heal`, no
+//! carries and reuses between cycles (`carry`, `reuse`) and its own bot-lock gate (`gate`).
+//! `check` (and `heal --dry-run`) runs stages 1 to 5 without writing: the same inspection
+//! and the same policy as `heal`, what recovery would do added to the plan as notes, no
 //! transaction, and the assessment of the plan as `heal` would apply it.
 //!
 //! Invariant: each stage consumes the previous stage's output and nothing earlier; only
-//! `apply` and `commit` (through the engine), `recover`, `alert` and `retention` write.
+//! `recover`, `apply` and `commit` (through the engine and the run record), `alert` and
+//! `retention` write, and a read-only run calls none of them.
 
 mod alert;
 mod assess;
