@@ -1,15 +1,15 @@
 //! selfheal: a transactional, journaled repair engine for a trading bot's state directory,
 //! and the gate that decides whether the trading engine may start.
 //!
-//! A bot runs [`heal()`] (or `selfheal heal --json`) before it starts. The run is
-//! recover -> validate -> plan -> snapshot -> apply -> commit -> detect -> alert -> decide:
-//! an unfinished earlier run is rolled back first; what is safe to repair is planned,
-//! backed up, applied atomically and journaled as one transaction; the detectors then read
-//! the healed state and report what is dangerous (STATE_MISMATCH, PARTIAL_FILL,
-//! POSITION_CONFLICT, DATA_INTEGRITY, SLOT_INVALID, ...) without touching it; each finding
-//! is appended to the operator alert log; and the [`Report`] says whether the engine may
-//! start (`start_allowed`), with a health score whose checks and weights are documented in
-//! [`health`]. [`check()`] reports the same findings and plan and writes nothing at all.
+//! A bot runs [`heal()`] (or `selfheal heal --json`) before it starts. The run is the
+//! pipeline [`run`] states once: recover -> inspect -> plan (policy) -> apply -> assess
+//! (detect, predict, score) -> commit -> alert -> retention. An unfinished earlier run is
+//! rolled back first; what is safe to repair is planned, backed up, applied atomically and
+//! journaled as one transaction; the detectors then read the healed state and report what
+//! is dangerous (STATE_MISMATCH, PARTIAL_FILL, POSITION_CONFLICT, DATA_INTEGRITY,
+//! SLOT_INVALID, ...) without touching it; each finding is appended to the operator alert
+//! log; and the [`Report`] says whether the engine may start (`start_allowed`), with a
+//! health score whose checks and weights are documented in [`health`]. [`check()`] reports the same findings and plan and writes nothing at all.
 //! [`watch()`] repeats the checks beside a running bot, repairing a state file only while it
 //! holds the bot's own lock for it, and never signalling, resetting a heartbeat or removing
 //! a lock. All three also give predictive warnings ([`predict`]).
@@ -81,6 +81,7 @@ pub mod alerts;
 pub mod audit;
 pub mod botlock;
 pub mod checks;
+pub mod commands;
 pub mod config;
 pub mod content;
 pub mod detect;
@@ -90,7 +91,6 @@ pub mod error;
 mod fault;
 pub mod findings;
 pub mod fsx;
-pub mod heal;
 pub mod health;
 pub mod hint;
 pub mod holders;
@@ -109,24 +109,25 @@ pub mod pyjson;
 pub mod quarantine;
 pub mod recovery;
 pub mod rekey;
-pub mod repeat;
 pub mod report;
 pub mod rollback;
+pub mod run;
 pub mod salvage;
 pub mod space;
 pub mod stats;
 pub mod store;
 pub mod text;
 pub mod textfile;
-pub mod validate;
-pub mod watch;
 
-pub use error::{Error, Result};
-pub use findings::{Finding, Level};
-pub use heal::{check, heal, Options};
-pub use mode::Mode;
-pub use report::Report;
-pub use validate::{
+pub use commands::check::check;
+pub use commands::heal::heal;
+// `watch` is also the module of its reports (`selfheal::watch::CycleReport`, ...).
+pub use commands::watch::{self, watch, CycleReport, WatchOptions};
+pub use commands::{
     validate_startup_state, validate_systemd_slot, SlotValidation, StartupValidation,
 };
-pub use watch::{watch, CycleReport, WatchOptions};
+pub use error::{Error, Result};
+pub use findings::{Finding, Level};
+pub use mode::Mode;
+pub use report::Report;
+pub use run::Options;

@@ -19,9 +19,9 @@
 
 use crate::error::{Error, Result};
 use crate::fsx::{Kind, Root};
-use crate::heal::{Options, Session};
 use crate::journal::{self, Facts, Journal, Writer, JOURNAL_DIR, QUARANTINE_DIR};
 use crate::paths::RelPath;
+use crate::run::{Options, Session};
 use crate::stats::Totals;
 use journal_format::{self as jf, Begin, Body, Commit, Digest, Mac, TxnState};
 use serde::Serialize;
@@ -55,9 +55,9 @@ pub struct QuarantineReport {
 /// I/O errors; lock timeout.
 pub fn run(opts: &Options) -> Result<QuarantineReport> {
     let s = Session::open(opts, false)?;
-    crate::heal::bootstrap(&s.root)?;
+    crate::run::bootstrap(&s.root)?;
     let _lock = crate::lock::acquire(&s.root, opts.lock_timeout)?;
-    let positions = crate::repeat::positions(&s.layout);
+    let positions = crate::run::repeat::positions(&s.layout);
     let j = Journal::load_full(&s.root, s.mac.clone(), &positions)?;
     let problem = refuse_unless_damaged(&s.root, &j)?;
     remove_abandoned(&s.root, j.ids.last().copied().unwrap_or(0))?;

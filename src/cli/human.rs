@@ -5,13 +5,13 @@
 
 use super::exit::CheckVerdict;
 use super::output::{name, Out};
+use selfheal::commands::watch::{CycleReport, Stop, WatchSummary};
+use selfheal::commands::{AckReport, RecoverReport, RollbackReport, SalvageOutput};
 use selfheal::config::Layout;
-use selfheal::heal::{RecoverReport, RollbackReport};
 use selfheal::hint::Hints;
 use selfheal::prune::PruneReport;
 use selfheal::report::Report;
 use selfheal::text::count;
-use selfheal::watch::{CycleReport, Stop, WatchSummary};
 use std::io::Write;
 
 /// `N issue(s)`.
@@ -310,7 +310,7 @@ impl Out {
     }
 
     /// `ack`.
-    pub fn ack(&self, r: &selfheal::heal::AckReport) {
+    pub fn ack(&self, r: &AckReport) {
         self.doc(r);
         self.say(&format!(
             "✅ [SELF-HEAL] Acknowledged {} of transaction {} (as transaction {})",
@@ -324,7 +324,7 @@ impl Out {
     /// with `--json`); what was kept and lost on stderr. `terminal`: stdout is a terminal,
     /// where a document without a final newline gets one so the prompt starts on its own
     /// line (a pipe or a file gets the exact bytes).
-    pub fn salvage(&self, s: &selfheal::heal::SalvageOutput, terminal: bool) {
+    pub fn salvage(&self, s: &SalvageOutput, terminal: bool) {
         let r = &s.salvaged.report;
         if self.json {
             self.doc(&serde_json::json!({"source": s.source, "report": r}));

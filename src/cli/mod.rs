@@ -12,10 +12,11 @@ mod listing;
 mod output;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use selfheal::commands;
 use selfheal::config::parse_duration;
-use selfheal::heal::{self, Options};
 use selfheal::hint::Hints;
 use selfheal::mode::Mode;
+use selfheal::run::{Options, Session};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -449,13 +450,13 @@ fn run(cli: &Cli, out: &output::Out) -> Result<u8, selfheal::error::Error> {
             opts.accept_loss = *accept_loss;
             opts.init = *init;
             out.heal_start(*dry_run);
-            let report = heal::heal(&opts)?;
+            let report = commands::heal(&opts)?;
             out.heal(&report);
             Ok(exit::of_heal(&report))
         }
         Command::Check { mode } => {
             opts.mode = mode.map(Mode::from);
-            let report = heal::check(&opts)?;
+            let report = commands::check(&opts)?;
             let verdict = exit::check_verdict(&report);
             out.check(&report, &verdict, &heal_command(&opts, report.mode));
             Ok(exit::of_check(&verdict))
@@ -467,7 +468,7 @@ fn run(cli: &Cli, out: &output::Out) -> Result<u8, selfheal::error::Error> {
             lock: _,
         } => {
             opts.dry_run = *dry_run;
-            let report = heal::rollback(&opts, *id, *force)?;
+            let report = commands::rollback(&opts, *id, *force)?;
             out.rollback(&report);
             Ok(0)
         }
@@ -475,7 +476,7 @@ fn run(cli: &Cli, out: &output::Out) -> Result<u8, selfheal::error::Error> {
             keep_current,
             lock: _,
         } => {
-            let report = heal::recover(&opts, *keep_current)?;
+            let report = commands::recover(&opts, *keep_current)?;
             out.recover(&report);
             Ok(if report.conflict {
                 exit::MUST_NOT_START
@@ -488,7 +489,7 @@ fn run(cli: &Cli, out: &output::Out) -> Result<u8, selfheal::error::Error> {
             older_than,
             lock: _,
         } => {
-            let report = heal::prune(&opts, *keep, *older_than)?;
+            let report = commands::prune(&opts, *keep, *older_than)?;
             out.prune(&report, &Hints::new(&opts.root, opts.config.as_deref()));
             Ok(0)
         }
@@ -499,13 +500,13 @@ fn run(cli: &Cli, out: &output::Out) -> Result<u8, selfheal::error::Error> {
             lock: _,
         } => {
             opts.mode = mode.map(Mode::from);
-            let w = selfheal::watch::WatchOptions {
+            let w = selfheal::commands::watch::WatchOptions {
                 interval: *interval,
                 cycles: *cycles,
                 notify: notify_target(),
             };
             // A reader that went away, or output that cannot be written, ends the watch.
-            let summary = selfheal::watch::watch(&opts, &w, |c| {
+            let summary = selfheal::commands::watch::watch(&opts, &w, |c| {
                 out.watch_cycle(c);
                 match out.stdout_failed() {
                     true => std::ops::ControlFlow::Break(()),
@@ -517,12 +518,12 @@ fn run(cli: &Cli, out: &output::Out) -> Result<u8, selfheal::error::Error> {
         }
         Command::Stats { prometheus } => stats(&opts, prometheus.as_deref(), out),
         Command::Ack { id, lock: _ } => {
-            let report = heal::ack(&opts, *id)?;
+            let report = commands::ack(&opts, *id)?;
             out.ack(&report);
             Ok(exit::OK)
         }
         Command::Salvage { file } => {
-            let s = heal::salvage_file(&opts, file.as_deref())?;
+            let s = commands::salvage_file(&opts, file.as_deref())?;
             out.salvage(&s, std::io::IsTerminal::is_terminal(&std::io::stdout()));
             Ok(exit::of_salvage(&s.salvaged.report))
         }
@@ -572,9 +573,9 @@ fn shell_word(word: &str) -> String {
 }
 
 /// systemd's notification target, from `NOTIFY_SOCKET`, `WATCHDOG_USEC`, `WATCHDOG_PID`.
-fn notify_target() -> Option<selfheal::watch::NotifyTarget> {
+fn notify_target() -> Option<selfheal::commands::watch::NotifyTarget> {
     let var = |k| std::env::var(k).ok();
-    selfheal::watch::NotifyTarget::from_env_values(
+    selfheal::commands::watch::NotifyTarget::from_env_values(
         var("NOTIFY_SOCKET").as_deref(),
         var("WATCHDOG_USEC").as_deref(),
         var("WATCHDOG_PID").as_deref(),
@@ -593,7 +594,7 @@ fn stats(
             "`--prometheus -` and `--json` would both write to standard output".into(),
         ));
     }
-    let session = heal::Session::open(opts, false)?;
+    let session = Session::open(opts, false)?;
     let _shared = selfheal::lock::acquire_shared(&session.root, opts.lock_timeout)?;
     let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;
     let stats = selfheal::stats::compute(&journal);
@@ -634,7 +635,7 @@ fn journal(
         }
         _ => {}
     }
-    let session = heal::Session::open(opts, false)?;
+    let session = Session::open(opts, false)?;
     let _shared = selfheal::lock::acquire_shared(&session.root, opts.lock_timeout)?;
     if let JournalCommand::Verify { old_key_files } = command {
         let old = old_macs(opts, old_key_files)?;

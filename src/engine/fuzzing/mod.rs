@@ -32,13 +32,14 @@ mod model;
 mod powercut;
 pub mod script;
 
+use crate::commands;
+use crate::commands::watch::{self, Outcome, WatchOptions};
 use crate::error::Error;
 use crate::fault::{self, Injection};
 use crate::fsx::Root;
-use crate::heal::{self, Options};
 use crate::journal::Journal;
 use crate::mode::{Environment, Mode};
-use crate::watch::{self, Outcome, WatchOptions};
+use crate::run::Options;
 use disk::{Held, Scratch, Tree};
 use journal_format::{Mac, TxnState};
 use model::{Model, Seen};
@@ -146,7 +147,7 @@ impl Run {
     /// `check` writes nothing at all and reports without an error.
     fn check(&mut self, real: bool) -> Result<(), String> {
         let before = disk::exact(&self.root);
-        heal::check(&self.opts(&self.root, real, false)).map_err(|e| format!("check: {e}"))?;
+        commands::check(&self.opts(&self.root, real, false)).map_err(|e| format!("check: {e}"))?;
         if disk::exact(&self.root) != before {
             return Err("check changed the root".into());
         }
@@ -255,20 +256,22 @@ impl Run {
         };
         match *cmd {
             Command::Heal { real, accept_loss } => {
-                heal::heal(&self.opts(&self.root, real, accept_loss)).map(drop)
+                commands::heal(&self.opts(&self.root, real, accept_loss)).map(drop)
             }
-            Command::Check { real } => heal::check(&self.opts(&self.root, real, false)).map(drop),
+            Command::Check { real } => {
+                commands::check(&self.opts(&self.root, real, false)).map(drop)
+            }
             Command::Rollback { pick: p, force } => {
-                heal::rollback(&paper(false), pick(p), force).map(drop)
+                commands::rollback(&paper(false), pick(p), force).map(drop)
             }
             Command::Recover { keep_current } => {
-                heal::recover(&paper(false), keep_current).map(drop)
+                commands::recover(&paper(false), keep_current).map(drop)
             }
             Command::Prune { keep } => {
-                heal::prune(&paper(false), Some(keep), Some(Duration::ZERO)).map(drop)
+                commands::prune(&paper(false), Some(keep), Some(Duration::ZERO)).map(drop)
             }
             Command::Watch { real } => self.watch(real),
-            Command::Ack { pick: p } => heal::ack(&paper(false), pick(p)).map(drop),
+            Command::Ack { pick: p } => commands::ack(&paper(false), pick(p)).map(drop),
         }
     }
 
@@ -319,7 +322,7 @@ impl Run {
         self.clones += 1;
         let copy = self.scratch.join(&format!("copy.{}", self.clones));
         disk::copy_tree(&self.root, &copy)?;
-        let result = heal::rollback(&self.opts(&copy, false, false), txn, true);
+        let result = commands::rollback(&self.opts(&copy, false, false), txn, true);
         let outcome = match (standing, result) {
             (Some(_), Err(Error::Refused(_))) => Ok(()),
             (Some(by), other) => Err(format!(

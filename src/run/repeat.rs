@@ -7,11 +7,11 @@
 //! files — or a newest transaction that is not a committed `heal` makes it a transaction.
 
 use crate::error::Result;
-use crate::heal::Session;
 use crate::journal::{decision_key, Journal};
 use crate::mode::Mode;
 use crate::predict::Measured;
 use crate::report::Report;
+use crate::run::Session;
 use crate::stats::LastRun;
 use serde_json::Value;
 use std::time::Instant;

@@ -68,19 +68,17 @@ pub use report::{human_duration, CycleReport, Outcome};
 use crate::alerts::Batch;
 use crate::checks::locks::Known;
 use crate::checks::{self, Phase, Planned};
-use crate::detect::{self, PostState};
-use crate::engine::{self, TxnMeta};
+use crate::detect::{self, Detection, PostState};
+use crate::engine::{self, OpResult};
 use crate::error::{Error, Result};
 use crate::findings::{code, Finding, Level};
-use crate::heal::{self, Options, Session};
 use crate::journal::{self, Journal};
 use crate::lock;
 use crate::mode::{Mode, ModeChoice};
 use crate::paths::RelPath;
-use crate::plan::{Action, Op};
 use crate::predict::{History, Measured};
-use crate::recovery::{self, RecoveryOutcome};
 use crate::report::{RecoveryReport, Report};
+use crate::run::{self, Assess, CommitAs, Options, Past, Plan, RunKind, Session};
 use carry::Carry;
 use notify::Notifier;
 use reuse::{Loaded, Reuse};
@@ -162,11 +160,11 @@ pub fn watch(
     let notifier = w.notify.as_ref().map(Notifier::open).transpose()?;
     let ping = notifier.as_ref().and_then(|n| n.target().ping_every());
     let s = Session::open(opts, false)?;
-    let resolved = heal::mode_of(&s, opts);
-    if let Some(f) = heal::mode_doubt(&s, &resolved) {
+    let resolved = run::mode_of(&s, opts);
+    if let Some(f) = run::mode_doubt(&s, &resolved) {
         tracing::warn!("{}", f.message);
     }
-    let positions = crate::repeat::positions(&s.layout);
+    let positions = run::repeat::positions(&s.layout);
     let mut watcher = Watcher {
         positions,
         s,
@@ -342,7 +340,7 @@ impl Watcher {
     fn run_cycle(&mut self, n: u64) -> Result<Option<CycleReport>> {
         let started = Instant::now();
         let ts = journal::now_rfc3339();
-        let boot = heal::bootstrap(&self.s.root)?;
+        let boot = run::bootstrap(&self.s.root)?;
         let _lock = match lock::acquire(&self.s.root, self.lock_wait) {
             Ok(l) => l,
             Err(Error::LockTimeout { waited_ms, .. }) => {
@@ -397,33 +395,33 @@ impl Watcher {
         loaded: &mut Loaded,
         run: Run,
     ) -> Result<Option<(Outcome, Report, Vec<Skip>)>> {
-        let (mut planned, mut skipped) = self.plan(&loaded.journal)?;
+        let (mut plan, mut skipped) = self.plan(&loaded.journal)?;
         let measured = self.measure(&loaded.key, run.full || run.rec.is_some());
         let now = chrono::Utc::now().timestamp();
         self.memory.remember(now, measured, SAMPLE_GAP_S);
-        let (held, locked) = gate::take(&self.s.root, &self.s.layout, &mut planned)?;
+        let (held, locked) = gate::take(&self.s.root, &self.s.layout, &mut plan.planned)?;
         skipped.extend(locked);
         if lock::interrupted() {
             return Ok(None);
         }
-        let (outcome, report) = if planned.ops.is_empty() {
-            let report = self.quiet(loaded, planned, run, measured);
+        let (outcome, report) = if plan.planned.ops.is_empty() {
+            let report = self.quiet(loaded, plan, run, measured)?;
             loaded.journal.settle_index(&self.s.root);
             (Outcome::Checked, report)
         } else {
-            let locked = held.guarding(&self.s.layout, &planned.ops);
+            let locked = held.guarding(&self.s.layout, &plan.planned.ops);
             let journal = &mut loaded.journal;
-            let mut r = self.commit(journal, planned, run, measured, (&skipped, locked))?;
+            let mut r = self.commit(journal, plan, run, measured, (&skipped, locked))?;
             // ORDER: the bot's locks are released only once the transaction is committed.
             drop(held);
-            heal::retention(&self.s, journal, &mut r, measured.backups_bytes);
+            run::retention(&self.s, journal, &mut r, measured.backups_bytes);
             (Outcome::Committed, r)
         };
         skipped.extend(changed_since(&report));
         Ok(Some((outcome, report, skipped)))
     }
 
-    /// What the predictions measure now (see `heal::measure`): free space at once, the
+    /// What the predictions measure now (see `run::measure`): free space at once, the
     /// size of the backups as last measured unless `fresh` or the journal changed.
     fn measure(&mut self, journal: &reuse::DirState, fresh: bool) -> Measured {
         let s = &self.s;
@@ -458,29 +456,13 @@ impl Watcher {
                 }
             }
         };
-        let cap = s.layout.max_file_size;
-        let rec = match recovery::recover(&s.root, journal, cap, false) {
-            Ok(r) => r,
-            Err(Error::JournalCorrupt { file, why }) => {
-                let f = heal::journal_finding(&format!("{}: {why}", file.display()));
-                let report = heal::blocked(self.mode, f, None);
-                return Ok(Recovered::Blocked(
-                    Box::new(heal::alerted(s, report)),
-                    Vec::new(),
-                ));
+        match run::recover_held(s, journal, self.mode)? {
+            run::Recovered::Ready(rec) => Ok(Recovered::Ready(rec)),
+            run::Recovered::Blocked { report, .. } => {
+                let report = Box::new(run::alerted(s, *report));
+                Ok(Recovered::Blocked(report, Vec::new()))
             }
-            Err(e) => return Err(e),
-        };
-        let torn = rec.torn.as_ref().and_then(|t| t.saved_to.as_ref());
-        let rec_report = RecoveryReport::of(&rec.outcome, torn.map(ToString::to_string));
-        if let RecoveryOutcome::Conflict { why, .. } = &rec.outcome {
-            let report = heal::blocked(self.mode, heal::journal_finding(why), rec_report);
-            return Ok(Recovered::Blocked(
-                Box::new(heal::alerted(s, report)),
-                Vec::new(),
-            ));
         }
-        Ok(Recovered::Ready(rec_report))
     }
 
     /// In real mode, recovery waits while a second bot instance runs (DUPLICATE_INSTANCE).
@@ -501,8 +483,8 @@ impl Watcher {
         planned.pending_notes.push(format!(
             "recovery: interrupted transaction {txn} waits until the second bot instance stops"
         ));
-        let report = heal::assemble(&self.s, journal, self.mode, &planned, None, &[], false);
-        let report = Box::new(heal::alerted(&self.s, report));
+        let report = run::assemble(&self.s, journal, self.mode, &planned, None, &[], false);
+        let report = Box::new(run::alerted(&self.s, report));
         Ok(Some(Recovered::Blocked(report, Vec::new())))
     }
 
@@ -511,7 +493,7 @@ impl Watcher {
         let mut planned = Planned::default();
         let note = format!("recovery of interrupted transaction {txn} waits: {reason}");
         planned.pending_notes.push(note.clone());
-        let report = heal::assemble(&self.s, journal, self.mode, &planned, None, &[], false);
+        let report = run::assemble(&self.s, journal, self.mode, &planned, None, &[], false);
         let skip = Skip {
             heal: "recovery".into(),
             path: String::new(),
@@ -532,116 +514,99 @@ impl Watcher {
     /// The cycle's plan: what the checks plan in [`Phase::Watch`] (the managed files that
     /// did not change carried over from the last cycle, `carry`), minus what was read while
     /// the bot was writing it (or under its lock), returned as skips (`gate::verify`), and
-    /// minus what must not run now (a plan asking for something watch never does; a
-    /// duplicate instance in real mode; too little disk space for the backups).
-    fn plan(&mut self, journal: &Journal) -> Result<(Planned, Vec<Skip>)> {
+    /// minus what the plan policy refuses to a watch cycle ([`run::policy`]).
+    fn plan(&mut self, journal: &Journal) -> Result<(Plan, Vec<Skip>)> {
         let known = self.known();
         let ctx = self
             .s
             .ctx(journal, self.mode, (Phase::Watch, self.accept_loss), &known);
         let carry = &mut self.carry;
-        let mut planned = checks::plan_with(&ctx, &mut |ctx, p| carry.plan_files(ctx, p))?;
-        let skipped = gate::verify(&self.s.root, &self.s.layout, &mut planned)?;
-        refuse_forbidden(&mut planned);
-        heal::hold_while_duplicate(&mut planned);
-        heal::refuse_without_space(&self.s.root, &mut planned)?;
-        Ok((planned, skipped))
+        let mut inspection = run::inspect_with(&ctx, None, &mut |ctx, p| carry.plan_files(ctx, p))?;
+        let skipped = gate::verify(&self.s.root, &self.s.layout, &mut inspection.planned)?;
+        let plan = run::plan(&self.s, RunKind::Watch, inspection, None, self.mode.mode)?;
+        Ok((plan, skipped))
     }
 
-    /// A cycle with nothing to change: findings, predictions and new alerts only.
-    fn quiet(
-        &mut self,
-        loaded: &mut Loaded,
-        mut planned: Planned,
-        run: Run,
-        m: Measured,
-    ) -> Report {
+    /// A cycle with nothing to change: findings, predictions and new alerts only (the
+    /// empty plan is applied without a transaction).
+    fn quiet(&mut self, loaded: &mut Loaded, plan: Plan, run: Run, m: Measured) -> Result<Report> {
         let known = self.known();
         let Loaded {
             journal, history, ..
         } = loaded;
-        let ctx = self
-            .s
-            .ctx(journal, self.mode, (Phase::Watch, self.accept_loss), &known);
-        detect_planned(&mut self.carry, &ctx, &mut planned);
         let mut history = history
             .get_or_insert_with(|| History::from_journal(journal))
             .clone();
         history.merge(&self.memory);
-        let predicted = heal::predict_from(&ctx, &planned, m, &history);
-        planned.findings.extend(predicted);
-        let mut report = heal::assemble(
-            &self.s, journal, self.mode, &planned, None, &run.boot, false,
-        );
-        report.recovery = run.rec;
-        let s = &self.s;
+        let (s, carry) = (&self.s, &mut self.carry);
+        let applied = run::apply(
+            s,
+            journal,
+            run::meta("watch", self.mode.mode),
+            plan,
+            Vec::new(),
+        )?;
+        let ctx = s.ctx(journal, self.mode, (Phase::Watch, self.accept_loss), &known);
+        let mut detect = |ctx: &checks::Ctx<'_>, p: &mut Planned, _: Option<&[OpResult]>| {
+            detect_planned(carry, ctx, p)
+        };
+        let how = Assess {
+            boot: &run.boot,
+            recovery: run.rec,
+            measured: m,
+            past: Past::Whole(history),
+            started: run.started,
+            detect: Some(&mut detect),
+        };
+        let mut report = run::assess(&ctx, s, self.mode, applied, how).report;
         let findings = (report.findings.as_slice(), self.mode.mode);
         let when = (run.cycle, run.full);
         let batch = self.reuse.alerts(&s.root, &s.layout, findings, when);
         report.alerts_suppressed = batch.suppressed;
-        heal::send_alerts(s, &batch, None, &mut report);
-        report
+        run::send_alerts(s, &batch, None, &mut report);
+        Ok(report)
     }
 
     /// A cycle with work: one transaction, then its alerts.
     fn commit(
         &self,
         journal: &mut Journal,
-        mut planned: Planned,
+        plan: Plan,
         run: Run,
         m: Measured,
         (skipped, locked): (&[Skip], Vec<(RelPath, RelPath)>),
     ) -> Result<Report> {
         let s = &self.s;
-        let meta = TxnMeta {
-            command: "watch",
-            mode: Some(self.mode.mode.to_string()),
-            rollback_of: None,
-        };
-        let cap = s.layout.max_file_size;
-        let mut txn = engine::begin(&s.root, journal, meta, &planned.ops, cap)?;
-        txn.under_bot_locks(locked);
-        let results = txn.apply(&planned.ops)?;
+        let applied = run::apply(s, journal, run::meta("watch", self.mode.mode), plan, locked)?;
         let known = self.known();
         let mut ctx = s.ctx(journal, self.mode, (Phase::Watch, self.accept_loss), &known);
-        ctx.txn = Some(txn.id());
-        let detection = heal::detect_after(&ctx, &mut planned, Some(&results));
-        heal::predict_applied(&ctx, &mut planned, m, (txn.id(), &results), &self.memory);
-        let mut report = heal::assemble(
-            s,
-            journal,
-            self.mode,
-            &planned,
-            Some(&results),
-            &run.boot,
-            false,
-        );
-        report.recovery = run.rec;
-        let batch = Batch::prepare(&s.root, &s.layout, &report.findings, self.mode.mode);
-        report.alerts_suppressed = batch.suppressed;
-        let salvaged = heal::applied_salvages(&planned, &results);
-        let summary = heal::summary(&report, &detection, &salvaged, run.started, m);
-        let id = txn.commit(journal, with_cycle(summary, run.cycle, skipped))?;
-        report.transaction = Some(id);
-        heal::send_alerts(s, &batch, Some(id), &mut report);
-        Ok(report)
-    }
-}
-
-/// A heal commit summary plus the cycle number and what the cycle skipped.
-fn with_cycle(mut summary: serde_json::Value, cycle: u64, skipped: &[Skip]) -> serde_json::Value {
-    if let Some(obj) = summary.as_object_mut() {
-        obj.insert("cycle".into(), cycle.into());
+        ctx.txn = Some(applied.id);
+        let how = Assess {
+            boot: &run.boot,
+            recovery: run.rec,
+            measured: m,
+            past: Past::Plus(&self.memory),
+            started: run.started,
+            detect: None,
+        };
+        let mut assessment = run::assess(&ctx, s, self.mode, applied, how);
+        let batch = assessment.alerts(s);
         let skipped = serde_json::to_value(skipped).unwrap_or_default();
-        obj.insert("skipped".into(), skipped);
+        let how = CommitAs {
+            command: "watch",
+            mode: self.mode.mode,
+            repeatable: false,
+            extra: vec![("cycle", run.cycle.into()), ("skipped", skipped)],
+        };
+        let committed = run::commit(s, journal, assessment, batch, how)?;
+        Ok(run::alert(s, committed).report)
     }
-    summary
 }
 
-/// The detectors on the state as planned (`heal::detect_after` with nothing applied), the
+/// The detectors on the state as planned (`run`'s detection with nothing applied), the
 /// findings that depend only on the managed files' contents carried over while no managed
 /// file was read again.
-fn detect_planned(carry: &mut Carry, ctx: &checks::Ctx<'_>, planned: &mut Planned) {
+fn detect_planned(carry: &mut Carry, ctx: &checks::Ctx<'_>, planned: &mut Planned) -> Detection {
     let mut detection = {
         let cfg = &ctx.layout.config;
         let post = PostState::build(planned, None, &cfg.positions.identity);
@@ -650,6 +615,7 @@ fn detect_planned(carry: &mut Carry, ctx: &checks::Ctx<'_>, planned: &mut Planne
     };
     planned.findings.append(&mut detection.findings);
     detect::for_mode(&mut planned.findings, ctx.mode.mode);
+    detection
 }
 
 /// What a cycle did before it planned.
@@ -685,82 +651,4 @@ fn changed_since(report: &Report) -> Vec<Skip> {
             locked: false,
         })
         .collect()
-}
-
-/// What watch never does, whatever a check plans: `Some(what)` for such an operation.
-fn forbidden(op: &Op) -> Option<&'static str> {
-    match op.action {
-        Action::Signal { .. } => Some("signal a process"),
-        Action::RemoveLock => Some("remove a lock file"),
-        _ if op.heal == crate::plan::HealKind::StaleHeartbeat => Some("reset a heartbeat"),
-        _ => None,
-    }
-}
-
-/// A watch plan holding an operation watch never does is a bug in a check: the whole
-/// cycle's plan is refused (every operation becomes a failed heal), nothing is applied.
-fn refuse_forbidden(planned: &mut Planned) {
-    let Some(what) = planned.ops.iter().find_map(|op| {
-        let what = forbidden(op)?;
-        let target = op
-            .path
-            .as_ref()
-            .map_or_else(String::new, |p| format!(" ({p})"));
-        Some(format!("{what}{target}"))
-    }) else {
-        return;
-    };
-    tracing::error!("refusing a watch plan that asks to {what}");
-    heal::drop_ops(
-        planned,
-        &format!("refused: the plan asks to {what}, which watch never does"),
-    );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::Observed;
-    use journal_format::ProcessRef;
-
-    fn op(heal: crate::plan::HealKind, action: Action) -> Op {
-        Op {
-            heal,
-            path: RelPath::new("logs/x").ok(),
-            reason: String::new(),
-            message: String::new(),
-            action,
-            before: Observed::absent(),
-        }
-    }
-
-    #[test]
-    fn a_plan_asking_for_what_watch_never_does_is_refused_whole() {
-        let signal = Action::Signal {
-            process: ProcessRef {
-                pid: 1,
-                start_ticks: 1,
-                cmdline: String::new(),
-            },
-            grace: Duration::from_secs(1),
-        };
-        let dir = || Action::CreateDir { mode: 0o755 };
-        for bad in [
-            op(crate::plan::HealKind::OrphanProcess, signal),
-            op(crate::plan::HealKind::StaleLock, Action::RemoveLock),
-            op(crate::plan::HealKind::StaleHeartbeat, dir()),
-        ] {
-            let mut p = Planned::default();
-            p.push(op(crate::plan::HealKind::MissingDirectory, dir()));
-            p.push(bad);
-            refuse_forbidden(&mut p);
-            assert!(p.ops.is_empty());
-            assert_eq!(p.failed.len(), 2);
-            assert!(p.failed[0].reason.contains("which watch never does"));
-        }
-        let mut fine = Planned::default();
-        fine.push(op(crate::plan::HealKind::MissingDirectory, dir()));
-        refuse_forbidden(&mut fine);
-        assert_eq!(fine.ops.len(), 1);
-    }
 }

@@ -8,10 +8,10 @@ use crate::config::File;
 use crate::detect::slots::{self, LinkState, SlotLayout};
 use crate::error::Result;
 use crate::fsx::{Entry, Kind};
-use crate::heal::{Options, Session};
 use crate::jsondoc::Shape;
 use crate::paths::RelPath;
 use crate::plan::observe;
+use crate::run::{Options, Session};
 use journal_format::Node;
 use serde::Serialize;
 

@@ -1,0 +1,25 @@
+//! The commands, one file each, as library calls: each opens the root, runs the pipeline
+//! (`run`) or its own transaction, and returns its report. Invariant: this module only
+//! declares and re-exports; what a command does is in its own file.
+
+pub mod ack;
+pub mod check;
+pub mod heal;
+pub mod prune;
+pub mod recover;
+pub mod rollback;
+pub mod salvage;
+pub mod validate;
+pub mod watch;
+
+pub use ack::{ack, AckReport};
+pub use check::check;
+pub use heal::heal;
+pub use prune::prune;
+pub use recover::{recover, RecoverReport};
+pub use rollback::{rollback, RollbackReport};
+pub use salvage::{salvage_file, SalvageOutput};
+pub use validate::{
+    validate_startup_state, validate_systemd_slot, SlotValidation, StartupValidation,
+};
+pub use watch::{watch, CycleReport, WatchOptions};
