@@ -86,7 +86,6 @@ pub mod config;
 pub mod content;
 pub mod detect;
 pub mod dotenv;
-pub mod engine;
 pub mod error;
 mod fault;
 pub mod findings;
@@ -118,6 +117,7 @@ pub mod stats;
 pub mod store;
 pub mod text;
 pub mod textfile;
+pub mod txn;
 
 pub use commands::check::check;
 pub use commands::heal::heal;

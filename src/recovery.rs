@@ -7,12 +7,12 @@
 //! lock and the bot rewrote once the writer had ended: that is the bot's newer version,
 //! kept (and saved to the store), and the abort says so.
 
-use crate::engine::{undo_intents, Undo};
 use crate::error::{Error, Result};
 use crate::fsx::{Entry, Kind, Root, TMP_PREFIX};
 use crate::journal::{Journal, Torn, TxnFile};
 use crate::paths::RelPath;
 use crate::paths::OBJECTS_DIR;
+use crate::txn::{undo_intents, Undo};
 use journal_format::{Abort, Body, Intent, OpOutcome, UndoOutcome};
 use std::collections::BTreeSet;
 

@@ -2,10 +2,10 @@
 //! transaction. Invariant: only a transaction with an unacknowledged critical can be
 //! acknowledged, and each acknowledgement names its codes and findings.
 
-use crate::engine::{self, TxnMeta};
 use crate::error::{Error, Result};
 use crate::findings::code;
 use crate::run::{locked_and_recovered, Options, Session};
+use crate::txn::{self, TxnMeta};
 use serde_json::json;
 
 /// What `ack` did.
@@ -59,7 +59,7 @@ pub fn ack(opts: &Options, txn: u64) -> Result<AckReport> {
         mode: None,
         rollback_of: None,
     };
-    let mut t = engine::begin(&s.root, &mut journal, meta, &[], s.layout.max_file_size)?;
+    let mut t = txn::begin(&s.root, &mut journal, meta, &[], s.layout.max_file_size)?;
     for c in &codes {
         t.note(journal_format::Body::Ack(journal_format::Ack {
             txn,

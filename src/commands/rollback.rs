@@ -4,13 +4,13 @@
 
 use crate::botlock::BotLocks;
 use crate::checks;
-use crate::engine::{self, OpResult, TxnMeta};
 use crate::error::{Error, Result};
 use crate::journal::Journal;
 use crate::lock;
 use crate::report::Action;
 use crate::rollback;
 use crate::run::{locked_and_recovered, refused, Options, Session};
+use crate::txn::{self, OpResult, TxnMeta};
 use journal_format::RollbackOf;
 use serde_json::json;
 
@@ -66,7 +66,7 @@ pub fn rollback(opts: &Options, txn: u64, force: bool) -> Result<RollbackReport>
     if !busy.is_empty() {
         return Err(refused("rollback refused", &busy));
     }
-    let mut t = engine::begin(
+    let mut t = txn::begin(
         &s.root,
         &mut journal,
         TxnMeta {

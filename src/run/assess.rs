@@ -9,7 +9,6 @@ use super::Applied;
 use crate::alerts::Batch;
 use crate::checks::{Ctx, Planned};
 use crate::detect::{self, Detection, PostState};
-use crate::engine::{OpResult, Txn};
 use crate::error::Result;
 use crate::findings::{code, Failed, Finding};
 use crate::fsx::{Entry, Root};
@@ -19,6 +18,7 @@ use crate::mode::ModeChoice;
 use crate::paths::RelPath;
 use crate::predict::{self, History, Measured};
 use crate::report::{planned_message, Action, RecoveryReport, Report, Stats};
+use crate::txn::{OpResult, Txn};
 use std::time::Instant;
 
 /// What the predictions measure now: free bytes where the backups live and their size

@@ -9,12 +9,12 @@ use super::repeat;
 use super::session::Session;
 use crate::alerts::Batch;
 use crate::checks::{self, Planned};
-use crate::engine::{self, OpResult};
 use crate::error::Result;
 use crate::journal::Journal;
 use crate::mode::Mode;
 use crate::predict::Measured;
 use crate::report::Report;
+use crate::txn::{self, OpResult};
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -77,7 +77,7 @@ pub(crate) fn commit(
                 });
             }
             let meta = super::meta(how.command, how.mode);
-            engine::begin(&s.root, journal, meta, &[], s.layout.max_file_size)?
+            txn::begin(&s.root, journal, meta, &[], s.layout.max_file_size)?
         }
     };
     let id = txn.commit(journal, summary)?;

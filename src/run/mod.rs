@@ -54,7 +54,6 @@ pub(crate) use session::{mode_doubt, mode_of};
 
 use crate::botlock::{BotLocks, Busy};
 use crate::checks::{self, Ctx, Phase, Planned};
-use crate::engine::{self, OpResult, Txn, TxnMeta};
 use crate::error::Result;
 use crate::findings::Finding;
 use crate::journal::{self, Journal};
@@ -63,6 +62,7 @@ use crate::mode::Mode;
 use crate::paths::RelPath;
 use crate::predict::History;
 use crate::report::Report;
+use crate::txn::{self, OpResult, Txn, TxnMeta};
 use std::time::Instant;
 
 /// Stage 2's output: what the checks found and planned, before any policy.
@@ -182,7 +182,7 @@ pub(crate) fn apply<'r>(
         });
     }
     let cap = s.layout.max_file_size;
-    let mut txn = engine::begin(&s.root, journal, meta, &planned.ops, cap)?;
+    let mut txn = txn::begin(&s.root, journal, meta, &planned.ops, cap)?;
     txn.under_bot_locks(guarded);
     let results = Some(txn.apply(&planned.ops)?);
     let id = txn.id();

@@ -69,7 +69,6 @@ use crate::alerts::Batch;
 use crate::checks::locks::Known;
 use crate::checks::{self, Phase, Planned};
 use crate::detect::{self, Detection, PostState};
-use crate::engine::{self, OpResult};
 use crate::error::{Error, Result};
 use crate::findings::{code, Finding, Level};
 use crate::journal::{self, Journal};
@@ -79,6 +78,7 @@ use crate::paths::RelPath;
 use crate::predict::{History, Measured};
 use crate::report::{RecoveryReport, Report};
 use crate::run::{self, Assess, CommitAs, Options, Past, Plan, RunKind, Session};
+use crate::txn::{self, OpResult};
 use carry::Carry;
 use notify::Notifier;
 use reuse::{Loaded, Reuse};
@@ -306,7 +306,7 @@ impl Watcher {
     /// The report of cycle `n`, which `err` stopped (the `in_a_row`th failure in a row),
     /// after its alert (best effort: the error may be a full disk).
     fn failed(&self, n: u64, err: &Error, in_a_row: u32) -> CycleReport {
-        let why = engine::error_chain(err);
+        let why = txn::error_chain(err);
         tracing::error!("cycle {n} failed: {why}");
         let finding = Finding::new(
             code::WATCH_CYCLE_FAILED,
@@ -320,7 +320,7 @@ impl Watcher {
         let s = &self.s;
         let batch = Batch::prepare(&s.root, &s.layout, &[finding], self.mode.mode);
         if let Err(e) = batch.append(&s.root, &s.layout, None) {
-            tracing::error!("cannot append the alert: {}", engine::error_chain(&e));
+            tracing::error!("cannot append the alert: {}", txn::error_chain(&e));
         }
         let mut c = CycleReport::new(n, journal::now_rfc3339(), Outcome::Failed);
         c.error = Some(why);
