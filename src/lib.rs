@@ -107,7 +107,6 @@ pub mod prune;
 pub mod pyjson;
 pub mod quarantine;
 pub mod recovery;
-pub mod rekey;
 pub mod report;
 pub mod rollback;
 pub mod run;

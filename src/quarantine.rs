@@ -21,7 +21,6 @@ use crate::error::{Error, Result};
 use crate::fsx::{Kind, Root};
 use crate::journal::{self, Facts, Journal, Writer, JOURNAL_DIR, QUARANTINE_DIR};
 use crate::paths::RelPath;
-use crate::run::{Options, Session};
 use crate::stats::Totals;
 use journal_format::{self as jf, Begin, Body, Commit, Digest, Mac, TxnState};
 use serde::Serialize;
@@ -47,26 +46,22 @@ pub struct QuarantineReport {
     pub pending_acks: Vec<u64>,
 }
 
-/// Runs `journal quarantine`.
+/// Moves a damaged journal aside and starts the new chain (`journal quarantine`), with
+/// selfheal's lock held by the caller; `positions`: the layout's positions files.
 ///
 /// # Errors
 /// [`Error::Refused`] when there is nothing to quarantine (the journal verifies), when the
 /// journal is of an unknown version, or when an interrupted transaction would be abandoned;
-/// I/O errors; lock timeout.
-pub fn run(opts: &Options) -> Result<QuarantineReport> {
-    let s = Session::open(opts, false)?;
-    crate::run::bootstrap(&s.root)?;
-    let _lock = crate::lock::acquire(&s.root, opts.lock_timeout)?;
-    let positions = crate::run::repeat::positions(&s.layout);
-    let j = Journal::load_full(&s.root, s.mac.clone(), &positions)?;
-    let problem = refuse_unless_damaged(&s.root, &j)?;
-    remove_abandoned(&s.root, j.ids.last().copied().unwrap_or(0))?;
-    let plan = Plan::of(&s.root, &j, problem)?;
-    let dir = prepare(&s, &plan)?;
+/// I/O errors.
+pub fn quarantine(root: &Root, mac: &Mac, positions: &[String]) -> Result<QuarantineReport> {
+    let j = Journal::load_full(root, mac.clone(), positions)?;
+    let problem = refuse_unless_damaged(root, &j)?;
+    remove_abandoned(root, j.ids.last().copied().unwrap_or(0))?;
+    let plan = Plan::of(root, &j, problem)?;
+    let dir = prepare(root, mac, &plan)?;
     // ORDER: the new chain is complete and durable before it takes the journal's place.
-    s.root
-        .exchange_dirs(&RelPath::new(JOURNAL_DIR)?, &dir)
-        .map_err(|e| s.root.explain_denied(e))?;
+    root.exchange_dirs(&RelPath::new(JOURNAL_DIR)?, &dir)
+        .map_err(|e| root.explain_denied(e))?;
     Ok(QuarantineReport {
         moved_to: dir.to_string(),
         transaction: plan.txn,
@@ -196,18 +191,18 @@ fn carried(j: &Journal, totals: Totals, facts: &Facts) -> Value {
 }
 
 /// Writes the new chain's first transaction in a fresh directory under `quarantine/`.
-fn prepare(s: &Session, plan: &Plan) -> Result<RelPath> {
+fn prepare(root: &Root, mac: &Mac, plan: &Plan) -> Result<RelPath> {
     let parent = RelPath::new(QUARANTINE_DIR)?;
-    s.root.ensure_dir(&parent, 0o700)?;
+    root.ensure_dir(&parent, 0o700)?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
     let dir = parent.join(&stamp)?;
-    if !s.root.ensure_dir(&dir, 0o700)? {
+    if !root.ensure_dir(&dir, 0o700)? {
         return Err(Error::Refused(format!(
             "{dir} already exists: run this again in a moment"
         )));
     }
     let path = dir.join(&jf::file_name(plan.txn))?;
-    let mut w = Writer::start(&s.root, &path, plan.txn, plan.head, s.mac.clone())?;
+    let mut w = Writer::start(&root, &path, plan.txn, plan.head, mac.clone())?;
     let record = jf::Quarantine {
         moved_to: dir.to_string(),
         through_txn: plan.through_txn,
@@ -224,7 +219,7 @@ fn prepare(s: &Session, plan: &Plan) -> Result<RelPath> {
     };
     w.append_many(
         vec![
-            Writer::header(&s.mac),
+            Writer::header(mac),
             Body::Begin(begin),
             Body::Quarantine(record),
             Body::Commit(Commit {
@@ -233,7 +228,7 @@ fn prepare(s: &Session, plan: &Plan) -> Result<RelPath> {
         ],
         true,
     )?;
-    s.root.sync_dir(&dir)?;
+    root.sync_dir(&dir)?;
     Ok(dir)
 }
 

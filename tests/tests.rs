@@ -6,6 +6,8 @@
 
 // The shared support: one fixture, one way to run the binary, one snapshot walker.
 mod support;
+// The library's layers: no module imports one above it (ARCHITECTURE.md).
+mod layers;
 
 // The operator alert log: dedupe window, escaping, mode, torn lines.
 mod alerts_log;

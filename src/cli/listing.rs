@@ -310,7 +310,7 @@ impl Out {
     }
 
     /// `journal rekey`.
-    pub fn journal_rekey(&self, r: &selfheal::rekey::RekeyReport) {
+    pub fn journal_rekey(&self, r: &selfheal::commands::RekeyReport) {
         self.doc(r);
         let config = r
             .config

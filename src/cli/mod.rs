@@ -624,12 +624,12 @@ fn journal(
 ) -> Result<u8, selfheal::error::Error> {
     match command {
         JournalCommand::Rekey { new_key_file, .. } => {
-            let report = selfheal::rekey::rekey(opts, new_key_file)?;
+            let report = selfheal::commands::rekey(opts, new_key_file)?;
             out.journal_rekey(&report);
             return Ok(exit::OK);
         }
         JournalCommand::Quarantine { .. } => {
-            let report = selfheal::quarantine::run(opts)?;
+            let report = selfheal::commands::quarantine(opts)?;
             out.quarantine(&report, &Hints::new(&opts.root, opts.config.as_deref()));
             return Ok(exit::OK);
         }

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::fsx::{Attrs, Replace};
 use crate::journal::{now_rfc3339, JOURNAL_DIR};
 use crate::paths::RelPath;
-use crate::run::{Options, Session};
+use crate::run::{locked_and_recovered, Options, Session};
 use journal_format::{self as jf, Begin, Body, Commit, Header, Mac, MacKind, Record, Rekey};
 use serde::Serialize;
 use std::path::Path;
@@ -44,7 +44,7 @@ pub fn rekey(opts: &Options, new_key_file: &Path) -> Result<RekeyReport> {
     let new = crate::keyfile::read_key(new_key_file, &opts.root)
         .map(Mac::HmacSha256)
         .map_err(|why| Error::Usage(format!("--new-key-file: {why}")))?;
-    let (_lock, journal) = crate::run::locked_and_recovered(&s, opts)?;
+    let (_lock, journal) = locked_and_recovered(&s, opts)?;
     if let Some(p) = &journal.problem {
         return Err(p.to_error(&s.root));
     }
