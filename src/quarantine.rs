@@ -202,7 +202,7 @@ fn prepare(root: &Root, mac: &Mac, plan: &Plan) -> Result<RelPath> {
         )));
     }
     let path = dir.join(&jf::file_name(plan.txn))?;
-    let mut w = Writer::start(&root, &path, plan.txn, plan.head, mac.clone())?;
+    let mut w = Writer::start(root, &path, plan.txn, plan.head, mac.clone())?;
     let record = jf::Quarantine {
         moved_to: dir.to_string(),
         through_txn: plan.through_txn,
