@@ -129,9 +129,11 @@ fn group<'a>(mut rest: &'a str, open: &mut usize, out: &mut Vec<String>) -> &'a 
     rest
 }
 
-/// Test-only code (a `tests.rs` module, the fuzzing harnesses) may reach any layer.
+/// Test-only code (a `tests.rs` or `*_tests.rs` module, the fuzzing harnesses) may reach
+/// any layer.
 fn is_test_code(rel: &Path) -> bool {
-    rel.ends_with("tests.rs") || rel.components().any(|c| c.as_os_str() == "fuzzing")
+    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    name.ends_with("tests.rs") || rel.components().any(|c| c.as_os_str() == "fuzzing")
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
