@@ -77,41 +77,41 @@
 
 #![forbid(unsafe_code)]
 
-pub mod alerts;
+pub(crate) mod alerts;
 pub mod audit;
-pub mod botlock;
-pub mod checks;
+pub(crate) mod botlock;
+pub(crate) mod checks;
 pub mod commands;
 pub mod config;
-pub mod content;
-pub mod detect;
-pub mod dotenv;
+pub(crate) mod content;
+pub(crate) mod detect;
+pub(crate) mod dotenv;
 pub mod error;
 mod fault;
 pub mod findings;
 pub mod fsx;
 pub mod health;
 pub mod hint;
-pub mod holders;
+pub(crate) mod holders;
 pub mod journal;
 pub mod jsondiff;
-pub mod jsondoc;
+pub(crate) mod jsondoc;
 pub mod keyfile;
 pub mod lock;
 pub mod mode;
-pub mod paths;
-pub mod plan;
-pub mod predict;
-pub mod procs;
+pub(crate) mod paths;
+pub(crate) mod plan;
+pub(crate) mod predict;
+pub(crate) mod procs;
 pub mod prune;
 pub mod pyjson;
 pub mod quarantine;
-pub mod recovery;
+pub(crate) mod recovery;
 pub mod report;
-pub mod rollback;
+pub(crate) mod rollback;
 pub mod run;
 pub mod salvage;
-pub mod space;
+pub(crate) mod space;
 pub mod stats;
 pub mod store;
 pub mod text;
@@ -123,7 +123,7 @@ pub use commands::heal::heal;
 // `watch` is also the module of its reports (`selfheal::watch::CycleReport`, ...).
 pub use commands::watch::{self, watch, CycleReport, WatchOptions};
 pub use commands::{
-    validate_startup_state, validate_systemd_slot, SlotValidation, StartupValidation,
+    validate_startup_state, validate_systemd_slot, LinkState, SlotValidation, StartupValidation,
 };
 pub use error::{Error, Result};
 pub use findings::{Finding, Level};

@@ -35,13 +35,8 @@ impl ProcInfo {
     }
 }
 
-/// Every process that can be read now, in pid order. Processes that exit while being read
-/// are left out.
-pub fn list() -> Vec<ProcInfo> {
-    list_where(|_| true)
-}
-
-/// [`list`], reading the owner and the working directory only of the processes `wanted`
+/// Every process that can be read now, in pid order (processes that exit while being read
+/// are left out), reading the owner and the working directory only of the processes `wanted`
 /// says (from their pid, parent, start time and arguments); the others have neither
 /// (`uid` and `cwd` are `None`). Most of the cost of a scan is those two reads.
 pub fn list_where(wanted: impl Fn(&ProcInfo) -> bool) -> Vec<ProcInfo> {

@@ -108,7 +108,7 @@ fn validate_systemd_slot_follows_the_current_link() {
     std::fs::create_dir(parent.join("bot-B")).expect("mkdir");
     let none = selfheal::validate_systemd_slot(&opts(&bot, Mode::Real)).expect("validate");
     assert!(!none.valid, "{none:?}");
-    assert_eq!(none.link, Some(selfheal::detect::slots::LinkState::Missing));
+    assert_eq!(none.link, Some(selfheal::LinkState::Missing));
 
     std::os::unix::fs::symlink("bot-A", parent.join("bot-current")).expect("symlink");
     let v = selfheal::validate_systemd_slot(&opts(&bot, Mode::Real)).expect("validate");

@@ -121,26 +121,13 @@ pub fn inspect_file(spec: &File, bytes: &[u8], identity: &[String]) -> Shape {
 }
 
 /// [`inspect_file`], and for broken bytes the records scanned before the break (for
-/// [`inspect_file_reusing`]).
+/// [`inspect_file_assembled`]).
 pub fn inspect_file_keeping(
     spec: &File,
     bytes: &[u8],
     identity: &[String],
 ) -> (Shape, Option<Scanned>) {
     with_spec(spec, identity, |s| jsondoc::inspect_keeping(bytes, s))
-}
-
-/// [`inspect_file`] of bytes whose records `known` already describes (a salvage's output:
-/// the records it kept were scanned in the damaged input).
-pub fn inspect_file_reusing(
-    spec: &File,
-    bytes: &[u8],
-    identity: &[String],
-    known: Known<'_>,
-) -> Shape {
-    with_spec(spec, identity, |s| {
-        jsondoc::inspect_reusing(bytes, s, known)
-    })
 }
 
 /// [`inspect_file`] of the document a salvage assembles from `parts` of `source` (the

@@ -167,16 +167,9 @@ impl Planned {
     }
 }
 
-/// Runs every check and returns the plan.
-///
-/// # Errors
-/// I/O errors while reading the state.
-pub fn plan(ctx: &Ctx<'_>) -> Result<Planned> {
-    plan_with(ctx, &mut layout::plan_files)
-}
-
-/// [`plan`], with the managed files planned by `files` instead of [`layout::plan_files`]
-/// (`watch` carries the views of the files that did not change over from its last cycle);
+/// Runs every check and returns the plan, with the managed files planned by `files`
+/// ([`layout::plan_files`], or what `watch` carries over from its last cycle for the files
+/// that did not change);
 /// `files` must add one view per managed file, in layout order, with what planning them
 /// found.
 ///

@@ -24,6 +24,6 @@ pub use rekey::{rekey, RekeyReport};
 pub use rollback::{rollback, RollbackReport};
 pub use salvage::{salvage_file, SalvageOutput};
 pub use validate::{
-    validate_startup_state, validate_systemd_slot, SlotValidation, StartupValidation,
+    validate_startup_state, validate_systemd_slot, LinkState, SlotValidation, StartupValidation,
 };
 pub use watch::{watch, CycleReport, WatchOptions};

@@ -5,7 +5,8 @@
 
 use crate::checks::layout::inspect_file;
 use crate::config::File;
-use crate::detect::slots::{self, LinkState, SlotLayout};
+pub use crate::detect::slots::LinkState;
+use crate::detect::slots::{self, SlotLayout};
 use crate::error::Result;
 use crate::fsx::{Entry, Kind};
 use crate::jsondoc::Shape;

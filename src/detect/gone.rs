@@ -14,7 +14,6 @@ use crate::config::FileRole;
 use crate::findings::{code, Finding, Level};
 use crate::hint::Hints;
 use crate::journal::known::journal_knew;
-pub use crate::journal::known::{committed, statement, KNOWN_FILES};
 use crate::journal::Journal;
 use serde_json::json;
 

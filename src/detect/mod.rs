@@ -17,7 +17,7 @@ mod post;
 pub mod salvaged;
 pub mod slots;
 
-pub use post::{PostFile, PostState, Presence};
+pub use post::PostState;
 
 use crate::checks::Ctx;
 use crate::config::{Detectors, FileRole, Severity};

@@ -77,11 +77,6 @@ impl<'a> PostState<'a> {
     pub fn role(&self, role: FileRole) -> Option<&PostFile<'a>> {
         self.files.iter().find(|f| f.spec.role == role)
     }
-
-    /// The document of the first managed file with `role`, if usable.
-    pub fn document(&self, role: FileRole) -> Option<&Document> {
-        self.role(role).and_then(PostFile::document)
-    }
 }
 
 fn post_file<'a>(

@@ -205,7 +205,7 @@ pub struct Scanned {
 }
 
 /// Records of other bytes (`source`) already scanned with the same [`Spec`], taken by
-/// [`inspect_reusing`] instead of scanned again: per record array, one entry for each
+/// [`inspect_assembled`] instead of scanned again: per record array, one entry for each
 /// element of that array in the bytes inspected, in order, giving the range of `source`
 /// the element's text must equal and its record (`None`: scan it). An element whose text
 /// differs is scanned, so a wrong entry costs time, never correctness.
@@ -255,25 +255,15 @@ pub fn inspect(bytes: &[u8], spec: &Spec<'_>) -> Shape {
 
 /// Like [`inspect`]; when the bytes are broken ([`Shape::Corrupt`]) also the records
 /// scanned completely before the break, so that a salvage keeping them need not have them
-/// scanned again ([`inspect_reusing`]).
+/// scanned again ([`inspect_assembled`]).
 pub fn inspect_keeping(bytes: &[u8], spec: &Spec<'_>) -> (Shape, Option<Scanned>) {
     classify(bytes, spec, |b, s| scan::document_with(b, s, true, None))
-}
-
-/// Like [`inspect`], taking the records `known` describes instead of scanning them: the
-/// bytes of a salvage are mostly records the scan of the damaged input already validated
-/// and pulled fields out of, and the result is what [`inspect`] gives.
-pub fn inspect_reusing(bytes: &[u8], spec: &Spec<'_>, known: Known<'_>) -> Shape {
-    classify(bytes, spec, |b, s| {
-        scan::document_with(b, s, false, Some(known))
-    })
-    .0
 }
 
 /// What [`inspect`] gives for the document `parts` assemble from `source`, without that
 /// document ever being in one buffer: each part is scanned where it lies (a salvage keeps
 /// its output as pieces of the damaged input, whose records the scan of that input already
-/// went through: `known` names them, as for [`inspect_reusing`], and they are taken, not
+/// went through: `known` names them, and they are taken, not
 /// scanned). `None` when the document would not be a usable object with unique keys (a
 /// value out of range, nesting too deep, a duplicate key, a part that is not exactly one
 /// value): then only the document itself can tell what it is, and where.

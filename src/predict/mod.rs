@@ -37,11 +37,8 @@ mod tests;
 mod trend;
 mod warnings;
 
-pub use crate::journal::history::{
-    Healed, History, Measured, Sample, BACKUPS_BYTES_KEY, DISK_FREE_KEY, FLAP_WINDOW_S, MAX_HEALS,
-    SAMPLE_GAP_S, WINDOW_S,
-};
-pub use warnings::{backups_growth, disk_forecast, flapping, heartbeat_aging, run, Inputs};
+pub use crate::journal::history::{Healed, History, Measured, FLAP_WINDOW_S, WINDOW_S};
+pub use warnings::{run, Inputs};
 
 /// A rate needs a sample at least this old (seconds): shorter spans are events, not trends.
 pub const MIN_SPAN_S: i64 = 6 * 3600;

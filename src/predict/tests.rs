@@ -5,6 +5,8 @@ use crate::checks::heartbeats::HeartbeatAge;
 use crate::findings::{code, Level};
 
 use super::trend::trend;
+use super::warnings::{backups_growth, disk_forecast, flapping, heartbeat_aging};
+use crate::journal::history::Sample;
 
 use super::*;
 use crate::paths::RelPath;
