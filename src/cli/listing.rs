@@ -4,7 +4,8 @@
 //! seen even when the listing goes to a file.
 
 use super::output::{name, Out};
-use selfheal::audit::{ContentDiff, TxnDetail, TxnSummary, Verification};
+use selfheal::audit::{ContentDiff, TxnDetail, Verification};
+use selfheal::commands::journal::Listing;
 use selfheal::journal::Problem;
 use selfheal::jsondiff::{self, ArrayDiff, DocDiff, RecordChange, RecordRef};
 use selfheal::stats::Stats;
@@ -84,12 +85,13 @@ fn ops_column(n: usize) -> String {
 
 impl Out {
     /// `journal list`.
-    pub fn journal_list(
-        &self,
-        txns: &[TxnSummary],
-        pruned_through: Option<u64>,
-        stopped: Option<(&Problem, usize, String)>,
-    ) {
+    pub fn journal_list(&self, listing: &Listing) {
+        let txns = &listing.transactions;
+        let pruned_through = listing.pruned_through;
+        let stopped = listing
+            .stopped
+            .as_ref()
+            .map(|s| (&s.problem, s.unlisted, s.advice.clone()));
         let problem = stopped.as_ref().map(|(p, _, _)| *p);
         self.doc(&serde_json::json!({
             "transactions": txns,

@@ -16,7 +16,7 @@ use selfheal::commands;
 use selfheal::config::parse_duration;
 use selfheal::hint::Hints;
 use selfheal::mode::Mode;
-use selfheal::run::{Options, Session};
+use selfheal::run::Options;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -529,7 +529,7 @@ fn run(cli: &Cli, out: &output::Out) -> Result<u8, selfheal::error::Error> {
         }
         Command::Journal { command } => journal(&opts, command, out),
         Command::Config => {
-            let layout = selfheal::config::Layout::load(&opts.root, opts.config.as_deref())?;
+            let layout = commands::config(&opts)?;
             out.config(&layout);
             Ok(0)
         }
@@ -594,16 +594,13 @@ fn stats(
             "`--prometheus -` and `--json` would both write to standard output".into(),
         ));
     }
-    let session = Session::open(opts, false)?;
-    let _shared = selfheal::lock::acquire_shared(&session.root, opts.lock_timeout)?;
-    let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;
-    let stats = selfheal::stats::compute(&journal);
+    let stats = commands::stats(opts)?;
     if let Some(path) = prometheus {
-        let text = selfheal::stats::prometheus(&stats);
+        let text = commands::prometheus(&stats);
         if to_stdout {
             out.stdout(text.as_bytes());
         } else {
-            selfheal::textfile::write_atomic(path, &opts.root, text.as_bytes())?;
+            commands::write_prometheus(opts, path, &text)?;
         }
     }
     // `--prometheus -`: the metrics are the data on standard output, nothing else is.
@@ -635,59 +632,29 @@ fn journal(
         }
         _ => {}
     }
-    let session = Session::open(opts, false)?;
-    let _shared = selfheal::lock::acquire_shared(&session.root, opts.lock_timeout)?;
-    if let JournalCommand::Verify { old_key_files } = command {
-        let old = old_macs(opts, old_key_files)?;
-        let v = selfheal::audit::verify(&session.root, &session.mac, &old)?;
-        out.journal_verify(&v);
-        return Ok(if v.problem.is_some() {
-            exit::MUST_NOT_START
-        } else {
-            0
-        });
-    }
-    let journal = selfheal::journal::Journal::load(&session.root, session.mac.clone())?;
     match command {
+        JournalCommand::Verify { old_key_files } => {
+            let v = commands::journal::verify(opts, old_key_files)?;
+            out.journal_verify(&v);
+            Ok(if v.problem.is_some() {
+                exit::MUST_NOT_START
+            } else {
+                exit::OK
+            })
+        }
         JournalCommand::List => {
-            let listed = selfheal::audit::list(&journal);
-            let unlisted = journal.ids.iter().filter(|id| journal.find(**id).is_none());
-            let stopped = journal.problem.as_ref().map(|p| {
-                (
-                    p,
-                    unlisted.count(),
-                    selfheal::journal::quarantine_advice(&session.root),
-                )
-            });
-            out.journal_list(&listed, journal.anchor.map(|c| c.through_txn), stopped);
-            Ok(match journal.problem {
+            let listed = commands::journal::list(opts)?;
+            out.journal_list(&listed);
+            Ok(match listed.stopped {
                 Some(_) => exit::MUST_NOT_START,
-                None => 0,
+                None => exit::OK,
             })
         }
         JournalCommand::Show { id } => {
-            let detail = selfheal::audit::show(&session.root, &session.layout, &journal, *id)?;
+            let detail = commands::journal::show(opts, *id)?;
             out.journal_show(&detail);
-            Ok(0)
+            Ok(exit::OK)
         }
-        JournalCommand::Rekey { .. }
-        | JournalCommand::Verify { .. }
-        | JournalCommand::Quarantine { .. } => Ok(0),
+        JournalCommand::Rekey { .. } | JournalCommand::Quarantine { .. } => Ok(exit::OK),
     }
-}
-
-/// The tag algorithms of `journal verify --old-key-file` keys (each checked like the
-/// configured key).
-fn old_macs(
-    opts: &Options,
-    files: &[PathBuf],
-) -> Result<Vec<journal_format::Mac>, selfheal::error::Error> {
-    files
-        .iter()
-        .map(|f| {
-            selfheal::keyfile::read_key(f, &opts.root)
-                .map(journal_format::Mac::HmacSha256)
-                .map_err(|why| selfheal::error::Error::Usage(format!("--old-key-file: {why}")))
-        })
-        .collect()
 }
