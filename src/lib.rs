@@ -1,18 +1,20 @@
 //! selfheal: a transactional, journaled repair engine for a trading bot's state directory,
 //! and the gate that decides whether the trading engine may start.
 //!
-//! A bot runs [`heal()`] (or `selfheal heal --json`) before it starts. The run is the
-//! pipeline [`run`] states once: recover -> inspect -> plan (policy) -> apply -> assess
-//! (detect, predict, score) -> commit -> alert -> retention. An unfinished earlier run is
-//! rolled back first; what is safe to repair is planned, backed up, applied atomically and
-//! journaled as one transaction; the detectors then read the healed state and report what
-//! is dangerous (STATE_MISMATCH, PARTIAL_FILL, POSITION_CONFLICT, DATA_INTEGRITY,
-//! SLOT_INVALID, ...) without touching it; each finding is appended to the operator alert
-//! log; and the [`Report`] says whether the engine may start (`start_allowed`), with a
-//! health score whose checks and weights are documented in [`health`]. [`check()`] reports the same findings and plan and writes nothing at all.
-//! [`watch()`] repeats the checks beside a running bot, repairing a state file only while it
-//! holds the bot's own lock for it, and never signalling, resetting a heartbeat or removing
-//! a lock. All three also give predictive warnings ([`predict`]).
+//! A bot runs [`heal()`] (or `selfheal heal --json`) before it starts. The run is one
+//! pipeline, whose order is stated once, in the crate's `run` module: recover -> inspect ->
+//! plan (policy) -> apply -> assess (detect, predict, score) -> commit -> alert ->
+//! retention. An unfinished earlier run is rolled back first; what is safe to repair is
+//! planned, backed up, applied atomically and journaled as one transaction; the detectors
+//! then read the healed state and report what is dangerous (STATE_MISMATCH, PARTIAL_FILL,
+//! POSITION_CONFLICT, DATA_INTEGRITY, SLOT_INVALID, ...) without touching it; each finding
+//! is appended to the operator alert log; and the [`Report`] says whether the engine may
+//! start (`start_allowed`), with a [`Health`] score whose checks and weights it lists.
+//! [`check()`] reports the same findings and plan and writes nothing at all. [`watch()`]
+//! repeats the checks beside a running bot, repairing a state file only while it holds the
+//! bot's own lock for it, and never signalling, resetting a heartbeat or removing a lock.
+//! All three also give predictive warnings (disk forecast, backups growth, flapping heals,
+//! aging heartbeats).
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,6 +45,38 @@
 //! assert!(again.actions.is_empty() && again.start_allowed);
 //! # Ok(()) }
 //! ```
+//!
+//! # The public API
+//!
+//! Everything public is listed here; every other module is internal (`ARCHITECTURE.md` in
+//! the repository maps them).
+//!
+//! - **Commands**, one function each, all in [`commands`] (the binary calls nothing else):
+//!   [`heal()`], [`check()`], [`watch()`], [`commands::rollback()`], [`commands::recover()`],
+//!   [`commands::prune()`], [`commands::ack()`], [`commands::salvage_file`],
+//!   [`commands::stats()`] (with [`commands::prometheus`], [`commands::write_prometheus`]),
+//!   [`commands::config()`], [`commands::journal`] (`list`, `show`, `verify`),
+//!   [`commands::quarantine()`], [`commands::rekey()`], and the read-only checks
+//!   [`validate_startup_state`] and [`validate_systemd_slot`]. Each takes [`Options`]
+//!   ([`WatchOptions`] besides for `watch`).
+//! - **What they return**: [`Report`] (with [`Action`], [`ActionResult`], [`Finding`],
+//!   [`Level`], [`Code`], [`Failed`], [`HealKind`], [`Health`], [`Check`], [`Status`],
+//!   [`RecoveryReport`], [`RecoveryResult`], [`Mode`], [`ModeSource`]), [`CycleReport`]
+//!   ([`CycleOutcome`], [`Skip`]) and [`WatchSummary`] ([`Stop`]), [`RollbackReport`],
+//!   [`RecoverReport`], [`PruneReport`], [`AckReport`], [`SalvageOutput`], [`Stats`],
+//!   [`Layout`] ([`Config`]), [`Listing`] ([`Stopped`], [`Problem`]), [`TxnSummary`],
+//!   [`TxnDetail`] ([`OpView`], [`ContentDiff`], [`SalvageView`]), [`Verification`]
+//!   ([`BadRecord`], [`Unverified`]), [`QuarantineReport`], [`RekeyReport`],
+//!   [`StartupValidation`], [`SlotValidation`] ([`LinkState`]).
+//! - **Errors**: [`Error`] (one enum; the binary maps it to exit codes in one place),
+//!   [`IoOp`], [`Result`].
+//! - **Inputs and helpers**: [`Environment`] (what the mode is resolved with), [`Hints`]
+//!   (runnable commands in messages), [`NotifyTarget`] (systemd), [`parse_duration`],
+//!   [`install_signal_handlers`], [`zstd_level`] (the backup store's compression, for
+//!   benchmarks).
+//! - **Libraries of their own**: [`salvage`] (the JSON salvage: bytes in, the intact records
+//!   out, never a panic; fuzzed), [`pyjson`] (the bot's JSON dialect: `NaN`, `Infinity`),
+//!   [`jsondiff`] (the record diff `journal show` prints), [`text`] (terminal-safe text).
 //!
 //! # Guarantees
 //!
@@ -78,55 +112,76 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod alerts;
-pub mod audit;
+pub(crate) mod audit;
 pub(crate) mod botlock;
 pub(crate) mod checks;
 pub mod commands;
-pub mod config;
+pub(crate) mod config;
 pub(crate) mod content;
 pub(crate) mod detect;
 pub(crate) mod dotenv;
-pub mod error;
+pub(crate) mod error;
 mod fault;
-pub mod findings;
-pub mod fsx;
-pub mod health;
-pub mod hint;
+pub(crate) mod findings;
+pub(crate) mod fsx;
+pub(crate) mod health;
+pub(crate) mod hint;
 pub(crate) mod holders;
-pub mod journal;
+pub(crate) mod journal;
 pub mod jsondiff;
 pub(crate) mod jsondoc;
-pub mod keyfile;
-pub mod lock;
-pub mod mode;
+pub(crate) mod keyfile;
+pub(crate) mod lock;
+pub(crate) mod mode;
 pub(crate) mod paths;
 pub(crate) mod plan;
 pub(crate) mod predict;
 pub(crate) mod procs;
-pub mod prune;
+pub(crate) mod prune;
 pub mod pyjson;
-pub mod quarantine;
+pub(crate) mod quarantine;
 pub(crate) mod recovery;
-pub mod report;
+pub(crate) mod report;
 pub(crate) mod rollback;
-pub mod run;
+pub(crate) mod run;
 pub mod salvage;
 pub(crate) mod space;
-pub mod stats;
-pub mod store;
+pub(crate) mod stats;
+pub(crate) mod store;
 pub mod text;
-pub mod textfile;
-pub mod txn;
+pub(crate) mod textfile;
+pub(crate) mod txn;
 
-pub use commands::check::check;
-pub use commands::heal::heal;
-// `watch` is also the module of its reports (`selfheal::watch::CycleReport`, ...).
-pub use commands::watch::{self, watch, CycleReport, WatchOptions};
-pub use commands::{
-    validate_startup_state, validate_systemd_slot, LinkState, SlotValidation, StartupValidation,
+pub use audit::{
+    BadRecord, ContentDiff, OpView, SalvageView, TxnDetail, TxnSummary, Unverified, Verification,
 };
-pub use error::{Error, Result};
-pub use findings::{Finding, Level};
-pub use mode::Mode;
-pub use report::Report;
+pub use commands::journal::{Listing, Stopped};
+pub use commands::watch::{
+    self, watch, CycleReport, NotifyTarget, Outcome as CycleOutcome, Skip, Stop, WatchOptions,
+    WatchSummary,
+};
+pub use commands::{
+    check, heal, validate_startup_state, validate_systemd_slot, AckReport, LinkState,
+    RecoverReport, RekeyReport, RollbackReport, SalvageOutput, SlotValidation, StartupValidation,
+    Stats,
+};
+pub use config::{parse_duration, Config, Layout};
+pub use error::{Error, IoOp, Result};
+pub use findings::{Code, Failed, Finding, Level};
+pub use health::{Check, Health, Status};
+pub use hint::Hints;
+pub use journal::Problem;
+pub use lock::install_signal_handlers;
+pub use mode::{Environment, Mode, ModeSource};
+pub use plan::HealKind;
+pub use prune::PruneReport;
+pub use quarantine::QuarantineReport;
+pub use report::{Action, ActionResult, RecoveryReport, RecoveryResult, Report};
 pub use run::Options;
+pub use store::zstd_level;
+
+/// The fuzz targets' engine check (the `fuzzing` and `fault-injection` features: built
+/// for `fuzz/` and the replay tests only).
+#[cfg(all(feature = "fuzzing", feature = "fault-injection"))]
+#[doc(hidden)]
+pub use txn::fuzzing;

@@ -39,7 +39,7 @@ fn waker() -> &'static OnceLock<UnixStream> {
     &WAKER
 }
 
-/// Registers SIGTERM and SIGINT to set the interrupt flag and wake [`pause`] (the CLI calls
+/// Registers SIGTERM and SIGINT to set the interrupt flag and wake `pause` (the CLI calls
 /// this once).
 ///
 /// # Errors

@@ -92,7 +92,7 @@ pub struct PruneReport {
     /// salvage), when that is what kept older-than-policy transactions.
     pub pinned: Option<u64>,
     /// Saved torn tails removed (older than `older_than`, or beyond the newest
-    /// [`MAX_TORN`]).
+    /// `MAX_TORN`).
     pub torn_removed: usize,
     /// Journals moved aside by a quarantine and removed (older than `older_than`).
     pub quarantines_removed: usize,
@@ -488,9 +488,7 @@ fn remove_objects(root: &Root, objects: &[Digest]) -> Result<()> {
     Ok(())
 }
 
-pub use crate::fsx::tree_size;
-pub use crate::journal::{backups_size, own_size};
-pub use crate::paths::JOURNAL_TREES;
+pub use crate::journal::backups_size;
 
 #[cfg(test)]
 mod tests {

@@ -24,7 +24,7 @@
 //! - *salvage losses*: the commit summary's `salvage[].records_lost` and `bytes_lost`.
 
 use crate::journal::totals::epoch_seconds;
-pub use crate::journal::totals::{began, salvage_losses, LastRun, Totals, RUN_COMMANDS};
+pub use crate::journal::totals::{began, LastRun, Totals};
 use crate::journal::Journal;
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -53,7 +53,7 @@ fn journal_decode_seeds() {
 #[cfg(all(feature = "fuzzing", feature = "fault-injection"))]
 #[test]
 fn engine_seeds() {
-    replay("engine", selfheal::txn::fuzzing::check_engine);
+    replay("engine", selfheal::fuzzing::check_engine);
 }
 
 #[cfg(all(feature = "fuzzing", feature = "fault-injection"))]
@@ -63,7 +63,7 @@ fn engine_repro() {
     let dir = std::env::var("ENGINE_REPRO").expect("ENGINE_REPRO");
     for e in fs::read_dir(dir).expect("dir").flatten() {
         let data = fs::read(e.path()).expect("read");
-        if let Err(err) = selfheal::txn::fuzzing::check_engine(&data) {
+        if let Err(err) = selfheal::fuzzing::check_engine(&data) {
             panic!("{}: {err}", e.path().display());
         }
     }

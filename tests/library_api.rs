@@ -45,12 +45,12 @@ fn trading_mode_from_the_environment_value() {
     bot.write_state(&[a.clone(), a], &[]);
     let o = Options {
         root: bot.root.clone(),
-        env: selfheal::mode::Environment::from_vars([("TRADING_MODE", "live")]),
+        env: selfheal::Environment::from_vars([("TRADING_MODE", "live")]),
         ..Options::default()
     };
     let report = selfheal::heal(&o).expect("heal");
     assert_eq!(report.mode, Mode::Real);
-    assert_eq!(report.mode_source, selfheal::mode::ModeSource::Env);
+    assert_eq!(report.mode_source, selfheal::ModeSource::Env);
     assert!(!report.start_allowed);
 }
 

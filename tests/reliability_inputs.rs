@@ -588,18 +588,15 @@ fn two_transactions() -> (Arena, [std::path::PathBuf; 2]) {
     (a, files)
 }
 
-/// The journal as the library reads it (what `journal verify` checks before the backup
-/// objects, which a truncation does not touch): (problem, torn tail, records).
+/// The journal as `journal verify` reads it, in process (a truncation does not touch the
+/// backup objects): (problem, torn tail, records).
 fn verify_in_process(root: &std::path::Path) -> (Option<String>, Option<String>, usize) {
-    let r = selfheal::fsx::Root::open(root).expect("open root");
-    let j = selfheal::journal::Journal::load(&r, journal_format::Mac::Sha256).expect("load");
-    let records = j.txns.iter().map(|t| t.entries.len()).sum();
-    let problem = j.problem.as_ref().map(selfheal::journal::Problem::describe);
-    let torn = j
-        .torn
-        .as_ref()
-        .map(|t| format!("{} at {}", t.file, t.offset));
-    (problem, torn, records)
+    let opts = selfheal::Options {
+        root: root.to_path_buf(),
+        ..selfheal::Options::default()
+    };
+    let v = selfheal::commands::journal::verify(&opts, &[]).expect("verify");
+    (v.problem, v.torn_tail, v.records)
 }
 
 /// Offsets where a line ends (after its `\n`), 0 included.

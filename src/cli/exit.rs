@@ -1,8 +1,8 @@
 //! Exit codes (the README's table): the one place outcomes and
 //! errors become numbers. When several apply, the highest wins (16 > 32 > 8 > 4 > 1 > 0).
 
-use selfheal::error::Error;
-use selfheal::report::Report;
+use selfheal::Error;
+use selfheal::Report;
 
 /// The engine may start / nothing to report.
 pub const OK: u8 = 0;

@@ -7,11 +7,11 @@ use super::exit::CheckVerdict;
 use super::output::{name, Out};
 use selfheal::commands::watch::{CycleReport, Stop, WatchSummary};
 use selfheal::commands::{AckReport, RecoverReport, RollbackReport, SalvageOutput};
-use selfheal::config::Layout;
-use selfheal::hint::Hints;
-use selfheal::prune::PruneReport;
-use selfheal::report::Report;
 use selfheal::text::count;
+use selfheal::Hints;
+use selfheal::Layout;
+use selfheal::PruneReport;
+use selfheal::Report;
 use std::io::Write;
 
 /// `N issue(s)`.
@@ -233,7 +233,7 @@ impl Out {
     }
 
     /// `journal quarantine`.
-    pub fn quarantine(&self, r: &selfheal::quarantine::QuarantineReport, hints: &Hints) {
+    pub fn quarantine(&self, r: &selfheal::QuarantineReport, hints: &Hints) {
         self.doc(r);
         self.say(&format!(
             "✅ [SELF-HEAL] Moved the damaged journal ({}, up to transaction {}) to {}; every backup object is kept",

@@ -4,12 +4,12 @@
 //! seen even when the listing goes to a file.
 
 use super::output::{name, Out};
-use selfheal::audit::{ContentDiff, TxnDetail, Verification};
 use selfheal::commands::journal::Listing;
-use selfheal::journal::Problem;
 use selfheal::jsondiff::{self, ArrayDiff, DocDiff, RecordChange, RecordRef};
-use selfheal::stats::Stats;
 use selfheal::text::count;
+use selfheal::Problem;
+use selfheal::Stats;
+use selfheal::{ContentDiff, TxnDetail, Verification};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -184,7 +184,7 @@ impl Out {
         }
     }
 
-    fn salvage_view(&self, v: &selfheal::audit::SalvageView) {
+    fn salvage_view(&self, v: &selfheal::SalvageView) {
         self.data(&format!("      salvage: {}", v.report.summary()));
         for (array, label) in &v.kept {
             self.data(&format!("      kept   {array}: {label}"));

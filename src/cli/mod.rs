@@ -13,10 +13,10 @@ mod output;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use selfheal::commands;
-use selfheal::config::parse_duration;
-use selfheal::hint::Hints;
-use selfheal::mode::Mode;
-use selfheal::run::Options;
+use selfheal::parse_duration;
+use selfheal::Hints;
+use selfheal::Mode;
+use selfheal::Options;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -314,8 +314,8 @@ fn locking_commands() -> Vec<String> {
 
 /// The lock wait: `--lock-timeout` after the command, or before it (as earlier versions
 /// took it), only for a command that takes the lock.
-fn lock_timeout(cli: &Cli) -> Result<Duration, selfheal::error::Error> {
-    use selfheal::error::Error;
+fn lock_timeout(cli: &Cli) -> Result<Duration, selfheal::Error> {
+    use selfheal::Error;
     match (cli.command.lock(), cli.lock_timeout) {
         (None, Some(_)) => Err(Error::Usage(format!(
             "--lock-timeout applies only to the commands that take selfheal's lock ({}); `{}` never takes it",
@@ -337,7 +337,7 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     init_tracing(&cli);
-    if let Err(e) = selfheal::lock::install_signal_handlers() {
+    if let Err(e) = selfheal::install_signal_handlers() {
         tracing::warn!("cannot install signal handlers: {e}");
     }
     let out = output::Out::new(cli.json, cli.quiet, cli.verbose);
@@ -393,7 +393,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 /// The exit code of a failed command: `prune`, `stats` and `watch` have no "refused" code
 /// (the README's table), so what is 4 elsewhere is an operational error for them; `watch` has no
 /// lock code either (a busy lock skips a cycle).
-fn error_code(command: &Command, e: &selfheal::error::Error) -> u8 {
+fn error_code(command: &Command, e: &selfheal::Error) -> u8 {
     // The commands that take no exclusive lock read under a shared one.
     let reader = command.lock().is_none();
     match (command, exit::of_error(e)) {
@@ -425,17 +425,17 @@ fn init_tracing(cli: &Cli) {
         .try_init();
 }
 
-fn options(cli: &Cli) -> Result<Options, selfheal::error::Error> {
+fn options(cli: &Cli) -> Result<Options, selfheal::Error> {
     Ok(Options {
         root: cli.root.clone().unwrap_or_else(|| PathBuf::from(".")),
         config: cli.config.clone(),
-        env: selfheal::mode::Environment::from_vars(std::env::vars_os()),
+        env: selfheal::Environment::from_vars(std::env::vars_os()),
         lock_timeout: lock_timeout(cli)?,
         ..Options::default()
     })
 }
 
-fn run(cli: &Cli, out: &output::Out) -> Result<u8, selfheal::error::Error> {
+fn run(cli: &Cli, out: &output::Out) -> Result<u8, selfheal::Error> {
     let mut opts = options(cli)?;
     match &cli.command {
         Command::Heal {
@@ -534,8 +534,8 @@ fn run(cli: &Cli, out: &output::Out) -> Result<u8, selfheal::error::Error> {
             Ok(0)
         }
         Command::Generate { what } => {
-            generate::run(what, Cli::command()).map_err(|source| selfheal::error::Error::Io {
-                op: selfheal::error::IoOp::Write,
+            generate::run(what, Cli::command()).map_err(|source| selfheal::Error::Io {
+                op: selfheal::IoOp::Write,
                 path: PathBuf::from("standard output"),
                 source,
             })?;
@@ -587,10 +587,10 @@ fn stats(
     opts: &Options,
     prometheus: Option<&std::path::Path>,
     out: &output::Out,
-) -> Result<u8, selfheal::error::Error> {
+) -> Result<u8, selfheal::Error> {
     let to_stdout = prometheus.is_some_and(|p| p.as_os_str() == "-");
     if to_stdout && out.json {
-        return Err(selfheal::error::Error::Usage(
+        return Err(selfheal::Error::Usage(
             "`--prometheus -` and `--json` would both write to standard output".into(),
         ));
     }
@@ -618,7 +618,7 @@ fn journal(
     opts: &Options,
     command: &JournalCommand,
     out: &output::Out,
-) -> Result<u8, selfheal::error::Error> {
+) -> Result<u8, selfheal::Error> {
     match command {
         JournalCommand::Rekey { new_key_file, .. } => {
             let report = selfheal::commands::rekey(opts, new_key_file)?;

@@ -185,7 +185,7 @@ impl Out {
     }
 
     /// An error, printed once with its causes (and as `{"error"}` with `--json`).
-    pub fn error(&self, e: &selfheal::error::Error, code: u8) {
+    pub fn error(&self, e: &selfheal::Error, code: u8) {
         let mut text = e.to_string();
         let mut cur = std::error::Error::source(e);
         while let Some(c) = cur {
@@ -224,6 +224,6 @@ mod tests {
     #[test]
     fn names_are_the_serialized_ones() {
         assert_eq!(name(&selfheal::salvage::Damage::Truncated), "truncated");
-        assert_eq!(name(&selfheal::health::Status::Healthy), "healthy");
+        assert_eq!(name(&selfheal::Status::Healthy), "healthy");
     }
 }

@@ -20,10 +20,7 @@ mod validate;
 
 pub use layout::{inside_root, File, Layout};
 pub use parse::{parse_duration, parse_mode, parse_size, read_regular, MAX_CONFIG_SIZE};
-pub use schema::{
-    Alerts, Config, Detectors, DirSpec, FileRole, Heartbeats, Limits, Locks, ManagedFile,
-    Positions, Processes, Retention, Severity, Slots, TradingMode, TrustedSymlink, Watch,
-};
+pub use schema::{Config, Detectors, DirSpec, FileRole, ManagedFile, Positions, Severity, Slots};
 
 /// Where the config file is looked for when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "config/selfheal.json";

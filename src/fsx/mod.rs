@@ -35,13 +35,12 @@ mod xattr;
 
 pub use append::AppendFile;
 use dirs::{discard, fsync_dir};
-pub use lockfile::{record_lock_held, HeldLock, TryLock, LOCK_MODE};
+pub use lockfile::{HeldLock, TryLock};
 pub use probe::{Capabilities, Change};
 pub use read::{read_regular, DirEntry, Entry, Kind, Read_, Stat};
 pub use stream::{Flow, Piece};
 pub use tree::{tree_size, DirSig};
 pub use write::{Attrs, Replace};
-pub use xattr::{kept as xattr_kept, ACL_ACCESS};
 
 /// Prefix of every temporary file selfheal creates beside a target.
 pub const TMP_PREFIX: &str = ".selfheal-tmp.";

@@ -62,20 +62,6 @@ pub struct Measured {
     pub backups_bytes: Option<u64>,
 }
 
-impl Measured {
-    /// The members a commit summary records (absent ones left out).
-    pub fn summary_members(&self) -> serde_json::Map<String, Value> {
-        let mut m = serde_json::Map::new();
-        if let Some(v) = self.disk_free {
-            m.insert(DISK_FREE_KEY.into(), v.into());
-        }
-        if let Some(v) = self.backups_bytes {
-            m.insert(BACKUPS_BYTES_KEY.into(), v.into());
-        }
-        m
-    }
-}
-
 impl History {
     /// The samples and heals of the committed `heal` and `watch` transactions of `journal`
     /// (its facts, thinned as [`History::add_run`] says), and the samples of the runs that

@@ -18,16 +18,6 @@ impl Journal {
         Journal::load_full(root, mac, &[])
     }
 
-    /// [`Journal::load`], also verifying files tagged with the earlier journal keys `old`
-    /// (from before a key rotation); files under a key neither `mac` nor `old` holds are read
-    /// without their tags, which rule 7 of SPEC.md allows only before a rotation.
-    ///
-    /// # Errors
-    /// I/O errors reading the journal directory or a file.
-    pub fn load_with_old_keys(root: &Root, mac: Mac, old: &[Mac]) -> Result<Journal> {
-        Journal::read_dir(root, &journal_dir(), Keys { own: &mac, old }, &[])
-    }
-
     /// Reads the journal for a run (`heal`, `check`, a `watch` cycle): from its index and
     /// newest file when the index holds (SPEC.md section 11), else in full; `positions` are
     /// the layout's positions files (what the facts track).
@@ -156,12 +146,6 @@ impl Journal {
     /// is a leftover of an interrupted prune) or moved aside by a quarantine.
     pub fn is_leftover(&self, txn: u64) -> bool {
         self.anchor.is_some_and(|c| txn <= c.through_txn)
-    }
-
-    /// The transactions read without their tags (tagged with an earlier journal key that
-    /// was not given): all older than the newest key rotation.
-    pub fn unverified(&self) -> impl Iterator<Item = &TxnFile> {
-        self.txns.iter().filter(|t| !t.verified)
     }
 
     /// The transactions that stand: every transaction read except leftovers.

@@ -25,21 +25,18 @@ mod torn;
 pub mod totals;
 mod writer;
 
-pub use facts::{decision_key, Decision, Facts, Known};
+pub use facts::{decision_key, Facts};
 pub use files::{quarantine_advice, Problem, Torn, TxnFile};
-pub use index::{FULL_VERIFY_S, INDEX_FILE, SETTLE_NS};
-pub use meta::META_DIR;
-pub use read::{entries_up_to_damage, scan, scan_dir, Keys, OnFile, Scanned};
+pub use read::{entries_up_to_damage, scan, Keys, Scanned};
 pub use runs::{RunRecord, RUNS_FILE};
 pub use size::{backups_size, own_size};
-pub use torn::TORN_KEEP;
 pub use writer::Writer;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::paths::RelPath;
 use journal_format::{Checkpoint, Digest, Mac};
 
-pub use crate::paths::{BACKUPS_DIR, JOURNAL_DIR, OWN_DIRS, QUARANTINE_DIR, TORN_DIR};
+pub use crate::paths::{BACKUPS_DIR, JOURNAL_DIR, QUARANTINE_DIR, TORN_DIR};
 
 /// How a journal was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,31 +77,6 @@ pub struct Journal {
     positions: Vec<String>,
     settle: Option<index::Index>,
     mac: Mac,
-}
-
-/// Reads the key file and builds the journal's tag algorithm.
-///
-/// # Errors
-/// [`Error::Config`] when a configured key file cannot be read or is empty.
-pub fn mac_from_key_file(key_file: Option<&std::path::Path>) -> Result<Mac> {
-    let Some(path) = key_file else {
-        return Ok(Mac::Sha256);
-    };
-    let key = crate::fsx::read_regular(path, crate::config::MAX_CONFIG_SIZE).map_err(|e| {
-        Error::Config {
-            file: path.to_path_buf(),
-            key: "journal_key_file".into(),
-            why: format!("cannot read the key: {e}"),
-        }
-    })?;
-    if key.is_empty() {
-        return Err(Error::Config {
-            file: path.to_path_buf(),
-            key: "journal_key_file".into(),
-            why: "the key file is empty".into(),
-        });
-    }
-    Ok(Mac::HmacSha256(key))
 }
 
 fn journal_dir() -> RelPath {

@@ -25,6 +25,5 @@ pub mod fuzzing;
 
 pub use crate::error::error_chain;
 pub use crate::plan::OpResult;
-pub use restore::{restore_node, Restore};
 pub use run::{begin, Txn, TxnMeta};
 pub use undo::{undo_intents, Undo};

@@ -26,7 +26,7 @@ pub fn validate(files: &[String]) -> Result<(), String> {
 pub fn backup(file: &str, out: &str) -> Result<(), String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
     let sha = Sha256::digest(&bytes);
-    let level = selfheal::store::zstd_level(bytes.len());
+    let level = selfheal::zstd_level(bytes.len());
     let mut enc = zstd::bulk::Compressor::new(level).map_err(|e| e.to_string())?;
     enc.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))
         .map_err(|e| e.to_string())?;

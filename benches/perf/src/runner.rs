@@ -326,7 +326,7 @@ impl Ctx {
             "salvage: the {:.1} MB truncated file becomes {:.1} MB; zstd level {} (selfheal's rule for its size, used by the floor too)",
             size as f64 / 1e6,
             salvaged as f64 / 1e6,
-            selfheal::store::zstd_level(usize::try_from(size).unwrap_or(usize::MAX))
+            selfheal::zstd_level(usize::try_from(size).unwrap_or(usize::MAX))
         ));
         self.rollback_scenario(&healed_template, &pos, txn)
     }

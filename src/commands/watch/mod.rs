@@ -1,6 +1,6 @@
 //! `watch`: periodic checks beside a running bot (README, "Watch"). Each cycle takes
 //! selfheal's lock (a bounded wait; a busy lock skips the cycle), runs recovery first, plans
-//! with [`Phase::Watch`], and repairs a state file only while holding the bot's own flock for
+//! with `Phase::Watch`, and repairs a state file only while holding the bot's own flock for
 //! it (`gate`): a file whose lock the bot holds is skipped this cycle. A cycle with work is
 //! one transaction (command `watch`), followed by automatic retention; a cycle with nothing
 //! to do writes no journal record at all, only the alerts not already in the alert log
