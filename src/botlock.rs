@@ -27,7 +27,7 @@ use crate::fsx::{Entry, HeldLock, Root, TryLock};
 use crate::holders::{self, Holder};
 use crate::paths::RelPath;
 use crate::paths::BACKUPS_DIR;
-use crate::plan::{Action, Op};
+use crate::plan::{Effect, Op};
 use journal_format::Node;
 use std::time::{Duration, Instant};
 
@@ -274,7 +274,7 @@ pub fn needs_of(layout: &Layout, ops: &[Op]) -> Vec<Need> {
     let mut out = Vec::new();
     for op in ops {
         if let Some(file) = guarded(layout, op) {
-            let rewrites = matches!(op.action, Action::WriteFile { .. })
+            let rewrites = matches!(op.action, Effect::WriteFile { .. })
                 && matches!(op.before.node(), Some(Node::File { .. }));
             add(&mut out, file, rewrites);
         }
@@ -311,7 +311,7 @@ mod tests {
     use crate::config::{Config, Layout};
     use crate::plan::Observed;
 
-    fn op(path: &str, before: Option<Node>, action: Action) -> Op {
+    fn op(path: &str, before: Option<Node>, action: Effect) -> Op {
         Op {
             heal: crate::plan::HealKind::MissingFile,
             path: Some(RelPath::new(path).unwrap_or_else(|e| panic!("{e}"))),
@@ -333,8 +333,8 @@ mod tests {
         }
     }
 
-    fn write() -> Action {
-        Action::WriteFile {
+    fn write() -> Effect {
+        Effect::WriteFile {
             bytes: crate::content::Content::new(b"{}".to_vec()),
             mode: 0o644,
             owner: None,
@@ -345,12 +345,12 @@ mod tests {
     #[test]
     fn which_operations_need_the_bot_lock() {
         let layout = Layout::from_config(Config::default(), None).unwrap_or_else(|e| panic!("{e}"));
-        let dir = |p: &str| op(p, Some(Node::Absent), Action::CreateDir { mode: 0o755 });
+        let dir = |p: &str| op(p, Some(Node::Absent), Effect::CreateDir { mode: 0o755 });
         let cases = [
             (op("logs/p.json", Some(file()), write()), true),
             (op("logs/p.json", Some(Node::Absent), write()), true),
             (
-                op("logs/p.json", Some(file()), Action::SetMode { mode: 0o600 }),
+                op("logs/p.json", Some(file()), Effect::SetMode { mode: 0o600 }),
                 true,
             ),
             (dir("logs"), false),
@@ -359,12 +359,12 @@ mod tests {
                 op(
                     "logs/backups/journal/x",
                     Some(file()),
-                    Action::SetMode { mode: 0o600 },
+                    Effect::SetMode { mode: 0o600 },
                 ),
                 false,
             ),
             (
-                op("logs/p.json.lock", Some(file()), Action::RemoveLock),
+                op("logs/p.json.lock", Some(file()), Effect::RemoveLock),
                 false,
             ),
             (op("logs/p.json.lock", Some(Node::Absent), write()), false),

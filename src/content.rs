@@ -218,13 +218,13 @@ impl fmt::Debug for Content {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::salvage::{rebuild, Shape, Skeleton};
+    use crate::salvage::{rebuild, Schema, Skeleton};
 
     #[test]
     fn pieces_read_hash_and_copy_like_the_bytes() {
         let input = br#"{"open_positions": [{"a": 1}, {"b": 2}], "closed_positions": [{"c"#;
         let source = Arc::new(input.to_vec());
-        let rebuilt = rebuild(input, &Shape::positions(), &Skeleton::default());
+        let rebuilt = rebuild(input, &Schema::positions(), &Skeleton::default());
         let whole = rebuilt.output.to_vec(input);
         let pieces = Content::salvaged(Arc::clone(&source), Arc::default(), rebuilt.output);
         let flat = Content::new(whole.clone());
@@ -262,7 +262,7 @@ mod tests {
         let input = text.into_bytes();
         let source = Arc::new(input.clone());
         for source_first in [false, true] {
-            let rebuilt = rebuild(&input, &Shape::positions(), &Skeleton::default());
+            let rebuilt = rebuild(&input, &Schema::positions(), &Skeleton::default());
             assert!(rebuilt.output.leading_input().unwrap_or(0) > 3 * MARK);
             let whole = rebuilt.output.to_vec(&input);
             let hashed: Arc<OnceLock<Hashed>> = Arc::default();

@@ -71,7 +71,7 @@ pub struct Health {
 
 /// What the health checks look at.
 #[derive(Debug, Clone, Default)]
-pub struct Inputs {
+pub struct Signals {
     /// Critical findings.
     pub criticals: usize,
     /// Failed heals.
@@ -90,7 +90,7 @@ pub struct Inputs {
     pub salvage_loss: Option<String>,
 }
 
-impl Inputs {
+impl Signals {
     /// Takes the inputs that come from findings: critical findings and the first finding
     /// carrying `details.salvage`. (Stale heartbeats are those left stale after healing,
     /// counted by the heartbeat check itself.)
@@ -128,7 +128,7 @@ fn capped(n: usize, each: u32, cap: u32) -> u32 {
 }
 
 /// Scores the inputs.
-pub fn assess(i: &Inputs) -> Health {
+pub fn assess(i: &Signals) -> Health {
     let disk_penalty = match i.disk {
         Some((free, total)) if free < 64 << 20 || free.saturating_mul(100) < total => 40,
         Some((free, total)) if free < 512 << 20 || free.saturating_mul(20) < total => 15,
@@ -217,69 +217,69 @@ mod tests {
 
     #[test]
     fn each_check_moves_the_score_by_its_weight() {
-        let base = assess(&Inputs::default());
+        let base = assess(&Signals::default());
         assert_eq!((base.score, base.status), (100, Status::Healthy));
-        let cases: Vec<(Inputs, u32)> = vec![
+        let cases: Vec<(Signals, u32)> = vec![
             (
-                Inputs {
+                Signals {
                     criticals: 1,
-                    ..Inputs::default()
+                    ..Signals::default()
                 },
                 50,
             ),
             (
-                Inputs {
+                Signals {
                     failed: 2,
-                    ..Inputs::default()
+                    ..Signals::default()
                 },
                 70,
             ),
             (
-                Inputs {
+                Signals {
                     disk: Some((10 << 20, 100 << 30)),
-                    ..Inputs::default()
+                    ..Signals::default()
                 },
                 60,
             ),
             (
-                Inputs {
+                Signals {
                     disk: Some((300 << 20, 1 << 30)),
-                    ..Inputs::default()
+                    ..Signals::default()
                 },
                 85,
             ),
             (
-                Inputs {
+                Signals {
                     not_writable: vec!["logs".into()],
-                    ..Inputs::default()
+                    ..Signals::default()
                 },
                 50,
             ),
             (
-                Inputs {
+                Signals {
                     stale_heartbeats: 5,
-                    ..Inputs::default()
+                    ..Signals::default()
                 },
                 70,
             ),
             (
-                Inputs {
+                Signals {
                     journal_problem: Some("x".into()),
-                    ..Inputs::default()
+                    ..Signals::default()
                 },
                 50,
             ),
             (
-                Inputs {
+                Signals {
                     clock_behind: Some(60),
-                    ..Inputs::default()
+                    ..Signals::default()
                 },
                 70,
             ),
             (
-                Inputs {
+                Signals {
                     salvage_loss: Some("x".into()),
-                    ..Inputs::default()
+                    ..Signals::default()
                 },
                 70,
             ),
@@ -308,7 +308,7 @@ mod tests {
                 serde_json::json!({"salvage": {"lost": 2}}),
             ),
         ];
-        let mut inputs = Inputs::default();
+        let mut inputs = Signals::default();
         inputs.count_findings(&findings);
         let h = assess(&inputs);
         let penalty = |n: &str| h.checks.iter().find(|c| c.name == n).map(|c| c.penalty);
@@ -325,15 +325,15 @@ mod tests {
 
     #[test]
     fn below_fifty_blocks_real_mode() {
-        let h = assess(&Inputs {
+        let h = assess(&Signals {
             journal_problem: Some("x".into()),
             clock_behind: Some(5),
-            ..Inputs::default()
+            ..Signals::default()
         });
         assert!(h.score < 50);
         assert!(!start_allowed(Mode::Real, &h, 0, 0));
         assert!(start_allowed(Mode::Paper, &h, 0, 0));
-        let ok = assess(&Inputs::default());
+        let ok = assess(&Signals::default());
         assert!(start_allowed(Mode::Real, &ok, 0, 0));
         assert!(!start_allowed(Mode::Real, &ok, 0, 1));
     }

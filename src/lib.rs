@@ -61,8 +61,9 @@
 //!   ([`WatchOptions`] besides for `watch`).
 //! - **What they return**: [`Report`] (with [`Action`], [`ActionResult`], [`Finding`],
 //!   [`Level`], [`Code`], [`Failed`], [`HealKind`], [`Health`], [`Check`], [`Status`],
-//!   [`RecoveryReport`], [`RecoveryResult`], [`Mode`], [`ModeSource`]), [`CycleReport`]
-//!   ([`CycleOutcome`], [`Skip`]) and [`WatchSummary`] ([`Stop`]), [`RollbackReport`],
+//!   [`RecoverySummary`], [`RecoveryResult`], [`HealCounts`], [`Mode`], [`ModeSource`]),
+//!   [`CycleReport`] ([`CycleOutcome`], [`Skip`]) and [`WatchSummary`] ([`Stop`]),
+//!   [`RollbackReport`],
 //!   [`RecoverReport`], [`PruneReport`], [`AckReport`], [`SalvageOutput`], [`Stats`],
 //!   [`Layout`] ([`Config`]), [`Listing`] ([`Stopped`], [`Problem`]), [`TxnSummary`],
 //!   [`TxnDetail`] ([`OpView`], [`ContentDiff`], [`SalvageView`]), [`Verification`]
@@ -157,8 +158,7 @@ pub use audit::{
 };
 pub use commands::journal::{Listing, Stopped};
 pub use commands::watch::{
-    self, watch, CycleReport, NotifyTarget, Outcome as CycleOutcome, Skip, Stop, WatchOptions,
-    WatchSummary,
+    self, watch, CycleOutcome, CycleReport, NotifyTarget, Skip, Stop, WatchOptions, WatchSummary,
 };
 pub use commands::{
     check, heal, validate_startup_state, validate_systemd_slot, AckReport, LinkState,
@@ -176,7 +176,7 @@ pub use mode::{Environment, Mode, ModeSource};
 pub use plan::HealKind;
 pub use prune::PruneReport;
 pub use quarantine::QuarantineReport;
-pub use report::{Action, ActionResult, RecoveryReport, RecoveryResult, Report};
+pub use report::{Action, ActionResult, HealCounts, RecoveryResult, RecoverySummary, Report};
 pub use run::Options;
 pub use store::zstd_level;
 

@@ -291,7 +291,7 @@ impl std::fmt::Display for HealKind {
 
 /// What an operation does.
 #[derive(Debug, Clone)]
-pub enum Action {
+pub enum Effect {
     /// Create a directory with this mode.
     CreateDir {
         /// Permission bits.
@@ -341,7 +341,7 @@ pub struct Op {
     /// The human line, e.g. `Created directory: logs`.
     pub message: String,
     /// What it does.
-    pub action: Action,
+    pub action: Effect,
     /// The path as observed when planned.
     pub before: Observed,
 }
@@ -350,27 +350,27 @@ impl Op {
     /// The journal kind of this operation.
     pub fn kind(&self) -> OpKind {
         match (&self.action, self.before.node()) {
-            (Action::CreateDir { .. }, _) => OpKind::CreateDir,
-            (Action::WriteFile { .. }, Some(Node::Absent)) => OpKind::CreateFile,
-            (Action::WriteFile { .. }, _) => OpKind::ReplaceFile,
-            (Action::RemoveFile | Action::RemoveLock, _) => OpKind::RemoveFile,
-            (Action::RemoveDir, _) => OpKind::RemoveDir,
-            (Action::SetMode { .. }, _) => OpKind::SetMode,
-            (Action::Signal { .. }, _) => OpKind::Signal,
+            (Effect::CreateDir { .. }, _) => OpKind::CreateDir,
+            (Effect::WriteFile { .. }, Some(Node::Absent)) => OpKind::CreateFile,
+            (Effect::WriteFile { .. }, _) => OpKind::ReplaceFile,
+            (Effect::RemoveFile | Effect::RemoveLock, _) => OpKind::RemoveFile,
+            (Effect::RemoveDir, _) => OpKind::RemoveDir,
+            (Effect::SetMode { .. }, _) => OpKind::SetMode,
+            (Effect::Signal { .. }, _) => OpKind::Signal,
         }
     }
 
     /// The node the path will be once applied.
     pub fn after(&self) -> Node {
         match &self.action {
-            Action::CreateDir { mode } => Node::Dir { mode: Mode(*mode) },
-            Action::WriteFile { bytes, mode, .. } => Node::File {
+            Effect::CreateDir { mode } => Node::Dir { mode: Mode(*mode) },
+            Effect::WriteFile { bytes, mode, .. } => Node::File {
                 sha256: bytes.sha256(),
                 size: bytes.len() as u64,
                 mode: Mode(*mode),
             },
-            Action::RemoveFile | Action::RemoveLock | Action::RemoveDir => Node::Absent,
-            Action::SetMode { mode } => match self.before.node() {
+            Effect::RemoveFile | Effect::RemoveLock | Effect::RemoveDir => Node::Absent,
+            Effect::SetMode { mode } => match self.before.node() {
                 Some(Node::File { sha256, size, .. }) => Node::File {
                     sha256: *sha256,
                     size: *size,
@@ -378,7 +378,7 @@ impl Op {
                 },
                 _ => Node::Dir { mode: Mode(*mode) },
             },
-            Action::Signal { .. } => Node::Absent,
+            Effect::Signal { .. } => Node::Absent,
         }
     }
 
@@ -388,10 +388,10 @@ impl Op {
     pub fn backup(&self) -> Option<&Arc<Vec<u8>>> {
         match (&self.action, self.before.node()) {
             (
-                Action::WriteFile { .. }
-                | Action::RemoveFile
-                | Action::RemoveLock
-                | Action::SetMode { .. },
+                Effect::WriteFile { .. }
+                | Effect::RemoveFile
+                | Effect::RemoveLock
+                | Effect::SetMode { .. },
                 Some(Node::File { .. }),
             ) => self.before.bytes.as_ref(),
             _ => None,

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 /// The reference bot's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Stats {
+pub struct HealCounts {
     /// Managed files created.
     pub files_created: u64,
     /// Files repaired (empty, missing keys, salvaged, permissions).
@@ -30,7 +30,7 @@ pub struct Stats {
     pub orphans_killed: u64,
 }
 
-impl Stats {
+impl HealCounts {
     /// Counts one applied heal of kind `heal`.
     pub fn count(&mut self, heal: HealKind) {
         match heal {
@@ -174,7 +174,7 @@ pub struct Report {
     /// Critical findings, `CODE: message`.
     pub critical: Vec<String>,
     /// The reference counters.
-    pub stats: Stats,
+    pub stats: HealCounts,
     /// The transaction that recorded this run (none for `check` and dry runs).
     pub transaction: Option<u64>,
     /// The mode decided on.
@@ -195,7 +195,7 @@ pub struct Report {
     pub failures: Vec<Failed>,
     /// What recovery did before the heal, if anything.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub recovery: Option<RecoveryReport>,
+    pub recovery: Option<RecoverySummary>,
     /// Whether this was a run that changes nothing (`check`, `--dry-run`).
     pub dry_run: bool,
     /// Alerts not appended again because the same finding was appended within the window.
@@ -246,7 +246,7 @@ impl std::fmt::Display for RecoveryResult {
 
 /// Recovery, as reported.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RecoveryReport {
+pub struct RecoverySummary {
     /// What recovery did.
     pub outcome: RecoveryResult,
     /// The transaction concerned.
@@ -258,12 +258,12 @@ pub struct RecoveryReport {
     pub torn_tail_saved_to: Option<String>,
 }
 
-impl RecoveryReport {
+impl RecoverySummary {
     /// Describes a recovery outcome, or `None` when there was nothing to do.
-    pub fn of(outcome: &RecoveryOutcome, torn: Option<String>) -> Option<RecoveryReport> {
+    pub fn of(outcome: &RecoveryOutcome, torn: Option<String>) -> Option<RecoverySummary> {
         let (o, txn, detail) = match outcome {
             RecoveryOutcome::Clean => {
-                return torn.map(|t| RecoveryReport {
+                return torn.map(|t| RecoverySummary {
                     outcome: RecoveryResult::TornTail,
                     transaction: 0,
                     detail: "a torn journal record was cut".into(),
@@ -299,7 +299,7 @@ impl RecoveryReport {
                 format!("transaction {txn} closed; the current files were accepted"),
             ),
         };
-        Some(RecoveryReport {
+        Some(RecoverySummary {
             outcome: o,
             transaction: txn,
             detail,
@@ -339,7 +339,7 @@ mod tests {
     /// Each heal kind counts where the reference counters put it.
     #[test]
     fn stats_count_by_kind() {
-        let mut s = Stats::default();
+        let mut s = HealCounts::default();
         for k in [
             HealKind::MissingDirectory,
             HealKind::BootstrapDirectory,
@@ -353,7 +353,7 @@ mod tests {
         ] {
             s.count(k);
         }
-        let want = Stats {
+        let want = HealCounts {
             files_created: 1,
             files_repaired: 2,
             directories_created: 2,

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::fsx::Root;
 use crate::journal::Journal;
 use crate::paths::RelPath;
-use crate::plan::{observe, Action, Observed, Op};
+use crate::plan::{observe, Effect, Observed, Op};
 use crate::recovery::intents_of;
 use crate::store::Store;
 use journal_format::{Body, Intent, Node, OpKind, TxnState, Xattrs};
@@ -188,7 +188,7 @@ fn plan_one(
         return Ok(());
     }
     let action = inverse(root, it, &node, fetched)?;
-    if let (Action::WriteFile { .. }, Node::File { sha256, .. }) = (&action, &it.before) {
+    if let (Effect::WriteFile { .. }, Node::File { sha256, .. }) = (&action, &it.before) {
         let recorded = it.xattrs.as_deref().cloned().unwrap_or_default();
         plan.xattrs.insert(rel.clone(), recorded);
         plan.bases.insert(rel.clone(), it.object.unwrap_or(*sha256));
@@ -252,7 +252,7 @@ fn dir_emptied(root: &Root, rel: &RelPath, earlier: &[Op]) -> Result<bool> {
         };
         let removed = earlier.iter().any(|op| {
             op.path.as_ref() == Some(&child)
-                && matches!(op.action, Action::RemoveFile | Action::RemoveDir)
+                && matches!(op.action, Effect::RemoveFile | Effect::RemoveDir)
         });
         if !removed {
             return Ok(false);
@@ -292,36 +292,36 @@ fn restored(root: &Root, object: journal_format::Digest, size: u64) -> Result<Co
 
 /// The action that turns `now` back into the intent's `before` state, with the backup
 /// bytes already fetched and verified (`fetched`, when [`prefetch`] read them).
-fn inverse(root: &Root, it: &Intent, now: &Node, fetched: Option<Content>) -> Result<Action> {
+fn inverse(root: &Root, it: &Intent, now: &Node, fetched: Option<Content>) -> Result<Effect> {
     Ok(match (&it.before, now) {
-        (Node::Absent, Node::Dir { .. }) => Action::RemoveDir,
-        (Node::Absent, _) => Action::RemoveFile,
+        (Node::Absent, Node::Dir { .. }) => Effect::RemoveDir,
+        (Node::Absent, _) => Effect::RemoveFile,
         (Node::File { sha256, mode, .. }, Node::File { sha256: cur, .. }) if sha256 == cur => {
-            Action::SetMode { mode: mode.0 }
+            Effect::SetMode { mode: mode.0 }
         }
         (Node::File { sha256, size, mode }, _) => {
             let bytes = match fetched {
                 Some(bytes) => bytes,
                 None => restored(root, it.object.unwrap_or(*sha256), *size)?,
             };
-            Action::WriteFile {
+            Effect::WriteFile {
                 bytes,
                 mode: mode.0,
                 owner: it.meta.map(|m| (m.uid, m.gid)),
                 mtime: it.meta.map(|m| (m.mtime_sec, m.mtime_nsec)),
             }
         }
-        (Node::Dir { mode }, Node::Absent) => Action::CreateDir { mode: mode.0 },
-        (Node::Dir { mode }, _) => Action::SetMode { mode: mode.0 },
+        (Node::Dir { mode }, Node::Absent) => Effect::CreateDir { mode: mode.0 },
+        (Node::Dir { mode }, _) => Effect::SetMode { mode: mode.0 },
     })
 }
 
-fn message(rel: &RelPath, action: &Action, before: &Node) -> String {
+fn message(rel: &RelPath, action: &Effect, before: &Node) -> String {
     match (action, before) {
-        (Action::RemoveDir, _) => format!("Removed directory: {rel}"),
-        (Action::RemoveFile, _) => format!("Removed file: {rel}"),
-        (Action::SetMode { mode }, _) => format!("Restored mode {mode:04o}: {rel}"),
-        (Action::CreateDir { .. }, _) => format!("Recreated directory: {rel}"),
+        (Effect::RemoveDir, _) => format!("Removed directory: {rel}"),
+        (Effect::RemoveFile, _) => format!("Removed file: {rel}"),
+        (Effect::SetMode { mode }, _) => format!("Restored mode {mode:04o}: {rel}"),
+        (Effect::CreateDir { .. }, _) => format!("Recreated directory: {rel}"),
         _ => format!("Restored file: {rel}"),
     }
 }

@@ -5,7 +5,7 @@
 //! a plan that fits a small filesystem (a tmpfs of a few hundred KiB) is not refused, and
 //! one that cannot fit is refused before anything is written.
 
-use crate::plan::{Action, Op};
+use crate::plan::{Effect, Op};
 
 /// Journal bytes of a transaction besides its operations: header, begin, commit summary.
 const JOURNAL_BASE: u64 = 8 << 10;
@@ -29,8 +29,8 @@ pub fn needed(ops: &[Op], block: u64) -> u64 {
             need = need.saturating_add(blocks(compressed_bound(old.len() as u64)) + block);
         }
         need = need.saturating_add(match &op.action {
-            Action::WriteFile { bytes, .. } => blocks(bytes.len() as u64),
-            Action::CreateDir { .. } => block,
+            Effect::WriteFile { bytes, .. } => blocks(bytes.len() as u64),
+            Effect::CreateDir { .. } => block,
             _ => 0,
         });
     }
@@ -61,7 +61,7 @@ mod tests {
             path: RelPath::new(path).ok(),
             reason: "directory is missing".into(),
             message: String::new(),
-            action: Action::CreateDir { mode: 0o755 },
+            action: Effect::CreateDir { mode: 0o755 },
             before: Observed::absent(),
         }
     }

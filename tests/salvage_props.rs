@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use selfheal::salvage::fuzzing::{
     check_bytes, check_salvage, check_spec, Corruption, Layout, Rec, Second, Spec,
 };
-use selfheal::salvage::{salvage, Outcome, Shape};
+use selfheal::salvage::{salvage, Outcome, Schema};
 
 fn rec() -> impl Strategy<Value = Rec> {
     any::<[u8; 5]>().prop_map(|b| Rec {
@@ -123,7 +123,7 @@ proptest! {
         Just("{\"s\": NaN}"), Just("{\"s\": [-Infinity]}"),
     ], 0..60)) {
         let text = parts.concat();
-        if let Err(e) = check_bytes(text.as_bytes(), &Shape::positions()) {
+        if let Err(e) = check_bytes(text.as_bytes(), &Schema::positions()) {
             return Err(TestCaseError::fail(format!("{e}\ninput: {text:?}")));
         }
     }
@@ -141,7 +141,7 @@ proptest! {
             return Ok(());
         }
         bytes.extend_from_slice(b"\n");
-        let s = salvage(&bytes, &Shape::positions());
+        let s = salvage(&bytes, &Schema::positions());
         prop_assert_eq!(s.report.outcome, Outcome::Intact);
         prop_assert_eq!(s.document, bytes);
     }

@@ -13,9 +13,9 @@ use crate::content::Content;
 use crate::findings::{code, Finding, Level};
 use crate::jsondoc::{Known, Part, Record, Scanned, Spanned};
 use crate::mode::Mode;
-use crate::plan::{Action, HealKind, Observed, Op};
+use crate::plan::{Effect, HealKind, Observed, Op};
 use crate::salvage::{
-    rebuild, KeptRecord, Member, Outcome, Rebuilt, SalvageReport, Shape, Skeleton,
+    rebuild, KeptRecord, Member, Outcome, Rebuilt, SalvageReport, Schema, Skeleton,
 };
 use serde_json::json;
 use std::collections::VecDeque;
@@ -59,8 +59,8 @@ impl Note {
 }
 
 /// The salvage shape of a managed file.
-pub fn shape_of(spec: &File) -> Shape {
-    Shape {
+pub fn shape_of(spec: &File) -> Schema {
+    Schema {
         record_arrays: spec.record_arrays.clone(),
         required: spec.required.clone(),
     }
@@ -138,7 +138,7 @@ pub fn plan(
         ),
         reason: format!("not valid JSON ({why}); {}", r.summary()),
         path: Some(spec.path.clone()),
-        action: Action::WriteFile {
+        action: Effect::WriteFile {
             bytes: document,
             mode,
             owner: None,
@@ -329,7 +329,7 @@ fn prepared(observed: &Observed) -> Option<Arc<OnceLock<bool>>> {
 /// salvage's one pass over all of a large input) on a second thread, while the salvage
 /// goes on as if it does not; only when it does (two writers' blocks interleaved) is the
 /// salvage done again with that answer. The same result as [`rebuild`] either way.
-fn rebuild_beside(bytes: &[u8], shape: &Shape, mut skeleton: Skeleton) -> Rebuilt {
+fn rebuild_beside(bytes: &[u8], shape: &Schema, mut skeleton: Skeleton) -> Rebuilt {
     if bytes.len() < crate::store::LARGE_OBJECT {
         return rebuild(bytes, shape, &skeleton);
     }
@@ -513,7 +513,7 @@ mod tests {
         assert!(v1.len() > crate::store::LARGE_OBJECT);
         let cut = v1.get(..v1.len() * 9 / 10).unwrap_or_default().to_vec();
         let mixed = interleave(&v1, &v2, 4096);
-        let shape = Shape::positions();
+        let shape = Schema::positions();
         let identity = ["symbol", "direction", "strategy"].map(String::from);
         let extract = crate::checks::layout::position_extract(&identity);
         let spec = crate::jsondoc::Spec {

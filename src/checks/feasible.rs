@@ -10,7 +10,7 @@ use super::{Ctx, Planned};
 use crate::error::Result;
 use crate::fsx::{current_owner, Capabilities, Change};
 use crate::paths::RelPath;
-use crate::plan::{Action, HealKind, Op};
+use crate::plan::{Effect, HealKind, Op};
 use journal_format::Node;
 
 /// Takes every operation that cannot be done out of `p`, as a failed heal.
@@ -66,7 +66,7 @@ fn dependent(path: &RelPath, dropped: &[RelPath]) -> Option<String> {
 /// Why `op` cannot be done, if anything says so in advance.
 fn obstacle(ctx: &Ctx<'_>, op: &Op, path: &RelPath, caps: &Capabilities) -> Result<Option<String>> {
     let cap = ctx.layout.max_file_size;
-    if let Action::WriteFile { bytes, .. } = &op.action {
+    if let Effect::WriteFile { bytes, .. } = &op.action {
         if bytes.len() as u64 > cap {
             return Ok(Some(format!(
                 "the repaired file would be {} bytes, over limits.max_file_size ({cap} bytes): it could not be read back or rolled back",
@@ -84,14 +84,14 @@ fn obstacle(ctx: &Ctx<'_>, op: &Op, path: &RelPath, caps: &Capabilities) -> Resu
 fn change_of(op: &Op) -> Option<Change> {
     let existing = matches!(op.before.node(), Some(Node::File { .. } | Node::Dir { .. }));
     Some(match &op.action {
-        Action::CreateDir { .. } => Change::Create,
-        Action::WriteFile { owner, .. } if existing => Change::Replace {
+        Effect::CreateDir { .. } => Change::Create,
+        Effect::WriteFile { owner, .. } if existing => Change::Replace {
             owner: owner.or_else(|| kept_owner(op)),
         },
-        Action::WriteFile { .. } => Change::Create,
-        Action::RemoveFile | Action::RemoveLock | Action::RemoveDir => Change::Remove,
-        Action::SetMode { .. } => Change::SetMode,
-        Action::Signal { .. } => return None,
+        Effect::WriteFile { .. } => Change::Create,
+        Effect::RemoveFile | Effect::RemoveLock | Effect::RemoveDir => Change::Remove,
+        Effect::SetMode { .. } => Change::SetMode,
+        Effect::Signal { .. } => return None,
     })
 }
 

@@ -26,7 +26,7 @@ use crate::findings::{code, Finding, Level};
 use crate::fsx::{Entry, Kind};
 use crate::jsondoc;
 use crate::paths::RelPath;
-use crate::plan::{observe, Action, HealKind, Observed, Op};
+use crate::plan::{observe, Effect, HealKind, Observed, Op};
 use std::ops::Range;
 
 const TS_KEY: &str = "last_heartbeat_ts";
@@ -330,13 +330,13 @@ fn stem(rel: &RelPath) -> String {
     name.strip_suffix(".json").unwrap_or(name).to_string()
 }
 
-fn reset(ctx: &Ctx<'_>, before: &Observed, component: &str, format: Format) -> Action {
+fn reset(ctx: &Ctx<'_>, before: &Observed, component: &str, format: Format) -> Effect {
     let old = before.bytes.as_deref().map_or(&[][..], Vec::as_slice);
     let bytes = match format {
         Format::Plain(style) => reset_plain(old, style, now_precise(ctx.now)),
         Format::Json => reset_json(old, component, ctx.now),
     };
-    Action::WriteFile {
+    Effect::WriteFile {
         bytes: crate::content::Content::new(bytes),
         mode: before.stat.map_or(0o644, |s| s.mode),
         owner: None,

@@ -11,7 +11,7 @@ use crate::findings::{code, Finding, Level};
 use crate::fsx::{Entry, Kind};
 use crate::jsondoc::{self, Extract, Known, Scanned, Shape, Spec};
 use crate::paths::RelPath;
-use crate::plan::{observe, Action, HealKind, Observed, Op};
+use crate::plan::{observe, Effect, HealKind, Observed, Op};
 use std::sync::Arc;
 
 /// Plans the creation of every missing configured directory, parents first.
@@ -58,7 +58,7 @@ pub fn plan_dirs(ctx: &Ctx<'_>, p: &mut Planned) -> Result<()> {
                     message: format!("Created directory: {dir}"),
                     reason: "directory is missing".into(),
                     path: Some(dir.clone()),
-                    action: Action::CreateDir { mode },
+                    action: Effect::CreateDir { mode },
                     before: absent(),
                 });
                 planned.push(dir);
@@ -243,8 +243,8 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
     }
 }
 
-fn new_file(spec: &File) -> Action {
-    Action::WriteFile {
+fn new_file(spec: &File) -> Effect {
+    Effect::WriteFile {
         bytes: crate::content::Content::new(spec.default_bytes.clone()),
         mode: spec.mode,
         owner: None,
@@ -264,7 +264,7 @@ fn plan_existing(
     let path = spec.path.as_str();
     match shape {
         Shape::Empty(kind) => {
-            let Action::WriteFile { bytes: new, .. } = new_file(spec) else {
+            let Effect::WriteFile { bytes: new, .. } = new_file(spec) else {
                 return;
             };
             view.op = Some(p.push(Op {
@@ -272,7 +272,7 @@ fn plan_existing(
                 message: format!("Repaired empty {}: {path} (was {kind})", noun(spec.role)),
                 reason: format!("file is empty ({kind})"),
                 path: Some(spec.path.clone()),
-                action: Action::WriteFile {
+                action: Effect::WriteFile {
                     bytes: new,
                     mode,
                     owner: None,
@@ -309,7 +309,7 @@ fn plan_existing(
                 ),
                 reason: format!("required keys missing: {}", names.join(", ")),
                 path: Some(spec.path.clone()),
-                action: Action::WriteFile {
+                action: Effect::WriteFile {
                     bytes: crate::content::Content::new(new),
                     mode,
                     owner: None,

@@ -3,7 +3,7 @@
 //! an idle one (not held) is normal and is never reported, however old.
 //!
 //! - A stale lock file (mtime older than `locks.stale_after`, not held, naming no live PID)
-//!   is removed only at startup with no bot instance in the root, by [`Action::RemoveLock`]
+//!   is removed only at startup with no bot instance in the root, by [`Effect::RemoveLock`]
 //!   (see `fsx::lockfile` for why that is safe for flock users). A lock file this run holds
 //!   itself ([`Known::held`]: the bot's lock of a managed file, held for the whole run) is
 //!   in use, so it is never a candidate: selfheal never removes a lock it holds.
@@ -21,7 +21,7 @@ use crate::findings::{code, Finding, Level};
 use crate::fsx::{Kind, TryLock};
 use crate::holders::{self, Holder};
 use crate::paths::RelPath;
-use crate::plan::{observe, Action, HealKind, Op};
+use crate::plan::{observe, Effect, HealKind, Op};
 use crate::procs;
 use std::time::{Duration, Instant};
 
@@ -127,7 +127,7 @@ fn plan_lock(
                 "lock file is {age} s old (stale after {stale} s), not held, names no live process"
             ),
             path: Some(rel.clone()),
-            action: Action::RemoveLock,
+            action: Effect::RemoveLock,
             before,
         });
     }

@@ -24,7 +24,7 @@ use crate::findings::{code, Finding, Level};
 use crate::fsx::{Entry, Kind, TMP_PREFIX};
 use crate::paths::RelPath;
 use crate::paths::{BACKUPS_DIR, OWN_DIRS};
-use crate::plan::{observe, Action, HealKind, Op};
+use crate::plan::{observe, Effect, HealKind, Op};
 use journal_format::Node;
 use std::collections::BTreeSet;
 
@@ -185,7 +185,7 @@ fn plan_one(ctx: &Ctx<'_>, p: &mut Planned, rel: &RelPath, strip: u32) -> Result
         message: format!("Tightened permissions: {rel} {mode:04o} -> {new:04o}"),
         reason: why,
         path: Some(rel.clone()),
-        action: Action::SetMode { mode: new },
+        action: Effect::SetMode { mode: new },
         before,
     });
     Ok(())
@@ -225,7 +225,7 @@ fn loose(mode: u32, strip: u32, dir: bool) -> String {
 /// A path another operation already rewrites gets the tightened mode in that operation:
 /// one transaction never holds two operations on the same path, so each undoes alone.
 fn fold_into(op: &mut Op, strip: u32) {
-    let Action::WriteFile { mode, .. } = &mut op.action else {
+    let Effect::WriteFile { mode, .. } = &mut op.action else {
         return;
     };
     if *mode & strip == 0 {

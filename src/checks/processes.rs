@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::findings::{code, Finding, Level};
 use crate::fsx::Root;
 use crate::mode::Mode;
-use crate::plan::{Action, HealKind, Observed, Op};
+use crate::plan::{Effect, HealKind, Observed, Op};
 use crate::procs::{self, ProcInfo};
 use journal_format::ProcessRef;
 use std::collections::{BTreeMap, BTreeSet};
@@ -322,7 +322,7 @@ fn terminate(layout: &Layout, b: &ProcInfo) -> Op {
         path: None,
         reason: format!("bot process in the root (cwd {cwd}), running for {age} s"),
         message: format!("Terminated orphan process {}", describe(b)),
-        action: Action::Signal {
+        action: Effect::Signal {
             process: ProcessRef {
                 pid: b.pid,
                 start_ticks: b.start_ticks,

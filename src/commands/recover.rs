@@ -7,14 +7,14 @@ use crate::error::Result;
 use crate::journal::Journal;
 use crate::lock;
 use crate::recovery::{self, RecoveryOutcome};
-use crate::report::RecoveryReport;
+use crate::report::RecoverySummary;
 use crate::run::{bootstrap, for_recovery, refused, Options, Session};
 
 /// What `recover` did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RecoverReport {
     /// The outcome, or none when there was nothing to do.
-    pub recovery: Option<RecoveryReport>,
+    pub recovery: Option<RecoverySummary>,
     /// Whether a conflict is left for the operator.
     pub conflict: bool,
     /// Temp files removed.
@@ -47,7 +47,7 @@ pub fn recover(opts: &Options, keep_current: bool) -> Result<RecoverReport> {
         .map(|p| p.to_string());
     Ok(RecoverReport {
         conflict: matches!(rec.outcome, RecoveryOutcome::Conflict { .. }),
-        recovery: RecoveryReport::of(&rec.outcome, torn),
+        recovery: RecoverySummary::of(&rec.outcome, torn),
         swept: rec.swept,
     })
 }

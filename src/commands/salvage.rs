@@ -70,7 +70,7 @@ pub fn salvage_file(opts: &Options, file: Option<&std::path::Path>) -> Result<Sa
     };
     let shape = match spec.or(positions) {
         Some(spec) => checks::corrupt::shape_of(&spec),
-        None => crate::salvage::Shape::positions(),
+        None => crate::salvage::Schema::positions(),
     };
     let skeleton = salvage_skeleton(&bytes, &shape.record_arrays);
     let salvaged = crate::salvage::rebuild(&bytes, &shape, &skeleton);

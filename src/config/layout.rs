@@ -1,10 +1,10 @@
 //! The checked configuration every command works from ([`Layout`]): loaded from the root's
 //! `config/selfheal.json`, an explicit file, or the embedded default, and checked by
-//! `validate` before any command sees it.
+//! `rules` before any command sees it.
 
 use super::parse::{parse_config, read_config};
 use super::schema::{Config, FileRole};
-use super::{validate, DEFAULT_CONFIG_PATH};
+use super::{rules, DEFAULT_CONFIG_PATH};
 use crate::error::Result;
 use crate::paths::RelPath;
 use std::path::{Path, PathBuf};
@@ -95,7 +95,7 @@ impl Layout {
             _ => Config::default(),
         };
         let inside = path.as_deref().and_then(|p| inside_root(root, p));
-        validate::layout(config, path, inside)
+        rules::layout(config, path, inside)
     }
 
     /// Checks and converts a configuration.
@@ -103,7 +103,7 @@ impl Layout {
     /// # Errors
     /// [`Error::Config`](crate::error::Error::Config) naming the key at fault.
     pub fn from_config(config: Config, source: Option<PathBuf>) -> Result<Layout> {
-        validate::layout(config, source, None)
+        rules::layout(config, source, None)
     }
 
     /// The managed file with `role`, if configured.

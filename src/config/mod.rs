@@ -8,18 +8,18 @@
 //! `schema` holds the configuration's types as the file spells them and `defaults` their
 //! embedded values; `parse` reads the file (bounded, never blocking) and the unit syntax
 //! of modes, durations and sizes; `layout` holds the checked [`Layout`] every command works
-//! from, which `validate` builds and `claims` completes with the paths selfheal itself
+//! from, which `rules` builds and `claims` completes with the paths selfheal itself
 //! owns.
 
 mod claims;
 mod defaults;
 mod layout;
 mod parse;
+mod rules;
 mod schema;
-mod validate;
 
 pub use layout::{inside_root, File, Layout};
-pub use parse::{parse_duration, parse_mode, parse_size, read_regular, MAX_CONFIG_SIZE};
+pub use parse::{parse_duration, parse_permissions, parse_size, read_regular, MAX_CONFIG_SIZE};
 pub use schema::{Config, Detectors, DirSpec, FileRole, ManagedFile, Positions, Severity, Slots};
 
 /// Where the config file is looked for when `--config` is not given.

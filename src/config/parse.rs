@@ -64,7 +64,7 @@ fn error_key(path: &str, why: &str) -> String {
 ///
 /// # Errors
 /// A message saying what is wrong.
-pub fn parse_mode(text: &str) -> std::result::Result<u32, String> {
+pub fn parse_permissions(text: &str) -> std::result::Result<u32, String> {
     let ok = (3..=4).contains(&text.len()) && text.bytes().all(|b| (b'0'..=b'7').contains(&b));
     match u32::from_str_radix(text, 8) {
         Ok(m) if ok => Ok(m),
@@ -141,8 +141,8 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert_eq!(parse_size("1GiB"), Ok(1 << 30));
         assert!(parse_size("1PB").is_err());
-        assert_eq!(parse_mode("0755"), Ok(0o755));
-        assert!(parse_mode("0855").is_err());
-        assert!(parse_mode("75").is_err());
+        assert_eq!(parse_permissions("0755"), Ok(0o755));
+        assert!(parse_permissions("0855").is_err());
+        assert!(parse_permissions("75").is_err());
     }
 }

@@ -8,7 +8,7 @@ use crate::checks::{FileView, Planned};
 use crate::config::{File, FileRole};
 use crate::fsx::Kind;
 use crate::jsondoc::{Document, Shape};
-use crate::plan::Action;
+use crate::plan::Effect;
 use crate::plan::OpResult;
 use std::borrow::Cow;
 
@@ -92,7 +92,7 @@ fn post_file<'a>(
     let new_bytes = applied
         .and_then(|i| planned.ops.get(i))
         .and_then(|op| match &op.action {
-            Action::WriteFile { bytes, .. } => Some(bytes),
+            Effect::WriteFile { bytes, .. } => Some(bytes),
             _ => None,
         });
     let was_absent = view.observed.is_absent();

@@ -17,7 +17,7 @@ use crate::journal::{self, Journal, BACKUPS_DIR};
 use crate::mode::ModeChoice;
 use crate::paths::RelPath;
 use crate::predict::{self, History, Measured};
-use crate::report::{planned_message, Action, RecoveryReport, Report, Stats};
+use crate::report::{planned_message, Action, HealCounts, RecoverySummary, Report};
 use crate::txn::{OpResult, Txn};
 use std::time::Instant;
 
@@ -130,19 +130,19 @@ pub(crate) fn missing_bootstrap(root: &Root) -> Result<Vec<RelPath>> {
 pub(crate) fn blocked(
     mode: ModeChoice,
     finding: Finding,
-    recovery: Option<RecoveryReport>,
+    recovery: Option<RecoverySummary>,
 ) -> Report {
-    let health = health::assess(&health::Inputs {
+    let health = health::assess(&health::Signals {
         criticals: 1,
         journal_problem: (finding.code == code::JOURNAL_INTEGRITY).then(|| finding.message.clone()),
-        ..health::Inputs::default()
+        ..health::Signals::default()
     });
     Report {
         success: false,
         healed: Vec::new(),
         failed: Vec::new(),
         critical: vec![finding.line()],
-        stats: Stats::default(),
+        stats: HealCounts::default(),
         transaction: None,
         mode: mode.mode,
         mode_source: mode.source,
@@ -183,7 +183,7 @@ pub(crate) fn assemble(
     boot: &[RelPath],
     dry: bool,
 ) -> Report {
-    let mut stats = Stats::default();
+    let mut stats = HealCounts::default();
     let mut healed = Vec::new();
     let mut actions = Vec::new();
     // A directory the plan creates anyway is listed once, as the plan's operation.
@@ -274,14 +274,14 @@ fn score(
         Ok(true) => Vec::new(),
         _ => vec!["logs".to_string()],
     };
-    let mut inputs = health::Inputs {
+    let mut inputs = health::Signals {
         failed,
         disk: disk(&s.root, logs.as_ref()),
         not_writable,
         journal_problem: journal.problem.as_ref().map(journal::Problem::describe),
         clock_behind,
         stale_heartbeats,
-        ..health::Inputs::default()
+        ..health::Signals::default()
     };
     inputs.count_findings(findings);
     health::assess(&inputs)
@@ -298,7 +298,7 @@ pub(crate) struct Assess<'a> {
     /// selfheal's directories the run created (or, writing nothing, would create).
     pub boot: &'a [RelPath],
     /// What recovery did.
-    pub recovery: Option<RecoveryReport>,
+    pub recovery: Option<RecoverySummary>,
     /// Free space and backups size, measured before the commit.
     pub measured: Measured,
     /// The history the predictions read.

@@ -24,7 +24,7 @@ use crate::findings::{code, Failed, Finding, Level};
 use crate::journal::Journal;
 use crate::mode::Mode;
 use crate::paths::RelPath;
-use crate::plan::Action;
+use crate::plan::Effect;
 use serde_json::json;
 use std::time::Instant;
 
@@ -116,7 +116,7 @@ fn keep_needed_locks(s: &Session, planned: &mut Planned, needs: &[Need]) -> Resu
         .ops
         .iter()
         .map(|op| {
-            let removes = matches!(op.action, Action::RemoveLock);
+            let removes = matches!(op.action, Effect::RemoveLock);
             !(removes && op.path.as_ref().is_some_and(|p| needed.contains(p)))
         })
         .collect();

@@ -18,7 +18,7 @@ use crate::findings::{code, Failed};
 use crate::fsx::{Entry, Root};
 use crate::journal::BACKUPS_DIR;
 use crate::paths::RelPath;
-use crate::plan::{Action, Op};
+use crate::plan::{Effect, Op};
 
 /// Which command a run is, for what only some of them may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,8 +111,8 @@ fn hold_while_duplicate(planned: &mut Planned) {
 /// What watch never does, whatever a check plans: `Some(what)` for such an operation.
 fn forbidden(op: &Op) -> Option<&'static str> {
     match op.action {
-        Action::Signal { .. } => Some("signal a process"),
-        Action::RemoveLock => Some("remove a lock file"),
+        Effect::Signal { .. } => Some("signal a process"),
+        Effect::RemoveLock => Some("remove a lock file"),
         _ if op.heal == crate::plan::HealKind::StaleHeartbeat => Some("reset a heartbeat"),
         _ => None,
     }
@@ -145,7 +145,7 @@ mod tests {
     use journal_format::ProcessRef;
     use std::time::Duration;
 
-    fn op(heal: HealKind, action: Action) -> Op {
+    fn op(heal: HealKind, action: Effect) -> Op {
         Op {
             heal,
             path: RelPath::new("logs/x").ok(),
@@ -158,7 +158,7 @@ mod tests {
 
     #[test]
     fn a_plan_asking_for_what_watch_never_does_is_refused_whole() {
-        let signal = Action::Signal {
+        let signal = Effect::Signal {
             process: ProcessRef {
                 pid: 1,
                 start_ticks: 1,
@@ -166,10 +166,10 @@ mod tests {
             },
             grace: Duration::from_secs(1),
         };
-        let dir = || Action::CreateDir { mode: 0o755 };
+        let dir = || Effect::CreateDir { mode: 0o755 };
         for bad in [
             op(HealKind::OrphanProcess, signal),
-            op(HealKind::StaleLock, Action::RemoveLock),
+            op(HealKind::StaleLock, Effect::RemoveLock),
             op(HealKind::StaleHeartbeat, dir()),
         ] {
             let mut p = Planned::default();

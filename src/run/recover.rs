@@ -17,14 +17,14 @@ use crate::mode::{Mode, ModeChoice};
 use crate::paths::RelPath;
 use crate::plan::observe;
 use crate::recovery::{self, intents_of, RecoveryOutcome};
-use crate::report::{RecoveryReport, Report};
+use crate::report::{RecoverySummary, Report};
 use serde_json::json;
 use std::time::Instant;
 
 /// What recovery left for the rest of a run.
 pub(crate) enum Recovered {
     /// Go on, with what recovery did (if anything).
-    Ready(Option<RecoveryReport>),
+    Ready(Option<RecoverySummary>),
     /// The run ends here with this report: a journal that cannot be trusted, a conflict, a
     /// file still locked, a second bot instance; `alert`: whether its findings go to the
     /// alert log (a deferred recovery's do not: nothing was looked at).
@@ -85,7 +85,7 @@ pub(crate) fn run(s: &Session, journal: &mut Journal, mode: ModeChoice) -> Resul
         .as_ref()
         .and_then(|t| t.saved_to.as_ref())
         .map(ToString::to_string);
-    let rec_report = RecoveryReport::of(&rec.outcome, torn);
+    let rec_report = RecoverySummary::of(&rec.outcome, torn);
     if let RecoveryOutcome::Conflict { why, .. } = &rec.outcome {
         let report = blocked(mode, journal_finding(why), rec_report);
         let report = Box::new(report);

@@ -1,4 +1,4 @@
-//! The public entry points: [`salvage`] takes bytes and a [`Shape`] and returns a valid
+//! The public entry points: [`salvage`] takes bytes and a [`Schema`] and returns a valid
 //! document plus its [`SalvageReport`]; [`rebuild`] returns the same document as pieces of
 //! the input ([`Output`]), for a caller that writes or hashes it as it goes instead of
 //! holding a second copy of the file. It owns the decision "intact or not": an intact
@@ -13,7 +13,7 @@ use super::scan::{scan, ScanOut};
 
 /// What a document of this kind looks like.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Shape {
+pub struct Schema {
     /// Top-level keys whose values are arrays of records, e.g. `open_positions`.
     pub record_arrays: Vec<String>,
     /// `(key, raw JSON default)` restored when the key is missing, e.g.
@@ -22,11 +22,11 @@ pub struct Shape {
     pub required: Vec<(String, String)>,
 }
 
-impl Shape {
+impl Schema {
     /// `logs/positions_futures.json`: `open_positions` and `closed_positions`, both required.
     pub fn positions() -> Self {
         let arrays = ["open_positions", "closed_positions"];
-        Shape {
+        Schema {
             record_arrays: arrays.iter().map(|s| (*s).to_owned()).collect(),
             required: arrays
                 .iter()
@@ -55,7 +55,7 @@ impl Shape {
         required.push(("total_notional_exposure".to_owned(), "0.0".to_owned()));
         required.push(("effective_leverage".to_owned(), "0.0".to_owned()));
         required.push(("snapshots".to_owned(), "[]".to_owned()));
-        Shape {
+        Schema {
             record_arrays: vec!["snapshots".to_owned()],
             required,
         }
@@ -176,7 +176,7 @@ impl Skeleton {
 /// One record of the output and where its text lies in the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeptRecord {
-    /// Index into [`Shape::record_arrays`].
+    /// Index into [`Schema::record_arrays`].
     pub array: usize,
     /// The record's bytes in the input: the output holds exactly `input[span]`.
     pub span: Range<usize>,
@@ -221,7 +221,7 @@ impl Rebuilt {
 
 /// Salvages `input` as a document of `shape`. Never fails and never panics: the worst
 /// case is the shape's empty document with a report that says what was lost.
-pub fn salvage(input: &[u8], shape: &Shape) -> Salvaged {
+pub fn salvage(input: &[u8], shape: &Schema) -> Salvaged {
     rebuild(input, shape, &Skeleton::default()).into_salvaged(input)
 }
 
@@ -230,7 +230,7 @@ pub fn salvage(input: &[u8], shape: &Shape) -> Salvaged {
 /// numbers), e.g. the records a strict parser completed before the damage: a record with
 /// exactly such a range is neither scanned for its end nor validated again. The result is
 /// [`salvage`]'s whenever that claim holds.
-pub fn salvage_validated(input: &[u8], shape: &Shape, valid: &[Range<usize>]) -> Salvaged {
+pub fn salvage_validated(input: &[u8], shape: &Schema, valid: &[Range<usize>]) -> Salvaged {
     rebuild(input, shape, &Skeleton::values(valid.to_vec())).into_salvaged(input)
 }
 
@@ -239,7 +239,7 @@ pub fn salvage_validated(input: &[u8], shape: &Shape, valid: &[Range<usize>]) ->
 /// elements it completed are taken whole, without reading their bytes. The document is
 /// returned as pieces of `input` (nothing copied). The result is [`salvage`]'s whenever
 /// the skeleton's claims hold.
-pub fn rebuild(input: &[u8], shape: &Shape, skeleton: &Skeleton) -> Rebuilt {
+pub fn rebuild(input: &[u8], shape: &Schema, skeleton: &Skeleton) -> Rebuilt {
     let scanned = scan(input, &shape.record_arrays, skeleton);
     let (emitted, report) = finish::<Output>(input, shape, &scanned);
     Rebuilt {
@@ -253,7 +253,7 @@ pub fn rebuild(input: &[u8], shape: &Shape, skeleton: &Skeleton) -> Rebuilt {
 /// The salvage as it is done without a hand-over: every value scanned and validated, the
 /// document built in one buffer. The reference the faster paths are checked against.
 #[cfg(any(test, feature = "fuzzing"))]
-pub(crate) fn reference(input: &[u8], shape: &Shape) -> Salvaged {
+pub(crate) fn reference(input: &[u8], shape: &Schema) -> Salvaged {
     let scanned = scan(input, &shape.record_arrays, &Skeleton::default());
     let (emitted, report) = finish::<Vec<u8>>(input, shape, &scanned);
     Salvaged {
@@ -265,7 +265,7 @@ pub(crate) fn reference(input: &[u8], shape: &Shape) -> Salvaged {
 
 fn finish<S: Sink>(
     input: &[u8],
-    shape: &Shape,
+    shape: &Schema,
     scanned: &ScanOut,
 ) -> (super::emit::Emitted<S>, SalvageReport) {
     let required = shape.sanitized_required();
@@ -293,7 +293,7 @@ fn kept(records: &[(usize, super::lex::Span)]) -> Vec<KeptRecord> {
 }
 
 /// The spans of the records [`salvage`] keeps, for verbatim checks.
-pub fn record_spans(input: &[u8], shape: &Shape) -> Vec<KeptRecord> {
+pub fn record_spans(input: &[u8], shape: &Schema) -> Vec<KeptRecord> {
     salvage(input, shape).records
 }
 
@@ -541,7 +541,7 @@ mod tests {
 
     #[test]
     fn corruption_kinds() {
-        let shape = Shape::positions();
+        let shape = Schema::positions();
         for case in cases() {
             let s = salvage(&case.input, &shape);
             let name = case.name;
@@ -573,7 +573,7 @@ mod tests {
             f.as_bytes()
                 .get(..pos(&f, "volatility_snapshot"))
                 .unwrap_or_default(),
-            &Shape::positions(),
+            &Schema::positions(),
         );
         let want = format!(
             "salvaged 1 record, lost at least 1 record and {} bytes, not counting records past the cut",
@@ -582,7 +582,7 @@ mod tests {
         assert_eq!(s.report.summary(), want);
         let dup = salvage(
             br#"{"open_positions": [], "open_positions": []}"#,
-            &Shape::positions(),
+            &Schema::positions(),
         );
         assert!(
             dup.report.summary().ends_with("(ambiguous: 2 versions)"),
@@ -599,14 +599,14 @@ mod tests {
             r#"{"symbol": "BTC-USDT", "entry_price": 2.5, "mtf_alignment": NaN, "order_id": "n"}"#;
         let inf = r#"{"symbol": "ETH-USDT", "s": [Infinity, -Infinity], "order_id": "i"}"#;
         let f = doc(&[nan, A, inf], &[C]);
-        let s = salvage(f.as_bytes(), &Shape::positions());
+        let s = salvage(f.as_bytes(), &Schema::positions());
         assert_eq!(s.report.outcome, Outcome::Intact);
         assert_eq!(s.document, f.as_bytes());
         for cut in ["ofi_score", "Infinity, -Inf", "Na"] {
             let text = f.replacen("\"order_id\": \"i\"", &format!("\"x\": {cut}"), 1);
             let at = text.rfind(cut).map_or(0, |p| p + cut.len());
             let input = text.as_bytes().get(..at).unwrap_or_default();
-            let s = salvage(input, &Shape::positions());
+            let s = salvage(input, &Schema::positions());
             assert_eq!(texts(input, &s, 0), [nan, A], "cut after {cut}");
             assert_eq!(s.report.outcome, Outcome::Lossy);
         }
@@ -616,7 +616,7 @@ mod tests {
     fn nested_header_inside_a_valid_document_is_content() {
         let input =
             br#"{"open_positions": [{"x": {"open_positions": [1]}}], "closed_positions": []}"#;
-        let s = salvage(input, &Shape::positions());
+        let s = salvage(input, &Schema::positions());
         assert_eq!(s.report.outcome, Outcome::Intact);
         assert_eq!(s.records.len(), 1);
     }
@@ -625,17 +625,17 @@ mod tests {
     fn deep_nesting_does_not_recurse() {
         let mut deep = b"{\"open_positions\": [".to_vec();
         deep.extend(std::iter::repeat_n(b'[', 1_000_000));
-        let s = salvage(&deep, &Shape::positions());
+        let s = salvage(&deep, &Schema::positions());
         assert_eq!(s.report.outcome, Outcome::Lossy);
         assert_eq!(s.report.records_lost, 1);
         let bare = vec![b'['; 1_000_000];
-        let s = salvage(&bare, &Shape::positions());
+        let s = salvage(&bare, &Schema::positions());
         assert_eq!(s.report.outcome, Outcome::Lossy);
         let mut balanced = b"{\"open_positions\": [".to_vec();
         balanced.extend(std::iter::repeat_n(b'[', 100_000));
         balanced.extend(std::iter::repeat_n(b']', 100_000));
         balanced.extend_from_slice(b"], \"closed_positions\": []}");
-        let s = salvage(&balanced, &Shape::positions());
+        let s = salvage(&balanced, &Schema::positions());
         assert_eq!(s.report.outcome, Outcome::Intact);
     }
 
@@ -656,7 +656,7 @@ mod tests {
                     .unwrap_or_default(),
             );
         }
-        let s = salvage(&mixed, &Shape::positions());
+        let s = salvage(&mixed, &Schema::positions());
         assert_eq!(s.report.outcome, Outcome::Ambiguous, "{:#?}", s.report);
         for t in texts(&mixed, &s, 0) {
             assert!(recs.contains(&t), "invented: {t}");

@@ -4,7 +4,7 @@
 //!
 //! # What it keeps
 //!
-//! The input is read as a top-level object whose [`Shape::record_arrays`] are arrays of
+//! The input is read as a top-level object whose [`Schema::record_arrays`] are arrays of
 //! records. A record (an array element) is kept only when its closing byte is in the input,
 //! its exact bytes are valid JSON on their own (UTF-8, RFC 8259 grammar plus the `NaN`,
 //! `Infinity` and `-Infinity` of Python's dialect, which the state files' writer uses and
@@ -120,7 +120,7 @@ pub mod fuzzing;
 
 pub use api::{
     block_rewinds, rebuild, record_spans, salvage, salvage_validated, KeptRecord, Rebuilt,
-    Salvaged, Shape, Skeleton,
+    Salvaged, Schema, Skeleton,
 };
 pub use emit::Member;
 pub use output::Output;

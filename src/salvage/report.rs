@@ -398,7 +398,7 @@ fn damaged_ranges(scan: &ScanOut) -> Vec<DamagedRange> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::salvage::{salvage, Shape};
+    use crate::salvage::{salvage, Schema};
 
     #[test]
     fn outcome_ladder() {
@@ -429,7 +429,7 @@ mod tests {
             ),
         ];
         for (input, want) in cases {
-            let got = salvage(input, &Shape::positions()).report.outcome;
+            let got = salvage(input, &Schema::positions()).report.outcome;
             assert_eq!(got, *want, "input: {}", String::from_utf8_lossy(input));
         }
     }
@@ -447,7 +447,7 @@ mod tests {
         let cut = full.find("S1").unwrap_or(0);
         let r = salvage(
             full.as_bytes().get(..cut).unwrap_or_default(),
-            &Shape::positions(),
+            &Schema::positions(),
         )
         .report;
         assert_eq!((r.records_kept, r.records_lost), (1, 1));
@@ -462,7 +462,7 @@ mod tests {
         );
         let third = rec(2);
         let garbage = full.replace(&third, &"\u{1}".repeat(third.len()));
-        let r = salvage(garbage.as_bytes(), &Shape::positions()).report;
+        let r = salvage(garbage.as_bytes(), &Schema::positions()).report;
         assert!(r.records_lost_is_lower_bound && !r.truncated);
         assert!(
             r.summary()
@@ -471,7 +471,7 @@ mod tests {
             r.summary()
         );
         let junk_after = format!("{full} junk");
-        let r = salvage(junk_after.as_bytes(), &Shape::positions()).report;
+        let r = salvage(junk_after.as_bytes(), &Schema::positions()).report;
         assert!(!r.records_lost_is_lower_bound);
         assert!(
             r.summary() == "salvaged 6 records, lost 0 records and 4 bytes",
@@ -484,7 +484,7 @@ mod tests {
     fn serialises_for_json_output() {
         let r = salvage(
             br#"{"open_positions": [{"a": 1}, {"b""#,
-            &Shape::positions(),
+            &Schema::positions(),
         )
         .report;
         let json = serde_json::to_value(&r).unwrap_or_default();

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::fsx::{current_owner, Attrs, HeldLock, Replace, Root, TryLock};
 use crate::journal::{Journal, Writer};
 use crate::paths::RelPath;
-use crate::plan::{unchanged, Action, Observed, Op};
+use crate::plan::{unchanged, Effect, Observed, Op};
 use crate::store::Store;
 use journal_format::{
     self as jf, Abort, Body, Commit, Digest, Done, Intent, Node, PlanEntry, RollbackOf, Xattrs,
@@ -93,7 +93,7 @@ pub fn begin<'r>(
 /// ORDER: every termination comes before every other operation, so a bot is gone before
 /// any of its files is touched (and a failed termination stops the run before them).
 fn signals_first(ops: &[Op]) -> Result<()> {
-    let is_signal = |op: &Op| matches!(op.action, Action::Signal { .. });
+    let is_signal = |op: &Op| matches!(op.action, Effect::Signal { .. });
     match ops.iter().position(|op| !is_signal(op)) {
         Some(first) if ops[first..].iter().any(is_signal) => Err(Error::Refused(
             "a plan signals a process after changing a file; nothing was done".into(),
@@ -158,7 +158,7 @@ impl<'r> Txn<'r> {
             // The digest of large new bytes (the intent's `after`, kept by their `Content`)
             // is computed beside the backup's compression; a thread that cannot be started
             // leaves it to the intent.
-            if let Action::WriteFile { bytes, .. } = &op.action {
+            if let Effect::WriteFile { bytes, .. } = &op.action {
                 if bytes.len() >= crate::store::LARGE_OBJECT && op.backup().is_some() {
                     let hash = || bytes.sha256();
                     let _ = std::thread::Builder::new().spawn_scoped(scope, hash);
@@ -202,7 +202,7 @@ impl<'r> Txn<'r> {
             object,
             meta: op.before.meta(),
             process: match &op.action {
-                Action::Signal { process, .. } => Some(process.clone()),
+                Effect::Signal { process, .. } => Some(process.clone()),
                 _ => None,
             },
             bot_lock: op
@@ -220,10 +220,10 @@ impl<'r> Txn<'r> {
     fn kept_xattrs(&self, op: &Op) -> Result<Option<Xattrs>> {
         let replaces = matches!(
             op.action,
-            Action::WriteFile { .. }
-                | Action::RemoveFile
-                | Action::RemoveLock
-                | Action::SetMode { .. }
+            Effect::WriteFile { .. }
+                | Effect::RemoveFile
+                | Effect::RemoveLock
+                | Effect::SetMode { .. }
         );
         match (&op.path, op.before.node()) {
             (Some(path), Some(Node::File { .. })) if replaces => {
@@ -246,7 +246,7 @@ impl<'r> Txn<'r> {
         let store = Store::new(self.root);
         let base = op.path.as_ref().and_then(|p| self.bases.get(p));
         match (&op.action, base) {
-            (Action::WriteFile { bytes: new, .. }, Some(base)) => {
+            (Effect::WriteFile { bytes: new, .. }, Some(base)) => {
                 store.put_delta(bytes, &sha, &new.contiguous(), base)?
             }
             _ => store.put(bytes, &sha)?,
@@ -259,13 +259,13 @@ impl<'r> Txn<'r> {
     /// until the unlink; for a signal the pid must still name the planned process.
     fn precheck(&self, op: &Op, before: &Node) -> Result<Result<Option<HeldLock>, String>> {
         let guard = match (&op.action, &op.path) {
-            (Action::RemoveLock, Some(path)) => match self.root.try_lock_file(path)? {
+            (Effect::RemoveLock, Some(path)) => match self.root.try_lock_file(path)? {
                 TryLock::Taken(g) if g.same_inode()? => Some(g),
                 TryLock::Taken(_) => return Ok(Err(format!("{path} was replaced since"))),
                 TryLock::Held => return Ok(Err(format!("{path} is now held by a process"))),
                 TryLock::NotLockable => return Ok(Err(format!("{path} changed since"))),
             },
-            (Action::Signal { process, .. }, _) => {
+            (Effect::Signal { process, .. }, _) => {
                 if crate::procs::start_ticks(process.pid) != Some(process.start_ticks) {
                     return Ok(Err(format!("process {} has exited", process.pid)));
                 }
@@ -293,8 +293,8 @@ impl<'r> Txn<'r> {
         let path = op.path.as_ref();
         let need = || path.ok_or_else(|| Error::Refused("operation without a path".into()));
         match &op.action {
-            Action::CreateDir { mode } => self.root.mkdir(need()?, *mode, &tmp),
-            Action::WriteFile {
+            Effect::CreateDir { mode } => self.root.mkdir(need()?, *mode, &tmp),
+            Effect::WriteFile {
                 bytes,
                 mode,
                 owner,
@@ -315,17 +315,17 @@ impl<'r> Txn<'r> {
                 self.root
                     .write_atomic_chunks(need()?, &mut bytes.chunks(), &attrs, &tmp, replace)
             }
-            Action::RemoveFile => self.root.remove_file(need()?),
-            Action::RemoveLock => match guard {
+            Effect::RemoveFile => self.root.remove_file(need()?),
+            Effect::RemoveLock => match guard {
                 Some(g) => g.remove(),
                 None => Err(Error::Refused(format!(
                     "{} is not locked by selfheal",
                     need()?
                 ))),
             },
-            Action::RemoveDir => self.root.rmdir(need()?),
-            Action::SetMode { mode } => self.root.set_mode(need()?, *mode),
-            Action::Signal { process, grace } => crate::procs::terminate(process, *grace),
+            Effect::RemoveDir => self.root.rmdir(need()?),
+            Effect::SetMode { mode } => self.root.set_mode(need()?, *mode),
+            Effect::Signal { process, grace } => crate::procs::terminate(process, *grace),
         }
     }
 
@@ -388,7 +388,7 @@ mod tests {
     use super::*;
     use journal_format::ProcessRef;
 
-    fn op(action: Action) -> Op {
+    fn op(action: Effect) -> Op {
         Op {
             heal: crate::plan::HealKind::MissingFile,
             path: RelPath::new("logs").ok(),
@@ -400,7 +400,7 @@ mod tests {
     }
 
     fn signal() -> Op {
-        op(Action::Signal {
+        op(Effect::Signal {
             process: ProcessRef {
                 pid: 1,
                 start_ticks: 1,
@@ -412,7 +412,7 @@ mod tests {
 
     #[test]
     fn terminations_must_come_first() {
-        let dir = || op(Action::CreateDir { mode: 0o755 });
+        let dir = || op(Effect::CreateDir { mode: 0o755 });
         assert!(signals_first(&[]).is_ok());
         assert!(signals_first(&[signal(), signal(), dir(), dir()]).is_ok());
         assert!(signals_first(&[dir(), dir()]).is_ok());

@@ -20,7 +20,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use selfheal::salvage::{salvage, Shape};
+use selfheal::salvage::{salvage, Schema};
 use serde_json::Value;
 
 fn main() -> ExitCode {
@@ -111,7 +111,7 @@ fn best_of_3<T>(mut f: impl FnMut() -> T) -> (T, f64) {
 
 fn run_salvage(args: &[String]) -> Result<(), String> {
     let input = read(arg(args, 0, "FILE")?)?;
-    let shape = Shape::positions();
+    let shape = Schema::positions();
     let (s, seconds) = best_of_3(|| salvage(&input, &shape));
     match args.get(1) {
         Some(out) => write(out, &s.document)?,

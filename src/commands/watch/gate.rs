@@ -182,9 +182,9 @@ pub fn verify(root: &Root, layout: &Layout, planned: &mut Planned) -> Result<Vec
 mod tests {
     use super::*;
     use crate::paths::RelPath;
-    use crate::plan::{Action, Observed};
+    use crate::plan::{Effect, Observed};
 
-    fn op(path: &str, before: Option<Node>, action: Action) -> Op {
+    fn op(path: &str, before: Option<Node>, action: Effect) -> Op {
         Op {
             heal: crate::plan::HealKind::MissingFile,
             path: Some(RelPath::new(path).unwrap_or_else(|e| panic!("{e}"))),
@@ -198,8 +198,8 @@ mod tests {
         }
     }
 
-    fn write() -> Action {
-        Action::WriteFile {
+    fn write() -> Effect {
+        Effect::WriteFile {
             bytes: crate::content::Content::new(b"{}".to_vec()),
             mode: 0o644,
             owner: None,

@@ -63,7 +63,7 @@ mod reuse;
 
 pub use gate::Skip;
 pub use notify::NotifyTarget;
-pub use report::{human_duration, CycleReport, Outcome};
+pub use report::{human_duration, CycleOutcome, CycleReport};
 
 use crate::alerts::Batch;
 use crate::checks::locks::Known;
@@ -76,7 +76,7 @@ use crate::lock;
 use crate::mode::{Mode, ModeChoice};
 use crate::paths::RelPath;
 use crate::predict::{History, Measured};
-use crate::report::{RecoveryReport, Report};
+use crate::report::{RecoverySummary, Report};
 use crate::run::{self, Assess, CommitAs, Options, Past, Plan, RunKind, Session};
 use crate::txn::{self, OpResult};
 use carry::Carry;
@@ -297,7 +297,7 @@ struct Watcher {
 /// What recovery left for the rest of the cycle.
 enum Recovered {
     /// Go on (with what recovery did, if anything).
-    Ready(Option<RecoveryReport>),
+    Ready(Option<RecoverySummary>),
     /// Write nothing more this cycle.
     Blocked(Box<Report>, Vec<Skip>),
 }
@@ -322,7 +322,7 @@ impl Watcher {
         if let Err(e) = batch.append(&s.root, &s.layout, None) {
             tracing::error!("cannot append the alert: {}", txn::error_chain(&e));
         }
-        let mut c = CycleReport::new(n, journal::now_rfc3339(), Outcome::Failed);
+        let mut c = CycleReport::new(n, journal::now_rfc3339(), CycleOutcome::Failed);
         c.error = Some(why);
         c.failures_in_a_row = Some(in_a_row);
         c
@@ -344,7 +344,7 @@ impl Watcher {
         let _lock = match lock::acquire(&self.s.root, self.lock_wait) {
             Ok(l) => l,
             Err(Error::LockTimeout { waited_ms, .. }) => {
-                let mut c = CycleReport::new(n, ts, Outcome::LockBusy);
+                let mut c = CycleReport::new(n, ts, CycleOutcome::LockBusy);
                 c.lock_waited_ms = Some(waited_ms);
                 return Ok(Some(c));
             }
@@ -360,7 +360,7 @@ impl Watcher {
         let rec = match self.recover(&mut loaded.journal)? {
             Recovered::Ready(rec) => rec,
             Recovered::Blocked(report, skipped) => {
-                let mut c = CycleReport::new(n, ts, Outcome::Blocked);
+                let mut c = CycleReport::new(n, ts, CycleOutcome::Blocked);
                 c.report = Some(*report);
                 c.skipped = skipped;
                 return Ok(Some(c));
@@ -394,7 +394,7 @@ impl Watcher {
         &mut self,
         loaded: &mut Loaded,
         run: Run,
-    ) -> Result<Option<(Outcome, Report, Vec<Skip>)>> {
+    ) -> Result<Option<(CycleOutcome, Report, Vec<Skip>)>> {
         let (mut plan, mut skipped) = self.plan(&loaded.journal)?;
         let measured = self.measure(&loaded.key, run.full || run.rec.is_some());
         let now = chrono::Utc::now().timestamp();
@@ -407,7 +407,7 @@ impl Watcher {
         let (outcome, report) = if plan.planned.ops.is_empty() {
             let report = self.quiet(loaded, plan, run, measured)?;
             loaded.journal.settle_index(&self.s.root);
-            (Outcome::Checked, report)
+            (CycleOutcome::Checked, report)
         } else {
             let locked = held.guarding(&self.s.layout, &plan.planned.ops);
             let journal = &mut loaded.journal;
@@ -415,7 +415,7 @@ impl Watcher {
             // ORDER: the bot's locks are released only once the transaction is committed.
             drop(held);
             run::retention(&self.s, journal, &mut r, measured.backups_bytes);
-            (Outcome::Committed, r)
+            (CycleOutcome::Committed, r)
         };
         skipped.extend(changed_since(&report));
         Ok(Some((outcome, report, skipped)))
@@ -621,7 +621,7 @@ fn detect_planned(carry: &mut Carry, ctx: &checks::Ctx<'_>, planned: &mut Planne
 /// What a cycle did before it planned.
 struct Run {
     boot: Vec<RelPath>,
-    rec: Option<RecoveryReport>,
+    rec: Option<RecoverySummary>,
     cycle: u64,
     started: Instant,
     /// Whether it reads everything again (nothing carried over).
@@ -631,7 +631,7 @@ struct Run {
 /// Whether cycle `c` completed its check and changed, skipped and failed nothing: only
 /// then may the next cycle carry over what did not change since.
 fn clean(c: &CycleReport) -> bool {
-    c.outcome == Outcome::Checked
+    c.outcome == CycleOutcome::Checked
         && c.skipped.is_empty()
         && c.report
             .as_ref()

@@ -10,7 +10,7 @@ use std::time::Duration;
 /// How a cycle ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum CycleOutcome {
     /// It ran and had nothing to change: no transaction, nothing written but new alerts.
     Checked,
     /// It ran and committed one transaction.
@@ -33,7 +33,7 @@ pub struct CycleReport {
     /// When it started (RFC 3339 UTC).
     pub ts: String,
     /// How it ended.
-    pub outcome: Outcome,
+    pub outcome: CycleOutcome,
     /// Operations left out of this cycle (the bot held their lock, or the path changed).
     pub skipped: Vec<Skip>,
     /// How long the lock was waited for, when it was busy.
@@ -54,7 +54,7 @@ pub struct CycleReport {
 
 impl CycleReport {
     /// A cycle that started at `ts`, before anything is known.
-    pub(crate) fn new(cycle: u64, ts: String, outcome: Outcome) -> CycleReport {
+    pub(crate) fn new(cycle: u64, ts: String, outcome: CycleOutcome) -> CycleReport {
         CycleReport {
             cycle,
             ts,
@@ -88,12 +88,12 @@ impl CycleReport {
     pub fn status_line(&self) -> String {
         let head = format!("[watch] cycle {}", self.cycle);
         let body = match (self.outcome, &self.report) {
-            (Outcome::Failed, _) => format!(
+            (CycleOutcome::Failed, _) => format!(
                 "failed ({} in a row): {}",
                 self.failures_in_a_row.unwrap_or(1),
                 self.error.as_deref().unwrap_or("an operational error")
             ),
-            (Outcome::LockBusy, _) | (_, None) => format!(
+            (CycleOutcome::LockBusy, _) | (_, None) => format!(
                 "skipped, another selfheal held the lock (waited {})",
                 human_duration(Duration::from_millis(self.lock_waited_ms.unwrap_or(0)))
             ),
@@ -112,7 +112,7 @@ impl CycleReport {
                 if let Some(t) = r.transaction {
                     text.push_str(&format!(", transaction {t}"));
                 }
-                if outcome == Outcome::Blocked {
+                if outcome == CycleOutcome::Blocked {
                     text.push_str(", nothing written");
                 }
                 text
@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn a_busy_cycle_says_so() {
-        let mut c = CycleReport::new(3, String::new(), Outcome::LockBusy);
+        let mut c = CycleReport::new(3, String::new(), CycleOutcome::LockBusy);
         c.lock_waited_ms = Some(30_000);
         c.next_in_ms = Some(30_000);
         assert_eq!(
@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_failed_cycle_says_why_and_how_many_in_a_row() {
-        let mut c = CycleReport::new(4, String::new(), Outcome::Failed);
+        let mut c = CycleReport::new(4, String::new(), CycleOutcome::Failed);
         c.error = Some("cannot create `logs/x`: No space left on device (os error 28)".into());
         c.failures_in_a_row = Some(2);
         c.next_in_ms = Some(30_000);

@@ -11,7 +11,7 @@ use crate::salvage::lex::Span;
 use super::*;
 use crate::salvage::fuzzing::{check_spec, corrupted_bytes, Corruption, Layout};
 use crate::salvage::fuzzing::{Rec, Second, Spec};
-use crate::salvage::{salvage, Outcome, Shape};
+use crate::salvage::{salvage, Outcome, Schema};
 
 fn recs(from: u32, n: u32) -> Vec<Rec> {
     Rec::series(from, n)
@@ -46,7 +46,7 @@ fn kept(spec: &Spec) -> [usize; 2] {
     if let Err(e) = check_spec(spec) {
         panic!("{e}\nspec: {spec:?}");
     }
-    let s = salvage(&corrupted_bytes(spec), &Shape::positions());
+    let s = salvage(&corrupted_bytes(spec), &Schema::positions());
     assert_eq!(s.report.outcome, Outcome::Ambiguous);
     assert!(s.report.interleaved);
     let n = |a: usize| s.records.iter().filter(|r| r.array == a).count();
@@ -116,7 +116,7 @@ fn headers_in_the_last_partial_block_are_seen() {
 fn a_record_array_key_off_the_layout_places_nothing() {
     let spec = spec(6, 120, edits(true, false, 4), true);
     let bytes = corrupted_bytes(&spec);
-    let arrays = &Shape::positions().record_arrays;
+    let arrays = &Schema::positions().record_arrays;
     assert!(!place(&bytes, 0, arrays).records.is_empty());
     // the same header, the same length, off the layout: indented by one space, by a
     // tab, or on the line that closes the array before it
@@ -141,7 +141,7 @@ fn a_record_array_key_off_the_layout_places_nothing() {
 fn compact_text_is_not_placed_by_blocks() {
     let spec = spec(6, 120, edits(true, false, 4), false);
     let bytes = corrupted_bytes(&spec);
-    assert!(place(&bytes, 0, &Shape::positions().record_arrays)
+    assert!(place(&bytes, 0, &Schema::positions().record_arrays)
         .records
         .is_empty());
     kept(&spec);

@@ -9,10 +9,10 @@ use super::gen::{garbage_byte, Corruption, Doc, Placed, Spec};
 use crate::checks::corrupt::{known, parts, skeleton};
 use crate::jsondoc;
 use crate::salvage::lex::is_valid_json;
-use crate::salvage::{rebuild, salvage, Outcome, Salvaged, Shape, Skeleton};
+use crate::salvage::{rebuild, salvage, Outcome, Salvaged, Schema, Skeleton};
 
 /// Invariants of one salvage of `input`, for any bytes.
-pub fn check_bytes(input: &[u8], shape: &Shape) -> Result<Salvaged, String> {
+pub fn check_bytes(input: &[u8], shape: &Schema) -> Result<Salvaged, String> {
     let s = salvage(input, shape);
     check_one_pass(input, shape).map_err(|e| format!("input: {e}"))?;
     check_one_pass(&s.document, shape).map_err(|e| format!("output: {e}"))?;
@@ -35,7 +35,7 @@ pub fn check_bytes(input: &[u8], shape: &Shape) -> Result<Salvaged, String> {
 }
 
 /// The output's keys are unique, record arrays are arrays, required keys are present.
-fn check_output_shape(members: &[(String, &str)], shape: &Shape) -> Result<(), String> {
+fn check_output_shape(members: &[(String, &str)], shape: &Schema) -> Result<(), String> {
     let mut seen = HashSet::new();
     for (k, v) in members {
         if !seen.insert(k.as_str()) {
@@ -60,7 +60,7 @@ fn check_output_shape(members: &[(String, &str)], shape: &Shape) -> Result<(), S
 /// the same. And the classification of that document assembled from its pieces (the
 /// records the strict scan completed taken as they are) equals the classification of the
 /// document itself.
-pub fn check_one_pass(input: &[u8], shape: &Shape) -> Result<(), String> {
+pub fn check_one_pass(input: &[u8], shape: &Schema) -> Result<(), String> {
     let reference = super::reference_salvage(input, shape);
     let identity = ["symbol", "direction", "strategy", "order_id"].map(String::from);
     let extract = crate::checks::layout::position_extract(&identity);
@@ -151,7 +151,7 @@ fn check_verbatim(input: &[u8], first: &Salvaged, again: &Salvaged) -> Result<()
 }
 
 /// Intact means unchanged; a valid document of the shape must be intact.
-fn check_intact(input: &[u8], shape: &Shape, s: &Salvaged) -> Result<(), String> {
+fn check_intact(input: &[u8], shape: &Schema, s: &Salvaged) -> Result<(), String> {
     if s.report.outcome == Outcome::Intact && s.document != input {
         return Err("intact but the document differs from the input".into());
     }
@@ -199,7 +199,7 @@ fn top_members(bytes: &[u8]) -> Option<Vec<(String, &str)>> {
 
 /// An independent oracle: valid JSON, an object, unique keys, arrays where the shape wants
 /// them, every required key present.
-pub fn is_document_of_shape(input: &[u8], shape: &Shape) -> bool {
+pub fn is_document_of_shape(input: &[u8], shape: &Schema) -> bool {
     let Some(members) = top_members(input) else {
         return false;
     };
@@ -238,7 +238,7 @@ enum Expect {
 pub fn check_spec(spec: &Spec) -> Result<(), String> {
     let v1 = spec.first();
     let c = corrupt(spec, &v1);
-    let s = check_bytes(&c.bytes, &Shape::positions())?;
+    let s = check_bytes(&c.bytes, &Schema::positions())?;
     check_allowed(&c, &s)?;
     check_survivors(&c, &s)?;
     check_blocks(&c, &s, &v1)?;

@@ -12,13 +12,13 @@ pub use check::{
 };
 pub use gen::{garbage_byte, render, Bytes, Corruption, Doc, Layout, Placed, Rec, Second, Spec};
 
-use super::{Salvaged, Shape};
+use super::{Salvaged, Schema};
 
 /// The salvage as it is done without any hand-over: every value scanned for its end and
 /// validated, the document built in one buffer. The faster paths (`rebuild` with the
 /// ranges a strict scan completed, the document as pieces of the input) are checked
 /// against it.
-pub fn reference_salvage(input: &[u8], shape: &Shape) -> Salvaged {
+pub fn reference_salvage(input: &[u8], shape: &Schema) -> Salvaged {
     super::api::reference(input, shape)
 }
 
@@ -26,8 +26,8 @@ pub fn reference_salvage(input: &[u8], shape: &Shape) -> Salvaged {
 /// panic; the output is a valid document of the shape; salvaging it again changes
 /// nothing; every output record is verbatim input; a valid document is returned as is.
 pub fn check_salvage(data: &[u8]) -> Result<(), String> {
-    check_bytes(data, &Shape::positions())?;
-    check_bytes(data, &Shape::portfolio())?;
+    check_bytes(data, &Schema::positions())?;
+    check_bytes(data, &Schema::portfolio())?;
     Ok(())
 }
 

@@ -33,7 +33,7 @@ mod powercut;
 pub mod script;
 
 use crate::commands;
-use crate::commands::watch::{self, Outcome, WatchOptions};
+use crate::commands::watch::{self, CycleOutcome, WatchOptions};
 use crate::error::Error;
 use crate::fault::{self, Injection};
 use crate::fsx::Root;
@@ -283,7 +283,7 @@ impl Run {
         };
         let mut failed = None;
         watch::watch(&self.opts(&self.root, real, false), &w, |c| {
-            if c.outcome == Outcome::Failed {
+            if c.outcome == CycleOutcome::Failed {
                 failed.clone_from(&c.error);
             }
             ControlFlow::Continue(())

@@ -2,7 +2,9 @@
 //! is an [`Error::Config`] that names the file and the dotted key (`files[0].mode`) and
 //! says what is wrong; nothing is silently corrected.
 
-use super::{parse_duration, parse_mode, parse_size, Config, File, FileRole, Layout, ManagedFile};
+use super::{
+    parse_duration, parse_permissions, parse_size, Config, File, FileRole, Layout, ManagedFile,
+};
 use crate::error::{Error, Result};
 use crate::paths::RelPath;
 use crate::paths::BACKUPS_DIR;
@@ -61,7 +63,7 @@ impl Checker {
 
     /// An octal mode without the bits selfheal would remove again (`strip`).
     fn mode(&self, key: &str, v: &str, strip: u32) -> Result<u32> {
-        let m = parse_mode(v).map_err(|why| self.bad(key, why))?;
+        let m = parse_permissions(v).map_err(|why| self.bad(key, why))?;
         if m & strip != 0 {
             return Err(self.bad(
                 key,
