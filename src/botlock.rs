@@ -309,20 +309,9 @@ pub fn intent_needs(layout: &Layout, t: &crate::journal::TxnFile) -> Result<Vec<
 mod tests {
     use super::*;
     use crate::config::{Config, Layout};
-    use crate::plan::Observed;
 
     fn op(path: &str, before: Option<Node>, action: Effect) -> Op {
-        Op {
-            heal: crate::plan::HealKind::MissingFile,
-            path: Some(RelPath::new(path).unwrap_or_else(|e| panic!("{e}"))),
-            reason: String::new(),
-            message: String::new(),
-            action,
-            before: before.map_or_else(
-                || Observed::untouchable("test", None),
-                |n| Observed::with_node(n, None),
-            ),
-        }
+        Op::for_test(crate::plan::HealKind::MissingFile, path, before, action)
     }
 
     fn file() -> Node {

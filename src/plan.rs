@@ -346,6 +346,25 @@ pub struct Op {
     pub before: Observed,
 }
 
+#[cfg(test)]
+impl Op {
+    /// An operation of kind `heal` on `path` for unit tests: `before` is what planning saw
+    /// (`None`: a path that cannot be touched), with an empty reason and message.
+    pub(crate) fn for_test(heal: HealKind, path: &str, before: Option<Node>, action: Effect) -> Op {
+        Op {
+            heal,
+            path: RelPath::new(path).ok(),
+            reason: String::new(),
+            message: String::new(),
+            action,
+            before: before.map_or_else(
+                || Observed::untouchable("test", None),
+                |n| Observed::with_node(n, None),
+            ),
+        }
+    }
+}
+
 impl Op {
     /// The journal kind of this operation.
     pub fn kind(&self) -> OpKind {

@@ -8,7 +8,7 @@
 
 use super::{Ctx, FileView, Planned};
 use crate::checks::layout::{inspect_file, inspect_file_assembled};
-use crate::config::{File, FileRole};
+use crate::config::File;
 use crate::content::Content;
 use crate::findings::{code, Finding, Level};
 use crate::jsondoc::{Known, Part, Record, Scanned, Spanned};
@@ -63,15 +63,6 @@ pub fn shape_of(spec: &File) -> Schema {
     Schema {
         record_arrays: spec.record_arrays.clone(),
         required: spec.required.clone(),
-    }
-}
-
-fn noun(role: FileRole) -> &'static str {
-    match role {
-        FileRole::Positions => "positions file",
-        FileRole::Portfolio => "portfolio file",
-        FileRole::Trades => "trades file",
-        FileRole::Json => "file",
     }
 }
 
@@ -133,7 +124,7 @@ pub fn plan(
         heal: HealKind::CorruptedJson,
         message: format!(
             "Repaired corrupted {}: {path} ({})",
-            noun(spec.role),
+            spec.role.noun(),
             r.summary()
         ),
         reason: format!("not valid JSON ({why}); {}", r.summary()),

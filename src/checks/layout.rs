@@ -188,15 +188,6 @@ pub fn plan_managed(ctx: &Ctx<'_>, p: &mut Planned, spec: &File) -> Result<()> {
     Ok(())
 }
 
-fn noun(role: FileRole) -> &'static str {
-    match role {
-        FileRole::Positions => "positions file",
-        FileRole::Portfolio => "portfolio file",
-        FileRole::Trades => "trades file",
-        FileRole::Json => "file",
-    }
-}
-
 fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
     let spec = view.spec.clone();
     let path = spec.path.as_str();
@@ -217,7 +208,7 @@ fn plan_file(ctx: &Ctx<'_>, p: &mut Planned, view: &mut FileView) {
         (true, _, _) => {
             view.op = Some(p.push(Op {
                 heal: HealKind::MissingFile,
-                message: format!("Initialized {}: {path}", noun(spec.role)),
+                message: format!("Initialized {}: {path}", spec.role.noun()),
                 reason: "file is missing".into(),
                 path: Some(spec.path.clone()),
                 action: new_file(&spec),
@@ -269,7 +260,7 @@ fn plan_existing(
             };
             view.op = Some(p.push(Op {
                 heal: HealKind::EmptyFile,
-                message: format!("Repaired empty {}: {path} (was {kind})", noun(spec.role)),
+                message: format!("Repaired empty {}: {path} (was {kind})", spec.role.noun()),
                 reason: format!("file is empty ({kind})"),
                 path: Some(spec.path.clone()),
                 action: Effect::WriteFile {
@@ -305,7 +296,7 @@ fn plan_existing(
                 message: format!(
                     "Added missing keys ({}) to {}: {path}",
                     names.join(", "),
-                    noun(spec.role)
+                    spec.role.noun()
                 ),
                 reason: format!("required keys missing: {}", names.join(", ")),
                 path: Some(spec.path.clone()),

@@ -78,6 +78,18 @@ pub enum FileRole {
     Json,
 }
 
+impl FileRole {
+    /// What a message calls a file of this role (`positions file`).
+    pub fn noun(self) -> &'static str {
+        match self {
+            FileRole::Positions => "positions file",
+            FileRole::Portfolio => "portfolio file",
+            FileRole::Trades => "trades file",
+            FileRole::Json => "file",
+        }
+    }
+}
+
 /// A managed JSON file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -181,21 +181,10 @@ pub fn verify(root: &Root, layout: &Layout, planned: &mut Planned) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::paths::RelPath;
-    use crate::plan::{Effect, Observed};
+    use crate::plan::Effect;
 
     fn op(path: &str, before: Option<Node>, action: Effect) -> Op {
-        Op {
-            heal: crate::plan::HealKind::MissingFile,
-            path: Some(RelPath::new(path).unwrap_or_else(|e| panic!("{e}"))),
-            reason: String::new(),
-            message: String::new(),
-            action,
-            before: before.map_or_else(
-                || Observed::untouchable("test", None),
-                |n| Observed::with_node(n, None),
-            ),
-        }
+        Op::for_test(crate::plan::HealKind::MissingFile, path, before, action)
     }
 
     fn write() -> Effect {
