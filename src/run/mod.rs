@@ -21,9 +21,11 @@
 //! 7. *alert* (`alert`): the findings go to the operator alert log, naming the commit.
 //! 8. *retention* (`retention`): automatic pruning and the backups size warning.
 //!
-//! `heal` and `check` are sequenced here, and nowhere else; a `watch` cycle
-//! (`commands::watch`) calls the same stage functions in the same order, with what it
-//! carries and reuses between cycles (`carry`, `reuse`) and its own bot-lock gate (`gate`).
+//! `heal` and `check` are sequenced here, and nowhere else. Stages 4 to 6 of every run that
+//! writes are one function, `apply_and_commit`, used by `heal` and by a `watch` cycle with
+//! work. A `watch` cycle (`commands::watch`) calls the other stage functions in the same
+//! order itself, with what it carries and reuses between cycles (`carry`, `reuse`) and its
+//! own bot-lock gate (`gate`); a cycle with nothing to change commits no transaction.
 //! `check` (and `heal --dry-run`) runs stages 1 to 5 without writing: the same inspection
 //! and the same policy as `heal`, what recovery would do added to the plan as notes, no
 //! transaction, and the assessment of the plan as `heal` would apply it.
@@ -44,7 +46,7 @@ mod session;
 
 pub(crate) use alert::{alert, alerted, send_alerts};
 pub(crate) use assess::{assemble, assess, blocked, measure, Assess, Past};
-pub(crate) use commit::{commit, CommitAs};
+pub(crate) use commit::{commit, CommitAs, Committed};
 pub(crate) use locked::{for_recovery, refused};
 pub(crate) use policy::{policy, RunKind};
 pub(crate) use recover::{journal_finding, locked_and_recovered, run as recover_held, Recovered};
@@ -53,15 +55,17 @@ pub use session::{bootstrap, Options, Session};
 pub(crate) use session::{mode_doubt, mode_of};
 
 use crate::botlock::{BotLocks, Busy};
+use crate::checks::locks::Known;
 use crate::checks::{self, Ctx, Phase, Planned};
 use crate::error::Result;
 use crate::findings::Finding;
 use crate::journal::{self, Journal};
 use crate::lock;
-use crate::mode::Mode;
+use crate::mode::{Mode, ModeChoice};
 use crate::paths::RelPath;
 use crate::predict::History;
-use crate::report::Report;
+use crate::predict::Measured;
+use crate::report::{RecoverySummary, Report};
 use crate::txn::{self, OpResult, Txn, TxnMeta};
 use std::time::Instant;
 
@@ -204,6 +208,64 @@ pub(crate) fn nothing_applied<'r>(plan: Plan, journal: &Journal) -> Applied<'r> 
     }
 }
 
+/// How the writing stages of a run go: the mode and phase its checks ran in, the bot
+/// locks its transaction holds, and how to assess and commit it.
+pub(crate) struct Tail<'a> {
+    /// The run's mode.
+    pub mode: ModeChoice,
+    /// The phase and `--accept-loss`.
+    pub phase: (Phase, bool),
+    /// What the checks knew of the bot's locks.
+    pub known: &'a Known,
+    /// The bot locks held for the plan's paths (lock file, file).
+    pub guarded: Vec<(RelPath, RelPath)>,
+    /// selfheal's directories the run created.
+    pub boot: &'a [RelPath],
+    /// What recovery did.
+    pub recovery: Option<RecoverySummary>,
+    /// Free space and backups size as the run measured them; `None`: measured once the
+    /// plan is applied, before the commit.
+    pub measured: Option<Measured>,
+    /// The history the predictions read.
+    pub past: Past<'a>,
+    /// When the run started.
+    pub started: Instant,
+    /// How stage 6 commits.
+    pub commit: CommitAs,
+}
+
+/// Stages 4 to 6 of a run that writes (`heal`, a `watch` cycle with work): applies the
+/// plan in one transaction, assesses the state after it and commits; returns what was
+/// measured for the assessment (retention reads the backups size). The caller releases
+/// the bot's locks after this returns, then alerts (stage 7) and runs retention (stage 8).
+///
+/// # Errors
+/// Operational errors of the engine.
+pub(crate) fn apply_and_commit(
+    s: &Session,
+    journal: &mut Journal,
+    plan: Plan,
+    tail: Tail<'_>,
+) -> Result<(Committed, Measured)> {
+    let meta = meta(tail.commit.command, tail.mode.mode);
+    let applied = apply(s, journal, meta, plan, tail.guarded)?;
+    let measured = tail.measured.unwrap_or_else(|| measure(&s.root, journal));
+    let mut ctx = s.ctx(journal, tail.mode, tail.phase, tail.known);
+    ctx.txn = Some(applied.id);
+    let how = Assess {
+        boot: tail.boot,
+        recovery: tail.recovery,
+        measured,
+        past: tail.past,
+        started: tail.started,
+        detect: None,
+    };
+    let mut assessment = assess(&ctx, s, tail.mode, applied, how);
+    let batch = assessment.alerts(s);
+    let committed = commit(s, journal, assessment, batch, tail.commit)?;
+    Ok((committed, measured))
+}
+
 /// The `begin` record of a run of `command` in `mode`.
 pub(crate) fn meta(command: &'static str, mode: Mode) -> TxnMeta {
     TxnMeta {
@@ -251,28 +313,25 @@ pub(crate) fn heal(opts: &Options) -> Result<Report> {
     };
     let plan = plan(&s, RunKind::Heal, inspection, Some(gate), mode.mode)?;
     let guarded = locks.guarding(&s.layout, &plan.planned.ops);
-    let applied = apply(&s, &mut journal, meta("heal", mode.mode), plan, guarded)?;
-    let measured = measure(&s.root, &journal);
-    let mut ctx = s.ctx(&journal, mode, phase, &known);
-    ctx.txn = Some(applied.id);
     let extra = History::default();
-    let how = Assess {
+    let tail = Tail {
+        mode,
+        phase,
+        known: &known,
+        guarded,
         boot: &boot,
         recovery: rec,
-        measured,
+        measured: None,
         past: Past::Plus(&extra),
         started,
-        detect: None,
+        commit: CommitAs {
+            command: "heal",
+            mode: mode.mode,
+            repeatable: true,
+            extra: Vec::new(),
+        },
     };
-    let mut assessment = assess(&ctx, &s, mode, applied, how);
-    let batch = assessment.alerts(&s);
-    let how = CommitAs {
-        command: "heal",
-        mode: mode.mode,
-        repeatable: true,
-        extra: Vec::new(),
-    };
-    let committed = commit(&s, &mut journal, assessment, batch, how)?;
+    let (committed, measured) = apply_and_commit(&s, &mut journal, plan, tail)?;
     // ORDER: the bot's locks are released only once the transaction has committed.
     drop(locks);
     let committed = alert(&s, committed);

@@ -77,7 +77,7 @@ use crate::mode::{Mode, ModeChoice};
 use crate::paths::RelPath;
 use crate::predict::{History, Measured};
 use crate::report::{RecoverySummary, Report};
-use crate::run::{self, Assess, CommitAs, Options, Past, Plan, RunKind, Session};
+use crate::run::{self, Assess, CommitAs, Options, Past, Plan, RunKind, Session, Tail};
 use crate::txn::{self, OpResult};
 use carry::Carry;
 use notify::Notifier;
@@ -577,28 +577,26 @@ impl Watcher {
         (skipped, locked): (&[Skip], Vec<(RelPath, RelPath)>),
     ) -> Result<Report> {
         let s = &self.s;
-        let applied = run::apply(s, journal, run::meta("watch", self.mode.mode), plan, locked)?;
         let known = self.known();
-        let mut ctx = s.ctx(journal, self.mode, (Phase::Watch, self.accept_loss), &known);
-        ctx.txn = Some(applied.id);
-        let how = Assess {
+        let skipped = serde_json::to_value(skipped).unwrap_or_default();
+        let tail = Tail {
+            mode: self.mode,
+            phase: (Phase::Watch, self.accept_loss),
+            known: &known,
+            guarded: locked,
             boot: &run.boot,
             recovery: run.rec,
-            measured: m,
+            measured: Some(m),
             past: Past::Plus(&self.memory),
             started: run.started,
-            detect: None,
+            commit: CommitAs {
+                command: "watch",
+                mode: self.mode.mode,
+                repeatable: false,
+                extra: vec![("cycle", run.cycle.into()), ("skipped", skipped)],
+            },
         };
-        let mut assessment = run::assess(&ctx, s, self.mode, applied, how);
-        let batch = assessment.alerts(s);
-        let skipped = serde_json::to_value(skipped).unwrap_or_default();
-        let how = CommitAs {
-            command: "watch",
-            mode: self.mode.mode,
-            repeatable: false,
-            extra: vec![("cycle", run.cycle.into()), ("skipped", skipped)],
-        };
-        let committed = run::commit(s, journal, assessment, batch, how)?;
+        let (committed, _) = run::apply_and_commit(s, journal, plan, tail)?;
         Ok(run::alert(s, committed).report)
     }
 }
