@@ -5,7 +5,7 @@
 //! `open_positions_count` comparison is a configuration switch, off by default.
 
 use crate::support::copy_tree;
-use crate::support::procs::{put, selfheal, tempdir, Run};
+use crate::support::procs::{put, selfheal, tempdir};
 use serde_json::Value;
 use std::path::Path;
 
@@ -30,18 +30,6 @@ fn sample() -> tempfile::TempDir {
     dir
 }
 
-fn codes(run: &Run, level: &str) -> Vec<String> {
-    run.json["findings"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|f| f["level"] == level)
-                .filter_map(|f| f["code"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn intact_state_written_by_the_bot_starts_real_mode() {
     let root = sample();
@@ -55,12 +43,7 @@ fn intact_state_written_by_the_bot_starts_real_mode() {
     );
     let run = selfheal(root.path(), &["heal", "--mode", "real"]);
     assert!(run.findings("STATE_MISMATCH").is_empty(), "{}", run.json);
-    assert_eq!(
-        codes(&run, "CRITICAL"),
-        Vec::<String>::new(),
-        "{}",
-        run.json
-    );
+    assert_eq!(run.codes("CRITICAL"), Vec::<String>::new(), "{}", run.json);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json["start_allowed"], true);
     assert_eq!(run.json["mode"], "real");
