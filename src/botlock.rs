@@ -318,7 +318,7 @@ mod tests {
         Node::File {
             sha256: crate::store::sha256(b"x"),
             size: 1,
-            mode: journal_format::Mode(0o644),
+            mode: journal_format::Perms(0o644),
         }
     }
 

@@ -6,7 +6,7 @@ use crate::content::{Content, Hashed};
 use crate::error::Result;
 use crate::fsx::{Kind, Read_, Root, Stat};
 use crate::paths::RelPath;
-use journal_format::{Meta, Mode, Node, OpKind, ProcessRef};
+use journal_format::{Meta, Node, OpKind, Perms, ProcessRef};
 use serde::Serialize;
 use std::sync::{Arc, OnceLock};
 
@@ -90,7 +90,7 @@ impl Observed {
                 Some(Node::File {
                     sha256: self.hashed.get_or_init(|| Hashed::of(bytes)).digest(),
                     size: bytes.len() as u64,
-                    mode: Mode(stat.mode),
+                    mode: Perms(stat.mode),
                 })
             })
             .as_ref()
@@ -158,7 +158,9 @@ pub fn observe(root: &Root, rel: &RelPath, cap: u64) -> Result<Observed> {
         Read_::File(bytes, stat) => Ok(Observed::from_file(Arc::new(bytes), stat)),
         Read_::NotFile(Kind::Dir) => match root.entry(rel)? {
             crate::fsx::Entry::Present(s) => Ok(Observed::with_node(
-                Node::Dir { mode: Mode(s.mode) },
+                Node::Dir {
+                    mode: Perms(s.mode),
+                },
                 Some(s),
             )),
             _ => Ok(Observed::untouchable("changed while it was read", None)),
@@ -199,7 +201,7 @@ pub fn observe_node(root: &Root, rel: &RelPath, cap: u64) -> Result<Option<Node>
         Read_::File(_, stat) => Ok(Some(Node::File {
             sha256: journal_format::Digest(hasher.finalize().into()),
             size,
-            mode: Mode(stat.mode),
+            mode: Perms(stat.mode),
         })),
         _ => Ok(observe(root, rel, cap)?.node().cloned()),
     }
@@ -224,7 +226,7 @@ pub fn unchanged(root: &Root, rel: &RelPath, cap: u64, seen: &Observed) -> Resul
         at = end;
     })?;
     Ok(match read {
-        Read_::File(_, stat) => same && at == bytes.len() && Mode(stat.mode) == *mode,
+        Read_::File(_, stat) => same && at == bytes.len() && Perms(stat.mode) == *mode,
         _ => false,
     })
 }
@@ -382,20 +384,20 @@ impl Op {
     /// The node the path will be once applied.
     pub fn after(&self) -> Node {
         match &self.action {
-            Effect::CreateDir { mode } => Node::Dir { mode: Mode(*mode) },
+            Effect::CreateDir { mode } => Node::Dir { mode: Perms(*mode) },
             Effect::WriteFile { bytes, mode, .. } => Node::File {
                 sha256: bytes.sha256(),
                 size: bytes.len() as u64,
-                mode: Mode(*mode),
+                mode: Perms(*mode),
             },
             Effect::RemoveFile | Effect::RemoveLock | Effect::RemoveDir => Node::Absent,
             Effect::SetMode { mode } => match self.before.node() {
                 Some(Node::File { sha256, size, .. }) => Node::File {
                     sha256: *sha256,
                     size: *size,
-                    mode: Mode(*mode),
+                    mode: Perms(*mode),
                 },
-                _ => Node::Dir { mode: Mode(*mode) },
+                _ => Node::Dir { mode: Perms(*mode) },
             },
             Effect::Signal { .. } => Node::Absent,
         }

@@ -35,7 +35,7 @@ pub use reader::{
 };
 pub use record::{
     Abort, Ack, Begin, Body, Checkpoint, Commit, Done, Header, HexBytes, Intent, MacKind, Meta,
-    Mode, Node, OpKind, OpOutcome, PlanEntry, ProcessRef, Quarantine, Record, Rekey, RollbackOf,
+    Node, OpKind, OpOutcome, Perms, PlanEntry, ProcessRef, Quarantine, Record, Rekey, RollbackOf,
     UndoOutcome, Xattrs, MAGIC, VERSION,
 };
 pub use summary::{Critical, RunSummary, SalvageEntry, RUN_COMMANDS};

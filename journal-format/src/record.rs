@@ -192,31 +192,31 @@ pub enum Node {
         /// Its length in bytes.
         size: u64,
         /// Permission bits.
-        mode: Mode,
+        mode: Perms,
     },
     /// A directory.
     Dir {
         /// Permission bits.
-        mode: Mode,
+        mode: Perms,
     },
 }
 
 /// Permission bits (`st_mode & 0o7777`), written as an octal string such as `"0644"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Mode(pub u32);
+pub struct Perms(pub u32);
 
-impl Serialize for Mode {
+impl Serialize for Perms {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format!("{:04o}", self.0 & 0o7777))
     }
 }
 
-impl<'de> Deserialize<'de> for Mode {
+impl<'de> Deserialize<'de> for Perms {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = std::borrow::Cow::<str>::deserialize(d)?;
         let valid = text.len() == 4 && text.bytes().all(|b| (b'0'..=b'7').contains(&b));
         match u32::from_str_radix(&text, 8) {
-            Ok(bits) if valid => Ok(Mode(bits)),
+            Ok(bits) if valid => Ok(Perms(bits)),
             _ => Err(serde::de::Error::custom("expected a 4-digit octal mode")),
         }
     }
@@ -452,14 +452,14 @@ mod tests {
 
     #[test]
     fn mode_text() {
-        let m: Mode = serde_json::from_str("\"0644\"").unwrap_or(Mode(0));
-        assert_eq!(m, Mode(0o644));
+        let m: Perms = serde_json::from_str("\"0644\"").unwrap_or(Perms(0));
+        assert_eq!(m, Perms(0o644));
         assert_eq!(
-            serde_json::to_string(&Mode(0o700)).ok().as_deref(),
+            serde_json::to_string(&Perms(0o700)).ok().as_deref(),
             Some("\"0700\"")
         );
         for bad in ["\"644\"", "\"0648\"", "\"00644\"", "420"] {
-            assert!(serde_json::from_str::<Mode>(bad).is_err(), "input: {bad}");
+            assert!(serde_json::from_str::<Perms>(bad).is_err(), "input: {bad}");
         }
     }
 

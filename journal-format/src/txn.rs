@@ -230,14 +230,14 @@ pub fn decide(intent: &Intent, current: &Node) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Mode, OpKind};
+    use crate::record::{OpKind, Perms};
     use crate::Digest;
 
     fn file(byte: u8) -> Node {
         Node::File {
             sha256: Digest([byte; 32]),
             size: 1,
-            mode: Mode(0o644),
+            mode: Perms(0o644),
         }
     }
 
@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn the_decision_table() {
-        let dir = Node::Dir { mode: Mode(0o755) };
+        let dir = Node::Dir { mode: Perms(0o755) };
         let locked = Some("logs/p.json.lock");
         let cases = [
             (None, file(1), Decision::Nothing),

@@ -124,7 +124,7 @@ fn heal(txn: u64, extra: Option<Body>) -> Vec<Body> {
             kind: OpKind::CreateDir,
             path: Some(path),
             before: Node::Absent,
-            after: Node::Dir { mode: Mode(0o755) },
+            after: Node::Dir { mode: Perms(0o755) },
             object: None,
             meta: None,
             process: None,

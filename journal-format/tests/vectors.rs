@@ -58,7 +58,7 @@ fn bodies() -> Vec<Body> {
             kind: OpKind::CreateDir,
             path: Some("state/heartbeats".into()),
             before: Node::Absent,
-            after: Node::Dir { mode: Mode(0o755) },
+            after: Node::Dir { mode: Perms(0o755) },
             object: None,
             meta: None,
             process: None,
@@ -72,12 +72,12 @@ fn bodies() -> Vec<Body> {
             before: Node::File {
                 sha256: digest(0x11),
                 size: 0,
-                mode: Mode(0o644),
+                mode: Perms(0o644),
             },
             after: Node::File {
                 sha256: digest(0x22),
                 size: 44,
-                mode: Mode(0o644),
+                mode: Perms(0o644),
             },
             object: Some(digest(0x11)),
             meta: Some(Meta {
@@ -137,12 +137,12 @@ fn replace_positions(command: &str, edit: impl Fn(&mut Intent), end: Body) -> Ve
         before: Node::File {
             sha256: digest(0x11),
             size: 24,
-            mode: Mode(0o640),
+            mode: Perms(0o640),
         },
         after: Node::File {
             sha256: digest(0x22),
             size: 44,
-            mode: Mode(0o640),
+            mode: Perms(0o640),
         },
         object: Some(digest(0x11)),
         meta: Some(Meta {
@@ -459,7 +459,7 @@ fn an_intent_under_the_bots_lock_keeps_the_bots_newer_file() {
     let newer = Node::File {
         sha256: digest(0x33),
         size: 50,
-        mode: Mode(0o640),
+        mode: Perms(0o640),
     };
     assert_eq!(decide(&it, &newer), Decision::KeepNewer);
     assert_eq!(decide(&it, &it.after), Decision::Restore);

@@ -261,18 +261,18 @@ fn short(d: &Digest) -> String {
 mod tests {
     use super::*;
     use jf::Decision::{Irreversible, KeepNewer, Nothing, Restore};
-    use jf::{Mode, OpKind};
+    use jf::{OpKind, Perms};
 
     fn file(byte: u8) -> Node {
         Node::File {
             sha256: Digest([byte; 32]),
             size: 1,
-            mode: Mode(0o644),
+            mode: Perms(0o644),
         }
     }
 
     fn dir() -> Node {
-        Node::Dir { mode: Mode(0o755) }
+        Node::Dir { mode: Perms(0o755) }
     }
 
     fn intent(kind: OpKind, before: Node, after: Node, locked: bool) -> Intent {
@@ -337,7 +337,7 @@ mod tests {
         let chmod_after = Node::File {
             sha256: Digest([1; 32]),
             size: 1,
-            mode: Mode(0o600),
+            mode: Perms(0o600),
         };
         let broken = World {
             emptied: true,

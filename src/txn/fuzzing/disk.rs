@@ -68,15 +68,15 @@ pub fn same(a: Option<&Node>, b: Option<&Node>) -> bool {
 
 /// The journal's node for a state, `None` for what no operation can act on.
 pub fn journal_node(n: Option<&Node>) -> Option<journal_format::Node> {
-    use journal_format::{Mode, Node as J};
+    use journal_format::{Node as J, Perms};
     Some(match n {
         None => J::Absent,
         Some(Node::File { sha, size, mode } | Node::Log { sha, size, mode }) => J::File {
             sha256: *sha,
             size: *size,
-            mode: Mode(*mode),
+            mode: Perms(*mode),
         },
-        Some(Node::Dir { mode }) => J::Dir { mode: Mode(*mode) },
+        Some(Node::Dir { mode }) => J::Dir { mode: Perms(*mode) },
         Some(Node::Other) => return None,
     })
 }
