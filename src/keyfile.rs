@@ -5,8 +5,9 @@
 //! readable or writable by anyone but its owner (any of the mode bits 0o077), or lies inside
 //! the state root (whoever can edit the journal could then read the key). Reads only.
 
-use crate::config::{read_regular, Layout, MAX_CONFIG_SIZE};
+use crate::config::{Layout, MAX_CONFIG_SIZE};
 use crate::error::{Error, Result};
+use crate::fsx::read_regular;
 use journal_format::Mac;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

@@ -8,9 +8,9 @@
 use crate::config::Layout;
 use crate::error::Result;
 use crate::fsx::{Entry, Kind, Root};
+use crate::journal::totals::{self, Totals};
 use crate::journal::{Journal, Source, TxnFile};
 use crate::paths::RelPath;
-use crate::stats::{self, Totals};
 use crate::store::Store;
 use journal_format::{self as jf, Body, Checkpoint, Commit, Digest, Node, TxnState};
 use serde::Serialize;
@@ -342,7 +342,7 @@ fn is_bookkeeping(t: &TxnFile) -> bool {
 }
 
 fn began_at(t: &TxnFile) -> Option<chrono::DateTime<chrono::Utc>> {
-    let ts = stats::began(t)?;
+    let ts = totals::began(t)?;
     chrono::DateTime::parse_from_rfc3339(&ts)
         .ok()
         .map(|d| d.with_timezone(&chrono::Utc))
@@ -487,8 +487,6 @@ fn remove_objects(root: &Root, objects: &[Digest]) -> Result<()> {
     }
     Ok(())
 }
-
-pub use crate::journal::backups_size;
 
 #[cfg(test)]
 mod tests {

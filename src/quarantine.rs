@@ -19,9 +19,10 @@
 
 use crate::error::{Error, Result};
 use crate::fsx::{Kind, Root};
-use crate::journal::{self, Facts, Journal, Writer, JOURNAL_DIR, QUARANTINE_DIR};
+use crate::journal::totals::Totals;
+use crate::journal::{self, Facts, Journal, Writer};
 use crate::paths::RelPath;
-use crate::stats::Totals;
+use crate::paths::{JOURNAL_DIR, QUARANTINE_DIR};
 use journal_format::{self as jf, Begin, Body, Commit, Digest, Mac, TxnState};
 use serde::Serialize;
 use serde_json::{json, Value};

@@ -24,7 +24,7 @@
 //! - *salvage losses*: the commit summary's `salvage[].records_lost` and `bytes_lost`.
 
 use crate::journal::totals::epoch_seconds;
-pub use crate::journal::totals::{began, LastRun, Totals};
+use crate::journal::totals::Totals;
 use crate::journal::Journal;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -245,6 +245,7 @@ pub fn prometheus(s: &Stats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::totals::LastRun;
 
     #[test]
     fn label_values_are_escaped() {

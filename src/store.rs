@@ -17,12 +17,10 @@
 
 use crate::error::{Error, IoOp, Result};
 use crate::fsx::{Attrs, Read_, Replace, Root};
-use crate::paths::RelPath;
+use crate::paths::{RelPath, OBJECTS_DIR};
 use journal_format::{Digest, ObjectKind};
 use sha2::{Digest as _, Sha256};
 use std::io::Read;
-
-pub use crate::paths::OBJECTS_DIR;
 
 /// zstd level for backup objects below [`LARGE_OBJECT`].
 pub const ZSTD_LEVEL: i32 = 3;

@@ -1,7 +1,7 @@
 //! The cold-start heals end to end through the binary, and the promises around them:
 //! the root must exist, `check` writes nothing at all, a second heal changes nothing.
 
-use crate::support::{code, snapshot, stderr, without_mtimes, Fixture};
+use crate::support::{code, snapshot, stderr, without_mtimes, Fixture, DEFAULT_DIRS};
 
 #[test]
 fn missing_root_is_refused_and_init_creates_it() {
@@ -20,16 +20,7 @@ fn missing_root_is_refused_and_init_creates_it() {
     assert_eq!(v["mode"], "paper");
     assert_eq!(v["stats"]["directories_created"], 8);
     assert_eq!(v["stats"]["files_created"], 3);
-    for d in [
-        "logs",
-        "config",
-        "configs",
-        "data",
-        "feature_store",
-        "state",
-        "state/heartbeats",
-        "logs/backups",
-    ] {
+    for d in DEFAULT_DIRS.iter().chain(&["logs/backups"]) {
         assert!(f.path(d).is_dir(), "{d}");
     }
     assert_eq!(

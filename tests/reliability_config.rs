@@ -7,7 +7,7 @@
 
 use crate::support::arena::{summary, Arena};
 use crate::support::exact_tree;
-use crate::support::{code, stderr};
+use crate::support::{code, stderr, DEFAULT_DIRS};
 use serde_json::{json, Value};
 
 /// A managed JSON file entry.
@@ -27,18 +27,7 @@ fn positions() -> Value {
 
 /// The default directories plus `extra`.
 fn dirs_plus(extra: &str) -> Value {
-    let mut d: Vec<Value> = [
-        "logs",
-        "config",
-        "configs",
-        "data",
-        "feature_store",
-        "state",
-        "state/heartbeats",
-    ]
-    .iter()
-    .map(|p| json!({"path": p}))
-    .collect();
+    let mut d: Vec<Value> = DEFAULT_DIRS.iter().map(|p| json!({"path": p})).collect();
     d.push(json!({"path": "logs/backups", "mode": "0700"}));
     d.push(json!({"path": extra, "mode": "0700"}));
     Value::Array(d)

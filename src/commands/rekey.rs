@@ -10,8 +10,9 @@
 
 use crate::error::{Error, Result};
 use crate::fsx::{Attrs, Replace};
-use crate::journal::{now_rfc3339, JOURNAL_DIR};
+use crate::journal::now_rfc3339;
 use crate::paths::RelPath;
+use crate::paths::JOURNAL_DIR;
 use crate::run::{locked_and_recovered, Options, Session};
 use journal_format::{self as jf, Begin, Body, Commit, Header, Mac, MacKind, Record, Rekey};
 use serde::Serialize;

@@ -7,10 +7,11 @@ use crate::checks;
 use crate::error::{Error, Result};
 use crate::journal::Journal;
 use crate::lock;
+use crate::plan::OpResult;
 use crate::report::Action;
 use crate::rollback;
 use crate::run::{locked_and_recovered, refused, Options, Session};
-use crate::txn::{self, OpResult, TxnMeta};
+use crate::txn::{self, TxnMeta};
 use journal_format::RollbackOf;
 use serde_json::json;
 

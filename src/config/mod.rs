@@ -19,7 +19,7 @@ mod rules;
 mod schema;
 
 pub use layout::{inside_root, File, Layout};
-pub use parse::{parse_duration, parse_permissions, parse_size, read_regular, MAX_CONFIG_SIZE};
+pub use parse::{parse_duration, parse_permissions, parse_size, MAX_CONFIG_SIZE};
 pub use schema::{Config, Detectors, DirSpec, FileRole, ManagedFile, Positions, Severity, Slots};
 
 /// Where the config file is looked for when `--config` is not given.

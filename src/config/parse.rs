@@ -4,6 +4,7 @@
 
 use super::schema::Config;
 use crate::error::{Error, Result};
+use crate::fsx::read_regular;
 use std::path::Path;
 use std::time::Duration;
 
@@ -20,8 +21,6 @@ pub(super) fn read_config(path: &Path) -> Result<String> {
         read_regular(path, MAX_CONFIG_SIZE).map_err(|e| bad(format!("cannot read: {e}")))?;
     String::from_utf8(bytes).map_err(|_| bad("cannot read: it is not valid UTF-8".into()))
 }
-
-pub use crate::fsx::read_regular;
 
 pub(super) fn parse_config(path: &Path, text: &str) -> Result<Config> {
     let bad = |key: String, why: String| Error::Config {

@@ -10,7 +10,7 @@
 use super::acks::{self, Pending};
 use super::history::History;
 use super::known as gone;
-use super::totals::{self as stats, RUN_COMMANDS};
+use super::totals::{self, RUN_COMMANDS};
 use super::TxnFile;
 use journal_format::{self as jf, Body, Record};
 use serde::{Deserialize, Serialize};
@@ -81,9 +81,9 @@ impl Facts {
             self.counting += 1;
         }
         if self.oldest_began.is_none() {
-            self.oldest_began = stats::began(t);
+            self.oldest_began = totals::began(t);
         }
-        let mut one = stats::Totals::default();
+        let mut one = totals::Totals::default();
         one.add(t);
         if let Some(at) = one.first_run_at() {
             let since = self.history.since.map_or(at, |s| s.min(at));

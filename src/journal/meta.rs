@@ -9,8 +9,6 @@ use crate::fsx::{Attrs, Read_, Replace, Root};
 use crate::paths::RelPath;
 use journal_format::Mac;
 
-pub use crate::paths::META_DIR;
-
 /// The largest such file read; anything larger is damaged.
 const MAX_META_BYTES: u64 = 4 << 20;
 
@@ -53,7 +51,7 @@ pub(crate) fn read(root: &Root, rel: &RelPath, mac: &Mac) -> Result<Framed> {
 /// # Errors
 /// I/O errors naming the file.
 pub(crate) fn write(root: &Root, rel: &RelPath, mac: &Mac, body: &[u8]) -> Result<()> {
-    let dir = RelPath::new(META_DIR)?;
+    let dir = RelPath::new(crate::paths::META_DIR)?;
     root.ensure_dir(&dir, 0o700)?;
     let mut line = body.to_vec();
     line.push(b'\t');

@@ -36,8 +36,6 @@ use crate::error::Result;
 use crate::paths::RelPath;
 use journal_format::{Checkpoint, Digest, Mac};
 
-pub use crate::paths::{BACKUPS_DIR, JOURNAL_DIR, QUARANTINE_DIR, TORN_DIR};
-
 /// How a journal was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -80,7 +78,7 @@ pub struct Journal {
 }
 
 fn journal_dir() -> RelPath {
-    RelPath::new(JOURNAL_DIR).unwrap_or_else(|_| std::process::abort())
+    RelPath::new(crate::paths::JOURNAL_DIR).unwrap_or_else(|_| std::process::abort())
 }
 
 /// Now as RFC 3339 UTC with milliseconds and `Z`.

@@ -4,10 +4,11 @@
 //! 2 GiB run of NULs after a power loss costs 64 KiB on disk and a streamed hash, never its
 //! size in memory. Then the file is truncated to its last good record.
 
-use super::{now_nanos, Journal, TORN_DIR};
+use super::{now_nanos, Journal};
 use crate::error::Result;
 use crate::fsx::{Flow, Piece, Root};
 use crate::paths::RelPath;
+use crate::paths::TORN_DIR;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 

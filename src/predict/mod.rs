@@ -37,7 +37,7 @@ mod tests;
 mod trend;
 mod warnings;
 
-pub use crate::journal::history::{Healed, History, Measured, FLAP_WINDOW_S, WINDOW_S};
+use crate::journal::history::{FLAP_WINDOW_S, WINDOW_S};
 pub use warnings::{run, Inputs};
 
 /// A rate needs a sample at least this old (seconds): shorter spans are events, not trends.

@@ -6,7 +6,7 @@ use crate::findings::{code, Level};
 
 use super::trend::trend;
 use super::warnings::{backups_growth, disk_forecast, flapping, heartbeat_aging};
-use crate::journal::history::Sample;
+use crate::journal::history::{Healed, History, Measured, Sample};
 
 use super::*;
 use crate::paths::RelPath;

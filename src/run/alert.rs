@@ -6,13 +6,12 @@ use super::commit::Committed;
 use super::session::Session;
 use crate::alerts::Batch;
 use crate::report::Report;
-use crate::txn;
 
 /// Appends the alerts of a heal; a failure to write them is reported, never fatal (the heal
 /// itself is committed by then).
 pub(crate) fn send_alerts(s: &Session, batch: &Batch, txn: Option<u64>, report: &mut Report) {
     if let Err(e) = batch.append(&s.root, &s.layout, txn) {
-        let why = txn::error_chain(&e);
+        let why = crate::error::error_chain(&e);
         tracing::error!("cannot append operator alerts: {why}");
         report
             .warnings

@@ -13,12 +13,15 @@ use crate::error::Result;
 use crate::findings::{code, Failed, Finding};
 use crate::fsx::{Entry, Root};
 use crate::health::{self, Health};
-use crate::journal::{self, Journal, BACKUPS_DIR};
+use crate::journal::history::{Healed, History, Measured};
+use crate::journal::{self, Journal};
 use crate::mode::ModeChoice;
 use crate::paths::RelPath;
-use crate::predict::{self, History, Measured};
+use crate::paths::BACKUPS_DIR;
+use crate::plan::OpResult;
+use crate::predict;
 use crate::report::{planned_message, Action, HealCounts, RecoverySummary, Report};
-use crate::txn::{OpResult, Txn};
+use crate::txn::Txn;
 use std::time::Instant;
 
 /// What the predictions measure now: free bytes where the backups live and their size
@@ -70,7 +73,7 @@ fn predictions(
             .zip(results)
             .filter(|(_, r)| **r == OpResult::Applied);
         history.heals.extend(applied.filter_map(|(op, _)| {
-            Some(predict::Healed {
+            Some(Healed {
                 txn,
                 at: ctx.now,
                 path: op.path.as_ref()?.to_string(),

@@ -10,11 +10,12 @@ use super::session::Session;
 use crate::alerts::Batch;
 use crate::checks::{self, Planned};
 use crate::error::Result;
+use crate::journal::history::Measured;
 use crate::journal::Journal;
 use crate::mode::Mode;
-use crate::predict::Measured;
+use crate::plan::OpResult;
 use crate::report::Report;
-use crate::txn::{self, OpResult};
+use crate::txn;
 use serde_json::{json, Value};
 use std::time::Instant;
 

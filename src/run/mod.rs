@@ -59,14 +59,14 @@ use crate::checks::locks::Known;
 use crate::checks::{self, Ctx, Phase, Planned};
 use crate::error::Result;
 use crate::findings::Finding;
+use crate::journal::history::{History, Measured};
 use crate::journal::{self, Journal};
 use crate::lock;
 use crate::mode::{Mode, ModeChoice};
 use crate::paths::RelPath;
-use crate::predict::History;
-use crate::predict::Measured;
+use crate::plan::OpResult;
 use crate::report::{RecoverySummary, Report};
-use crate::txn::{self, OpResult, Txn, TxnMeta};
+use crate::txn::{self, Txn, TxnMeta};
 use std::time::Instant;
 
 /// Stage 2's output: what the checks found and planned, before any policy.

@@ -16,8 +16,8 @@ use crate::checks::Planned;
 use crate::error::Result;
 use crate::findings::{code, Failed};
 use crate::fsx::{Entry, Root};
-use crate::journal::BACKUPS_DIR;
 use crate::paths::RelPath;
+use crate::paths::BACKUPS_DIR;
 use crate::plan::{Effect, Op};
 
 /// Which command a run is, for what only some of them may do.

@@ -7,12 +7,12 @@
 //! files — or a newest transaction that is not a committed `heal` makes it a transaction.
 
 use crate::error::Result;
+use crate::journal::history::Measured;
+use crate::journal::totals::LastRun;
 use crate::journal::{decision_key, Journal};
 use crate::mode::Mode;
-use crate::predict::Measured;
 use crate::report::Report;
 use crate::run::Session;
-use crate::stats::LastRun;
 use serde_json::Value;
 use std::time::Instant;
 

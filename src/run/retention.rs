@@ -4,10 +4,10 @@
 
 use super::session::Session;
 use crate::findings::{code, Finding, Level};
-use crate::journal::{Journal, BACKUPS_DIR};
+use crate::journal::Journal;
+use crate::paths::BACKUPS_DIR;
 use crate::prune;
 use crate::report::Report;
-use crate::txn;
 use serde_json::json;
 
 /// After a committed heal: automatic retention (`retention.auto`), then the size warning
@@ -28,7 +28,7 @@ pub(crate) fn retention(
             AutoPrune::Failed(f) => found.push(f),
         }
     }
-    let size = size.map_or_else(|| prune::backups_size(&s.root), Ok);
+    let size = size.map_or_else(|| crate::journal::backups_size(&s.root), Ok);
     match size {
         Ok(size) if size > s.layout.retention_warn_size => found.push(
             Finding::new(
@@ -45,7 +45,7 @@ pub(crate) fn retention(
             .with_details(json!({"bytes": size, "warn_size": s.layout.retention_warn_size})),
         ),
         Ok(_) => {}
-        Err(e) => tracing::warn!("cannot measure {BACKUPS_DIR}: {}", txn::error_chain(&e)),
+        Err(e) => tracing::warn!("cannot measure {BACKUPS_DIR}: {}", crate::error::error_chain(&e)),
     }
     for f in found {
         report.warnings.push(format!("{} {}", f.level, f.line()));
@@ -83,7 +83,7 @@ fn auto_prune(s: &Session, journal: &mut Journal) -> AutoPrune {
             }
         }
         Err(e) => {
-            let why = txn::error_chain(&e);
+            let why = crate::error::error_chain(&e);
             tracing::warn!("automatic retention failed: {why}");
             AutoPrune::Failed(Finding::new(
                 code::RETENTION,

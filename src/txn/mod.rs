@@ -23,7 +23,5 @@ mod undo;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use crate::error::error_chain;
-pub use crate::plan::OpResult;
 pub use run::{begin, Txn, TxnMeta};
 pub use undo::{undo_intents, Undo};

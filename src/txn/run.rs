@@ -4,11 +4,12 @@
 //! with `abort`. Terminations come before every other operation.
 
 use super::undo::{undo_intents, Undo};
-use super::{error_chain, OpResult};
+use crate::error::error_chain;
 use crate::error::{Error, Result};
 use crate::fsx::{current_owner, Attrs, HeldLock, Replace, Root, TryLock};
 use crate::journal::{Journal, Writer};
 use crate::paths::RelPath;
+use crate::plan::OpResult;
 use crate::plan::{unchanged, Effect, Observed, Op};
 use crate::store::Store;
 use journal_format::{

@@ -7,6 +7,18 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
+/// The directories of the embedded default layout besides `logs/backups` (README,
+/// "Configuration").
+pub const DEFAULT_DIRS: [&str; 7] = [
+    "logs",
+    "config",
+    "configs",
+    "data",
+    "feature_store",
+    "state",
+    "state/heartbeats",
+];
+
 /// A temp dir holding a state root at `<tmp>/root` (so siblings can be made).
 pub struct Fixture {
     pub dir: tempfile::TempDir,

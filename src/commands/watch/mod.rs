@@ -71,14 +71,14 @@ use crate::checks::{self, Phase, Planned};
 use crate::detect::{self, Detection, PostState};
 use crate::error::{Error, Result};
 use crate::findings::{code, Finding, Level};
+use crate::journal::history::{History, Measured};
 use crate::journal::{self, Journal};
 use crate::lock;
 use crate::mode::{Mode, ModeChoice};
 use crate::paths::RelPath;
-use crate::predict::{History, Measured};
+use crate::plan::OpResult;
 use crate::report::{RecoverySummary, Report};
 use crate::run::{self, Assess, CommitAs, Options, Past, Plan, RunKind, Session, Tail};
-use crate::txn::{self, OpResult};
 use carry::Carry;
 use notify::Notifier;
 use reuse::{Loaded, Reuse};
@@ -306,7 +306,7 @@ impl Watcher {
     /// The report of cycle `n`, which `err` stopped (the `in_a_row`th failure in a row),
     /// after its alert (best effort: the error may be a full disk).
     fn failed(&self, n: u64, err: &Error, in_a_row: u32) -> CycleReport {
-        let why = txn::error_chain(err);
+        let why = crate::error::error_chain(err);
         tracing::error!("cycle {n} failed: {why}");
         let finding = Finding::new(
             code::WATCH_CYCLE_FAILED,
@@ -320,7 +320,7 @@ impl Watcher {
         let s = &self.s;
         let batch = Batch::prepare(&s.root, &s.layout, &[finding], self.mode.mode);
         if let Err(e) = batch.append(&s.root, &s.layout, None) {
-            tracing::error!("cannot append the alert: {}", txn::error_chain(&e));
+            tracing::error!("cannot append the alert: {}", crate::error::error_chain(&e));
         }
         let mut c = CycleReport::new(n, journal::now_rfc3339(), CycleOutcome::Failed);
         c.error = Some(why);
@@ -425,7 +425,7 @@ impl Watcher {
     /// size of the backups as last measured unless `fresh` or the journal changed.
     fn measure(&mut self, journal: &reuse::DirState, fresh: bool) -> Measured {
         let s = &self.s;
-        let backups = RelPath::new(journal::BACKUPS_DIR).ok();
+        let backups = RelPath::new(crate::paths::BACKUPS_DIR).ok();
         let present = backups
             .as_ref()
             .is_some_and(|b| matches!(s.root.entry(b), Ok(crate::fsx::Entry::Present(_))));

@@ -16,10 +16,11 @@ use crate::config::Layout;
 use crate::error::Result;
 use crate::findings::Finding;
 use crate::fsx::{Entry, Root, Stat};
-use crate::journal::{Journal, JOURNAL_DIR};
+use crate::journal::history::History;
+use crate::journal::Journal;
 use crate::mode::Mode;
 use crate::paths::RelPath;
-use crate::predict::History;
+use crate::paths::JOURNAL_DIR;
 use journal_format::Mac;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -133,7 +134,7 @@ impl Reuse {
                 return Some(*size);
             }
         }
-        let size = crate::prune::backups_size(root).ok();
+        let size = crate::journal::backups_size(root).ok();
         self.backups = size.map(|s| (key.clone(), s));
         size
     }
